@@ -1,0 +1,3 @@
+from traceglass.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,120 @@
+"""Turn arbitrary Python values into bounded JSON text for span attributes.
+
+Pydantic models, dataclasses, OpenAI response objects, bytes, sets, enums, datetimes and cyclic
+structures all serialize; long values are cut so that the text stays valid JSON and the cut is
+reported to the caller, which marks the span.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import enum
+import json
+import uuid
+from typing import Any
+
+_MAX_DEPTH = 12
+_MIN_STRING = 16
+TRUNCATION_MARK = "…[truncated]"
+
+
+def to_jsonable(value: Any, _depth: int = 0, _seen: set[int] | None = None) -> Any:
+    """A structure of dict/list/str/int/float/bool/None equivalent to ``value``."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if _depth >= _MAX_DEPTH:
+        return f"<{type(value).__name__}: too deep>"
+    seen = _seen if _seen is not None else set()
+    key = id(value)
+    if key in seen:
+        return f"<cycle: {type(value).__name__}>"
+    seen.add(key)
+    try:
+        return _convert(value, _depth + 1, seen)
+    finally:
+        seen.discard(key)
+
+
+def _convert(value: Any, depth: int, seen: set[int]) -> Any:
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v, depth, seen) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_jsonable(v, depth, seen) for v in value]
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return f"<{len(value)} bytes>"
+    if isinstance(value, enum.Enum):
+        return to_jsonable(value.value, depth, seen)
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name, None), depth, seen) for f in dataclasses.fields(value)}
+    dump = getattr(value, "model_dump", None)  # pydantic v2, OpenAI SDK objects
+    if callable(dump) and not isinstance(value, type):
+        try:
+            return to_jsonable(dump(mode="json", exclude_none=True), depth, seen)
+        except Exception:  # noqa: BLE001 - fall through to other shapes
+            pass
+    for method in ("to_dict", "dict"):
+        convert = getattr(value, method, None)
+        if callable(convert) and not isinstance(value, type):
+            try:
+                return to_jsonable(convert(), depth, seen)
+            except Exception:  # noqa: BLE001
+                pass
+    return _repr(value)
+
+
+def _repr(value: Any) -> str:
+    try:
+        return repr(value)
+    except Exception:  # noqa: BLE001 - a broken __repr__ must not break tracing
+        return f"<{type(value).__name__}>"
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text of any value (non-ASCII kept as is)."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(to_jsonable(value), ensure_ascii=False, separators=(",", ":"))
+
+
+def bounded_json(value: Any, limit: int) -> tuple[str, bool]:
+    """JSON text of ``value`` at most ``limit`` characters long, and whether it was cut.
+
+    Strings inside the structure are shortened first (each marked with ``…[truncated]``) so the
+    result stays valid JSON with its shape intact; if that is not enough, the whole document is
+    replaced by ``{"truncated": true, "preview": "..."}``.
+    """
+    data = to_jsonable(value)
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    if len(text) <= limit:
+        return text, False
+    cap = max(limit // 2, _MIN_STRING)
+    while cap >= _MIN_STRING:
+        shortened = json.dumps(_shorten(data, cap), ensure_ascii=False, separators=(",", ":"))
+        if len(shortened) <= limit:
+            return shortened, True
+        cap //= 2
+    room = max(limit - 40, 0)
+    return json.dumps({"truncated": True, "preview": text[:room]}, ensure_ascii=False)[: max(limit, 40)], True
+
+
+def bounded_text(value: str, limit: int) -> tuple[str, bool]:
+    """``value`` cut to ``limit`` characters (marked), and whether it was cut."""
+    if len(value) <= limit:
+        return value, False
+    keep = max(limit - len(TRUNCATION_MARK), 0)
+    return value[:keep] + TRUNCATION_MARK, True
+
+
+def _shorten(data: Any, cap: int) -> Any:
+    if isinstance(data, str):
+        return data if len(data) <= cap else data[:cap] + TRUNCATION_MARK
+    if isinstance(data, dict):
+        return {k: _shorten(v, cap) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_shorten(v, cap) for v in data]
+    return data

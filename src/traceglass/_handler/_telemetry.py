@@ -1,0 +1,374 @@
+"""The telemetry handler: the one place that turns invocations into spans and metrics.
+
+Instrumentors and decorators fill an invocation and call ``start``/``stop``/``fail``; this module
+owns span names and kinds, every attribute write, content capture, masking, truncation and the
+GenAI client metrics. Each invocation type maps its plain fields to attributes in one table.
+"""
+
+from __future__ import annotations
+
+import time
+from contextvars import ContextVar, Token
+from typing import Any, Iterable
+
+from opentelemetry import context as otel_context
+from opentelemetry import metrics as otel_metrics
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from traceglass import _config, semconv
+from traceglass._context import current_session
+from traceglass._guard import guard
+from traceglass._handler._content import bounded_json, bounded_text
+from traceglass._handler._invocations import (
+    UNSET,
+    AgentInvocation,
+    EmbeddingInvocation,
+    Invocation,
+    LLMInvocation,
+    RetrievalInvocation,
+    StepInvocation,
+    ToolInvocation,
+)
+from traceglass._handler._messages import bound_parts
+from traceglass._version import __version__
+
+SCOPE_NAME = "traceglass"
+
+_current_invocation: ContextVar[Invocation | None] = ContextVar("traceglass_invocation", default=None)
+
+# field name -> attribute key, per invocation type; only non-None values are written.
+_LLM_START = (
+    ("temperature", semconv.GEN_AI_REQUEST_TEMPERATURE),
+    ("top_p", semconv.GEN_AI_REQUEST_TOP_P),
+    ("top_k", semconv.GEN_AI_REQUEST_TOP_K),
+    ("max_tokens", semconv.GEN_AI_REQUEST_MAX_TOKENS),
+    ("stop_sequences", semconv.GEN_AI_REQUEST_STOP_SEQUENCES),
+    ("seed", semconv.GEN_AI_REQUEST_SEED),
+    ("frequency_penalty", semconv.GEN_AI_REQUEST_FREQUENCY_PENALTY),
+    ("presence_penalty", semconv.GEN_AI_REQUEST_PRESENCE_PENALTY),
+    ("choice_count", semconv.GEN_AI_REQUEST_CHOICE_COUNT),
+    ("output_type", semconv.GEN_AI_OUTPUT_TYPE),
+    ("conversation_id", semconv.GEN_AI_CONVERSATION_ID),
+    ("request_service_tier", semconv.OPENAI_REQUEST_SERVICE_TIER),
+    ("api_type", semconv.OPENAI_API_TYPE),
+    ("streaming", semconv.GEN_AI_REQUEST_STREAM),
+)
+_LLM_END = (
+    ("response_id", semconv.GEN_AI_RESPONSE_ID),
+    ("response_model", semconv.GEN_AI_RESPONSE_MODEL),
+    ("finish_reasons", semconv.GEN_AI_RESPONSE_FINISH_REASONS),
+    ("response_service_tier", semconv.OPENAI_RESPONSE_SERVICE_TIER),
+    ("system_fingerprint", semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT),
+    ("input_tokens", semconv.GEN_AI_USAGE_INPUT_TOKENS),
+    ("output_tokens", semconv.GEN_AI_USAGE_OUTPUT_TOKENS),
+    ("cache_read_tokens", semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
+    ("reasoning_tokens", semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS),
+    ("time_to_first_token_s", semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK),
+)
+_EMBEDDING_START = (("encoding_formats", semconv.GEN_AI_REQUEST_ENCODING_FORMATS),)
+_EMBEDDING_END = (
+    ("response_model", semconv.GEN_AI_RESPONSE_MODEL),
+    ("dimension_count", semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT),
+    ("input_count", semconv.EMBEDDINGS_INPUT_COUNT),
+    ("input_tokens", semconv.GEN_AI_USAGE_INPUT_TOKENS),
+    ("embedder", semconv.EMBEDDER),
+)
+_TOOL_START = (
+    ("tool_name", semconv.GEN_AI_TOOL_NAME),
+    ("tool_description", semconv.GEN_AI_TOOL_DESCRIPTION),
+    ("tool_type", semconv.GEN_AI_TOOL_TYPE),
+    ("call_id", semconv.GEN_AI_TOOL_CALL_ID),
+)
+_RETRIEVAL_START = (
+    ("embedder", semconv.EMBEDDER),
+    ("data_source_id", semconv.GEN_AI_DATA_SOURCE_ID),
+)
+_AGENT_START = (
+    ("agent_name", semconv.GEN_AI_AGENT_NAME),
+    ("agent_id", semconv.GEN_AI_AGENT_ID),
+    ("agent_description", semconv.GEN_AI_AGENT_DESCRIPTION),
+)
+_STEP_START = (
+    ("graph_node", semconv.GRAPH_NODE),
+    ("graph_step", semconv.GRAPH_STEP),
+)
+_START_TABLES: dict[type, tuple[tuple[str, str], ...]] = {
+    LLMInvocation: _LLM_START,
+    EmbeddingInvocation: _EMBEDDING_START,
+    ToolInvocation: _TOOL_START,
+    RetrievalInvocation: _RETRIEVAL_START,
+    AgentInvocation: _AGENT_START,
+    StepInvocation: _STEP_START,
+}
+_END_TABLES: dict[type, tuple[tuple[str, str], ...]] = {
+    LLMInvocation: _LLM_END,
+    EmbeddingInvocation: _EMBEDDING_END,
+}
+_MODEL_CALLS = (LLMInvocation, EmbeddingInvocation)
+
+
+def current_invocation() -> Invocation | None:
+    """The innermost invocation made current by the handler in this context."""
+    return _current_invocation.get()
+
+
+class TelemetryHandler:
+    """Starts, stops and fails spans for invocations; records the GenAI client metrics."""
+
+    def __init__(self, tracer_provider: Any = None, meter_provider: Any = None) -> None:
+        self._tracer = trace.get_tracer(SCOPE_NAME, __version__, tracer_provider=tracer_provider)
+        meter = otel_metrics.get_meter(SCOPE_NAME, __version__, meter_provider=meter_provider)
+        self._duration = meter.create_histogram(
+            semconv.METRIC_GEN_AI_CLIENT_OPERATION_DURATION,
+            unit="s",
+            description="GenAI operation duration",
+            explicit_bucket_boundaries_advisory=list(semconv.DURATION_BUCKETS),
+        )
+        self._tokens = meter.create_histogram(
+            semconv.METRIC_GEN_AI_CLIENT_TOKEN_USAGE,
+            unit="{token}",
+            description="Number of input and output tokens used",
+            explicit_bucket_boundaries_advisory=list(semconv.TOKEN_USAGE_BUCKETS),
+        )
+        self._first_chunk = meter.create_histogram(
+            semconv.METRIC_GEN_AI_CLIENT_TIME_TO_FIRST_CHUNK,
+            unit="s",
+            description="Time to receive the first chunk of a streamed response",
+            explicit_bucket_boundaries_advisory=list(semconv.DURATION_BUCKETS),
+        )
+
+    # --- lifecycle ------------------------------------------------------------------------
+    def start(
+        self,
+        invocation: Invocation,
+        *,
+        kind: SpanKind = SpanKind.INTERNAL,
+        parent_context: otel_context.Context | None = None,
+        activate: bool = True,
+        start_time_ns: int | None = None,
+    ) -> Invocation:
+        """Open the invocation's span (current in this context when ``activate``)."""
+        invocation.parent = _current_invocation.get()
+        invocation.start_time_ns = start_time_ns or time.time_ns()
+        attributes = self._start_attributes(invocation)
+        invocation.span = self._tracer.start_span(
+            _span_name(invocation),
+            context=parent_context,
+            kind=kind,
+            attributes=attributes,
+            start_time=invocation.start_time_ns,
+        )
+        if activate:
+            invocation._tokens = self.activate(invocation)  # type: ignore[attr-defined]
+        return invocation
+
+    def activate(self, invocation: Invocation) -> tuple[Token[Invocation | None], object]:
+        """Make the invocation's span current; hand the result to :meth:`deactivate`."""
+        ctx = trace.set_span_in_context(invocation.span)  # type: ignore[arg-type]
+        return _current_invocation.set(invocation), otel_context.attach(ctx)
+
+    @staticmethod
+    def deactivate(tokens: tuple[Token[Invocation | None], object]) -> None:
+        invocation_token, otel_token = tokens
+        otel_context.detach(otel_token)  # type: ignore[arg-type]
+        _current_invocation.reset(invocation_token)
+
+    def stop(self, invocation: Invocation, *, end_time_ns: int | None = None) -> None:
+        """Write the end attributes, record metrics, and end the span."""
+        span = invocation.span
+        if span is None:
+            return
+        tokens = getattr(invocation, "_tokens", None)
+        if tokens is not None:
+            invocation._tokens = None  # type: ignore[attr-defined]
+            with guard("handler.deactivate"):
+                self.deactivate(tokens)
+        if span.is_recording():
+            with guard("handler.end_attributes"):
+                self._write_end(invocation, span)
+        if isinstance(invocation, _MODEL_CALLS):
+            with guard("handler.metrics"):
+                self._record_metrics(invocation, end_time_ns)
+        parent = invocation.parent
+        if parent is not None and (invocation.has_usage() or invocation.subtree_reported_usage):
+            parent.subtree_reported_usage = True
+        span.end(end_time=end_time_ns)
+
+    def fail(self, invocation: Invocation, error: BaseException, *, end_time_ns: int | None = None) -> None:
+        """Record ``error`` on the span (status, ``error.type``, exception event) and stop it."""
+        span = invocation.span
+        if span is not None and span.is_recording():
+            with guard("handler.fail"):
+                error_type = getattr(invocation, "error_type", None) or type(error).__qualname__
+                invocation.attributes[semconv.ERROR_TYPE] = error_type
+                span.set_status(Status(StatusCode.ERROR, _error_message(error)))
+                span.record_exception(error)
+        self.stop(invocation, end_time_ns=end_time_ns)
+
+    # --- attributes -----------------------------------------------------------------------
+    def _start_attributes(self, inv: Invocation) -> dict[str, Any]:
+        attributes: dict[str, Any] = {semconv.SPAN_TYPE: inv.span_type}
+        if inv.operation:
+            attributes[semconv.GEN_AI_OPERATION_NAME] = inv.operation
+        if inv.provider:
+            attributes[semconv.GEN_AI_PROVIDER_NAME] = inv.provider
+        if inv.request_model:
+            attributes[semconv.GEN_AI_REQUEST_MODEL] = inv.request_model
+        address = getattr(inv, "server_address", None)
+        if address:
+            attributes[semconv.SERVER_ADDRESS] = address
+            port = getattr(inv, "server_port", None)
+            if port:
+                attributes[semconv.SERVER_PORT] = port
+        _put_fields(attributes, inv, _START_TABLES.get(type(inv), ()))
+        session = current_session()
+        if session is not None:
+            attributes.update(session.attributes)
+        return attributes
+
+    def _write_end(self, inv: Invocation, span: Any) -> None:
+        attributes: dict[str, Any] = {}
+        _put_fields(attributes, inv, _END_TABLES.get(type(inv), ()))
+        if isinstance(inv, LLMInvocation):
+            if inv.cache_creation_tokens is not None:
+                attributes[semconv.names().cache_creation_input_tokens] = inv.cache_creation_tokens
+            if inv.usage_estimated:
+                attributes[semconv.USAGE_ESTIMATED] = True
+        if inv.price_input_per_token is not None:
+            attributes[semconv.PRICE_INPUT_PER_TOKEN] = inv.price_input_per_token
+        if inv.price_output_per_token is not None:
+            attributes[semconv.PRICE_OUTPUT_PER_TOKEN] = inv.price_output_per_token
+        if isinstance(inv, AgentInvocation):
+            if inv.available_tools:
+                attributes[semconv.AGENT_TOOLS] = list(inv.available_tools)
+            if inv.handoff_agents:
+                attributes[semconv.AGENT_HANDOFFS] = list(inv.handoff_agents)
+        if isinstance(inv, RetrievalInvocation) and isinstance(inv.documents, (list, tuple)):
+            attributes[semconv.RETRIEVAL_DOCUMENT_COUNT] = len(inv.documents)
+        attributes.update(inv.attributes)
+        settings = _config.current()
+        if settings.capture_content.enabled:
+            content = _content_attributes(inv, settings)
+            if content:
+                if settings.capture_content.on_span:
+                    attributes.update(content)
+                if settings.capture_content.on_event:
+                    span.add_event(semconv.EVENT_GEN_AI_INFERENCE_DETAILS, attributes=content)
+        if attributes:
+            span.set_attributes(attributes)
+
+    def _record_metrics(self, inv: Invocation, end_time_ns: int | None) -> None:
+        if not inv.operation:
+            return
+        attributes: dict[str, Any] = {semconv.GEN_AI_OPERATION_NAME: inv.operation}
+        if inv.provider:
+            attributes[semconv.GEN_AI_PROVIDER_NAME] = inv.provider
+        if inv.request_model:
+            attributes[semconv.GEN_AI_REQUEST_MODEL] = inv.request_model
+        response_model = getattr(inv, "response_model", None)
+        if response_model:
+            attributes[semconv.GEN_AI_RESPONSE_MODEL] = response_model
+        address = getattr(inv, "server_address", None)
+        if address:
+            attributes[semconv.SERVER_ADDRESS] = address
+            if getattr(inv, "server_port", None):
+                attributes[semconv.SERVER_PORT] = inv.server_port  # type: ignore[attr-defined]
+        error_type = inv.attributes.get(semconv.ERROR_TYPE)
+        if error_type:
+            attributes[semconv.ERROR_TYPE] = error_type
+        end = end_time_ns or time.time_ns()
+        self._duration.record(max(end - inv.start_time_ns, 0) / 1e9, attributes)
+        if isinstance(inv, LLMInvocation) and inv.time_to_first_token_s is not None:
+            self._first_chunk.record(inv.time_to_first_token_s, attributes)
+        if error_type or inv.subtree_reported_usage:
+            return  # a model call is counted once: the innermost layer that knows its usage
+        input_tokens = getattr(inv, "input_tokens", None)
+        if input_tokens is not None:
+            self._tokens.record(input_tokens, {**attributes, semconv.GEN_AI_TOKEN_TYPE: semconv.GenAITokenType.INPUT})
+        output_tokens = getattr(inv, "output_tokens", None)
+        if output_tokens is not None:
+            self._tokens.record(
+                output_tokens, {**attributes, semconv.GEN_AI_TOKEN_TYPE: semconv.GenAITokenType.OUTPUT}
+            )
+
+
+def _span_name(inv: Invocation) -> str:
+    if inv.name:
+        return inv.name
+    if inv.operation:
+        target = inv.request_model
+        if isinstance(inv, ToolInvocation):
+            target = inv.tool_name
+        elif isinstance(inv, AgentInvocation):
+            target = inv.agent_name
+        return f"{inv.operation} {target}" if target else inv.operation
+    return inv.span_type
+
+
+def _put_fields(attributes: dict[str, Any], inv: Invocation, table: Iterable[tuple[str, str]]) -> None:
+    for field_name, key in table:
+        value = getattr(inv, field_name)
+        if value is not None:
+            attributes[key] = list(value) if isinstance(value, tuple) else value
+
+
+def _documents(documents: Any) -> Any:
+    """Retrieved documents as the spec's array of objects (plain strings become ``content``)."""
+    if isinstance(documents, (list, tuple)):
+        return [{"content": d} if isinstance(d, str) else d for d in documents]
+    return documents
+
+
+def _error_message(error: BaseException) -> str:
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _content_attributes(inv: Invocation, settings: _config.Settings) -> dict[str, Any]:
+    """The content attributes of ``inv``: masked, bounded JSON text."""
+    limit = settings.max_content_length
+    mask = settings.mask
+    out: dict[str, Any] = {}
+    truncated: list[str] = []
+
+    def put(key: str, value: Any, *, messages: bool = False) -> None:
+        if value is UNSET or value is None:
+            return
+        with guard("handler.content"):
+            if mask is not None:
+                value = mask(value)
+            if messages and isinstance(value, list):
+                value, cut = bound_parts(value, limit)
+                if cut:
+                    truncated.append(key)
+            if isinstance(value, str):
+                text, cut = bounded_text(value, limit)
+            else:
+                text, cut = bounded_json(value, limit)
+            if cut and key not in truncated:
+                truncated.append(key)
+            out[key] = text
+
+    if isinstance(inv, LLMInvocation):
+        put(semconv.GEN_AI_SYSTEM_INSTRUCTIONS, inv.system_instructions, messages=False)
+        put(semconv.GEN_AI_INPUT_MESSAGES, inv.input_messages, messages=True)
+        put(semconv.GEN_AI_OUTPUT_MESSAGES, inv.output_messages, messages=True)
+        put(semconv.GEN_AI_TOOL_DEFINITIONS, inv.tool_definitions)
+    elif isinstance(inv, EmbeddingInvocation):
+        put(semconv.INPUT_VALUE, inv.inputs)
+    elif isinstance(inv, ToolInvocation):
+        put(semconv.GEN_AI_TOOL_CALL_ARGUMENTS, inv.input_value)
+        put(semconv.GEN_AI_TOOL_CALL_RESULT, inv.output_value)
+    elif isinstance(inv, RetrievalInvocation):
+        put(semconv.GEN_AI_RETRIEVAL_QUERY_TEXT, inv.query)
+        put(semconv.GEN_AI_RETRIEVAL_DOCUMENTS, _documents(inv.documents))
+    if not isinstance(inv, (ToolInvocation, EmbeddingInvocation)):
+        put(semconv.INPUT_VALUE, inv.input_value)
+        put(semconv.OUTPUT_VALUE, inv.output_value)
+    if truncated:
+        out[semconv.TRUNCATED] = truncated
+    return out
+
+
+__all__ = ["TelemetryHandler", "current_invocation"]

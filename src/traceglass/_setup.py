@@ -1,0 +1,243 @@
+"""``configure()``: tracer and meter providers, exporters, processors and instrumentors in one call."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+
+from traceglass import _config, instrumentors, semconv
+from traceglass._handler import TelemetryHandler, set_handler
+from traceglass.exporters import _named
+from traceglass.processors._fanout import FanOutSpanProcessor
+from traceglass.processors.session import SessionSpanProcessor
+
+logger = logging.getLogger("traceglass")
+
+DEFAULT_EXPORTERS = ("sqlite",)
+_MAX_QUEUE_SIZE = 65536
+
+
+@dataclass
+class Telemetry:
+    """What ``configure()`` set up; ``flush()`` and ``shutdown()`` never raise."""
+
+    settings: _config.Settings
+    tracer_provider: TracerProvider
+    meter_provider: Any
+    exporters: list[SpanExporter] = field(default_factory=list)
+    instrumented: list[str] = field(default_factory=list)
+
+    def flush(self, timeout_millis: int = 30000) -> bool:
+        return flush(timeout_millis)
+
+    def shutdown(self) -> None:
+        shutdown()
+
+
+class _State:
+    lock = threading.Lock()
+    tracer_provider: TracerProvider | None = None
+    meter_provider: Any = None
+    fanout: FanOutSpanProcessor | None = None
+    telemetry: Telemetry | None = None
+
+
+def configure(
+    *,
+    service_name: str | None = None,
+    exporters: Sequence[str | SpanExporter] | None = None,
+    db_path: str | None = None,
+    instrument: Sequence[str] | None = None,
+    prices: Any = None,
+    cost: bool | None = None,
+    metrics_enabled: bool | None = None,
+    metric_readers: Sequence[MetricReader] | None = None,
+    flush_at: int | None = None,
+    flush_interval: float | None = None,
+    capture_content: Any = None,
+    max_content_length: int | None = None,
+    mask: Callable[[Any], Any] | None = None,
+    tracer_provider: TracerProvider | None = None,
+) -> Telemetry:
+    """Set up tracing, metrics, cost and auto-instrumentation in one call.
+
+    Every option not given is read from its ``TRACEGLASS_*`` variable (README lists them).
+    ``exporters`` mixes names (``"sqlite"`` — the default, ``"otlp"``, ``"console"``) and
+    ``SpanExporter`` instances. ``instrument=None`` turns on every instrumentor whose library is
+    installed; ``[]`` turns none on. If the application already set an SDK tracer provider,
+    traceglass attaches to it instead of replacing it. Calling ``configure`` again replaces the
+    previous pipeline; it never duplicates processors or spans.
+    """
+    names = [e for e in exporters if isinstance(e, str)] if exporters is not None else None
+    instances = [e for e in exporters if not isinstance(e, str)] if exporters is not None else []
+    for instance in instances:
+        if not isinstance(instance, SpanExporter):
+            raise ValueError(f"exporters must hold names or SpanExporter instances, got {instance!r}")
+    settings = _config.Settings.from_env(
+        service_name=service_name,
+        exporters=names,
+        db_path=db_path,
+        instrument=instrument,
+        prices=prices,
+        cost=cost,
+        metrics=metrics_enabled,
+        flush_at=flush_at,
+        flush_interval=flush_interval,
+        capture_content=capture_content,
+        max_content_length=max_content_length,
+        mask=mask,
+    )
+    instrument_names = _instrument_names(settings.instrument)
+    with _State.lock:
+        _config.set_current(settings)
+        provider = _tracer_provider(settings, tracer_provider)
+        span_exporters = [*_named_exporters(settings, names, exporters is not None), *instances]
+        downstream = [
+            BatchSpanProcessor(
+                exporter,
+                max_export_batch_size=settings.flush_at,
+                schedule_delay_millis=settings.flush_interval * 1000,
+                max_queue_size=max(_MAX_QUEUE_SIZE, settings.flush_at * 4),
+            )
+            for exporter in span_exporters
+        ]
+        pipeline = _pipeline(settings, downstream)
+        if _State.fanout is None or _State.tracer_provider is not provider:
+            _State.fanout = FanOutSpanProcessor()
+            provider.add_span_processor(SessionSpanProcessor())
+            provider.add_span_processor(_State.fanout)
+            _State.tracer_provider = provider
+        for old in _State.fanout.replace(pipeline):
+            _shutdown_quietly(old)
+        meter_provider = _meter_provider(settings, names or [], metric_readers)
+        set_handler(TelemetryHandler(tracer_provider=provider, meter_provider=meter_provider))
+        done = _instrument(instrument_names, provider, meter_provider)
+        _State.telemetry = Telemetry(settings, provider, meter_provider, span_exporters, done)
+        return _State.telemetry
+
+
+def _pipeline(settings: _config.Settings, downstream: list[SpanProcessor]) -> list[SpanProcessor]:
+    """The processors behind the fan-out (the cost processor wraps the export processors)."""
+    return downstream
+
+
+def _tracer_provider(settings: _config.Settings, explicit: TracerProvider | None) -> TracerProvider:
+    if explicit is not None:
+        return explicit
+    current = trace.get_tracer_provider()
+    if isinstance(current, TracerProvider):
+        return current  # the application's (or opentelemetry-instrument's): attach to it
+    if _State.tracer_provider is not None:
+        return _State.tracer_provider
+    attributes = {semconv.SERVICE_NAME: settings.service_name} if settings.service_name else {}
+    provider = TracerProvider(resource=Resource.create(attributes))
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+def _named_exporters(settings: _config.Settings, names: list[str] | None, given: bool) -> list[SpanExporter]:
+    chosen = names if given else (list(settings.exporters) if settings.exporters is not None else None)
+    if chosen is None:
+        chosen = list(DEFAULT_EXPORTERS)
+    out = []
+    for name in dict.fromkeys(chosen):
+        exporter = _named.span_exporter(name, db_path=settings.db_path)
+        if exporter is not None:
+            out.append(exporter)
+    return out
+
+
+def _meter_provider(settings: _config.Settings, names: list[str], readers: Sequence[MetricReader] | None) -> Any:
+    current = metrics.get_meter_provider()
+    if isinstance(current, MeterProvider):
+        return current
+    if _State.meter_provider is not None:
+        return _State.meter_provider
+    if not settings.metrics:
+        return None
+    chosen = names or list(settings.exporters or ())
+    all_readers = list(readers or ())
+    for name in dict.fromkeys(chosen):
+        exporter = _named.metric_exporter(name)
+        if exporter is not None:
+            all_readers.append(PeriodicExportingMetricReader(exporter))
+    if not all_readers:
+        return None
+    provider = MeterProvider(metric_readers=all_readers, resource=_State.tracer_provider.resource
+                             if _State.tracer_provider is not None else Resource.create())
+    metrics.set_meter_provider(provider)
+    _State.meter_provider = provider
+    return provider
+
+
+def _instrument_names(requested: tuple[str, ...] | None) -> list[str]:
+    if requested is None:
+        return instrumentors.available()
+    unknown = [name for name in requested if name not in instrumentors.INSTRUMENTORS]
+    if unknown:
+        raise ValueError(f"unknown instrumentor(s) {unknown}; known: {sorted(instrumentors.INSTRUMENTORS)}")
+    return list(dict.fromkeys(requested))
+
+
+def _instrument(names: list[str], tracer_provider: TracerProvider, meter_provider: Any) -> list[str]:
+    done = []
+    for name in names:
+        spec = instrumentors.INSTRUMENTORS[name]
+        if not spec.library_installed():
+            logger.warning("traceglass: not instrumenting %s: %s is not installed", name, spec.library)
+            continue
+        try:
+            instrumentor = spec.load()()
+            if not instrumentor.is_instrumented_by_opentelemetry:
+                instrumentor.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
+            done.append(name)
+        except Exception:  # noqa: BLE001 - one instrumentor failing must not stop the others
+            logger.warning("traceglass: could not instrument %s", name, exc_info=True)
+    return done
+
+
+def _shutdown_quietly(processor: SpanProcessor) -> None:
+    try:
+        processor.shutdown()
+    except Exception:  # noqa: BLE001
+        logger.debug("traceglass: error shutting down a replaced processor", exc_info=True)
+
+
+def flush(timeout_millis: int = 30000) -> bool:
+    """Export everything pending now; True when every exporter confirmed. Never raises."""
+    ok = True
+    try:
+        provider = _State.tracer_provider or trace.get_tracer_provider()
+        if hasattr(provider, "force_flush"):
+            ok = bool(provider.force_flush(timeout_millis))
+        meter_provider = _State.meter_provider
+        if meter_provider is not None:
+            ok = bool(meter_provider.force_flush(timeout_millis)) and ok
+    except Exception:  # noqa: BLE001
+        logger.warning("traceglass: flush failed", exc_info=True)
+        return False
+    return ok
+
+
+def shutdown() -> None:
+    """Flush and stop what ``configure()`` set up. Never raises; safe to call twice."""
+    try:
+        flush()
+        fanout = _State.fanout
+        if fanout is not None:
+            for processor in fanout.replace(()):
+                _shutdown_quietly(processor)
+        if _State.meter_provider is not None:
+            _State.meter_provider.shutdown()
+            _State.meter_provider = None
+    except Exception:  # noqa: BLE001
+        logger.warning("traceglass: shutdown failed", exc_info=True)

@@ -1,0 +1,46 @@
+"""Auto-instrumentors, by the names ``configure(instrument=[...])`` accepts.
+
+Each is an OpenTelemetry ``BaseInstrumentor``; the library it patches is imported only when it
+is turned on, so ``import traceglass`` stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class InstrumentorSpec:
+    name: str
+    target: str  # "module:Class"
+    library: str | None  # import name of the library it patches (None: the standard library)
+
+    def library_installed(self) -> bool:
+        return self.library is None or importlib.util.find_spec(self.library) is not None
+
+    def load(self) -> Any:
+        module_name, _, attr = self.target.partition(":")
+        return getattr(importlib.import_module(module_name), attr)
+
+
+INSTRUMENTORS: dict[str, InstrumentorSpec] = {
+    spec.name: spec
+    for spec in (
+        InstrumentorSpec("openai", "traceglass.instrumentors.openai:OpenAIInstrumentor", "openai"),
+        InstrumentorSpec("langchain", "traceglass.instrumentors.langchain:LangChainInstrumentor", "langchain_core"),
+        InstrumentorSpec("threading", "traceglass.instrumentors.threading:ThreadingInstrumentor", None),
+    )
+}
+
+
+def available() -> list[str]:
+    """Names of the instrumentors whose module ships and whose library is installed."""
+    out = []
+    for name, spec in INSTRUMENTORS.items():
+        module_name = spec.target.partition(":")[0]
+        if spec.library_installed() and importlib.util.find_spec(module_name) is not None:
+            out.append(name)
+    return out

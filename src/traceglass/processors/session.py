@@ -1,0 +1,34 @@
+"""Put the current ``traceglass.session(...)`` values on every span, whoever starts it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+
+from traceglass._context import current_session
+
+
+class SessionSpanProcessor(SpanProcessor):
+    """Copies session id, user id, tags and metadata onto spans as they start.
+
+    ``configure()`` adds it; add it yourself to a provider you build by hand so spans from
+    other instrumentations (HTTP clients, the official OpenAI instrumentor) carry them too.
+    """
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        scope = current_session()
+        if scope is not None and scope.attributes:
+            try:
+                span.set_attributes(scope.attributes)
+            except Exception:  # noqa: BLE001 - never fail a span start
+                pass
+
+    def on_end(self, span: ReadableSpan) -> None:
+        pass
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True

@@ -1,0 +1,57 @@
+"""traceglass's own attribute names, for what the GenAI conventions have no name for.
+
+All live under ``traceglass.`` so they never collide with a future upstream name.
+"""
+
+SPAN_TYPE = "traceglass.span.type"
+
+# Captured function input/output (decorators) as JSON text.
+INPUT_VALUE = "traceglass.input"
+OUTPUT_VALUE = "traceglass.output"
+# Name of the attribute holding a list of the captured attribute keys that were truncated.
+TRUNCATED = "traceglass.truncated"
+
+# Sessions, users, tags and metadata. session.id and user.id are upstream names (gen_ai.py);
+# tags and metadata have no upstream home.
+TAGS = "traceglass.tags"
+METADATA_PREFIX = "traceglass.metadata."
+
+# Retrievers and embedders (query text and documents use the gen_ai.retrieval.* names).
+RETRIEVAL_DOCUMENT_COUNT = "traceglass.retrieval.document_count"
+EMBEDDER = "traceglass.embedder"
+EMBEDDINGS_INPUT_COUNT = "traceglass.embeddings.input_count"
+
+# Agents: the tools an agent may call and the agents it may hand off to (JSON lists).
+AGENT_TOOLS = "traceglass.agent.tools"
+AGENT_HANDOFFS = "traceglass.agent.handoffs"
+
+# User-supplied evaluation metrics of @observe(metrics=...), as a JSON list of names.
+METRICS = "traceglass.metrics"
+
+# Token counts estimated offline (the user opted in) rather than reported by the provider.
+USAGE_ESTIMATED = "traceglass.usage.estimated"
+
+# Graph steps (LangGraph).
+GRAPH_NODE = "traceglass.graph.node"
+GRAPH_STEP = "traceglass.graph.step"
+
+# Cost. The spec has no cost attribute yet; the total's key is chosen in latest.py.
+COST_INPUT = "traceglass.cost.input_usd"
+COST_OUTPUT = "traceglass.cost.output_usd"
+COST_CACHED_INPUT = "traceglass.cost.cached_input_usd"
+COST_TOTAL = "traceglass.cost.total_usd"
+COST_SOURCE = "traceglass.cost.source"
+# Per-span price overrides set by the decorators, read by the cost processor.
+PRICE_INPUT_PER_TOKEN = "traceglass.price.input_per_token"
+PRICE_OUTPUT_PER_TOKEN = "traceglass.price.output_per_token"
+
+# Roll-ups: summed over a span's in-process subtree, each model call counted once.
+ROLLUP_INPUT_TOKENS = "traceglass.rollup.input_tokens"
+ROLLUP_OUTPUT_TOKENS = "traceglass.rollup.output_tokens"
+ROLLUP_TOTAL_TOKENS = "traceglass.rollup.total_tokens"
+ROLLUP_COST = "traceglass.rollup.cost_usd"
+
+# Metric names of our own.
+METRIC_COST = "traceglass.gen_ai.client.cost"
+
+__all__ = [name for name in list(globals()) if name.isupper()]

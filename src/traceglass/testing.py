@@ -1,0 +1,110 @@
+"""A public test kit: capture the spans and metrics traceglass makes, as plain dicts.
+
+    with traceglass.testing.capture() as captured:
+        my_traced_function()
+    assert captured.spans()[0]["name"] == "my_traced_function"
+
+It never touches the global providers: a fresh tracer provider with an in-memory exporter and a
+meter provider with an in-memory reader are installed as traceglass's default handler.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from traceglass import _config
+from traceglass._handler import TelemetryHandler, get_handler, set_handler
+from traceglass.processors.session import SessionSpanProcessor
+
+
+def span_to_dict(span: ReadableSpan) -> dict[str, Any]:
+    """A finished span as a plain dict: name, kind, ids, parent, status, attributes, events."""
+    parent = span.parent.span_id if span.parent is not None else None
+    return {
+        "name": span.name,
+        "kind": span.kind.name,
+        "trace_id": format(span.context.trace_id, "032x"),
+        "span_id": format(span.context.span_id, "016x"),
+        "parent_id": format(parent, "016x") if parent is not None else None,
+        "status": span.status.status_code.name,
+        "status_description": span.status.description,
+        "attributes": dict(span.attributes or {}),
+        "events": [{"name": e.name, "attributes": dict(e.attributes or {})} for e in span.events],
+        "start_time": span.start_time,
+        "end_time": span.end_time,
+    }
+
+
+@dataclass
+class Captured:
+    """Spans and metrics captured inside :func:`capture`."""
+
+    exporter: InMemorySpanExporter
+    metric_reader: InMemoryMetricReader
+    tracer_provider: TracerProvider
+    meter_provider: MeterProvider
+
+    def spans(self) -> list[dict[str, Any]]:
+        """Finished spans, in the order they ended."""
+        return [span_to_dict(s) for s in self.exporter.get_finished_spans()]
+
+    def span(self, name: str) -> dict[str, Any]:
+        """The one finished span called ``name`` (AssertionError if not exactly one)."""
+        found = [s for s in self.spans() if s["name"] == name]
+        assert len(found) == 1, f"expected one span {name!r}, found {len(found)} in {[s['name'] for s in self.spans()]}"
+        return found[0]
+
+    def metrics(self) -> dict[str, list[dict[str, Any]]]:
+        """Metric points by metric name: ``{"attributes": ..., "value"/"sum"/"count": ...}``."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        data = self.metric_reader.get_metrics_data()
+        if data is None:
+            return out
+        for resource_metrics in data.resource_metrics:
+            for scope_metrics in resource_metrics.scope_metrics:
+                for metric in scope_metrics.metrics:
+                    points = out.setdefault(metric.name, [])
+                    for point in metric.data.data_points:
+                        entry: dict[str, Any] = {"attributes": dict(point.attributes or {}), "unit": metric.unit}
+                        for attr in ("value", "sum", "count", "bucket_counts", "explicit_bounds"):
+                            if hasattr(point, attr):
+                                value = getattr(point, attr)
+                                entry[attr] = list(value) if isinstance(value, (list, tuple)) else value
+                        points.append(entry)
+        return out
+
+    def clear(self) -> None:
+        self.exporter.clear()
+
+
+@contextmanager
+def capture(**settings: Any) -> Iterator[Captured]:
+    """Capture traceglass spans and metrics made inside the block.
+
+    Keyword arguments override settings for the block (e.g. ``capture_content=False``).
+    """
+    exporter = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SessionSpanProcessor())
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    reader = InMemoryMetricReader()
+    meter_provider = MeterProvider(metric_readers=[reader])
+    previous_handler = get_handler()
+    previous_settings = _config.current()
+    set_handler(TelemetryHandler(tracer_provider=tracer_provider, meter_provider=meter_provider))
+    _config.set_current(_config.Settings.from_env(**settings))
+    try:
+        yield Captured(exporter, reader, tracer_provider, meter_provider)
+    finally:
+        set_handler(previous_handler)
+        _config.set_current(previous_settings)
+        tracer_provider.shutdown()
+        meter_provider.shutdown()

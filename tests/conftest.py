@@ -1,0 +1,23 @@
+"""Shared fixtures: loud internal errors, and spans captured per test (never the global provider)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+# traceglass swallows its own faults in production; under the tests they must surface.
+os.environ.setdefault("TRACEGLASS_RAISE_INTERNAL_ERRORS", "1")
+# Tests decide on content capture themselves; a developer's shell must not change results.
+for _name in ("TRACEGLASS_CAPTURE_CONTENT", "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
+              "OTEL_SEMCONV_STABILITY_OPT_IN", "TRACEGLASS_DB", "TRACEGLASS_PRICES"):
+    os.environ.pop(_name, None)
+
+
+@pytest.fixture
+def captured():
+    """Spans and metrics made by traceglass during the test (see ``traceglass.testing``)."""
+    from traceglass.testing import capture
+
+    with capture() as result:
+        yield result
