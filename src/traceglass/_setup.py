@@ -77,6 +77,8 @@ def configure(
     traceglass attaches to it instead of replacing it. Calling ``configure`` again replaces the
     previous pipeline; it never duplicates processors or spans.
     """
+    if isinstance(exporters, (str, bytes)):
+        raise ValueError(f"exporters must be a list, got the string {exporters!r}")
     names = [e for e in exporters if isinstance(e, str)] if exporters is not None else None
     instances = [e for e in exporters if not isinstance(e, str)] if exporters is not None else []
     for instance in instances:
@@ -97,6 +99,9 @@ def configure(
         mask=mask,
     )
     instrument_names = _instrument_names(settings.instrument)
+    for name in names or ():
+        if name.strip().lower() not in _named.KNOWN:  # fail before touching any provider
+            raise ValueError(f"unknown exporter {name!r}; use one of {list(_named.KNOWN)} or a SpanExporter instance")
     with _State.lock:
         _config.set_current(settings)
         provider = _tracer_provider(settings, tracer_provider)
@@ -150,7 +155,11 @@ def _named_exporters(settings: _config.Settings, names: list[str] | None, given:
         chosen = list(DEFAULT_EXPORTERS)
     out = []
     for name in dict.fromkeys(chosen):
-        exporter = _named.span_exporter(name, db_path=settings.db_path)
+        try:
+            exporter = _named.span_exporter(name, db_path=settings.db_path)
+        except ValueError as exc:  # from TRACEGLASS_EXPORTERS: warn, never take the app down
+            logger.warning("traceglass: ignoring TRACEGLASS_EXPORTERS entry: %s", exc)
+            continue
         if exporter is not None:
             out.append(exporter)
     return out
