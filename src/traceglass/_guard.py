@@ -9,8 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, TypeVar
 
 logger = logging.getLogger("traceglass")
 
@@ -35,13 +34,25 @@ def report(where: str, exc: BaseException) -> None:
         logger.debug("traceglass internal error in %s", where, exc_info=exc)
 
 
-@contextmanager
-def guard(where: str) -> Iterator[None]:
-    """Run a block of our own work; an ``Exception`` in it is reported, never propagated."""
-    try:
-        yield
-    except Exception as exc:  # noqa: BLE001 - that is the point of the guard
-        report(where, exc)
+class guard:  # noqa: N801 - reads as a function: ``with guard("where"):``
+    """Run a block of our own work; an ``Exception`` in it is reported, never propagated.
+
+    A class rather than ``@contextmanager``: it sits on every traced call's hot path.
+    """
+
+    __slots__ = ("where",)
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        if exc_type is not None and issubclass(exc_type, Exception):
+            report(self.where, exc)
+            return True
+        return False
 
 
 def guarded(where: str, default: Any = None) -> Callable[[F], F]:

@@ -103,6 +103,8 @@ def _wrap_function(func: Callable[..., Any], open_scope: OpenScope) -> Callable[
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         scope = _open(open_scope, args, kwargs)
+        if scope is _NO_SCOPE:
+            return func(*args, **kwargs)
         token = _activate(scope)
         try:
             result = func(*args, **kwargs)
@@ -123,6 +125,8 @@ def _wrap_coroutine(func: Callable[..., Any], open_scope: OpenScope) -> Callable
     @functools.wraps(func)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         scope = _open(open_scope, args, kwargs)
+        if scope is _NO_SCOPE:
+            return await func(*args, **kwargs)
         token = _activate(scope)
         try:
             result = await func(*args, **kwargs)

@@ -34,6 +34,13 @@ from traceglass.semconv import SpanType, operation_for
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# Plain strings: Enum attribute access is measurable on the per-call path.
+_MODEL_TYPES = (SpanType.LLM.value, SpanType.CHAT_MODEL.value)
+_EMBEDDING = SpanType.EMBEDDING.value
+_RETRIEVER = SpanType.RETRIEVER.value
+_TOOL = SpanType.TOOL.value
+_AGENT = SpanType.AGENT.value
+
 
 @dataclass(frozen=True)
 class _SpanOptions:
@@ -62,15 +69,15 @@ class _SpanOptions:
             "price_input_per_token": self.price_input_per_token,
             "price_output_per_token": self.price_output_per_token,
         }
-        if kind in (SpanType.LLM.value, SpanType.CHAT_MODEL.value):
+        if kind in _MODEL_TYPES:
             return LLMInvocation(**common)
-        if kind == SpanType.EMBEDDING.value:
+        if kind == _EMBEDDING:
             return EmbeddingInvocation(**common, embedder=self.embedder)
-        if kind == SpanType.RETRIEVER.value:
+        if kind == _RETRIEVER:
             return RetrievalInvocation(**common, embedder=self.embedder)
-        if kind == SpanType.TOOL.value:
+        if kind == _TOOL:
             return ToolInvocation(**common, tool_name=name, tool_description=self.description)
-        if kind == SpanType.AGENT.value:
+        if kind == _AGENT:
             return AgentInvocation(
                 **common,
                 agent_name=name,
@@ -156,7 +163,9 @@ def _decorate(func: F, options: _SpanOptions) -> F:
     signature = _signature(func)
     default_name = getattr(func, "__name__", None) or type(func).__name__
 
-    def open_scope(args: tuple[Any, ...], kwargs: dict[str, Any]) -> _SpanScope:
+    def open_scope(args: tuple[Any, ...], kwargs: dict[str, Any]) -> _SpanScope | None:
+        if not get_handler().enabled:
+            return None  # no SDK provider: the OTel no-op path, nothing to build
         scope = _SpanScope(options.new_invocation(default_name))
         inv = scope.invocation
         if _capturing(inv):

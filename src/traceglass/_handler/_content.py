@@ -88,10 +88,15 @@ def bounded_json(value: Any, limit: int) -> tuple[str, bool]:
     result stays valid JSON with its shape intact; if that is not enough, the whole document is
     replaced by ``{"truncated": true, "preview": "..."}``.
     """
-    data = to_jsonable(value)
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    try:  # fast path: plain JSON data goes straight through the C encoder
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        data = value
+    except (TypeError, ValueError):  # objects, bytes, sets, cycles
+        data = to_jsonable(value)
+        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     if len(text) <= limit:
         return text, False
+    data = to_jsonable(data)
     cap = max(limit // 2, _MIN_STRING)
     while cap >= _MIN_STRING:
         shortened = json.dumps(_shorten(data, cap), ensure_ascii=False, separators=(",", ":"))

@@ -138,6 +138,18 @@ class TelemetryHandler:
             explicit_bucket_boundaries_advisory=list(semconv.DURATION_BUCKETS),
         )
 
+    @property
+    def enabled(self) -> bool:
+        """False when spans cannot record at all (no SDK provider): callers may skip all work.
+
+        Reads ``ProxyTracer._tracer`` (opentelemetry-api 1.x): the global proxy resolves to a
+        no-op tracer until an SDK provider is set, and we must keep checking, not cache.
+        """
+        tracer = self._tracer
+        if isinstance(tracer, trace.ProxyTracer):
+            tracer = tracer._tracer
+        return not isinstance(tracer, trace.NoOpTracer)
+
     # --- lifecycle ------------------------------------------------------------------------
     def start(
         self,
