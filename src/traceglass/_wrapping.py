@@ -33,8 +33,8 @@ class Scope(Protocol):
 OpenScope = Callable[[tuple[Any, ...], dict[str, Any]], "Scope | None"]
 
 
-class _NoScope:
-    """Stands in when no scope could be opened: the function still runs, untraced."""
+class NullScope:
+    """A scope that does nothing: stands in when none could be opened; base for simple scopes."""
 
     def activate(self) -> Any:
         return None
@@ -52,7 +52,7 @@ class _NoScope:
         pass
 
 
-_NO_SCOPE = _NoScope()
+_NO_SCOPE = NullScope()
 
 
 def _open(open_scope: OpenScope, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Scope:
@@ -82,7 +82,7 @@ def _collect(items: list[Any], item: Any) -> None:
         items.append(item)
 
 
-def _generator_output(items: list[Any]) -> Any:
+def generator_output(items: list[Any]) -> Any:
     if items and all(isinstance(i, str) for i in items):
         return "".join(items)
     return items
@@ -165,7 +165,7 @@ def _wrap_generator(func: Callable[..., Any], open_scope: OpenScope) -> Callable
             except StopIteration as stop:
                 _deactivate(scope, token)
                 with guard("decorator.finish"):
-                    scope.finish(stop.value if stop.value is not None else _generator_output(items))
+                    scope.finish(stop.value if stop.value is not None else generator_output(items))
                 return stop.value
             except BaseException as exc:
                 _deactivate(scope, token)
@@ -214,7 +214,7 @@ def _wrap_async_generator(func: Callable[..., Any], open_scope: OpenScope) -> Ca
             except StopAsyncIteration:
                 _deactivate(scope, token)
                 with guard("decorator.finish"):
-                    scope.finish(_generator_output(items))
+                    scope.finish(generator_output(items))
                 return
             except BaseException as exc:
                 _deactivate(scope, token)

@@ -29,7 +29,7 @@ from traceglass._handler import (
 )
 from traceglass._handler._providers import provider_for_model
 from traceglass._handler._usage import apply_response, looks_like_model_response
-from traceglass._wrapping import _generator_output, wrap
+from traceglass._wrapping import NullScope, generator_output, wrap
 from traceglass.semconv import SpanType, operation_for
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -129,7 +129,7 @@ class _SpanScope:
         self._handler.fail(self.invocation, error)
 
     def close_early(self, collected: list[Any]) -> None:
-        self.finish(_generator_output(collected))
+        self.finish(generator_output(collected))
 
 
 def _capturing(inv: Invocation) -> bool:
@@ -343,7 +343,9 @@ class span:  # noqa: N801 - used like a function: ``with traceglass.span("step")
         self.__exit__(exc_type, exc, tb)
 
 
-class _SessionScope:
+class _SessionScope(NullScope):
+    """Makes a session current while the decorated function (or generator step) runs."""
+
     __slots__ = ("_scope",)
 
     def __init__(self, scope: SessionScope) -> None:
@@ -355,15 +357,6 @@ class _SessionScope:
 
     def deactivate(self, token: Any) -> None:
         reset_session(token)
-
-    def finish(self, output: Any) -> None:
-        pass
-
-    def fail(self, error: BaseException) -> None:
-        pass
-
-    def close_early(self, collected: list[Any]) -> None:
-        pass
 
 
 class session:  # noqa: N801 - used like a function

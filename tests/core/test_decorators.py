@@ -466,3 +466,20 @@ def test_json_serialization_of_awkward_values(captured):
         "loop": ["<cycle: list>"],
         "items": [3],
     }
+
+
+def test_pydantic_models_serialize(captured):
+    import pydantic
+
+    class Query(pydantic.BaseModel):
+        text: str
+        top_k: int = 3
+
+    @observe(type="tool")
+    def search(query: Query) -> Query:
+        return query
+
+    search(Query(text="hi"))
+    attributes = captured.span("search")["attributes"]
+    assert attributes["gen_ai.tool.call.arguments"] == '{"query":{"text":"hi","top_k":3}}'
+    assert attributes["gen_ai.tool.call.result"] == '{"text":"hi","top_k":3}'

@@ -1,0 +1,35 @@
+"""Every entry point the distribution declares loads, under a name no peer uses."""
+
+from __future__ import annotations
+
+from importlib.metadata import distribution
+
+import pytest
+
+ENTRY_POINTS = sorted(
+    (ep.group, ep.name, ep.value) for ep in distribution("traceglass").entry_points
+)
+
+
+def test_declared_entry_points():
+    assert ENTRY_POINTS == [
+        ("console_scripts", "traceglass", "traceglass.cli:main"),
+        ("opentelemetry_configurator", "traceglass", "traceglass.distro:TraceglassConfigurator"),
+        ("opentelemetry_distro", "traceglass", "traceglass.distro:TraceglassDistro"),
+        ("opentelemetry_instrumentor", "traceglass_langchain",
+         "traceglass.instrumentors.langchain:LangChainInstrumentor"),
+        ("opentelemetry_instrumentor", "traceglass_openai", "traceglass.instrumentors.openai:OpenAIInstrumentor"),
+        ("opentelemetry_traces_exporter", "traceglass_sqlite", "traceglass.exporters.sqlite:SQLiteSpanExporter"),
+    ]
+
+
+@pytest.mark.parametrize(("group", "name", "value"), ENTRY_POINTS)
+def test_entry_point_loads(group, name, value):
+    (entry_point,) = [ep for ep in distribution("traceglass").entry_points if ep.group == group and ep.name == name]
+    assert callable(entry_point.load())
+
+
+def test_instruments_any_declared():
+    requires = distribution("traceglass").requires or []
+    instruments_any = sorted(r.split(";")[0].strip() for r in requires if 'extra == "instruments-any"' in r)
+    assert instruments_any == ["langchain-core>=0.3", "openai>=1.40"]
