@@ -1,0 +1,5 @@
+"""The first-run demo: a local OpenAI-compatible server and example apps traced against it."""
+
+from traceglass.demo.fake_openai import FakeOpenAIServer
+
+__all__ = ["FakeOpenAIServer"]

@@ -1,0 +1,381 @@
+"""A local OpenAI-compatible HTTP server with plausible replies and real-looking usage figures.
+
+Serves ``/v1/chat/completions`` (JSON and SSE streams, tool calls), ``/v1/completions``,
+``/v1/embeddings`` (float and base64), ``/v1/responses`` (JSON and SSE) and ``/v1/models``, in
+the exact shapes of OpenAI's API, so the real ``openai`` client — and anything built on it —
+runs against it with no API key and no network. A model named ``error-429`` (any status)
+answers with that status and an OpenAI error body. Repeated prompt prefixes are reported as
+cached input tokens, as OpenAI's prompt caching does.
+
+    with FakeOpenAIServer() as server:
+        client = openai.OpenAI(base_url=server.base_url, api_key="demo")
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Iterator
+
+from traceglass.demo import _replies
+
+DATED_MODELS = {
+    "gpt-4o": "gpt-4o-2024-08-06",
+    "gpt-4o-mini": "gpt-4o-mini-2024-07-18",
+    "gpt-4.1": "gpt-4.1-2025-04-14",
+    "gpt-4.1-mini": "gpt-4.1-mini-2025-04-14",
+}
+_FINGERPRINT = "fp_traceglass01"
+_MAX_BODY = 8 * 1024 * 1024
+_ERRORS = {
+    400: ("invalid_request_error", "invalid_request"),
+    401: ("invalid_request_error", "invalid_api_key"),
+    404: ("invalid_request_error", "model_not_found"),
+    429: ("requests", "rate_limit_exceeded"),
+    500: ("server_error", "server_error"),
+    503: ("server_error", "service_unavailable"),
+}
+
+
+def _id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:24]}"
+
+
+class _PromptCache:
+    """Remembers prompt prefixes so a repeated prefix reports cached input tokens."""
+
+    def __init__(self) -> None:
+        self._seen: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def cached_tokens(self, prefix: str) -> int:
+        tokens = _replies.count_tokens(prefix)
+        if tokens < 32:
+            return 0
+        with self._lock:
+            hit = prefix in self._seen
+            self._seen[prefix] = None
+            self._seen.move_to_end(prefix)
+            while len(self._seen) > 1000:
+                self._seen.popitem(last=False)
+        return tokens if hit else 0
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: "_Server"
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet by default
+        pass
+
+    # --- plumbing -------------------------------------------------------------------------
+    def _send_json(self, status: int, body: Any) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("x-request-id", _id("req"))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _send_events(self, events: Iterator[tuple[str | None, Any]]) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        try:
+            for event, data in events:
+                text = data if isinstance(data, str) else json.dumps(data)
+                prefix = f"event: {event}\n" if event else ""
+                self.wfile.write(f"{prefix}data: {text}\n\n".encode())
+                self.wfile.flush()
+                if self.server.chunk_delay:
+                    time.sleep(self.server.chunk_delay)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client closed the stream early
+
+    def _error(self, status: int, message: str, code: str | None = None) -> None:
+        kind, default_code = _ERRORS.get(status, ("server_error", "error"))
+        self._send_json(status, {"error": {"message": message, "type": kind, "param": None,
+                                           "code": code or default_code}})
+
+    def do_GET(self) -> None:  # noqa: N802
+        if self.path.rstrip("/") == "/v1/models":
+            self._send_json(200, {"object": "list", "data": [
+                {"id": m, "object": "model", "created": 1715367049, "owned_by": "system"} for m in DATED_MODELS
+            ]})
+        else:
+            self._error(404, f"Unknown path {self.path}", "not_found")
+
+    def do_POST(self) -> None:  # noqa: N802
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > _MAX_BODY:
+            self._error(400, "Request body too large")
+            return
+        try:
+            body = json.loads(self.rfile.read(length) or b"{}")
+        except json.JSONDecodeError:
+            self._error(400, "We could not parse the JSON body of your request.")
+            return
+        self.server.record(self.path, body)
+        model = str(body.get("model") or "")
+        if model.startswith("error-") and model[6:].isdigit():
+            status = int(model[6:])
+            self._error(status, f"Simulated error {status} for model {model}")
+            return
+        routes = {
+            "/v1/chat/completions": self._chat,
+            "/v1/completions": self._completion,
+            "/v1/embeddings": self._embeddings,
+            "/v1/responses": self._responses,
+        }
+        route = routes.get(self.path.split("?")[0].rstrip("/"))
+        if route is None:
+            self._error(404, f"Unknown path {self.path}", "not_found")
+            return
+        route(body, model)
+
+    # --- chat completions -----------------------------------------------------------------
+    def _chat(self, body: dict[str, Any], model: str) -> None:
+        messages = body.get("messages") or []
+        if not messages:
+            self._error(400, "'messages' is a required property")
+            return
+        prompt = "\n".join(_replies.message_text(m) for m in messages)
+        prefix = "\n".join(_replies.message_text(m) for m in messages[:-1])
+        last = messages[-1]
+        tools = [t for t in body.get("tools") or [] if isinstance(t, dict)]
+        tool_calls = None
+        if tools and last.get("role") == "user" and body.get("tool_choice") != "none":
+            tool = tools[0]
+            tool_calls = [{
+                "id": "call_" + uuid.uuid4().hex[:24],
+                "type": "function",
+                "function": {"name": (tool.get("function") or {}).get("name", "tool"),
+                             "arguments": _replies.tool_arguments(tool, _replies.message_text(last))},
+            }]
+            text = None
+        else:
+            text = _replies.reply_text(prompt)
+        if body.get("max_tokens") or body.get("max_completion_tokens"):
+            limit = int(body.get("max_completion_tokens") or body.get("max_tokens"))
+            words = (text or "").split()
+            finish = "length" if text is not None and len(words) > limit else None
+            if finish:
+                text = " ".join(words[:limit])
+        else:
+            finish = None
+        finish = finish or ("tool_calls" if tool_calls else "stop")
+        prompt_tokens = _replies.count_tokens(prompt) + 7 * len(messages) + 30 * len(tools)
+        completion_text = text or json.dumps(tool_calls)
+        usage = _chat_usage(prompt_tokens, _replies.count_tokens(completion_text),
+                            self.server.cache.cached_tokens(prefix))
+        response_model = DATED_MODELS.get(model, model)
+        completion_id = _id("chatcmpl")
+        created = int(time.time())
+        if body.get("stream"):
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            self._send_events(_chat_chunks(completion_id, created, response_model, text, tool_calls, finish,
+                                           usage if include_usage else None))
+            return
+        message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None, "annotations": []}
+        if tool_calls:
+            message["tool_calls"] = tool_calls
+        self._send_json(200, {
+            "id": completion_id, "object": "chat.completion", "created": created, "model": response_model,
+            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
+            "usage": usage, "service_tier": "default", "system_fingerprint": _FINGERPRINT,
+        })
+
+    # --- legacy completions ---------------------------------------------------------------
+    def _completion(self, body: dict[str, Any], model: str) -> None:
+        prompt = body.get("prompt") or ""
+        prompt = prompt if isinstance(prompt, str) else " ".join(map(str, prompt))
+        text = " " + _replies.reply_text(prompt)
+        usage = {"prompt_tokens": _replies.count_tokens(prompt), "completion_tokens": _replies.count_tokens(text)}
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        self._send_json(200, {
+            "id": _id("cmpl"), "object": "text_completion", "created": int(time.time()), "model": model,
+            "choices": [{"text": text, "index": 0, "logprobs": None, "finish_reason": "stop"}],
+            "usage": usage, "system_fingerprint": _FINGERPRINT,
+        })
+
+    # --- embeddings -----------------------------------------------------------------------
+    def _embeddings(self, body: dict[str, Any], model: str) -> None:
+        inputs = body.get("input")
+        if isinstance(inputs, str):
+            inputs = [inputs]
+        if not inputs:
+            self._error(400, "'input' is a required property")
+            return
+        dimensions = int(body.get("dimensions") or (3072 if "large" in model else 1536))
+        data = []
+        for index, text in enumerate(inputs):
+            vector = _replies.embedding(str(text), dimensions)
+            encoded: Any = _replies.base64_floats(vector) if body.get("encoding_format") == "base64" else vector
+            data.append({"object": "embedding", "index": index, "embedding": encoded})
+        tokens = sum(_replies.count_tokens(str(t)) for t in inputs)
+        self._send_json(200, {"object": "list", "data": data, "model": model,
+                              "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+
+    # --- responses API --------------------------------------------------------------------
+    def _responses(self, body: dict[str, Any], model: str) -> None:
+        given = body.get("input")
+        if isinstance(given, str):
+            prompt = given
+        else:
+            prompt = "\n".join(_replies.message_text(m) for m in given or [] if isinstance(m, dict))
+        instructions = body.get("instructions") or ""
+        text = _replies.reply_text(instructions + "\n" + prompt)
+        input_tokens = _replies.count_tokens(instructions + prompt) + 10
+        cached = self.server.cache.cached_tokens(instructions) if instructions else 0
+        output_tokens = _replies.count_tokens(text)
+        reasoning = output_tokens // 4 if model.startswith(("o1", "o3", "o4", "gpt-5")) else 0
+        response = {
+            "id": _id("resp"), "object": "response", "created_at": int(time.time()), "status": "completed",
+            "error": None, "incomplete_details": None, "instructions": instructions or None,
+            "model": DATED_MODELS.get(model, model), "output": [], "parallel_tool_calls": True,
+            "temperature": body.get("temperature", 1.0), "top_p": body.get("top_p", 1.0),
+            "tool_choice": "auto", "tools": [], "max_output_tokens": body.get("max_output_tokens"),
+            "service_tier": "default", "store": True, "text": {"format": {"type": "text"}}, "truncation": "disabled",
+            "usage": {
+                "input_tokens": input_tokens, "input_tokens_details": {"cached_tokens": cached},
+                "output_tokens": output_tokens + reasoning,
+                "output_tokens_details": {"reasoning_tokens": reasoning},
+                "total_tokens": input_tokens + output_tokens + reasoning,
+            },
+        }
+        item = {"type": "message", "id": _id("msg"), "status": "completed", "role": "assistant",
+                "content": [{"type": "output_text", "text": text, "annotations": []}]}
+        if not body.get("stream"):
+            self._send_json(200, {**response, "output": [item]})
+            return
+        self._send_events(_response_events(response, item, text))
+
+
+def _chat_usage(prompt_tokens: int, completion_tokens: int, cached: int) -> dict[str, Any]:
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+        "prompt_tokens_details": {"cached_tokens": min(cached, prompt_tokens), "audio_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
+                                      "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
+    }
+
+
+def _chat_chunks(completion_id: str, created: int, model: str, text: str | None, tool_calls: Any, finish: str,
+                 usage: dict[str, Any] | None) -> Iterator[tuple[None, Any]]:
+    def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+        return {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
+                "service_tier": "default", "system_fingerprint": _FINGERPRINT,
+                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}]}
+
+    yield None, chunk({"role": "assistant", "content": "" if text is not None else None, "refusal": None})
+    if text is not None:
+        words = text.split(" ")
+        for i, word in enumerate(words):
+            yield None, chunk({"content": word if i == 0 else " " + word})
+    for index, call in enumerate(tool_calls or ()):
+        yield None, chunk({"tool_calls": [{"index": index, "id": call["id"], "type": "function",
+                                           "function": {"name": call["function"]["name"], "arguments": ""}}]})
+        arguments = call["function"]["arguments"]
+        for start in range(0, len(arguments), 8):
+            yield None, chunk({"tool_calls": [{"index": index,
+                                               "function": {"arguments": arguments[start:start + 8]}}]})
+    yield None, chunk({}, finish)
+    if usage is not None:
+        final = chunk({})
+        final["choices"] = []
+        final["usage"] = usage
+        yield None, final
+    yield None, "[DONE]"
+
+
+def _response_events(response: dict[str, Any], item: dict[str, Any], text: str) -> Iterator[tuple[str, Any]]:
+    sequence = iter(range(1_000_000))
+    in_progress = {**response, "status": "in_progress", "usage": None}
+    empty_item = {**item, "status": "in_progress", "content": []}
+    part = {"type": "output_text", "text": "", "annotations": []}
+
+    def event(name: str, **data: Any) -> tuple[str, Any]:
+        return name, {"type": name, "sequence_number": next(sequence), **data}
+
+    yield event("response.created", response=in_progress)
+    yield event("response.in_progress", response=in_progress)
+    yield event("response.output_item.added", output_index=0, item=empty_item)
+    yield event("response.content_part.added", item_id=item["id"], output_index=0, content_index=0, part=part)
+    words = text.split(" ")
+    for i, word in enumerate(words):
+        yield event("response.output_text.delta", item_id=item["id"], output_index=0, content_index=0,
+                    delta=word if i == 0 else " " + word, logprobs=[])
+    yield event("response.output_text.done", item_id=item["id"], output_index=0, content_index=0, text=text,
+                logprobs=[])
+    yield event("response.content_part.done", item_id=item["id"], output_index=0, content_index=0,
+                part={**part, "text": text})
+    yield event("response.output_item.done", output_index=0, item=item)
+    yield event("response.completed", response={**response, "output": [item]})
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], chunk_delay: float) -> None:
+        super().__init__(address, _Handler)
+        self.cache = _PromptCache()
+        self.chunk_delay = chunk_delay
+        self.requests: collections.deque[tuple[str, Any]] = collections.deque(maxlen=1000)
+
+    def record(self, path: str, body: Any) -> None:
+        self.requests.append((path, body))
+
+
+class FakeOpenAIServer:
+    """An OpenAI-compatible server on 127.0.0.1, in a background thread.
+
+    ``chunk_delay`` (seconds) spaces out streamed chunks so streams look like streams.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, chunk_delay: float = 0.0) -> None:
+        self._server = _Server((host, port), chunk_delay)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        """The URL to give ``openai.OpenAI(base_url=...)`` (ends in ``/v1``)."""
+        return f"http://{self._server.server_address[0]}:{self.port}/v1"
+
+    @property
+    def requests(self) -> list[tuple[str, Any]]:
+        """The last requests received, as (path, JSON body)."""
+        return list(self._server.requests)
+
+    def start(self) -> "FakeOpenAIServer":
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._server.serve_forever, name="fake-openai", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._server.server_close()
+
+    def __enter__(self) -> "FakeOpenAIServer":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
