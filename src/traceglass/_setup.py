@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -99,6 +100,10 @@ def configure(
         mask=mask,
     )
     instrument_names = _instrument_names(settings.instrument)
+    if prices is not None:  # a bad price table argument fails before any provider is touched
+        from traceglass.processors._pricing import load_price_table
+
+        load_price_table(prices)
     for name in names or ():
         if name.strip().lower() not in _named.KNOWN:  # fail before touching any provider
             raise ValueError(f"unknown exporter {name!r}; use one of {list(_named.KNOWN)} or a SpanExporter instance")
@@ -132,7 +137,19 @@ def configure(
 
 def _pipeline(settings: _config.Settings, downstream: list[SpanProcessor]) -> list[SpanProcessor]:
     """The processors behind the fan-out (the cost processor wraps the export processors)."""
-    return downstream
+    if not settings.cost:
+        return downstream
+    from traceglass.processors.cost import CostSpanProcessor
+
+    # meter_provider=None: the global one, which configure() installs right after this call (the
+    # counter is created through the API's proxy meter, so it follows once the provider is set).
+    try:
+        return [CostSpanProcessor(downstream, prices=settings.prices)]
+    except ValueError as exc:
+        if settings.prices is None or settings.prices != os.environ.get("TRACEGLASS_PRICES"):
+            raise  # a developer's bad configure(prices=...) argument
+        logger.warning("traceglass: ignoring TRACEGLASS_PRICES: %s; pricing with genai-prices only", exc)
+        return [CostSpanProcessor(downstream)]
 
 
 def _tracer_provider(settings: _config.Settings, explicit: TracerProvider | None) -> TracerProvider:

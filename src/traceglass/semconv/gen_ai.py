@@ -95,6 +95,21 @@ GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS = "gen_ai.usage.cache_creation.input_to
 GEN_AI_USAGE_REASONING_OUTPUT_TOKENS = "gen_ai.usage.reasoning.output_tokens"
 GEN_AI_TOKEN_TYPE = "gen_ai.token.type"
 
+# --- read, never written: names older releases, the GenAI repo's main and peers write ------
+# The cost processor prices spans from every instrumentation in the provider, so it also reads:
+GEN_AI_SYSTEM = "gen_ai.system"  # provider name before v1.37 (older peers still write it)
+GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS = "gen_ai.usage.cache_write.input_tokens"  # genai main's rename
+GEN_AI_USAGE_PROMPT_TOKENS = "gen_ai.usage.prompt_tokens"  # before v1.27
+GEN_AI_USAGE_COMPLETION_TOKENS = "gen_ai.usage.completion_tokens"  # before v1.27
+OPENLLMETRY_CACHE_READ_INPUT_TOKENS = "gen_ai.usage.cache_read_input_tokens"  # OpenLLMetry
+OPENLLMETRY_CACHE_CREATION_INPUT_TOKENS = "gen_ai.usage.cache_creation_input_tokens"  # OpenLLMetry
+OPENINFERENCE_MODEL_NAME = "llm.model_name"
+OPENINFERENCE_PROVIDER = "llm.provider"
+OPENINFERENCE_PROMPT_TOKENS = "llm.token_count.prompt"
+OPENINFERENCE_COMPLETION_TOKENS = "llm.token_count.completion"
+OPENINFERENCE_CACHE_READ_TOKENS = "llm.token_count.prompt_details.cache_read"
+OPENINFERENCE_CACHE_WRITE_TOKENS = "llm.token_count.prompt_details.cache_write"
+
 
 class GenAITokenType:
     """Values of ``gen_ai.token.type`` on the token usage metric."""

@@ -44,6 +44,13 @@ COST_SOURCE = "traceglass.cost.source"
 # Per-span price overrides set by the decorators, read by the cost processor.
 PRICE_INPUT_PER_TOKEN = "traceglass.price.input_per_token"
 PRICE_OUTPUT_PER_TOKEN = "traceglass.price.output_per_token"
+# Values of traceglass.cost.source: which price priced the span.
+COST_SOURCE_SPAN = "span"  # the span's own override (decorator arguments)
+COST_SOURCE_USER = "user"  # configure(prices=...) / TRACEGLASS_PRICES
+COST_SOURCE_GENAI_PRICES = "genai-prices"  # the maintained genai-prices library
+# Values written with the latest-experimental cost names (semantic-conventions-genai#443).
+COST_CURRENCY_USD = "USD"
+COST_SOURCE_LOCAL = "local"  # computed by us from token counts, not reported by the provider
 
 # Roll-ups: summed over a span's in-process subtree, each model call counted once.
 ROLLUP_INPUT_TOKENS = "traceglass.rollup.input_tokens"

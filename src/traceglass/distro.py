@@ -1,0 +1,104 @@
+"""``opentelemetry-instrument`` support: spans are priced and rolled up there too.
+
+Under ``opentelemetry-instrument`` the SDK's configurator builds the pipeline from ``OTEL_*``
+variables, and only a configurator or distro entry point can change it. ``TraceglassConfigurator``
+is the SDK's own configurator with one change: every exporter named in ``OTEL_TRACES_EXPORTER`` is
+fed through one :class:`~traceglass.processors.cost.CostSpanProcessor`, through the SDK's public
+``export_span_processor`` hook. ``TraceglassDistro`` sets the same defaults as the upstream distro
+and selects this configurator.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from opentelemetry.environment_variables import (
+    OTEL_METRICS_EXPORTER,
+    OTEL_TRACES_EXPORTER,
+)
+from opentelemetry.instrumentation.distro import BaseDistro
+from opentelemetry.instrumentation.environment_variables import OTEL_PYTHON_CONFIGURATOR
+from opentelemetry.sdk._configuration import _OTelSDKConfigurator
+from opentelemetry.sdk.environment_variables import OTEL_EXPORTER_OTLP_PROTOCOL
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+
+from traceglass import _config
+from traceglass.processors.session import SessionSpanProcessor
+
+logger = logging.getLogger("traceglass")
+
+CONFIGURATOR_NAME = "traceglass"  # our opentelemetry_configurator entry point
+
+
+class TraceglassDistro(BaseDistro):
+    """Defaults like the upstream ``opentelemetry-distro`` (OTLP), and our configurator."""
+
+    def _configure(self, **kwargs: Any) -> None:
+        os.environ.setdefault(OTEL_TRACES_EXPORTER, "otlp")
+        os.environ.setdefault(OTEL_METRICS_EXPORTER, "otlp")
+        os.environ.setdefault(OTEL_EXPORTER_OTLP_PROTOCOL, "grpc")
+        # Another installed configurator (opentelemetry-distro's) would otherwise race ours.
+        os.environ.setdefault(OTEL_PYTHON_CONFIGURATOR, CONFIGURATOR_NAME)
+
+
+class TraceglassConfigurator(_OTelSDKConfigurator):
+    """The SDK configurator, with sessions on every span and every exporter behind the cost processor.
+
+    ``TRACEGLASS_COST=false`` turns pricing off; ``TRACEGLASS_PRICES`` gives the user price table.
+    Relies on ``_OTelSDKConfigurator`` (private, but meant to be subclassed by distros) and its
+    ``export_span_processor``/``span_processors`` arguments (opentelemetry-sdk >= 1.39).
+    """
+
+    def _configure(self, **kwargs: Any) -> None:
+        kwargs.setdefault("span_processors", [SessionSpanProcessor()])
+        settings = _config.Settings.from_env()
+        if settings.cost:
+            kwargs.setdefault("export_span_processor", _SharedCostPipeline(settings.prices))
+        super()._configure(**kwargs)
+
+
+class _SharedCostPipeline:
+    """Called once per exporter by the SDK; puts all of them behind ONE cost processor.
+
+    One processor, so each span is priced once and the cost counter counts each call once, however
+    many exporters there are. The first call returns it; later calls add their batch processor to
+    it and return a processor that does nothing.
+    """
+
+    def __init__(self, prices: Any) -> None:
+        self._prices = prices
+        self._cost: Any = None
+
+    def __call__(self, exporter: SpanExporter) -> SpanProcessor:
+        batch = BatchSpanProcessor(exporter)
+        if self._cost is not None:
+            self._cost.add_downstream(batch)
+            return _NothingProcessor()
+        from traceglass.processors.cost import CostSpanProcessor
+
+        try:
+            self._cost = CostSpanProcessor(batch, prices=self._prices)
+        except ValueError as exc:  # a bad TRACEGLASS_PRICES must not take the application down
+            logger.warning("traceglass: ignoring TRACEGLASS_PRICES: %s; pricing with genai-prices only", exc)
+            self._cost = CostSpanProcessor(batch)
+        return self._cost
+
+
+class _NothingProcessor(SpanProcessor):
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        pass
+
+    def on_end(self, span: ReadableSpan) -> None:
+        pass
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+__all__ = ["TraceglassConfigurator", "TraceglassDistro"]

@@ -1,0 +1,284 @@
+"""The cost processor: prices every GenAI span and rolls tokens and cost up each span's subtree.
+
+Wrap the processors that export (``CostSpanProcessor(BatchSpanProcessor(exporter))``): when a span
+ends, the wrapped processors receive a copy carrying
+
+* its cost, when it reports token usage for a model some price source knows. The spec has no cost
+  attribute yet (the open proposal is semantic-conventions-genai#443), so the total goes to the key
+  ``semconv.names().cost_total`` picks — ``gen_ai.usage.cost``, which OpenLIT writes and Langfuse
+  reads, or the proposal's ``gen_ai.usage.cost.amount`` (+ currency and source) under the latest
+  experimental switch — and the breakdown and the price source live under ``traceglass.cost.*``,
+  where no future upstream name can collide with them;
+* its roll-up (``traceglass.rollup.*``): tokens and cost of its in-process subtree under the one
+  rule of :mod:`traceglass.rollup`, so a plain Jaeger or Tempo shows what a chain cost on its root.
+
+It also counts the cost on the ``traceglass.gen_ai.client.cost`` counter (USD), once per model call.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from typing import Any
+
+from opentelemetry import metrics as otel_metrics
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+
+from traceglass import semconv
+from traceglass._guard import report
+from traceglass._version import __version__
+from traceglass.processors._enrich import (
+    EnrichedSpan,
+    SpanUsage,
+    frozen_attributes,
+    price_overrides,
+    read_usage,
+)
+from traceglass.processors._pricing import (
+    Cost,
+    Price,
+    PriceBook,
+    compute_cost,
+    load_price_table,
+)
+from traceglass.rollup import NOTHING, UsageTotals, own_usage, subtree_totals
+
+logger = logging.getLogger("traceglass")
+
+DEFAULT_MAX_OPEN_SPANS = 100_000
+_DIGITS = 12  # as the per-span costs: sums of floats lose their noise too
+_METRIC_SPAN_KEYS = (
+    semconv.GEN_AI_OPERATION_NAME, semconv.GEN_AI_REQUEST_MODEL, semconv.GEN_AI_RESPONSE_MODEL,
+)
+_USER_KEYS = (semconv.USER_ID, semconv.SESSION_ID)
+
+# Span ids whose cost was counted lately, process-wide: when two cost processors see one span
+# (opentelemetry-instrument's pipeline and configure()'s, attached to the same provider), the
+# counter still counts the call once. Spans end in order, so a short memory is enough. Only
+# consulted while more than one cost processor is live, so the common case pays nothing.
+_LIVE = [0]
+_COUNTED: OrderedDict[int, None] = OrderedDict()
+_COUNTED_LIMIT = 4096
+_COUNTED_LOCK = threading.Lock()
+
+
+def _first_to_count(span_id: int) -> bool:
+    with _COUNTED_LOCK:
+        if span_id in _COUNTED:
+            return False
+        _COUNTED[span_id] = None
+        if len(_COUNTED) > _COUNTED_LIMIT:
+            _COUNTED.popitem(last=False)
+        return True
+
+
+class CostSpanProcessor(SpanProcessor):
+    """Prices GenAI spans and adds subtree roll-ups, then hands a copy to ``downstream`` processors.
+
+    ``downstream``: processors (or lists of them) that receive every span, enriched when there is
+    something to add. ``prices``: a user price table (dict, JSON/YAML path or inline JSON) checked
+    before genai-prices; a per-span override on the span wins over both. ``meter_provider``: where
+    the cost counter goes (None: the global one). ``metric_user_attributes``: also put ``user.id``
+    and ``session.id`` on the counter — opt-in, since every user becomes a new time series.
+    ``use_genai_prices=False`` prices from overrides and the user table only.
+    ``max_open_spans``: bound on spans started but not yet ended whose roll-ups are tracked; past it
+    the oldest are forgotten, so spans that never end cannot grow memory without limit.
+    """
+
+    def __init__(
+        self,
+        *downstream: SpanProcessor | Iterable[SpanProcessor],
+        prices: Any = None,
+        meter_provider: Any = None,
+        metric_user_attributes: bool = False,
+        max_open_spans: int = DEFAULT_MAX_OPEN_SPANS,
+        use_genai_prices: bool = True,
+    ) -> None:
+        self._downstream: tuple[SpanProcessor, ...] = tuple(_flatten(downstream))
+        self._book = PriceBook(load_price_table(prices), use_library=use_genai_prices)
+        self._user_attributes = metric_user_attributes
+        self._max_open = max(1, max_open_spans)
+        # span id -> sum of its ended children's subtree totals, oldest first (O(1) eviction).
+        self._open: OrderedDict[int, UsageTotals] = OrderedDict()
+        self._lock = threading.Lock()
+        self._unknown_logged: set[tuple[str | None, str | None]] = set()
+        self._shut = False
+        with _COUNTED_LOCK:
+            _LIVE[0] += 1
+        self._names = semconv.names()  # the cost keys in force (read once: the env is read per call)
+        meter = otel_metrics.get_meter("traceglass", __version__, meter_provider=meter_provider)
+        self._cost_counter = meter.create_counter(
+            semconv.METRIC_COST, unit="USD", description="Cost of GenAI model calls, priced by traceglass"
+        )
+
+    @property
+    def downstream(self) -> tuple[SpanProcessor, ...]:
+        return self._downstream
+
+    def add_downstream(self, processor: SpanProcessor) -> None:
+        """Hand spans to one more processor (the ``opentelemetry-instrument`` configurator uses it)."""
+        with self._lock:
+            self._downstream = (*self._downstream, processor)
+
+    # --- SpanProcessor ---------------------------------------------------------------------
+    # The guard is spelled out (try/report) rather than ``with guard(...)``: a context manager
+    # costs a microsecond, and these run for every span of the process.
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        try:
+            span_id = span.get_span_context().span_id
+            with self._lock:
+                self._open[span_id] = NOTHING
+                if len(self._open) > self._max_open:
+                    self._open.popitem(last=False)  # the oldest span that never ended
+        except Exception as exc:  # noqa: BLE001
+            report("cost.on_start", exc)
+        for processor in self._downstream:
+            processor.on_start(span, parent_context=parent_context)
+
+    def _on_ending(self, span: Any) -> None:
+        for processor in self._downstream:
+            hook = getattr(processor, "_on_ending", None)
+            if hook is not None:
+                hook(span)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        out: ReadableSpan = span
+        try:
+            attributes = frozen_attributes(span)
+            extra = self._enrich(span, attributes)
+            if extra:
+                merged = dict(attributes)
+                merged.update(extra)
+                out = EnrichedSpan(span, merged)
+        except Exception as exc:  # noqa: BLE001
+            report("cost.on_end", exc)
+        for processor in self._downstream:
+            processor.on_end(out)
+
+    def shutdown(self) -> None:
+        if self._shut:
+            return
+        self._shut = True
+        with _COUNTED_LOCK:
+            _LIVE[0] -= 1
+        for processor in self._downstream:
+            processor.shutdown()
+        with self._lock:
+            self._open.clear()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        # A list, not a generator: every processor is flushed even after one fails.
+        return all([processor.force_flush(timeout_millis) for processor in self._downstream])  # noqa: C419
+
+    # --- pricing and roll-ups --------------------------------------------------------------
+    def _enrich(self, span: ReadableSpan, attributes: Any) -> dict[str, Any]:
+        span_id = span.context.span_id
+        with self._lock:
+            below = self._open.pop(span_id, None)
+        extra: dict[str, Any] = {}
+        usage = read_usage(attributes)
+        own: UsageTotals | None = None
+        if usage is not None:
+            cost = self._price(usage, attributes, span.start_time)
+            if cost is not None:
+                _put_cost(extra, cost, self._names)
+            own = own_usage(usage.input_tokens, usage.output_tokens, cost.total_usd if cost else None)
+            # Counted at the innermost layer reporting this call, and once per span process-wide.
+            if cost is not None and (below is None or not below.calls) and (
+                _LIVE[0] <= 1 or _first_to_count(span_id)
+            ):
+                self._count_cost(cost, attributes, usage)
+        subtree = subtree_totals(own, (below,) if below is not None else ())
+        if subtree.calls:
+            extra[semconv.ROLLUP_INPUT_TOKENS] = subtree.input_tokens
+            extra[semconv.ROLLUP_OUTPUT_TOKENS] = subtree.output_tokens
+            extra[semconv.ROLLUP_TOTAL_TOKENS] = subtree.total_tokens
+            if subtree.cost_usd is not None:
+                extra[semconv.ROLLUP_COST] = round(subtree.cost_usd, _DIGITS)
+            parent = span.parent
+            if parent is not None and not parent.is_remote:
+                with self._lock:
+                    sum_below = self._open.get(parent.span_id)
+                    if sum_below is not None:
+                        self._open[parent.span_id] = sum_below + subtree
+        return extra
+
+    def _price(self, usage: SpanUsage, attributes: Any, start_time: int | None) -> Cost | None:
+        override_in, override_out = price_overrides(attributes)
+        price: Price | None = None
+        if override_in is not None and override_out is not None:
+            price = Price(override_in, override_out, source=semconv.COST_SOURCE_SPAN)
+        elif usage.model is not None:
+            price = self._book.lookup(usage.provider, usage.model)
+            if price is None and usage.request_model is not None and usage.request_model != usage.model:
+                price = self._book.lookup(usage.provider, usage.request_model)
+            if price is not None and (override_in is not None or override_out is not None):
+                # One direction overridden on the span; the other from the table or the library.
+                price = Price(
+                    override_in if override_in is not None else price.input,
+                    override_out if override_out is not None else price.output,
+                    None if override_in is not None else price.cached_input,
+                    None if override_in is not None else price.cache_write,
+                    source=semconv.COST_SOURCE_SPAN,
+                )
+        elif override_in is not None or override_out is not None:
+            price = Price(override_in, override_out, source=semconv.COST_SOURCE_SPAN)
+        cost = None
+        if price is not None:
+            cost = compute_cost(
+                price, usage.input_tokens or 0, usage.output_tokens or 0, usage.cache_read_tokens,
+                usage.cache_write_tokens, when_ns=start_time,
+            )
+        if cost is None:
+            self._log_unknown(usage)
+        return cost
+
+    def _log_unknown(self, usage: SpanUsage) -> None:
+        key = (usage.provider, usage.model)
+        if key not in self._unknown_logged and len(self._unknown_logged) < 1024:
+            self._unknown_logged.add(key)
+            logger.debug("traceglass: no price for model %r (provider %r); the span carries no cost",
+                         usage.model, usage.provider)
+
+    def _count_cost(self, cost: Cost, attributes: Any, usage: SpanUsage) -> None:
+        metric_attributes: dict[str, Any] = {}
+        for key in _METRIC_SPAN_KEYS:
+            value = attributes.get(key)
+            if value is not None:
+                metric_attributes[key] = value
+        if usage.provider is not None:
+            metric_attributes[semconv.GEN_AI_PROVIDER_NAME] = usage.provider
+        if self._user_attributes:
+            for key in _USER_KEYS:
+                value = attributes.get(key)
+                if value is not None:
+                    metric_attributes[key] = value
+        self._cost_counter.add(cost.total_usd, metric_attributes)
+
+
+def _put_cost(extra: dict[str, Any], cost: Cost, names: semconv.LatestNames) -> None:
+    extra[names.cost_total] = cost.total_usd
+    if names.cost_currency is not None:
+        extra[names.cost_currency] = semconv.COST_CURRENCY_USD
+    if names.cost_source is not None:
+        extra[names.cost_source] = semconv.COST_SOURCE_LOCAL
+    extra[semconv.COST_INPUT] = cost.input_usd
+    extra[semconv.COST_OUTPUT] = cost.output_usd
+    extra[semconv.COST_CACHED_INPUT] = cost.cached_input_usd
+    extra[semconv.COST_TOTAL] = cost.total_usd
+    extra[semconv.COST_SOURCE] = cost.source
+
+
+def _flatten(items: Iterable[Any]) -> Iterable[SpanProcessor]:
+    for item in items:
+        if isinstance(item, SpanProcessor):
+            yield item
+        elif isinstance(item, (list, tuple)):
+            yield from _flatten(item)
+        else:
+            raise TypeError(f"CostSpanProcessor wraps SpanProcessors, got {item!r}")
+
+
+__all__ = ["CostSpanProcessor"]
