@@ -1,0 +1,541 @@
+"""Pure functions: OpenAI request keyword arguments and responses -> invocation fields.
+
+Nothing here touches a span. Values may be dicts (what users pass) or SDK objects (what the SDK
+returns, or a previous response's message passed back in), so every read goes through ``_get``.
+The SDK's ``omit``/``NOT_GIVEN`` sentinels (the stream helpers pass every parameter explicitly)
+count as absent.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from traceglass import semconv
+from traceglass._handler import EmbeddingInvocation, LLMInvocation
+from traceglass._handler._messages import (
+    blob_part,
+    message,
+    reasoning_part,
+    text_part,
+    tool_call_part,
+    tool_call_response_part,
+    uri_part,
+)
+from traceglass._handler._usage import usage_of
+
+_SENTINEL_NAMES = frozenset({"NotGiven", "Omit"})
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+# OpenAI finish reasons -> the output-message schema's enum (other strings pass through).
+_FINISH = {"tool_calls": semconv.GenAIFinishReason.TOOL_CALL, "function_call": semconv.GenAIFinishReason.TOOL_CALL}
+_INCOMPLETE = {"max_output_tokens": semconv.GenAIFinishReason.LENGTH,
+               "content_filter": semconv.GenAIFinishReason.CONTENT_FILTER}
+
+
+def _get(obj: Any, name: str) -> Any:
+    if obj is None:
+        return None
+    if isinstance(obj, dict):
+        value = obj.get(name)
+    else:
+        value = getattr(obj, name, None)
+    if value is not None and type(value).__name__ in _SENTINEL_NAMES:
+        return None
+    return value
+
+
+def given(kwargs: dict[str, Any], name: str) -> Any:
+    """``kwargs[name]``, or None when absent or an SDK sentinel."""
+    value = kwargs.get(name)
+    if value is not None and type(value).__name__ in _SENTINEL_NAMES:
+        return None
+    return value
+
+
+def _num(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _json_or_text(value: Any) -> Any:
+    """Tool arguments arrive as JSON text; the spec wants the object when it parses."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+# --- where the call goes ------------------------------------------------------------------
+_PROVIDER_BY_CLASS: dict[type, str] = {}
+_ENDPOINTS: dict[str, tuple[str | None, int | None]] = {}
+
+
+def _provider_of(cls: type) -> str:
+    provider = _PROVIDER_BY_CLASS.get(cls)
+    if provider is None:
+        azure = any(k.__name__ == "BaseAzureClient" for k in cls.__mro__)
+        provider = semconv.GenAIProvider.AZURE_AI_OPENAI if azure else semconv.GenAIProvider.OPENAI
+        _PROVIDER_BY_CLASS[cls] = provider
+    return provider
+
+
+def endpoint(client: Any) -> tuple[str, str | None, int | None]:
+    """``(provider, server.address, server.port)`` from the client's class and ``base_url``."""
+    provider = _provider_of(type(client))
+    # The SDK keeps the parsed URL in ``_base_url`` (1.x-3.x); ``base_url`` is a slower property.
+    url = getattr(client, "_base_url", None) or getattr(client, "base_url", None)
+    if url is None:
+        return provider, None, None
+    key = str(url)
+    found = _ENDPOINTS.get(key)
+    if found is None:
+        host = getattr(url, "host", None) or None
+        port = getattr(url, "port", None) or _DEFAULT_PORTS.get(getattr(url, "scheme", ""), None)
+        found = (host, port if host else None)
+        if len(_ENDPOINTS) < 256:  # a handful of base URLs per process; bounded all the same
+            _ENDPOINTS[key] = found
+    return provider, found[0], found[1]
+
+
+# --- shared request fields ------------------------------------------------------------------
+def _set_float(name: str) -> Any:
+    def put(inv: LLMInvocation, value: Any) -> None:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            setattr(inv, name, float(value))
+
+    return put
+
+
+def _set_int(name: str, only_if_unset: bool = False) -> Any:
+    def put(inv: LLMInvocation, value: Any) -> None:
+        valid = isinstance(value, int) and not isinstance(value, bool)
+        if valid and not (only_if_unset and getattr(inv, name) is not None):
+            setattr(inv, name, value)
+
+    return put
+
+
+def _set_stop(inv: LLMInvocation, stop: Any) -> None:
+    if isinstance(stop, str):
+        inv.stop_sequences = [stop]
+    elif isinstance(stop, (list, tuple)) and stop:
+        inv.stop_sequences = [str(s) for s in stop]
+
+
+def _set_n(inv: LLMInvocation, n: Any) -> None:
+    if isinstance(n, int) and not isinstance(n, bool) and n != 1:  # the spec: "if ... in the request, and !=1"
+        inv.choice_count = n
+
+
+def _set_tier(inv: LLMInvocation, tier: Any) -> None:
+    if isinstance(tier, str) and tier != "auto":  # the spec: only when not 'auto'
+        inv.request_service_tier = tier
+
+
+def _set_stream(inv: LLMInvocation, stream: Any) -> None:
+    if stream is True:
+        inv.streaming = True
+
+
+def _set_max_tokens(inv: LLMInvocation, value: Any) -> None:
+    # max_completion_tokens (chat) / max_output_tokens (responses) win over the older max_tokens.
+    if isinstance(value, int) and not isinstance(value, bool):
+        inv.max_tokens = value
+
+
+# Request keyword -> setter; only keywords present in the call are visited.
+_PARAMS: dict[str, Any] = {
+    "temperature": _set_float("temperature"),
+    "top_p": _set_float("top_p"),
+    "frequency_penalty": _set_float("frequency_penalty"),
+    "presence_penalty": _set_float("presence_penalty"),
+    "seed": _set_int("seed"),
+    "max_tokens": _set_int("max_tokens", only_if_unset=True),
+    "max_completion_tokens": _set_max_tokens,
+    "max_output_tokens": _set_max_tokens,
+    "stop": _set_stop,
+    "n": _set_n,
+    "service_tier": _set_tier,
+    "stream": _set_stream,
+}
+
+
+def _fill_llm_params(inv: LLMInvocation, kwargs: dict[str, Any]) -> None:
+    for key, value in kwargs.items():
+        setter = _PARAMS.get(key)
+        if setter is not None and value is not None and type(value).__name__ not in _SENTINEL_NAMES:
+            setter(inv, value)
+
+
+def _output_type(response_format: Any) -> str | None:
+    if response_format is None:
+        return None
+    if isinstance(response_format, type):  # a pydantic model given to .parse()
+        return semconv.GenAIOutputType.JSON
+    kind = _get(response_format, "type")
+    if kind in ("json_schema", "json_object"):
+        return semconv.GenAIOutputType.JSON
+    if kind == "text":
+        return semconv.GenAIOutputType.TEXT
+    return None
+
+
+def _new_llm(operation: str, kwargs: dict[str, Any], client: Any) -> LLMInvocation:
+    provider, address, port = endpoint(client)
+    model = given(kwargs, "model")
+    return LLMInvocation(
+        operation=operation,
+        provider=provider,
+        request_model=model if isinstance(model, str) else None,
+        server_address=address,
+        server_port=port,
+    )
+
+
+# --- chat completions -------------------------------------------------------------------------
+def chat_invocation(kwargs: dict[str, Any], client: Any, capture: bool) -> LLMInvocation:
+    inv = _new_llm(semconv.GenAIOperation.CHAT, kwargs, client)
+    inv.api_type = semconv.OpenAIApiType.CHAT_COMPLETIONS
+    _fill_llm_params(inv, kwargs)
+    if "response_format" in kwargs:
+        inv.output_type = _output_type(given(kwargs, "response_format"))
+    if capture:
+        messages = given(kwargs, "messages")
+        if messages is not None:
+            inv.input_messages = [chat_message(m) for m in messages]
+        if "tools" in kwargs or "functions" in kwargs:
+            tools = tool_definitions(given(kwargs, "tools"), given(kwargs, "functions"))
+            if tools:
+                inv.tool_definitions = tools
+    return inv
+
+
+def chat_message(msg: Any) -> dict[str, Any]:
+    """One Chat Completions message (dict or SDK object) in the spec's parts shape."""
+    if type(msg) is dict and "tool_calls" not in msg and "function_call" not in msg and "refusal" not in msg:
+        # The common case, kept cheap: {"role": ..., "content": ...} from the user's code.
+        role = msg.get("role") or "user"
+        content = msg.get("content")
+        if role != "tool" and role != "function":
+            if type(content) is str:
+                return {"role": role, "parts": [{"type": "text", "content": content}] if content else []}
+            return {"role": role, "parts": content_parts(content)}
+    role = str(_get(msg, "role") or "user")
+    parts: list[dict[str, Any]] = []
+    content = _get(msg, "content")
+    if role == "tool":
+        return message(role, [tool_call_response_part(_get(msg, "tool_call_id"), _content_text(content))])
+    if role == "function":  # the deprecated functions API
+        return message("tool", [tool_call_response_part(None, _content_text(content))])
+    parts.extend(content_parts(content))
+    refusal = _get(msg, "refusal")
+    if isinstance(refusal, str) and refusal:
+        parts.append({"type": "refusal", "content": refusal})
+    for call in _get(msg, "tool_calls") or ():
+        parts.append(_tool_call(call))
+    function_call = _get(msg, "function_call")
+    if function_call is not None:
+        parts.append(tool_call_part(None, str(_get(function_call, "name")),
+                                    _json_or_text(_get(function_call, "arguments"))))
+    return message(role, parts)
+
+
+def _response_message(msg: Any, finish: Any) -> dict[str, Any]:
+    """An SDK ``ChatCompletionMessage`` as an output message (attribute access: no dicts here)."""
+    parts: list[dict[str, Any]] = []
+    content = msg.content
+    if content:
+        parts.append({"type": "text", "content": content})
+    refusal = getattr(msg, "refusal", None)
+    if refusal:
+        parts.append({"type": "refusal", "content": refusal})
+    for call in msg.tool_calls or ():
+        parts.append(_tool_call(call))
+    function_call = getattr(msg, "function_call", None)
+    if function_call is not None:
+        parts.append(tool_call_part(None, str(function_call.name), _json_or_text(function_call.arguments)))
+    return {"role": msg.role or "assistant", "parts": parts, "finish_reason": finish_reason(finish)}
+
+
+def _tool_call(call: Any) -> dict[str, Any]:
+    function = _get(call, "function")
+    if function is not None:
+        return tool_call_part(_get(call, "id"), str(_get(function, "name")), _json_or_text(_get(function, "arguments")))
+    custom = _get(call, "custom")  # custom tools (SDK >= 1.99)
+    return tool_call_part(_get(call, "id"), str(_get(custom, "name")), _get(custom, "input"))
+
+
+def _content_text(content: Any) -> Any:
+    if content is None or isinstance(content, str):
+        return content
+    texts = [_get(p, "text") for p in content if isinstance(_get(p, "text"), str)]
+    return "".join(texts) if texts else content
+
+
+def content_parts(content: Any) -> list[dict[str, Any]]:
+    """Parts of a message ``content``: a string, or a list of typed content parts."""
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [text_part(content)] if content else []
+    parts = []
+    for item in content:
+        kind = _get(item, "type")
+        if kind in ("text", "input_text", "output_text"):
+            parts.append(text_part(str(_get(item, "text"))))
+        elif kind == "refusal":
+            parts.append({"type": "refusal", "content": str(_get(item, "refusal"))})
+        elif kind in ("image_url", "input_image"):
+            image = _get(item, "image_url")
+            url = _get(image, "url") if not isinstance(image, str) else image
+            parts.append(_uri_or_blob("image", url) if url else {"type": "file", "modality": "image",
+                                                                   "file_id": _get(item, "file_id")})
+        elif kind == "input_audio":
+            audio = _get(item, "input_audio")
+            parts.append(blob_part("audio", str(_get(audio, "data")), f"audio/{_get(audio, 'format')}"))
+        elif kind in ("file", "input_file"):
+            file = _get(item, "file") or item
+            parts.append({"type": "file", "modality": "document", "file_id": _get(file, "file_id")})
+        else:
+            parts.append({"type": str(kind)})
+    return parts
+
+
+def _uri_or_blob(modality: str, url: str) -> dict[str, Any]:
+    if url.startswith("data:") and ";base64," in url:  # the spec: data URLs are blobs, not uris
+        head, _, data = url.partition(";base64,")
+        return blob_part(modality, data, head[5:] or None)
+    return uri_part(modality, url)
+
+
+def tool_definitions(tools: Any, functions: Any = None) -> list[dict[str, Any]]:
+    """Chat (``{"type": "function", "function": {...}}``) and Responses (flat) tool definitions."""
+    out = []
+    for tool in tools or ():
+        kind = str(_get(tool, "type") or "function")
+        spec = _get(tool, "function") or _get(tool, "custom") or tool
+        name = _get(spec, "name")
+        definition: dict[str, Any] = {"type": kind, "name": str(name) if name is not None else kind}
+        description = _get(spec, "description")
+        if description is not None:
+            definition["description"] = description
+        parameters = _get(spec, "parameters")
+        if parameters is not None:
+            definition["parameters"] = parameters
+        out.append(definition)
+    for function in functions or ():
+        definition = {"type": "function", "name": str(_get(function, "name"))}
+        if _get(function, "description") is not None:
+            definition["description"] = _get(function, "description")
+        if _get(function, "parameters") is not None:
+            definition["parameters"] = _get(function, "parameters")
+        out.append(definition)
+    return out
+
+
+def finish_reason(reason: Any) -> str:
+    return _FINISH.get(reason, reason) if isinstance(reason, str) else "error"
+
+
+def apply_chat(inv: LLMInvocation, response: Any, capture: bool) -> None:
+    """Response id, model, finish reasons, tier, fingerprint, usage and (capturing) output messages."""
+    _apply_common(inv, response)
+    choices = getattr(response, "choices", None) or ()
+    reasons = [c.finish_reason for c in choices if c.finish_reason is not None]
+    if reasons:
+        inv.finish_reasons = reasons
+    if capture:
+        outputs = []
+        for choice in choices:
+            msg = getattr(choice, "message", None)
+            if msg is not None:
+                outputs.append(_response_message(msg, choice.finish_reason))
+            else:  # legacy completions
+                text = getattr(choice, "text", None)
+                outputs.append(message("assistant", [text_part(text)] if isinstance(text, str) else [],
+                                       finish_reason(choice.finish_reason)))
+        inv.output_messages = outputs
+
+
+def _apply_common(inv: LLMInvocation, response: Any) -> None:
+    # SDK response objects (pydantic models): plain attribute reads, absent fields read as None.
+    response_id = getattr(response, "id", None)
+    if isinstance(response_id, str):
+        inv.response_id = response_id
+    model = getattr(response, "model", None)
+    if isinstance(model, str):
+        inv.response_model = model
+    tier = getattr(response, "service_tier", None)
+    if isinstance(tier, str):
+        inv.response_service_tier = tier
+    fingerprint = getattr(response, "system_fingerprint", None)
+    if isinstance(fingerprint, str):
+        inv.system_fingerprint = fingerprint
+    usage = getattr(response, "usage", None)
+    if usage is not None:
+        apply_usage(inv, usage)
+
+
+def apply_usage(inv: LLMInvocation, usage: Any) -> None:
+    """Tokens from a Chat Completions or Responses ``usage`` object (or dict, via the shared reader)."""
+    if isinstance(usage, dict):
+        found = usage_of(usage)
+        if found is not None:
+            inv.input_tokens, inv.output_tokens = found.input_tokens, found.output_tokens
+            inv.cache_read_tokens, inv.reasoning_tokens = found.cache_read_tokens, found.reasoning_tokens
+        return
+    prompt = getattr(usage, "prompt_tokens", None)
+    if prompt is not None:  # Chat Completions / Completions / embeddings
+        inv.input_tokens = prompt
+        inv.output_tokens = getattr(usage, "completion_tokens", None)
+        details_in = getattr(usage, "prompt_tokens_details", None)
+        details_out = getattr(usage, "completion_tokens_details", None)
+    else:  # Responses API
+        inv.input_tokens = getattr(usage, "input_tokens", None)
+        inv.output_tokens = getattr(usage, "output_tokens", None)
+        details_in = getattr(usage, "input_tokens_details", None)
+        details_out = getattr(usage, "output_tokens_details", None)
+    # An SDK older than the field keeps it as an extra, i.e. a plain dict (openai 1.40: both details).
+    if details_in is not None:
+        inv.cache_read_tokens = _get(details_in, "cached_tokens")
+    if details_out is not None:
+        inv.reasoning_tokens = _get(details_out, "reasoning_tokens")
+
+
+# --- legacy completions -----------------------------------------------------------------------
+def completion_invocation(kwargs: dict[str, Any], client: Any, capture: bool) -> LLMInvocation:
+    inv = _new_llm(semconv.GenAIOperation.TEXT_COMPLETION, kwargs, client)
+    _fill_llm_params(inv, kwargs)
+    if capture:
+        prompt = given(kwargs, "prompt")
+        prompts = [prompt] if isinstance(prompt, str) else list(prompt or ())
+        inv.input_messages = [message("user", [text_part(p if isinstance(p, str) else json.dumps(p))])
+                              for p in prompts]
+    return inv
+
+
+# --- embeddings -------------------------------------------------------------------------------
+def embedding_invocation(kwargs: dict[str, Any], client: Any, capture: bool) -> EmbeddingInvocation:
+    provider, address, port = endpoint(client)
+    model = given(kwargs, "model")
+    inv = EmbeddingInvocation(
+        operation=semconv.GenAIOperation.EMBEDDINGS,
+        provider=provider,
+        request_model=model if isinstance(model, str) else None,
+        server_address=address,
+        server_port=port,
+    )
+    fmt = given(kwargs, "encoding_format")
+    if isinstance(fmt, str):
+        inv.encoding_formats = [fmt]
+    inv.dimension_count = _int(given(kwargs, "dimensions"))
+    raw = given(kwargs, "input")
+    # One string, one token array, or a list of either.
+    if isinstance(raw, str) or (isinstance(raw, (list, tuple)) and raw and isinstance(raw[0], int)):
+        items: list[Any] = [raw]
+    else:
+        items = list(raw or ())
+    inv.input_count = len(items)
+    if capture:
+        inv.inputs = [i if isinstance(i, str) else f"<{len(i)} tokens>" for i in items]
+    return inv
+
+
+def apply_embedding(inv: EmbeddingInvocation, response: Any) -> None:
+    """Model, token count and the vectors' dimension; the vectors themselves are never kept."""
+    model = _get(response, "model")
+    if isinstance(model, str):
+        inv.response_model = model
+    data = _get(response, "data") or ()
+    if data:
+        vector = _get(data[0], "embedding")
+        if isinstance(vector, list):
+            inv.dimension_count = len(vector)
+        elif isinstance(vector, str):  # base64 of float32s
+            inv.dimension_count = len(base64.b64decode(vector)) // 4
+    usage = _get(response, "usage")
+    tokens = _int(_get(usage, "prompt_tokens"))
+    if tokens is not None:
+        inv.input_tokens = tokens
+
+
+# --- Responses API ----------------------------------------------------------------------------
+def responses_invocation(kwargs: dict[str, Any], client: Any, capture: bool) -> LLMInvocation:
+    inv = _new_llm(semconv.GenAIOperation.CHAT, kwargs, client)
+    inv.api_type = semconv.OpenAIApiType.RESPONSES
+    _fill_llm_params(inv, kwargs)
+    text = given(kwargs, "text")
+    inv.output_type = _output_type(_get(text, "format")) or _output_type(given(kwargs, "text_format"))
+    conversation = given(kwargs, "conversation")
+    conversation_id = conversation if isinstance(conversation, str) else _get(conversation, "id")
+    if isinstance(conversation_id, str):
+        inv.conversation_id = conversation_id
+    if capture:
+        instructions = given(kwargs, "instructions")
+        if isinstance(instructions, str):
+            inv.system_instructions = [text_part(instructions)]
+        raw = given(kwargs, "input")
+        if isinstance(raw, str):
+            inv.input_messages = [message("user", [text_part(raw)])]
+        elif raw is not None:
+            inv.input_messages = input_items(raw)
+        tools = tool_definitions(given(kwargs, "tools"))
+        if tools:
+            inv.tool_definitions = tools
+    return inv
+
+
+def input_items(items: Any) -> list[dict[str, Any]]:
+    """Responses ``input`` items as messages: consecutive tool items join one message."""
+    out: list[dict[str, Any]] = []
+    for item in items:
+        kind = _get(item, "type")
+        if kind == "function_call_output":
+            out.append(message("tool", [tool_call_response_part(_get(item, "call_id"),
+                                                                _json_or_text(_get(item, "output")))]))
+        elif kind in ("function_call", "reasoning"):
+            out.append(message("assistant", _output_item_parts(item)))
+        elif kind in (None, "message"):
+            out.append(message(str(_get(item, "role") or "user"), content_parts(_get(item, "content"))))
+        else:
+            out.append(message("user", [{"type": str(kind)}]))
+    return out
+
+
+def _output_item_parts(item: Any) -> list[dict[str, Any]]:
+    kind = _get(item, "type")
+    if kind == "message":
+        return content_parts(_get(item, "content"))
+    if kind == "function_call":
+        return [tool_call_part(_get(item, "call_id"), str(_get(item, "name")), _json_or_text(_get(item, "arguments")))]
+    if kind == "reasoning":
+        texts = [_get(s, "text") for s in _get(item, "summary") or () if isinstance(_get(s, "text"), str)]
+        return [reasoning_part("\n".join(texts))] if texts else []
+    return [{"type": str(kind)}]
+
+
+def apply_response(inv: LLMInvocation, response: Any, capture: bool) -> None:
+    """A Responses API ``Response``: one output message holding every output item's parts."""
+    _apply_common(inv, response)
+    output = _get(response, "output") or ()
+    status = _get(response, "status")
+    if status == "incomplete":
+        reason = _get(_get(response, "incomplete_details"), "reason")
+        finish = _INCOMPLETE.get(reason, str(reason))
+    elif status == "failed":
+        finish = semconv.GenAIFinishReason.ERROR
+    elif any(_get(item, "type") == "function_call" for item in output):
+        finish = semconv.GenAIFinishReason.TOOL_CALL
+    else:
+        finish = semconv.GenAIFinishReason.STOP
+    if status is not None:
+        inv.finish_reasons = [finish]
+    if capture:
+        parts = [part for item in output for part in _output_item_parts(item)]
+        inv.output_messages = [message("assistant", parts, finish)]

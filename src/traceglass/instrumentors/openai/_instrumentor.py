@@ -1,0 +1,77 @@
+"""``OpenAIInstrumentor``: the OpenTelemetry ``BaseInstrumentor`` for the ``openai`` SDK."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Collection
+from typing import Any
+
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
+
+from traceglass.instrumentors.openai import _targets
+from traceglass.instrumentors.openai._wrappers import STATE, Options
+
+logger = logging.getLogger("traceglass")
+
+# The oldest release tested (see docs/openai.md): `openai.resources.*` as wrapped here.
+OLDEST_SUPPORTED = "openai >= 1.40"
+# Peers that patch the same methods, by the module that holds their instrumentor.
+_PEERS = (
+    "opentelemetry.instrumentation.openai_v2",  # official contrib
+    "opentelemetry.instrumentation.openai",  # OpenLLMetry
+    "openinference.instrumentation.openai",  # OpenInference
+)
+_warned = False
+
+
+def _other_instrumentors() -> list[str]:
+    found = []
+    for module_name in _PEERS:
+        module = sys.modules.get(module_name)  # a peer that is active has been imported
+        peer = getattr(module, "OpenAIInstrumentor", None) if module is not None else None
+        try:
+            if peer is not None and peer().is_instrumented_by_opentelemetry:
+                found.append(module_name)
+        except Exception:
+            logger.debug("traceglass: could not ask %s whether it is active", module_name, exc_info=True)
+    found.extend(_targets.foreign_wrappers())
+    return found
+
+
+class OpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+    """Trace the ``openai`` SDK: chat, completions, embeddings, Responses; sync, async, streams.
+
+    ``instrument(tracer_provider=..., meter_provider=..., capture_usage_in_stream=False,
+    estimate_tokens=False)``. ``capture_usage_in_stream=True`` adds ``stream_options.include_usage``
+    to streamed requests that set no ``stream_options``, so streams report tokens;
+    ``estimate_tokens=True`` counts tokens offline when a stream reported none and marks the span
+    ``traceglass.usage.estimated``. ``instrument()``/``uninstrument()`` are idempotent.
+    """
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return (OLDEST_SUPPORTED,)
+
+    def _instrument(self, **kwargs: Any) -> None:
+        global _warned
+        others = _other_instrumentors()
+        if others and not _warned:
+            _warned = True
+            logger.warning(
+                "traceglass: another OpenAI instrumentation is active (%s); each call may produce two "
+                "spans. Disable one of them (e.g. OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=openai).",
+                ", ".join(others),
+            )
+        STATE.options = Options(
+            tracer_provider=kwargs.get("tracer_provider"),
+            meter_provider=kwargs.get("meter_provider"),
+            capture_usage_in_stream=bool(kwargs.get("capture_usage_in_stream", False)),
+            estimate_tokens=bool(kwargs.get("estimate_tokens", False)),
+        )
+        _targets.install()
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        STATE.options = None
+        # TracedOpenAI clients need the patches even with global instrumentation off.
+        if not STATE.clients_made:
+            _targets.uninstall()

@@ -1,0 +1,275 @@
+"""Stream proxies: the span covers the whole stream and ends exactly once.
+
+One proxy base (a ``wrapt.ObjectProxy``, so ``isinstance(stream, openai.Stream)``, ``.response``
+and every other attribute still work) with three hooks: a chunk arrived, the stream ended, the
+stream failed. The sync and async shells differ only in how they step the wrapped stream. The
+span ends on exhaustion, ``close()``, context-manager exit, an error midway, or when the proxy is
+garbage-collected. It is never made current while the stream is open: an abandoned stream must
+not become the parent of every later span in its thread. Proxy state lives in ``_self_`` names,
+so nothing lands on the user's object.
+
+Accumulators fold chunks into what the span needs: text, tool-call deltas, finish reasons, usage.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import wrapt
+
+from traceglass._guard import report
+from traceglass._handler import LLMInvocation
+from traceglass._handler._messages import message, text_part, tool_call_part
+from traceglass.instrumentors.openai import _extract
+
+
+class SpanCall(Protocol):
+    """What a proxy needs from the call that opened the span (see ``_wrappers._Call``)."""
+
+    def first_chunk(self) -> None: ...
+
+    def end_stream(self, accumulator: Any) -> None: ...
+
+    def fail_stream(self, accumulator: Any, error: BaseException) -> None: ...
+
+
+# --- accumulators ------------------------------------------------------------------------------
+class ChoicesAccumulator:
+    """Chat Completions chunks: per-choice text, tool-call deltas, finish reason; the usage chunk.
+
+    ``add`` runs once per chunk, so it reads the SDK's attributes directly (present on every
+    chunk model since openai 1.26) and does as little as it can.
+    """
+
+    __slots__ = ("last", "reasons", "texts", "tools", "usage")
+
+    def __init__(self) -> None:
+        self.texts: dict[int, list[str]] = {}
+        self.tools: dict[int, dict[int, list[Any]]] = {}
+        self.reasons: dict[int, str] = {}
+        self.last: Any = None
+        self.usage: Any = None
+
+    def add(self, chunk: Any) -> None:
+        self.last = chunk
+        if chunk.usage is not None:
+            self.usage = chunk.usage
+        for choice in chunk.choices:
+            delta = choice.delta
+            if delta is not None:
+                if delta.content:
+                    texts = self.texts.get(choice.index)
+                    if texts is None:
+                        self.texts[choice.index] = [delta.content]
+                    else:
+                        texts.append(delta.content)
+                if delta.tool_calls:
+                    self._add_tool_calls(choice.index, delta.tool_calls)
+            if choice.finish_reason is not None:
+                self.reasons[choice.index] = choice.finish_reason
+
+    def _add_tool_calls(self, index: int, deltas: Any) -> None:
+        calls = self.tools.setdefault(index, {})
+        for call in deltas:
+            slot = calls.get(call.index)
+            if slot is None:  # [id, name, argument pieces]
+                slot = calls[call.index] = [None, None, []]
+            if call.id:
+                slot[0] = call.id
+            function = call.function
+            if function is not None:
+                if function.name:
+                    slot[1] = function.name
+                if function.arguments:
+                    slot[2].append(function.arguments)
+
+    def output_text(self) -> str:
+        return "".join(piece for pieces in self.texts.values() for piece in pieces)
+
+    def apply(self, inv: LLMInvocation, capture: bool) -> None:
+        last = self.last
+        if last is not None:
+            for name, target in (("id", "response_id"), ("model", "response_model"),
+                                 ("system_fingerprint", "system_fingerprint"),
+                                 ("service_tier", "response_service_tier")):
+                value = getattr(last, name, None)
+                if isinstance(value, str):
+                    setattr(inv, target, value)
+        _extract.apply_usage(inv, self.usage)
+        if self.reasons:
+            inv.finish_reasons = [self.reasons[i] for i in sorted(self.reasons)]
+        if capture:
+            outputs = []
+            for index in sorted(set(self.texts) | set(self.tools) | set(self.reasons)):
+                parts = [text_part("".join(self.texts[index]))] if index in self.texts else []
+                for call_id, name, pieces in (self.tools.get(index) or {}).values():
+                    parts.append(tool_call_part(call_id, str(name), _extract._json_or_text("".join(pieces))))
+                outputs.append(message("assistant", parts, _extract.finish_reason(self.reasons.get(index))))
+            inv.output_messages = outputs
+
+
+class CompletionAccumulator(ChoicesAccumulator):
+    """Legacy Completions chunks: ``choices[].text`` instead of a delta."""
+
+    __slots__ = ()
+
+    def add(self, chunk: Any) -> None:
+        self.last = chunk
+        if getattr(chunk, "usage", None) is not None:
+            self.usage = chunk.usage
+        for choice in chunk.choices:
+            if choice.text:
+                self.texts.setdefault(choice.index, []).append(choice.text)
+            if choice.finish_reason is not None:
+                self.reasons[choice.index] = choice.finish_reason
+
+
+class ResponsesAccumulator:
+    """Responses API events: the final ``response.*`` event carries the whole response."""
+
+    __slots__ = ("response", "texts")
+
+    def __init__(self) -> None:
+        self.response: Any = None
+        self.texts: list[str] = []
+
+    def add(self, event: Any) -> None:
+        kind = getattr(event, "type", None)
+        if kind == "response.output_text.delta":
+            self.texts.append(event.delta)
+        elif kind in ("response.created", "response.in_progress", "response.completed",
+                      "response.incomplete", "response.failed"):
+            self.response = event.response
+
+    def output_text(self) -> str:
+        return "".join(self.texts)
+
+    def apply(self, inv: LLMInvocation, capture: bool) -> None:
+        response = self.response
+        if response is None:
+            return
+        if getattr(response, "status", None) in ("created", "in_progress", "queued"):
+            # The stream stopped before the final event: keep what arrived.
+            _extract._apply_common(inv, response)
+            if capture and self.texts:
+                inv.output_messages = [message("assistant", [text_part(self.output_text())], "error")]
+            return
+        _extract.apply_response(inv, response, capture)
+
+
+# --- proxies -------------------------------------------------------------------------------------
+class _TracedStreamBase(wrapt.ObjectProxy):  # type: ignore[misc]
+    """The shared part: state in ``_self_`` names, the three hooks, end-exactly-once."""
+
+    def __init__(self, wrapped: Any, call: SpanCall, accumulator: Any) -> None:
+        super().__init__(wrapped)
+        self._self_call = call
+        self._self_accumulator = accumulator
+        self._self_done = False
+        # None until the first chunk, then the accumulator's ``add``. Not a bound method of the
+        # proxy: that would be a reference cycle, and an abandoned stream must end on ``del``.
+        self._self_add: Any = None
+
+    def _self_on_chunk(self, chunk: Any) -> None:
+        add = self._self_add
+        if add is None:
+            add = self._self_add = self._self_accumulator.add
+            self._self_call.first_chunk()
+        add(chunk)
+
+    def _self_on_end(self) -> None:
+        if not self._self_done:
+            self._self_done = True
+            self._self_call.end_stream(self._self_accumulator)
+
+    def _self_on_error(self, error: BaseException) -> None:
+        if not self._self_done:
+            self._self_done = True
+            self._self_call.fail_stream(self._self_accumulator, error)
+
+    def __del__(self) -> None:
+        # Abandoned without being exhausted or closed: end the span with what arrived.
+        if not getattr(self, "_self_done", True):
+            self._self_on_end()
+
+    def __copy__(self) -> Any:  # pragma: no cover - a stream is not copyable
+        raise TypeError("a traced stream cannot be copied")
+
+    def __reduce_ex__(self, protocol: Any) -> Any:  # pragma: no cover
+        raise TypeError("a traced stream cannot be pickled")
+
+
+class TracedStream(_TracedStreamBase):
+    """A synchronous ``openai.Stream`` whose span covers the whole iteration."""
+
+    def __iter__(self) -> Any:
+        return self
+
+    def __next__(self) -> Any:
+        try:
+            chunk = self.__wrapped__.__next__()
+        except StopIteration:
+            self._self_on_end()
+            raise
+        except BaseException as exc:
+            self._self_on_error(exc)
+            raise
+        try:
+            self._self_on_chunk(chunk)
+        except Exception as exc:  # noqa: BLE001 - our fault: lose the chunk, never the user's stream
+            report("openai.stream.chunk", exc)
+        return chunk
+
+    def __enter__(self) -> Any:
+        self.__wrapped__.__enter__()
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> Any:
+        try:
+            return self.__wrapped__.__exit__(exc_type, exc, tb)
+        finally:
+            self._self_on_end()
+
+    def close(self) -> None:
+        try:
+            self.__wrapped__.close()
+        finally:
+            self._self_on_end()
+
+
+class TracedAsyncStream(_TracedStreamBase):
+    """An ``openai.AsyncStream`` whose span covers the whole iteration."""
+
+    def __aiter__(self) -> Any:
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            chunk = await self.__wrapped__.__anext__()
+        except StopAsyncIteration:
+            self._self_on_end()
+            raise
+        except BaseException as exc:
+            self._self_on_error(exc)
+            raise
+        try:
+            self._self_on_chunk(chunk)
+        except Exception as exc:  # noqa: BLE001 - our fault: lose the chunk, never the user's stream
+            report("openai.stream.chunk", exc)
+        return chunk
+
+    async def __aenter__(self) -> Any:
+        await self.__wrapped__.__aenter__()
+        return self
+
+    async def __aexit__(self, exc_type: object, exc: object, tb: object) -> Any:
+        try:
+            return await self.__wrapped__.__aexit__(exc_type, exc, tb)
+        finally:
+            self._self_on_end()
+
+    async def close(self) -> None:
+        try:
+            await self.__wrapped__.close()
+        finally:
+            self._self_on_end()

@@ -1,0 +1,267 @@
+"""One core for every wrapped OpenAI method; the sync and async shells differ only by ``await``.
+
+Per call: ``_begin`` decides whether to trace (suppression, instrumentation on for this client, a
+recording tracer) and opens the span; the user's call runs in a narrow ``try`` with the span
+current; ``_Call.finish`` reads the response, or hands a stream or raw response to a proxy that
+ends the span later. All of our own work is guarded; the user's exceptions pass unchanged.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+import wrapt
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+from opentelemetry.trace import SpanKind
+
+from traceglass import _config
+from traceglass._guard import guard, report
+from traceglass._handler import TelemetryHandler, get_handler, handler_for
+from traceglass.instrumentors.openai import _extract, _tokens
+from traceglass.instrumentors.openai._stream import (
+    ChoicesAccumulator,
+    CompletionAccumulator,
+    ResponsesAccumulator,
+    TracedAsyncStream,
+    TracedStream,
+)
+
+_NO_DICT: dict[str, Any] = {}
+# True while a traced OpenAI method runs: a wrapped method the SDK calls from another one
+# (openai < 1.92's beta ``parse`` calls ``create``) belongs to the outer call's span.
+_IN_CALL: ContextVar[bool] = ContextVar("traceglass_openai_in_call", default=False)
+_RAW_RESPONSE_TYPES = frozenset({"LegacyAPIResponse", "APIResponse", "AsyncAPIResponse"})
+
+
+@dataclass
+class Options:
+    """How calls are traced: the providers, and the two opt-in behaviours for streams."""
+
+    tracer_provider: Any = None
+    meter_provider: Any = None
+    capture_usage_in_stream: bool = False
+    estimate_tokens: bool = False
+    handler: TelemetryHandler | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.tracer_provider is not None or self.meter_provider is not None:
+            self.handler = handler_for(self.tracer_provider, self.meter_provider)
+
+    def current_handler(self) -> TelemetryHandler:
+        # No explicit providers: the default handler, looked up per call (configure() may swap it).
+        return self.handler or get_handler()
+
+
+class _State:
+    """Process-wide: the options of global instrumentation (None: off)."""
+
+    options: Options | None = None
+    clients_made = False  # a TracedOpenAI exists: keep the patches when uninstrumenting
+
+
+STATE = _State()
+
+
+@dataclass(frozen=True)
+class Operation:
+    """How one kind of call maps onto an invocation."""
+
+    name: str
+    begin: Callable[[dict[str, Any], Any, bool], Any]
+    apply: Callable[[Any, Any, bool], None]
+    accumulator: Callable[[], Any] | None = None
+    stream_usage_option: bool = False  # accepts stream_options.include_usage
+
+
+OPERATIONS: dict[str, Operation] = {
+    op.name: op
+    for op in (
+        Operation("chat", _extract.chat_invocation, _extract.apply_chat, ChoicesAccumulator, True),
+        Operation("text_completion", _extract.completion_invocation, _extract.apply_chat, CompletionAccumulator,
+                  True),
+        Operation("embeddings", _extract.embedding_invocation,
+                  lambda inv, response, capture: _extract.apply_embedding(inv, response)),
+        Operation("responses", _extract.responses_invocation, _extract.apply_response, ResponsesAccumulator),
+    )
+}
+
+
+def error_type(error: BaseException) -> str:
+    """The provider's error code when it sent one, else the HTTP status, else the exception type."""
+    code = getattr(error, "code", None)
+    if isinstance(code, str) and code:
+        return code
+    status = getattr(error, "status_code", None)
+    if isinstance(status, int):
+        return str(status)
+    return type(error).__qualname__
+
+
+class _Call:
+    """One traced call: its invocation and the handler that owns its span."""
+
+    __slots__ = ("capture", "handler", "inv", "kwargs", "op", "options", "streaming")
+
+    def __init__(self, handler: TelemetryHandler, op: Operation, inv: Any, capture: bool,
+                 kwargs: dict[str, Any], options: Options) -> None:
+        self.handler = handler
+        self.op = op
+        self.inv = inv
+        self.capture = capture
+        self.kwargs = kwargs
+        self.options = options
+        self.streaming = kwargs.get("stream") is True
+
+    def activate(self) -> Any:
+        try:
+            return self.handler.activate(self.inv), _IN_CALL.set(True)
+        except Exception as exc:  # noqa: BLE001
+            report("openai.activate", exc)
+            return None
+
+    def deactivate(self, token: Any) -> None:
+        if token is not None:
+            with guard("openai.deactivate"):
+                _IN_CALL.reset(token[1])
+                self.handler.deactivate(token[0])
+
+    def finish(self, result: Any) -> Any:
+        """Read a response and end the span, or hand a stream/raw response to its proxy."""
+        try:
+            if type(result).__name__ in _RAW_RESPONSE_TYPES:
+                return RawResponseProxy(result, self)
+            if self.streaming and self.op.accumulator is not None:
+                if hasattr(result, "__anext__"):
+                    return TracedAsyncStream(result, self, self.op.accumulator())
+                if hasattr(result, "__next__"):
+                    return TracedStream(result, self, self.op.accumulator())
+            self.op.apply(self.inv, result, self.capture)
+        except Exception as exc:  # noqa: BLE001
+            report("openai.finish", exc)
+        self.stop()
+        return result
+
+    def stop(self) -> None:
+        with guard("openai.stop"):
+            self.handler.stop(self.inv)
+
+    def fail(self, error: BaseException) -> None:
+        with guard("openai.fail"):
+            self.inv.error_type = error_type(error)
+            self.handler.fail(self.inv, error)
+
+    # --- what stream proxies call -----------------------------------------------------------
+    def first_chunk(self) -> None:
+        self.inv.time_to_first_token_s = (time.time_ns() - self.inv.start_time_ns) / 1e9
+
+    def end_stream(self, accumulator: Any) -> None:
+        with guard("openai.stream.end"):
+            accumulator.apply(self.inv, self.capture)
+            if self.options.estimate_tokens and not self.inv.has_usage():
+                _tokens.estimate(self.inv, self.kwargs, accumulator.output_text())
+        self.stop()
+
+    def fail_stream(self, accumulator: Any, error: BaseException) -> None:
+        with guard("openai.stream.fail"):
+            accumulator.apply(self.inv, self.capture)  # keep what arrived before the error
+        self.fail(error)
+
+
+class RawResponseProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+    """``with_raw_response``/``with_streaming_response``: the span ends when the user parses.
+
+    Parsing is lazy (the body of a streaming response may be read another way); a response
+    never parsed ends its span when collected. A parsed stream continues in a stream proxy.
+    """
+
+    def __init__(self, wrapped: Any, call: _Call) -> None:
+        super().__init__(wrapped)
+        self._self_call = call
+        self._self_parsed: Any = None
+        self._self_done = False
+
+    def parse(self, *args: Any, **kwargs: Any) -> Any:
+        parsed = self.__wrapped__.parse(*args, **kwargs)
+        if inspect.isawaitable(parsed):
+            return self._self_parse_async(parsed)
+        return self._self_take(parsed)
+
+    async def _self_parse_async(self, awaitable: Any) -> Any:
+        return self._self_take(await awaitable)
+
+    def _self_take(self, parsed: Any) -> Any:
+        if self._self_done:
+            return self._self_parsed if self._self_parsed is not None else parsed
+        self._self_done = True
+        self._self_parsed = self._self_call.finish(parsed)
+        return self._self_parsed
+
+    def __del__(self) -> None:
+        if not getattr(self, "_self_done", True):
+            self._self_done = True
+            self._self_call.stop()
+
+
+def _begin(op: Operation, instance: Any, kwargs: dict[str, Any]) -> _Call | None:
+    if _IN_CALL.get() or not is_instrumentation_enabled():
+        return None
+    client = getattr(instance, "_client", None)
+    # A TracedOpenAI carries its own options; a dict lookup avoids getattr's AttributeError cost.
+    options = getattr(client, "__dict__", _NO_DICT).get("_traceglass_options") or STATE.options
+    if options is None:
+        return None
+    handler = options.current_handler()
+    if not handler.enabled:
+        return None
+    try:
+        capture = _config.current().capture_content.enabled
+        inv = op.begin(kwargs, client, capture)
+        if (options.capture_usage_in_stream and op.stream_usage_option and kwargs.get("stream") is True
+                and _extract.given(kwargs, "stream_options") is None):
+            kwargs = {**kwargs, "stream_options": {"include_usage": True}}  # a copy: never the user's dict
+        handler.start(inv, kind=SpanKind.CLIENT, activate=False)
+    except Exception as exc:  # noqa: BLE001
+        report("openai.begin", exc)
+        return None
+    return _Call(handler, op, inv, capture, kwargs, options)
+
+
+def sync_wrapper(op: Operation) -> Callable[..., Any]:
+    def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        call = _begin(op, instance, kwargs)
+        if call is None:
+            return wrapped(*args, **kwargs)
+        token = call.activate()
+        try:
+            result = wrapped(*args, **call.kwargs)
+        except BaseException as exc:
+            call.deactivate(token)
+            call.fail(exc)
+            raise
+        call.deactivate(token)
+        return call.finish(result)
+
+    return wrapper
+
+
+def async_wrapper(op: Operation) -> Callable[..., Any]:
+    async def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        call = _begin(op, instance, kwargs)
+        if call is None:
+            return await wrapped(*args, **kwargs)
+        token = call.activate()
+        try:
+            result = await wrapped(*args, **call.kwargs)
+        except BaseException as exc:
+            call.deactivate(token)
+            call.fail(exc)
+            raise
+        call.deactivate(token)
+        return call.finish(result)
+
+    return wrapper
