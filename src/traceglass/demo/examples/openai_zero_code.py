@@ -9,21 +9,20 @@ stores them:
     OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=openai \\
     opentelemetry-instrument python examples/openai_zero_code.py
 
-``OPENAI_BASE_URL`` points it at any OpenAI-compatible server (``traceglass demo`` ships one).
+``OPENAI_BASE_URL`` points it at any OpenAI-compatible server; with neither it nor
+``OPENAI_API_KEY`` set, it starts the bundled one (``traceglass demo`` runs it that way).
 ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=openai`` turns off the official ``openai`` instrumentor
 if it is installed too, so each call makes one span.
 """
 
 from __future__ import annotations
 
-import os
-
 import openai
 
+from traceglass.demo import openai_endpoint
 
-def main() -> None:
-    client = openai.OpenAI(base_url=os.environ.get("OPENAI_BASE_URL"), max_retries=0)
 
+def run(client: openai.OpenAI) -> None:
     reply = client.chat.completions.create(
         model="gpt-4o-mini",
         messages=[{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Say hello."}],
@@ -44,6 +43,11 @@ def main() -> None:
 
     response = client.responses.create(model="gpt-4o", input="One more hello, please.")
     print("responses:", response.output_text)
+
+
+def main() -> None:
+    with openai_endpoint() as endpoint:
+        run(endpoint.client(max_retries=0))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,17 @@
+"""Runnable example applications (``python examples/NAME.py``); ``traceglass demo`` runs them all.
+
+Each sends its OpenAI calls to the bundled OpenAI-compatible server unless ``OPENAI_API_KEY`` (or
+``OPENAI_BASE_URL``) is set, and stores its traces where ``traceglass.configure()`` puts them
+(the SQLite store by default; ``TRACEGLASS_DB`` picks the file).
+"""
+
+# The order `traceglass demo` runs them in; read_traces last, to show what the others stored.
+DEMO_ORDER = (
+    "rag_pipeline",
+    "deepeval_agent",
+    "openai_tools_streaming",
+    "langchain_agent",
+    "sessions_users",
+    "openai_zero_code",
+    "read_traces",
+)
