@@ -161,8 +161,10 @@ class _Handler(BaseHTTPRequestHandler):
                              "arguments": _replies.tool_arguments(tool, _replies.message_text(last))},
             }]
             text = None
+        elif last.get("role") == "tool":
+            text = _replies.tool_result_reply(_replies.message_text(last))
         else:
-            text = _replies.reply_text(prompt)
+            text = _replies.reply_text(_replies.message_text(last), prefix)
         if body.get("max_tokens") or body.get("max_completion_tokens"):
             limit = int(body.get("max_completion_tokens") or body.get("max_tokens"))
             words = (text or "").split()
@@ -228,11 +230,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _responses(self, body: dict[str, Any], model: str) -> None:
         given = body.get("input")
         if isinstance(given, str):
-            prompt = given
+            prompt = question = given
         else:
-            prompt = "\n".join(_replies.message_text(m) for m in given or [] if isinstance(m, dict))
+            messages = [m for m in given or [] if isinstance(m, dict)]
+            prompt = "\n".join(_replies.message_text(m) for m in messages)
+            question = _replies.message_text(messages[-1]) if messages else ""
         instructions = body.get("instructions") or ""
-        text = _replies.reply_text(instructions + "\n" + prompt)
+        text = _replies.reply_text(question, instructions)
         input_tokens = _replies.count_tokens(instructions + prompt) + 10
         cached = self.server.cache.cached_tokens(instructions) if instructions else 0
         output_tokens = _replies.count_tokens(text)
