@@ -6,7 +6,7 @@ plain dicts built by the helpers below, so providers map their payloads without 
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any
 
 from traceglass._handler._content import to_jsonable
 
@@ -69,19 +69,3 @@ def _as_text(value: Any) -> str:
     import json
 
     return json.dumps(to_jsonable(value), ensure_ascii=False)
-
-
-def bound_parts(messages: Iterable[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], bool]:
-    """Copy of ``messages`` with each text-like part cut to ``limit`` characters."""
-    truncated = False
-    out = []
-    for msg in messages:
-        parts = []
-        for part in msg.get("parts", ()):
-            content = part.get("content")
-            if isinstance(content, str) and len(content) > limit:
-                part = {**part, "content": content[:limit] + "…[truncated]"}
-                truncated = True
-            parts.append(part)
-        out.append({**msg, "parts": parts})
-    return out, truncated

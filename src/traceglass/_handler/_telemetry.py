@@ -30,7 +30,6 @@ from traceglass._handler._invocations import (
     StepInvocation,
     ToolInvocation,
 )
-from traceglass._handler._messages import bound_parts
 from traceglass._version import __version__
 
 SCOPE_NAME = "traceglass"
@@ -119,6 +118,7 @@ class TelemetryHandler:
     def __init__(self, tracer_provider: Any = None, meter_provider: Any = None) -> None:
         self._tracer = trace.get_tracer(SCOPE_NAME, __version__, tracer_provider=tracer_provider)
         meter = otel_metrics.get_meter(SCOPE_NAME, __version__, meter_provider=meter_provider)
+        self._meter = meter
         self._duration = meter.create_histogram(
             semconv.METRIC_GEN_AI_CLIENT_OPERATION_DURATION,
             unit="s",
@@ -149,6 +149,18 @@ class TelemetryHandler:
         if isinstance(tracer, trace.ProxyTracer):
             tracer = tracer._tracer
         return not isinstance(tracer, trace.NoOpTracer)
+
+    @property
+    def metrics_enabled(self) -> bool:
+        """False while no SDK meter provider is behind our meter (recording would be a no-op).
+
+        Reads ``_ProxyMeter._real_meter`` (opentelemetry-api 1.x), set once a provider is installed.
+        """
+        meter = self._meter
+        if type(meter).__name__ == "_ProxyMeter":
+            meter = getattr(meter, "_real_meter", None)
+            return meter is not None and not isinstance(meter, otel_metrics.NoOpMeter)
+        return not isinstance(meter, otel_metrics.NoOpMeter)
 
     # --- lifecycle ------------------------------------------------------------------------
     def start(
@@ -199,7 +211,7 @@ class TelemetryHandler:
         if span.is_recording():
             with guard("handler.end_attributes"):
                 self._write_end(invocation, span)
-        if isinstance(invocation, _MODEL_CALLS):
+        if isinstance(invocation, _MODEL_CALLS) and self.metrics_enabled:
             with guard("handler.metrics"):
                 self._record_metrics(invocation, end_time_ns)
         parent = invocation.parent
@@ -319,10 +331,11 @@ def _span_name(inv: Invocation) -> str:
 
 
 def _put_fields(attributes: dict[str, Any], inv: Invocation, table: Iterable[tuple[str, str]]) -> None:
+    values = inv.__dict__  # dataclass fields: one dict lookup each instead of getattr
     for field_name, key in table:
-        value = getattr(inv, field_name)
+        value = values[field_name]
         if value is not None:
-            attributes[key] = list(value) if isinstance(value, tuple) else value
+            attributes[key] = list(value) if value.__class__ is tuple else value
 
 
 def _documents(documents: Any) -> Any:
@@ -344,28 +357,26 @@ def _content_attributes(inv: Invocation, settings: _config.Settings) -> dict[str
     out: dict[str, Any] = {}
     truncated: list[str] = []
 
-    def put(key: str, value: Any, *, messages: bool = False) -> None:
+    def put(key: str, value: Any) -> None:
+        # Over the limit, bounded_json shortens every string in the value evenly, so each message
+        # part keeps its share and the JSON keeps its shape.
         if value is UNSET or value is None:
             return
         with guard("handler.content"):
             if mask is not None:
                 value = mask(value)
-            if messages and isinstance(value, list):
-                value, cut = bound_parts(value, limit)
-                if cut:
-                    truncated.append(key)
             if isinstance(value, str):
                 text, cut = bounded_text(value, limit)
             else:
                 text, cut = bounded_json(value, limit)
-            if cut and key not in truncated:
+            if cut:
                 truncated.append(key)
             out[key] = text
 
     if isinstance(inv, LLMInvocation):
-        put(semconv.GEN_AI_SYSTEM_INSTRUCTIONS, inv.system_instructions, messages=False)
-        put(semconv.GEN_AI_INPUT_MESSAGES, inv.input_messages, messages=True)
-        put(semconv.GEN_AI_OUTPUT_MESSAGES, inv.output_messages, messages=True)
+        put(semconv.GEN_AI_SYSTEM_INSTRUCTIONS, inv.system_instructions)
+        put(semconv.GEN_AI_INPUT_MESSAGES, inv.input_messages)
+        put(semconv.GEN_AI_OUTPUT_MESSAGES, inv.output_messages)
         put(semconv.GEN_AI_TOOL_DEFINITIONS, inv.tool_definitions)
     elif isinstance(inv, EmbeddingInvocation):
         put(semconv.INPUT_VALUE, inv.inputs)
