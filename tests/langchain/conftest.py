@@ -7,7 +7,7 @@ from typing import Iterator
 
 import pytest
 
-from _lc_support import OpenAIServer
+from ._lc_support import OpenAIServer
 
 from traceglass.instrumentors.langchain import LangChainInstrumentor
 

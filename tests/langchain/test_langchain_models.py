@@ -6,7 +6,7 @@ import json
 from typing import Annotated, Any, AsyncIterator, Iterator, TypedDict
 
 import pytest
-from _lc_support import chat_completion, stream_chunks, tree
+from ._lc_support import chat_completion, stream_chunks, tree
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.language_models.llms import LLM

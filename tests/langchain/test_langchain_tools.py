@@ -6,7 +6,7 @@ import json
 from uuid import uuid4
 
 import pytest
-from _lc_support import tree
+from ._lc_support import tree
 from langchain_core.agents import AgentAction, AgentFinish
 from langchain_core.callbacks import CallbackManager, CallbackManagerForRetrieverRun
 from langchain_core.documents import Document

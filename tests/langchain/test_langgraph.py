@@ -8,7 +8,7 @@ import operator
 from typing import Annotated, TypedDict
 
 import pytest
-from _lc_support import tree
+from ._lc_support import tree
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.tools import tool

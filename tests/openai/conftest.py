@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import openai
 import pytest
-from _fake_api import mock_transport
+from ._fake_api import mock_transport
 from openai import _base_client
 
 from traceglass.instrumentors.openai import OpenAIInstrumentor

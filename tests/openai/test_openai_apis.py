@@ -6,7 +6,7 @@ import json
 
 import openai
 import pytest
-from test_openai_stream import consume, without_ttft
+from .test_openai_stream import consume, without_ttft
 
 from traceglass.testing import capture
 

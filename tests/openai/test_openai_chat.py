@@ -6,7 +6,7 @@ import json
 
 import openai
 import pytest
-from conftest import API_KEY
+from .conftest import API_KEY
 from opentelemetry import trace
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 

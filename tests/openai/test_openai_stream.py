@@ -8,7 +8,7 @@ import openai
 import pydantic
 import pytest
 from opentelemetry import trace
-from test_openai_chat import (
+from .test_openai_chat import (
     TEXT_OUTPUT_JSON,
     TOOL_OUTPUT_JSON,
     TOOLS,
@@ -248,7 +248,7 @@ class Weather(pydantic.BaseModel):
 
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
 async def test_parse_structured_output(instrumented, make_client, captured, monkeypatch, is_async):
-    import _fake_api
+    from . import _fake_api
 
     original = _fake_api.chat_completion
 

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from _fake_api import LocalOpenAIServer
+from ._fake_api import LocalOpenAIServer
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "openai_zero_code.py"

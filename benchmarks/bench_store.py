@@ -1,0 +1,304 @@
+"""SQLite exporter throughput and TraceStore query latency on a large generated database.
+
+Realistic GenAI spans: five per trace (agent -> embedding, retriever, llm, tool), about 15
+attributes and 2 KB of captured content each. Two parts:
+
+1. Sustained export: ``SQLiteSpanExporter.export`` in batches of 512 (the BatchSpanProcessor's
+   default) against a bare ``executemany`` of the very same rows into the same schema, in the
+   same run. Span building is outside the timings; row conversion is inside the exporter's.
+2. A database of ``--spans`` spans (default 1,000,000) written through the exporter, then
+   ``get_trace``, ``list_traces`` pages and ``stats`` over everything.
+
+Run: python benchmarks/bench_store.py [--spans 1000000] [--throughput-spans 100000]
+Writes benchmarks/results/store.txt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import platform
+import random
+import sqlite3
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
+
+from traceglass.exporters import SQLiteSpanExporter
+from traceglass.store import TraceStore, _schema
+from traceglass.store._rows import INSERT_DATA, INSERT_SPAN, row_from_span
+
+BATCH = 512
+SPANS_PER_TRACE = 5
+MODELS = ["gpt-4o-mini", "gpt-4o", "gpt-4.1", "o3-mini", "claude-sonnet-4", "gemini-2.5-flash"]
+PROJECTS = [Resource.create({"service.name": name, "deployment.environment": "prod"})
+            for name in ("support-bot", "search", "billing-agent")]
+WORDS = ["the", "customer", "asked", "about", "refunds", "shipping", "delays", "invoices", "and", "whether", "the", "premium", "plan", "includes", "priority", "support", "for", "enterprise", "accounts", "in", "europe"]
+SPAN_WINDOW_S = 30 * 86400  # traces spread over 30 days
+
+
+def _text(rng: random.Random, size: int) -> str:
+    out, length = [], 0
+    while length < size:
+        word = rng.choice(WORDS)
+        out.append(word)
+        length += len(word) + 1
+    return " ".join(out)[:size]
+
+
+class SpanFactory:
+    """Five-span GenAI traces with unique ids, realistic attributes and ~2 KB content per span."""
+
+    def __init__(self, seed: int = 7, traces: int = 200_000) -> None:
+        self.rng = random.Random(seed)
+        self.start_ns = int((time.time() - SPAN_WINDOW_S) * 1e9)
+        self.step_ns = SPAN_WINDOW_S * 10**9 // max(1, traces)  # spread the traces over the window
+        self.texts = [_text(self.rng, 1800) for _ in range(64)]  # shared pool: building stays cheap
+        self.count = 0
+
+    def _ctx(self, trace_id: int, span_id: int) -> SpanContext:
+        return SpanContext(trace_id, span_id, is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED))
+
+    def trace(self) -> list[ReadableSpan]:
+        rng, n = self.rng, self.count
+        self.count += 1
+        trace_id = rng.getrandbits(128) | 1
+        root_id = rng.getrandbits(64) | 1
+        start = self.start_ns + n * self.step_ns
+        resource = PROJECTS[n % len(PROJECTS)]
+        model = MODELS[n % len(MODELS)]
+        session, user = f"session-{n % 20000}", f"user-{n % 500}"
+        text = self.texts[n % len(self.texts)]
+        root_ctx = self._ctx(trace_id, root_id)
+        failed = n % 50 == 0
+        common = {"session.id": session, "user.id": user}
+        tin, tout = 200 + n % 800, 20 + n % 300
+
+        def child(name, kind, offset_ms, duration_ms, attributes, error=False):
+            ctx = self._ctx(trace_id, rng.getrandbits(64) | 1)
+            status = Status(StatusCode.ERROR, "rate limited") if error else Status(StatusCode.UNSET)
+            return ReadableSpan(name=name, context=ctx, parent=root_ctx, resource=resource,
+                                attributes={**common, **attributes}, kind=kind, status=status,
+                                start_time=start + offset_ms * 10**6,
+                                end_time=start + (offset_ms + duration_ms) * 10**6)
+
+        spans = [
+            child("embeddings text-embedding-3-small", SpanKind.CLIENT, 5, 40 + n % 30, {
+                "traceglass.span.type": "embedding", "gen_ai.operation.name": "embeddings",
+                "gen_ai.provider.name": "openai", "gen_ai.request.model": "text-embedding-3-small",
+                "gen_ai.usage.input_tokens": 30 + n % 20, "gen_ai.embeddings.dimension.count": 1536,
+                "server.address": "api.openai.com", "server.port": 443, "traceglass.cost.total_usd": 6e-7,
+                "traceglass.input": text[:1900], "traceglass.embeddings.input_count": 1,
+                "gen_ai.request.encoding_formats": ("float",), "traceglass.embedder": "openai"}),
+            child("retrieve knowledge-base", SpanKind.INTERNAL, 50, 30 + n % 40, {
+                "traceglass.span.type": "retriever", "gen_ai.operation.name": "retrieval",
+                "gen_ai.data_source.id": "kb-main", "gen_ai.retrieval.query.text": text[:200],
+                "gen_ai.retrieval.documents": text[:1800], "traceglass.retrieval.document_count": 4,
+                "traceglass.input": text[:120], "traceglass.tags": ("rag", "kb"),
+                "traceglass.metadata.index": "v3", "traceglass.metadata.top_k": 4}),
+            child(f"chat {model}", SpanKind.CLIENT, 90, 400 + n % 2000, {
+                "traceglass.span.type": "llm", "gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai",
+                "gen_ai.request.model": model, "gen_ai.response.model": f"{model}-2025-01-01",
+                "gen_ai.response.id": f"chatcmpl-{n:012d}", "gen_ai.response.finish_reasons": ("stop",),
+                "gen_ai.request.temperature": 0.2, "gen_ai.request.max_tokens": 512,
+                "gen_ai.usage.input_tokens": tin, "gen_ai.usage.output_tokens": tout,
+                "gen_ai.usage.cache_read.input_tokens": tin // 4, "traceglass.cost.total_usd": tin * 1.5e-7 + tout * 6e-7,
+                "server.address": "api.openai.com", "server.port": 443,
+                "gen_ai.input.messages": text[:1400], "gen_ai.output.messages": text[1400:1800]}, error=failed),
+            child("execute_tool lookup_order", SpanKind.INTERNAL, 2600, 15 + n % 50, {
+                "traceglass.span.type": "tool", "gen_ai.operation.name": "execute_tool",
+                "gen_ai.tool.name": "lookup_order", "gen_ai.tool.type": "function",
+                "gen_ai.tool.call.id": f"call_{n:010d}", "gen_ai.tool.description": "Look up an order by id",
+                "gen_ai.tool.call.arguments": '{"order_id": "%d"}' % n, "gen_ai.tool.call.result": text[:1800],
+                "traceglass.input": '{"order_id": "%d"}' % n, "traceglass.output": text[:100],
+                "traceglass.metadata.region": "eu"}),
+        ]
+        end = max(s.end_time for s in spans) + 2 * 10**6
+        root = ReadableSpan(
+            name="invoke_agent support", context=root_ctx, parent=None, resource=resource, kind=SpanKind.INTERNAL,
+            attributes={**common, "traceglass.span.type": "agent", "gen_ai.operation.name": "invoke_agent",
+                        "gen_ai.agent.name": "support", "gen_ai.agent.id": "agent-1",
+                        "traceglass.agent.tools": '["lookup_order"]', "traceglass.input": text[:900],
+                        "traceglass.output": text[900:1800], "traceglass.tags": ("prod",),
+                        "traceglass.metadata.version": "1.4.2", "gen_ai.conversation.id": session},
+            status=Status(StatusCode.ERROR, "llm failed") if failed else Status(StatusCode.OK),
+            start_time=start, end_time=end)
+        # Children end before their parent, as an SDK exports them.
+        return spans + [root]
+
+    def batches(self, total_spans: int) -> Iterator[list[ReadableSpan]]:
+        batch: list[ReadableSpan] = []
+        made = 0
+        while made < total_spans:
+            spans = self.trace()
+            batch.extend(spans)
+            made += len(spans)
+            if len(batch) >= BATCH:
+                yield batch[:BATCH]
+                batch = batch[BATCH:]
+        if batch:
+            yield batch
+
+
+def _fresh(path: pathlib.Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            os.remove(f"{path}{suffix}")
+        except FileNotFoundError:
+            pass
+
+
+def _content_bytes(spans: list[ReadableSpan]) -> float:
+    rows = [row_from_span(s) for s in spans[:500]]
+    return statistics.mean(len(r.data[2]) for r in rows)
+
+
+def bench_throughput(workdir: pathlib.Path, total: int, report: Callable[[str], None]) -> None:
+    factory = SpanFactory(seed=1, traces=total // SPANS_PER_TRACE)
+    batches = list(factory.batches(total))
+    spans = sum(len(b) for b in batches)
+    report(f"spans per trace {SPANS_PER_TRACE}, attributes per span ~{statistics.mean(len(s.attributes) for s in batches[0]):.0f}, "
+           f"attributes JSON per span ~{_content_bytes(batches[0]):.0f} bytes")
+
+    # The exporter: row conversion + executemany into spans and span_data + trace summaries, per batch.
+    path = workdir / "throughput-exporter.db"
+    _fresh(path)
+    exporter = SQLiteSpanExporter(path)
+    exporter.export(batches[0][:1])  # open the file and create the schema outside the timing
+    start = time.perf_counter()
+    for batch in batches:
+        exporter.export(batch)
+    exporter_s = time.perf_counter() - start
+    exporter.shutdown()
+
+    # Row conversion alone, then a bare executemany of the same rows into the same schema.
+    start = time.perf_counter()
+    row_batches = [[row_from_span(s) for s in batch] for batch in batches]
+    convert_s = time.perf_counter() - start
+    path = workdir / "throughput-bare.db"
+    _fresh(path)
+    conn = _schema.connect(path)
+    start = time.perf_counter()
+    for rows in row_batches:
+        conn.execute("BEGIN")
+        conn.executemany(INSERT_SPAN, [r.span for r in rows])
+        conn.executemany(INSERT_DATA, [r.data for r in rows])
+        conn.execute("COMMIT")
+    bare_s = time.perf_counter() - start
+    conn.close()
+    report(f"sustained export, {spans:,} spans in batches of {BATCH}:")
+    report(f"  SQLiteSpanExporter.export        {spans / exporter_s:>10,.0f} spans/s  ({exporter_s:.2f} s, "
+           f"incl. row conversion and trace summaries)")
+    report(f"  bare executemany of the same rows {spans / bare_s:>9,.0f} spans/s  ({bare_s:.2f} s, rows prebuilt)")
+    report(f"  row conversion alone             {spans / convert_s:>10,.0f} spans/s  ({convert_s:.2f} s)")
+    report(f"  exporter / bare executemany+conversion: {(bare_s + convert_s) / exporter_s:.2f}x")
+    for name in ("throughput-exporter.db", "throughput-bare.db"):
+        _fresh(workdir / name)
+
+
+def _timed(func: Callable[[], object], repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        func()
+        out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def _summary(label: str, samples_ms: list[float], target_ms: float | None = None) -> str:
+    median = statistics.median(samples_ms)
+    p95 = sorted(samples_ms)[max(0, -(-len(samples_ms) * 95 // 100) - 1)]  # nearest rank
+    verdict = "" if target_ms is None else ("  [target < %g ms: %s]" % (target_ms, "met" if p95 < target_ms else
+                                                                          "MISSED"))
+    return f"  {label:<46} median {median:8.2f} ms  p95 {p95:8.2f} ms  (n={len(samples_ms)}){verdict}"
+
+
+def bench_queries(workdir: pathlib.Path, total: int, report: Callable[[str], None], keep: bool) -> None:
+    path = workdir / "big.db"
+    _fresh(path)
+    factory = SpanFactory(seed=2, traces=total // SPANS_PER_TRACE)
+    exporter = SQLiteSpanExporter(path)
+    sample_ids: list[str] = []
+    rng = random.Random(3)
+    written, export_s, started = 0, 0.0, time.perf_counter()
+    for batch in factory.batches(total):
+        if rng.random() < 0.2:
+            sample_ids.append(format(batch[-1].context.trace_id, "032x"))
+        start = time.perf_counter()
+        exporter.export(batch)
+        export_s += time.perf_counter() - start
+        written += len(batch)
+    exporter.shutdown()
+    wall = time.perf_counter() - started
+    size = sum(os.path.getsize(f"{path}{s}") for s in ("", "-wal") if os.path.exists(f"{path}{s}"))
+    report(f"database of {written:,} spans ({written // SPANS_PER_TRACE:,} traces), {size / 1e9:.2f} GB on disk:")
+    report(f"  built through the exporter in {wall:.1f} s wall ({written / export_s:,.0f} spans/s inside export)")
+
+    store = TraceStore(path, create=False)
+    ids = rng.sample(sample_ids, min(300, len(sample_ids)))
+    it = iter(ids * 2)
+    report(_summary("get_trace (random trace, 5 spans)", _timed(lambda: store.get_trace(next(it)), len(ids)), 5))
+    report(_summary("list_traces first page (50)", _timed(lambda: store.list_traces(limit=50), 50), 50))
+    page = store.list_traces(limit=50)
+    for _ in range(20):
+        page = store.list_traces(limit=50, cursor=page.next_cursor)
+    cursor = page.next_cursor
+    report(_summary("list_traces page 22 via cursor", _timed(lambda: store.list_traces(limit=50, cursor=cursor), 50), 50))
+    report(_summary("list_traces project=search", _timed(lambda: store.list_traces(project="search"), 50), 50))
+    report(_summary("list_traces user=user-42", _timed(lambda: store.list_traces(user="user-42"), 50), 50))
+    report(_summary("list_traces model=o3-mini-2025-01-01 (any span)",
+                    _timed(lambda: store.list_traces(model="o3-mini-2025-01-01"), 50), 50))
+    report(_summary("list_traces status=error", _timed(lambda: store.list_traces(status="error"), 50), 50))
+    report(_summary("list_traces since=7d min_cost=0.0003",
+                    _timed(lambda: store.list_traces(since="7d", min_cost=0.0003), 20), 50))
+    report(_summary("list_traces search='priority support' (content)",
+                    _timed(lambda: store.list_traces(search="priority support"), 10), 50))
+    report(_summary("list_traces search=<absent text> (full scan)",
+                    _timed(lambda: store.list_traces(search="zebra-unicorn"), 1)))
+    report(_summary('stats(group_by="model") over everything', _timed(lambda: store.stats("model"), 5), 1000))
+    for group in ("type", "project", "user", "day"):
+        report(_summary(f'stats(group_by="{group}") over everything', _timed(lambda group=group: store.stats(group), 3)))
+    report(_summary('stats(group_by="model", since="7d")', _timed(lambda: store.stats("model", since="7d"), 5)))
+    store.close()
+    if not keep:
+        _fresh(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spans", type=int, default=1_000_000, help="spans in the query database (0: skip)")
+    parser.add_argument("--throughput-spans", type=int, default=100_000)
+    parser.add_argument("--workdir", type=pathlib.Path, default=None, help="where the databases go")
+    parser.add_argument("--keep", action="store_true", help="keep the big database")
+    parser.add_argument("--output", type=pathlib.Path,
+                        default=pathlib.Path(__file__).parent / "results" / "store.txt")
+    args = parser.parse_args()
+    workdir = args.workdir or pathlib.Path(tempfile.mkdtemp(prefix="traceglass-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    lines: list[str] = []
+
+    def report(line: str) -> None:
+        print(line, flush=True)
+        lines.append(line)
+
+    report(f"# bench_store.py --spans {args.spans} --throughput-spans {args.throughput_spans}")
+    report(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; Python {platform.python_version()}, "
+           f"SQLite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs, {platform.machine()}")
+    # The machine may be shared: the load average says how much of it this run had.
+    report("# load average at start: %.2f %.2f %.2f" % os.getloadavg())
+    bench_throughput(workdir, args.throughput_spans, report)
+    if args.spans > 0:  # --spans 0: throughput only
+        bench_queries(workdir, args.spans, report, args.keep)
+    report("# load average at end: %.2f %.2f %.2f" % os.getloadavg())
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""The ``traceglass ui`` subcommand: serve the dashboard, REST API and OTLP receiver."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from traceglass.cli import EXIT_OK, EXIT_USAGE, CommandError
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0-65535, got {value}")
+    return value
+
+
+def add_subcommands(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    """Add ``ui`` (the cli.py subcommand hook)."""
+    ui = subparsers.add_parser(
+        "ui", parents=[common], help="serve the dashboard, REST API and OTLP receiver",
+        description="Serve the traces dashboard at http://HOST:PORT/, the REST API under /api/ and an "
+                    "OTLP/HTTP trace receiver at /v1/traces. Any host other than loopback needs a token.")
+    ui.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    ui.add_argument("--port", type=_port, default=8080, help="port (default: 8080)")
+    ui.add_argument("--token", default=None,
+                    help="access token every request must present (default: $TRACEGLASS_TOKEN); "
+                         "required for a non-loopback --host")
+    ui.add_argument("--cors-origin", action="append", dest="cors_origins", metavar="ORIGIN",
+                    help="allow browser calls from this origin (repeatable; none by default)")
+    ui.set_defaults(func=_ui)
+
+
+def add_ui_command(subparsers: Any, common: argparse.ArgumentParser | None = None) -> None:
+    """Same as :func:`add_subcommands`, for callers without the shared options parser."""
+    add_subcommands(subparsers, common or argparse.ArgumentParser(add_help=False))
+
+
+def _ui(args: argparse.Namespace) -> int:
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        raise CommandError("the dashboard needs the server extra: pip install 'traceglass[server]'") from None
+    from traceglass.server import UnsafeBindError, serve
+
+    db = getattr(args, "db", None)
+    try:
+        serve(args.host, args.port, db=os.fspath(db) if db else None, token=args.token,
+              cors_origins=args.cors_origins, announce=lambda line: print(line, flush=True))
+    except UnsafeBindError as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from None
+    return EXIT_OK

@@ -1,0 +1,92 @@
+"""Store spans received over OTLP: priced by the cost processor, written by the SQLite exporter.
+
+The received spans go through the same :class:`~traceglass.processors.cost.CostSpanProcessor`
+an in-process pipeline uses, so a span from any SDK, in any language, is priced (and its subtree
+rolled up) by the same rules, then written in one transaction per request.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+from opentelemetry.sdk.trace.export import SpanExportResult
+
+from traceglass.exporters.sqlite import SQLiteSpanExporter
+
+logger = logging.getLogger("traceglass")
+
+
+class _Collect(SpanProcessor):
+    """The cost processor's downstream: keeps the (enriched) spans it is handed."""
+
+    def __init__(self) -> None:
+        self.spans: list[ReadableSpan] = []
+
+    def on_end(self, span: ReadableSpan) -> None:
+        self.spans.append(span)
+
+
+def _depths(spans: Sequence[ReadableSpan]) -> dict[int, int]:
+    """Depth of each span within the request (a parent sent in another request counts as a root)."""
+    parents = {s.context.span_id: (s.parent.span_id if s.parent is not None else None) for s in spans}
+    depths: dict[int, int] = {}
+    for span_id in parents:
+        chain, node = [], span_id
+        while node in parents and node not in depths and node not in chain:
+            chain.append(node)
+            node = parents[node]
+        base = depths.get(node, -1) if node in parents else -1
+        for offset, item in enumerate(reversed(chain), start=1):
+            depths[item] = base + offset
+    return depths
+
+
+class SpanIngest:
+    """Price and write batches of SDK spans into the database at ``db_path``."""
+
+    def __init__(self, db_path: str | os.PathLike[str] | None, *, prices: Any = None, price: bool = True) -> None:
+        self.exporter = SQLiteSpanExporter(db_path)
+        self._collect = _Collect()
+        self._cost: SpanProcessor | None = None
+        if price:
+            from traceglass import _config
+            from traceglass.processors.cost import CostSpanProcessor
+
+            chosen = prices if prices is not None else _config.current().prices
+            try:
+                self._cost = CostSpanProcessor(self._collect, prices=chosen)
+            except ValueError as exc:  # a bad TRACEGLASS_PRICES must not stop the server
+                logger.warning("traceglass: ignoring the price table (%s); pricing with genai-prices only", exc)
+                self._cost = CostSpanProcessor(self._collect)
+        # One request at a time through the cost processor: it keeps per-span state between calls.
+        self._lock = threading.Lock()
+
+    def write(self, spans: Sequence[ReadableSpan]) -> bool:
+        """Price ``spans`` and write them in one transaction; False when the database write failed."""
+        with self._lock:
+            batch = self._priced(spans) if self._cost is not None else list(spans)
+        return self.exporter.export(batch) is SpanExportResult.SUCCESS
+
+    def _priced(self, spans: Sequence[ReadableSpan]) -> list[ReadableSpan]:
+        cost = self._cost
+        assert cost is not None
+        self._collect.spans = []
+        # Replay the batch as a live pipeline would see it: every span starts (parents first),
+        # then they end children first, so each parent's roll-up includes its children's.
+        for span in sorted(spans, key=lambda s: s.start_time or 0):
+            cost.on_start(span)  # type: ignore[arg-type]
+        depths = _depths(spans)
+        for span in sorted(spans, key=lambda s: -depths.get(s.context.span_id, 0)):
+            cost.on_end(span)
+        out, self._collect.spans = self._collect.spans, []
+        return out
+
+    def shutdown(self) -> None:
+        if self._cost is not None:
+            self._cost.shutdown()
+        self.exporter.shutdown()

@@ -1,0 +1,182 @@
+"""The OpenAPI 3.1 description of the server, written by hand next to the handlers it documents.
+
+The tests call every path and method listed here and check the answers against these schemas.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from traceglass._version import __version__
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _nullable(kind: str) -> dict[str, Any]:
+    return {"type": [kind, "null"]}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_ERROR = _json(_ref("Error"), "What is wrong, in words")
+_QUERY = {
+    "project": "Only traces of this project (the resource's service.name)",
+    "type": "Only traces with a span of this type (llm, tool, agent, ...)",
+    "trace_id": "A trace id or a prefix of one",
+    "session": "Only traces of this session.id",
+    "user": "Only traces of this user.id",
+    "model": "Only traces with a span that called this model",
+    "status": "ok or error",
+    "since": "ISO 8601 time, epoch seconds or an age such as 1h or 7d",
+    "until": "ISO 8601 time, epoch seconds or an age such as 1h or 7d",
+    "q": "Text searched in span names and captured content",
+    "cursor": "next_cursor of the previous page",
+}
+_SUMMARY_PROPERTIES: dict[str, Any] = {
+    "trace_id": {"type": "string"}, "name": _nullable("string"), "project": _nullable("string"),
+    "type": _nullable("string"), "models": {"type": "array", "items": {"type": "string"}},
+    "start_ns": {"type": "integer"}, "end_ns": _nullable("integer"), "latency_ms": _nullable("number"),
+    "status": {"type": "string"}, "span_count": {"type": "integer"}, "error_count": {"type": "integer"},
+    "input_tokens": {"type": "integer"}, "output_tokens": {"type": "integer"}, "total_tokens": {"type": "integer"},
+    "cost_usd": _nullable("number"), "session": _nullable("string"), "user": _nullable("string"),
+}
+_SPAN_PROPERTIES: dict[str, Any] = {
+    "trace_id": {"type": "string"}, "span_id": {"type": "string"}, "parent_id": _nullable("string"),
+    "name": {"type": "string"}, "type": _nullable("string"), "kind": _nullable("string"),
+    "project": _nullable("string"), "start_ns": {"type": "integer"}, "end_ns": _nullable("integer"),
+    "duration_ms": _nullable("number"), "status": {"type": "string"}, "status_message": _nullable("string"),
+    "error_type": _nullable("string"), "model": _nullable("string"), "provider": _nullable("string"),
+    "operation": _nullable("string"), "input_tokens": _nullable("integer"), "output_tokens": _nullable("integer"),
+    "total_tokens": _nullable("integer"), "cost_usd": _nullable("number"), "usage_superseded": {"type": "boolean"},
+    "session": _nullable("string"), "user": _nullable("string"), "attributes": {"type": "object"},
+    "events": {"type": "array", "items": {"type": "object"}}, "links": {"type": "array", "items": {"type": "object"}},
+    "resource": {"type": "object"},
+}
+_STATS_PROPERTIES: dict[str, Any] = {
+    "key": _nullable("string"), "calls": {"type": "integer"}, "errors": {"type": "integer"},
+    "error_rate": {"type": "number"}, "input_tokens": {"type": "integer"}, "output_tokens": {"type": "integer"},
+    "total_tokens": {"type": "integer"}, "cost_usd": _nullable("number"), "p50_ms": _nullable("number"),
+    "p95_ms": _nullable("number"),
+}
+
+
+def _object(properties: dict[str, Any], description: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "object", "properties": properties, "required": list(properties)}
+    if description:
+        out["description"] = description
+    return out
+
+
+SCHEMAS: dict[str, Any] = {
+    "Error": _object({"error": {"type": "string"}}),
+    "TraceSummary": _object(_SUMMARY_PROPERTIES, "One row of the trace list"),
+    "TracePage": _object({"traces": {"type": "array", "items": _ref("TraceSummary")},
+                          "next_cursor": _nullable("string")}),
+    "Span": _object({**_SPAN_PROPERTIES, "children": {"type": "array", "items": _ref("Span")}},
+                    "A span with its children (ordered by start time)"),
+    "Trace": _object({**_SUMMARY_PROPERTIES, "spans": {"type": "array", "items": _ref("Span")}},
+                     "A trace and its span tree (spans: the root, plus any orphaned subtrees)"),
+    "SpanInput": {
+        "type": "object", "additionalProperties": False, "required": ["name"],
+        "description": "One span to create, or to update when trace_id and span_id name a stored span "
+                       "(attributes and resource merged, events appended). Missing ids are generated.",
+        "properties": {
+            "trace_id": {"type": "string", "pattern": "^[0-9a-fA-F]{32}$"},
+            "span_id": {"type": "string", "pattern": "^[0-9a-fA-F]{16}$"},
+            "parent_id": {"type": ["string", "null"], "pattern": "^[0-9a-fA-F]{16}$"},
+            "name": {"type": "string", "minLength": 1},
+            "kind": {"enum": ["INTERNAL", "CLIENT", "SERVER", "PRODUCER", "CONSUMER"]},
+            "status": {"enum": ["UNSET", "OK", "ERROR"]}, "status_message": _nullable("string"),
+            "start": {"type": ["string", "number"]}, "end": {"type": ["string", "number"]},
+            "start_ns": {"type": "integer"}, "end_ns": {"type": "integer"},
+            "attributes": {"type": "object"}, "events": {"type": "array", "items": {"type": "object"}},
+            "links": {"type": "array", "items": {"type": "object"}}, "resource": {"type": "object"},
+            "project": {"type": "string"}, "type": {"type": "string"}, "model": {"type": "string"},
+            "provider": {"type": "string"}, "operation": {"type": "string"},
+            "input_tokens": {"type": "integer", "minimum": 0}, "output_tokens": {"type": "integer", "minimum": 0},
+            "cost_usd": {"type": "number", "minimum": 0}, "session": {"type": "string"}, "user": {"type": "string"},
+            "error_type": {"type": "string"}, "input": {}, "output": {},
+        },
+    },
+    "SpanWritten": _object({"span": _object(_SPAN_PROPERTIES)}),
+    "StatsRow": _object(_STATS_PROPERTIES),
+    "Stats": _object({"group_by": {"type": "string"}, "rows": {"type": "array", "items": _ref("StatsRow")},
+                      "count": _object({"traces": {"type": "integer"}, "spans": {"type": "integer"}})}),
+}
+
+
+def _param(name: str, description: str, schema: dict[str, Any] | None = None, where: str = "query",
+           required: bool = False) -> dict[str, Any]:
+    return {"name": name, "in": where, "required": required, "description": description,
+            "schema": schema or {"type": "string"}}
+
+
+def openapi_schema() -> dict[str, Any]:
+    """The OpenAPI document served at ``/openapi.json``."""
+    list_params = [_param(name, text) for name, text in _QUERY.items()]
+    list_params += [
+        _param("limit", "Rows per page (1-500, default 50)", {"type": "integer", "minimum": 1, "maximum": 500}),
+        _param("min_cost", "Only traces costing at least this (USD)", {"type": "number", "minimum": 0}),
+        _param("min_latency_ms", "Only traces taking at least this long", {"type": "number", "minimum": 0}),
+    ]
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "traceglass", "version": __version__,
+                 "description": "The local traceglass server: traces from the SQLite store, and an OTLP/HTTP "
+                                "receiver. With a token, send 'Authorization: Bearer <token>'."},
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                           "description": "Only when the server was started with a token"}},
+        },
+        "paths": {
+            "/api/traces/": {
+                "get": {"summary": "List traces, newest first", "operationId": "listTraces",
+                        "parameters": list_params,
+                        "responses": {"200": _json(_ref("TracePage"), "A page of traces"), "400": _ERROR}},
+                "post": {"summary": "Create or update one span", "operationId": "upsertSpan",
+                         "requestBody": {"required": True,
+                                         "content": {"application/json": {"schema": _ref("SpanInput")}}},
+                         "responses": {"200": _json(_ref("SpanWritten"), "The span as stored"),
+                                       "400": _ERROR, "413": _ERROR, "415": _ERROR, "422": _ERROR}},
+            },
+            "/api/traces/{trace_id}": {
+                "get": {"summary": "One trace with its span tree", "operationId": "getTrace",
+                        "parameters": [_param("trace_id", "32 hex digits",
+                                              {"type": "string", "pattern": "^[0-9a-fA-F]{32}$"}, "path", True)],
+                        "responses": {"200": _json(_ref("Trace"), "The trace"), "400": _ERROR, "404": _ERROR}},
+            },
+            "/api/stats": {
+                "get": {"summary": "Calls, errors, tokens, cost and latency percentiles per group",
+                        "operationId": "stats",
+                        "parameters": [
+                            _param("group_by", "model (default), type, project, user, session or day",
+                                   {"enum": ["model", "project", "user", "session", "type", "day"]}),
+                            _param("since", _QUERY["since"]), _param("until", _QUERY["until"]),
+                            _param("project", _QUERY["project"]),
+                        ],
+                        "responses": {"200": _json(_ref("Stats"), "Statistics"), "400": _ERROR}},
+            },
+            "/v1/traces": {
+                "post": {"summary": "OTLP/HTTP trace export (protobuf or JSON, optionally gzip)",
+                         "operationId": "otlpExport",
+                         "requestBody": {"required": True, "content": {
+                             "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}},
+                             "application/json": {"schema": {"type": "object"}}}},
+                         "responses": {
+                             "200": {"description": "ExportTraceServiceResponse (partialSuccess when spans were "
+                                                    "rejected)",
+                                     "content": {"application/x-protobuf": {"schema": {"type": "string",
+                                                                                       "format": "binary"}},
+                                                 "application/json": {"schema": {"type": "object"}}}},
+                             "400": {"description": "The body could not be decoded (google.rpc.Status)"},
+                             "413": {"description": "The body is too large"},
+                             "415": {"description": "Unsupported Content-Type"},
+                             "503": {"description": "The database could not be written; retry"}}},
+            },
+        },
+    }

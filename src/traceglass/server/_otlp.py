@@ -1,0 +1,257 @@
+"""Decode OTLP/HTTP trace requests (protobuf or JSON) into SDK ``ReadableSpan`` objects.
+
+Both encodings become one ``ExportTraceServiceRequest`` message first, so there is one mapping
+onto spans. The JSON encoding is the protobuf JSON mapping with the OTLP specification's
+differences: trace and span ids are hex strings (not base64), enums may be integers, and
+unknown fields are ignored. See https://opentelemetry.io/docs/specs/otlp/#json-protobuf-encoding
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import (
+    Link,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+)
+
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+# OTLP Span.SpanKind numbering: 0 unspecified, 1 internal, 2 server, 3 client, 4 producer, 5 consumer.
+_KINDS = {0: SpanKind.INTERNAL, 1: SpanKind.INTERNAL, 2: SpanKind.SERVER, 3: SpanKind.CLIENT,
+          4: SpanKind.PRODUCER, 5: SpanKind.CONSUMER}
+_STATUS = {0: StatusCode.UNSET, 1: StatusCode.OK, 2: StatusCode.ERROR}
+# Fields of the JSON encoding that hold ids in hex (the protobuf JSON mapping would use base64).
+_ID_FIELDS = ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id")
+
+
+class OTLPDecodeError(ValueError):
+    """The request body is not a valid OTLP trace export request (HTTP 400)."""
+
+
+class BodyTooLargeError(ValueError):
+    """The decompressed body is larger than the server accepts (HTTP 413)."""
+
+
+@dataclass
+class DecodedRequest:
+    """The spans of one export request, and what was rejected with why."""
+
+    spans: list[ReadableSpan] = field(default_factory=list)
+    rejected: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
+    """The body with its ``Content-Encoding`` (``gzip``, ``deflate`` or none) undone, at most ``limit`` bytes."""
+    coding = (encoding or "identity").strip().lower()
+    if coding in ("", "identity"):
+        return body
+    if coding not in ("gzip", "deflate"):
+        raise OTLPDecodeError(f"unsupported Content-Encoding {encoding!r}; use gzip or none")
+    # wbits: 16+ for a gzip header, + 32 auto-detects zlib/gzip for deflate.
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if coding == "gzip" else 32 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(body, limit + 1)  # bounded: a small bomb cannot fill memory
+    except zlib.error as exc:
+        raise OTLPDecodeError(f"body is not valid {coding} data: {exc}") from None
+    if len(out) > limit:
+        raise BodyTooLargeError(f"decompressed body is larger than {limit} bytes")
+    return out
+
+
+def parse_request(body: bytes, content_type: str) -> ExportTraceServiceRequest:
+    """An ``ExportTraceServiceRequest`` from a protobuf or OTLP-JSON body."""
+    message = ExportTraceServiceRequest()
+    if content_type == PROTOBUF:
+        try:
+            message.ParseFromString(body)
+        except DecodeError as exc:
+            raise OTLPDecodeError(f"body is not a protobuf ExportTraceServiceRequest: {exc}") from None
+        return message
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise OTLPDecodeError(f"body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise OTLPDecodeError("body must be a JSON object with resourceSpans")
+    try:
+        json_format.ParseDict(_hex_ids_to_base64(data), message, ignore_unknown_fields=True)
+    except (json_format.ParseError, ValueError, TypeError, RecursionError) as exc:
+        raise OTLPDecodeError(f"body is not an OTLP JSON ExportTraceServiceRequest: {exc}") from None
+    return message
+
+
+def _hex_ids_to_base64(node: Any) -> Any:
+    """A copy of an OTLP-JSON tree with hex ids re-encoded as the base64 that json_format expects."""
+    if isinstance(node, list):
+        return [_hex_ids_to_base64(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for key, value in node.items():
+        if key in _ID_FIELDS and isinstance(value, str):
+            try:
+                value = base64.b64encode(bytes.fromhex(value)).decode("ascii")
+            except ValueError:
+                raise OTLPDecodeError(f"{key} must be a hex string, got {value!r}") from None
+        out[key] = _hex_ids_to_base64(value)
+    return out
+
+
+def any_value(value: AnyValue) -> Any:
+    """A Python attribute value for an OTLP ``AnyValue``.
+
+    Span attributes may only be primitives or homogeneous lists of them, so maps, mixed lists
+    and nested lists are kept as their JSON text, and bytes as base64 text.
+    """
+    kind = value.WhichOneof("value")
+    if kind is None:
+        return None
+    if kind == "array_value":
+        items = [any_value(v) for v in value.array_value.values]
+        types = {type(i) for i in items}
+        if not items or (len(types) == 1 and types <= {str, bool, int, float}):
+            return items
+        if types <= {int, float}:
+            return [float(i) for i in items]
+        return json.dumps(_plain(value), default=str)
+    if kind == "kvlist_value":
+        return json.dumps(_plain(value), default=str)
+    if kind == "bytes_value":
+        return base64.b64encode(value.bytes_value).decode("ascii")
+    return getattr(value, kind)
+
+
+def _plain(value: AnyValue) -> Any:
+    kind = value.WhichOneof("value")
+    if kind == "array_value":
+        return [_plain(v) for v in value.array_value.values]
+    if kind == "kvlist_value":
+        return {kv.key: _plain(kv.value) for kv in value.kvlist_value.values}
+    if kind == "bytes_value":
+        return base64.b64encode(value.bytes_value).decode("ascii")
+    return None if kind is None else getattr(value, kind)
+
+
+def _attributes(key_values: Any) -> dict[str, Any]:
+    out = {}
+    for kv in key_values:
+        converted = any_value(kv.value)
+        if converted is not None:
+            out[kv.key] = converted
+    return out
+
+
+def _id(raw: bytes, size: int) -> int | None:
+    if len(raw) != size:
+        return None
+    number = int.from_bytes(raw, "big")
+    return number or None
+
+
+def to_spans(message: ExportTraceServiceRequest) -> DecodedRequest:
+    """SDK spans (with resource and instrumentation scope) for every valid span in ``message``.
+
+    A span with a missing or malformed trace/span id is rejected on its own (counted for the
+    partial-success response); the rest of the request is kept.
+    """
+    decoded = DecodedRequest()
+    for resource_spans in message.resource_spans:
+        resource = Resource(_attributes(resource_spans.resource.attributes), resource_spans.schema_url)
+        for scope_spans in resource_spans.scope_spans:
+            scope = InstrumentationScope(
+                scope_spans.scope.name, scope_spans.scope.version or None, scope_spans.schema_url or None,
+                _attributes(scope_spans.scope.attributes) or None,
+            )
+            for span in scope_spans.spans:
+                trace_id, span_id = _id(span.trace_id, 16), _id(span.span_id, 8)
+                if trace_id is None or span_id is None:
+                    decoded.rejected += 1
+                    decoded.problems.append(f"span {span.name!r}: trace_id must be 16 bytes and span_id 8 bytes, "
+                                            "neither all zero")
+                    continue
+                decoded.spans.append(_span(span, trace_id, span_id, resource, scope))
+    return decoded
+
+
+def _span(span: Any, trace_id: int, span_id: int, resource: Resource, scope: InstrumentationScope) -> ReadableSpan:
+    flags = TraceFlags(span.flags & 0xFF)
+    parent_id = _id(span.parent_span_id, 8)
+    # The parent came in the same trace over the wire; is_remote=False lets the cost processor roll
+    # children up into it (it only rolls up in-process parents).
+    parent = SpanContext(trace_id, parent_id, is_remote=False, trace_flags=flags) if parent_id else None
+    events = [Event(e.name, _attributes(e.attributes), timestamp=e.time_unix_nano or None) for e in span.events]
+    links = []
+    for link in span.links:
+        link_trace, link_span = _id(link.trace_id, 16), _id(link.span_id, 8)
+        if link_trace and link_span:
+            links.append(Link(SpanContext(link_trace, link_span, is_remote=True), _attributes(link.attributes)))
+    status_code = _STATUS.get(span.status.code, StatusCode.UNSET)
+    # The SDK drops a description on non-ERROR statuses; so do we.
+    status = Status(status_code, (span.status.message or None) if status_code is StatusCode.ERROR else None)
+    start = span.start_time_unix_nano
+    end = span.end_time_unix_nano or None
+    return ReadableSpan(
+        name=span.name or "(unnamed)",
+        context=SpanContext(trace_id, span_id, is_remote=False, trace_flags=flags),
+        parent=parent,
+        resource=resource,
+        attributes=_attributes(span.attributes),
+        events=events,
+        links=links,
+        kind=_KINDS.get(span.kind, SpanKind.INTERNAL),
+        status=status,
+        start_time=start,
+        end_time=end if end is None or end >= start else start,
+        instrumentation_scope=scope,
+    )
+
+
+def response_body(content_type: str, rejected: int = 0, message: str = "") -> bytes:
+    """An ``ExportTraceServiceResponse`` in the request's encoding; partial success when ``rejected``."""
+    response = ExportTraceServiceResponse()
+    if rejected or message:
+        response.partial_success.rejected_spans = rejected
+        response.partial_success.error_message = message
+    if content_type == PROTOBUF:
+        return response.SerializeToString()
+    if not (rejected or message):
+        return b"{}"
+    return json.dumps({"partialSuccess": {"rejectedSpans": str(rejected), "errorMessage": message}}).encode()
+
+
+def error_body(content_type: str, code: int, message: str) -> bytes:
+    """A ``google.rpc.Status`` error body, protobuf or JSON as the request was (OTLP/HTTP failures)."""
+    if content_type == PROTOBUF:
+        try:
+            from google.rpc import (
+                status_pb2,  # googleapis-common-protos, a dependency of the OTLP exporter
+            )
+
+            return status_pb2.Status(code=code, message=message).SerializeToString()
+        except ImportError:  # pragma: no cover - the OTLP exporter depends on it
+            return message.encode()
+    return json.dumps({"code": code, "message": message}).encode()
+
+
+__all__ = ["BodyTooLargeError", "DecodedRequest", "OTLPDecodeError", "decompress", "error_body",
+           "parse_request", "response_body", "to_spans"]

@@ -1,0 +1,149 @@
+"""The REST API over the trace store: list, read and write traces, and statistics.
+
+Every error is JSON ``{"error": "<what is wrong>"}`` with a 4xx/5xx status. Store calls run in a
+worker thread so a slow query never stalls the event loop.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from traceglass.server._summaries import SummaryExtras
+from traceglass.store import TraceStore
+from traceglass.store._queries import GROUPS
+
+MAX_LIMIT = 500
+DEFAULT_LIMIT = 50
+_TRACE_ID = re.compile(r"[0-9a-fA-F]{32}")
+# Query parameter -> list_traces keyword (string filters passed as given).
+LIST_FILTERS = {
+    "project": "project", "type": "span_type", "trace_id": "trace_id", "session": "session", "user": "user",
+    "model": "model", "status": "status", "since": "since", "until": "until", "q": "search", "cursor": "cursor",
+}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _number(request: Request, name: str, cast: Callable[[str], Any], low: float | None = None,
+            high: float | None = None) -> Any:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = cast(raw)
+    except ValueError:
+        raise ApiError(400, f"{name} must be a number, got {raw!r}") from None
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ApiError(400, f"{name} must be between {low} and {high}, got {raw!r}")
+    return value
+
+
+class RestApi:
+    """Request handlers bound to one store."""
+
+    def __init__(self, store: TraceStore) -> None:
+        self.store = store
+        self.extras = SummaryExtras(store.path)
+
+    async def _call(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await run_in_threadpool(func, *args, **kwargs)
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from None
+        except sqlite3.Error as exc:
+            raise ApiError(503, f"the trace database is unavailable: {exc}") from None
+
+    async def list_traces(self, request: Request) -> Response:
+        """GET /api/traces/: filtered trace rows, newest first, with a cursor for the next page."""
+        unknown = sorted(set(request.query_params) - set(LIST_FILTERS) - {"limit", "min_cost", "min_latency_ms"})
+        if unknown:
+            raise ApiError(400, f"unknown query parameter(s) {unknown}; known: "
+                                f"{sorted([*LIST_FILTERS, 'limit', 'min_cost', 'min_latency_ms'])}")
+        filters: dict[str, Any] = {}
+        for param, keyword in LIST_FILTERS.items():
+            value = request.query_params.get(param)
+            if value:
+                filters[keyword] = value
+        filters["limit"] = _number(request, "limit", int, 1, MAX_LIMIT) or DEFAULT_LIMIT
+        filters["min_cost"] = _number(request, "min_cost", float, 0)
+        filters["min_latency_ms"] = _number(request, "min_latency_ms", float, 0)
+
+        def page() -> dict[str, Any]:
+            result = self.store.list_traces(**filters)
+            rows = [summary.to_dict() for summary in result.traces]
+            self.extras.add(rows, result.traces)
+            return {"traces": rows, "next_cursor": result.next_cursor}
+
+        return JSONResponse(await self._call(page))
+
+    async def get_trace(self, request: Request) -> Response:
+        """GET /api/traces/{trace_id}: the trace with its span tree; 404 for an unknown id."""
+        trace_id = request.path_params["trace_id"]
+        if not _TRACE_ID.fullmatch(trace_id):
+            raise ApiError(400, f"trace_id must be 32 hex digits, got {trace_id!r}")
+
+        def read() -> dict[str, Any] | None:
+            trace = self.store.get_trace(trace_id)
+            if trace is None:
+                return None
+            data = trace.to_dict()
+            self.extras.add([data], [trace])
+            return data
+
+        data = await self._call(read)
+        if data is None:
+            raise ApiError(404, f"no trace with id {trace_id.lower()}")
+        return JSONResponse(data)
+
+    async def post_span(self, request: Request) -> Response:
+        """POST /api/traces/: create or update one span from a JSON object; all or nothing."""
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            raise ApiError(415, f"Content-Type must be application/json, got {content_type or 'none'!r}")
+        body = await request.body()
+        try:
+            data = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise ApiError(400, f"body is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise ApiError(422, f"body must be a JSON object (one span), got {type(data).__name__}")
+        try:
+            span = await run_in_threadpool(self.store.upsert_span, data)
+        except ValueError as exc:
+            raise ApiError(422, str(exc)) from None
+        except sqlite3.Error as exc:
+            raise ApiError(503, f"the trace database is unavailable: {exc}") from None
+        return JSONResponse({"span": span.to_dict(children=False)})
+
+    async def stats(self, request: Request) -> Response:
+        """GET /api/stats: per-group calls, errors, tokens, cost and latency percentiles."""
+        group_by = request.query_params.get("group_by") or "model"
+        if group_by not in GROUPS:
+            raise ApiError(400, f"group_by must be one of {list(GROUPS)}, got {group_by!r}")
+        options = {k: request.query_params.get(k) or None for k in ("since", "until", "project")}
+
+        def compute() -> dict[str, Any]:
+            rows = self.store.stats(group_by, **options)
+            return {"group_by": group_by, "rows": [row.to_dict() for row in rows], "count": self.store.count()}
+
+        return JSONResponse(await self._call(compute))
+
+    def close(self) -> None:
+        self.extras.close()

@@ -1,0 +1,106 @@
+"""The ASGI application: REST API, OTLP receiver, OpenAPI schema and the static dashboard."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from importlib import resources
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from traceglass.server._ingest import SpanIngest
+from traceglass.server._openapi import openapi_schema
+from traceglass.server._receiver import OTLPReceiver
+from traceglass.server._rest import ApiError, RestApi, error
+from traceglass.server._security import (
+    DEFAULT_MAX_BODY_BYTES,
+    BodyTooLarge,
+    SecurityMiddleware,
+)
+from traceglass.store import TraceStore
+
+
+def static_dir() -> str:
+    """The directory of the dashboard's files, shipped inside the package."""
+    return str(resources.files("traceglass.server") / "static")
+
+
+def create_app(
+    db_path: str | os.PathLike[str] | None = None,
+    token: str | None = None,
+    cors_origins: Sequence[str] | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    *,
+    prices: Any = None,
+) -> Any:
+    """The traceglass server as an ASGI app, over the database at ``db_path`` (default: the exporter's).
+
+    ``token``: when given, every request must present it (see :mod:`traceglass.server._security`).
+    ``cors_origins``: origins allowed to call the API from a browser (none by default).
+    ``max_body_bytes``: the largest request body accepted (compressed and decompressed).
+    ``prices``: a price table for the spans received over OTLP (default: ``TRACEGLASS_PRICES``).
+    """
+    if max_body_bytes <= 0:
+        raise ValueError(f"max_body_bytes must be positive, got {max_body_bytes!r}")
+    store = TraceStore(db_path)
+    api = RestApi(store)
+    ingest = SpanIngest(store.path, prices=prices)
+    receiver = OTLPReceiver(ingest, max_body_bytes)
+    schema = openapi_schema()
+    static = static_dir()
+    index = os.path.join(static, "index.html")
+
+    async def page(request: Request) -> Response:
+        return FileResponse(index, media_type="text/html; charset=utf-8", headers={"cache-control": "no-cache"})
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(schema)
+
+    async def api_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        return error(exc.status, exc.message)
+
+    async def too_large(request: Request, exc: Exception) -> Response:
+        return error(413, f"request body is larger than {max_body_bytes} bytes")
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return error(404, f"no such path: {request.url.path}")
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            ingest.shutdown()
+            api.close()
+            store.close()
+
+    routes = [
+        Route("/", page, methods=["GET", "HEAD"]),
+        Route("/traces", page, methods=["GET", "HEAD"]),
+        Route("/api/traces/", api.list_traces, methods=["GET"]),
+        Route("/api/traces", api.list_traces, methods=["GET"]),
+        Route("/api/traces/", api.post_span, methods=["POST"]),
+        Route("/api/traces", api.post_span, methods=["POST"]),
+        Route("/api/traces/{trace_id}", api.get_trace, methods=["GET"]),
+        Route("/api/stats", api.stats, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/v1/traces", receiver.handle, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=static), name="static"),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan,
+                    exception_handlers={ApiError: api_error, BodyTooLarge: too_large, 404: not_found})
+    app.state.store = store
+    app.state.ingest = ingest
+    if cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["authorization", "content-type", "content-encoding"])
+    # Outermost: the token and size checks run before anything else, CORS preflights included.
+    return SecurityMiddleware(app, token=token, max_body_bytes=max_body_bytes)

@@ -1,0 +1,587 @@
+// traceglass dashboard. Plain JavaScript, no build step.
+// Every value that comes from a span is inserted as text (textContent / text nodes), never as HTML.
+"use strict";
+
+(function () {
+  const POLL_MS = 3000;
+  const ROW_HEIGHT = 24;  // px; matches .span-row in app.css
+  const OVERSCAN = 20;  // rows rendered above and below the visible ones
+  const KNOWN_TYPES = new Set(["llm", "chat_model", "chain", "graph_node", "session", "tool", "agent_action",
+    "agent", "retriever", "embedding", "custom"]);
+  const K = {  // attribute keys the details panel reads
+    input: "gen_ai.input.messages", output: "gen_ai.output.messages", system: "gen_ai.system_instructions",
+    docs: "gen_ai.retrieval.documents", query: "gen_ai.retrieval.query.text", tool: "gen_ai.tool.name",
+    toolArgs: "gen_ai.tool.call.arguments", toolResult: "gen_ai.tool.call.result", toolId: "gen_ai.tool.call.id",
+    tgInput: "traceglass.input", tgOutput: "traceglass.output", errorType: "error.type",
+    finish: "gen_ai.response.finish_reasons", responseModel: "gen_ai.response.model",
+    cacheRead: "gen_ai.usage.cache_read.input_tokens", reasoning: "gen_ai.usage.reasoning.output_tokens",
+  };
+  const $ = (id) => document.getElementById(id);
+
+  // ---- DOM helpers: text only -------------------------------------------------------------------
+  function el(tag, props, ...children) {
+    const node = document.createElement(tag);
+    if (props) {
+      for (const [key, value] of Object.entries(props)) {
+        if (value === undefined || value === null) continue;
+        if (key === "className") node.className = value;
+        else if (key === "dataset") Object.assign(node.dataset, value);
+        else if (key === "onclick") node.addEventListener("click", value);
+        else if (key === "onkeydown") node.addEventListener("keydown", value);
+        else if (key.startsWith("on")) throw new Error("unexpected handler " + key);
+        else node.setAttribute(key, String(value));
+      }
+    }
+    for (const child of children) {
+      if (child === undefined || child === null || child === false) continue;
+      node.appendChild(typeof child === "object" ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+  function typeClass(type) { return "t-" + (KNOWN_TYPES.has(type) ? type : "other"); }
+  function badge(type) { return el("span", { className: "badge " + typeClass(type) }, type || "span"); }
+
+  // ---- formatting (tests compare these with the database) ----------------------------------------
+  const fmt = {
+    tokens: (n) => (n === null || n === undefined ? "–" : Number(n).toLocaleString("en-US")),
+    cost: (c) => (c === null || c === undefined ? "–" : "$" + Number(c).toFixed(6)),
+    ms: (ms) => {
+      if (ms === null || ms === undefined) return "–";
+      if (ms < 1) return ms.toFixed(2) + " ms";
+      if (ms < 1000) return Math.round(ms) + " ms";
+      return (ms / 1000).toFixed(2) + " s";
+    },
+    time: (ns) => {
+      const d = new Date(Number(ns) / 1e6);
+      const pad = (n) => String(n).padStart(2, "0");
+      return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
+        `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+    },
+    pct: (x) => (x * 100).toFixed(1) + "%",
+  };
+
+  // ---- API ---------------------------------------------------------------------------------------
+  async function api(path) {
+    const response = await fetch(path, { headers: { accept: "application/json" }, credentials: "same-origin" });
+    let body = null;
+    try { body = await response.json(); } catch (e) { body = null; }
+    if (!response.ok) {
+      const error = new Error((body && body.error) || `HTTP ${response.status}`);
+      error.status = response.status;
+      throw error;
+    }
+    return body;
+  }
+  function showError(message) {
+    const box = $("error");
+    box.textContent = message || "";
+    box.hidden = !message;
+  }
+
+  // ---- router ------------------------------------------------------------------------------------
+  function route() {
+    showError("");
+    const hash = location.hash || "#/";
+    const match = hash.match(/^#\/trace\/([0-9a-fA-F]{32})(?:\/([0-9a-fA-F]{16}))?$/);
+    for (const view of document.querySelectorAll(".view")) view.hidden = true;
+    $("nav-traces").removeAttribute("aria-current");
+    $("nav-stats").removeAttribute("aria-current");
+    stopPolling();
+    if (match) {
+      $("view-trace").hidden = false;
+      openTrace(match[1].toLowerCase(), match[2] ? match[2].toLowerCase() : null);
+    } else if (hash.startsWith("#/stats")) {
+      $("view-stats").hidden = false;
+      $("nav-stats").setAttribute("aria-current", "page");
+      loadStats();
+    } else {
+      $("view-list").hidden = false;
+      $("nav-traces").setAttribute("aria-current", "page");
+      loadList(true);
+    }
+  }
+
+  // ---- trace list --------------------------------------------------------------------------------
+  const list = { cursors: [null], page: 0, next: null, seen: new Set(), timer: null, ticket: 0 };
+
+  function filterParams() {
+    const params = new URLSearchParams();
+    for (const field of $("filters").elements) {
+      if (field.name && field.value.trim()) params.set(field.name, field.value.trim());
+    }
+    return params;
+  }
+
+  async function loadList(highlightNew) {
+    // Every call fetches; only the latest answer is shown (a poll must not overwrite a new filter).
+    const ticket = ++list.ticket;
+    stopPolling();
+    const params = filterParams();
+    const cursor = list.cursors[list.page];
+    if (cursor) params.set("cursor", cursor);
+    if (!params.has("limit")) params.set("limit", "50");
+    try {
+      const page = await api("/api/traces/?" + params.toString());
+      if (ticket !== list.ticket) return;
+      renderList(page, highlightNew);
+      showError("");
+    } catch (e) {
+      if (ticket !== list.ticket) return;
+      showError("Could not load traces: " + e.message);
+    }
+    schedulePoll();
+  }
+
+  function renderList(page, highlightNew) {
+    const body = $("trace-rows");
+    // A refresh must not steal the keyboard focus: remember the focused row and focus it again.
+    const focused = document.activeElement && document.activeElement.dataset
+      ? document.activeElement.dataset.traceId : undefined;
+    clear(body);
+    const fragment = document.createDocumentFragment();
+    const firstLoad = list.seen.size === 0;
+    for (const t of page.traces) {
+      const fresh = highlightNew && !firstLoad && !list.seen.has(t.trace_id);
+      list.seen.add(t.trace_id);
+      const open = () => { location.hash = "#/trace/" + t.trace_id; };
+      const row = el("tr", {
+        className: "trace-row" + (fresh ? " fresh" : ""), tabindex: "0", dataset: { traceId: t.trace_id },
+        "aria-label": `Open trace ${t.name || t.trace_id}`, onclick: open,
+        onkeydown: (ev) => { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); open(); } },
+      },
+      el("td", { className: "time" }, fmt.time(t.start_ns)),
+      el("td", { className: "name", title: t.name || "" }, t.name || "(no root)"),
+      el("td", null, t.project || "–"),
+      el("td", null, t.type ? badge(t.type) : "–"),
+      el("td", { className: "model" }, (t.models || []).join(", ") || "–"),
+      el("td", { className: "num latency" }, fmt.ms(t.latency_ms)),
+      el("td", { className: "num tokens" }, fmt.tokens(t.total_tokens)),
+      el("td", { className: "num cost" }, fmt.cost(t.cost_usd)),
+      el("td", { className: "status status-" + (t.status === "ERROR" ? "ERROR" : "OK") },
+        t.status === "ERROR" ? `error (${t.error_count})` : "ok"));
+      fragment.appendChild(row);
+    }
+    body.appendChild(fragment);
+    if (focused) {
+      const again = Array.from(body.children).find((row) => row.dataset.traceId === focused);
+      if (again) again.focus();
+    }
+    list.next = page.next_cursor;
+    $("page-older").disabled = !page.next_cursor;
+    $("page-newer").disabled = list.page === 0;
+    $("page-info").textContent = `page ${list.page + 1}`;
+    $("list-status").textContent = page.traces.length ? "" : "No traces match. Run your app with traceglass " +
+      "configured, or send OTLP to /v1/traces.";
+    $("list-status").dataset.live = list.page === 0 ? "on" : "off";
+  }
+
+  function schedulePoll() {
+    stopPolling();
+    // New traces appear without a reload: the first page refreshes itself while it is shown.
+    if (list.page === 0 && !$("view-list").hidden) {
+      list.timer = setTimeout(() => (document.hidden ? schedulePoll() : loadList(true)), POLL_MS);
+    }
+  }
+  function stopPolling() { if (list.timer) clearTimeout(list.timer); list.timer = null; }
+
+  function resetPaging() { list.cursors = [null]; list.page = 0; list.seen = new Set(); }
+
+  // ---- trace view ----------------------------------------------------------------------------------
+  const view = { trace: null, rows: [], byId: new Map(), selected: null, spacer: null, window: [-1, -1],
+    start: 0, total: 1 };
+
+  async function openTrace(traceId, spanId) {
+    performance.clearMarks();
+    performance.mark("tg-trace-open");
+    const waterfall = $("waterfall");
+    clear(waterfall);
+    clear($("details"));
+    $("details").appendChild(el("p", { className: "muted" }, "Select a span to see its details."));
+    $("trace-title").textContent = "Loading…";
+    let trace;
+    try {
+      trace = await api("/api/traces/" + traceId);
+    } catch (e) {
+      $("trace-title").textContent = e.status === 404 ? "Trace not found" : "Could not load the trace";
+      showError(e.message);
+      return;
+    }
+    performance.mark("tg-trace-loaded");
+    renderTrace(trace);
+    const target = spanId ? view.byId.get(spanId) : null;
+    selectSpan(target || view.rows[0], false);
+    // "Rendered": the waterfall is laid out (forced here) and the next frame has been painted.
+    void waterfall.offsetHeight;
+    performance.mark("tg-waterfall-built");
+    requestAnimationFrame(() => setTimeout(() => {
+      performance.mark("tg-waterfall-rendered");
+      performance.measure("tg-waterfall", "tg-trace-open", "tg-waterfall-rendered");
+      document.body.dataset.rendered = traceId;
+    }, 0));
+  }
+
+  function flatten(roots) {
+    // Depth-first, children in start order; iterative (a 5,000-span chain must not overflow the stack).
+    const out = [];
+    const stack = roots.slice().reverse().map((span) => [span, 0]);
+    while (stack.length) {
+      const [span, depth] = stack.pop();
+      out.push({ span, depth });
+      const children = span.children || [];
+      for (let i = children.length - 1; i >= 0; i--) stack.push([children[i], depth + 1]);
+    }
+    return out;
+  }
+
+  function renderTrace(trace) {
+    view.trace = trace;
+    view.rows = flatten(trace.spans || []);
+    view.byId = new Map(view.rows.map((r) => [r.span.span_id, r]));
+    $("trace-title").textContent = trace.name || trace.trace_id;
+    const summary = $("trace-summary");
+    clear(summary);
+    const item = (label, value, cls) => summary.appendChild(el("div", null, el("dt", null, label),
+      el("dd", { className: cls || null }, value)));
+    item("Trace", trace.trace_id, "trace-id");
+    item("Started", fmt.time(trace.start_ns));
+    item("Latency", fmt.ms(trace.latency_ms), "latency");
+    item("Spans", String(trace.span_count));
+    item("Input tokens", fmt.tokens(trace.input_tokens), "input-tokens");
+    item("Output tokens", fmt.tokens(trace.output_tokens), "output-tokens");
+    item("Total tokens", fmt.tokens(trace.total_tokens), "total-tokens");
+    item("Cost", fmt.cost(trace.cost_usd), "cost");
+    item("Status", trace.status === "ERROR" ? "error" : "ok", "status-" + trace.status);
+
+    let start = Infinity, end = -Infinity;
+    const types = new Set();
+    for (const { span } of view.rows) {
+      start = Math.min(start, span.start_ns);
+      end = Math.max(end, span.end_ns || span.start_ns);
+      types.add(span.type || "span");
+    }
+    view.start = start;
+    view.total = Math.max(end - start, 1);
+    view.selected = null;
+    view.window = [-1, -1];
+    const waterfall = $("waterfall");
+    clear(waterfall);
+    // Windowed rendering: only the rows in (and near) view exist in the DOM, absolutely placed in a
+    // spacer as tall as all rows, so a 5,000-span trace costs what a 60-span one does.
+    view.spacer = el("div", { className: "rows" });
+    view.spacer.style.height = view.rows.length * ROW_HEIGHT + "px";
+    waterfall.appendChild(view.spacer);
+    waterfall.dataset.rows = String(view.rows.length);
+    waterfall.scrollTop = 0;
+    renderWindow(true);
+    const legend = $("legend");
+    clear(legend);
+    for (const type of Array.from(types).sort()) legend.appendChild(badge(type));
+  }
+
+  function spanRow(index) {
+    const row = view.rows[index];
+    const span = row.span;
+    const left = ((span.start_ns - view.start) / view.total) * 100;
+    const width = (((span.end_ns || span.start_ns) - span.start_ns) / view.total) * 100;
+    const bar = el("div", { className: "bar " + typeClass(span.type) + (span.status === "ERROR" ? " err" : "") });
+    bar.style.left = left + "%";
+    bar.style.width = width + "%";
+    const label = el("div", { className: "label", title: span.name }, badge(span.type),
+      el("span", { className: "span-name" }, span.name));
+    label.style.paddingLeft = (4 + row.depth * 14) + "px";
+    const node = el("div", {
+      className: "span-row", role: "treeitem", "aria-level": String(row.depth + 1),
+      "aria-selected": view.selected === row ? "true" : "false",
+      "aria-posinset": String(index + 1), "aria-setsize": String(view.rows.length),
+      dataset: { spanId: span.span_id, index: String(index) },
+    }, label, el("div", { className: "track" }, bar), el("div", { className: "dur" }, fmt.ms(span.duration_ms)));
+    node.style.top = index * ROW_HEIGHT + "px";
+    return node;
+  }
+
+  function renderWindow(force) {
+    const waterfall = $("waterfall");
+    const visible = Math.ceil((waterfall.clientHeight || 600) / ROW_HEIGHT);
+    const first = Math.max(0, Math.floor(waterfall.scrollTop / ROW_HEIGHT) - OVERSCAN);
+    const last = Math.min(view.rows.length, first + visible + 2 * OVERSCAN);
+    if (!force && first === view.window[0] && last === view.window[1]) return;
+    view.window = [first, last];
+    const fragment = document.createDocumentFragment();
+    for (let i = first; i < last; i++) fragment.appendChild(spanRow(i));
+    clear(view.spacer);
+    view.spacer.appendChild(fragment);
+  }
+
+  function selectSpan(row, focusDetails) {
+    if (!row) return;
+    view.selected = row;
+    const index = view.rows.indexOf(row);
+    const waterfall = $("waterfall");
+    const top = index * ROW_HEIGHT;
+    if (top < waterfall.scrollTop) waterfall.scrollTop = top;
+    else if (top + ROW_HEIGHT > waterfall.scrollTop + waterfall.clientHeight) {
+      waterfall.scrollTop = top + ROW_HEIGHT - waterfall.clientHeight;
+    }
+    renderWindow(true);
+    renderDetails(row.span);
+    if (focusDetails) $("details").focus();
+  }
+
+  function onWaterfallClick(ev) {
+    const node = ev.target.closest(".span-row");
+    if (node) selectSpan(view.rows[Number(node.dataset.index)], false);
+  }
+  function onWaterfallKey(ev) {
+    if (!view.rows.length) return;
+    const index = view.selected ? view.rows.indexOf(view.selected) : -1;
+    const moves = { ArrowDown: 1, ArrowUp: -1, PageDown: 20, PageUp: -20, j: 1, k: -1 };
+    if (ev.key in moves) {
+      ev.preventDefault();
+      selectSpan(view.rows[Math.max(0, Math.min(view.rows.length - 1, index + moves[ev.key]))], false);
+    } else if (ev.key === "Home" || ev.key === "End") {
+      ev.preventDefault();
+      selectSpan(view.rows[ev.key === "Home" ? 0 : view.rows.length - 1], false);
+    } else if (ev.key === "Enter") {
+      ev.preventDefault();
+      $("details").focus();
+    }
+  }
+
+  // ---- span details --------------------------------------------------------------------------------
+  function parseJson(value) {
+    if (typeof value !== "string") return value;
+    try { return JSON.parse(value); } catch (e) { return undefined; }
+  }
+  function pretty(value) {
+    const parsed = typeof value === "string" ? parseJson(value) : value;
+    if (parsed === undefined) return String(value);
+    return typeof parsed === "string" ? parsed : JSON.stringify(parsed, null, 2);
+  }
+  function kv(pairs, cls) {
+    const list = el("dl", { className: "kv" + (cls ? " " + cls : "") });
+    for (const [key, value, valueClass] of pairs) {
+      if (value === undefined || value === null || value === "") continue;
+      list.appendChild(el("dt", null, key));
+      list.appendChild(el("dd", { className: valueClass || null }, String(value)));
+    }
+    return list;
+  }
+
+  function renderPart(part) {
+    if (!part || typeof part !== "object") return el("div", { className: "part text" }, String(part));
+    const type = part.type || "text";
+    if (type === "text") return el("div", { className: "part text" }, part.content ?? "");
+    if (type === "reasoning") return el("div", { className: "part reasoning" }, "Reasoning: " + (part.content ?? ""));
+    if (type === "tool_call") {
+      return el("div", { className: "part tool_call" },
+        `Tool call ${part.name || ""}${part.id ? " [" + part.id + "]" : ""}\n${pretty(part.arguments ?? "")}`);
+    }
+    if (type === "tool_call_response") {
+      return el("div", { className: "part tool_call_response" },
+        `Tool result${part.id ? " [" + part.id + "]" : ""}\n${pretty(part.response ?? part.result ?? "")}`);
+    }
+    return el("pre", { className: "part code" }, JSON.stringify(part, null, 2));
+  }
+
+  function conversation(title, raw, cls) {
+    const messages = parseJson(raw);
+    const section = el("section", { className: "conversation " + cls }, el("h3", null, title));
+    if (!Array.isArray(messages)) {
+      section.appendChild(el("pre", { className: "code" }, String(raw)));
+      return section;
+    }
+    for (const message of messages) {
+      const role = message && typeof message.role === "string" ? message.role : "message";
+      const safeRole = /^[a-z_]+$/.test(role) ? role : "other";
+      const box = el("div", { className: "msg role-" + safeRole }, el("div", { className: "role" },
+        role + (message && message.finish_reason ? ` · finish: ${message.finish_reason}` : "")));
+      for (const part of (message && Array.isArray(message.parts) ? message.parts : [])) box.appendChild(renderPart(part));
+      section.appendChild(box);
+    }
+    return section;
+  }
+
+  function renderDetails(span) {
+    const box = $("details");
+    clear(box);
+    const a = span.attributes || {};
+    box.appendChild(el("h2", { className: "span-name" }, badge(span.type), " ", span.name));
+    const params = Object.keys(a).filter((k) => k.startsWith("gen_ai.request.") && k !== "gen_ai.request.model")
+      .sort().map((k) => [k.slice("gen_ai.request.".length), Array.isArray(a[k]) ? a[k].join(", ") : a[k]]);
+    box.appendChild(kv([
+      ["Type", span.type], ["Kind", span.kind], ["Status", span.status, "status-" + span.status],
+      ["Duration", fmt.ms(span.duration_ms)], ["Started", fmt.time(span.start_ns)],
+      ["Model", span.model, "model"], ["Provider", span.provider], ["Operation", span.operation],
+      ["Prompt tokens", span.input_tokens === null ? null : fmt.tokens(span.input_tokens), "input-tokens"],
+      ["Completion tokens", span.output_tokens === null ? null : fmt.tokens(span.output_tokens), "output-tokens"],
+      ["Cached prompt tokens", a[K.cacheRead] === undefined ? null : fmt.tokens(a[K.cacheRead])],
+      ["Reasoning tokens", a[K.reasoning] === undefined ? null : fmt.tokens(a[K.reasoning])],
+      ["Cost", span.cost_usd === null ? null : fmt.cost(span.cost_usd), "cost"],
+      ["Counted in parent", span.usage_superseded ? "no (a span below reports this usage)" : null],
+      ["Session", span.session], ["User", span.user], ["Span id", span.span_id],
+    ], "overview"));
+    if (params.length) {
+      box.appendChild(el("h3", null, "Parameters"));
+      box.appendChild(kv(params, "params"));
+    }
+
+    const exceptions = (span.events || []).filter((e) => e.name === "exception");
+    if (span.status === "ERROR" || exceptions.length) {
+      const err = el("section", { className: "errors" }, el("h3", null, "Error"));
+      const lines = [];
+      if (a[K.errorType]) lines.push(a[K.errorType]);
+      if (span.status_message) lines.push(span.status_message);
+      for (const e of exceptions) {
+        const ea = e.attributes || {};
+        lines.push(`${ea["exception.type"] || "exception"}: ${ea["exception.message"] || ""}`);
+        if (ea["exception.stacktrace"]) lines.push(ea["exception.stacktrace"]);
+      }
+      err.appendChild(el("div", { className: "error-box" }, lines.join("\n") || "error"));
+      box.appendChild(err);
+    }
+    if (a[K.system] !== undefined) box.appendChild(conversation("System instructions",
+      JSON.stringify([{ role: "system", parts: parseJson(a[K.system]) || [] }]), "system"));
+    if (a[K.input] !== undefined) box.appendChild(conversation("Input messages", a[K.input], "input"));
+    if (a[K.output] !== undefined) box.appendChild(conversation("Output messages", a[K.output], "output"));
+    if (a[K.tool] !== undefined || a[K.toolArgs] !== undefined) {
+      const tool = el("section", { className: "tool" }, el("h3", null, "Tool call"));
+      tool.appendChild(kv([["Tool", a[K.tool]], ["Call id", a[K.toolId]]]));
+      if (a[K.toolArgs] !== undefined) tool.appendChild(el("pre", { className: "code" }, "Arguments\n" + pretty(a[K.toolArgs])));
+      if (a[K.toolResult] !== undefined) tool.appendChild(el("pre", { className: "code" }, "Result\n" + pretty(a[K.toolResult])));
+      box.appendChild(tool);
+    }
+    if (a[K.docs] !== undefined || a[K.query] !== undefined) {
+      const docs = el("section", { className: "documents" }, el("h3", null, "Retrieval"));
+      if (a[K.query] !== undefined) docs.appendChild(kv([["Query", a[K.query]]]));
+      const parsed = parseJson(a[K.docs]);
+      for (const doc of Array.isArray(parsed) ? parsed : []) {
+        const head = [doc && doc.id !== undefined ? `#${doc.id}` : null,
+          doc && doc.score !== undefined ? `score ${doc.score}` : null].filter(Boolean).join(" · ");
+        const content = doc && typeof doc === "object" ? (doc.content ?? JSON.stringify(doc)) : String(doc);
+        docs.appendChild(el("div", { className: "doc" }, head ? el("div", { className: "muted" }, head) : null,
+          el("div", { className: "part" }, typeof content === "string" ? content : JSON.stringify(content))));
+      }
+      box.appendChild(docs);
+    }
+    if (a[K.tgInput] !== undefined) box.appendChild(el("section", null, el("h3", null, "Input"),
+      el("pre", { className: "code input-value" }, pretty(a[K.tgInput]))));
+    if (a[K.tgOutput] !== undefined) box.appendChild(el("section", null, el("h3", null, "Output"),
+      el("pre", { className: "code output-value" }, pretty(a[K.tgOutput]))));
+
+    box.appendChild(el("h3", null, "All attributes"));
+    const table = el("table", { className: "attrs" });
+    for (const key of Object.keys(a).sort()) {
+      const value = Array.isArray(a[key]) ? JSON.stringify(a[key]) : String(a[key]);
+      table.appendChild(el("tr", null, el("td", null, key), el("td", null, value)));
+    }
+    box.appendChild(table);
+    const others = (span.events || []).filter((e) => e.name !== "exception");
+    if (others.length) {
+      box.appendChild(el("h3", null, "Events"));
+      for (const e of others) box.appendChild(el("pre", { className: "code" }, `${e.name}\n${JSON.stringify(e.attributes || {}, null, 2)}`));
+    }
+    if (span.resource && Object.keys(span.resource).length) {
+      box.appendChild(el("h3", null, "Resource"));
+      box.appendChild(kv(Object.keys(span.resource).sort().map((k) => [k, span.resource[k]])));
+    }
+  }
+
+  // ---- aggregates ----------------------------------------------------------------------------------
+  async function loadStats() {
+    const body = $("stats-body");
+    const params = new URLSearchParams();
+    for (const field of $("stats-filters").elements) if (field.name && field.value) params.set(field.name, field.value);
+    try {
+      const [byModel, byDay, byType] = await Promise.all(["model", "day", "type"].map((g) => {
+        const p = new URLSearchParams(params);
+        p.set("group_by", g);
+        return api("/api/stats?" + p.toString());
+      }));
+      clear(body);
+      renderStats(body, byModel, byDay, byType);
+    } catch (e) {
+      showError("Could not load statistics: " + e.message);
+    }
+  }
+
+  function statsTable(title, stats, keyLabel, cls) {
+    const maxCost = Math.max(0, ...stats.rows.map((r) => r.cost_usd || 0));
+    const table = el("table", { className: "stats " + cls },
+      el("thead", null, el("tr", null, ...[keyLabel, "Calls", "Errors", "Error rate", "Input tok.", "Output tok.",
+        "Cost", "p50", "p95"].map((h, i) => el("th", { scope: "col", className: i ? "num" : null }, h)))));
+    const tbody = el("tbody");
+    for (const r of stats.rows) {
+      const meter = el("span", { className: "meter" });
+      meter.style.width = (maxCost ? Math.round((r.cost_usd || 0) / maxCost * 60) : 0) + "px";
+      tbody.appendChild(el("tr", null, el("td", null, r.key === null ? "(none)" : r.key),
+        el("td", { className: "num" }, fmt.tokens(r.calls)), el("td", { className: "num" }, fmt.tokens(r.errors)),
+        el("td", { className: "num" }, fmt.pct(r.error_rate)), el("td", { className: "num" }, fmt.tokens(r.input_tokens)),
+        el("td", { className: "num" }, fmt.tokens(r.output_tokens)),
+        el("td", { className: "num" }, meter, fmt.cost(r.cost_usd)),
+        el("td", { className: "num" }, fmt.ms(r.p50_ms)), el("td", { className: "num" }, fmt.ms(r.p95_ms))));
+    }
+    table.appendChild(tbody);
+    return el("div", { className: "card" }, el("h2", null, title), el("div", { className: "table-wrap" }, table));
+  }
+
+  function renderStats(body, byModel, byDay, byType) {
+    const sum = (rows, key) => rows.reduce((acc, r) => acc + (r[key] || 0), 0);
+    const calls = sum(byModel.rows, "calls"), errors = sum(byModel.rows, "errors");
+    const tile = (k, v) => el("div", { className: "tile" }, el("div", { className: "v" }, v), el("div", { className: "k" }, k));
+    body.appendChild(el("div", { className: "tiles" },
+      tile("Traces", fmt.tokens(byModel.count.traces)), tile("Spans", fmt.tokens(byModel.count.spans)),
+      tile("Model calls", fmt.tokens(calls)), tile("Model error rate", calls ? fmt.pct(errors / calls) : "–"),
+      tile("Tokens", fmt.tokens(sum(byModel.rows, "total_tokens"))), tile("Cost", fmt.cost(sum(byModel.rows, "cost_usd")))));
+    byDay.rows.sort((x, y) => String(x.key).localeCompare(String(y.key)));
+    body.appendChild(el("div", { className: "stats-grid" },
+      statsTable("By model", byModel, "Model", "by-model"),
+      statsTable("Over time (per day, traces)", byDay, "Day", "by-day"),
+      statsTable("By span type", byType, "Type", "by-type")));
+  }
+
+  // ---- wiring ---------------------------------------------------------------------------------------
+  document.addEventListener("DOMContentLoaded", () => {
+    $("filters").addEventListener("submit", (ev) => { ev.preventDefault(); resetPaging(); loadList(false); });
+    $("filters").addEventListener("reset", () => setTimeout(() => { resetPaging(); loadList(false); }, 0));
+    $("f-limit").addEventListener("change", () => { resetPaging(); loadList(false); });
+    $("f-status").addEventListener("change", () => { resetPaging(); loadList(false); });
+    $("f-since").addEventListener("change", () => { resetPaging(); loadList(false); });
+    $("f-q").addEventListener("input", debounce(() => { resetPaging(); loadList(false); }, 300));
+    $("page-older").addEventListener("click", () => {
+      if (!list.next) return;
+      list.cursors[list.page + 1] = list.next;
+      list.page += 1;
+      loadList(false);
+    });
+    $("page-newer").addEventListener("click", () => {
+      if (list.page === 0) return;
+      list.page -= 1;
+      loadList(false);
+    });
+    $("stats-filters").addEventListener("submit", (ev) => { ev.preventDefault(); loadStats(); });
+    $("waterfall").addEventListener("click", onWaterfallClick);
+    $("waterfall").addEventListener("keydown", onWaterfallKey);
+    let scrollFrame = 0;
+    $("waterfall").addEventListener("scroll", () => {
+      if (!scrollFrame) scrollFrame = requestAnimationFrame(() => { scrollFrame = 0; if (view.spacer) renderWindow(false); });
+    });
+    document.addEventListener("keydown", (ev) => {
+      if (ev.key === "Escape" && !$("view-trace").hidden) location.hash = "#/";
+      if (ev.key === "/" && !$("view-list").hidden && document.activeElement.tagName !== "INPUT") {
+        ev.preventDefault();
+        $("f-q").focus();
+      }
+    });
+    window.addEventListener("hashchange", route);
+    api("/api/stats?group_by=project").then((s) => {
+      $("counts").textContent = `${fmt.tokens(s.count.traces)} traces · ${fmt.tokens(s.count.spans)} spans`;
+    }).catch(() => {});
+    route();
+  });
+
+  function debounce(fn, ms) {
+    let timer = null;
+    return () => { clearTimeout(timer); timer = setTimeout(fn, ms); };
+  }
+})();

@@ -1,0 +1,172 @@
+"""The store's subcommands: ``traces``, ``show``, ``stats``, ``export``, ``prune``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import sys
+from typing import Any
+
+from traceglass.cli import EXIT_NOT_FOUND, EXIT_OK, CommandError
+from traceglass.store import _paths
+from traceglass.store._queries import GROUPS
+from traceglass.store._schema import SchemaTooNewError
+from traceglass.store._store import TraceStore
+
+_PROGRESS_MIN_SPANS = 5000  # show a progress bar for exports at least this long
+
+
+def add_subcommands(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    traces = subparsers.add_parser("traces", parents=[common], help="list recent traces, newest first")
+    traces.add_argument("--project", help="service name")
+    traces.add_argument("--type", dest="span_type", help="traces with a span of this type (llm, tool, ...)")
+    traces.add_argument("--trace-id", help="a trace id or a prefix of one")
+    traces.add_argument("--session")
+    traces.add_argument("--user")
+    traces.add_argument("--model", help="traces with a span using this model")
+    traces.add_argument("--status", choices=("ok", "error"), type=str.lower)
+    _time_range(traces)
+    traces.add_argument("--min-cost", type=float, metavar="USD")
+    traces.add_argument("--min-latency", type=float, metavar="MS", dest="min_latency_ms")
+    traces.add_argument("--search", metavar="TEXT", help="text in span names or captured content")
+    traces.add_argument("--limit", type=_positive_int, default=20)
+    traces.add_argument("--cursor", help="the next_cursor of a previous page")
+    traces.set_defaults(func=_traces)
+
+    show = subparsers.add_parser("show", parents=[common], help="show one trace as a span tree")
+    show.add_argument("trace_id", metavar="TRACE_ID")
+    show.set_defaults(func=_show)
+
+    stats = subparsers.add_parser("stats", parents=[common], help="calls, tokens, cost and latency per group")
+    stats.add_argument("--by", choices=GROUPS, default="model")
+    stats.add_argument("--project")
+    _time_range(stats)
+    stats.set_defaults(func=_stats)
+
+    export = subparsers.add_parser("export", parents=[common], help="write spans as JSON Lines")
+    export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    export.add_argument("--trace-id")
+    export.add_argument("--project")
+    _time_range(export)
+    export.set_defaults(func=_export)
+
+    prune = subparsers.add_parser("prune", parents=[common], help="delete old traces / shrink the database")
+    prune.add_argument("--older-than", metavar="AGE", help="e.g. 30d, 12h")
+    prune.add_argument("--max-size", metavar="SIZE", help="e.g. 500MB, 2GB")
+    prune.set_defaults(func=_prune)
+
+
+def _time_range(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--since", metavar="TIME", help="an age (1h, 7d) or an ISO date/time")
+    parser.add_argument("--until", metavar="TIME", help="an age (1h, 7d) or an ISO date/time")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def _open(args: argparse.Namespace) -> TraceStore:
+    path = _paths.resolve(getattr(args, "db", None))
+    if not path.exists():
+        raise CommandError(f"no trace database at {path} (pass --db PATH or set TRACEGLASS_DB)", EXIT_NOT_FOUND)
+    try:
+        return TraceStore(path, create=False)
+    except SchemaTooNewError as exc:
+        raise CommandError(str(exc)) from None
+    except sqlite3.DatabaseError as exc:
+        raise CommandError(f"cannot read {path}: {exc}") from None
+
+
+def _wants_json(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "json", False))
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def _traces(args: argparse.Namespace) -> int:
+    from traceglass.store import _render
+
+    with _open(args) as store:
+        page = store.list_traces(
+            project=args.project, span_type=args.span_type, trace_id=args.trace_id, session=args.session,
+            user=args.user, model=args.model, status=args.status, since=args.since, until=args.until,
+            min_cost=args.min_cost, min_latency_ms=args.min_latency_ms, search=args.search, limit=args.limit,
+            cursor=args.cursor)
+    if _wants_json(args):
+        _print_json(page.to_dict())
+    else:
+        _render.traces_table(page)
+    return EXIT_OK
+
+
+def _show(args: argparse.Namespace) -> int:
+    from traceglass.store import _render
+
+    with _open(args) as store:
+        trace = store.get_trace(args.trace_id)
+        if trace is None:
+            raise CommandError(f"no trace {args.trace_id!r} in {store.path}", EXIT_NOT_FOUND)
+    if _wants_json(args):
+        _print_json(trace.to_dict())
+    else:
+        _render.trace_tree(trace)
+    return EXIT_OK
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from traceglass.store import _render
+
+    with _open(args) as store:
+        rows = store.stats(args.by, since=args.since, until=args.until, project=args.project)
+    if _wants_json(args):
+        _print_json({"group_by": args.by, "rows": [row.to_dict() for row in rows]})
+    else:
+        _render.stats_table(args.by, rows)
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with _open(args) as store:
+        filters = dict(trace_id=args.trace_id, project=args.project, since=args.since, until=args.until)
+        with Progress(console=Console(stderr=True), transient=True) as bar:
+            task = None
+
+            def progress(done: int, total: int) -> None:
+                nonlocal task
+                if total < _PROGRESS_MIN_SPANS:
+                    return
+                if task is None:
+                    task = bar.add_task("exporting spans", total=total)
+                bar.update(task, completed=done)
+
+            if args.output:
+                count = store.export(args.output, progress=progress, **filters)
+            else:
+                count = store.export(sys.stdout, progress=progress, **filters)
+                sys.stdout.flush()
+    print(f"exported {count} span(s)" + (f" to {args.output}" if args.output else ""), file=sys.stderr)
+    return EXIT_OK
+
+
+def _prune(args: argparse.Namespace) -> int:
+    if not args.older_than and not args.max_size:
+        raise CommandError("prune needs --older-than and/or --max-size", 2)
+    with _open(args) as store:
+        before = store.size_bytes()
+        deleted = store.prune(older_than=args.older_than, max_size=args.max_size)
+        after = store.size_bytes()
+    result = {"deleted_traces": deleted, "bytes_before": before, "bytes_after": after}
+    if _wants_json(args):
+        _print_json(result)
+    else:
+        print(f"deleted {deleted} trace(s); {before / 1e6:.1f} MB -> {after / 1e6:.1f} MB")
+    return EXIT_OK

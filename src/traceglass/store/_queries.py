@@ -1,0 +1,226 @@
+"""The read queries: one trace as a tree, the filtered trace list, statistics, span rows for export."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from typing import Any
+
+from traceglass.store._models import SpanNode, StatsRow, Trace, TracePage, TraceSummary
+from traceglass.store._time import TimeLike, to_ns
+
+SPAN_SELECT = """SELECT s.trace_id, s.span_id, s.parent_id, s.name, s.span_type, s.kind, s.project,
+    s.start_ns, s.end_ns, s.status, s.status_message, s.error_type, s.model, s.provider, s.operation,
+    s.input_tokens, s.output_tokens, s.total_tokens, s.cost_usd, s.session_id, s.user_id,
+    d.attributes, d.events, d.links, d.resource, s.superseded
+    FROM spans s LEFT JOIN span_data d ON d.trace_id = s.trace_id AND d.span_id = s.span_id"""
+TRACE_COLUMNS = """t.trace_id, t.name, t.project, t.start_ns, t.end_ns, t.status, t.span_count, t.error_count,
+    t.input_tokens, t.output_tokens, t.total_tokens, t.cost_usd, t.session_id, t.user_id"""
+GROUPS = ("model", "project", "user", "session", "type", "day")
+
+
+def _loads(text: str | None, empty: Any) -> Any:
+    return json.loads(text) if text else empty
+
+
+def span_node(row: tuple) -> SpanNode:
+    return SpanNode(*row[:21], attributes=_loads(row[21], {}), events=_loads(row[22], []),
+                    links=_loads(row[23], []), resource=_loads(row[24], {}), usage_superseded=bool(row[25]))
+
+
+def get_trace(conn: sqlite3.Connection, trace_id: str) -> Trace | None:
+    trace_id = trace_id.strip().lower()
+    head = conn.execute(f"SELECT {TRACE_COLUMNS} FROM traces t WHERE t.trace_id = ?", (trace_id,)).fetchone()
+    if head is None:
+        return None
+    spans = [span_node(r) for r in conn.execute(f"{SPAN_SELECT} WHERE s.trace_id = ? ORDER BY s.start_ns, s.id",
+                                                 (trace_id,))]
+    by_id = {span.span_id: span for span in spans}
+    roots = []
+    for span in spans:
+        parent = by_id.get(span.parent_id) if span.parent_id else None
+        (parent.children if parent is not None else roots).append(span)
+    root = next((s for s in roots if s.parent_id is None), roots[0] if roots else None)
+    return Trace(*head, root=root, roots=roots, spans=spans)
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def encode_cursor(summary: TraceSummary) -> str:
+    return f"{summary.start_ns}.{summary.trace_id}"
+
+
+def decode_cursor(cursor: str) -> tuple[int, str]:
+    try:
+        start, trace_id = cursor.split(".", 1)
+        return int(start), trace_id
+    except ValueError:
+        raise ValueError(f"invalid cursor {cursor!r}; pass back a next_cursor from list_traces") from None
+
+
+def list_traces(
+    conn: sqlite3.Connection,
+    *,
+    project: str | None = None,
+    span_type: str | None = None,
+    trace_id: str | None = None,
+    session: str | None = None,
+    user: str | None = None,
+    model: str | None = None,
+    status: str | None = None,
+    since: TimeLike | None = None,
+    until: TimeLike | None = None,
+    min_cost: float | None = None,
+    min_latency_ms: float | None = None,
+    search: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> TracePage:
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
+        raise ValueError(f"limit must be a positive integer, got {limit!r}")
+    where: list[str] = []
+    params: list[Any] = []
+
+    def add(clause: str, *values: Any) -> None:
+        where.append(clause)
+        params.extend(values)
+
+    if project is not None:
+        add("t.project = ?", project)
+    if trace_id:
+        add("t.trace_id GLOB ?", trace_id.strip().lower() + "*")  # a full id or a prefix
+    if session is not None:
+        add("t.session_id = ?", session)
+    if user is not None:
+        add("t.user_id = ?", user)
+    if status is not None:
+        if status.upper() not in ("OK", "ERROR"):
+            raise ValueError(f"status must be 'ok' or 'error', got {status!r}")
+        add("t.status = ?", status.upper())
+    if since is not None:
+        add("t.start_ns >= ?", to_ns(since))
+    if until is not None:
+        add("t.start_ns < ?", to_ns(until))
+    if min_cost is not None:
+        add("t.cost_usd >= ?", float(min_cost))
+    if min_latency_ms is not None:
+        add("t.duration_ns >= ?", int(float(min_latency_ms) * 1e6))
+    # The unary + keeps SQLite on the (trace_id, span_id) index inside these per-trace checks;
+    # without table statistics it would otherwise walk every span of the model for each trace.
+    if span_type is not None:
+        add("EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id AND +s.span_type = ?)", span_type)
+    if model is not None:
+        add("EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id AND +s.model = ?)", model)
+    if search:
+        pattern = _like(search)
+        add("(EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id AND +s.name LIKE ? ESCAPE '\\')"
+            " OR EXISTS (SELECT 1 FROM span_data d WHERE d.trace_id = t.trace_id"
+            " AND (d.attributes LIKE ? ESCAPE '\\' OR d.events LIKE ? ESCAPE '\\')))", pattern, pattern, pattern)
+    if cursor:
+        start, last_id = decode_cursor(cursor)
+        add("(t.start_ns < ? OR (t.start_ns = ? AND t.trace_id < ?))", start, start, last_id)
+    sql = (f"SELECT {TRACE_COLUMNS} FROM traces t {'WHERE ' + ' AND '.join(where) if where else ''}"
+           " ORDER BY t.start_ns DESC, t.trace_id DESC LIMIT ?")
+    rows = conn.execute(sql, [*params, limit + 1]).fetchall()
+    traces = [TraceSummary(*row) for row in rows[:limit]]
+    next_cursor = encode_cursor(traces[-1]) if len(rows) > limit else None
+    return TracePage(traces, next_cursor)
+
+
+# Per group: the table, the key expression, which rows count as calls, and which rows' tokens
+# and cost count (spans whose usage a span below them already reports do not).
+_GROUPS = {
+    "model": ("spans", "model", "model IS NOT NULL AND superseded = 0", "1"),
+    "type": ("spans", "span_type", "1", "superseded = 0"),
+    "project": ("traces", "project", "1", "1"),
+    "user": ("traces", "user_id", "1", "1"),
+    "session": ("traces", "session_id", "1", "1"),
+    "day": ("traces", "strftime('%Y-%m-%d', start_ns / 1000000000, 'unixepoch')", "1", "1"),
+}
+# Up to this many groups, each percentile is one OFFSET into a covering index (model, type);
+# beyond it, or without such an index, one sorted scan serves every group.
+_OFFSET_GROUPS = 64
+
+
+def _rank(fraction_percent: int, n: int) -> int:
+    """Nearest-rank position (1-based) of a percentile among ``n`` sorted values."""
+    return max(1, (fraction_percent * n + 99) // 100)
+
+
+def stats(conn: sqlite3.Connection, group_by: str = "model", *, since: TimeLike | None = None,
+          until: TimeLike | None = None, project: str | None = None) -> list[StatsRow]:
+    if group_by not in _GROUPS:
+        raise ValueError(f"group_by must be one of {list(GROUPS)}, got {group_by!r}")
+    table, key, calls_filter, usage_filter = _GROUPS[group_by]
+    where, params = [calls_filter], []
+    if since is not None:
+        where.append("start_ns >= ?")
+        params.append(to_ns(since))
+    if until is not None:
+        where.append("start_ns < ?")
+        params.append(to_ns(until))
+    if project is not None:
+        where.append("project = ?")
+        params.append(project)
+    condition = " AND ".join(where)
+    sums = conn.execute(
+        f"""SELECT {key} AS k, count(*), sum(status = 'ERROR'), count(duration_ns),
+            sum(CASE WHEN {usage_filter} THEN input_tokens END),
+            sum(CASE WHEN {usage_filter} THEN output_tokens END),
+            sum(CASE WHEN {usage_filter} THEN cost_usd END)
+            FROM {table} WHERE {condition} GROUP BY k""", params).fetchall()
+    timed = {row[0]: row[3] for row in sums}
+    marks: dict[Any, tuple[float | None, float | None]] = {}
+    if table == "spans" and len(sums) <= _OFFSET_GROUPS:
+        sql = (f"SELECT duration_ns FROM spans WHERE {condition} AND {key} IS ? AND duration_ns IS NOT NULL"
+               " ORDER BY duration_ns LIMIT 1 OFFSET ?")
+        for k, n in timed.items():
+            if n:
+                p50 = conn.execute(sql, [*params, k, _rank(50, n) - 1]).fetchone()[0]
+                p95 = conn.execute(sql, [*params, k, _rank(95, n) - 1]).fetchone()[0]
+                marks[k] = (p50 / 1e6, p95 / 1e6)
+    else:
+        current, position, ranks = object(), 0, (0, 0)
+        for k, value in conn.execute(f"SELECT {key} AS k, duration_ns FROM {table} WHERE {condition}"
+                                     " AND duration_ns IS NOT NULL ORDER BY k, duration_ns", params):
+            if k != current:
+                current, position = k, 0
+                ranks = (_rank(50, timed[k]), _rank(95, timed[k]))
+                marks[k] = (None, None)
+            position += 1
+            if position in ranks:
+                marks[k] = tuple(value / 1e6 if position == rank else old  # type: ignore[assignment]
+                                 for rank, old in zip(ranks, marks[k]))
+    rows = []
+    for k, calls, errors, _, tokens_in, tokens_out, cost in sums:
+        tokens_in, tokens_out = tokens_in or 0, tokens_out or 0
+        p50, p95 = marks.get(k, (None, None))
+        rows.append(StatsRow(k, calls, errors or 0, tokens_in, tokens_out, tokens_in + tokens_out, cost, p50, p95))
+    rows.sort(key=lambda r: (-(r.cost_usd or 0.0), -r.calls, str(r.key)))
+    return rows
+
+
+def export_spans(conn: sqlite3.Connection, *, trace_id: str | None = None, project: str | None = None,
+                 since: TimeLike | None = None, until: TimeLike | None = None) -> tuple[int, Iterator[SpanNode]]:
+    """The number of matching spans and an iterator over them (oldest trace first)."""
+    where, params = [], []
+    if trace_id:
+        where.append("s.trace_id = ?")
+        params.append(trace_id.strip().lower())
+    if project is not None:
+        where.append("s.project = ?")
+        params.append(project)
+    if since is not None:
+        where.append("s.start_ns >= ?")
+        params.append(to_ns(since))
+    if until is not None:
+        where.append("s.start_ns < ?")
+        params.append(to_ns(until))
+    condition = f" WHERE {' AND '.join(where)}" if where else ""
+    total = conn.execute(f"SELECT count(*) FROM spans s{condition}", params).fetchone()[0]
+    rows = conn.execute(f"{SPAN_SELECT}{condition} ORDER BY s.id", params)
+    return total, (span_node(row) for row in rows)

@@ -1,0 +1,151 @@
+"""Retention: delete whole traces by age and/or database size, a few at a time.
+
+Each step is its own short transaction, so exports waiting on the write lock get in between.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
+from datetime import timedelta
+
+DELETE_CHUNK = 200  # traces per transaction
+_NO_LOCK = nullcontext()  # reusable: the default per-step context
+_VACUUM_PAGES = 2000  # pages returned to the file system per transaction
+_SIZE_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9,
+               "kib": 2**10, "mib": 2**20, "gib": 2**30}
+
+
+def parse_size(value: int | str) -> int:
+    """Bytes from an int or a string such as ``500MB``, ``2GiB``, ``1000000``."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value <= 0:
+            raise ValueError(f"size must be positive, got {value!r}")
+        return value
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", str(value))
+    if not match or match.group(2).lower() not in _SIZE_UNITS:
+        raise ValueError(f"not a size: {value!r} (use e.g. 500MB, 2GB, 1GiB or a number of bytes)")
+    size = int(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])
+    if size <= 0:
+        raise ValueError(f"size must be positive, got {value!r}")
+    return size
+
+
+def as_seconds(value: float | timedelta) -> float:
+    """Seconds from a number of seconds or a timedelta."""
+    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    if seconds <= 0:
+        raise ValueError(f"age must be positive, got {value!r}")
+    return seconds
+
+
+def delete_traces(conn: sqlite3.Connection, trace_ids: Sequence[str]) -> int:
+    """Delete the spans and summaries of ``trace_ids`` in one transaction; returns how many existed."""
+    if not trace_ids:
+        return 0
+    marks = ",".join("?" * len(trace_ids))
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        existed = conn.execute(f"SELECT count(*) FROM traces WHERE trace_id IN ({marks})", trace_ids).fetchone()[0]
+        conn.execute(f"DELETE FROM span_data WHERE trace_id IN ({marks})", trace_ids)
+        conn.execute(f"DELETE FROM spans WHERE trace_id IN ({marks})", trace_ids)
+        conn.execute(f"DELETE FROM traces WHERE trace_id IN ({marks})", trace_ids)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return existed
+
+
+def used_bytes(conn: sqlite3.Connection) -> int:
+    """Bytes of the database file in use (free pages not counted)."""
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+    return (pages - free) * page_size
+
+
+def prune_older(conn: sqlite3.Connection, max_age_s: float, *, now: float | None = None,
+                chunk: int = DELETE_CHUNK, pause: float = 0.0, step: AbstractContextManager = _NO_LOCK) -> int:
+    """Delete traces that started more than ``max_age_s`` seconds ago; returns the count."""
+    cutoff = int(((time.time() if now is None else now) - max_age_s) * 1e9)
+    deleted = 0
+    while True:
+        with step:
+            ids = [r[0] for r in conn.execute(
+                "SELECT trace_id FROM traces WHERE start_ns < ? ORDER BY start_ns LIMIT ?", (cutoff, chunk))]
+            if not ids:
+                return deleted
+            deleted += delete_traces(conn, ids)
+        if pause:
+            time.sleep(pause)
+
+
+def prune_size(conn: sqlite3.Connection, max_bytes: int, *, chunk: int = DELETE_CHUNK, pause: float = 0.0,
+               step: AbstractContextManager = _NO_LOCK) -> int:
+    """Delete the oldest traces until the data fits in ``max_bytes``; returns the count."""
+    deleted = 0
+    while True:
+        with step:
+            count = _delete_some_oldest(conn, max_bytes, chunk)
+        if not count:
+            return deleted
+        deleted += count
+        if pause:
+            time.sleep(pause)
+
+
+def _delete_some_oldest(conn: sqlite3.Connection, max_bytes: int, chunk: int) -> int:
+    used = used_bytes(conn)
+    if used <= max_bytes:
+        return 0
+    spans = conn.execute("SELECT count(*) FROM spans").fetchone()[0]
+    if not spans:
+        return 0
+    # Estimate how many spans must go from the average span size, then take whole traces.
+    need = max(1, int((used - max_bytes) / (used / spans)) + 1)
+    ids, covered = [], 0
+    for trace_id, count in conn.execute("SELECT trace_id, span_count FROM traces ORDER BY start_ns LIMIT ?",
+                                        (chunk,)):
+        ids.append(trace_id)
+        covered += count
+        if covered >= need:
+            break
+    return delete_traces(conn, ids) if ids else 0
+
+
+def release_space(conn: sqlite3.Connection, *, pause: float = 0.0,
+                  step: AbstractContextManager = _NO_LOCK) -> None:
+    """Give free pages back to the file system, a slice per transaction (incremental auto-vacuum)."""
+    with step:
+        if conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:  # 2 = INCREMENTAL
+            return
+    while True:
+        with step:
+            if not conn.execute("PRAGMA freelist_count").fetchone()[0]:
+                break
+            conn.execute(f"PRAGMA incremental_vacuum({_VACUUM_PAGES})").fetchall()
+        if pause:
+            time.sleep(pause)
+    # Fold the WAL back into the database so the file sizes on disk reflect the pruning.
+    with step:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+
+def prune(conn: sqlite3.Connection, *, older_than: float | timedelta | None = None,
+          max_size: int | str | None = None, pause: float = 0.0,
+          step: AbstractContextManager = _NO_LOCK) -> int:
+    """Apply retention: age first, then size; free space is returned to the file system.
+
+    Each small step runs inside ``step`` (a lock, for the exporter's background thread)."""
+    deleted = 0
+    if older_than is not None:
+        deleted += prune_older(conn, as_seconds(older_than), pause=pause, step=step)
+    if max_size is not None:
+        deleted += prune_size(conn, parse_size(max_size), pause=pause, step=step)
+    if deleted:
+        release_space(conn, pause=pause, step=step)
+    return deleted

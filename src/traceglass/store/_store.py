@@ -1,0 +1,191 @@
+"""``TraceStore``: the read (and small write) API over a traceglass SQLite database."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import IO, Any
+
+from traceglass.store import _paths, _queries, _retention, _schema, _upsert
+from traceglass.store._models import SpanNode, StatsRow, Trace, TracePage
+from traceglass.store._rows import row_from_parts
+from traceglass.store._time import TimeLike
+from traceglass.store._writer import write_rows
+
+_EXISTING = """SELECT s.trace_id, s.span_id, s.parent_id, s.name, s.kind, s.start_ns, s.end_ns, s.status,
+    s.status_message, d.attributes, d.events, d.links, d.resource
+    FROM spans s LEFT JOIN span_data d ON d.trace_id = s.trace_id AND d.span_id = s.span_id
+    WHERE s.trace_id = ? AND s.span_id = ?"""
+
+
+class TraceStore:
+    """Query and maintain the traces the SQLite exporter wrote.
+
+    ``path`` defaults to the exporter's default (``$TRACEGLASS_DB`` or the per-user data
+    directory). With ``create=False`` a missing database raises ``FileNotFoundError``.
+    Safe to share between threads (calls are serialized on one connection).
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, create: bool = True) -> None:
+        self.path: Path = _paths.resolve(path)
+        self._conn = _schema.connect(self.path, create=create)
+        self._lock = threading.RLock()
+
+    # -- reading -----------------------------------------------------------------------------
+    def get_trace(self, trace_id: str) -> Trace | None:
+        """The trace with its span tree, or None for an unknown id."""
+        with self._lock:
+            return _queries.get_trace(self._conn, trace_id)
+
+    def list_traces(
+        self,
+        *,
+        project: str | None = None,
+        span_type: str | None = None,
+        trace_id: str | None = None,
+        session: str | None = None,
+        user: str | None = None,
+        model: str | None = None,
+        status: str | None = None,
+        since: TimeLike | None = None,
+        until: TimeLike | None = None,
+        min_cost: float | None = None,
+        min_latency_ms: float | None = None,
+        search: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> TracePage:
+        """Traces newest first. ``span_type``/``model`` match any span of the trace; ``search``
+        matches span names and captured content; ``trace_id`` may be a prefix; ``status`` is
+        ``"ok"`` or ``"error"``; ``since``/``until`` take datetimes, epoch seconds, ISO text or ages
+        like ``"1h"``. Pass ``page.next_cursor`` as ``cursor`` for the next page."""
+        with self._lock:
+            return _queries.list_traces(
+                self._conn, project=project, span_type=span_type, trace_id=trace_id, session=session,
+                user=user, model=model, status=status, since=since, until=until, min_cost=min_cost,
+                min_latency_ms=min_latency_ms, search=search, limit=limit, cursor=cursor)
+
+    def stats(self, group_by: str = "model", *, since: TimeLike | None = None, until: TimeLike | None = None,
+              project: str | None = None) -> list[StatsRow]:
+        """Calls, errors, tokens, cost and p50/p95 latency per ``model``, ``type`` (per span) or
+        ``project``, ``user``, ``session``, ``day`` (per trace), most expensive first. Tokens and cost
+        count each model call once (the :mod:`traceglass.rollup` rule)."""
+        with self._lock:
+            return _queries.stats(self._conn, group_by, since=since, until=until, project=project)
+
+    def count(self) -> dict[str, int]:
+        """Numbers of traces and spans stored."""
+        with self._lock:
+            traces = self._conn.execute("SELECT count(*) FROM traces").fetchone()[0]
+            spans = self._conn.execute("SELECT count(*) FROM spans").fetchone()[0]
+        return {"traces": traces, "spans": spans}
+
+    # -- writing -----------------------------------------------------------------------------
+    def upsert_span(self, span: Mapping[str, Any]) -> SpanNode:
+        """Create a span from a plain dict, or update the stored one with the same ids
+        (attributes and resource merged, events appended). Missing ids are generated.
+        Raises ValueError listing every problem in the dict."""
+        with self._lock:
+            existing = None
+            body = span if isinstance(span, Mapping) else {}
+            trace_id, span_id = body.get("trace_id"), body.get("span_id")
+            if isinstance(trace_id, str) and isinstance(span_id, str):
+                row = self._conn.execute(_EXISTING, (trace_id.lower(), span_id.lower())).fetchone()
+                if row is not None:
+                    existing = dict(zip(("trace_id", "span_id", "parent_id", "name", "kind", "start_ns", "end_ns",
+                                         "status", "status_message"), row[:9]))
+                    for key, text, empty in zip(("attributes", "events", "links", "resource"), row[9:],
+                                                ({}, [], [], {})):
+                        existing[key] = json.loads(text) if text else empty
+            parts = _upsert.parts_from_dict(span, existing)
+            write_rows(self._conn, [row_from_parts(**parts)])
+            stored = self._conn.execute(f"{_queries.SPAN_SELECT} WHERE s.trace_id = ? AND s.span_id = ?",
+                                        (parts["trace_id"], parts["span_id"])).fetchone()
+            return _queries.span_node(stored)
+
+    def delete_trace(self, trace_id: str) -> bool:
+        """Delete one trace; False when there was no such trace."""
+        with self._lock:
+            return _retention.delete_traces(self._conn, [trace_id.strip().lower()]) > 0
+
+    def prune(self, *, older_than: float | timedelta | str | None = None,
+              max_size: int | str | None = None) -> int:
+        """Delete traces older than ``older_than`` (seconds, timedelta or ``"30d"``) and then the
+        oldest ones until the database fits in ``max_size`` (bytes or ``"500MB"``); returns how
+        many traces were deleted. Freed space goes back to the file system."""
+        if older_than is None and max_size is None:
+            raise ValueError("prune needs older_than and/or max_size")
+        if isinstance(older_than, str):
+            from traceglass.store._time import parse_duration
+
+            older_than = parse_duration(older_than)
+        with self._lock:
+            return _retention.prune(self._conn, older_than=older_than, max_size=max_size)
+
+    def size_bytes(self) -> int:
+        """Bytes of data in the database (free pages not counted)."""
+        with self._lock:
+            return _retention.used_bytes(self._conn)
+
+    # -- export ------------------------------------------------------------------------------
+    def export(
+        self,
+        destination: str | os.PathLike[str] | IO[str],
+        *,
+        trace_id: str | None = None,
+        project: str | None = None,
+        since: TimeLike | None = None,
+        until: TimeLike | None = None,
+        progress: Callable[[int, int], Any] | None = None,
+    ) -> int:
+        """Write matching spans as JSON Lines (one span object per line) to a path or text file;
+        returns the number written. ``progress(done, total)`` is called every 1,000 spans."""
+        if isinstance(destination, (str, os.PathLike)):
+            with open(destination, "w", encoding="utf-8") as file:
+                return self.export(file, trace_id=trace_id, project=project, since=since, until=until,
+                                   progress=progress)
+        # A second connection: a long export must not hold the lock other callers need.
+        conn = _schema.connect(self.path, create=False)
+        try:
+            total, spans = _queries.export_spans(conn, trace_id=trace_id, project=project, since=since,
+                                                 until=until)
+            done = 0
+            buffer = io.StringIO()
+            for span in spans:
+                buffer.write(json.dumps(span.to_dict(children=False), ensure_ascii=False, default=str))
+                buffer.write("\n")
+                done += 1
+                if done % 1000 == 0:
+                    destination.write(buffer.getvalue())
+                    buffer = io.StringIO()
+                    if progress is not None:
+                        progress(done, total)
+            destination.write(buffer.getvalue())
+            if progress is not None:
+                progress(done, total)
+            return done
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        """Close the connection; idempotent."""
+        with self._lock:
+            try:
+                self._conn.close()
+            except sqlite3.Error:
+                pass
+
+    def __enter__(self) -> TraceStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"TraceStore({str(self.path)!r})"

@@ -1,0 +1,94 @@
+"""Write span rows in one transaction and refresh the summary of every trace they touch.
+
+Trace totals come from :mod:`traceglass.rollup` (the one no-double-counting rule). The same pass
+marks each span whose own usage the rule does not count (``superseded``: a span below it reports
+usage), so per-span statistics agree with the trace totals.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+
+from traceglass import rollup
+from traceglass.store._rows import INSERT_DATA, INSERT_SPAN, SpanRow
+
+_CHUNK = 400  # ids per IN (...) list, below SQLite's default host-parameter limit
+
+_TRACE_SPANS = """SELECT trace_id, span_id, parent_id, name, project, start_ns, end_ns, status,
+    input_tokens, output_tokens, cost_usd, session_id, user_id, superseded
+    FROM spans WHERE trace_id IN ({marks})"""
+_UPSERT_TRACE = """INSERT OR REPLACE INTO traces (trace_id, root_span_id, name, project, start_ns, end_ns,
+    duration_ns, status, span_count, error_count, input_tokens, output_tokens, total_tokens, cost_usd,
+    session_id, user_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+_SET_SUPERSEDED = "UPDATE spans SET superseded = ? WHERE trace_id = ? AND span_id = ?"
+
+
+def write_rows(conn: sqlite3.Connection, rows: Sequence[SpanRow]) -> None:
+    """Insert or replace ``rows`` and refresh their traces, all in one write transaction."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.executemany(INSERT_SPAN, [row.span for row in rows])
+        conn.executemany(INSERT_DATA, [row.data for row in rows])
+        refresh_traces(conn, {row.trace_id for row in rows})
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def refresh_traces(conn: sqlite3.Connection, trace_ids: Iterable[str]) -> None:
+    """Recompute the ``traces`` rows and ``superseded`` flags of ``trace_ids`` (inside a transaction)."""
+    ids = list(trace_ids)
+    for i in range(0, len(ids), _CHUNK):
+        chunk = ids[i:i + _CHUNK]
+        by_trace: dict[str, list[tuple]] = {trace_id: [] for trace_id in chunk}
+        for row in conn.execute(_TRACE_SPANS.format(marks=",".join("?" * len(chunk))), chunk):
+            by_trace[row[0]].append(row)
+        summaries, flags, gone = [], [], []
+        for trace_id, spans in by_trace.items():
+            if not spans:
+                gone.append((trace_id,))
+                continue
+            summary, changed = _summarize(trace_id, spans)
+            summaries.append(summary)
+            flags.extend(changed)
+        conn.executemany(_UPSERT_TRACE, summaries)
+        if flags:
+            conn.executemany(_SET_SUPERSEDED, flags)
+        if gone:
+            conn.executemany("DELETE FROM traces WHERE trace_id = ?", gone)
+
+
+def _summarize(trace_id: str, spans: list[tuple]) -> tuple[tuple, list[tuple]]:
+    parents = {s[1]: s[2] for s in spans}
+    own = {s[1]: rollup.own_usage(s[8], s[9], s[10]) for s in spans}
+    totals = rollup.tree_totals(parents, own)
+    total = rollup.trace_total(parents, own)
+    children: dict[str, list[str]] = {s[1]: [] for s in spans}
+    for span_id, parent in parents.items():
+        if parent in children:
+            children[parent].append(span_id)
+    changed = []
+    for s in spans:
+        span_id = s[1]
+        superseded = int(own[span_id] is not None and any(totals[c].calls for c in children[span_id]))
+        if superseded != s[13]:
+            changed.append((superseded, trace_id, span_id))
+    ordered = sorted(spans, key=lambda s: s[5])
+    roots = [s for s in ordered if s[2] is None or s[2] not in parents]
+    # The true root (no parent) wins over spans whose parent is missing (not exported yet).
+    root = next((s for s in roots if s[2] is None), roots[0] if roots else ordered[0])
+    start = ordered[0][5]
+    ends = [s[6] for s in spans if s[6] is not None]
+    end = max(ends) if ends else None
+    errors = sum(1 for s in spans if s[7] == "ERROR")
+    project = root[4] or next((s[4] for s in ordered if s[4]), None)
+    session = root[11] or next((s[11] for s in ordered if s[11]), None)
+    user = root[12] or next((s[12] for s in ordered if s[12]), None)
+    summary = (
+        trace_id, root[1], root[3], project, start, end, None if end is None else end - start,
+        "ERROR" if errors else "OK", len(spans), errors, total.input_tokens, total.output_tokens,
+        total.total_tokens, total.cost_usd, session, user,
+    )
+    return summary, changed

@@ -1,0 +1,109 @@
+"""The served OpenAPI document matches what the endpoints do: every path, method and status is exercised."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from traceglass.server.app import create_app
+
+from .conftest import get, record_sample
+
+_TYPES = {"string": str, "integer": int, "number": (int, float), "boolean": bool, "object": dict, "array": list,
+          "null": type(None)}
+
+
+def check(value: Any, schema: dict[str, Any], root: dict[str, Any], where: str = "$") -> None:
+    """A small JSON Schema check (type, enum, properties, required, items, $ref): enough for our document."""
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[1]
+        check(value, root["components"]["schemas"][name], root, where)
+        return
+    if "enum" in schema:
+        assert value in schema["enum"], f"{where}: {value!r} not in {schema['enum']}"
+    kinds = schema.get("type")
+    if kinds is not None:
+        kinds = kinds if isinstance(kinds, list) else [kinds]
+        ok = any(isinstance(value, _TYPES[k]) and not (k in ("integer", "number") and isinstance(value, bool))
+                 for k in kinds)
+        assert ok, f"{where}: {value!r} is not of type {kinds}"
+    if isinstance(value, dict) and "properties" in schema:
+        missing = set(schema.get("required", [])) - set(value)
+        assert not missing, f"{where}: missing {sorted(missing)}"
+        undocumented = set(value) - set(schema["properties"])
+        assert not undocumented, f"{where}: undocumented fields {sorted(undocumented)}"
+        for key, sub in schema["properties"].items():
+            if key in value:
+                check(value[key], sub, root, f"{where}.{key}")
+    if isinstance(value, list) and "items" in schema:
+        for i, item in enumerate(value):
+            check(item, schema["items"], root, f"{where}[{i}]")
+
+
+@pytest.fixture
+def server(recorder, db_path, serve_app):
+    record_sample(recorder)
+    return serve_app(db_path, max_body_bytes=50_000)
+
+
+def _requests(url: str, trace_id: str) -> list[tuple[str, str, int, httpx.Response]]:
+    """(path template, method, expected status, response) for every documented status we can cause."""
+    post = lambda path, **kw: httpx.post(url + path, timeout=10, **kw)
+    otlp = {"content-type": "application/json"}
+    return [
+        ("/api/traces/", "get", 200, get(url + "/api/traces/", params={"limit": 2})),
+        ("/api/traces/", "get", 400, get(url + "/api/traces/", params={"limit": -1})),
+        ("/api/traces/", "post", 200, post("/api/traces/", json={"name": "x"})),
+        ("/api/traces/", "post", 400, post("/api/traces/", content=b"{", headers={"content-type": "application/json"})),
+        ("/api/traces/", "post", 413, post("/api/traces/", content=b" " * 60_000,
+                                           headers={"content-type": "application/json"})),
+        ("/api/traces/", "post", 415, post("/api/traces/", content=b"x", headers={"content-type": "text/plain"})),
+        ("/api/traces/", "post", 422, post("/api/traces/", json={"kind": "sideways"})),
+        ("/api/traces/{trace_id}", "get", 200, get(f"{url}/api/traces/{trace_id}")),
+        ("/api/traces/{trace_id}", "get", 400, get(f"{url}/api/traces/xyz")),
+        ("/api/traces/{trace_id}", "get", 404, get(f"{url}/api/traces/{'f' * 32}")),
+        ("/api/stats", "get", 200, get(url + "/api/stats", params={"group_by": "type"})),
+        ("/api/stats", "get", 400, get(url + "/api/stats", params={"group_by": "planet"})),
+        ("/v1/traces", "post", 200, post("/v1/traces", content=b"{}", headers=otlp)),
+        ("/v1/traces", "post", 400, post("/v1/traces", content=b"{", headers=otlp)),
+        ("/v1/traces", "post", 413, post("/v1/traces", content=gzip.compress(b" " * 100_000),
+                                         headers={**otlp, "content-encoding": "gzip"})),
+        ("/v1/traces", "post", 415, post("/v1/traces", content=b"x", headers={"content-type": "text/csv"})),
+    ]
+
+
+def test_documented_paths_answer_as_documented(server):
+    document = get(server.url + "/openapi.json").json()
+    assert document["openapi"] == "3.1.0"
+    trace_id = get(server.url + "/api/traces/").json()["traces"][0]["trace_id"]
+    exercised: set[tuple[str, str, str]] = set()
+    for path, method, status, response in _requests(server.url, trace_id):
+        assert response.status_code == status, (path, method, response.text)
+        documented = document["paths"][path][method]["responses"]
+        assert str(status) in documented, (path, method, status)
+        exercised.add((path, method, str(status)))
+        content = documented[str(status)].get("content", {})
+        if "application/json" in content and response.headers["content-type"] == "application/json":
+            check(response.json(), content["application/json"]["schema"], document, f"{method} {path} {status}")
+    # Every documented path, method and status was exercised, except a database that cannot be written.
+    documented_all = {(p, m, s) for p, methods in document["paths"].items() for m, op in methods.items()
+                      for s in op["responses"]}
+    assert documented_all - exercised == {("/v1/traces", "post", "503")}
+
+
+def test_every_api_route_is_documented(db_path):
+    from traceglass.server._openapi import openapi_schema
+
+    app = create_app(db_path)
+    try:
+        api_paths = {r.path for r in app.app.routes if getattr(r, "path", "").startswith(("/api/", "/v1/"))}
+    finally:
+        app.app.state.ingest.shutdown()
+        app.app.state.store.close()
+    document = openapi_schema()
+    assert {p.rstrip("/") for p in api_paths} == {p.rstrip("/") for p in document["paths"]}
+    json.dumps(document)  # serializable as served

@@ -1,0 +1,136 @@
+"""Several threads and several real processes writing one database file lose nothing."""
+
+from __future__ import annotations
+
+import multiprocessing
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+from ._helpers import BASE_S, make_sdk, rows
+
+WRITER = textwrap.dedent("""
+    import os, sys, time
+    from opentelemetry import trace
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from traceglass.exporters import SQLiteSpanExporter
+
+    db, go, worker, traces = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    provider = TracerProvider(resource=Resource.create({"service.name": f"worker-{worker}"}))
+    provider.add_span_processor(BatchSpanProcessor(SQLiteSpanExporter(db), max_export_batch_size=25,
+                                                   schedule_delay_millis=5))
+    tracer = provider.get_tracer("writer")
+    deadline = time.time() + 30
+    while not os.path.exists(go) and time.time() < deadline:  # start together
+        time.sleep(0.005)
+    for i in range(traces):
+        with tracer.start_as_current_span(f"job {worker}-{i}"):
+            with tracer.start_as_current_span("chat m", attributes={
+                    "gen_ai.operation.name": "chat", "gen_ai.request.model": "m",
+                    "gen_ai.usage.input_tokens": 3, "gen_ai.usage.output_tokens": 2}):
+                pass
+            with tracer.start_as_current_span("tool t"):
+                pass
+    provider.shutdown()
+""")
+
+
+def test_processes_writing_one_file_lose_nothing(tmp_path):
+    db, go = tmp_path / "shared.db", tmp_path / "go"
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER)
+    workers, traces = 4, 150
+    procs = [subprocess.Popen([sys.executable, str(script), str(db), str(go), str(w), str(traces)],
+                              stderr=subprocess.PIPE, text=True) for w in range(workers)]
+    time.sleep(0.5)
+    go.write_text("go")
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        assert "could not export" not in err
+    assert rows(db, "SELECT count(*) AS n FROM spans") == [{"n": workers * traces * 3}]
+    assert rows(db, "SELECT count(*) AS n FROM span_data") == [{"n": workers * traces * 3}]
+    assert rows(db, "SELECT project, count(*) AS traces, sum(span_count) AS spans, sum(total_tokens) AS tokens "
+                    "FROM traces GROUP BY project ORDER BY project") == [
+        {"project": f"worker-{w}", "traces": traces, "spans": traces * 3, "tokens": traces * 5}
+        for w in range(workers)]
+
+
+def test_threads_sharing_one_exporter_and_with_their_own_lose_nothing(db_path):
+    shared = make_sdk(db_path)
+    own = [make_sdk(db_path, service=f"own-{i}") for i in range(3)]
+    errors = []
+
+    def work(sdk, offset):
+        try:
+            for i in range(60):
+                sdk.rag_trace(BASE_S + offset + i)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(shared, 1000 * i)) for i in range(3)]
+    threads += [threading.Thread(target=work, args=(sdk, 10_000 + 1000 * i)) for i, sdk in enumerate(own)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert rows(db_path, "SELECT count(*) AS n FROM spans") == [{"n": 6 * 60 * 4}]
+    assert rows(db_path, "SELECT count(*) AS n, sum(total_tokens) AS tokens FROM traces") == [
+        {"n": 6 * 60, "tokens": 6 * 60 * 120}]
+    for sdk in [shared, *own]:
+        sdk.provider.shutdown()
+
+
+def _child_writes(sdk) -> None:
+    sdk.rag_trace(BASE_S + 50)
+    sdk.provider.shutdown()
+
+
+def test_a_forked_child_opens_its_own_connection(db_path):
+    sdk = make_sdk(db_path)
+    sdk.rag_trace(BASE_S)  # the parent's connection is open now
+    child = multiprocessing.get_context("fork").Process(target=_child_writes, args=(sdk,))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    sdk.rag_trace(BASE_S + 100)  # and the parent's connection still works
+    assert rows(db_path, "SELECT count(*) AS n FROM traces") == [{"n": 3}]
+    sdk.provider.shutdown()
+
+
+def _child_writes_at(sdk, start_s) -> None:
+    sdk.rag_trace(start_s)
+    sdk.provider.shutdown()
+
+
+def test_forking_while_the_parent_keeps_exporting_is_safe(db_path):
+    # Without the fork lock a child inherits SQLite mutexes or lock state held mid-write by the
+    # parent's threads and hangs or reads a "malformed" database now and then.
+    sdk = make_sdk(db_path)
+    stop = threading.Event()
+    written = []
+
+    def keep_writing():
+        while not stop.is_set():
+            written.append(sdk.rag_trace(BASE_S + 10_000 + len(written), question="x" * 3000))
+
+    writer = threading.Thread(target=keep_writing)
+    writer.start()
+    try:
+        context = multiprocessing.get_context("fork")
+        for i in range(12):
+            child = context.Process(target=_child_writes_at, args=(sdk, BASE_S + i))
+            child.start()
+            child.join(60)
+            assert child.exitcode == 0, f"child {i} exit code {child.exitcode}"
+    finally:
+        stop.set()
+        writer.join(60)
+    sdk.provider.shutdown()
+    assert rows(db_path, "SELECT count(*) AS n FROM traces") == [{"n": 12 + len(written)}]
+

@@ -1,0 +1,108 @@
+"""``configure()`` writes to SQLite by default; ``opentelemetry-instrument`` picks the exporter by name.
+
+Both set global providers, so each runs in its own interpreter.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+from ._helpers import rows
+
+APP = textwrap.dedent("""
+    import sys
+    import traceglass
+
+    traceglass.configure(exporters={exporters}, db_path={db!r}, instrument=[], service_name="configured")
+
+    @traceglass.observe(type="chain", name="job")
+    def job():
+        return inner()
+
+    @traceglass.trace_llm(model="gpt-4o-mini")
+    def inner():
+        traceglass.update_current_span_attributes(
+            traceglass.LlmAttributes(input="q", output="a", input_token_count=4, output_token_count=2))
+        return "a"
+
+    job()
+    traceglass.shutdown()
+""")
+
+
+def _run(code: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("TRACEGLASS_", "OTEL_"))}
+    environ["TRACEGLASS_RAISE_INTERNAL_ERRORS"] = "1"
+    environ.update(env or {})
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=environ)
+
+
+def _check(db):
+    assert rows(db, "SELECT name, span_type, project, model, input_tokens FROM spans ORDER BY start_ns") == [
+        {"name": "job", "span_type": "chain", "project": "configured", "model": None, "input_tokens": None},
+        {"name": "inner", "span_type": "llm", "project": "configured", "model": "gpt-4o-mini", "input_tokens": 4},
+    ]
+    assert rows(db, "SELECT name, total_tokens FROM traces") == [{"name": "job", "total_tokens": 6}]
+
+
+def test_configure_with_the_sqlite_exporter_writes_rows(tmp_path):
+    db = tmp_path / "configured.db"
+    result = _run(APP.format(exporters='["sqlite"]', db=str(db)))
+    assert result.returncode == 0, result.stderr
+    _check(db)
+
+
+def test_configure_uses_sqlite_by_default_and_reads_traceglass_db(tmp_path):
+    db = tmp_path / "default.db"
+    result = _run(APP.format(exporters="None", db=None), env={"TRACEGLASS_DB": str(db)})
+    assert result.returncode == 0, result.stderr
+    _check(db)
+
+
+def test_opentelemetry_instrument_uses_it_by_entry_point_name(tmp_path):
+    db = tmp_path / "auto.db"
+    code = textwrap.dedent("""
+        from opentelemetry import trace
+        tracer = trace.get_tracer("app")
+        with tracer.start_as_current_span("outer"):
+            with tracer.start_as_current_span("chat m", attributes={"gen_ai.operation.name": "chat"}):
+                pass
+    """)
+    script = tmp_path / "app.py"
+    script.write_text(code)
+    instrument = os.path.join(os.path.dirname(sys.executable), "opentelemetry-instrument")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("TRACEGLASS_", "OTEL_"))}
+    environ.update({"OTEL_TRACES_EXPORTER": "traceglass_sqlite", "OTEL_METRICS_EXPORTER": "none",
+                    "OTEL_LOGS_EXPORTER": "none", "OTEL_SERVICE_NAME": "auto-app", "TRACEGLASS_DB": str(db),
+                    "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "openai,traceglass_openai,traceglass_langchain"})
+    result = subprocess.run([instrument, sys.executable, str(script)], capture_output=True, text=True,
+                            timeout=120, env=environ)
+    assert result.returncode == 0, result.stderr
+    assert rows(db, "SELECT name, span_type, project FROM spans ORDER BY start_ns") == [
+        {"name": "outer", "span_type": None, "project": "auto-app"},
+        {"name": "chat m", "span_type": "llm", "project": "auto-app"},
+    ]
+
+
+def test_spans_flushed_only_at_interpreter_exit_are_written(tmp_path):
+    db = tmp_path / "exit.db"
+    code = textwrap.dedent(f"""
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+        from traceglass.exporters import SQLiteSpanExporter
+
+        provider = TracerProvider()
+        # A long delay: the first export happens in the SDK's atexit shutdown.
+        provider.add_span_processor(BatchSpanProcessor(SQLiteSpanExporter({str(db)!r}),
+                                                       schedule_delay_millis=600_000))
+        trace.set_tracer_provider(provider)
+        with trace.get_tracer("app").start_as_current_span("last words"):
+            pass
+    """)
+    result = _run(code)
+    assert result.returncode == 0, result.stderr
+    assert rows(db, "SELECT name FROM spans") == [{"name": "last words"}]

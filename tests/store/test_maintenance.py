@@ -1,0 +1,209 @@
+"""upsert_span, delete_trace, prune and retention, JSONL export, and schema migrations."""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+import time
+
+import pytest
+from ._helpers import BASE_S, make_sdk, ns, rows
+
+from traceglass.store import SCHEMA_VERSION, SchemaTooNewError, TraceStore, _schema
+
+TRACE = "0af7651916cd43dd8448eb211c80319c"
+ROOT = "b7ad6b7169203331"
+CHILD = "00f067aa0ba902b7"
+
+
+def test_upsert_span_creates_then_updates(db_path):
+    store = TraceStore(db_path)
+    created = store.upsert_span({
+        "trace_id": TRACE, "span_id": ROOT, "name": "support chat", "type": "agent", "project": "helpdesk",
+        "start": "2027-01-15T08:00:00Z", "session": "s9", "user": "eve", "attributes": {"tier": "gold"},
+    })
+    assert (created.trace_id, created.span_id, created.name, created.type, created.project, created.start_ns,
+            created.end_ns, created.status, created.session, created.user) == (
+        TRACE, ROOT, "support chat", "agent", "helpdesk", ns(BASE_S), None, "UNSET", "s9", "eve")
+    assert created.attributes == {"tier": "gold", "traceglass.span.type": "agent", "session.id": "s9",
+                                  "user.id": "eve"}
+    updated = store.upsert_span({
+        "trace_id": TRACE, "span_id": ROOT, "end_ns": ns(BASE_S + 3), "status": "error",
+        "status_message": "gave up", "attributes": {"turns": 4},
+        "events": [{"name": "escalated", "timestamp": BASE_S + 2, "attributes": {"to": "human"}}],
+    })
+    assert (updated.name, updated.type, updated.duration_ms, updated.status, updated.status_message) == (
+        "support chat", "agent", 3000.0, "ERROR", "gave up")
+    assert updated.attributes == {"tier": "gold", "traceglass.span.type": "agent", "session.id": "s9",
+                                  "user.id": "eve", "turns": 4}
+    assert updated.events == [{"name": "escalated", "time_unix_nano": ns(BASE_S + 2), "attributes": {"to": "human"}}]
+    # A child with usage below a parent with the same usage: the trace counts it once.
+    store.upsert_span({"trace_id": TRACE, "span_id": CHILD, "parent_id": ROOT, "name": "chat m", "model": "m",
+                       "start_ns": ns(BASE_S + 1), "end_ns": ns(BASE_S + 2), "input_tokens": 7, "output_tokens": 3,
+                       "cost_usd": 0.5})
+    store.upsert_span({"trace_id": TRACE, "span_id": ROOT, "input_tokens": 7, "output_tokens": 3, "cost_usd": 0.5})
+    trace = store.get_trace(TRACE)
+    assert (trace.span_count, trace.total_tokens, trace.cost_usd, trace.status, trace.latency_ms) == (
+        2, 10, 0.5, "ERROR", 3000.0)
+    assert [c.name for c in trace.root.children] == ["chat m"]
+    assert trace.root.usage_superseded is True
+    assert rows(db_path, "SELECT count(*) AS n FROM spans") == [{"n": 2}]
+    store.close()
+
+
+def test_upsert_span_generates_missing_ids(db_path):
+    with TraceStore(db_path) as store:
+        span = store.upsert_span({"name": "note"})
+        assert len(span.trace_id) == 32 and len(span.span_id) == 16 and span.parent_id is None
+        assert store.get_trace(span.trace_id).root.name == "note"
+
+
+def test_upsert_span_lists_every_problem(db_path):
+    with TraceStore(db_path) as store:
+        with pytest.raises(ValueError) as info:
+            store.upsert_span({"trace_id": "xyz", "span_id": 12, "kind": "SIDEWAYS", "input_tokens": -1,
+                               "start": "soon", "attributes": {"ok": 1, "bad": {"nested": True}}, "colour": "red"})
+        message = str(info.value)
+        assert message.startswith("invalid span: ")
+        for part in ["unknown field(s) ['colour']", "trace_id must be 32 hex digits, got 'xyz'",
+                     "span_id must be 16 hex digits, got 12", "name is required for a new span",
+                     "kind must be one of ['INTERNAL', 'CLIENT', 'SERVER', 'PRODUCER', 'CONSUMER']",
+                     "start must be an ISO 8601 time", "attribute 'bad' must map a string",
+                     "input_tokens must be a non-negative integer, got -1"]:
+            assert part in message, part
+        with pytest.raises(ValueError, match="end is before start"):
+            store.upsert_span({"name": "x", "start_ns": 10, "end_ns": 5})
+        with pytest.raises(ValueError, match="must be a JSON object"):
+            store.upsert_span(["not", "a", "dict"])
+        assert store.count() == {"traces": 0, "spans": 0}
+
+
+def test_delete_trace_removes_every_row(sdk, db_path):
+    keep, gone = sdk.rag_trace(BASE_S), sdk.rag_trace(BASE_S + 5)
+    with TraceStore(db_path) as store:
+        assert store.delete_trace(gone) is True
+        assert store.delete_trace(gone) is False
+        assert store.get_trace(gone) is None and store.get_trace(keep) is not None
+    for table in ("spans", "span_data", "traces"):
+        assert rows(db_path, f"SELECT DISTINCT trace_id FROM {table}") == [{"trace_id": keep}]
+
+
+def test_prune_by_age(sdk, db_path):
+    now = time.time()
+    old = [sdk.rag_trace(now - 40 * 86400 + i) for i in range(3)]
+    recent = sdk.rag_trace(now - 3600)
+    with TraceStore(db_path) as store:
+        assert store.prune(older_than="30d") == 3
+        assert [t.trace_id for t in store.list_traces().traces] == [recent]
+        assert all(store.get_trace(t) is None for t in old)
+        assert store.prune(older_than=30 * 86400) == 0
+        with pytest.raises(ValueError, match="needs older_than and/or max_size"):
+            store.prune()
+
+
+def test_prune_by_size_deletes_the_oldest_and_shrinks_the_file(sdk, db_path):
+    ids = [sdk.rag_trace(BASE_S + i, question="q" * 4000) for i in range(60)]
+    with TraceStore(db_path) as store:
+        before = store.size_bytes()
+        limit = before // 2
+        deleted = store.prune(max_size=limit)
+        assert 0 < deleted < 60
+        assert store.size_bytes() <= limit
+        remaining = [t.trace_id for t in store.list_traces(limit=100).traces]
+        assert remaining == list(reversed(ids))[:len(remaining)]  # the newest survive
+        assert len(remaining) == 60 - deleted
+    assert db_path.stat().st_size <= limit + 4096 * 4  # free pages went back to the file system
+
+
+def test_exporter_retention_runs_in_the_background(db_path):
+    sdk = make_sdk(db_path, max_age=3600, _retention_interval=0)
+    now = time.time()
+    sdk.rag_trace(now - 7200)
+    sdk.exporter._wait_for_retention()
+    fresh = sdk.rag_trace(now - 60)
+    sdk.exporter._wait_for_retention()
+    with TraceStore(db_path) as store:
+        assert [t.trace_id for t in store.list_traces().traces] == [fresh]
+    sdk.provider.shutdown()
+
+
+def test_exporter_retention_from_the_environment(tmp_path, monkeypatch):
+    from traceglass.exporters import SQLiteSpanExporter
+
+    monkeypatch.setenv("TRACEGLASS_DB_MAX_AGE", "7d")
+    monkeypatch.setenv("TRACEGLASS_DB_MAX_SIZE", "1GB")
+    exporter = SQLiteSpanExporter(tmp_path / "x.db")
+    assert (exporter.max_age, exporter.max_size) == (7 * 86400, 10**9)
+
+
+def test_export_writes_one_json_line_per_span(sdk, db_path, tmp_path):
+    first, second = sdk.rag_trace(BASE_S), sdk.rag_trace(BASE_S + 5)
+    with TraceStore(db_path) as store:
+        buffer = io.StringIO()
+        calls = []
+        assert store.export(buffer, progress=lambda done, total: calls.append((done, total))) == 8
+        lines = [json.loads(line) for line in buffer.getvalue().splitlines()]
+        assert len(lines) == 8 and calls == [(8, 8)]
+        assert {line["trace_id"] for line in lines} == {first, second}
+        client = next(line for line in lines if line["name"] == "chat gpt-4o-mini" and line["trace_id"] == first)
+        assert (client["model"], client["input_tokens"], client["cost_usd"], client["type"]) == (
+            "gpt-4o-mini-2024-07-18", 100, 0.0012, "llm")
+        assert client["attributes"]["gen_ai.provider.name"] == "openai" and "children" not in client
+        out = tmp_path / "one.jsonl"
+        assert store.export(out, trace_id=second) == 4
+        assert {json.loads(line)["trace_id"] for line in out.read_text().splitlines()} == {second}
+        assert store.export(io.StringIO(), since=BASE_S + 1) == 4
+
+
+def test_an_empty_database_is_migrated_to_the_current_version(tmp_path):
+    path = tmp_path / "old.db"
+    sqlite3.connect(str(path)).close()
+    with TraceStore(path) as store:
+        assert store.count() == {"traces": 0, "spans": 0}
+    assert rows(path, "PRAGMA user_version") == [{"user_version": SCHEMA_VERSION}]
+
+
+def test_migrations_run_forward_and_keep_the_data(sdk, db_path, monkeypatch):
+    trace_id = sdk.rag_trace(BASE_S)
+    sdk.provider.shutdown()
+
+    def v_next(conn):
+        conn.execute("ALTER TABLE traces ADD COLUMN starred INTEGER NOT NULL DEFAULT 0")
+
+    monkeypatch.setattr(_schema, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setitem(_schema.MIGRATIONS, SCHEMA_VERSION + 1, v_next)
+    with TraceStore(db_path) as store:
+        assert store.get_trace(trace_id).total_tokens == 120
+    assert rows(db_path, "PRAGMA user_version") == [{"user_version": SCHEMA_VERSION + 1}]
+    assert rows(db_path, "SELECT starred FROM traces") == [{"starred": 0}]
+
+
+def test_a_newer_schema_is_refused_and_a_missing_file_is_not_created(tmp_path):
+    path = tmp_path / "future.db"
+    conn = sqlite3.connect(str(path))
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 5}")
+    conn.close()
+    with pytest.raises(SchemaTooNewError, match="upgrade traceglass"):
+        TraceStore(path)
+    with pytest.raises(FileNotFoundError, match="no traceglass database"):
+        TraceStore(tmp_path / "missing.db", create=False)
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_a_version_1_database_gets_the_covering_stats_indexes(tmp_path):
+    path = tmp_path / "v1.db"
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    _schema.MIGRATIONS[1](conn)
+    conn.execute("PRAGMA user_version = 1")
+    conn.close()
+    sdk = make_sdk(path)  # writing opens (and migrates) the file
+    sdk.rag_trace(BASE_S)
+    sdk.provider.shutdown()
+    assert rows(path, "PRAGMA user_version") == [{"user_version": 2}]
+    assert [r["name"] for r in rows(path, "PRAGMA index_info(spans_model)")] == [
+        "model", "duration_ns", "superseded", "status", "input_tokens", "output_tokens", "cost_usd", "start_ns",
+        "project"]
+    with TraceStore(path) as store:
+        assert [(r.key, r.calls, r.total_tokens) for r in store.stats("model")] == [
+            ("gpt-4o-mini-2024-07-18", 1, 120)]
