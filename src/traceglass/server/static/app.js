@@ -154,7 +154,7 @@
       el("td", { className: "name", title: t.name || "" }, t.name || "(no root)"),
       el("td", null, t.project || "–"),
       el("td", null, t.type ? badge(t.type) : "–"),
-      el("td", { className: "model" }, (t.models || []).join(", ") || "–"),
+      el("td", { className: "model", title: (t.models || []).join(", ") }, (t.models || []).join(", ") || "–"),
       el("td", { className: "num latency" }, fmt.ms(t.latency_ms)),
       el("td", { className: "num tokens" }, fmt.tokens(t.total_tokens)),
       el("td", { className: "num cost" }, fmt.cost(t.cost_usd)),
