@@ -47,6 +47,8 @@ def test_two_layers_reporting_one_call_count_tokens_once(captured):
     _llm("outer", 50, 5, inner=inner)()
     tokens = captured.metrics()["gen_ai.client.token.usage"]
     assert sorted((p["attributes"]["gen_ai.token.type"], p["sum"]) for p in tokens) == [("input", 50), ("output", 5)]
+    (duration,) = captured.metrics()["gen_ai.client.operation.duration"]
+    assert duration["count"] == 1  # one model call, one operation
     # both spans still carry their own usage attributes, as each layer reported it
     assert captured.span("outer")["attributes"]["gen_ai.usage.input_tokens"] == 50
     assert captured.span("inner")["attributes"]["gen_ai.usage.input_tokens"] == 50

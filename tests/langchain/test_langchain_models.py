@@ -252,6 +252,10 @@ async def test_openai_client_span_nests_under_chat_model_and_tokens_count_once(
     # and the token-usage metric records it once too
     points = captured.metrics()["gen_ai.client.token.usage"]
     assert sorted((p["attributes"]["gen_ai.token.type"], p["sum"]) for p in points) == [("input", 10), ("output", 2)]
+    # and the operation duration once, from the OpenAI client layer
+    (duration,) = captured.metrics()["gen_ai.client.operation.duration"]
+    assert duration["count"] == 1
+    assert duration["attributes"]["server.address"] == "127.0.0.1"
 
 
 def test_chat_model_error_sets_status_and_error_type(instrumented, openai_server, no_detach_errors):

@@ -46,7 +46,8 @@ class Invocation:
     span: Span | None = field(default=None, repr=False)
     parent: Invocation | None = field(default=None, repr=False)
     start_time_ns: int = 0
-    subtree_reported_usage: bool = False
+    subtree_reported_usage: bool = False  # a model call below already reported token usage
+    subtree_model_call: bool = False  # a model call below already recorded the operation metrics
 
     def has_usage(self) -> bool:
         return False

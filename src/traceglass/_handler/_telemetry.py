@@ -215,8 +215,11 @@ class TelemetryHandler:
             with guard("handler.metrics"):
                 self._record_metrics(invocation, end_time_ns)
         parent = invocation.parent
-        if parent is not None and (invocation.has_usage() or invocation.subtree_reported_usage):
-            parent.subtree_reported_usage = True
+        if parent is not None:
+            if invocation.has_usage() or invocation.subtree_reported_usage:
+                parent.subtree_reported_usage = True
+            if isinstance(invocation, _MODEL_CALLS) or invocation.subtree_model_call:
+                parent.subtree_model_call = True
         span.end(end_time=end_time_ns)
 
     def fail(self, invocation: Invocation, error: BaseException, *, end_time_ns: int | None = None) -> None:
@@ -301,12 +304,16 @@ class TelemetryHandler:
         error_type = inv.attributes.get(semconv.ERROR_TYPE)
         if error_type:
             attributes[semconv.ERROR_TYPE] = error_type
-        end = end_time_ns or time.time_ns()
-        self._duration.record(max(end - inv.start_time_ns, 0) / 1e9, attributes)
-        if isinstance(inv, LLMInvocation) and inv.time_to_first_token_s is not None:
-            self._first_chunk.record(inv.time_to_first_token_s, attributes)
+        # One model call, one operation: when two layers trace it (a LangChain chat model and the
+        # OpenAI client under it) the innermost records the duration, and the innermost layer
+        # that knows the call's usage records its tokens (the rule of traceglass.rollup).
+        if not inv.subtree_model_call:
+            end = end_time_ns or time.time_ns()
+            self._duration.record(max(end - inv.start_time_ns, 0) / 1e9, attributes)
+            if isinstance(inv, LLMInvocation) and inv.time_to_first_token_s is not None:
+                self._first_chunk.record(inv.time_to_first_token_s, attributes)
         if error_type or inv.subtree_reported_usage:
-            return  # a model call is counted once: the innermost layer that knows its usage
+            return
         input_tokens = getattr(inv, "input_tokens", None)
         if input_tokens is not None:
             self._tokens.record(input_tokens, {**attributes, semconv.GEN_AI_TOKEN_TYPE: semconv.GenAITokenType.INPUT})
