@@ -109,6 +109,9 @@ class Settings:
     service_name: str | None = _opt(None, "TRACEGLASS_SERVICE_NAME", str)
     exporters: tuple[str, ...] | None = _opt(None, "TRACEGLASS_EXPORTERS", _parse_list)
     db_path: str | None = _opt(None, "TRACEGLASS_DB", str)
+    # Retention of the SQLite store: an age ("30d", seconds, timedelta) and a size ("2GB", bytes).
+    db_max_age: Any = _opt(None, "TRACEGLASS_DB_MAX_AGE", str)
+    db_max_size: Any = _opt(None, "TRACEGLASS_DB_MAX_SIZE", str)
     instrument: tuple[str, ...] | None = _opt(None, "TRACEGLASS_INSTRUMENT", _parse_list)
     prices: Any = _opt(None, "TRACEGLASS_PRICES", str)
     cost: bool = _opt(True, "TRACEGLASS_COST", _parse_bool)

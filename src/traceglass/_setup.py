@@ -57,6 +57,8 @@ def configure(
     service_name: str | None = None,
     exporters: Sequence[str | SpanExporter] | None = None,
     db_path: str | None = None,
+    db_max_age: Any = None,
+    db_max_size: Any = None,
     instrument: Sequence[str] | None = None,
     prices: Any = None,
     cost: bool | None = None,
@@ -73,7 +75,8 @@ def configure(
 
     Every option not given is read from its ``TRACEGLASS_*`` variable (README lists them).
     ``exporters`` mixes names (``"sqlite"`` — the default, ``"otlp"``, ``"console"``) and
-    ``SpanExporter`` instances. ``instrument=None`` turns on every instrumentor whose library is
+    ``SpanExporter`` instances; ``db_max_age`` ("30d") and ``db_max_size`` ("2GB") bound the
+    SQLite store. ``instrument=None`` turns on every instrumentor whose library is
     installed; ``[]`` turns none on. If the application already set an SDK tracer provider,
     traceglass attaches to it instead of replacing it. Calling ``configure`` again replaces the
     previous pipeline; it never duplicates processors or spans.
@@ -89,6 +92,8 @@ def configure(
         service_name=service_name,
         exporters=names,
         db_path=db_path,
+        db_max_age=db_max_age,
+        db_max_size=db_max_size,
         instrument=instrument,
         prices=prices,
         cost=cost,
@@ -100,6 +105,13 @@ def configure(
         mask=mask,
     )
     instrument_names = _instrument_names(settings.instrument)
+    if db_max_age is not None or db_max_size is not None:  # likewise bad retention arguments
+        from traceglass.store import _retention, _time
+
+        if db_max_size is not None:
+            _retention.parse_size(db_max_size)
+        if db_max_age is not None:
+            _time.parse_duration(db_max_age) if isinstance(db_max_age, str) else _retention.as_seconds(db_max_age)
     if prices is not None:  # a bad price table argument fails before any provider is touched
         from traceglass.processors._pricing import load_price_table
 
@@ -173,9 +185,12 @@ def _named_exporters(settings: _config.Settings, names: list[str] | None, given:
     out = []
     for name in dict.fromkeys(chosen):
         try:
-            exporter = _named.span_exporter(name, db_path=settings.db_path)
-        except ValueError as exc:  # from TRACEGLASS_EXPORTERS: warn, never take the app down
-            logger.warning("traceglass: ignoring TRACEGLASS_EXPORTERS entry: %s", exc)
+            exporter = _named.span_exporter(name, db_path=settings.db_path, db_max_age=settings.db_max_age,
+                                            db_max_size=settings.db_max_size)
+        except ValueError as exc:
+            if given:
+                raise  # a developer's bad argument
+            logger.warning("traceglass: ignoring exporter %r: %s", name, exc)  # from the environment
             continue
         if exporter is not None:
             out.append(exporter)

@@ -166,6 +166,8 @@ def test_flush_and_shutdown_never_raise_even_unconfigured():
         ('exporters=["carrier-pigeon"]', "unknown exporter"),
         ('exporters="console"', "exporters must be a list"),
         ("flush_interval=0", "flush_interval"),
+        ('db_max_size="lots"', "not a size"),
+        ("db_max_age=-5", "age must be positive"),
     ],
 )
 def test_bad_arguments_raise_value_error(arguments, message):
@@ -180,3 +182,17 @@ def test_bad_arguments_raise_value_error(arguments, message):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("ValueError:") and message in result.stdout
+
+
+def test_retention_options_reach_the_sqlite_exporter(tmp_path):
+    result = run(
+        f"""
+        import traceglass
+        handle = traceglass.configure(db_path={str(tmp_path / "t.db")!r}, db_max_size="2MB", instrument=[])
+        (exporter,) = handle.exporters
+        print(type(exporter).__name__, exporter.max_size, exporter.max_age)
+        """,
+        TRACEGLASS_DB_MAX_AGE="7d",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["SQLiteSpanExporter", "2000000", "604800.0"]

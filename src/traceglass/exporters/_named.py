@@ -19,7 +19,8 @@ def otlp_protocol() -> str:
     ).strip().lower()
 
 
-def span_exporter(name: str, *, db_path: str | None = None) -> SpanExporter | None:
+def span_exporter(name: str, *, db_path: str | None = None, db_max_age: Any = None,
+                  db_max_size: Any = None) -> SpanExporter | None:
     """A new span exporter for ``name`` (None for ``none``); ValueError for an unknown name."""
     key = name.strip().lower()
     if key == "none":
@@ -36,8 +37,11 @@ def span_exporter(name: str, *, db_path: str | None = None) -> SpanExporter | No
         return OTLPSpanExporter()
     if key == "sqlite":
         from traceglass.exporters.sqlite import SQLiteSpanExporter
+        from traceglass.store._time import parse_duration
 
-        return SQLiteSpanExporter(db_path)
+        if isinstance(db_max_age, str):
+            db_max_age = parse_duration(db_max_age)
+        return SQLiteSpanExporter(db_path, max_age=db_max_age, max_size=db_max_size)
     raise ValueError(f"unknown exporter {name!r}; use one of {list(KNOWN)} or a SpanExporter instance")
 
 
