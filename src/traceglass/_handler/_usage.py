@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from traceglass._handler._values import integer
+
 
 def _get(obj: Any, name: str) -> Any:
     if obj is None:
@@ -17,9 +19,6 @@ def _get(obj: Any, name: str) -> Any:
         return obj.get(name)
     return getattr(obj, name, None)
 
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 @dataclass
@@ -35,12 +34,12 @@ def usage_of(usage: Any) -> Usage | None:
     """A :class:`Usage` from an OpenAI ``usage`` object or dict, or None when there is none."""
     if usage is None:
         return None
-    input_tokens = _int(_get(usage, "prompt_tokens"))
+    input_tokens = integer(_get(usage, "prompt_tokens"))
     if input_tokens is None:
-        input_tokens = _int(_get(usage, "input_tokens"))
-    output_tokens = _int(_get(usage, "completion_tokens"))
+        input_tokens = integer(_get(usage, "input_tokens"))
+    output_tokens = integer(_get(usage, "completion_tokens"))
     if output_tokens is None:
-        output_tokens = _int(_get(usage, "output_tokens"))
+        output_tokens = integer(_get(usage, "output_tokens"))
     if input_tokens is None and output_tokens is None:
         return None
     input_details = _get(usage, "prompt_tokens_details") or _get(usage, "input_tokens_details")
@@ -48,9 +47,9 @@ def usage_of(usage: Any) -> Usage | None:
     return Usage(
         input_tokens=input_tokens,
         output_tokens=output_tokens,
-        cache_read_tokens=_int(_get(input_details, "cached_tokens")),
-        cache_creation_tokens=_int(_get(input_details, "cache_creation_tokens")),
-        reasoning_tokens=_int(_get(output_details, "reasoning_tokens")),
+        cache_read_tokens=integer(_get(input_details, "cached_tokens")),
+        cache_creation_tokens=integer(_get(input_details, "cache_creation_tokens")),
+        reasoning_tokens=integer(_get(output_details, "reasoning_tokens")),
     )
 
 

@@ -21,6 +21,7 @@ from traceglass._handler._messages import (
     tool_call_response_part,
     uri_part,
 )
+from traceglass._handler._values import integer, number
 
 # LangChain's ``ls_provider`` metadata -> the spec's gen_ai.provider.name values.
 _PROVIDERS = {
@@ -82,35 +83,29 @@ def model_of(metadata: Mapping[str, Any] | None, params: Mapping[str, Any]) -> s
     return None
 
 
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def _integer(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def apply_request(inv: LLMInvocation, params: Mapping[str, Any], metadata: Mapping[str, Any] | None) -> None:
     """Request parameters from ``invocation_params`` (falling back to ``ls_*`` metadata)."""
     meta = metadata or {}
-    inv.temperature = _number(params.get("temperature", meta.get("ls_temperature")))
-    inv.top_p = _number(params.get("top_p"))
-    inv.top_k = _number(params.get("top_k"))
+    inv.temperature = number(params.get("temperature", meta.get("ls_temperature")))
+    inv.top_p = number(params.get("top_p"))
+    inv.top_k = number(params.get("top_k"))
     for key in ("max_tokens", "max_completion_tokens", "max_output_tokens", "max_tokens_to_sample"):
-        if _integer(params.get(key)) is not None:
+        if integer(params.get(key)) is not None:
             inv.max_tokens = params[key]
             break
     else:
-        inv.max_tokens = _integer(meta.get("ls_max_tokens"))
+        inv.max_tokens = integer(meta.get("ls_max_tokens"))
     stop = params.get("stop") or params.get("stop_sequences") or meta.get("ls_stop")
     if isinstance(stop, str):
         stop = [stop]
     if isinstance(stop, (list, tuple)) and stop:
         inv.stop_sequences = [str(s) for s in stop]
-    inv.seed = _integer(params.get("seed"))
-    inv.frequency_penalty = _number(params.get("frequency_penalty"))
-    inv.presence_penalty = _number(params.get("presence_penalty"))
-    count = _integer(params.get("n"))
+    inv.seed = integer(params.get("seed"))
+    inv.frequency_penalty = number(params.get("frequency_penalty"))
+    inv.presence_penalty = number(params.get("presence_penalty"))
+    count = integer(params.get("n"))
     inv.choice_count = count if count is not None and count != 1 else None
     if params.get("stream") is True:
         inv.streaming = True
@@ -266,13 +261,13 @@ def _apply_usage_metadata(inv: LLMInvocation, usage: Any) -> None:
     """
     if not isinstance(usage, Mapping) or inv.input_tokens is not None or inv.output_tokens is not None:
         return
-    inv.input_tokens = _integer(usage.get("input_tokens"))
-    inv.output_tokens = _integer(usage.get("output_tokens"))
+    inv.input_tokens = integer(usage.get("input_tokens"))
+    inv.output_tokens = integer(usage.get("output_tokens"))
     details = usage.get("input_token_details") or {}
-    inv.cache_read_tokens = _integer(details.get("cache_read"))
-    inv.cache_creation_tokens = _integer(details.get("cache_creation"))
+    inv.cache_read_tokens = integer(details.get("cache_read"))
+    inv.cache_creation_tokens = integer(details.get("cache_creation"))
     out_details = usage.get("output_token_details") or {}
-    inv.reasoning_tokens = _integer(out_details.get("reasoning"))
+    inv.reasoning_tokens = integer(out_details.get("reasoning"))
 
 
 def _apply_token_usage(inv: LLMInvocation, usage: Any) -> None:

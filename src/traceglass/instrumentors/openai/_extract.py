@@ -24,6 +24,7 @@ from traceglass._handler._messages import (
     uri_part,
 )
 from traceglass._handler._usage import usage_of
+from traceglass._handler._values import integer
 
 _SENTINEL_NAMES = frozenset({"NotGiven", "Omit"})
 _DEFAULT_PORTS = {"https": 443, "http": 80}
@@ -53,12 +54,6 @@ def given(kwargs: dict[str, Any], name: str) -> Any:
     return value
 
 
-def _num(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _json_or_text(value: Any) -> Any:
@@ -434,7 +429,7 @@ def embedding_invocation(kwargs: dict[str, Any], client: Any, capture: bool) -> 
     fmt = given(kwargs, "encoding_format")
     if isinstance(fmt, str):
         inv.encoding_formats = [fmt]
-    inv.dimension_count = _int(given(kwargs, "dimensions"))
+    inv.dimension_count = integer(given(kwargs, "dimensions"))
     raw = given(kwargs, "input")
     # One string, one token array, or a list of either.
     if isinstance(raw, str) or (isinstance(raw, (list, tuple)) and raw and isinstance(raw[0], int)):
@@ -460,7 +455,7 @@ def apply_embedding(inv: EmbeddingInvocation, response: Any) -> None:
         elif isinstance(vector, str):  # base64 of float32s
             inv.dimension_count = len(base64.b64decode(vector)) // 4
     usage = _get(response, "usage")
-    tokens = _int(_get(usage, "prompt_tokens"))
+    tokens = integer(_get(usage, "prompt_tokens"))
     if tokens is not None:
         inv.input_tokens = tokens
 
