@@ -20,7 +20,6 @@ def _get(obj: Any, name: str) -> Any:
     return getattr(obj, name, None)
 
 
-
 @dataclass
 class Usage:
     input_tokens: int | None = None

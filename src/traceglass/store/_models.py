@@ -13,8 +13,26 @@ def _ms(ns: int | None) -> float | None:
     return None if ns is None else ns / 1e6
 
 
+class _Timed:
+    """Start and end as datetimes, and the time between them, from ``start_ns``/``end_ns``."""
+
+    start_ns: int
+    end_ns: int | None
+
+    @property
+    def start(self) -> datetime:
+        return from_ns(self.start_ns)  # type: ignore[return-value]
+
+    @property
+    def end(self) -> datetime | None:
+        return from_ns(self.end_ns)
+
+    def _elapsed_ms(self) -> float | None:
+        return None if self.end_ns is None else (self.end_ns - self.start_ns) / 1e6
+
+
 @dataclass
-class SpanNode:
+class SpanNode(_Timed):
     """One stored span, with its children (ordered by start time)."""
 
     trace_id: str
@@ -48,16 +66,8 @@ class SpanNode:
     children: list[SpanNode] = field(default_factory=list, repr=False)
 
     @property
-    def start(self) -> datetime:
-        return from_ns(self.start_ns)  # type: ignore[return-value]
-
-    @property
-    def end(self) -> datetime | None:
-        return from_ns(self.end_ns)
-
-    @property
     def duration_ms(self) -> float | None:
-        return None if self.end_ns is None else (self.end_ns - self.start_ns) / 1e6
+        return self._elapsed_ms()
 
     def walk(self) -> list[SpanNode]:
         """This span and all below it, depth first."""
@@ -86,7 +96,7 @@ class SpanNode:
 
 
 @dataclass
-class TraceSummary:
+class TraceSummary(_Timed):
     """One row of the trace list: a trace's totals without its spans."""
 
     trace_id: str
@@ -105,16 +115,8 @@ class TraceSummary:
     user: str | None
 
     @property
-    def start(self) -> datetime:
-        return from_ns(self.start_ns)  # type: ignore[return-value]
-
-    @property
-    def end(self) -> datetime | None:
-        return from_ns(self.end_ns)
-
-    @property
     def latency_ms(self) -> float | None:
-        return None if self.end_ns is None else (self.end_ns - self.start_ns) / 1e6
+        return self._elapsed_ms()
 
     def to_dict(self) -> dict[str, Any]:
         return {
