@@ -131,6 +131,10 @@ class LangChainInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         else:
             callback = _callback_class()(handler_for(tracer_provider, meter_provider))
         self._callback = callback
+        from traceglass.instrumentors.langchain._embeddings import EmbeddingsPatch
+
+        self._embeddings = EmbeddingsPatch(callback.telemetry)
+        self._embeddings.apply()
         import langchain_core.callbacks.manager as manager_module
 
         if hasattr(manager_module, _CONFIGURE):
@@ -145,6 +149,10 @@ class LangChainInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             unwrap(manager_module, _CONFIGURE)
         if hasattr(manager_module.BaseCallbackManager.__init__, "__wrapped__"):
             unwrap(manager_module.BaseCallbackManager, "__init__")
+        embeddings = getattr(self, "_embeddings", None)
+        if embeddings is not None:
+            embeddings.remove()
+            self._embeddings = None
         self._callback = None
 
     @property
