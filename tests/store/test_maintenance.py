@@ -8,9 +8,12 @@ import sqlite3
 import time
 
 import pytest
-from ._helpers import BASE_S, make_sdk, ns, rows
 
 from traceglass.store import SCHEMA_VERSION, SchemaTooNewError, TraceStore, _schema
+from traceglass.store._rows import row_from_parts
+from traceglass.store._writer import write_rows
+
+from ._helpers import BASE_S, make_sdk, ns, rows
 
 TRACE = "0af7651916cd43dd8448eb211c80319c"
 ROOT = "b7ad6b7169203331"
@@ -200,10 +203,41 @@ def test_a_version_1_database_gets_the_covering_stats_indexes(tmp_path):
     sdk = make_sdk(path)  # writing opens (and migrates) the file
     sdk.rag_trace(BASE_S)
     sdk.provider.shutdown()
-    assert rows(path, "PRAGMA user_version") == [{"user_version": 2}]
+    assert rows(path, "PRAGMA user_version") == [{"user_version": SCHEMA_VERSION}]
     assert [r["name"] for r in rows(path, "PRAGMA index_info(spans_model)")] == [
         "model", "duration_ns", "superseded", "status", "input_tokens", "output_tokens", "cost_usd", "start_ns",
         "project"]
     with TraceStore(path) as store:
         assert [(r.key, r.calls, r.total_tokens) for r in store.stats("model")] == [
             ("gpt-4o-mini-2024-07-18", 1, 120)]
+
+
+def test_a_version_2_database_gets_the_partial_model_index_and_keeps_its_spans(tmp_path):
+    path = tmp_path / "v2.db"
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    _schema.MIGRATIONS[1](conn)
+    _schema.MIGRATIONS[2](conn)
+    conn.execute("PRAGMA user_version = 2")
+    write_rows(conn, [  # spans written by the version 2 code: the same rows
+        row_from_parts(trace_id=TRACE, span_id=ROOT, parent_id=None, name="agent", kind="INTERNAL",
+                       start_ns=ns(BASE_S), end_ns=ns(BASE_S + 2), status="OK", status_message=None,
+                       attributes={"traceglass.span.type": "agent"}),
+        row_from_parts(trace_id=TRACE, span_id=CHILD, parent_id=ROOT, name="chat gpt-4o", kind="CLIENT",
+                       start_ns=ns(BASE_S), end_ns=ns(BASE_S + 1), status="OK", status_message=None,
+                       attributes={"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o",
+                                   "gen_ai.usage.input_tokens": 7, "gen_ai.usage.output_tokens": 3}),
+    ])
+    conn.close()
+    with TraceStore(path) as store:
+        assert [(r.key, r.calls, r.total_tokens, r.p50_ms) for r in store.stats("model")] == [
+            ("gpt-4o", 1, 10, 1000.0)]
+        assert [(r.key, r.calls) for r in store.stats("type")] == [("agent", 1), ("llm", 1)]
+        plan = store._conn.execute(
+            "EXPLAIN QUERY PLAN SELECT model, count(*) FROM spans WHERE model IS NOT NULL AND superseded = 0 "
+            "GROUP BY model").fetchall()
+    assert rows(path, "PRAGMA user_version") == [{"user_version": SCHEMA_VERSION}]
+    assert rows(path, "SELECT sql FROM sqlite_master WHERE name = 'spans_model'")[0]["sql"].endswith(
+        "WHERE model IS NOT NULL")
+    assert rows(path, "SELECT name FROM spans ORDER BY name") == [{"name": "agent"}, {"name": "chat gpt-4o"}]
+    assert any("COVERING INDEX spans_model" in row[-1] for row in plan)

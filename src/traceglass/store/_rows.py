@@ -25,6 +25,9 @@ DATA_COLUMNS = ("trace_id", "span_id", "attributes", "events", "links", "resourc
 
 INSERT_SPAN = (f"INSERT OR REPLACE INTO spans ({', '.join(SPAN_COLUMNS)}) "
                f"VALUES ({', '.join('?' * len(SPAN_COLUMNS))})")
+# The same with the ``superseded`` flag given (when the writer knows it before inserting).
+INSERT_SPAN_FLAGGED = (f"INSERT OR REPLACE INTO spans ({', '.join(SPAN_COLUMNS)}, superseded) "
+                       f"VALUES ({', '.join('?' * (len(SPAN_COLUMNS) + 1))})")
 INSERT_DATA = (f"INSERT OR REPLACE INTO span_data ({', '.join(DATA_COLUMNS)}) "
                f"VALUES ({', '.join('?' * len(DATA_COLUMNS))})")
 

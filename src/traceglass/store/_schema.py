@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DEFAULT_BUSY_TIMEOUT_MS = 10_000
 
 
@@ -102,9 +102,17 @@ def _v2(conn: sqlite3.Connection) -> None:
         output_tokens, cost_usd, start_ns, project)""")
 
 
+def _v3(conn: sqlite3.Connection) -> None:
+    # The model index only holds spans that have a model (stats by model reads no others): spans
+    # without one (tools, retrievers, agents, steps) no longer pay a random-key index insert each.
+    conn.execute("DROP INDEX spans_model")
+    conn.execute("""CREATE INDEX spans_model ON spans (model, duration_ns, superseded, status, input_tokens,
+        output_tokens, cost_usd, start_ns, project) WHERE model IS NOT NULL""")
+
+
 # Version N is reached by running MIGRATIONS[N] on a database at version N - 1. Append only:
 # a released step never changes, later needs get a new step.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1, 2: _v2}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1, 2: _v2, 3: _v3}
 
 
 def connect(

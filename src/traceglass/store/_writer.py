@@ -11,7 +11,12 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 
 from traceglass import rollup
-from traceglass.store._rows import INSERT_DATA, INSERT_SPAN, SpanRow
+from traceglass.store._rows import (
+    INSERT_DATA,
+    INSERT_SPAN,
+    INSERT_SPAN_FLAGGED,
+    SpanRow,
+)
 
 _CHUNK = 400  # ids per IN (...) list, below SQLite's default host-parameter limit
 
@@ -26,15 +31,57 @@ _SET_SUPERSEDED = "UPDATE spans SET superseded = ? WHERE trace_id = ? AND span_i
 
 def write_rows(conn: sqlite3.Connection, rows: Sequence[SpanRow]) -> None:
     """Insert or replace ``rows`` and refresh their traces, all in one write transaction."""
+    if not rows:
+        return
     conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.executemany(INSERT_SPAN, [row.span for row in rows])
+        # Most batches bring whole new traces (an SDK exports a trace's spans together). A trace
+        # without a summary row has no stored spans (the two are written and deleted together),
+        # so its summary comes from the batch itself: no read-back of the spans just inserted,
+        # and each span's superseded flag goes in with the row instead of a later UPDATE.
+        known = _known_traces(conn, {row.trace_id for row in rows})
+        new: dict[str, dict[str, SpanRow]] = {}
+        for row in rows:
+            if row.trace_id not in known:
+                new.setdefault(row.trace_id, {})[row.span[1]] = row  # a repeated span: the last wins
+        spans, insert = [row.span for row in rows], INSERT_SPAN
+        summaries = []
+        if new:
+            flagged: set[tuple[str, str]] = set()
+            for trace_id, by_span in new.items():
+                # In span id order, as the read-back returns them: ties resolve the same way.
+                spans_in = [_summary_input(by_span[span_id].span) for span_id in sorted(by_span)]
+                summary, changed = _summarize(trace_id, spans_in)
+                summaries.append(summary)
+                flagged.update((flag[1], flag[2]) for flag in changed if flag[0])
+            if flagged:
+                spans = [span + (1,) if (span[0], span[1]) in flagged else span + (0,) for span in spans]
+                insert = INSERT_SPAN_FLAGGED
+        conn.executemany(insert, spans)
         conn.executemany(INSERT_DATA, [row.data for row in rows])
-        refresh_traces(conn, {row.trace_id for row in rows})
+        if summaries:
+            conn.executemany(_UPSERT_TRACE, summaries)
+        if known:
+            refresh_traces(conn, known)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def _known_traces(conn: sqlite3.Connection, trace_ids: set[str]) -> set[str]:
+    ids, known = list(trace_ids), set()
+    for i in range(0, len(ids), _CHUNK):
+        chunk = ids[i:i + _CHUNK]
+        known.update(row[0] for row in conn.execute(
+            f"SELECT trace_id FROM traces WHERE trace_id IN ({','.join('?' * len(chunk))})", chunk))
+    return known
+
+
+def _summary_input(span: tuple) -> tuple:
+    """A span row (``SPAN_COLUMNS`` order) in the shape ``_TRACE_SPANS`` reads, not yet superseded."""
+    return (span[0], span[1], span[2], span[3], span[6], span[7], span[8], span[10], span[16], span[17],
+            span[19], span[20], span[21], 0)
 
 
 def refresh_traces(conn: sqlite3.Connection, trace_ids: Iterable[str]) -> None:

@@ -1,0 +1,105 @@
+"""The writer: a batch that brings whole new traces is summarized from the batch itself, and
+gives the same rows as the same spans written one at a time (read back from the database)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from traceglass.exporters import SQLiteSpanExporter
+from traceglass.store._forksafe import ForkGate
+
+from ._helpers import BASE_S, make_sdk, rows
+
+SPANS = "SELECT trace_id, span_id, parent_id, name, superseded, input_tokens, cost_usd FROM spans ORDER BY span_id"
+TRACES = "SELECT * FROM traces ORDER BY trace_id"
+
+
+def _two_traces(tmp_path):
+    memory = InMemorySpanExporter()
+    sdk = make_sdk(tmp_path / "source.db")
+    sdk.provider.add_span_processor(SimpleSpanProcessor(memory))
+    sdk.rag_trace(BASE_S, session="s1", user="ann")
+    sdk.rag_trace(BASE_S + 60, model="gpt-4o", error=True)
+    sdk.provider.shutdown()
+    spans = memory.get_finished_spans()
+    assert len(spans) == 8
+    return spans
+
+
+def test_a_batch_of_new_traces_gives_the_rows_of_spans_written_one_at_a_time(tmp_path):
+    spans = _two_traces(tmp_path)
+    whole, single = SQLiteSpanExporter(tmp_path / "whole.db"), SQLiteSpanExporter(tmp_path / "single.db")
+    assert whole.export(spans) is SpanExportResult.SUCCESS
+    for span in spans:
+        assert single.export([span]) is SpanExportResult.SUCCESS
+    whole.shutdown()
+    single.shutdown()
+    by_batch = rows(tmp_path / "whole.db", SPANS)
+    assert by_batch == rows(tmp_path / "single.db", SPANS)
+    assert sorted(r["superseded"] for r in by_batch) == [0] * 6 + [1] * 2  # the outer LLM layer of each
+    assert rows(tmp_path / "whole.db", TRACES) == rows(tmp_path / "single.db", TRACES)
+    assert [(t["span_count"], t["total_tokens"], t["status"]) for t in rows(tmp_path / "whole.db", TRACES)
+            ] in ([(4, 120, "OK"), (4, 120, "ERROR")], [(4, 120, "ERROR"), (4, 120, "OK")])
+
+
+def test_a_span_repeated_within_one_batch_of_a_new_trace_is_stored_once(tmp_path):
+    spans = _two_traces(tmp_path)[:4]
+    exporter = SQLiteSpanExporter(tmp_path / "repeat.db")
+    assert exporter.export(spans + spans[:2]) is SpanExportResult.SUCCESS
+    exporter.shutdown()
+    assert rows(tmp_path / "repeat.db", "SELECT count(*) AS n FROM spans") == [{"n": 4}]
+    assert rows(tmp_path / "repeat.db", "SELECT count(*) AS n FROM span_data") == [{"n": 4}]
+    assert rows(tmp_path / "repeat.db", "SELECT span_count, total_tokens FROM traces") == [
+        {"span_count": 4, "total_tokens": 120}]
+
+
+def test_a_batch_mixing_a_known_and_a_new_trace(tmp_path):
+    spans = _two_traces(tmp_path)
+    first, second = spans[:4], spans[4:]
+    exporter = SQLiteSpanExporter(tmp_path / "mixed.db")
+    assert exporter.export(first[:2]) is SpanExportResult.SUCCESS  # the first trace becomes known
+    assert exporter.export(first[2:] + second) is SpanExportResult.SUCCESS
+    exporter.shutdown()
+    assert rows(tmp_path / "mixed.db", "SELECT t.span_count, t.total_tokens, sum(s.superseded) AS outer_layers "
+                                        "FROM traces t JOIN spans s USING (trace_id) GROUP BY trace_id") == [
+        {"span_count": 4, "total_tokens": 120, "outer_layers": 1}] * 2
+
+
+def test_the_fork_gate_admits_threads_together_and_holds_a_fork_until_they_leave():
+    gate = ForkGate()
+    inside, release, events = threading.Event(), threading.Event(), []
+
+    def hold():
+        with gate, gate:  # re-entrant
+            inside.set()
+            release.wait(5)
+            events.append("left")
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert inside.wait(5)
+    with gate:  # a second thread gets in while the first is inside
+        events.append("entered")
+    threading.Timer(0.2, release.set).start()
+    gate.before_fork()  # what os.fork runs first: waits for the holder
+    events.append("forking")
+    gate.after_fork_in_parent()
+    thread.join(5)
+    assert events == ["entered", "left", "forking"]
+    with gate:
+        pass
+
+
+def test_a_fork_from_inside_the_gate_does_not_wait_for_itself():
+    gate = ForkGate()
+    with gate:
+        start = time.monotonic()
+        gate.before_fork()
+        gate.after_fork_in_parent()
+        assert time.monotonic() - start < 1
+    assert gate._active == 0 and os.getpid() > 0
