@@ -7,13 +7,14 @@ return value) can apply without confusing them with an explicit ``None``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from traceglass.semconv import SpanType
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
+    from typing_extensions import Self
 
 
 class _Unset:
@@ -25,6 +26,15 @@ class _Unset:
 
 
 UNSET: Any = _Unset()
+# Per invocation class: its fields' defaults, and the fields whose default is a factory.
+_DEFAULTS: dict[type, tuple[dict[str, Any], tuple[tuple[str, Any], ...]]] = {}
+
+
+def _defaults_of(cls: type) -> tuple[dict[str, Any], tuple[tuple[str, Any], ...]]:
+    plain = {f.name: f.default for f in fields(cls) if f.default is not MISSING}
+    factories = tuple((f.name, f.default_factory) for f in fields(cls) if f.default_factory is not MISSING)
+    _DEFAULTS[cls] = found = (plain, factories)
+    return found
 
 
 @dataclass(eq=False)
@@ -51,6 +61,20 @@ class Invocation:
 
     def has_usage(self) -> bool:
         return False
+
+    @classmethod
+    def new(cls, **values: Any) -> Self:
+        """``cls(**values)`` for per-call hot paths: copies the defaults in one step instead of
+        running the generated ``__init__`` (an ``LLMInvocation`` has ~50 fields; 1.5 us -> 0.5 us).
+        ``values`` must name fields: unlike ``__init__``, this does not check them."""
+        plain, factories = _DEFAULTS.get(cls) or _defaults_of(cls)
+        inv = object.__new__(cls)
+        state = inv.__dict__
+        state.update(plain)
+        for name, factory in factories:
+            state[name] = factory()
+        state.update(values)
+        return inv
 
 
 @dataclass(eq=False)

@@ -8,8 +8,9 @@ GenAI client metrics. Each invocation type maps its plain fields to attributes i
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from contextvars import ContextVar, Token
-from typing import Any, Iterable
+from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import metrics as otel_metrics
@@ -18,7 +19,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from traceglass import _config, semconv
 from traceglass._context import current_session
-from traceglass._guard import guard
+from traceglass._guard import report
 from traceglass._handler._content import bounded_json, bounded_text
 from traceglass._handler._invocations import (
     UNSET,
@@ -105,6 +106,31 @@ _END_TABLES: dict[type, tuple[tuple[str, str], ...]] = {
     EmbeddingInvocation: _EMBEDDING_END,
 }
 _MODEL_CALLS = (LLMInvocation, EmbeddingInvocation)
+# Content fields -> attribute key, per invocation type, in the order they are written (and listed
+# in ``traceglass.truncated``). A subclass uses its nearest listed ancestor's table.
+_INPUT_OUTPUT = (("input_value", semconv.INPUT_VALUE), ("output_value", semconv.OUTPUT_VALUE))
+_CONTENT_TABLES: dict[type, tuple[tuple[str, str], ...]] = {
+    LLMInvocation: (
+        ("system_instructions", semconv.GEN_AI_SYSTEM_INSTRUCTIONS),
+        ("input_messages", semconv.GEN_AI_INPUT_MESSAGES),
+        ("output_messages", semconv.GEN_AI_OUTPUT_MESSAGES),
+        ("tool_definitions", semconv.GEN_AI_TOOL_DEFINITIONS),
+        *_INPUT_OUTPUT,
+    ),
+    EmbeddingInvocation: (("inputs", semconv.INPUT_VALUE),),
+    ToolInvocation: (
+        ("input_value", semconv.GEN_AI_TOOL_CALL_ARGUMENTS),
+        ("output_value", semconv.GEN_AI_TOOL_CALL_RESULT),
+    ),
+    RetrievalInvocation: (
+        ("query", semconv.GEN_AI_RETRIEVAL_QUERY_TEXT),
+        ("documents", semconv.GEN_AI_RETRIEVAL_DOCUMENTS),
+        *_INPUT_OUTPUT,
+    ),
+    Invocation: _INPUT_OUTPUT,
+}
+# Capture mode -> (on the span, as an event); a dict lookup instead of two enum properties.
+_CAPTURE_TARGETS = {mode: (mode.on_span, mode.on_event) for mode in _config.ContentCapture}
 
 
 def current_invocation() -> Invocation | None:
@@ -117,6 +143,8 @@ class TelemetryHandler:
 
     def __init__(self, tracer_provider: Any = None, meter_provider: Any = None) -> None:
         self._tracer = trace.get_tracer(SCOPE_NAME, __version__, tracer_provider=tracer_provider)
+        self._recording_tracer = False  # once True, stays True (see ``enabled``)
+        self._recording_meter = False  # likewise (see ``metrics_enabled``)
         meter = otel_metrics.get_meter(SCOPE_NAME, __version__, meter_provider=meter_provider)
         self._meter = meter
         self._duration = meter.create_histogram(
@@ -143,24 +171,37 @@ class TelemetryHandler:
         """False when spans cannot record at all (no SDK provider): callers may skip all work.
 
         Reads ``ProxyTracer._tracer`` (opentelemetry-api 1.x): the global proxy resolves to a
-        no-op tracer until an SDK provider is set, and we must keep checking, not cache.
+        no-op tracer until an SDK provider is set, so a False answer is checked again every time;
+        a True one is kept (a proxy, once resolved to a real tracer, never goes back).
         """
+        if self._recording_tracer:
+            return True
         tracer = self._tracer
         if isinstance(tracer, trace.ProxyTracer):
             tracer = tracer._tracer
-        return not isinstance(tracer, trace.NoOpTracer)
+        if isinstance(tracer, trace.NoOpTracer):
+            return False
+        self._recording_tracer = True
+        return True
 
     @property
     def metrics_enabled(self) -> bool:
         """False while no SDK meter provider is behind our meter (recording would be a no-op).
 
-        Reads ``_ProxyMeter._real_meter`` (opentelemetry-api 1.x), set once a provider is installed.
+        Reads ``_ProxyMeter._real_meter`` (opentelemetry-api 1.x), set once a provider is installed
+        (and never unset: a True answer is kept).
         """
+        if self._recording_meter:
+            return True
         meter = self._meter
         if type(meter).__name__ == "_ProxyMeter":
             meter = getattr(meter, "_real_meter", None)
-            return meter is not None and not isinstance(meter, otel_metrics.NoOpMeter)
-        return not isinstance(meter, otel_metrics.NoOpMeter)
+            if meter is None:
+                return False
+        if isinstance(meter, otel_metrics.NoOpMeter):
+            return False
+        self._recording_meter = True
+        return True
 
     # --- lifecycle ------------------------------------------------------------------------
     def start(
@@ -203,17 +244,24 @@ class TelemetryHandler:
         span = invocation.span
         if span is None:
             return
-        tokens = getattr(invocation, "_tokens", None)
+        # try/except rather than ``guard`` objects: the same protection, no cost on this hot path.
+        # Not a field: set by ``start(activate=True)`` only (a dict lookup, not a failed getattr).
+        tokens = invocation.__dict__.pop("_tokens", None)
         if tokens is not None:
-            invocation._tokens = None  # type: ignore[attr-defined]
-            with guard("handler.deactivate"):
+            try:
                 self.deactivate(tokens)
+            except Exception as exc:  # noqa: BLE001
+                report("handler.deactivate", exc)
         if span.is_recording():
-            with guard("handler.end_attributes"):
+            try:
                 self._write_end(invocation, span)
+            except Exception as exc:  # noqa: BLE001
+                report("handler.end_attributes", exc)
         if isinstance(invocation, _MODEL_CALLS) and self.metrics_enabled:
-            with guard("handler.metrics"):
+            try:
                 self._record_metrics(invocation, end_time_ns)
+            except Exception as exc:  # noqa: BLE001
+                report("handler.metrics", exc)
         parent = invocation.parent
         if parent is not None:
             if invocation.has_usage() or invocation.subtree_reported_usage:
@@ -226,29 +274,37 @@ class TelemetryHandler:
         """Record ``error`` on the span (status, ``error.type``, exception event) and stop it."""
         span = invocation.span
         if span is not None and span.is_recording():
-            with guard("handler.fail"):
+            try:
                 error_type = getattr(invocation, "error_type", None) or type(error).__qualname__
                 invocation.attributes[semconv.ERROR_TYPE] = error_type
                 span.set_status(Status(StatusCode.ERROR, _error_message(error)))
                 span.record_exception(error)
+            except Exception as exc:  # noqa: BLE001
+                report("handler.fail", exc)
         self.stop(invocation, end_time_ns=end_time_ns)
 
     # --- attributes -----------------------------------------------------------------------
     def _start_attributes(self, inv: Invocation) -> dict[str, Any]:
-        attributes: dict[str, Any] = {semconv.SPAN_TYPE: inv.span_type}
-        if inv.operation:
-            attributes[semconv.GEN_AI_OPERATION_NAME] = inv.operation
-        if inv.provider:
-            attributes[semconv.GEN_AI_PROVIDER_NAME] = inv.provider
-        if inv.request_model:
-            attributes[semconv.GEN_AI_REQUEST_MODEL] = inv.request_model
-        address = getattr(inv, "server_address", None)
-        if address:
-            attributes[semconv.SERVER_ADDRESS] = address
-            port = getattr(inv, "server_port", None)
-            if port:
-                attributes[semconv.SERVER_PORT] = port
-        _put_fields(attributes, inv, _START_TABLES.get(type(inv), ()))
+        values = inv.__dict__  # dataclass fields: one dict lookup each instead of getattr
+        attributes: dict[str, Any] = {semconv.SPAN_TYPE: values["span_type"]}
+        value = values["operation"]
+        if value:
+            attributes[semconv.GEN_AI_OPERATION_NAME] = value
+        value = values["provider"]
+        if value:
+            attributes[semconv.GEN_AI_PROVIDER_NAME] = value
+        value = values["request_model"]
+        if value:
+            attributes[semconv.GEN_AI_REQUEST_MODEL] = value
+        value = values.get("server_address")
+        if value:
+            attributes[semconv.SERVER_ADDRESS] = value
+            value = values.get("server_port")
+            if value:
+                attributes[semconv.SERVER_PORT] = value
+        table = _START_TABLES.get(inv.__class__)
+        if table:
+            _put_fields(attributes, inv, table)
         session = current_session()
         if session is not None:
             attributes.update(session.attributes)
@@ -273,15 +329,18 @@ class TelemetryHandler:
                 attributes[semconv.AGENT_HANDOFFS] = list(inv.handoff_agents)
         if isinstance(inv, RetrievalInvocation) and isinstance(inv.documents, (list, tuple)):
             attributes[semconv.RETRIEVAL_DOCUMENT_COUNT] = len(inv.documents)
-        attributes.update(inv.attributes)
+        if inv.attributes:
+            attributes.update(inv.attributes)
         settings = _config.current()
-        if settings.capture_content.enabled:
-            content = _content_attributes(inv, settings)
+        on_span, on_event = _CAPTURE_TARGETS[settings.capture_content]
+        if on_event:
+            content = _content_attributes(inv, settings, {})
             if content:
-                if settings.capture_content.on_span:
+                if on_span:
                     attributes.update(content)
-                if settings.capture_content.on_event:
-                    span.add_event(semconv.EVENT_GEN_AI_INFERENCE_DETAILS, attributes=content)
+                span.add_event(semconv.EVENT_GEN_AI_INFERENCE_DETAILS, attributes=content)
+        elif on_span:  # the default: content goes straight into the one dict of end attributes
+            _content_attributes(inv, settings, attributes)
         if attributes:
             span.set_attributes(attributes)
 
@@ -357,45 +416,46 @@ def _error_message(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-def _content_attributes(inv: Invocation, settings: _config.Settings) -> dict[str, Any]:
-    """The content attributes of ``inv``: masked, bounded JSON text."""
+def _content_table(cls: type) -> tuple[tuple[str, str], ...]:
+    table = _CONTENT_TABLES.get(cls)
+    if table is None:
+        table = next(_CONTENT_TABLES[base] for base in cls.__mro__ if base in _CONTENT_TABLES)
+        _CONTENT_TABLES[cls] = table
+    return table
+
+
+def _content_attributes(inv: Invocation, settings: _config.Settings, out: dict[str, Any]) -> dict[str, Any]:
+    """The content attributes of ``inv`` (masked, bounded JSON text), added to ``out``.
+
+    Over the limit, ``bounded_json`` shortens every string in the value evenly, so each message
+    part keeps its share and the JSON keeps its shape. A value that fails to serialize is
+    reported and left out; the others are still written.
+    """
     limit = settings.max_content_length
     mask = settings.mask
-    out: dict[str, Any] = {}
-    truncated: list[str] = []
-
-    def put(key: str, value: Any) -> None:
-        # Over the limit, bounded_json shortens every string in the value evenly, so each message
-        # part keeps its share and the JSON keeps its shape.
-        if value is UNSET or value is None:
-            return
-        with guard("handler.content"):
+    values = inv.__dict__  # dataclass fields: one dict lookup each instead of getattr
+    truncated: list[str] | None = None
+    for field_name, key in _CONTENT_TABLES.get(inv.__class__) or _content_table(inv.__class__):
+        value = values[field_name]
+        if value is None or value is UNSET:
+            continue
+        try:
+            if field_name == "documents":
+                value = _documents(value)
             if mask is not None:
                 value = mask(value)
             if isinstance(value, str):
                 text, cut = bounded_text(value, limit)
             else:
                 text, cut = bounded_json(value, limit)
-            if cut:
-                truncated.append(key)
-            out[key] = text
-
-    if isinstance(inv, LLMInvocation):
-        put(semconv.GEN_AI_SYSTEM_INSTRUCTIONS, inv.system_instructions)
-        put(semconv.GEN_AI_INPUT_MESSAGES, inv.input_messages)
-        put(semconv.GEN_AI_OUTPUT_MESSAGES, inv.output_messages)
-        put(semconv.GEN_AI_TOOL_DEFINITIONS, inv.tool_definitions)
-    elif isinstance(inv, EmbeddingInvocation):
-        put(semconv.INPUT_VALUE, inv.inputs)
-    elif isinstance(inv, ToolInvocation):
-        put(semconv.GEN_AI_TOOL_CALL_ARGUMENTS, inv.input_value)
-        put(semconv.GEN_AI_TOOL_CALL_RESULT, inv.output_value)
-    elif isinstance(inv, RetrievalInvocation):
-        put(semconv.GEN_AI_RETRIEVAL_QUERY_TEXT, inv.query)
-        put(semconv.GEN_AI_RETRIEVAL_DOCUMENTS, _documents(inv.documents))
-    if not isinstance(inv, (ToolInvocation, EmbeddingInvocation)):
-        put(semconv.INPUT_VALUE, inv.input_value)
-        put(semconv.OUTPUT_VALUE, inv.output_value)
+        except Exception as exc:  # noqa: BLE001 - our fault: lose this value, keep the span
+            report("handler.content", exc)
+            continue
+        if cut:
+            if truncated is None:
+                truncated = []
+            truncated.append(key)
+        out[key] = text
     if truncated:
         out[semconv.TRUNCATED] = truncated
     return out

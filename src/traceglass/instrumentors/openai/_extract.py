@@ -69,6 +69,9 @@ def _json_or_text(value: Any) -> Any:
 # --- where the call goes ------------------------------------------------------------------
 _PROVIDER_BY_CLASS: dict[type, str] = {}
 _ENDPOINTS: dict[str, tuple[str | None, int | None]] = {}
+# The last base URL object seen and its (host, port): a process usually talks to one endpoint,
+# and ``str(url)`` costs more than the rest of this lookup. Holding the URL keeps its id unique.
+_last_endpoint: tuple[Any, tuple[str | None, int | None]] = (None, (None, None))
 
 
 def _provider_of(cls: type) -> str:
@@ -82,11 +85,15 @@ def _provider_of(cls: type) -> str:
 
 def endpoint(client: Any) -> tuple[str, str | None, int | None]:
     """``(provider, server.address, server.port)`` from the client's class and ``base_url``."""
-    provider = _provider_of(type(client))
+    global _last_endpoint
+    provider = _PROVIDER_BY_CLASS.get(type(client)) or _provider_of(type(client))
     # The SDK keeps the parsed URL in ``_base_url`` (1.x-3.x); ``base_url`` is a slower property.
     url = getattr(client, "_base_url", None) or getattr(client, "base_url", None)
     if url is None:
         return provider, None, None
+    last_url, last = _last_endpoint
+    if url is last_url:
+        return provider, last[0], last[1]
     key = str(url)
     found = _ENDPOINTS.get(key)
     if found is None:
@@ -95,6 +102,7 @@ def endpoint(client: Any) -> tuple[str, str | None, int | None]:
         found = (host, port if host else None)
         if len(_ENDPOINTS) < 256:  # a handful of base URLs per process; bounded all the same
             _ENDPOINTS[key] = found
+    _last_endpoint = (url, found)
     return provider, found[0], found[1]
 
 
@@ -181,29 +189,29 @@ def _output_type(response_format: Any) -> str | None:
     return None
 
 
-def _new_llm(operation: str, kwargs: dict[str, Any], client: Any) -> LLMInvocation:
+def _new_llm(operation: str, kwargs: dict[str, Any], client: Any, api_type: str | None = None) -> LLMInvocation:
     provider, address, port = endpoint(client)
-    model = given(kwargs, "model")
-    return LLMInvocation(
+    model = kwargs.get("model")  # an SDK sentinel is not a str either
+    return LLMInvocation.new(
         operation=operation,
         provider=provider,
         request_model=model if isinstance(model, str) else None,
         server_address=address,
         server_port=port,
+        api_type=api_type,
     )
 
 
 # --- chat completions -------------------------------------------------------------------------
 def chat_invocation(kwargs: dict[str, Any], client: Any, capture: bool) -> LLMInvocation:
-    inv = _new_llm(semconv.GenAIOperation.CHAT, kwargs, client)
-    inv.api_type = semconv.OpenAIApiType.CHAT_COMPLETIONS
+    inv = _new_llm(semconv.GenAIOperation.CHAT, kwargs, client, semconv.OpenAIApiType.CHAT_COMPLETIONS)
     _fill_llm_params(inv, kwargs)
     if "response_format" in kwargs:
         inv.output_type = _output_type(given(kwargs, "response_format"))
     if capture:
         messages = given(kwargs, "messages")
         if messages is not None:
-            inv.input_messages = [chat_message(m) for m in messages]
+            inv.input_messages = list(map(chat_message, messages))
         if "tools" in kwargs or "functions" in kwargs:
             tools = tool_definitions(given(kwargs, "tools"), given(kwargs, "functions"))
             if tools:
@@ -341,20 +349,23 @@ def finish_reason(reason: Any) -> str:
 def apply_chat(inv: LLMInvocation, response: Any, capture: bool) -> None:
     """Response id, model, finish reasons, tier, fingerprint, usage and (capturing) output messages."""
     _apply_common(inv, response)
-    choices = getattr(response, "choices", None) or ()
-    reasons = [c.finish_reason for c in choices if c.finish_reason is not None]
-    if reasons:
-        inv.finish_reasons = reasons
-    if capture:
-        outputs = []
-        for choice in choices:
+    reasons = []
+    outputs = []
+    for choice in getattr(response, "choices", None) or ():
+        reason = choice.finish_reason
+        if reason is not None:
+            reasons.append(reason)
+        if capture:
             msg = getattr(choice, "message", None)
             if msg is not None:
-                outputs.append(_response_message(msg, choice.finish_reason))
+                outputs.append(_response_message(msg, reason))
             else:  # legacy completions
                 text = getattr(choice, "text", None)
                 outputs.append(message("assistant", [text_part(text)] if isinstance(text, str) else [],
-                                       finish_reason(choice.finish_reason)))
+                                       finish_reason(reason)))
+    if reasons:
+        inv.finish_reasons = reasons
+    if capture:
         inv.output_messages = outputs
 
 
@@ -398,9 +409,11 @@ def apply_usage(inv: LLMInvocation, usage: Any) -> None:
         details_out = getattr(usage, "output_tokens_details", None)
     # An SDK older than the field keeps it as an extra, i.e. a plain dict (openai 1.40: both details).
     if details_in is not None:
-        inv.cache_read_tokens = _get(details_in, "cached_tokens")
+        inv.cache_read_tokens = (details_in.get("cached_tokens") if isinstance(details_in, dict)
+                                 else getattr(details_in, "cached_tokens", None))
     if details_out is not None:
-        inv.reasoning_tokens = _get(details_out, "reasoning_tokens")
+        inv.reasoning_tokens = (details_out.get("reasoning_tokens") if isinstance(details_out, dict)
+                                else getattr(details_out, "reasoning_tokens", None))
 
 
 # --- legacy completions -----------------------------------------------------------------------
@@ -419,7 +432,7 @@ def completion_invocation(kwargs: dict[str, Any], client: Any, capture: bool) ->
 def embedding_invocation(kwargs: dict[str, Any], client: Any, capture: bool) -> EmbeddingInvocation:
     provider, address, port = endpoint(client)
     model = given(kwargs, "model")
-    inv = EmbeddingInvocation(
+    inv = EmbeddingInvocation.new(
         operation=semconv.GenAIOperation.EMBEDDINGS,
         provider=provider,
         request_model=model if isinstance(model, str) else None,
@@ -442,8 +455,16 @@ def embedding_invocation(kwargs: dict[str, Any], client: Any, capture: bool) -> 
     return inv
 
 
-def apply_embedding(inv: EmbeddingInvocation, response: Any) -> None:
-    """Model, token count and the vectors' dimension; the vectors themselves are never kept."""
+def _base64_size(text: str) -> int:
+    """Bytes that base64 ``text`` decodes to, counted without decoding a whole vector."""
+    if len(text) % 4:  # not plain padded base64 (whitespace?): decode to be sure
+        return len(base64.b64decode(text))
+    return len(text) // 4 * 3 - text[-2:].count("=")
+
+
+def apply_embedding(inv: EmbeddingInvocation, response: Any, capture: bool = False) -> None:
+    """Model, token count and the vectors' dimension; the vectors themselves are never kept
+    (so ``capture`` changes nothing here)."""
     model = _get(response, "model")
     if isinstance(model, str):
         inv.response_model = model
@@ -453,7 +474,7 @@ def apply_embedding(inv: EmbeddingInvocation, response: Any) -> None:
         if isinstance(vector, list):
             inv.dimension_count = len(vector)
         elif isinstance(vector, str):  # base64 of float32s
-            inv.dimension_count = len(base64.b64decode(vector)) // 4
+            inv.dimension_count = _base64_size(vector) // 4
     usage = _get(response, "usage")
     tokens = integer(_get(usage, "prompt_tokens"))
     if tokens is not None:
@@ -462,8 +483,7 @@ def apply_embedding(inv: EmbeddingInvocation, response: Any) -> None:
 
 # --- Responses API ----------------------------------------------------------------------------
 def responses_invocation(kwargs: dict[str, Any], client: Any, capture: bool) -> LLMInvocation:
-    inv = _new_llm(semconv.GenAIOperation.CHAT, kwargs, client)
-    inv.api_type = semconv.OpenAIApiType.RESPONSES
+    inv = _new_llm(semconv.GenAIOperation.CHAT, kwargs, client, semconv.OpenAIApiType.RESPONSES)
     _fill_llm_params(inv, kwargs)
     text = given(kwargs, "text")
     inv.output_type = _output_type(_get(text, "format")) or _output_type(given(kwargs, "text_format"))

@@ -52,21 +52,24 @@ class ChoicesAccumulator:
 
     def add(self, chunk: Any) -> None:
         self.last = chunk
-        if chunk.usage is not None:
-            self.usage = chunk.usage
+        usage = chunk.usage
+        if usage is not None:
+            self.usage = usage
         for choice in chunk.choices:
             delta = choice.delta
             if delta is not None:
-                if delta.content:
+                content = delta.content
+                if content:
                     texts = self.texts.get(choice.index)
                     if texts is None:
-                        self.texts[choice.index] = [delta.content]
+                        self.texts[choice.index] = [content]
                     else:
-                        texts.append(delta.content)
+                        texts.append(content)
                 if delta.tool_calls:
                     self._add_tool_calls(choice.index, delta.tool_calls)
-            if choice.finish_reason is not None:
-                self.reasons[choice.index] = choice.finish_reason
+            reason = choice.finish_reason
+            if reason is not None:
+                self.reasons[choice.index] = reason
 
     def _add_tool_calls(self, index: int, deltas: Any) -> None:
         calls = self.tools.setdefault(index, {})
@@ -89,22 +92,30 @@ class ChoicesAccumulator:
     def apply(self, inv: LLMInvocation, capture: bool) -> None:
         last = self.last
         if last is not None:
-            for name, target in (("id", "response_id"), ("model", "response_model"),
-                                 ("system_fingerprint", "system_fingerprint"),
-                                 ("service_tier", "response_service_tier")):
-                value = getattr(last, name, None)
-                if isinstance(value, str):
-                    setattr(inv, target, value)
-        _extract.apply_usage(inv, self.usage)
-        if self.reasons:
-            inv.finish_reasons = [self.reasons[i] for i in sorted(self.reasons)]
+            value = getattr(last, "id", None)
+            if isinstance(value, str):
+                inv.response_id = value
+            value = getattr(last, "model", None)
+            if isinstance(value, str):
+                inv.response_model = value
+            value = getattr(last, "system_fingerprint", None)
+            if isinstance(value, str):
+                inv.system_fingerprint = value
+            value = getattr(last, "service_tier", None)
+            if isinstance(value, str):
+                inv.response_service_tier = value
+        if self.usage is not None:
+            _extract.apply_usage(inv, self.usage)
+        texts, tools, reasons = self.texts, self.tools, self.reasons
+        if reasons:
+            inv.finish_reasons = [reasons[i] for i in sorted(reasons)] if len(reasons) > 1 else list(reasons.values())
         if capture:
             outputs = []
-            for index in sorted(set(self.texts) | set(self.tools) | set(self.reasons)):
-                parts = [text_part("".join(self.texts[index]))] if index in self.texts else []
-                for call_id, name, pieces in (self.tools.get(index) or {}).values():
+            for index in sorted(texts.keys() | tools.keys() | reasons.keys()):
+                parts = [text_part("".join(texts[index]))] if index in texts else []
+                for call_id, name, pieces in (tools.get(index) or {}).values():
                     parts.append(tool_call_part(call_id, str(name), _extract._json_or_text("".join(pieces))))
-                outputs.append(message("assistant", parts, _extract.finish_reason(self.reasons.get(index))))
+                outputs.append(message("assistant", parts, _extract.finish_reason(reasons.get(index))))
             inv.output_messages = outputs
 
 
@@ -200,10 +211,40 @@ class _TracedStreamBase(wrapt.ObjectProxy):  # type: ignore[misc]
 
 
 class TracedStream(_TracedStreamBase):
-    """A synchronous ``openai.Stream`` whose span covers the whole iteration."""
+    """A synchronous ``openai.Stream`` whose span covers the whole iteration.
+
+    ``for chunk in stream`` runs :meth:`_self_chunks`, a generator over the stream's own iterator
+    (as ``openai.Stream.__iter__`` is): resuming a generator costs a fraction of a ``__next__``
+    call through the proxy, and this loop runs once per chunk. ``next(stream)`` still works, and
+    the two can be mixed: both draw from the same underlying iterator.
+    """
 
     def __iter__(self) -> Any:
-        return self
+        return self._self_chunks()
+
+    def _self_chunks(self) -> Any:
+        add = self._self_accumulator.add
+        started = False
+        try:
+            for chunk in self.__wrapped__.__iter__():
+                if not started:
+                    started = True
+                    if self._self_add is None:  # not already begun by next(stream)
+                        self._self_add = add
+                        self._self_call.first_chunk()
+                try:
+                    add(chunk)
+                except Exception as exc:  # noqa: BLE001 - our fault: lose the chunk, never the user's stream
+                    report("openai.stream.chunk", exc)
+                yield chunk
+        except GeneratorExit:
+            # The consumer stopped iterating (break, or the loop was dropped): the stream may
+            # still be read on; its span ends on exhaustion, close(), exit or collection.
+            raise
+        except BaseException as exc:
+            self._self_on_error(exc)
+            raise
+        self._self_on_end()
 
     def __next__(self) -> Any:
         try:
@@ -253,7 +294,11 @@ class TracedAsyncStream(_TracedStreamBase):
             self._self_on_error(exc)
             raise
         try:
-            self._self_on_chunk(chunk)
+            add = self._self_add  # _self_on_chunk, inlined: this runs once per chunk
+            if add is None:
+                add = self._self_add = self._self_accumulator.add
+                self._self_call.first_chunk()
+            add(chunk)
         except Exception as exc:  # noqa: BLE001 - our fault: lose the chunk, never the user's stream
             report("openai.stream.chunk", exc)
         return chunk

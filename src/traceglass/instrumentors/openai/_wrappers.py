@@ -1,9 +1,10 @@
 """One core for every wrapped OpenAI method; the sync and async shells differ only by ``await``.
 
 Per call: ``_begin`` decides whether to trace (suppression, instrumentation on for this client, a
-recording tracer) and opens the span; the user's call runs in a narrow ``try`` with the span
-current; ``_Call.finish`` reads the response, or hands a stream or raw response to a proxy that
-ends the span later. All of our own work is guarded; the user's exceptions pass unchanged.
+recording tracer), opens the span and makes it current; the user's call runs in a narrow ``try``;
+``_Call.finish`` (or ``fail``) makes the span no longer current, then reads the response, or hands
+a stream or raw response to a proxy that ends the span later. All of our own work is guarded (by
+plain ``try``/``except``: this is every call's hot path); the user's exceptions pass unchanged.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import SpanKind
 
 from traceglass import _config
-from traceglass._guard import guard, report
+from traceglass._guard import report
 from traceglass._handler import TelemetryHandler, get_handler, handler_for
 from traceglass.instrumentors.openai import _extract, _tokens
 from traceglass.instrumentors.openai._stream import (
@@ -52,10 +53,6 @@ class Options:
         if self.tracer_provider is not None or self.meter_provider is not None:
             self.handler = handler_for(self.tracer_provider, self.meter_provider)
 
-    def current_handler(self) -> TelemetryHandler:
-        # No explicit providers: the default handler, looked up per call (configure() may swap it).
-        return self.handler or get_handler()
-
 
 class _State:
     """Process-wide: the options of global instrumentation (None: off)."""
@@ -84,8 +81,7 @@ OPERATIONS: dict[str, Operation] = {
         Operation("chat", _extract.chat_invocation, _extract.apply_chat, ChoicesAccumulator, True),
         Operation("text_completion", _extract.completion_invocation, _extract.apply_chat, CompletionAccumulator,
                   True),
-        Operation("embeddings", _extract.embedding_invocation,
-                  lambda inv, response, capture: _extract.apply_embedding(inv, response)),
+        Operation("embeddings", _extract.embedding_invocation, _extract.apply_embedding),
         Operation("responses", _extract.responses_invocation, _extract.apply_response, ResponsesAccumulator),
     )
 }
@@ -103,9 +99,10 @@ def error_type(error: BaseException) -> str:
 
 
 class _Call:
-    """One traced call: its invocation and the handler that owns its span."""
+    """One traced call: its invocation, the handler that owns its span, and while the user's
+    call runs, the tokens that made the span current."""
 
-    __slots__ = ("capture", "handler", "inv", "kwargs", "op", "options", "streaming")
+    __slots__ = ("capture", "handler", "inv", "kwargs", "op", "options", "streaming", "tokens")
 
     def __init__(self, handler: TelemetryHandler, op: Operation, inv: Any, capture: bool,
                  kwargs: dict[str, Any], options: Options) -> None:
@@ -116,22 +113,21 @@ class _Call:
         self.kwargs = kwargs
         self.options = options
         self.streaming = kwargs.get("stream") is True
+        self.tokens: Any = None
 
-    def activate(self) -> Any:
-        try:
-            return self.handler.activate(self.inv), _IN_CALL.set(True)
-        except Exception as exc:  # noqa: BLE001
-            report("openai.activate", exc)
-            return None
-
-    def deactivate(self, token: Any) -> None:
-        if token is not None:
-            with guard("openai.deactivate"):
-                _IN_CALL.reset(token[1])
-                self.handler.deactivate(token[0])
+    def deactivate(self) -> None:
+        tokens = self.tokens
+        if tokens is not None:
+            self.tokens = None
+            try:
+                _IN_CALL.reset(tokens[1])
+                self.handler.deactivate(tokens[0])
+            except Exception as exc:  # noqa: BLE001
+                report("openai.deactivate", exc)
 
     def finish(self, result: Any) -> Any:
         """Read a response and end the span, or hand a stream/raw response to its proxy."""
+        self.deactivate()
         try:
             if type(result).__name__ in _RAW_RESPONSE_TYPES:
                 return RawResponseProxy(result, self)
@@ -147,28 +143,37 @@ class _Call:
         return result
 
     def stop(self) -> None:
-        with guard("openai.stop"):
+        try:
             self.handler.stop(self.inv)
+        except Exception as exc:  # noqa: BLE001
+            report("openai.stop", exc)
 
     def fail(self, error: BaseException) -> None:
-        with guard("openai.fail"):
+        self.deactivate()
+        try:
             self.inv.error_type = error_type(error)
             self.handler.fail(self.inv, error)
+        except Exception as exc:  # noqa: BLE001
+            report("openai.fail", exc)
 
     # --- what stream proxies call -----------------------------------------------------------
     def first_chunk(self) -> None:
         self.inv.time_to_first_token_s = (time.time_ns() - self.inv.start_time_ns) / 1e9
 
     def end_stream(self, accumulator: Any) -> None:
-        with guard("openai.stream.end"):
+        try:
             accumulator.apply(self.inv, self.capture)
             if self.options.estimate_tokens and not self.inv.has_usage():
                 _tokens.estimate(self.inv, self.kwargs, accumulator.output_text())
+        except Exception as exc:  # noqa: BLE001
+            report("openai.stream.end", exc)
         self.stop()
 
     def fail_stream(self, accumulator: Any, error: BaseException) -> None:
-        with guard("openai.stream.fail"):
+        try:
             accumulator.apply(self.inv, self.capture)  # keep what arrived before the error
+        except Exception as exc:  # noqa: BLE001
+            report("openai.stream.fail", exc)
         self.fail(error)
 
 
@@ -208,6 +213,7 @@ class RawResponseProxy(wrapt.ObjectProxy):  # type: ignore[misc]
 
 
 def _begin(op: Operation, instance: Any, kwargs: dict[str, Any]) -> _Call | None:
+    """The call's span, open and current; None when this call is not traced."""
     if _IN_CALL.get() or not is_instrumentation_enabled():
         return None
     client = getattr(instance, "_client", None)
@@ -215,20 +221,26 @@ def _begin(op: Operation, instance: Any, kwargs: dict[str, Any]) -> _Call | None
     options = getattr(client, "__dict__", _NO_DICT).get("_traceglass_options") or STATE.options
     if options is None:
         return None
-    handler = options.current_handler()
+    # No explicit providers: the default handler, looked up per call (configure() may swap it).
+    handler = options.handler or get_handler()
     if not handler.enabled:
         return None
     try:
-        capture = _config.current().capture_content.enabled
+        capture = _config.current().capture_content is not _config.ContentCapture.NO_CONTENT
         inv = op.begin(kwargs, client, capture)
         if (options.capture_usage_in_stream and op.stream_usage_option and kwargs.get("stream") is True
                 and _extract.given(kwargs, "stream_options") is None):
             kwargs = {**kwargs, "stream_options": {"include_usage": True}}  # a copy: never the user's dict
         handler.start(inv, kind=SpanKind.CLIENT, activate=False)
+        call = _Call(handler, op, inv, capture, kwargs, options)
     except Exception as exc:  # noqa: BLE001
         report("openai.begin", exc)
         return None
-    return _Call(handler, op, inv, capture, kwargs, options)
+    try:
+        call.tokens = (handler.activate(inv), _IN_CALL.set(True))
+    except Exception as exc:  # noqa: BLE001 - the span still ends; it just is not current
+        report("openai.activate", exc)
+    return call
 
 
 def sync_wrapper(op: Operation) -> Callable[..., Any]:
@@ -236,14 +248,11 @@ def sync_wrapper(op: Operation) -> Callable[..., Any]:
         call = _begin(op, instance, kwargs)
         if call is None:
             return wrapped(*args, **kwargs)
-        token = call.activate()
         try:
             result = wrapped(*args, **call.kwargs)
         except BaseException as exc:
-            call.deactivate(token)
             call.fail(exc)
             raise
-        call.deactivate(token)
         return call.finish(result)
 
     return wrapper
@@ -254,14 +263,11 @@ def async_wrapper(op: Operation) -> Callable[..., Any]:
         call = _begin(op, instance, kwargs)
         if call is None:
             return await wrapped(*args, **kwargs)
-        token = call.activate()
         try:
             result = await wrapped(*args, **call.kwargs)
         except BaseException as exc:
-            call.deactivate(token)
             call.fail(exc)
             raise
-        call.deactivate(token)
         return call.finish(result)
 
     return wrapper
