@@ -348,7 +348,7 @@ def finish_reason(reason: Any) -> str:
 
 def apply_chat(inv: LLMInvocation, response: Any, capture: bool) -> None:
     """Response id, model, finish reasons, tier, fingerprint, usage and (capturing) output messages."""
-    _apply_common(inv, response)
+    apply_common(inv, response)
     reasons = []
     outputs = []
     for choice in getattr(response, "choices", None) or ():
@@ -369,7 +369,7 @@ def apply_chat(inv: LLMInvocation, response: Any, capture: bool) -> None:
         inv.output_messages = outputs
 
 
-def _apply_common(inv: LLMInvocation, response: Any) -> None:
+def apply_common(inv: LLMInvocation, response: Any) -> None:
     # SDK response objects (pydantic models): plain attribute reads, absent fields read as None.
     response_id = getattr(response, "id", None)
     if isinstance(response_id, str):
@@ -537,7 +537,7 @@ def _output_item_parts(item: Any) -> list[dict[str, Any]]:
 
 def apply_response(inv: LLMInvocation, response: Any, capture: bool) -> None:
     """A Responses API ``Response``: one output message holding every output item's parts."""
-    _apply_common(inv, response)
+    apply_common(inv, response)
     output = _get(response, "output") or ()
     status = _get(response, "status")
     if status == "incomplete":

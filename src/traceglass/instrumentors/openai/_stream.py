@@ -90,20 +90,8 @@ class ChoicesAccumulator:
         return "".join(piece for pieces in self.texts.values() for piece in pieces)
 
     def apply(self, inv: LLMInvocation, capture: bool) -> None:
-        last = self.last
-        if last is not None:
-            value = getattr(last, "id", None)
-            if isinstance(value, str):
-                inv.response_id = value
-            value = getattr(last, "model", None)
-            if isinstance(value, str):
-                inv.response_model = value
-            value = getattr(last, "system_fingerprint", None)
-            if isinstance(value, str):
-                inv.system_fingerprint = value
-            value = getattr(last, "service_tier", None)
-            if isinstance(value, str):
-                inv.response_service_tier = value
+        if self.last is not None:  # id, model, fingerprint and tier repeat on every chunk
+            _extract.apply_common(inv, self.last)
         if self.usage is not None:
             _extract.apply_usage(inv, self.usage)
         texts, tools, reasons = self.texts, self.tools, self.reasons
@@ -161,7 +149,7 @@ class ResponsesAccumulator:
             return
         if getattr(response, "status", None) in ("created", "in_progress", "queued"):
             # The stream stopped before the final event: keep what arrived.
-            _extract._apply_common(inv, response)
+            _extract.apply_common(inv, response)
             if capture and self.texts:
                 inv.output_messages = [message("assistant", [text_part(self.output_text())], "error")]
             return
