@@ -21,6 +21,7 @@ from traceglass.cli import EXIT_OK, CommandError
 from traceglass.demo.endpoint import DEMO_API_KEY
 from traceglass.demo.examples import DEMO_ORDER
 from traceglass.demo.fake_openai import FakeOpenAIServer
+from traceglass.server._command import _ui, port_number
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 _NEEDS = {"langchain_agent": ("langchain_core", "langgraph", "langchain_openai")}
@@ -35,7 +36,7 @@ def add_subcommands(subparsers: Any, common: argparse.ArgumentParser) -> None:
                     "network), store their traces in the SQLite store, then serve the dashboard.")
     demo.add_argument("--no-ui", action="store_true", help="do not start the dashboard afterwards")
     demo.add_argument("--host", default="127.0.0.1", help="dashboard address (default: 127.0.0.1)")
-    demo.add_argument("--port", type=int, default=8080, help="dashboard port (default: 8080)")
+    demo.add_argument("--port", type=port_number, default=8080, help="dashboard port (default: 8080)")
     demo.add_argument("--verbose", action="store_true", help="show each example's own output")
     demo.set_defaults(func=_demo)
 
@@ -135,8 +136,6 @@ def _demo(args: argparse.Namespace) -> int:
     if args.no_ui:
         print("Browse them with: traceglass traces" + (f" --db {db}" if getattr(args, "db", None) else ""))
         return EXIT_OK
-    from traceglass.server._command import _ui
-
     args.token = None
     args.cors_origins = None
     args.db = db

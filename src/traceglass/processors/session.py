@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+from opentelemetry.sdk.trace import SpanProcessor
 
 from traceglass._context import current_session
 
@@ -23,12 +23,3 @@ class SessionSpanProcessor(SpanProcessor):
                 span.set_attributes(scope.attributes)
             except Exception:  # noqa: BLE001 - never fail a span start
                 pass
-
-    def on_end(self, span: ReadableSpan) -> None:
-        pass
-
-    def shutdown(self) -> None:
-        pass
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return True

@@ -9,7 +9,7 @@ from typing import Any
 from traceglass.cli import EXIT_OK, EXIT_USAGE, CommandError
 
 
-def _port(text: str) -> int:
+def port_number(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -26,7 +26,7 @@ def add_subcommands(subparsers: Any, common: argparse.ArgumentParser) -> None:
         description="Serve the traces dashboard at http://HOST:PORT/, the REST API under /api/ and an "
                     "OTLP/HTTP trace receiver at /v1/traces. Any host other than loopback needs a token.")
     ui.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
-    ui.add_argument("--port", type=_port, default=8080, help="port (default: 8080)")
+    ui.add_argument("--port", type=port_number, default=8080, help="port (default: 8080)")
     ui.add_argument("--token", default=None,
                     help="access token every request must present (default: $TRACEGLASS_TOKEN); "
                          "required for a non-loopback --host")
