@@ -58,6 +58,9 @@ class Invocation:
     start_time_ns: int = 0
     subtree_reported_usage: bool = False  # a model call below already reported token usage
     subtree_model_call: bool = False  # a model call below already recorded the operation metrics
+    # error.type when a call fails, if the caller knows better than the exception's type name
+    # (the provider's error code, the HTTP status).
+    error_type: str | None = None
 
     def has_usage(self) -> bool:
         return False

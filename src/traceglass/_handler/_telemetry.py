@@ -275,7 +275,7 @@ class TelemetryHandler:
         span = invocation.span
         if span is not None and span.is_recording():
             try:
-                error_type = getattr(invocation, "error_type", None) or type(error).__qualname__
+                error_type = invocation.error_type or type(error).__qualname__
                 invocation.attributes[semconv.ERROR_TYPE] = error_type
                 span.set_status(Status(StatusCode.ERROR, _error_message(error)))
                 span.record_exception(error)
