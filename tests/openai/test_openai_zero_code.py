@@ -73,7 +73,7 @@ def test_spans_tokens_and_cost_in_the_database(run):
             "SELECT name, kind, span_type, status, model, provider, operation, input_tokens, output_tokens,"
             " round(cost_usd, 10), error_type FROM spans ORDER BY start_ns").fetchall()
         attributes = [json.loads(a) for (a,) in conn.execute(
-            "SELECT d.attributes FROM span_data d JOIN spans s USING (trace_id, span_id) ORDER BY s.start_ns")]
+            "SELECT d.attributes FROM span_data d JOIN spans s ON s.id = d.id ORDER BY s.start_ns")]
     # gpt-4o-mini: 12 fresh input tokens at $0.15/M, 8 cached at $0.075/M, 5 output at $0.60/M.
     assert rows == [
         ("chat gpt-4o-mini", "CLIENT", "llm", "UNSET", "gpt-4o-mini-2024-07-18", "openai", "chat", 20, 5, 5.4e-06,

@@ -93,7 +93,7 @@ def test_events_and_links_are_stored_as_json(sdk, db_path):
     span = sdk.tracer.start_span("second", start_time=(BASE_S + 1) * SEC, links=[Link(context, {"why": "retry"})])
     children(span)
     span.end(end_time=(BASE_S + 3) * SEC)
-    data = rows(db_path, "SELECT events, links FROM span_data WHERE span_id = ?",
+    data = rows(db_path, "SELECT d.events, d.links FROM span_data d JOIN spans s ON s.id = d.id WHERE s.span_id = ?",
                 (format(span.get_span_context().span_id, "016x"),))[0]
     assert json.loads(data["events"]) == [{"name": "gen_ai.client.inference.operation.details",
                                            "time_unix_nano": (BASE_S + 2) * SEC, "attributes": {"k": "v"}}]

@@ -88,8 +88,11 @@ def test_delete_trace_removes_every_row(sdk, db_path):
         assert store.delete_trace(gone) is True
         assert store.delete_trace(gone) is False
         assert store.get_trace(gone) is None and store.get_trace(keep) is not None
-    for table in ("spans", "span_data", "traces"):
+    for table in ("spans", "traces"):
         assert rows(db_path, f"SELECT DISTINCT trace_id FROM {table}") == [{"trace_id": keep}]
+    # span_data rows are keyed by their span's row id: exactly the kept spans' rows remain.
+    assert rows(db_path, "SELECT id FROM span_data ORDER BY id") == rows(db_path, "SELECT id FROM spans ORDER BY id")
+    assert len(rows(db_path, "SELECT id FROM span_data")) == 4
 
 
 def test_prune_by_age(sdk, db_path):
@@ -205,39 +208,64 @@ def test_a_version_1_database_gets_the_covering_stats_indexes(tmp_path):
     sdk.provider.shutdown()
     assert rows(path, "PRAGMA user_version") == [{"user_version": SCHEMA_VERSION}]
     assert [r["name"] for r in rows(path, "PRAGMA index_info(spans_model)")] == [
-        "model", "duration_ns", "superseded", "status", "input_tokens", "output_tokens", "cost_usd", "start_ns",
+        "model", "start_ns", "duration_ns", "superseded", "status", "input_tokens", "output_tokens", "cost_usd",
         "project"]
     with TraceStore(path) as store:
         assert [(r.key, r.calls, r.total_tokens) for r in store.stats("model")] == [
             ("gpt-4o-mini-2024-07-18", 1, 120)]
 
 
-def test_a_version_2_database_gets_the_partial_model_index_and_keeps_its_spans(tmp_path):
-    path = tmp_path / "v2.db"
+def _v3_database(path):
+    """A database as traceglass with schema 3 wrote it: span_data keyed by (trace_id, span_id)."""
     conn = sqlite3.connect(str(path), isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
-    _schema.MIGRATIONS[1](conn)
-    _schema.MIGRATIONS[2](conn)
-    conn.execute("PRAGMA user_version = 2")
-    write_rows(conn, [  # spans written by the version 2 code: the same rows
-        row_from_parts(trace_id=TRACE, span_id=ROOT, parent_id=None, name="agent", kind="INTERNAL",
-                       start_ns=ns(BASE_S), end_ns=ns(BASE_S + 2), status="OK", status_message=None,
-                       attributes={"traceglass.span.type": "agent"}),
-        row_from_parts(trace_id=TRACE, span_id=CHILD, parent_id=ROOT, name="chat gpt-4o", kind="CLIENT",
-                       start_ns=ns(BASE_S), end_ns=ns(BASE_S + 1), status="OK", status_message=None,
-                       attributes={"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o",
-                                   "gen_ai.usage.input_tokens": 7, "gen_ai.usage.output_tokens": 3}),
-    ])
+    for version in (1, 2, 3):
+        _schema.MIGRATIONS[version](conn)
+    conn.execute("PRAGMA user_version = 3")
+    spans = [(TRACE, ROOT, None, "agent", "agent", ns(BASE_S), ns(BASE_S + 2), None, None, None),
+             (TRACE, CHILD, ROOT, "chat gpt-4o", "llm", ns(BASE_S), ns(BASE_S + 1), "gpt-4o", 7, 3)]
+    for span_id in (CHILD, ROOT):  # row ids in another order than the spans: the data must follow its span
+        trace_id, span_id, parent, name, kind, start, end, model, tin, tout = next(s for s in spans if s[1] == span_id)
+        conn.execute("""INSERT INTO spans (trace_id, span_id, parent_id, name, kind, span_type, start_ns, end_ns,
+            duration_ns, status, model, input_tokens, output_tokens, total_tokens) VALUES (?, ?, ?, ?, 'INTERNAL', ?,
+            ?, ?, ?, 'OK', ?, ?, ?, ?)""", (trace_id, span_id, parent, name, kind, start, end, end - start, model, tin,
+                                           tout, None if tin is None else tin + tout))
+    for span_id in (ROOT, CHILD):
+        conn.execute("INSERT INTO span_data (trace_id, span_id, attributes, events, links, resource) "
+                     "VALUES (?, ?, ?, '[]', '[]', '{}')", (TRACE, span_id, json.dumps({"which": span_id})))
+    conn.execute("""INSERT INTO traces (trace_id, root_span_id, name, start_ns, end_ns, duration_ns, status,
+        span_count, error_count, input_tokens, output_tokens, total_tokens) VALUES (?, ?, 'agent', ?, ?, ?, 'OK', 2,
+        0, 7, 3, 10)""", (TRACE, ROOT, ns(BASE_S), ns(BASE_S + 2), ns(2)))
     conn.close()
+
+
+def test_a_version_3_database_keeps_its_spans_and_their_data(tmp_path):
+    path = tmp_path / "v3.db"
+    _v3_database(path)
     with TraceStore(path) as store:
+        trace = store.get_trace(TRACE)
+        assert [(s.name, s.attributes) for s in trace.root.walk()] == [
+            ("agent", {"which": ROOT}), ("chat gpt-4o", {"which": CHILD})]
         assert [(r.key, r.calls, r.total_tokens, r.p50_ms) for r in store.stats("model")] == [
             ("gpt-4o", 1, 10, 1000.0)]
         assert [(r.key, r.calls) for r in store.stats("type")] == [("agent", 1), ("llm", 1)]
+        assert [t.trace_id for t in store.list_traces(search="which").traces] == [TRACE]
         plan = store._conn.execute(
             "EXPLAIN QUERY PLAN SELECT model, count(*) FROM spans WHERE model IS NOT NULL AND superseded = 0 "
             "GROUP BY model").fetchall()
     assert rows(path, "PRAGMA user_version") == [{"user_version": SCHEMA_VERSION}]
+    assert [r["name"] for r in rows(path, "PRAGMA table_info(span_data)")] == [
+        "id", "attributes", "events", "links", "resource"]
     assert rows(path, "SELECT sql FROM sqlite_master WHERE name = 'spans_model'")[0]["sql"].endswith(
         "WHERE model IS NOT NULL")
-    assert rows(path, "SELECT name FROM spans ORDER BY name") == [{"name": "agent"}, {"name": "chat gpt-4o"}]
     assert any("COVERING INDEX spans_model" in row[-1] for row in plan)
+    # A write after the migration takes the next row id; the migrated rows keep theirs.
+    sdk = make_sdk(path)
+    sdk.rag_trace(BASE_S + 10)
+    sdk.provider.shutdown()
+    assert rows(path, "SELECT count(*) AS n FROM span_data d JOIN spans s ON s.id = d.id") == [{"n": 6}]
+
+
+def test_a_new_database_uses_large_pages(db_path, sdk):
+    sdk.rag_trace(BASE_S)
+    assert rows(db_path, "PRAGMA page_size") == [{"page_size": _schema.PAGE_SIZE}]

@@ -237,10 +237,16 @@ def test_traces_made_by_the_decorators_are_stored(captured, db_path):
         {"role": "user", "parts": [{"type": "text", "content": "why?"}]}]
 
 
-def test_both_percentile_strategies_agree(dataset, monkeypatch):
-    from traceglass.store import _queries
-
-    store, _ = dataset
-    by_index = {group: _stats(store, group) for group in ("model", "type")}
-    monkeypatch.setattr(_queries, "_OFFSET_GROUPS", 0)  # force the one-scan strategy
-    assert {group: _stats(store, group) for group in ("model", "type")} == by_index
+def test_each_group_has_its_own_percentiles(db_path):
+    sdk = make_sdk(db_path)
+    for i in range(1, 21):  # model a: 1..20 ms; model b: 100, 200, 300 ms
+        sdk.span("chat a", BASE_S + i, BASE_S + i + i / 1000, attributes={"gen_ai.request.model": "a"})
+    for i in range(1, 4):
+        sdk.span("chat b", BASE_S + 30 + i, BASE_S + 30 + i + i / 10, attributes={"gen_ai.request.model": "b"})
+    sdk.span("chat c", BASE_S + 40, BASE_S + 40.25, attributes={"gen_ai.request.model": "c"})
+    sdk.provider.shutdown()
+    with TraceStore(db_path) as store:
+        assert {r.key: (r.calls, r.p50_ms, r.p95_ms) for r in store.stats("model")} == {
+            "a": (20, 10.0, 19.0), "b": (3, 200.0, 300.0), "c": (1, 250.0, 250.0)}
+        assert {r.key: (r.calls, r.p50_ms, r.p95_ms) for r in store.stats("model", since=BASE_S + 11)} == {
+            "a": (10, 15.0, 20.0), "b": (3, 200.0, 300.0), "c": (1, 250.0, 250.0)}

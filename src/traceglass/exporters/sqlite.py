@@ -26,7 +26,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from traceglass._guard import report
 from traceglass.store import _paths, _retention, _schema
-from traceglass.store._checkpointer import SAFETY_NET_PAGES, Checkpointer
+from traceglass.store._checkpointer import Checkpointer, hand_over
 from traceglass.store._forksafe import LOCK as FORK_LOCK
 from traceglass.store._rows import row_from_span
 from traceglass.store._writer import write_rows
@@ -109,7 +109,7 @@ class SQLiteSpanExporter(SpanExporter):
                 with self._lock, FORK_LOCK:
                     write_rows(self._connection(), rows)
                     if self._checkpointer is not None:
-                        self._checkpointer.wrote(sum(len(row.data[2]) for row in rows))
+                        self._checkpointer.wrote(sum(len(row.data[0]) for row in rows))
         except (sqlite3.Error, OSError, _schema.SchemaTooNewError) as exc:
             self._log_failure(exc, len(spans))
             self._drop_connection()
@@ -155,7 +155,7 @@ class SQLiteSpanExporter(SpanExporter):
                 except RuntimeError:  # no new threads at interpreter exit: checkpoint inline
                     self._checkpointer = None
             if self._checkpointer is not None:
-                conn.execute(f"PRAGMA wal_autocheckpoint = {SAFETY_NET_PAGES}")
+                hand_over(conn)
             if self._on_connect is not None:
                 self._on_connect(conn)
             self._conn, self._pid = conn, os.getpid()

@@ -20,10 +20,16 @@ from traceglass.store._forksafe import LOCK
 
 logger = logging.getLogger("traceglass")
 
-# Pages after which a write's own COMMIT checkpoints anyway (if this thread falls behind).
-SAFETY_NET_PAGES = 16384  # 64 MB with 4 KiB pages
+# WAL size after which a write's own COMMIT checkpoints anyway (if this thread falls behind).
+_SAFETY_NET_BYTES = 64 * 1024 * 1024
 _EVERY_BYTES = 8 * 1024 * 1024
 _EVERY_SECONDS = 1.0
+
+
+def hand_over(conn: sqlite3.Connection) -> None:
+    """Leave ``conn``'s own automatic checkpoints as a safety net only: the thread does them."""
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    conn.execute(f"PRAGMA wal_autocheckpoint = {_SAFETY_NET_BYTES // page_size}")
 
 
 class Checkpointer:

@@ -14,7 +14,7 @@ SPAN_SELECT = """SELECT s.trace_id, s.span_id, s.parent_id, s.name, s.span_type,
     s.start_ns, s.end_ns, s.status, s.status_message, s.error_type, s.model, s.provider, s.operation,
     s.input_tokens, s.output_tokens, s.total_tokens, s.cost_usd, s.session_id, s.user_id,
     d.attributes, d.events, d.links, d.resource, s.superseded
-    FROM spans s LEFT JOIN span_data d ON d.trace_id = s.trace_id AND d.span_id = s.span_id"""
+    FROM spans s LEFT JOIN span_data d ON d.id = s.id"""
 TRACE_COLUMNS = """t.trace_id, t.name, t.project, t.start_ns, t.end_ns, t.status, t.span_count, t.error_count,
     t.input_tokens, t.output_tokens, t.total_tokens, t.cost_usd, t.session_id, t.user_id"""
 GROUPS = ("model", "project", "user", "session", "type", "day")
@@ -118,7 +118,7 @@ def list_traces(
     if search:
         pattern = _like(search)
         add("(EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id AND +s.name LIKE ? ESCAPE '\\')"
-            " OR EXISTS (SELECT 1 FROM span_data d WHERE d.trace_id = t.trace_id"
+            " OR EXISTS (SELECT 1 FROM spans s JOIN span_data d ON d.id = s.id WHERE s.trace_id = t.trace_id"
             " AND (d.attributes LIKE ? ESCAPE '\\' OR d.events LIKE ? ESCAPE '\\')))", pattern, pattern, pattern)
     if cursor:
         start, last_id = decode_cursor(cursor)
@@ -141,9 +141,6 @@ _GROUPS = {
     "session": ("traces", "session_id", "1", "1"),
     "day": ("traces", "strftime('%Y-%m-%d', start_ns / 1000000000, 'unixepoch')", "1", "1"),
 }
-# Up to this many groups, each percentile is one OFFSET into a covering index (model, type);
-# beyond it, or without such an index, one sorted scan serves every group.
-_OFFSET_GROUPS = 64
 
 
 def _rank(fraction_percent: int, n: int) -> int:
@@ -168,35 +165,23 @@ def stats(conn: sqlite3.Connection, group_by: str = "model", *, since: TimeLike 
         params.append(project)
     condition = " AND ".join(where)
     sums = conn.execute(
-        f"""SELECT {key} AS k, count(*), sum(status = 'ERROR'), count(duration_ns),
+        f"""SELECT {key} AS k, count(*), sum(status = 'ERROR'),
             sum(CASE WHEN {usage_filter} THEN input_tokens END),
             sum(CASE WHEN {usage_filter} THEN output_tokens END),
             sum(CASE WHEN {usage_filter} THEN cost_usd END)
             FROM {table} WHERE {condition} GROUP BY k""", params).fetchall()
-    timed = {row[0]: row[3] for row in sums}
-    marks: dict[Any, tuple[float | None, float | None]] = {}
-    if table == "spans" and len(sums) <= _OFFSET_GROUPS:
-        sql = (f"SELECT duration_ns FROM spans WHERE {condition} AND {key} IS ? AND duration_ns IS NOT NULL"
-               " ORDER BY duration_ns LIMIT 1 OFFSET ?")
-        for k, n in timed.items():
-            if n:
-                p50 = conn.execute(sql, [*params, k, _rank(50, n) - 1]).fetchone()[0]
-                p95 = conn.execute(sql, [*params, k, _rank(95, n) - 1]).fetchone()[0]
-                marks[k] = (p50 / 1e6, p95 / 1e6)
-    else:
-        current, position, ranks = object(), 0, (0, 0)
-        for k, value in conn.execute(f"SELECT {key} AS k, duration_ns FROM {table} WHERE {condition}"
-                                     " AND duration_ns IS NOT NULL ORDER BY k, duration_ns", params):
-            if k != current:
-                current, position = k, 0
-                ranks = (_rank(50, timed[k]), _rank(95, timed[k]))
-                marks[k] = (None, None)
-            position += 1
-            if position in ranks:
-                marks[k] = tuple(value / 1e6 if position == rank else old  # type: ignore[assignment]
-                                 for rank, old in zip(ranks, marks[k]))
+    # Percentiles: one unsorted pass (over a covering index for spans) and a sort per group in
+    # Python, which measured faster than any ORDER BY, OFFSET or window function in SQLite here.
+    durations: dict[Any, list[int]] = {}
+    for k, value in conn.execute(f"SELECT {key}, duration_ns FROM {table} WHERE {condition}"
+                                 " AND duration_ns IS NOT NULL", params):
+        durations.setdefault(k, []).append(value)
+    marks: dict[Any, tuple[float, float]] = {}
+    for k, values in durations.items():
+        values.sort()
+        marks[k] = (values[_rank(50, len(values)) - 1] / 1e6, values[_rank(95, len(values)) - 1] / 1e6)
     rows = []
-    for k, calls, errors, _, tokens_in, tokens_out, cost in sums:
+    for k, calls, errors, tokens_in, tokens_out, cost in sums:
         tokens_in, tokens_out = tokens_in or 0, tokens_out or 0
         p50, p95 = marks.get(k, (None, None))
         rows.append(StatsRow(k, calls, errors or 0, tokens_in, tokens_out, tokens_in + tokens_out, cost, p50, p95))

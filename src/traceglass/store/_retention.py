@@ -50,7 +50,8 @@ def delete_traces(conn: sqlite3.Connection, trace_ids: Sequence[str]) -> int:
     conn.execute("BEGIN IMMEDIATE")
     try:
         existed = conn.execute(f"SELECT count(*) FROM traces WHERE trace_id IN ({marks})", trace_ids).fetchone()[0]
-        conn.execute(f"DELETE FROM span_data WHERE trace_id IN ({marks})", trace_ids)
+        conn.execute(f"DELETE FROM span_data WHERE id IN (SELECT id FROM spans WHERE trace_id IN ({marks}))",
+                     trace_ids)
         conn.execute(f"DELETE FROM spans WHERE trace_id IN ({marks})", trace_ids)
         conn.execute(f"DELETE FROM traces WHERE trace_id IN ({marks})", trace_ids)
         conn.execute("COMMIT")

@@ -21,15 +21,16 @@ SPAN_COLUMNS = (
     "duration_ns", "status", "status_message", "error_type", "model", "provider", "operation",
     "input_tokens", "output_tokens", "total_tokens", "cost_usd", "session_id", "user_id",
 )
-DATA_COLUMNS = ("trace_id", "span_id", "attributes", "events", "links", "resource")
+DATA_COLUMNS = ("attributes", "events", "links", "resource")
 
-INSERT_SPAN = (f"INSERT OR REPLACE INTO spans ({', '.join(SPAN_COLUMNS)}) "
-               f"VALUES ({', '.join('?' * len(SPAN_COLUMNS))})")
+# Both take the span's row id first: a span_data row has its span's id.
+INSERT_SPAN = (f"INSERT OR REPLACE INTO spans (id, {', '.join(SPAN_COLUMNS)}) "
+               f"VALUES ({', '.join('?' * (len(SPAN_COLUMNS) + 1))})")
 # The same with the ``superseded`` flag given (when the writer knows it before inserting).
-INSERT_SPAN_FLAGGED = (f"INSERT OR REPLACE INTO spans ({', '.join(SPAN_COLUMNS)}, superseded) "
-                       f"VALUES ({', '.join('?' * (len(SPAN_COLUMNS) + 1))})")
-INSERT_DATA = (f"INSERT OR REPLACE INTO span_data ({', '.join(DATA_COLUMNS)}) "
-               f"VALUES ({', '.join('?' * len(DATA_COLUMNS))})")
+INSERT_SPAN_FLAGGED = (f"INSERT OR REPLACE INTO spans (id, {', '.join(SPAN_COLUMNS)}, superseded) "
+                       f"VALUES ({', '.join('?' * (len(SPAN_COLUMNS) + 2))})")
+INSERT_DATA = (f"INSERT OR REPLACE INTO span_data (id, {', '.join(DATA_COLUMNS)}) "
+               f"VALUES ({', '.join('?' * (len(DATA_COLUMNS) + 1))})")
 
 # Span type of spans from other instrumentations, which only carry gen_ai.operation.name.
 TYPE_FOR_OPERATION = {
@@ -47,8 +48,8 @@ COST_KEYS = tuple(dict.fromkeys((semconv.COST_TOTAL, latest.BASELINE.cost_total,
 
 class SpanRow(NamedTuple):
     trace_id: str
-    span: tuple[Any, ...]
-    data: tuple[Any, ...]
+    span: tuple[Any, ...]  # SPAN_COLUMNS
+    data: tuple[Any, ...]  # DATA_COLUMNS
 
 
 # One encoder for every call: json.dumps with options builds a new encoder each time.
@@ -145,7 +146,7 @@ def row_from_parts(
         input_tokens, output_tokens, total, cost,
         _str(attrs.get(semconv.SESSION_ID)), _str(attrs.get(semconv.USER_ID)),
     )
-    data = (trace_id, span_id, _dumps(dict(attrs)), _dumps(list(events)) if events else _EMPTY_LIST,
+    data = (_dumps(dict(attrs)), _dumps(list(events)) if events else _EMPTY_LIST,
             _dumps(list(links)) if links else _EMPTY_LIST, _resource_text(_resource_obj, res))
     return SpanRow(trace_id, span, data)
 

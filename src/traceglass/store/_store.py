@@ -20,7 +20,7 @@ from traceglass.store._writer import write_rows
 
 _EXISTING = """SELECT s.trace_id, s.span_id, s.parent_id, s.name, s.kind, s.start_ns, s.end_ns, s.status,
     s.status_message, d.attributes, d.events, d.links, d.resource
-    FROM spans s LEFT JOIN span_data d ON d.trace_id = s.trace_id AND d.span_id = s.span_id
+    FROM spans s LEFT JOIN span_data d ON d.id = s.id
     WHERE s.trace_id = ? AND s.span_id = ?"""
 
 

@@ -33,6 +33,8 @@ def write_rows(conn: sqlite3.Connection, rows: Sequence[SpanRow]) -> None:
     """Insert or replace ``rows`` and refresh their traces, all in one write transaction."""
     if not rows:
         return
+    # A span given twice is stored once: the last copy wins.
+    rows = list({(row.trace_id, row.span[1]): row for row in rows}.values())
     conn.execute("BEGIN IMMEDIATE")
     try:
         # Most batches bring whole new traces (an SDK exports a trace's spans together). A trace
@@ -40,25 +42,26 @@ def write_rows(conn: sqlite3.Connection, rows: Sequence[SpanRow]) -> None:
         # so its summary comes from the batch itself: no read-back of the spans just inserted,
         # and each span's superseded flag goes in with the row instead of a later UPDATE.
         known = _known_traces(conn, {row.trace_id for row in rows})
-        new: dict[str, dict[str, SpanRow]] = {}
+        ids = _row_ids(conn, rows, known)
+        new: dict[str, list[SpanRow]] = {}
         for row in rows:
             if row.trace_id not in known:
-                new.setdefault(row.trace_id, {})[row.span[1]] = row  # a repeated span: the last wins
-        spans, insert = [row.span for row in rows], INSERT_SPAN
+                new.setdefault(row.trace_id, []).append(row)
+        spans, insert = [(row_id, *row.span) for row_id, row in zip(ids, rows)], INSERT_SPAN
         summaries = []
         if new:
             flagged: set[tuple[str, str]] = set()
-            for trace_id, by_span in new.items():
+            for trace_id, trace_rows in new.items():
                 # In span id order, as the read-back returns them: ties resolve the same way.
-                spans_in = [_summary_input(by_span[span_id].span) for span_id in sorted(by_span)]
+                spans_in = sorted((_summary_input(row.span) for row in trace_rows), key=lambda s: s[1])
                 summary, changed = _summarize(trace_id, spans_in)
                 summaries.append(summary)
                 flagged.update((flag[1], flag[2]) for flag in changed if flag[0])
             if flagged:
-                spans = [span + (1,) if (span[0], span[1]) in flagged else span + (0,) for span in spans]
+                spans = [span + (int((span[1], span[2]) in flagged),) for span in spans]
                 insert = INSERT_SPAN_FLAGGED
         conn.executemany(insert, spans)
-        conn.executemany(INSERT_DATA, [row.data for row in rows])
+        conn.executemany(INSERT_DATA, [(row_id, *row.data) for row_id, row in zip(ids, rows)])
         if summaries:
             conn.executemany(_UPSERT_TRACE, summaries)
         if known:
@@ -67,6 +70,25 @@ def write_rows(conn: sqlite3.Connection, rows: Sequence[SpanRow]) -> None:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def _row_ids(conn: sqlite3.Connection, rows: Sequence[SpanRow], known: set[str]) -> list[int]:
+    """The row id of each span: the stored span's own when it is being replaced, else the next free
+    one (taken under the write lock, so no other writer can take it meanwhile)."""
+    stored: dict[tuple[str, str], int] = {}
+    ids = list(known)
+    for i in range(0, len(ids), _CHUNK):
+        chunk = ids[i:i + _CHUNK]
+        stored.update(((trace_id, span_id), row_id) for trace_id, span_id, row_id in conn.execute(
+            f"SELECT trace_id, span_id, id FROM spans WHERE trace_id IN ({','.join('?' * len(chunk))})", chunk))
+    next_id = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM spans").fetchone()[0]
+    out = []
+    for row in rows:
+        row_id = stored.get((row.trace_id, row.span[1]))
+        if row_id is None:
+            row_id, next_id = next_id, next_id + 1
+        out.append(row_id)
+    return out
 
 
 def _known_traces(conn: sqlite3.Connection, trace_ids: set[str]) -> set[str]:
