@@ -212,10 +212,12 @@ def _bare_inserts(path: pathlib.Path, row_batches: list[list[SpanRow]],
     conn = connect(path)
 
     def insert() -> None:
-        next_id = 1
+        next_id, numbers = 1, {}  # row ids, and a number per trace (traces.id in the real schema)
         for rows in row_batches:
+            for r in rows:
+                numbers.setdefault(r.trace_id, len(numbers) + 1)
             conn.execute("BEGIN")
-            conn.executemany(INSERT_SPAN, [(next_id + i, *r.span) for i, r in enumerate(rows)])
+            conn.executemany(INSERT_SPAN, [(next_id + i, numbers[r.trace_id], *r.span) for i, r in enumerate(rows)])
             conn.executemany(INSERT_DATA, [(next_id + i, *r.data) for i, r in enumerate(rows)])
             conn.execute("COMMIT")
             next_id += len(rows)
@@ -232,7 +234,7 @@ def _unindexed(path: pathlib.Path) -> sqlite3.Connection:
     conn.execute(f"PRAGMA page_size = {_schema.PAGE_SIZE}")
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute(f"CREATE TABLE spans (id INTEGER PRIMARY KEY, {', '.join(SPAN_COLUMNS)}, superseded DEFAULT 0)")
+    conn.execute(f"CREATE TABLE spans (id INTEGER PRIMARY KEY, trace_no, {', '.join(SPAN_COLUMNS)}, superseded DEFAULT 0)")
     conn.execute(f"CREATE TABLE span_data (id INTEGER PRIMARY KEY, {', '.join(DATA_COLUMNS)})")
     return conn
 

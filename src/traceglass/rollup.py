@@ -91,9 +91,14 @@ def tree_totals(
     return totals
 
 
-def trace_total(parents: Mapping[Hashable, Hashable | None], own: Mapping[Hashable, UsageTotals | None]) -> UsageTotals:
-    """Totals of a whole trace under the rule."""
-    totals = tree_totals(parents, own)
+def trace_total(
+    parents: Mapping[Hashable, Hashable | None],
+    own: Mapping[Hashable, UsageTotals | None],
+    totals: Mapping[Hashable, UsageTotals] | None = None,
+) -> UsageTotals:
+    """Totals of a whole trace under the rule (``totals``: ``tree_totals`` of it, if already known)."""
+    if totals is None:
+        totals = tree_totals(parents, own)
     total = NOTHING
     for span, parent in parents.items():
         if parent is None or parent not in parents:

@@ -31,7 +31,7 @@ def test_a_genai_span_becomes_one_row_with_every_column(sdk, db_path):
     span_id = format(span.get_span_context().span_id, "016x")
     stored = rows(db_path, "SELECT * FROM spans")
     assert stored == [{
-        "id": 1, "trace_id": trace_id, "span_id": span_id, "parent_id": None, "name": "chat gpt-4o-mini",
+        "id": 1, "trace_no": 1, "trace_id": trace_id, "span_id": span_id, "parent_id": None, "name": "chat gpt-4o-mini",
         "kind": "INTERNAL", "span_type": "llm", "project": "shop", "start_ns": BASE_S * SEC,
         "end_ns": ns(BASE_S + 1.5), "duration_ns": 1_500_000_000, "status": "ERROR",
         "status_message": "RateLimitError happened", "error_type": "RateLimitError",

@@ -4,9 +4,11 @@ gives the same rows as the same spans written one at a time (read back from the 
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 import time
 
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -103,3 +105,38 @@ def test_a_fork_from_inside_the_gate_does_not_wait_for_itself():
         gate.after_fork_in_parent()
         assert time.monotonic() - start < 1
     assert gate._active == 0 and os.getpid() > 0
+
+
+def test_spans_stored_without_their_trace_summary_are_replaced_not_duplicated(tmp_path):
+    # The writer never leaves such spans behind; if something else did, exports still succeed.
+    spans = _two_traces(tmp_path)[:4]
+    path = tmp_path / "orphans.db"
+    exporter = SQLiteSpanExporter(path)
+    assert exporter.export(spans) is SpanExportResult.SUCCESS
+    conn = sqlite3.connect(str(path))
+    conn.execute("DELETE FROM traces")
+    conn.commit()
+    conn.close()
+    assert exporter.export(spans) is SpanExportResult.SUCCESS
+    exporter.shutdown()
+    assert rows(path, "SELECT count(*) AS n FROM spans") == [{"n": 4}]
+    assert rows(path, "SELECT id FROM span_data ORDER BY id") == rows(path, "SELECT id FROM spans ORDER BY id")
+    assert rows(path, "SELECT span_count, total_tokens FROM traces") == [{"span_count": 4, "total_tokens": 120}]
+
+
+def test_a_span_exported_again_in_a_later_batch_keeps_its_row_and_gets_its_new_content(tmp_path):
+    spans = _two_traces(tmp_path)[:4]
+    path = tmp_path / "again.db"
+    exporter = SQLiteSpanExporter(path)
+    assert exporter.export(spans) is SpanExportResult.SUCCESS
+    before = rows(path, "SELECT id, span_id FROM spans ORDER BY id")
+    changed = ReadableSpan(name="renamed", context=spans[0].context, parent=spans[0].parent,
+                           resource=spans[0].resource, attributes={"note": "second export"},
+                           start_time=spans[0].start_time, end_time=spans[0].end_time)
+    assert exporter.export([changed]) is SpanExportResult.SUCCESS
+    exporter.shutdown()
+    assert rows(path, "SELECT id, span_id FROM spans ORDER BY id") == before
+    span_id = format(spans[0].context.span_id, "016x")
+    assert rows(path, "SELECT s.name, d.attributes FROM spans s JOIN span_data d ON d.id = s.id WHERE s.span_id = ?",
+                (span_id,)) == [{"name": "renamed", "attributes": '{"note":"second export"}'}]
+    assert rows(path, "SELECT count(*) AS n FROM span_data") == [{"n": 4}]

@@ -15,9 +15,9 @@ from typing import Any
 from traceglass.store import _schema
 
 _EXTRAS = """SELECT t.trace_id,
-    (SELECT s.span_type FROM spans s WHERE s.trace_id = t.trace_id AND s.span_id = t.root_span_id),
+    (SELECT s.span_type FROM spans s WHERE s.trace_no = t.id AND s.span_id = t.root_span_id),
     (SELECT group_concat(m, char(31)) FROM (SELECT DISTINCT s.model AS m FROM spans s
-        WHERE s.trace_id = t.trace_id AND s.model IS NOT NULL ORDER BY s.model))
+        WHERE s.trace_no = t.id AND s.model IS NOT NULL ORDER BY s.model))
     FROM traces t WHERE t.trace_id IN ({marks})"""
 
 

@@ -31,11 +31,12 @@ def span_node(row: tuple) -> SpanNode:
 
 def get_trace(conn: sqlite3.Connection, trace_id: str) -> Trace | None:
     trace_id = trace_id.strip().lower()
-    head = conn.execute(f"SELECT {TRACE_COLUMNS} FROM traces t WHERE t.trace_id = ?", (trace_id,)).fetchone()
+    head = conn.execute(f"SELECT t.id, {TRACE_COLUMNS} FROM traces t WHERE t.trace_id = ?", (trace_id,)).fetchone()
     if head is None:
         return None
-    spans = [span_node(r) for r in conn.execute(f"{SPAN_SELECT} WHERE s.trace_id = ? ORDER BY s.start_ns, s.id",
-                                                 (trace_id,))]
+    trace_no, head = head[0], head[1:]
+    spans = [span_node(r) for r in conn.execute(f"{SPAN_SELECT} WHERE s.trace_no = ? ORDER BY s.start_ns, s.id",
+                                                 (trace_no,))]
     by_id = {span.span_id: span for span in spans}
     roots = []
     for span in spans:
@@ -109,16 +110,16 @@ def list_traces(
         add("t.cost_usd >= ?", float(min_cost))
     if min_latency_ms is not None:
         add("t.duration_ns >= ?", int(float(min_latency_ms) * 1e6))
-    # The unary + keeps SQLite on the (trace_id, span_id) index inside these per-trace checks;
+    # The unary + keeps SQLite on the (trace_no, span_id) index inside these per-trace checks;
     # without table statistics it would otherwise walk every span of the model for each trace.
     if span_type is not None:
-        add("EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id AND +s.span_type = ?)", span_type)
+        add("EXISTS (SELECT 1 FROM spans s WHERE s.trace_no = t.id AND +s.span_type = ?)", span_type)
     if model is not None:
-        add("EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id AND +s.model = ?)", model)
+        add("EXISTS (SELECT 1 FROM spans s WHERE s.trace_no = t.id AND +s.model = ?)", model)
     if search:
         pattern = _like(search)
-        add("(EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id AND +s.name LIKE ? ESCAPE '\\')"
-            " OR EXISTS (SELECT 1 FROM spans s JOIN span_data d ON d.id = s.id WHERE s.trace_id = t.trace_id"
+        add("(EXISTS (SELECT 1 FROM spans s WHERE s.trace_no = t.id AND +s.name LIKE ? ESCAPE '\\')"
+            " OR EXISTS (SELECT 1 FROM spans s JOIN span_data d ON d.id = s.id WHERE s.trace_no = t.id"
             " AND (d.attributes LIKE ? ESCAPE '\\' OR d.events LIKE ? ESCAPE '\\')))", pattern, pattern, pattern)
     if cursor:
         start, last_id = decode_cursor(cursor)
@@ -194,7 +195,7 @@ def export_spans(conn: sqlite3.Connection, *, trace_id: str | None = None, proje
     """The number of matching spans and an iterator over them (oldest trace first)."""
     where, params = [], []
     if trace_id:
-        where.append("s.trace_id = ?")
+        where.append("s.trace_no = (SELECT id FROM traces WHERE trace_id = ?)")
         params.append(trace_id.strip().lower())
     if project is not None:
         where.append("s.project = ?")

@@ -49,16 +49,17 @@ def delete_traces(conn: sqlite3.Connection, trace_ids: Sequence[str]) -> int:
     marks = ",".join("?" * len(trace_ids))
     conn.execute("BEGIN IMMEDIATE")
     try:
-        existed = conn.execute(f"SELECT count(*) FROM traces WHERE trace_id IN ({marks})", trace_ids).fetchone()[0]
-        conn.execute(f"DELETE FROM span_data WHERE id IN (SELECT id FROM spans WHERE trace_id IN ({marks}))",
-                     trace_ids)
-        conn.execute(f"DELETE FROM spans WHERE trace_id IN ({marks})", trace_ids)
-        conn.execute(f"DELETE FROM traces WHERE trace_id IN ({marks})", trace_ids)
+        numbers = [row[0] for row in conn.execute(f"SELECT id FROM traces WHERE trace_id IN ({marks})", trace_ids)]
+        if numbers:
+            of = ",".join("?" * len(numbers))
+            conn.execute(f"DELETE FROM span_data WHERE id IN (SELECT id FROM spans WHERE trace_no IN ({of}))", numbers)
+            conn.execute(f"DELETE FROM spans WHERE trace_no IN ({of})", numbers)
+            conn.execute(f"DELETE FROM traces WHERE id IN ({of})", numbers)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-    return existed
+    return len(numbers)
 
 
 def used_bytes(conn: sqlite3.Connection) -> int:

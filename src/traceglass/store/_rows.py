@@ -23,13 +23,15 @@ SPAN_COLUMNS = (
 )
 DATA_COLUMNS = ("attributes", "events", "links", "resource")
 
-# Both take the span's row id first: a span_data row has its span's id.
-INSERT_SPAN = (f"INSERT OR REPLACE INTO spans (id, {', '.join(SPAN_COLUMNS)}) "
-               f"VALUES ({', '.join('?' * (len(SPAN_COLUMNS) + 1))})")
+# A span row is inserted with its row id and its trace's id (``traces.id``) first, a span_data
+# row with its span's row id. Plain inserts: the writer replaces stored rows only where it knows
+# there are some (OR REPLACE costs a lookup in every index).
+INSERT_SPAN = (f"INSERT INTO spans (id, trace_no, {', '.join(SPAN_COLUMNS)}) "
+               f"VALUES ({', '.join('?' * (len(SPAN_COLUMNS) + 2))})")
 # The same with the ``superseded`` flag given (when the writer knows it before inserting).
-INSERT_SPAN_FLAGGED = (f"INSERT OR REPLACE INTO spans (id, {', '.join(SPAN_COLUMNS)}, superseded) "
-                       f"VALUES ({', '.join('?' * (len(SPAN_COLUMNS) + 2))})")
-INSERT_DATA = (f"INSERT OR REPLACE INTO span_data (id, {', '.join(DATA_COLUMNS)}) "
+INSERT_SPAN_FLAGGED = (f"INSERT INTO spans (id, trace_no, {', '.join(SPAN_COLUMNS)}, superseded) "
+                       f"VALUES ({', '.join('?' * (len(SPAN_COLUMNS) + 3))})")
+INSERT_DATA = (f"INSERT INTO span_data (id, {', '.join(DATA_COLUMNS)}) "
                f"VALUES ({', '.join('?' * (len(DATA_COLUMNS) + 1))})")
 
 # Span type of spans from other instrumentations, which only carry gen_ai.operation.name.

@@ -8,9 +8,10 @@ trace, so the trace list never aggregates spans.
 
 Write speed is mostly a matter of where inserts land: an index keyed by something random (a trace
 id, a duration) dirties a different page for nearly every row, and every dirty page is written to
-the WAL whole. So only ``spans`` has a random key (its trace and span ids, needed to replace a
-re-exported span), the stats indexes are ordered by start time within each model or type, and
-``span_data`` is appended in row-id order into large pages.
+the WAL whole. So a trace id is looked up once per trace, in ``traces``, whose integer ``id`` the
+trace's spans carry as ``trace_no``: their (trace_no, span_id) key, which lets a re-exported span
+replace itself, grows at its end like the row ids do. The stats indexes are ordered by start time
+within each model or type, and ``span_data`` is appended in row-id order into large pages.
 """
 
 from __future__ import annotations
@@ -120,11 +121,72 @@ def _v3(conn: sqlite3.Connection) -> None:
 
 
 _STATS_COVER = "start_ns, duration_ns, superseded, status, input_tokens, output_tokens, cost_usd, project"
+_SPAN_FIELDS = """trace_id, span_id, parent_id, name, kind, span_type, project, start_ns, end_ns, duration_ns, status,
+    status_message, error_type, model, provider, operation, input_tokens, output_tokens, total_tokens, cost_usd,
+    session_id, user_id, superseded"""
+_TRACE_FIELDS = """trace_id, root_span_id, name, project, start_ns, end_ns, duration_ns, status, span_count,
+    error_count, input_tokens, output_tokens, total_tokens, cost_usd, session_id, user_id"""
 
 
 def _v4(conn: sqlite3.Connection) -> None:
-    # span_data under its span's row id: no second random-key (trace_id, span_id) index to insert
-    # into. Rows of v3 whose span is gone (there should be none) are dropped on the way.
+    # Every table is rebuilt (one copy of the data) so that only traces keeps a random key:
+    # - traces gets a stable integer id (an upsert never renumbers it, VACUUM neither);
+    # - spans are keyed by (trace_no, span_id), trace_no being that id: a new trace's spans land
+    #   at the end of the index instead of at a random trace id;
+    # - span_data rows sit under their span's row id, with no index of their own;
+    # - the stats indexes are ordered by start time within each model or type.
+    conn.execute("""CREATE TABLE traces_v4 (
+        id INTEGER PRIMARY KEY,
+        trace_id TEXT NOT NULL UNIQUE,
+        root_span_id TEXT,
+        name TEXT,
+        project TEXT,
+        start_ns INTEGER NOT NULL,
+        end_ns INTEGER,
+        duration_ns INTEGER,
+        status TEXT NOT NULL,
+        span_count INTEGER NOT NULL,
+        error_count INTEGER NOT NULL,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        total_tokens INTEGER NOT NULL,
+        cost_usd REAL,
+        session_id TEXT,
+        user_id TEXT
+    )""")
+    conn.execute(f"INSERT INTO traces_v4 ({_TRACE_FIELDS}) SELECT {_TRACE_FIELDS} FROM traces ORDER BY start_ns, trace_id")
+    conn.execute("""CREATE TABLE spans_v4 (
+        id INTEGER PRIMARY KEY,
+        trace_no INTEGER NOT NULL,
+        trace_id TEXT NOT NULL,
+        span_id TEXT NOT NULL,
+        parent_id TEXT,
+        name TEXT NOT NULL,
+        kind TEXT,
+        span_type TEXT,
+        project TEXT,
+        start_ns INTEGER NOT NULL,
+        end_ns INTEGER,
+        duration_ns INTEGER,
+        status TEXT NOT NULL,
+        status_message TEXT,
+        error_type TEXT,
+        model TEXT,
+        provider TEXT,
+        operation TEXT,
+        input_tokens INTEGER,
+        output_tokens INTEGER,
+        total_tokens INTEGER,
+        cost_usd REAL,
+        session_id TEXT,
+        user_id TEXT,
+        superseded INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (trace_no, span_id)
+    )""")
+    # A span without a trace summary was never listed nor shown; it is not carried over.
+    conn.execute(f"""INSERT INTO spans_v4 (id, trace_no, {_SPAN_FIELDS})
+        SELECT s.id, t.id, {', '.join('s.' + f.strip() for f in _SPAN_FIELDS.split(','))}
+        FROM spans s JOIN traces_v4 t ON t.trace_id = s.trace_id ORDER BY s.id""")
     conn.execute("""CREATE TABLE span_data_v4 (
         id INTEGER PRIMARY KEY,
         attributes TEXT NOT NULL,
@@ -134,15 +196,21 @@ def _v4(conn: sqlite3.Connection) -> None:
     )""")
     conn.execute("""INSERT INTO span_data_v4 (id, attributes, events, links, resource)
         SELECT s.id, d.attributes, d.events, d.links, d.resource
-        FROM span_data d JOIN spans s ON s.trace_id = d.trace_id AND s.span_id = d.span_id""")
-    conn.execute("DROP TABLE span_data")
-    conn.execute("ALTER TABLE span_data_v4 RENAME TO span_data")
-    # The stats indexes by start time within each group: a new span lands at the end of its
-    # model's (type's) run instead of at a random duration; percentiles sort each group instead.
-    conn.execute("DROP INDEX spans_model")
-    conn.execute("DROP INDEX spans_type")
-    conn.execute(f"CREATE INDEX spans_model ON spans (model, {_STATS_COVER}) WHERE model IS NOT NULL")
-    conn.execute(f"CREATE INDEX spans_type ON spans (span_type, {_STATS_COVER})")
+        FROM span_data d JOIN spans s ON s.trace_id = d.trace_id AND s.span_id = d.span_id
+        WHERE s.id IN (SELECT id FROM spans_v4) ORDER BY s.id""")
+    for table in ("span_data", "spans", "traces"):  # their indexes go with them
+        conn.execute(f"DROP TABLE {table}")
+        conn.execute(f"ALTER TABLE {table}_v4 RENAME TO {table}")
+    for statement in (
+        "CREATE INDEX spans_start ON spans (start_ns)",
+        f"CREATE INDEX spans_model ON spans (model, {_STATS_COVER}) WHERE model IS NOT NULL",
+        f"CREATE INDEX spans_type ON spans (span_type, {_STATS_COVER})",
+        "CREATE INDEX traces_start ON traces (start_ns, trace_id)",
+        "CREATE INDEX traces_project ON traces (project, start_ns)",
+        "CREATE INDEX traces_session ON traces (session_id, start_ns)",
+        "CREATE INDEX traces_user ON traces (user_id, start_ns)",
+    ):
+        conn.execute(statement)
 
 
 # Version N is reached by running MIGRATIONS[N] on a database at version N - 1. Append only:

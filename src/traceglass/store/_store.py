@@ -21,7 +21,7 @@ from traceglass.store._writer import write_rows
 _EXISTING = """SELECT s.trace_id, s.span_id, s.parent_id, s.name, s.kind, s.start_ns, s.end_ns, s.status,
     s.status_message, d.attributes, d.events, d.links, d.resource
     FROM spans s LEFT JOIN span_data d ON d.id = s.id
-    WHERE s.trace_id = ? AND s.span_id = ?"""
+    WHERE s.trace_no = (SELECT id FROM traces WHERE trace_id = ?) AND s.span_id = ?"""
 
 
 class TraceStore:
@@ -105,7 +105,8 @@ class TraceStore:
                         existing[key] = json.loads(text) if text else empty
             parts = _upsert.parts_from_dict(span, existing)
             write_rows(self._conn, [row_from_parts(**parts)])
-            stored = self._conn.execute(f"{_queries.SPAN_SELECT} WHERE s.trace_id = ? AND s.span_id = ?",
+            stored = self._conn.execute(f"{_queries.SPAN_SELECT} WHERE s.trace_no = "
+                                        "(SELECT id FROM traces WHERE trace_id = ?) AND s.span_id = ?",
                                         (parts["trace_id"], parts["span_id"])).fetchone()
             return _queries.span_node(stored)
 
