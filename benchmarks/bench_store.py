@@ -32,7 +32,14 @@ from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, Trace
 
 from traceglass.exporters import SQLiteSpanExporter
 from traceglass.store import TraceStore, _schema
-from traceglass.store._rows import DATA_COLUMNS, INSERT_DATA, INSERT_SPAN, SPAN_COLUMNS, SpanRow, row_from_span
+from traceglass.store._rows import (
+    DATA_COLUMNS,
+    INSERT_DATA,
+    INSERT_SPAN,
+    SPAN_COLUMNS,
+    SpanRow,
+    row_from_span,
+)
 
 BATCH = 512
 SPANS_PER_TRACE = 5

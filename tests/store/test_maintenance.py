@@ -10,8 +10,6 @@ import time
 import pytest
 
 from traceglass.store import SCHEMA_VERSION, SchemaTooNewError, TraceStore, _schema
-from traceglass.store._rows import row_from_parts
-from traceglass.store._writer import write_rows
 
 from ._helpers import BASE_S, make_sdk, ns, rows
 

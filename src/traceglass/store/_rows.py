@@ -127,7 +127,9 @@ def row_from_parts(
     _resource_obj: Any = None,
 ) -> SpanRow:
     """The rows for one span given as plain parts (ids as lowercase hex, times in ns)."""
-    attrs = attributes
+    # One copy into a plain dict: every lookup below is then a C call (an SDK span's attributes are
+    # a Python mapping with a lock), and the copy is what gets encoded.
+    attrs = attributes if type(attributes) is dict else dict(attributes)
     res = resource or {}
     operation = _str(attrs.get(semconv.GEN_AI_OPERATION_NAME))
     span_type = _str(attrs.get(semconv.SPAN_TYPE)) or TYPE_FOR_OPERATION.get(operation or "")
@@ -148,7 +150,7 @@ def row_from_parts(
         input_tokens, output_tokens, total, cost,
         _str(attrs.get(semconv.SESSION_ID)), _str(attrs.get(semconv.USER_ID)),
     )
-    data = (_dumps(dict(attrs)), _dumps(list(events)) if events else _EMPTY_LIST,
+    data = (_dumps(attrs), _dumps(list(events)) if events else _EMPTY_LIST,
             _dumps(list(links)) if links else _EMPTY_LIST, _resource_text(_resource_obj, res))
     return SpanRow(trace_id, span, data)
 

@@ -58,42 +58,35 @@ def _write(conn: sqlite3.Connection, rows: list[SpanRow], *, replace_all: bool) 
         # so its summary comes from the batch itself: no read-back of the spans just inserted,
         # and each span's superseded flag goes in with the row instead of a later UPDATE.
         known = _known_traces(conn, {row.trace_id for row in rows})
-        numbers = dict(known)
         new: dict[str, list[SpanRow]] = {}
         for row in rows:
             if row.trace_id not in known:
                 new.setdefault(row.trace_id, []).append(row)
+        numbers = dict(known)
         if new:  # new traces take the next ids, in the order they came: appended to every index
             next_no = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM traces").fetchone()[0]
             numbers.update(zip(new, range(next_no, next_no + len(new))))
         ids, stored = _row_ids(conn, rows, known)
         spans = [(row_id, numbers[row.trace_id], *row.span) for row_id, row in zip(ids, rows)]
-        insert_span, summaries = INSERT_SPAN, []
-        if new:
-            flagged: set[tuple[str, str]] = set()
-            for trace_id, trace_rows in new.items():
-                # In span id order, as the read-back returns them: ties resolve the same way.
-                spans_in = sorted((_summary_input(row.span) for row in trace_rows), key=lambda s: s[1])
-                summary, changed = _summarize(trace_id, spans_in)
-                summaries.append((numbers[trace_id], *summary))
-                flagged.update((trace_id, flag[2]) for flag in changed if flag[0])
-            if flagged:
-                spans = [span + (int((span[2], span[3]) in flagged),) for span in spans]
-                insert_span = INSERT_SPAN_FLAGGED
         data = [(row_id, *row.data) for row_id, row in zip(ids, rows)]
+        summaries, flagged = _new_trace_summaries(new, numbers)
+        insert_span = INSERT_SPAN
+        if flagged:
+            spans = [span + (int((span[2], span[3]) in flagged),) for span in spans]
+            insert_span = INSERT_SPAN_FLAGGED
         if replace_all:  # whatever is stored under these spans' keys goes first, with its JSON
             keys = [(span[1], span[3]) for span in spans]
-            conn.executemany("DELETE FROM span_data WHERE id IN (SELECT id FROM spans WHERE trace_no = ? AND span_id = ?)",
-                             keys)
+            conn.executemany("DELETE FROM span_data WHERE id IN "
+                             "(SELECT id FROM spans WHERE trace_no = ? AND span_id = ?)", keys)
             conn.executemany("DELETE FROM spans WHERE trace_no = ? AND span_id = ?", keys)
             _insert(conn, _replacing(insert_span), spans, _replacing(INSERT_DATA), data)
         else:  # rows that take the place of stored ones (re-exports) replace them; the rest are new
-            fresh = [i for i, row_id in enumerate(ids) if row_id not in stored]
-            again = [i for i, row_id in enumerate(ids) if row_id in stored]
-            _insert(conn, insert_span, [spans[i] for i in fresh], INSERT_DATA, [data[i] for i in fresh])
+            again = {i for i, row_id in enumerate(ids) if row_id in stored}
+            _insert(conn, insert_span, [s for i, s in enumerate(spans) if i not in again], INSERT_DATA,
+                    [d for i, d in enumerate(data) if i not in again])
             if again:
-                _insert(conn, _replacing(insert_span), [spans[i] for i in again], _replacing(INSERT_DATA),
-                        [data[i] for i in again])
+                _insert(conn, _replacing(insert_span), [spans[i] for i in sorted(again)],
+                        _replacing(INSERT_DATA), [data[i] for i in sorted(again)])
         if summaries:
             conn.executemany(_UPSERT_TRACE if replace_all else _INSERT_TRACE, summaries)
         if known:
@@ -102,6 +95,19 @@ def _write(conn: sqlite3.Connection, rows: list[SpanRow], *, replace_all: bool) 
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def _new_trace_summaries(new: Mapping[str, list[SpanRow]], numbers: Mapping[str, int],
+                         ) -> tuple[list[tuple], set[tuple[str, str]]]:
+    """The ``traces`` rows of traces the batch brings whole, and which of their spans are superseded."""
+    summaries, flagged = [], set()
+    for trace_id, trace_rows in new.items():
+        # In span id order, as the read-back returns them: ties resolve the same way.
+        spans_in = sorted((_summary_input(row.span) for row in trace_rows), key=lambda s: s[1])
+        summary, changed = _summarize(trace_id, spans_in)
+        summaries.append((numbers[trace_id], *summary))
+        flagged.update((trace_id, span_id) for superseded, _, span_id in changed if superseded)
+    return summaries, flagged
 
 
 def _insert(conn: sqlite3.Connection, insert_span: str, spans: list[tuple], insert_data: str,
