@@ -237,10 +237,10 @@ def _v3_database(path):
     conn.close()
 
 
-def test_a_version_3_database_keeps_its_spans_and_their_data(tmp_path):
+def test_a_version_3_database_keeps_its_spans_and_their_data(tmp_path, caplog):
     path = tmp_path / "v3.db"
     _v3_database(path)
-    with TraceStore(path) as store:
+    with caplog.at_level("INFO", logger="traceglass"), TraceStore(path) as store:
         trace = store.get_trace(TRACE)
         assert [(s.name, s.attributes) for s in trace.root.walk()] == [
             ("agent", {"which": ROOT}), ("chat gpt-4o", {"which": CHILD})]
@@ -251,6 +251,7 @@ def test_a_version_3_database_keeps_its_spans_and_their_data(tmp_path):
         plan = store._conn.execute(
             "EXPLAIN QUERY PLAN SELECT model, count(*) FROM spans WHERE model IS NOT NULL AND superseded = 0 "
             "GROUP BY model").fetchall()
+    assert "upgrading the trace database from schema 3 to 4 (once)" in caplog.text
     assert rows(path, "PRAGMA user_version") == [{"user_version": SCHEMA_VERSION}]
     assert [r["name"] for r in rows(path, "PRAGMA table_info(span_data)")] == [
         "id", "attributes", "events", "links", "resource"]

@@ -16,10 +16,13 @@ within each model or type, and ``span_data`` is appended in row-id order into la
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
+
+logger = logging.getLogger("traceglass")
 
 SCHEMA_VERSION = 4
 DEFAULT_BUSY_TIMEOUT_MS = 10_000
@@ -272,6 +275,9 @@ def _migrate(conn: sqlite3.Connection) -> None:
     try:
         # Re-read under the write lock: another process may have migrated meanwhile.
         version = _check_version(conn)
+        if version:  # an existing database: say why its first open takes a while
+            logger.info("traceglass: upgrading the trace database from schema %d to %d (once)", version,
+                        SCHEMA_VERSION)
         for target in range(version + 1, SCHEMA_VERSION + 1):
             MIGRATIONS[target](conn)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
