@@ -217,6 +217,21 @@ def respond(path: str, body: dict[str, Any]) -> tuple[int, dict[str, str], bytes
         count = 1 if isinstance(inputs, str) else len(inputs or ())
         return _json(200, embeddings(model, count, body.get("encoding_format")))
     if route == "/responses":
+        if model == "failed-response":  # the model failed: HTTP 200, a response with status "failed"
+            failed = {**response_object(model, tools, status="failed"),
+                      "error": {"code": "server_error", "message": "The model failed to respond"}}
+            if not stream:
+                return _json(200, failed)
+            started = response_object(model, tools, status="in_progress")
+            return _stream([("response.created", {"type": "response.created", "response": started,
+                                                  "sequence_number": 0}),
+                            ("response.failed", {"type": "response.failed", "response": failed,
+                                                 "sequence_number": 1})])
+        if model == "broken-off" and stream:  # the stream breaks off with an error event
+            events = response_events(model, tools)[:8]  # up to the first two text deltas
+            events.append(("error", {"type": "error", "code": "rate_limit_exceeded", "message": "Slow down",
+                                     "param": None, "sequence_number": len(events)}))
+            return _stream(events, done=False)
         return _stream(response_events(model, tools)) if stream else _json(200, response_object(model, tools))
     return _json(404, {"error": {"message": f"no route {path}", "type": "invalid_request_error",
                                  "param": None, "code": "not_found"}})

@@ -6,9 +6,11 @@ import json
 
 import openai
 import pytest
-from .test_openai_stream import consume, without_ttft
 
 from traceglass.testing import capture
+
+from ._fake_api import RESPONSE_ID, TEXT_PIECES
+from .test_openai_stream import consume, without_ttft
 
 SERVER = {"server.address": "api.openai.com", "server.port": 443}
 
@@ -228,3 +230,40 @@ async def test_responses_error(instrumented, make_client, captured, is_async):
         **RESPONSES_BASE, "gen_ai.request.model": "error-429", "error.type": "rate_limit_exceeded",
         "gen_ai.input.messages": '[{"role":"user","parts":[{"type":"text","content":"hi"}]}]'}
     assert span["status"] == "ERROR"
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+async def test_a_response_that_failed_fails_its_span(instrumented, make_client, captured, is_async, stream):
+    client = make_client(is_async)
+    result = await run(client, client.responses.create, model="failed-response", input="hi", stream=stream)
+    if stream:
+        assert [event.type for event in await consume(result)] == ["response.created", "response.failed"]
+    else:
+        assert (result.status, result.error.code) == ("failed", "server_error")  # returned, not raised
+    span = captured.span("chat failed-response")
+    assert span["status"] == "ERROR"
+    assert span["status_description"] == "The model failed to respond"
+    assert span["events"] == []  # nothing was raised: no exception event
+    attributes = without_ttft(span) if stream else span["attributes"]
+    assert attributes["error.type"] == "server_error"
+    assert attributes["gen_ai.response.finish_reasons"] == ("error",)
+    assert attributes["gen_ai.response.id"] == RESPONSE_ID
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_an_error_event_mid_stream_fails_the_span_and_keeps_the_partial_output(
+        instrumented, make_client, captured, is_async):
+    client = make_client(is_async)
+    stream = await run(client, client.responses.create, model="broken-off", input="hi", stream=True)
+    events = await consume(stream)
+    assert events[-1].type == "error" and events[-1].code == "rate_limit_exceeded"
+    span = captured.span("chat broken-off")
+    assert (span["status"], span["status_description"]) == ("ERROR", "Slow down")
+    attributes = without_ttft(span)
+    assert attributes["error.type"] == "rate_limit_exceeded"
+    assert [event.type for event in events].count("response.output_text.delta") == 2
+    # what arrived before the error
+    assert json.loads(attributes["gen_ai.output.messages"]) == [{
+        "role": "assistant", "parts": [{"type": "text", "content": "".join(TEXT_PIECES[:2])}],
+        "finish_reason": "error"}]

@@ -283,6 +283,21 @@ class TelemetryHandler:
                 report("handler.fail", exc)
         self.stop(invocation, end_time_ns=end_time_ns)
 
+    def stop_failed(self, invocation: Invocation, error_type: str, message: str | None = None, *,
+                    end_time_ns: int | None = None) -> None:
+        """Record a failure the operation reported without raising (a Responses API response
+        with status ``failed``, an ``error`` event in its stream): status ERROR and
+        ``error.type``, no exception event. Then stop."""
+        span = invocation.span
+        if span is not None and span.is_recording():
+            try:
+                invocation.error_type = error_type
+                invocation.attributes[semconv.ERROR_TYPE] = error_type
+                span.set_status(Status(StatusCode.ERROR, message))
+            except Exception as exc:  # noqa: BLE001
+                report("handler.stop_failed", exc)
+        self.stop(invocation, end_time_ns=end_time_ns)
+
     # --- attributes -----------------------------------------------------------------------
     def _start_attributes(self, inv: Invocation) -> dict[str, Any]:
         values = inv.__dict__  # dataclass fields: one dict lookup each instead of getattr

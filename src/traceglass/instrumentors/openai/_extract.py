@@ -535,6 +535,15 @@ def _output_item_parts(item: Any) -> list[dict[str, Any]]:
     return [{"type": str(kind)}]
 
 
+def response_failure(response: Any) -> tuple[str, str | None] | None:
+    """``(error.type, message)`` of a Responses API response that reports it failed, else None."""
+    if _get(response, "status") != "failed":
+        return None
+    error = _get(response, "error")
+    code, text = _get(error, "code"), _get(error, "message")
+    return (code if isinstance(code, str) and code else "failed"), (text if isinstance(text, str) else None)
+
+
 def apply_response(inv: LLMInvocation, response: Any, capture: bool) -> None:
     """A Responses API ``Response``: one output message holding every output item's parts."""
     apply_common(inv, response)

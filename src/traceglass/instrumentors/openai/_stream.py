@@ -89,6 +89,10 @@ class ChoicesAccumulator:
     def output_text(self) -> str:
         return "".join(piece for pieces in self.texts.values() for piece in pieces)
 
+    def failure(self) -> None:
+        """Never: an error in a Chat Completions stream is raised by the SDK itself."""
+        return None
+
     def apply(self, inv: LLMInvocation, capture: bool) -> None:
         if self.last is not None:  # id, model, fingerprint and tier repeat on every chunk
             _extract.apply_common(inv, self.last)
@@ -126,11 +130,12 @@ class CompletionAccumulator(ChoicesAccumulator):
 class ResponsesAccumulator:
     """Responses API events: the final ``response.*`` event carries the whole response."""
 
-    __slots__ = ("response", "texts")
+    __slots__ = ("error", "response", "texts")
 
     def __init__(self) -> None:
         self.response: Any = None
         self.texts: list[str] = []
+        self.error: tuple[str, str | None] | None = None
 
     def add(self, event: Any) -> None:
         kind = getattr(event, "type", None)
@@ -139,9 +144,19 @@ class ResponsesAccumulator:
         elif kind in ("response.created", "response.in_progress", "response.completed",
                       "response.incomplete", "response.failed"):
             self.response = event.response
+        elif kind == "error":  # the API failed mid-stream; the SDK hands the event on, it does not raise
+            code, text = getattr(event, "code", None), getattr(event, "message", None)
+            self.error = (code if isinstance(code, str) and code else "error"), (text if isinstance(text, str)
+                                                                                 else None)
 
     def output_text(self) -> str:
         return "".join(self.texts)
+
+    def failure(self) -> tuple[str, str | None] | None:
+        """An ``error`` event's code and message, else the final response's failure, if any."""
+        if self.error is not None:
+            return self.error
+        return _extract.response_failure(self.response)
 
     def apply(self, inv: LLMInvocation, capture: bool) -> None:
         response = self.response

@@ -73,6 +73,8 @@ class Operation:
     apply: Callable[[Any, Any, bool], None]
     accumulator: Callable[[], Any] | None = None
     stream_usage_option: bool = False  # accepts stream_options.include_usage
+    # A response that says it failed (rather than an HTTP error, which the SDK raises).
+    failure: Callable[[Any], tuple[str, str | None] | None] | None = None
 
 
 OPERATIONS: dict[str, Operation] = {
@@ -82,7 +84,8 @@ OPERATIONS: dict[str, Operation] = {
         Operation("text_completion", _extract.completion_invocation, _extract.apply_chat, CompletionAccumulator,
                   True),
         Operation("embeddings", _extract.embedding_invocation, _extract.apply_embedding),
-        Operation("responses", _extract.responses_invocation, _extract.apply_response, ResponsesAccumulator),
+        Operation("responses", _extract.responses_invocation, _extract.apply_response, ResponsesAccumulator,
+                  failure=_extract.response_failure),
     )
 }
 
@@ -137,14 +140,20 @@ class _Call:
                 if hasattr(result, "__next__"):
                     return TracedStream(result, self, self.op.accumulator())
             self.op.apply(self.inv, result, self.capture)
+            failed = self.op.failure(result) if self.op.failure is not None else None
         except Exception as exc:  # noqa: BLE001
             report("openai.finish", exc)
-        self.stop()
+            failed = None
+        self.stop(failed)
         return result
 
-    def stop(self) -> None:
+    def stop(self, failed: tuple[str, str | None] | None = None) -> None:
+        """End the span; ``failed``: the error type and message of a response that reported failure."""
         try:
-            self.handler.stop(self.inv)
+            if failed is None:
+                self.handler.stop(self.inv)
+            else:
+                self.handler.stop_failed(self.inv, *failed)
         except Exception as exc:  # noqa: BLE001
             report("openai.stop", exc)
 
@@ -161,13 +170,15 @@ class _Call:
         self.inv.time_to_first_token_s = (time.time_ns() - self.inv.start_time_ns) / 1e9
 
     def end_stream(self, accumulator: Any) -> None:
+        failed = None
         try:
             accumulator.apply(self.inv, self.capture)
             if self.options.estimate_tokens and not self.inv.has_usage():
                 _tokens.estimate(self.inv, self.kwargs, accumulator.output_text())
+            failed = accumulator.failure()
         except Exception as exc:  # noqa: BLE001
             report("openai.stream.end", exc)
-        self.stop()
+        self.stop(failed)
 
     def fail_stream(self, accumulator: Any, error: BaseException) -> None:
         try:
