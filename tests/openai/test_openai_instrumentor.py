@@ -166,6 +166,27 @@ def test_traced_client_with_its_own_provider_and_options(traced_clients, make_cl
     assert captured.spans() == []
 
 
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_a_copy_of_a_traced_client_keeps_its_provider_and_options(traced_clients, make_client, captured,
+                                                                        requests_seen, is_async):
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    client = make_client(is_async, cls=TracedAsyncOpenAI if is_async else TracedOpenAI, tracer_provider=provider,
+                         capture_usage_in_stream=True)
+    for copy in (client.copy(timeout=5), client.with_options(max_retries=1)):
+        assert type(copy) is type(client)
+        stream = copy.chat.completions.create(model="gpt-4o-mini", messages=HI, stream=True)
+        if is_async:
+            async for _ in await stream:
+                pass
+        else:
+            list(stream)
+    assert [span.attributes["gen_ai.usage.input_tokens"] for span in exporter.get_finished_spans()] == [20, 20]
+    assert all(b"include_usage" in request.content for request in requests_seen)
+    assert captured.spans() == []  # not the default provider
+
+
 def test_uninstrument_keeps_traced_clients_working(traced_clients, make_client, captured):
     instrumentor = OpenAIInstrumentor()
     instrumentor.instrument()

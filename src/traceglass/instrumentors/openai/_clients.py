@@ -28,7 +28,21 @@ def _setup(client: Any, tracer_provider: Any, meter_provider: Any, capture_usage
     _targets.install()
 
 
-class TracedOpenAI(openai.OpenAI):
+class _KeepsTracing:
+    """``copy()`` / ``with_options()`` give a client that traces the same way (the SDK builds the
+    copy through ``__init__``, which would otherwise fall back to the default options)."""
+
+    _traceglass_options: Options
+
+    def copy(self, *args: Any, **kwargs: Any) -> Any:
+        copied = super().copy(*args, **kwargs)  # type: ignore[misc]
+        copied._traceglass_options = self._traceglass_options
+        return copied
+
+    with_options = copy
+
+
+class TracedOpenAI(_KeepsTracing, openai.OpenAI):
     """``openai.OpenAI`` whose calls are always traced."""
 
     def __init__(self, *args: Any, tracer_provider: Any = None, meter_provider: Any = None,
@@ -37,7 +51,7 @@ class TracedOpenAI(openai.OpenAI):
         _setup(self, tracer_provider, meter_provider, capture_usage_in_stream, estimate_tokens)
 
 
-class TracedAsyncOpenAI(openai.AsyncOpenAI):
+class TracedAsyncOpenAI(_KeepsTracing, openai.AsyncOpenAI):
     """``openai.AsyncOpenAI`` whose calls are always traced."""
 
     def __init__(self, *args: Any, tracer_provider: Any = None, meter_provider: Any = None,
