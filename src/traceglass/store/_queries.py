@@ -138,8 +138,10 @@ _GROUPS = {
     "model": ("spans", "model", "model IS NOT NULL AND superseded = 0", "1"),
     "type": ("spans", "span_type", "1", "superseded = 0"),
     "project": ("traces", "project", "1", "1"),
-    "user": ("traces", "user_id", "1", "1"),
-    "session": ("traces", "session_id", "1", "1"),
+    # The unary + keeps SQLite from grouping in index order, which fetches every trace row at
+    # random through the index: one pass over the table and a temporary B-tree are 3x faster.
+    "user": ("traces", "+user_id", "1", "1"),
+    "session": ("traces", "+session_id", "1", "1"),
     "day": ("traces", "strftime('%Y-%m-%d', start_ns / 1000000000, 'unixepoch')", "1", "1"),
 }
 
