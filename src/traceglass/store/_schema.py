@@ -157,7 +157,8 @@ def _v4(conn: sqlite3.Connection) -> None:
         session_id TEXT,
         user_id TEXT
     )""")
-    conn.execute(f"INSERT INTO traces_v4 ({_TRACE_FIELDS}) SELECT {_TRACE_FIELDS} FROM traces ORDER BY start_ns, trace_id")
+    conn.execute(f"INSERT INTO traces_v4 ({_TRACE_FIELDS}) "
+                 f"SELECT {_TRACE_FIELDS} FROM traces ORDER BY start_ns, trace_id")
     conn.execute("""CREATE TABLE spans_v4 (
         id INTEGER PRIMARY KEY,
         trace_no INTEGER NOT NULL,
