@@ -94,10 +94,11 @@ class ChoicesAccumulator:
         return None
 
     def apply(self, inv: LLMInvocation, capture: bool) -> None:
-        if self.last is not None:  # id, model, fingerprint and tier repeat on every chunk
-            _extract.apply_common(inv, self.last)
-        if self.usage is not None:
-            _extract.apply_usage(inv, self.usage)
+        last = self.last
+        if last is not None:  # id, model, fingerprint and tier repeat on every chunk (and its usage)
+            _extract.apply_common(inv, last)
+        if self.usage is not None and self.usage is not getattr(last, "usage", None):
+            _extract.apply_usage(inv, self.usage)  # usage came on an earlier chunk
         texts, tools, reasons = self.texts, self.tools, self.reasons
         if reasons:
             inv.finish_reasons = [reasons[i] for i in sorted(reasons)] if len(reasons) > 1 else list(reasons.values())
