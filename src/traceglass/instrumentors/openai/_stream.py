@@ -147,8 +147,8 @@ class ResponsesAccumulator:
             self.response = event.response
         elif kind == "error":  # the API failed mid-stream; the SDK hands the event on, it does not raise
             code, text = getattr(event, "code", None), getattr(event, "message", None)
-            self.error = (code if isinstance(code, str) and code else "error"), (text if isinstance(text, str)
-                                                                                 else None)
+            self.error = (code if isinstance(code, str) and code else "error",
+                          text if isinstance(text, str) else None)
 
     def output_text(self) -> str:
         return "".join(self.texts)
