@@ -51,6 +51,24 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
+def _scope(prefix: str, *, since: TimeLike | None = None, until: TimeLike | None = None,
+           project: str | None = None) -> tuple[list[str], list[Any]]:
+    """Clauses, and their parameters, that keep the rows of a time range and a project
+    (``prefix``: the table's alias and a dot, or nothing)."""
+    where: list[str] = []
+    params: list[Any] = []
+    if since is not None:
+        where.append(f"{prefix}start_ns >= ?")
+        params.append(to_ns(since))
+    if until is not None:
+        where.append(f"{prefix}start_ns < ?")
+        params.append(to_ns(until))
+    if project is not None:
+        where.append(f"{prefix}project = ?")
+        params.append(project)
+    return where, params
+
+
 def encode_cursor(summary: TraceSummary) -> str:
     return f"{summary.start_ns}.{summary.trace_id}"
 
@@ -102,10 +120,9 @@ def list_traces(
         if status.upper() not in ("OK", "ERROR"):
             raise ValueError(f"status must be 'ok' or 'error', got {status!r}")
         add("t.status = ?", status.upper())
-    if since is not None:
-        add("t.start_ns >= ?", to_ns(since))
-    if until is not None:
-        add("t.start_ns < ?", to_ns(until))
+    clauses, values = _scope("t.", since=since, until=until)
+    where += clauses
+    params += values
     if min_cost is not None:
         add("t.cost_usd >= ?", float(min_cost))
     if min_latency_ms is not None:
@@ -156,17 +173,8 @@ def stats(conn: sqlite3.Connection, group_by: str = "model", *, since: TimeLike 
     if group_by not in _GROUPS:
         raise ValueError(f"group_by must be one of {list(GROUPS)}, got {group_by!r}")
     table, key, calls_filter, usage_filter = _GROUPS[group_by]
-    where, params = [calls_filter], []
-    if since is not None:
-        where.append("start_ns >= ?")
-        params.append(to_ns(since))
-    if until is not None:
-        where.append("start_ns < ?")
-        params.append(to_ns(until))
-    if project is not None:
-        where.append("project = ?")
-        params.append(project)
-    condition = " AND ".join(where)
+    where, params = _scope("", since=since, until=until, project=project)
+    condition = " AND ".join([calls_filter, *where])
     sums = conn.execute(
         f"""SELECT {key} AS k, count(*), sum(status = 'ERROR'),
             sum(CASE WHEN {usage_filter} THEN input_tokens END),
@@ -195,19 +203,10 @@ def stats(conn: sqlite3.Connection, group_by: str = "model", *, since: TimeLike 
 def export_spans(conn: sqlite3.Connection, *, trace_id: str | None = None, project: str | None = None,
                  since: TimeLike | None = None, until: TimeLike | None = None) -> tuple[int, Iterator[SpanNode]]:
     """The number of matching spans and an iterator over them (oldest trace first)."""
-    where, params = [], []
+    where, params = _scope("s.", since=since, until=until, project=project)
     if trace_id:
         where.append("s.trace_no = (SELECT id FROM traces WHERE trace_id = ?)")
         params.append(trace_id.strip().lower())
-    if project is not None:
-        where.append("s.project = ?")
-        params.append(project)
-    if since is not None:
-        where.append("s.start_ns >= ?")
-        params.append(to_ns(since))
-    if until is not None:
-        where.append("s.start_ns < ?")
-        params.append(to_ns(until))
     condition = f" WHERE {' AND '.join(where)}" if where else ""
     total = conn.execute(f"SELECT count(*) FROM spans s{condition}", params).fetchone()[0]
     rows = conn.execute(f"{SPAN_SELECT}{condition} ORDER BY s.id", params)
