@@ -145,8 +145,9 @@ def test_no_sdk_provider_means_no_op_and_no_work(monkeypatch):
     assert calls == []  # arguments were never even bound for a non-recording span
 
 
-def test_internal_fault_is_swallowed_and_logged_once(captured, monkeypatch, caplog):
-    monkeypatch.setenv("TRACEGLASS_RAISE_INTERNAL_ERRORS", "0")
+@pytest.fixture
+def tool_with_a_broken_serializer(monkeypatch):
+    """An ``@observe`` tool whose content serialization (ours) raises."""
 
     def broken(*args, **kwargs):
         raise RuntimeError("serializer bug")
@@ -157,6 +158,12 @@ def test_internal_fault_is_swallowed_and_logged_once(captured, monkeypatch, capl
     def tool(x):
         return {"value": x}
 
+    return tool
+
+
+def test_internal_fault_is_swallowed_and_logged_once(captured, monkeypatch, caplog, tool_with_a_broken_serializer):
+    monkeypatch.setenv("TRACEGLASS_RAISE_INTERNAL_ERRORS", "0")
+    tool = tool_with_a_broken_serializer
     with caplog.at_level(logging.DEBUG, logger="traceglass"):
         assert tool(1) == {"value": 1}
         assert tool(2) == {"value": 2}
@@ -165,15 +172,6 @@ def test_internal_fault_is_swallowed_and_logged_once(captured, monkeypatch, capl
     assert len(captured.spans()) == 2  # spans still end, without the failed content
 
 
-def test_internal_fault_raises_under_tests(captured, monkeypatch):
-    def broken(*args, **kwargs):
-        raise RuntimeError("serializer bug")
-
-    monkeypatch.setattr("traceglass._handler._telemetry.bounded_json", broken)
-
-    @observe(type="tool")
-    def tool(x):
-        return {"value": x}
-
+def test_internal_fault_raises_under_tests(captured, tool_with_a_broken_serializer):
     with pytest.raises(RuntimeError, match="serializer bug"):
-        tool(1)
+        tool_with_a_broken_serializer(1)

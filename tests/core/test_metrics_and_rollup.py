@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-from traceglass import LlmAttributes, trace_llm, update_current_span_attributes
 from traceglass.rollup import UsageTotals, own_usage, subtree_totals, trace_total, tree_totals
 
-
-def _llm(name, tokens_in, tokens_out, inner=None):
-    @trace_llm(name=name, model="gpt-4o")
-    def call():
-        if inner is not None:
-            inner()
-        update_current_span_attributes(
-            LlmAttributes(input="q", output="a", input_token_count=tokens_in, output_token_count=tokens_out)
-        )
-        return "a"
-
-    return call
+from .._functions import llm_function
 
 
 def test_token_usage_and_duration_histograms(captured):
-    _llm("one", 100, 20)()
+    llm_function("one", 100, 20)()
     metrics = captured.metrics()
     tokens = sorted(metrics["gen_ai.client.token.usage"], key=lambda p: p["attributes"]["gen_ai.token.type"])
     base = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o"}
@@ -43,8 +31,8 @@ def test_token_usage_and_duration_histograms(captured):
 
 
 def test_two_layers_reporting_one_call_count_tokens_once(captured):
-    inner = _llm("inner", 50, 5)
-    _llm("outer", 50, 5, inner=inner)()
+    inner = llm_function("inner", 50, 5)
+    llm_function("outer", 50, 5, inner=inner)()
     tokens = captured.metrics()["gen_ai.client.token.usage"]
     assert sorted((p["attributes"]["gen_ai.token.type"], p["sum"]) for p in tokens) == [("input", 50), ("output", 5)]
     (duration,) = captured.metrics()["gen_ai.client.operation.duration"]

@@ -11,28 +11,17 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
-from traceglass import LlmAttributes, observe, trace_llm, update_current_span_attributes
+from traceglass import LlmAttributes, observe, update_current_span_attributes
 from traceglass.processors._enrich import EnrichedSpan
 from traceglass.processors.cost import CostSpanProcessor
+
+from .._functions import llm_function
 
 TABLE = {
     "gpt-4o": {"input_per_1k": 0.005, "output_per_1k": 0.015, "cached_input_per_1k": 0.0025},
     "claude-3-opus": {"input_per_1k": 0.015, "output_per_1k": 0.075, "cached_input_per_1k": 0.0015,
                       "cache_write_per_1k": 0.01875},
 }
-
-
-def _llm(name, tokens_in, tokens_out, model="gpt-4o", inner=None, **decorator):
-    @trace_llm(name=name, model=model, **decorator)
-    def call():
-        if inner is not None:
-            inner()
-        update_current_span_attributes(
-            LlmAttributes(input="q", output="a", input_token_count=tokens_in, output_token_count=tokens_out)
-        )
-        return "a"
-
-    return call
 
 
 LLM_BASE = {
@@ -45,7 +34,7 @@ LLM_BASE = {
 
 def test_a_traceglass_llm_span_is_priced_from_the_user_table(make_pipeline):
     pipeline = make_pipeline(prices=TABLE)
-    _llm("answer", 1000, 200)()
+    llm_function("answer", 1000, 200)()
     assert pipeline.span("answer")["attributes"] == {
         **LLM_BASE,
         "gen_ai.usage.input_tokens": 1000,
@@ -65,7 +54,7 @@ def test_a_traceglass_llm_span_is_priced_from_the_user_table(make_pipeline):
 
 def test_span_overrides_win_over_the_table(make_pipeline):
     pipeline = make_pipeline(prices=TABLE)
-    _llm("per-1k", 1000, 200, cost_per_1k_input=0.1, cost_per_1k_output=0.2)()
+    llm_function("per-1k", 1000, 200, cost_per_1k_input=0.1, cost_per_1k_output=0.2)()
 
     @observe(type="llm", name="per-token", model="gpt-4o", cost_per_input_token=0.00001, cost_per_output_token=0.00002)
     def per_token():
@@ -90,7 +79,7 @@ def test_span_overrides_win_over_the_table(make_pipeline):
 
 def test_one_overridden_direction_takes_the_other_from_the_table(make_pipeline):
     pipeline = make_pipeline(prices=TABLE)
-    _llm("half", 1000, 200, cost_per_1k_input=0.1)()
+    llm_function("half", 1000, 200, cost_per_1k_input=0.1)()
     attributes = pipeline.span("half")["attributes"]
     assert (attributes["traceglass.cost.input_usd"], attributes["traceglass.cost.output_usd"],
             attributes["traceglass.cost.source"]) == (0.1, 0.003, "span")
@@ -99,7 +88,7 @@ def test_one_overridden_direction_takes_the_other_from_the_table(make_pipeline):
 def test_genai_prices_is_the_default_source(pipeline):
     from genai_prices import Usage, calc_price
 
-    _llm("answer", 1000, 200, model="gpt-4o-mini")()
+    llm_function("answer", 1000, 200, model="gpt-4o-mini")()
     expected = calc_price(Usage(input_tokens=1000, output_tokens=200), "gpt-4o-mini", provider_id="openai")
     attributes = pipeline.span("answer")["attributes"]
     assert attributes["gen_ai.usage.cost"] == round(float(expected.total_price), 12)
@@ -132,8 +121,8 @@ def test_unknown_model_gets_no_cost_and_one_debug_line(make_pipeline, caplog):
 
     @observe(type="chain", name="chain")
     def chain():
-        _llm("a", 10, 2, model="my-own-model")()
-        _llm("b", 10, 2, model="my-own-model")()
+        llm_function("a", 10, 2, model="my-own-model")()
+        llm_function("b", 10, 2, model="my-own-model")()
 
     chain()
     for name in ("a", "b"):
@@ -171,7 +160,7 @@ def test_an_unpriced_response_model_falls_back_to_the_request_model(make_pipelin
 def test_latest_experimental_names(make_pipeline, monkeypatch):
     monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "gen_ai_latest_experimental")
     pipeline = make_pipeline(prices=TABLE)
-    _llm("answer", 1000, 200)()
+    llm_function("answer", 1000, 200)()
     attributes = pipeline.span("answer")["attributes"]
     cost = {k: v for k, v in attributes.items() if "cost" in k}
     assert cost == {
@@ -198,9 +187,9 @@ def test_rollups_sum_a_chain_and_count_a_two_layer_call_once(make_pipeline):
     @observe(type="agent", name="agent")
     def agent():
         tool()
-        _llm("plan", 1000, 100)()
+        llm_function("plan", 1000, 100)()
         # a framework layer and the client under it both report the same call
-        _llm("framework", 2000, 400, inner=_llm("client", 2000, 400))()
+        llm_function("framework", 2000, 400, inner=llm_function("client", 2000, 400))()
 
     agent()
     spans = {s["name"]: s for s in pipeline.spans()}
@@ -337,7 +326,7 @@ def test_an_internal_error_is_swallowed_and_the_span_still_exported(make_pipelin
         raise RuntimeError("price book exploded")
 
     monkeypatch.setattr(pipeline.processor._book, "lookup", broken)
-    assert _llm("answer", 10, 2)() == "a"
+    assert llm_function("answer", 10, 2)() == "a"
     attributes = pipeline.span("answer")["attributes"]
     assert "gen_ai.usage.cost" not in attributes and attributes["gen_ai.usage.input_tokens"] == 10
     assert any("traceglass internal error in cost.on_end" in r.getMessage() for r in caplog.records)
