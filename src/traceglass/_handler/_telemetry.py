@@ -8,6 +8,7 @@ GenAI client metrics. Each invocation type maps its plain fields to attributes i
 from __future__ import annotations
 
 import time
+import traceback
 from collections.abc import Iterable
 from contextvars import ContextVar, Token
 from typing import Any
@@ -277,8 +278,11 @@ class TelemetryHandler:
             try:
                 error_type = invocation.error_type or type(error).__qualname__
                 invocation.attributes[semconv.ERROR_TYPE] = error_type
-                span.set_status(Status(StatusCode.ERROR, _error_message(error)))
-                span.record_exception(error)
+                # The user's exception may fail to print (a raising ``__str__``): that must not
+                # leave a failure looking like a success, so its text is read once, safely.
+                text = _safe_text(error)
+                span.set_status(Status(StatusCode.ERROR, _error_message(error, text)))
+                _record_exception(span, error, text)
             except Exception as exc:  # noqa: BLE001
                 report("handler.fail", exc)
         self.stop(invocation, end_time_ns=end_time_ns)
@@ -426,9 +430,39 @@ def _documents(documents: Any) -> Any:
     return documents
 
 
-def _error_message(error: BaseException) -> str:
-    text = str(error)
+def _safe_text(error: BaseException) -> str | None:
+    """``str(error)``, or None when the exception cannot be printed (its ``__str__`` raises)."""
+    try:
+        return str(error)
+    except Exception:  # noqa: BLE001 - the user's exception is broken, not our code
+        return None
+
+
+def _error_message(error: BaseException, text: str | None) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _record_exception(span: Any, error: BaseException, text: str | None) -> None:
+    """The spec's exception event. The SDK's ``record_exception`` calls ``str(error)`` itself, so
+    an exception that cannot be printed gets the same event built here, its type name as message."""
+    if text is not None:
+        try:
+            span.record_exception(error)
+            return
+        except Exception:  # noqa: BLE001 - ``__str__`` may fail only on a second call
+            pass
+    cls = type(error)
+    module = cls.__module__
+    attributes: dict[str, Any] = {
+        semconv.EXCEPTION_TYPE: f"{module}.{cls.__qualname__}" if module and module != "builtins" else cls.__qualname__,
+        semconv.EXCEPTION_MESSAGE: cls.__name__,
+    }
+    try:  # traceback prints "<exception str() failed>" for the message itself
+        attributes[semconv.EXCEPTION_STACKTRACE] = "".join(traceback.format_exception(error))
+    except Exception:  # noqa: BLE001 - a stack trace we cannot format is left out, not the event
+        pass
+    attributes[semconv.EXCEPTION_ESCAPED] = "False"
+    span.add_event(semconv.EVENT_EXCEPTION, attributes=attributes)
 
 
 def _content_table(cls: type) -> tuple[tuple[str, str], ...]:

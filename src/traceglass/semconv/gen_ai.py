@@ -179,6 +179,12 @@ class OpenAIApiType:
 SERVER_ADDRESS = "server.address"
 SERVER_PORT = "server.port"
 ERROR_TYPE = "error.type"
+# The exception event (the spec's "exception" span event and its attributes).
+EVENT_EXCEPTION = "exception"
+EXCEPTION_TYPE = "exception.type"
+EXCEPTION_MESSAGE = "exception.message"
+EXCEPTION_STACKTRACE = "exception.stacktrace"
+EXCEPTION_ESCAPED = "exception.escaped"
 SESSION_ID = "session.id"
 USER_ID = "user.id"
 SERVICE_NAME = "service.name"

@@ -92,12 +92,15 @@ OPERATIONS: dict[str, Operation] = {
 
 def error_type(error: BaseException) -> str:
     """The provider's error code when it sent one, else the HTTP status, else the exception type."""
-    code = getattr(error, "code", None)
-    if isinstance(code, str) and code:
-        return code
-    status = getattr(error, "status_code", None)
-    if isinstance(status, int):
-        return str(status)
+    try:  # any exception may come through here, with properties that raise
+        code = getattr(error, "code", None)
+        if isinstance(code, str) and code:
+            return code
+        status = getattr(error, "status_code", None)
+        if isinstance(status, int) and not isinstance(status, bool):
+            return str(status)
+    except Exception:  # noqa: BLE001 - the user's exception is broken, not our code
+        pass
     return type(error).__qualname__
 
 
@@ -159,8 +162,8 @@ class _Call:
 
     def fail(self, error: BaseException) -> None:
         self.deactivate()
+        self.inv.error_type = error_type(error)
         try:
-            self.inv.error_type = error_type(error)
             self.handler.fail(self.inv, error)
         except Exception as exc:  # noqa: BLE001
             report("openai.fail", exc)
