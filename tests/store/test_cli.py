@@ -39,7 +39,8 @@ def test_traces_json_and_table(filled):
     table = run("traces", "--db", str(db))
     assert table.returncode == 0
     assert first in table.stdout and second in table.stdout and "$0.0012" in table.stdout
-    assert "ERROR" in table.stdout
+    statuses = [line.split("│")[-2].strip() for line in table.stdout.splitlines() if first in line or second in line]
+    assert statuses == ["error", "ok"]
 
 
 def test_traces_filters_and_cursor(filled, capsys):
@@ -68,7 +69,9 @@ def test_show_draws_the_tree_with_bars_tokens_cost_and_errors(filled):
     names = [line.split("│")[0].rstrip() for line in lines if "│" in line]
     assert names == [" rag", "   retrieve", "   generate", "     chat gpt-4o"]
     assert "█" in out and "100→20" in out and "$0.0012" in out
-    assert "ERROR RateLimitError: RateLimitError happened" in out
+    statuses = [line.split("│")[-1].strip() for line in lines if "│" in line]
+    assert statuses == ["ok", "ok", "ok", "error RateLimitError: RateLimitError happened"]
+    assert "UNSET" not in out
     assert "4 span(s), 2000.0 ms, tokens 100→20 (120), cost $0.0012, 1 error(s)" in out
 
 
@@ -126,7 +129,8 @@ def test_errors_are_one_line_with_proper_exit_codes(filled, tmp_path):
     usage = run("stats", "--by", "colour", "--db", str(db))
     assert usage.returncode == 2 and "invalid choice: 'colour'" in usage.stderr
     bad_time = run("traces", "--since", "whenever", "--db", str(db))
-    assert bad_time.returncode == 2 and bad_time.stderr.startswith("traceglass: not a time: 'whenever'")
+    assert (bad_time.returncode, bad_time.stderr) == (2, "traceglass: since: not a time: 'whenever' (use epoch "
+                                                      "seconds, an ISO date/time or an age such as 1h, 7d)\n")
     not_a_db = tmp_path / "junk.db"
     not_a_db.write_text("this is not sqlite" * 100)
     junk = run("traces", "--db", str(not_a_db))
@@ -139,3 +143,117 @@ def test_the_default_database_comes_from_traceglass_db(filled):
     result = run("traces", "--json", env={"TRACEGLASS_DB": str(db)})
     assert result.returncode == 0, result.stderr
     assert [t["trace_id"] for t in json.loads(result.stdout)["traces"]] == [second, first]
+
+
+HOSTILE_NAMES = ["docs[/tmp]", "retrieve [v2]", "[link=https://evil.example]click[/link]", "[bold red]loud",
+                 "bell\x07 and \x1b[2J clear"]
+
+
+@pytest.fixture
+def hostile(db_path):
+    """One trace whose root, children, model, project and user are Rich markup and control codes."""
+    sdk = make_sdk(db_path, service="[red]shop[/red]")
+
+    def children(root):
+        for i, name in enumerate(HOSTILE_NAMES[1:]):
+            sdk.span(name, BASE_S + i, BASE_S + i + 0.5, parent=root,
+                     attributes={"gen_ai.request.model": "gpt[/x]", "user.id": "[i]ada"})
+
+    root = sdk.span(HOSTILE_NAMES[0], BASE_S, BASE_S + 5, children=children)
+    sdk.provider.shutdown()
+    return db_path, format(root.get_span_context().trace_id, "032x")
+
+
+def test_span_names_and_other_user_data_print_literally_not_as_markup(hostile):
+    db, trace_id = hostile
+    listed = run("traces", "--db", str(db))
+    assert (listed.returncode, listed.stderr) == (0, "")
+    (row,) = [line for line in listed.stdout.splitlines() if trace_id in line]
+    assert [cell.strip() for cell in row.split("│")[3:5]] == ["docs[/tmp]", "[red]shop[/red]"]
+    shown = run("show", trace_id, "--db", str(db))
+    assert (shown.returncode, shown.stderr) == (0, "")
+    assert "\x1b" not in shown.stdout and "\x07" not in shown.stdout  # no escape reaches the terminal
+    names = [line.split("│")[0].strip() for line in shown.stdout.splitlines() if "│" in line]
+    assert names == ["docs[/tmp]", "retrieve [v2]", "[link=https://evil.example]click[/link]", "[bold red]loud",
+                     "bell\\x07 and \\x1b[2J clear"]
+    models = {line.split("│")[4].strip() for line in shown.stdout.splitlines()[2:] if "│" in line}
+    assert models == {"", "gpt[/x]"}
+    stats = run("stats", "--by", "model", "--db", str(db))
+    assert stats.returncode == 0 and "│ gpt[/x] " in stats.stdout
+    users = run("stats", "--by", "user", "--db", str(db))
+    assert users.returncode == 0 and "│ [i]ada " in users.stdout
+
+
+def test_show_takes_a_unique_prefix_and_names_the_count_of_an_ambiguous_one(db_path):
+    sdk = make_sdk(db_path)
+    ids = [sdk.rag_trace(BASE_S + i) for i in range(40)]
+    sdk.provider.shutdown()
+    # A one-digit prefix that several of 40 random ids share, and a unique one.
+    shared = max("0123456789abcdef", key=lambda c: sum(i.startswith(c) for i in ids))
+    count = sum(i.startswith(shared) for i in ids)
+    assert count >= 2
+    unique = next(p for i in ids for p in (i[:n] for n in range(2, 33))
+                  if sum(other.startswith(p) for other in ids) == 1)
+    full = next(i for i in ids if i.startswith(unique))
+    result = run("show", unique.upper(), "--db", str(db_path), "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["trace_id"] == full
+    ambiguous = run("show", shared, "--db", str(db_path))
+    assert (ambiguous.returncode, ambiguous.stderr, ambiguous.stdout) == (
+        2, f"traceglass: trace id prefix '{shared}' matches {count} traces; give more of the id\n", "")
+    for pattern in ("*", "[0-9]", "?"):  # GLOB's wildcards are not a prefix
+        wild = run("show", pattern, "--db", str(db_path))
+        assert (wild.returncode, wild.stderr) == (1, f"traceglass: no trace '{pattern}' in {db_path}\n")
+
+
+def test_show_content_prints_prompts_and_completions(db_path):
+    sdk = make_sdk(db_path)
+    messages = [{"role": "system", "parts": [{"type": "text", "content": "Be brief."}]},
+                {"role": "user", "parts": [{"type": "text", "content": "why [is] the sky blue?\nreally?"}]}]
+    output = [{"role": "assistant", "parts": [{"type": "text", "content": "Rayleigh scattering."}],
+               "finish_reason": "stop"}]
+
+    def children(root):
+        sdk.span("chat gpt-4o-mini", BASE_S + 0.1, BASE_S + 0.9, parent=root, attributes={
+            "gen_ai.request.model": "gpt-4o-mini", "gen_ai.input.messages": json.dumps(messages),
+            "gen_ai.output.messages": json.dumps(output)})
+        sdk.span("lookup", BASE_S + 0.2, BASE_S + 0.3, parent=root, attributes={
+            "traceglass.span.type": "tool", "gen_ai.tool.call.arguments": '{"q": "sky"}',
+            "gen_ai.tool.call.result": "blue"})
+
+    root = sdk.span("ask", BASE_S, BASE_S + 1, children=children)
+    sdk.provider.shutdown()
+    trace_id = format(root.get_span_context().trace_id, "032x")
+    plain_run = run("show", trace_id, "--db", str(db_path))
+    assert plain_run.returncode == 0 and "Rayleigh" not in plain_run.stdout
+    result = run("show", trace_id, "--content", "--db", str(db_path))
+    assert result.returncode == 0, result.stderr
+    content = result.stdout.split(", tokens –, cost –\n", 1)[1]
+    assert content.splitlines() == [
+        "", "── chat gpt-4o-mini",
+        "gen_ai.input.messages:", "  system: Be brief.", "  user: why [is] the sky blue?", "    really?",
+        "gen_ai.output.messages:", "  assistant: Rayleigh scattering.",
+        "", "── lookup",
+        "gen_ai.tool.call.arguments:", "  {", '    "q": "sky"', "  }",
+        "gen_ai.tool.call.result:", "  blue"]
+
+
+def test_tiny_costs_are_shown_and_unknown_usage_is_a_dash(db_path):
+    sdk = make_sdk(db_path)
+    ids = []
+    for i, cost in enumerate((0.0000004, 0.00000000123, 0.0)):
+        ids.append(format(sdk.span(f"chat {i}", BASE_S + i, BASE_S + i + 0.5, attributes={
+            "gen_ai.request.model": "m", "gen_ai.usage.input_tokens": 3, "gen_ai.usage.output_tokens": 1,
+            "traceglass.cost.total_usd": cost}).get_span_context().trace_id, "032x"))
+    ids.append(format(sdk.span("no usage", BASE_S + 9, BASE_S + 9.5).get_span_context().trace_id, "032x"))
+    sdk.provider.shutdown()
+    table = run("traces", "--db", str(db_path))
+    assert table.returncode == 0
+    cells = {line.split("│")[3].strip(): [c.strip() for c in line.split("│")[7:9]]
+             for line in table.stdout.splitlines() if any(i in line for i in ids)}
+    assert cells == {"chat 0": ["4", "$0.0000004"], "chat 1": ["4", "$0.0000000012"], "chat 2": ["4", "$0"],
+                     "no usage": ["–", "–"]}
+    shown = run("show", ids[1], "--db", str(db_path))
+    assert "$0.0000000012" in shown.stdout and "tokens 3→1 (4), cost $0.0000000012" in shown.stdout
+    empty = run("show", ids[3], "--db", str(db_path))
+    assert empty.stdout.splitlines()[-1] == "1 span(s), 500.0 ms, tokens –, cost –"

@@ -8,12 +8,14 @@
 
 from traceglass.store._models import SpanNode, StatsRow, Trace, TracePage, TraceSummary
 from traceglass.store._paths import default_db_path
-from traceglass.store._schema import SCHEMA_VERSION, SchemaTooNewError
+from traceglass.store._schema import SCHEMA_VERSION, NotATraceDatabaseError, SchemaTooNewError, SchemaTooOldError
 from traceglass.store._store import TraceStore
 
 __all__ = [
     "SCHEMA_VERSION",
+    "NotATraceDatabaseError",
     "SchemaTooNewError",
+    "SchemaTooOldError",
     "SpanNode",
     "StatsRow",
     "Trace",

@@ -1,4 +1,5 @@
-"""The store's subcommands: ``traces``, ``show``, ``stats``, ``export``, ``prune``."""
+"""The store's subcommands: ``traces``, ``show``, ``stats``, ``export`` (readers: they open the file
+read-only and never change it), ``prune`` and ``migrate`` (writers)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ import sqlite3
 import sys
 from typing import Any
 
-from traceglass.cli import EXIT_NOT_FOUND, EXIT_OK, CommandError
+from traceglass.cli import EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, CommandError
 from traceglass.store import _paths
 from traceglass.store._queries import GROUPS
-from traceglass.store._schema import SchemaTooNewError
+from traceglass.store._schema import SCHEMA_VERSION, NotATraceDatabaseError, SchemaTooNewError, SchemaTooOldError
 from traceglass.store._store import TraceStore
 
 _PROGRESS_MIN_SPANS = 5000  # show a progress bar for exports at least this long
@@ -35,7 +36,9 @@ def add_subcommands(subparsers: Any, common: argparse.ArgumentParser) -> None:
     traces.set_defaults(func=_traces)
 
     show = subparsers.add_parser("show", parents=[common], help="show one trace as a span tree")
-    show.add_argument("trace_id", metavar="TRACE_ID")
+    show.add_argument("trace_id", metavar="TRACE_ID", help="a trace id or a unique prefix of one")
+    show.add_argument("--content", action="store_true",
+                      help="also print each span's captured prompts, completions and tool calls")
     show.set_defaults(func=_show)
 
     stats = subparsers.add_parser("stats", parents=[common], help="calls, tokens, cost and latency per group")
@@ -56,28 +59,36 @@ def add_subcommands(subparsers: Any, common: argparse.ArgumentParser) -> None:
     prune.add_argument("--max-size", metavar="SIZE", help="e.g. 500MB, 2GB")
     prune.set_defaults(func=_prune)
 
+    migrate = subparsers.add_parser("migrate", parents=[common],
+                                    help="upgrade a database written by an older traceglass (the readers never do)")
+    migrate.set_defaults(func=_migrate)
+
 
 def _time_range(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--since", metavar="TIME", help="an age (1h, 7d) or an ISO date/time")
-    parser.add_argument("--until", metavar="TIME", help="an age (1h, 7d) or an ISO date/time")
+    parser.add_argument("--since", metavar="TIME", help="epoch seconds, an ISO date/time or an age (1h, 7d)")
+    parser.add_argument("--until", metavar="TIME", help="epoch seconds, an ISO date/time or an age (1h, 7d)")
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {text}")
     return value
 
 
-def _open(args: argparse.Namespace) -> TraceStore:
+def _open(args: argparse.Namespace, *, write: bool = False) -> TraceStore:
+    """The store at --db; read-only (the file is never changed) unless the command writes."""
     path = _paths.resolve(getattr(args, "db", None))
     if not path.exists():
         raise CommandError(f"no trace database at {path} (pass --db PATH or set TRACEGLASS_DB)", EXIT_NOT_FOUND)
     try:
-        return TraceStore(path, create=False)
-    except SchemaTooNewError as exc:
+        return TraceStore(path, create=False, read_only=not write)
+    except (SchemaTooNewError, SchemaTooOldError, NotATraceDatabaseError) as exc:
         raise CommandError(str(exc)) from None
-    except sqlite3.DatabaseError as exc:
+    except (sqlite3.Error, OSError) as exc:
         raise CommandError(f"cannot read {path}: {exc}") from None
 
 
@@ -109,13 +120,13 @@ def _show(args: argparse.Namespace) -> int:
     from traceglass.store import _render
 
     with _open(args) as store:
-        trace = store.get_trace(args.trace_id)
+        trace = store.get_trace(args.trace_id, prefix=True)
         if trace is None:
             raise CommandError(f"no trace {args.trace_id!r} in {store.path}", EXIT_NOT_FOUND)
     if _wants_json(args):
         _print_json(trace.to_dict())
     else:
-        _render.trace_tree(trace)
+        _render.trace_tree(trace, content=args.content)
     return EXIT_OK
 
 
@@ -149,7 +160,10 @@ def _export(args: argparse.Namespace) -> int:
                 bar.update(task, completed=done)
 
             if args.output:
-                count = store.export(args.output, progress=progress, **filters)
+                try:
+                    count = store.export(args.output, progress=progress, **filters)
+                except OSError as exc:  # a directory, a missing folder, no permission, a full disk
+                    raise CommandError(f"cannot write {args.output}: {exc.strerror or exc}", EXIT_USAGE) from None
             else:
                 count = store.export(sys.stdout, progress=progress, **filters)
                 sys.stdout.flush()
@@ -160,7 +174,7 @@ def _export(args: argparse.Namespace) -> int:
 def _prune(args: argparse.Namespace) -> int:
     if not args.older_than and not args.max_size:
         raise CommandError("prune needs --older-than and/or --max-size", 2)
-    with _open(args) as store:
+    with _open(args, write=True) as store:
         before = store.size_bytes()
         deleted = store.prune(older_than=args.older_than, max_size=args.max_size)
         after = store.size_bytes()
@@ -170,3 +184,30 @@ def _prune(args: argparse.Namespace) -> int:
     else:
         print(f"deleted {deleted} trace(s); {before / 1e6:.1f} MB -> {after / 1e6:.1f} MB")
     return EXIT_OK
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    path = _paths.resolve(getattr(args, "db", None))
+    if not path.exists():
+        raise CommandError(f"no trace database at {path} (pass --db PATH or set TRACEGLASS_DB)", EXIT_NOT_FOUND)
+    before = _version(path)
+    with _open(args, write=True):
+        pass  # opening for writing migrates
+    result = {"path": str(path), "schema_before": before, "schema": SCHEMA_VERSION}
+    if _wants_json(args):
+        _print_json(result)
+    else:
+        print(f"{path}: schema {before} -> {SCHEMA_VERSION}" if before != SCHEMA_VERSION
+              else f"{path}: already at schema {SCHEMA_VERSION}")
+    return EXIT_OK
+
+
+def _version(path: Any) -> int | None:
+    try:
+        conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+        try:
+            return conn.execute("PRAGMA user_version").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None

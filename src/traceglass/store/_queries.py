@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
 from traceglass.store._models import SpanNode, StatsRow, Trace, TracePage, TraceSummary
-from traceglass.store._time import TimeLike, to_ns
+from traceglass.store._time import NS_MAX, NS_MIN, TimeLike, to_ns
 
 SPAN_SELECT = """SELECT s.trace_id, s.span_id, s.parent_id, s.name, s.span_type, s.kind, s.project,
     s.start_ns, s.end_ns, s.status, s.status_message, s.error_type, s.model, s.provider, s.operation,
@@ -17,6 +19,7 @@ SPAN_SELECT = """SELECT s.trace_id, s.span_id, s.parent_id, s.name, s.span_type,
     FROM spans s LEFT JOIN span_data d ON d.id = s.id"""
 TRACE_COLUMNS = """t.trace_id, t.name, t.project, t.start_ns, t.end_ns, t.status, t.span_count, t.error_count,
     t.input_tokens, t.output_tokens, t.total_tokens, t.cost_usd, t.session_id, t.user_id"""
+_HEX = re.compile(r"[0-9a-f]+")
 GROUPS = ("model", "project", "user", "session", "type", "day")
 
 
@@ -29,9 +32,31 @@ def span_node(row: tuple) -> SpanNode:
                     links=_loads(row[23], []), resource=_loads(row[24], {}), usage_superseded=bool(row[25]))
 
 
-def get_trace(conn: sqlite3.Connection, trace_id: str) -> Trace | None:
+def hex_prefix(text: str) -> str | None:
+    """``text`` as a lower-case trace id (prefix), or None when it cannot start any trace id
+    (which also keeps GLOB's wildcards out of the prefix match)."""
+    text = text.strip().lower()
+    return text if _HEX.fullmatch(text) else None
+
+
+def _resolve_prefix(conn: sqlite3.Connection, prefix: str) -> str | None:
+    """The one trace id that starts with ``prefix``; None for none; ValueError for several."""
+    found = [r[0] for r in conn.execute("SELECT trace_id FROM traces WHERE trace_id GLOB ? LIMIT 2",
+                                        (prefix + "*",))]
+    if len(found) < 2:
+        return found[0] if found else None
+    count = conn.execute("SELECT count(*) FROM traces WHERE trace_id GLOB ?", (prefix + "*",)).fetchone()[0]
+    raise ValueError(f"trace id prefix {prefix!r} matches {count} traces; give more of the id")
+
+
+def get_trace(conn: sqlite3.Connection, trace_id: str, *, prefix: bool = False) -> Trace | None:
     trace_id = trace_id.strip().lower()
     head = conn.execute(f"SELECT t.id, {TRACE_COLUMNS} FROM traces t WHERE t.trace_id = ?", (trace_id,)).fetchone()
+    if head is None and prefix and hex_prefix(trace_id):
+        full = _resolve_prefix(conn, trace_id)
+        if full is not None:
+            head = conn.execute(f"SELECT t.id, {TRACE_COLUMNS} FROM traces t WHERE t.trace_id = ?",
+                                (full,)).fetchone()
     if head is None:
         return None
     trace_no, head = head[0], head[1:]
@@ -59,14 +84,32 @@ def _scope(prefix: str, *, since: TimeLike | None = None, until: TimeLike | None
     params: list[Any] = []
     if since is not None:
         where.append(f"{prefix}start_ns >= ?")
-        params.append(to_ns(since))
+        params.append(_time("since", since))
     if until is not None:
         where.append(f"{prefix}start_ns < ?")
-        params.append(to_ns(until))
+        params.append(_time("until", until))
     if project is not None:
         where.append(f"{prefix}project = ?")
         params.append(project)
     return where, params
+
+
+def _time(name: str, value: TimeLike) -> int | None:
+    try:
+        return to_ns(value)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+
+
+def _number(name: str, value: Any) -> float:
+    """A finite number from a filter argument (a number or numeric text); ValueError naming ``name``."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return number
 
 
 def encode_cursor(summary: TraceSummary) -> str:
@@ -76,9 +119,12 @@ def encode_cursor(summary: TraceSummary) -> str:
 def decode_cursor(cursor: str) -> tuple[int, str]:
     try:
         start, trace_id = cursor.split(".", 1)
-        return int(start), trace_id
+        start_ns = int(start)
     except ValueError:
-        raise ValueError(f"invalid cursor {cursor!r}; pass back a next_cursor from list_traces") from None
+        start_ns = None
+    if start_ns is None or not NS_MIN <= start_ns <= NS_MAX:
+        raise ValueError(f"invalid cursor {cursor!r}; pass back a next_cursor from list_traces")
+    return start_ns, trace_id
 
 
 def list_traces(
@@ -111,7 +157,8 @@ def list_traces(
     if project is not None:
         add("t.project = ?", project)
     if trace_id:
-        add("t.trace_id GLOB ?", trace_id.strip().lower() + "*")  # a full id or a prefix
+        # A full id or a prefix; text that is not hex matches no trace id.
+        add("t.trace_id GLOB ?", (hex_prefix(trace_id) or "-") + "*")
     if session is not None:
         add("t.session_id = ?", session)
     if user is not None:
@@ -124,9 +171,11 @@ def list_traces(
     where += clauses
     params += values
     if min_cost is not None:
-        add("t.cost_usd >= ?", float(min_cost))
+        add("t.cost_usd >= ?", _number("min_cost", min_cost))
     if min_latency_ms is not None:
-        add("t.duration_ns >= ?", int(float(min_latency_ms) * 1e6))
+        # Any latency beyond what a 64-bit ns duration holds keeps nothing; clamping says so exactly.
+        latency_ns = _number("min_latency_ms", min_latency_ms) * 1e6
+        add("t.duration_ns >= ?", int(min(max(latency_ns, NS_MIN), NS_MAX)))
     # The unary + keeps SQLite on the (trace_no, span_id) index inside these per-trace checks;
     # without table statistics it would otherwise walk every span of the model for each trace.
     if span_type is not None:
@@ -143,7 +192,8 @@ def list_traces(
         add("(t.start_ns < ? OR (t.start_ns = ? AND t.trace_id < ?))", start, start, last_id)
     sql = (f"SELECT {TRACE_COLUMNS} FROM traces t {'WHERE ' + ' AND '.join(where) if where else ''}"
            " ORDER BY t.start_ns DESC, t.trace_id DESC LIMIT ?")
-    rows = conn.execute(sql, [*params, limit + 1]).fetchall()
+    # SQLite's LIMIT is a 64-bit integer; no database holds more rows than this anyway.
+    rows = conn.execute(sql, [*params, min(limit, NS_MAX - 1) + 1]).fetchall()
     traces = [TraceSummary(*row) for row in rows[:limit]]
     next_cursor = encode_cursor(traces[-1]) if len(rows) > limit else None
     return TracePage(traces, next_cursor)

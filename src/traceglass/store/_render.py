@@ -1,38 +1,109 @@
-"""Tables and span trees for people (rich), used by the CLI."""
+"""Tables and span trees for people (rich), used by the CLI.
+
+Everything that comes from the data (span names, models, ids, keys, content) is passed to rich as
+``Text``, never as a ``str``: rich parses strings as markup, so a span called ``docs[/tmp]`` would
+crash the table and ``retrieve [v2]`` would lose its ``[v2]``. Control characters are shown as
+escapes, so stored text cannot move the cursor or recolour the terminal.
+"""
 
 from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterator
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from traceglass import semconv
 from traceglass.store._models import SpanNode, StatsRow, Trace, TracePage
 
 _BAR_WIDTH = 30
+NONE = "–"  # a value that is not known (no usage reported), as opposed to a known zero
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Content attributes --content prints, in this order (as the instrumentations write them).
+CONTENT_KEYS = (
+    semconv.GEN_AI_SYSTEM_INSTRUCTIONS,
+    semconv.GEN_AI_INPUT_MESSAGES,
+    semconv.GEN_AI_OUTPUT_MESSAGES,
+    semconv.INPUT_VALUE,
+    semconv.OUTPUT_VALUE,
+    semconv.GEN_AI_TOOL_CALL_ARGUMENTS,
+    semconv.GEN_AI_TOOL_CALL_RESULT,
+    semconv.GEN_AI_RETRIEVAL_QUERY_TEXT,
+    semconv.GEN_AI_RETRIEVAL_DOCUMENTS,
+)
 
 
 def _console() -> Console:
     # Wide enough that ids and names are not cut when output goes to a pipe or a file.
-    console = Console()
+    console = Console(highlight=False)
     if not console.is_terminal:
-        console = Console(width=max(console.width, 160))
+        console = Console(width=max(console.width, 160), highlight=False)
     return console
 
 
-def _cost(value: float | None) -> str:
-    return "" if value is None else f"${value:.6f}".rstrip("0").rstrip(".") if value else "$0"
+def plain(value: Any, style: str = "") -> Text:
+    """User data as literal text: no markup, control characters escaped."""
+    text = value if isinstance(value, str) else "" if value is None else str(value)
+    return Text(_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text), style=style)
 
 
-def _ms(value: float | None) -> str:
-    if value is None:
+def _finite(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def cost(value: Any) -> str:
+    """USD for people: never ``$0`` for a known cost that is merely tiny."""
+    amount = _finite(value)
+    if amount is None:
+        return ""
+    if amount == 0:
+        return "$0"
+    if abs(amount) >= 0.000001:
+        return f"${amount:.6f}".rstrip("0").rstrip(".")
+    # Two significant digits of a sub-micro-dollar cost, down to a trillionth of a dollar.
+    digits = min(12, 1 - math.floor(math.log10(abs(amount))))
+    text = f"${amount:.{digits}f}".rstrip("0").rstrip(".")
+    return text if text not in ("$0", "$-0") else f"<$0.{'0' * 11}1"
+
+
+def _ms(value: Any) -> str:
+    amount = _finite(value)
+    if amount is None:
         return "…"
-    return f"{value:.1f} ms" if value < 10_000 else f"{value / 1000:.2f} s"
+    return f"{amount:.1f} ms" if amount < 10_000 else f"{amount / 1000:.2f} s"
 
 
-def _tokens(input_tokens: int | None, output_tokens: int | None) -> str:
+def _count(value: Any) -> str:
+    return str(value) if isinstance(value, int) else NONE
+
+
+def _tokens(input_tokens: Any, output_tokens: Any) -> str:
     if input_tokens is None and output_tokens is None:
         return ""
-    return f"{input_tokens or 0}→{output_tokens or 0}"
+    return f"{_count(input_tokens or 0)}→{_count(output_tokens or 0)}"
+
+
+def _status(status: str, error_type: str | None = None, message: str | None = None) -> Text:
+    # OpenTelemetry's UNSET is what every successful span carries: for people, it is "ok".
+    if status != "ERROR":
+        return Text("ok", style="green")
+    text = Text("error", style="bold red")
+    detail = error_type or ""
+    if message:
+        detail = f"{detail}: {message}" if detail else message
+    if detail:
+        text.append(" ")
+        text.append_text(plain(detail, style="red"))
+    return text
+
+
+def _has_usage(trace: Any) -> bool:
+    return bool(trace.input_tokens or trace.output_tokens or trace.total_tokens)
 
 
 def traces_table(page: TracePage) -> None:
@@ -41,42 +112,48 @@ def traces_table(page: TracePage) -> None:
         table.add_column(column, no_wrap=column in ("trace id", "start (UTC)"),
                          justify="right" if column in ("spans", "latency", "tokens", "cost") else "left")
     for t in page.traces:
-        status = Text(t.status, style="bold red" if t.status == "ERROR" else "green")
-        table.add_row(t.trace_id, t.start.strftime("%Y-%m-%d %H:%M:%S"), t.name or "", t.project or "",
-                      str(t.span_count), _ms(t.latency_ms), str(t.total_tokens) if t.total_tokens else "",
-                      _cost(t.cost_usd), status)
+        start = t.start
+        table.add_row(plain(t.trace_id), start.strftime("%Y-%m-%d %H:%M:%S") if start else "?", plain(t.name),
+                      plain(t.project), _count(t.span_count), _ms(t.latency_ms),
+                      _count(t.total_tokens) if _has_usage(t) else NONE, cost(t.cost_usd) or NONE,
+                      _status(t.status))
     console = _console()
     console.print(table)
     if not page.traces:
         console.print("no traces match")
     if page.next_cursor:
-        console.print(f"more: --cursor {page.next_cursor}")
+        console.print(plain(f"more: --cursor {page.next_cursor}"))
 
 
 def _bar(span: SpanNode, start: int, total: int) -> Text:
-    if span.end_ns is None or total <= 0:
+    if not isinstance(span.end_ns, int) or not isinstance(span.start_ns, int) or total <= 0:
         return Text("")
-    offset = int((span.start_ns - start) / total * _BAR_WIDTH)
-    width = max(1, round((span.end_ns - span.start_ns) / total * _BAR_WIDTH))
+    offset = max(0, int((span.start_ns - start) / total * _BAR_WIDTH))
+    width = min(_BAR_WIDTH, max(1, round((span.end_ns - span.start_ns) / total * _BAR_WIDTH)))
     offset = min(offset, _BAR_WIDTH - width)
     style = "red" if span.status == "ERROR" else "cyan"
     return Text(" " * offset) + Text("█" * width, style=style) + Text(" " * (_BAR_WIDTH - offset - width))
 
 
-def _walk(nodes: list[SpanNode], depth: int = 0):
+def _walk(nodes: list[SpanNode], depth: int = 0) -> Iterator[tuple[SpanNode, int]]:
     for node in nodes:
         yield node, depth
         yield from _walk(node.children, depth + 1)
 
 
-def trace_tree(trace: Trace) -> None:
+def trace_tree(trace: Trace, *, content: bool = False) -> None:
     console = _console()
     header = Text(f"trace {trace.trace_id}", style="bold")
-    header.append(f"  {trace.name or ''}  project={trace.project or '-'}")
+    header.append("  ")
+    header.append_text(plain(trace.name or ""))
+    header.append("  project=")
+    header.append_text(plain(trace.project or "-"))
     if trace.session:
-        header.append(f"  session={trace.session}")
+        header.append("  session=")
+        header.append_text(plain(trace.session))
     if trace.user:
-        header.append(f"  user={trace.user}")
+        header.append("  user=")
+        header.append_text(plain(trace.user))
     console.print(header)
     table = Table(show_edge=False)
     table.add_column("span")
@@ -87,25 +164,74 @@ def trace_tree(trace: Trace) -> None:
     table.add_column("tokens", justify="right")
     table.add_column("cost", justify="right")
     table.add_column("status")
-    total = (trace.end_ns or trace.start_ns) - trace.start_ns
+    start = trace.start_ns if isinstance(trace.start_ns, int) else 0
+    total = (trace.end_ns if isinstance(trace.end_ns, int) else start) - start
     for span, depth in _walk(trace.roots):
         # A span whose usage a span below it also reports is shown dim: it is not counted twice.
         usage_style = "dim" if span.usage_superseded else ""
-        status = Text(span.status, style="bold red" if span.status == "ERROR" else "")
-        if span.status == "ERROR":
-            detail = span.error_type or ""
-            if span.status_message:
-                detail = f"{detail}: {span.status_message}" if detail else span.status_message
-            if detail:
-                status.append(f" {detail}", style="red")
-        table.add_row("  " * depth + span.name, span.type or "", _bar(span, trace.start_ns, total),
-                      _ms(span.duration_ms), span.model or "",
+        table.add_row(Text("  " * depth) + plain(span.name), plain(span.type), _bar(span, start, total),
+                      _ms(span.duration_ms), plain(span.model),
                       Text(_tokens(span.input_tokens, span.output_tokens), style=usage_style),
-                      Text(_cost(span.cost_usd), style=usage_style), status)
+                      Text(cost(span.cost_usd), style=usage_style),
+                      _status(span.status, span.error_type, span.status_message))
     console.print(table)
-    console.print(f"{trace.span_count} span(s), {_ms(trace.latency_ms)}, tokens "
-                  f"{trace.input_tokens}→{trace.output_tokens} ({trace.total_tokens}), cost {_cost(trace.cost_usd) or '-'}"
-                  + (f", {trace.error_count} error(s)" if trace.error_count else ""))
+    tokens = (f"{_count(trace.input_tokens)}→{_count(trace.output_tokens)} ({_count(trace.total_tokens)})"
+              if _has_usage(trace) else NONE)
+    console.print(plain(f"{trace.span_count} span(s), {_ms(trace.latency_ms)}, tokens {tokens}, "
+                        f"cost {cost(trace.cost_usd) or NONE}"
+                        + (f", {trace.error_count} error(s)" if trace.error_count else "")))
+    if content:
+        trace_content(trace, console)
+
+
+def trace_content(trace: Trace, console: Console) -> None:
+    """Each span's captured prompts, completions, tool arguments and results, as plain text."""
+    shown = False
+    for span, _ in _walk(trace.roots):
+        found = [(key, span.attributes[key]) for key in CONTENT_KEYS if key in span.attributes]
+        if not found:
+            continue
+        shown = True
+        console.print()
+        console.print(Text("── ", style="bold") + plain(span.name, style="bold"))
+        for key, value in found:
+            console.print(Text(f"{key}:", style="cyan"))
+            for line in _content_lines(value):
+                console.print(Text("  ") + plain(line))
+    if not shown:
+        console.print()
+        console.print("no captured content in this trace (content capture may be off)")
+
+
+def _content_lines(value: Any) -> list[str]:
+    """Messages (``[{"role", "parts": [...]}]``) as ``role: text`` lines; anything else as text."""
+    data = value
+    if isinstance(value, str):
+        try:
+            data = json.loads(value)
+        except ValueError:
+            return value.splitlines() or [""]
+    if isinstance(data, list) and data and all(isinstance(m, dict) and "parts" in m for m in data):
+        lines = []
+        for message in data:
+            role = message.get("role") or message.get("finish_reason") or "message"
+            parts = message.get("parts") if isinstance(message.get("parts"), list) else []
+            texts = [_part_text(part) for part in parts]
+            first, *rest = "\n".join(texts).splitlines() or [""]
+            lines.append(f"{role}: {first}")
+            lines.extend(f"  {line}" for line in rest)
+        return lines
+    if isinstance(data, list) and all(isinstance(p, dict) and "type" in p for p in data):  # instructions
+        return "\n".join(_part_text(p) for p in data).splitlines() or [""]
+    if isinstance(data, str):
+        return data.splitlines() or [""]
+    return json.dumps(data, ensure_ascii=False, default=str, indent=2).splitlines()
+
+
+def _part_text(part: Any) -> str:
+    if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("content"), str):
+        return part["content"]
+    return json.dumps(part, ensure_ascii=False, default=str)
 
 
 def stats_table(group_by: str, rows: list[StatsRow]) -> None:
@@ -114,9 +240,9 @@ def stats_table(group_by: str, rows: list[StatsRow]) -> None:
     for column in ("calls", "errors", "input tokens", "output tokens", "cost", "p50", "p95"):
         table.add_column(column, justify="right")
     for row in rows:
-        table.add_row(str(row.key) if row.key is not None else "(none)", str(row.calls), f"{row.error_rate:.1%}",
-                      str(row.input_tokens), str(row.output_tokens), _cost(row.cost_usd), _ms(row.p50_ms),
-                      _ms(row.p95_ms))
+        table.add_row(plain(row.key) if row.key is not None else "(none)", _count(row.calls),
+                      f"{row.error_rate:.1%}", _count(row.input_tokens), _count(row.output_tokens),
+                      cost(row.cost_usd) or NONE, _ms(row.p50_ms), _ms(row.p95_ms))
     console = _console()
     console.print(table)
     if not rows:

@@ -35,6 +35,17 @@ class SchemaTooNewError(RuntimeError):
     """The database was written by a newer traceglass with a schema this one does not know."""
 
 
+class SchemaTooOldError(RuntimeError):
+    """A read-only open found an older schema: a writer must open the database once to migrate it."""
+
+
+class NotATraceDatabaseError(sqlite3.DatabaseError):
+    """The file is a SQLite database of another application (or an empty file opened read-only)."""
+
+
+OUR_TABLES = frozenset({"spans", "span_data", "traces"})
+
+
 def _v1(conn: sqlite3.Connection) -> None:
     statements = [
         """CREATE TABLE spans (
@@ -227,23 +238,34 @@ def connect(
     *,
     create: bool = True,
     busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+    read_only: bool = False,
 ) -> sqlite3.Connection:
     """Open ``path`` (creating it and its directory when ``create``), in WAL mode, migrated.
 
-    Raises ``FileNotFoundError`` for a missing database when not ``create``, ``sqlite3.Error``
-    for one that cannot be opened, ``SchemaTooNewError`` for one from a newer traceglass.
+    With ``read_only`` the file is opened read-only and never changed: not created, not migrated,
+    its journal mode left alone; it must already be a traceglass database of the current schema.
+
+    Raises ``FileNotFoundError`` for a missing database when not ``create`` (or ``read_only``),
+    ``NotATraceDatabaseError`` for a file another application owns, ``SchemaTooOldError`` for an
+    older schema opened ``read_only``, ``SchemaTooNewError`` for one from a newer traceglass and
+    ``sqlite3.Error`` for one that cannot be opened.
     """
     file = Path(path)
     if not file.exists():
-        if not create:
+        if not create or read_only:
             raise FileNotFoundError(f"no traceglass database at {file}")
         file.parent.mkdir(parents=True, exist_ok=True)
+    if read_only:
+        return _connect_read_only(file, busy_timeout_ms)
     # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE for every write).
     conn = sqlite3.connect(str(file), timeout=busy_timeout_ms / 1000, isolation_level=None,
                            check_same_thread=False)
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        # Refuse another application's database before anything (the journal mode first) changes it.
+        _check_ours(conn, file, version)
+        if version < SCHEMA_VERSION:
             _migrate(conn)
         else:
             _check_version(conn)
@@ -253,6 +275,51 @@ def connect(
         conn.close()
         raise
     return conn
+
+
+def _connect_read_only(file: Path, busy_timeout_ms: int) -> sqlite3.Connection:
+    # mode=ro: SQLite itself refuses every write, so no pragma or migration can change the file.
+    # A WAL database needs its -shm file; where the directory is not writable and there is none,
+    # nobody can be writing the file either, and immutable=1 reads it without one.
+    uri = f"{file.absolute().as_uri()}?mode=ro"
+    if not os.access(file.parent, os.W_OK) and not Path(f"{file}-shm").exists():
+        uri += "&immutable=1"
+    conn = sqlite3.connect(uri, uri=True, timeout=busy_timeout_ms / 1000, isolation_level=None,
+                           check_same_thread=False)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        _check_ours(conn, file, version)
+        if version == 0 or not _has_our_tables(conn):
+            raise NotATraceDatabaseError(f"{file} is not a traceglass database (it has no traces tables)")
+        if version < SCHEMA_VERSION:
+            raise SchemaTooOldError(
+                f"{file} has schema version {version}, older than this traceglass's {SCHEMA_VERSION}; "
+                "open it once for writing to upgrade it (run your traced app, or `traceglass migrate`)")
+        _check_version(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _has_our_tables(conn: sqlite3.Connection) -> bool:
+    names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    return OUR_TABLES <= names
+
+
+def _check_ours(conn: sqlite3.Connection, file: Path, version: int) -> None:
+    """Raise NotATraceDatabaseError for a database with tables that traceglass did not make:
+    ours reach user_version 1 or more in the same transaction that creates the first table."""
+    if version > SCHEMA_VERSION:
+        return  # a newer traceglass's: _check_version says so
+    if version == 0:
+        if conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone():
+            raise NotATraceDatabaseError(f"{file} is not a traceglass database (it holds another application's "
+                                         "tables)")
+    elif not _has_our_tables(conn):
+        raise NotATraceDatabaseError(f"{file} is not a traceglass database (user_version {version} but no "
+                                     "traces tables)")
 
 
 def _check_version(conn: sqlite3.Connection) -> int:

@@ -29,19 +29,25 @@ class TraceStore:
 
     ``path`` defaults to the exporter's default (``$TRACEGLASS_DB`` or the per-user data
     directory). With ``create=False`` a missing database raises ``FileNotFoundError``.
+    With ``read_only=True`` the file is opened read-only and never changed (not created, not
+    migrated); another application's file raises ``NotATraceDatabaseError`` and an older schema
+    ``SchemaTooOldError``, and the writing methods raise ``sqlite3.OperationalError``.
     Safe to share between threads (calls are serialized on one connection).
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, create: bool = True) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, create: bool = True,
+                 read_only: bool = False) -> None:
         self.path: Path = _paths.resolve(path)
-        self._conn = _schema.connect(self.path, create=create)
+        self.read_only = read_only
+        self._conn = _schema.connect(self.path, create=create, read_only=read_only)
         self._lock = threading.RLock()
 
     # -- reading -----------------------------------------------------------------------------
-    def get_trace(self, trace_id: str) -> Trace | None:
-        """The trace with its span tree, or None for an unknown id."""
+    def get_trace(self, trace_id: str, *, prefix: bool = False) -> Trace | None:
+        """The trace with its span tree, or None for an unknown id. With ``prefix=True``
+        ``trace_id`` may also be the start of one trace's id (ValueError when several match)."""
         with self._lock:
-            return _queries.get_trace(self._conn, trace_id)
+            return _queries.get_trace(self._conn, trace_id, prefix=prefix)
 
     def list_traces(
         self,
@@ -152,7 +158,7 @@ class TraceStore:
                 return self.export(file, trace_id=trace_id, project=project, since=since, until=until,
                                    progress=progress)
         # A second connection: a long export must not hold the lock other callers need.
-        conn = _schema.connect(self.path, create=False)
+        conn = _schema.connect(self.path, read_only=True)  # opened (and migrated) by self._conn already
         try:
             total, spans = _queries.export_spans(conn, trace_id=trace_id, project=project, since=since,
                                                  until=until)

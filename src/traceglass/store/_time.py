@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from datetime import date, datetime, timedelta, timezone
@@ -9,6 +10,11 @@ from typing import Union
 
 TimeLike = Union[datetime, date, timedelta, int, float, str]
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_AGE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*")
+_EPOCH = re.compile(r"\s*[+-]?\d+(?:\.\d+)?\s*")
+# Stored times are SQLite integers (signed 64-bit ns: the years 1677 to 2262); a bound outside
+# them cannot be compared and is a mistake (milliseconds given for seconds, a typo).
+NS_MIN, NS_MAX = -(2**63), 2**63 - 1
 
 
 def parse_duration(text: str) -> float:
@@ -19,35 +25,56 @@ def parse_duration(text: str) -> float:
     seconds = float(match.group(1)) * _UNITS.get(match.group(2) or "s", 1)
     if seconds <= 0:
         raise ValueError(f"duration must be positive, got {text!r}")
+    if not math.isfinite(seconds):
+        raise ValueError(f"duration out of range: {text!r}")
     return seconds
 
 
 def to_ns(value: TimeLike | None, *, now: float | None = None) -> int | None:
-    """Unix time in ns. A timedelta or an age string (``"1h"``) means that long before now;
-    numbers are epoch seconds; naive datetimes are local time; strings may be ISO 8601."""
+    """Unix time in ns. Numbers, and strings that are bare numbers, are epoch seconds; a timedelta
+    or an age string with a unit (``"90s"``, ``"1h"``, ``"7d"``) means that long before now; naive
+    datetimes are local time; other strings are ISO 8601. Raises ``ValueError`` for anything else
+    and for a time outside the years 1677-2262 that the store can hold."""
     if value is None:
         return None
     current = time.time() if now is None else now
+    try:
+        seconds = _seconds(value, current)
+    except (OverflowError, OSError):  # a datetime/date far outside the platform's range
+        raise ValueError(f"time out of range: {value!r}") from None
+    if not math.isfinite(seconds) or not NS_MIN <= seconds * 1e9 <= NS_MAX:
+        raise ValueError(f"time out of range: {value!r} (epoch seconds must be within the years 1677-2262)")
+    return int(seconds * 1e9)
+
+
+def _seconds(value: TimeLike, current: float) -> float:
     if isinstance(value, timedelta):
-        return int((current - value.total_seconds()) * 1e9)
+        return current - value.total_seconds()
     if isinstance(value, datetime):
-        return int(value.timestamp() * 1e9)
+        return value.timestamp()
     if isinstance(value, date):
-        return int(datetime(value.year, value.month, value.day).timestamp() * 1e9)
+        return datetime(value.year, value.month, value.day).timestamp()
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return int(value * 1e9)
+        return float(value)
     if isinstance(value, str):
+        if _EPOCH.fullmatch(value):
+            return float(value)
+        age = _AGE.fullmatch(value)
+        if age:
+            return current - float(age.group(1)) * _UNITS[age.group(2)]
         try:
-            return int((current - parse_duration(value)) * 1e9)
+            return datetime.fromisoformat(value.strip().replace("Z", "+00:00")).timestamp()
         except ValueError:
-            pass
-        try:
-            return int(datetime.fromisoformat(value.strip().replace("Z", "+00:00")).timestamp() * 1e9)
-        except ValueError:
-            raise ValueError(f"not a time: {value!r} (use an ISO date/time or an age such as 1h, 7d)") from None
+            raise ValueError(f"not a time: {value!r} (use epoch seconds, an ISO date/time or an age such as "
+                             "1h, 7d)") from None
     raise ValueError(f"not a time: {value!r}")
 
 
 def from_ns(ns: int | None) -> datetime | None:
-    """A timezone-aware UTC datetime from Unix ns."""
-    return None if ns is None else datetime.fromtimestamp(ns / 1e9, tz=timezone.utc)
+    """A timezone-aware UTC datetime from Unix ns (None for None or a value no datetime can hold)."""
+    if ns is None:
+        return None
+    try:
+        return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError, TypeError):
+        return None
