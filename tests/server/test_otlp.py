@@ -279,3 +279,99 @@ def test_body_limits_apply_to_compressed_and_decompressed_sizes(db_path, serve_a
     response = _post(server.url, bomb, "application/x-protobuf", **{"content-encoding": "gzip"})
     assert response.status_code == 413
     assert "decompressed body is larger than 10000 bytes" in status_pb2.Status.FromString(response.content).message
+
+
+# --- values the store cannot hold: dropped or rejected alone, never a retryable status --------------
+def _protobuf_request(*spans: dict) -> bytes:
+    """One request with ``spans`` (keyword arguments of ``Span`` plus ``attributes``: key -> AnyValue dict)."""
+    message = ExportTraceServiceRequest()
+    scope_spans = message.resource_spans.add().scope_spans.add()
+    for fields in spans:
+        fields = dict(fields)
+        attributes = fields.pop("attributes", {})
+        span = scope_spans.spans.add(**fields)
+        for key, value in attributes.items():
+            span.attributes.add(key=key, value=value)
+    return message.SerializeToString()
+
+
+T0 = 1_700_000_000_000_000_000
+
+
+def test_unstorable_values_are_dropped_and_a_span_beyond_2262_is_rejected_alone(otlp_server, db_path):
+    trace = bytes.fromhex("44" * 16)
+    body = _protobuf_request(
+        {"trace_id": trace, "span_id": bytes.fromhex("01" * 8), "name": "chat acme-large",
+         "start_time_unix_nano": T0, "end_time_unix_nano": T0 + 10**9,
+         "attributes": {"gen_ai.request.model": {"string_value": "acme-large"},
+                        "gen_ai.usage.input_tokens": {"int_value": 1000},
+                        "gen_ai.usage.output_tokens": {"double_value": 1e19},  # beyond 64 bits
+                        "gen_ai.usage.cost": {"double_value": float("inf")},
+                        "traceglass.price.input_per_token": {"double_value": float("nan")},
+                        "ratio": {"double_value": float("-inf")},
+                        "scores": {"array_value": {"values": [{"double_value": 1.0},
+                                                              {"double_value": float("nan")}]}},
+                        "kept": {"double_value": 0.5}}},
+        {"trace_id": trace, "span_id": bytes.fromhex("02" * 8), "name": "from the future",
+         "start_time_unix_nano": 2**64 - 1, "end_time_unix_nano": 2**64 - 1},
+    )
+    response = _post(otlp_server.url, body, "application/x-protobuf")
+    assert response.status_code == 200, response.content
+    assert "retry-after" not in response.headers
+    partial = ExportTraceServiceResponse.FromString(response.content).partial_success
+    assert partial.rejected_spans == 1
+    assert partial.error_message.split("; ") == [
+        "span 'from the future': start and end times must be at most 9223372036854775807 (ns since 1970, "
+        "before 2262)",
+        "span 'chat acme-large': attribute 'gen_ai.usage.output_tokens' must be a token count between 0 and "
+        "1e+12, got 1e+19 (dropped)",
+        "span 'chat acme-large' attribute 'gen_ai.usage.cost' must be a finite number, got inf (dropped)",
+        "span 'chat acme-large' attribute 'traceglass.price.input_per_token' must be a finite number, got nan "
+        "(dropped)",
+        "span 'chat acme-large' attribute 'ratio' must be a finite number, got -inf (dropped)",
+        "and 1 more",
+    ]
+    with TraceStore(db_path) as store:
+        assert store.count() == {"traces": 1, "spans": 1}
+        span = store.get_trace("44" * 16).span("chat acme-large")
+    assert {k: v for k, v in span.attributes.items() if not k.startswith(("traceglass.", "gen_ai.usage.cost"))} == {
+        "gen_ai.request.model": "acme-large", "gen_ai.usage.input_tokens": 1000, "kept": 0.5}
+    assert (span.input_tokens, span.output_tokens, span.cost_usd) == (1000, None, pytest.approx(1.0))  # repriced
+    # The trace page and every statistic still answer.
+    assert httpx.get(f"{otlp_server.url}/api/traces/{'44' * 16}", timeout=10).status_code == 200
+    for group in ("model", "type", "project", "day"):
+        assert httpx.get(f"{otlp_server.url}/api/stats", params={"group_by": group}, timeout=10).status_code == 200
+
+
+def test_json_values_the_protobuf_mapping_refuses_cost_only_their_span_or_value(otlp_server, db_path):
+    def span(span_id: str, name: str, **fields) -> dict:
+        return {"traceId": "55" * 16, "spanId": span_id, "name": name, "startTimeUnixNano": str(T0),
+                "endTimeUnixNano": str(T0 + 1000), **fields}
+
+    body = {"resourceSpans": [{"scopeSpans": [{"spans": [
+        span("01" * 8, "good", attributes=[{"key": "big", "value": {"intValue": "9223372036854775808"}},
+                                          {"key": "inf", "value": {"doubleValue": "Infinity"}},
+                                          {"key": "ok", "value": {"intValue": "7"}}],
+             events=[{"name": "late", "timeUnixNano": "99999999999999999999999"}]),
+        span("02" * 8, "bad start", startTimeUnixNano="18446744073709551616"),
+    ]}]}]}
+    response = _post(otlp_server.url, json.dumps(body).encode(), "application/json")
+    assert response.status_code == 200, response.text
+    assert response.json() == {"partialSuccess": {"rejectedSpans": "1", "errorMessage": "; ".join([
+        "span 'bad start': start and end times must be at most 9223372036854775807 (ns since 1970, before 2262)",
+        "an integer attribute value '9223372036854775808' is not a 64-bit integer (dropped)",
+        "span 'good': event 'late' time 18446744073709551615 is after 2262 (set to the span's start)",
+        "span 'good' attribute 'inf' must be a finite number, got inf (dropped)"])}}
+    with TraceStore(db_path) as store:
+        [stored] = store.get_trace("55" * 16).spans
+    assert (stored.name, stored.attributes) == ("good", {"ok": 7})
+    assert stored.events == [{"name": "late", "time_unix_nano": T0, "attributes": {}}]
+
+
+def test_an_end_before_the_start_is_clamped_to_the_start(otlp_server, db_path):
+    body = _protobuf_request({"trace_id": bytes.fromhex("66" * 16), "span_id": bytes.fromhex("01" * 8),
+                              "name": "skewed clock", "start_time_unix_nano": T0, "end_time_unix_nano": T0 - 5})
+    assert _post(otlp_server.url, body, "application/x-protobuf").status_code == 200
+    with TraceStore(db_path) as store:
+        [span] = store.get_trace("66" * 16).spans
+    assert (span.start_ns, span.end_ns, span.duration_ms) == (T0, T0, 0.0)

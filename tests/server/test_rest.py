@@ -109,6 +109,15 @@ def test_cursor_pagination_walks_every_trace_once(sample):
         ({"since": "yesterday-ish"}, "not a time"),
         ({"cursor": "garbage"}, "invalid cursor"),
         ({"colour": "red"}, "unknown query parameter(s) ['colour']"),
+        ({"limit": "501"}, "limit must be between 1 and 500, got '501'"),
+        ({"limit": "99999999999999999999999"}, "limit must be between 1 and 500"),
+        ({"min_cost": "nan"}, "min_cost must be a finite number, got 'nan'"),
+        ({"min_cost": "-1"}, "min_cost must be between 0 and None, got '-1'"),
+        ({"min_latency_ms": "inf"}, "min_latency_ms must be a finite number, got 'inf'"),
+        ({"min_latency_ms": "1e400"}, "min_latency_ms must be a finite number"),
+        ({"since": "99999999999999999999"}, "since"),
+        ({"until": "9999-01-01"}, "until"),
+        ({"cursor": "99999999999999999999999." + "a" * 32}, "invalid cursor"),
     ],
 )
 def test_list_rejects_bad_parameters_with_a_message(sample, query, message):
@@ -116,6 +125,22 @@ def test_list_rejects_bad_parameters_with_a_message(sample, query, message):
     response = get(f"{server.url}/api/traces/", params=query)
     assert response.status_code == 400
     assert message in response.json()["error"]
+
+
+def test_list_limit_takes_up_to_500(sample):
+    server, rows = sample
+    response = get(f"{server.url}/api/traces/", params={"limit": "500"})
+    assert response.status_code == 200
+    assert [t["trace_id"] for t in response.json()["traces"]] == [r.trace_id for r in rows]
+
+
+@pytest.mark.parametrize("query", [{"since": "99999999999999999999"}, {"until": "9999999999999999999999d"},
+                                   {"since": "1e300"}])
+def test_stats_rejects_times_out_of_range(sample, query):
+    server, _ = sample
+    response = get(f"{server.url}/api/stats", params={"group_by": "type", **query})
+    assert response.status_code == 400
+    assert next(iter(query)) in response.json()["error"]
 
 
 def test_get_trace_returns_the_tree_with_every_span(sample, db_path):
@@ -231,10 +256,41 @@ def test_post_creates_then_updates_a_span(db_path, serve_app):
         ({"json": {"name": "x", "input_tokens": -1}}, 422, "input_tokens must be a non-negative integer"),
         ({"json": {"name": "x", "colour": "red"}}, 422, "unknown field(s) ['colour']"),
         ({"json": {"name": "x", "start": 10, "end": 5}}, 422, "end is before start"),
+        # Values the store cannot hold or a reader could not render, each named (they were 500s).
+        ({"json": {"name": "x", "events": [{"name": "e", "attributes": [1]}]}}, 422,
+         "events[0].attributes must be an object, got list"),
+        ({"json": {"name": "x", "events": [{"name": "e", "attributes": "s"}]}}, 422,
+         "events[0].attributes must be an object, got str"),
+        ({"json": {"name": "x", "events": "x"}}, 422, "events must be a list of objects, got str"),
+        ({"json": {"name": "x", "events": [{"name": "e", "time_unix_nano": -5}]}}, 422,
+         "events[0].time_unix_nano must be an integer from 0 to 9223372036854775807"),
+        ({"json": {"name": "x", "attributes": [1]}}, 422, "attributes must be an object, got list"),
+        ({"json": {"name": "x", "start": 1e300}}, 422, "start must be"),
+        ({"json": {"name": "x", "start": -1e300}}, 422, "start must be"),
+        ({"json": {"name": "x", "start": "9999-12-31T23:59:59"}}, 422, "start must be"),
+        ({"json": {"name": "x", "start_ns": 2**70}}, 422, "start_ns must fit in 64 bits, got 1180591620717411303424"),
+        ({"json": {"name": "x", "end_ns": 2**63}}, 422, "end_ns must fit in 64 bits"),
+        ({"json": {"name": "x", "input_tokens": 2**64}}, 422, "input_tokens must fit in 64 bits"),
+        ({"json": {"name": "x", "output_tokens": 10**13}}, 422, "output_tokens must be at most 1e+12"),
+        ({"content": b'{"name": "x", "cost_usd": Infinity}'}, 422, "cost_usd must be a finite number, got inf"),
+        ({"content": b'{"name": "x", "attributes": {"k": NaN}}'}, 422, "attributes['k'] must be a finite number"),
+        ({"json": {"name": "x", "attributes": {"gen_ai.usage.cost": 1e300}}}, 422,
+         "attribute 'gen_ai.usage.cost' must be an amount in USD between 0 and 1e+12, got 1e+300"),
+        ({"json": {"name": "x", "attributes": {"gen_ai.usage.input_tokens": -3}}}, 422,
+         "attribute 'gen_ai.usage.input_tokens' must be a token count between 0 and 1e+12, got -3"),
+        ({"json": {"name": "x", "attributes": {"k": [2**70]}}}, 422, "attributes['k'][0] must fit in 64 bits"),
+        ({"json": {"name": "x", "model": {"x": 1}}}, 422, "model must be a string, got {'x': 1}"),
+        ({"json": {"name": "x", "project": 5}}, 422, "project must be a string, got 5"),
+        ({"content": b'{"name": "\\ud800"}'}, 422, "name is not valid Unicode (it holds a lone surrogate)"),
+        ({"content": b'{"name": "x", "attributes": {"\\udfff": 1}}'}, 422, "a key in attributes is not valid Unicode"),
+        ({"json": {"name": "x", "resource": {"k": [1, {"a": 2}]}}}, 422, "resource attribute 'k' must map a string"),
+        ({"json": {"name": "x", "links": [{"x": 2**70}]}}, 422, "links[0]['x'] must fit in 64 bits"),
     ],
 )
 def test_post_rejects_bad_bodies_and_writes_nothing(db_path, serve_app, kwargs, status, message):
     server = serve_app(db_path)
+    if "content" in kwargs and "headers" not in kwargs:
+        kwargs = {**kwargs, "headers": {"content-type": "application/json"}}
     response = httpx.post(f"{server.url}/api/traces/", timeout=10, **kwargs)
     assert response.status_code == status
     assert message in response.json()["error"]
@@ -251,3 +307,45 @@ def test_post_update_that_fails_validation_leaves_the_span_unchanged(db_path, se
     assert "attribute 'b' must map a string to a string, number, bool or a list of them" in bad.json()["error"]
     [root] = get(f"{server.url}/api/traces/{ids['trace_id']}").json()["spans"]
     assert root["attributes"] == {"a": 1}
+
+
+def test_an_infinite_cost_is_refused_and_stats_and_the_trace_still_answer(db_path, serve_app):
+    server = serve_app(db_path)
+    trace_id = "ee" * 16
+    assert _post(server.url, {"trace_id": trace_id, "name": "root", "type": "chain"}).status_code == 200
+    bad = _post(server.url, None, content=b'{"trace_id": "' + trace_id.encode() + b'", "name": "llm", '
+                b'"type": "llm", "cost_usd": Infinity}', headers={"content-type": "application/json"})
+    assert bad.status_code == 422
+    assert bad.json() == {"error": "invalid span: cost_usd must be a finite number, got inf"}
+    with TraceStore(db_path) as store:
+        assert store.count() == {"traces": 1, "spans": 1}
+    stats = get(f"{server.url}/api/stats", params={"group_by": "type"})
+    assert stats.status_code == 200
+    assert [(row["key"], row["calls"], row["cost_usd"]) for row in stats.json()["rows"]] == [("chain", 1, None)]
+    assert [s["name"] for s in get(f"{server.url}/api/traces/{trace_id}").json()["spans"]] == ["root"]
+
+
+def test_post_with_a_model_and_tokens_is_priced_like_any_span(db_path, serve_app):
+    server = serve_app(db_path, prices={"acme-large": {"input_per_1k": 1.0, "output_per_1k": 2.0}})
+    ids = {"trace_id": "ab" * 16, "span_id": "cd" * 8}
+    created = _post(server.url, {**ids, "name": "chat acme-large", "type": "llm", "model": "acme-large",
+                                 "input_tokens": 1000, "output_tokens": 500, "start_ns": 1_700_000_000 * 10**9})
+    assert created.status_code == 200, created.text
+    span = created.json()["span"]
+    assert span["cost_usd"] == 2.0  # 1000 * $1/1K + 500 * $2/1K
+    assert span["attributes"] == {
+        "traceglass.span.type": "llm", "gen_ai.request.model": "acme-large", "gen_ai.usage.input_tokens": 1000,
+        "gen_ai.usage.output_tokens": 500, "gen_ai.usage.cost": 2.0, "traceglass.cost.input_usd": 1.0,
+        "traceglass.cost.output_usd": 1.0, "traceglass.cost.cached_input_usd": 0.0,
+        "traceglass.cost.total_usd": 2.0, "traceglass.cost.source": "user",
+        "traceglass.rollup.input_tokens": 1000, "traceglass.rollup.output_tokens": 500,
+        "traceglass.rollup.total_tokens": 1500, "traceglass.rollup.cost_usd": 2.0,
+    }
+    # More tokens later: priced again. The trace's total follows.
+    updated = _post(server.url, {**ids, "input_tokens": 3000})
+    assert updated.json()["span"]["cost_usd"] == 4.0
+    assert get(f"{server.url}/api/traces/{ids['trace_id']}").json()["cost_usd"] == 4.0
+    # A cost the caller names is kept as given.
+    named = _post(server.url, {"name": "named", "model": "acme-large", "input_tokens": 1000, "cost_usd": 0.125})
+    assert named.json()["span"]["cost_usd"] == 0.125
+    assert "traceglass.cost.source" not in named.json()["span"]["attributes"]

@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExportResult
+from opentelemetry.trace import SpanContext
 
 from traceglass.exporters.sqlite import SQLiteSpanExporter
 
@@ -71,6 +72,16 @@ class SpanIngest:
         with self._lock:
             batch = self._priced(spans) if self._cost is not None else list(spans)
         return self.exporter.export(batch) is SpanExportResult.SUCCESS
+
+    def price(self, trace_id: str, span_id: str, attributes: Mapping[str, Any], start_ns: int) -> dict[str, Any]:
+        """What the cost processor adds to one span with these ``attributes`` (cost, roll-up), as for any span."""
+        if self._cost is None:
+            return {}
+        span = ReadableSpan(name="priced", context=SpanContext(int(trace_id, 16), int(span_id, 16), is_remote=False),
+                            attributes=dict(attributes), start_time=start_ns, end_time=start_ns)
+        with self._lock:
+            [out] = self._priced([span])
+        return {key: value for key, value in (out.attributes or {}).items() if attributes.get(key) != value}
 
     def _priced(self, spans: Sequence[ReadableSpan]) -> list[ReadableSpan]:
         cost = self._cost

@@ -33,6 +33,8 @@ from opentelemetry.trace import (
     TraceFlags,
 )
 
+from traceglass.store._upsert import MAX_NS, usage_problem, value_problem
+
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 # OTLP Span.SpanKind numbering: 0 unspecified, 1 internal, 2 server, 3 client, 4 producer, 5 consumer.
@@ -41,6 +43,12 @@ _KINDS = {0: SpanKind.INTERNAL, 1: SpanKind.INTERNAL, 2: SpanKind.SERVER, 3: Spa
 _STATUS = {0: StatusCode.UNSET, 1: StatusCode.OK, 2: StatusCode.ERROR}
 # Fields of the JSON encoding that hold ids in hex (the protobuf JSON mapping would use base64).
 _ID_FIELDS = ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id")
+# Integer fields of the JSON encoding whose bad value would otherwise fail the whole request: a time
+# becomes one the span check rejects (that span alone), an attribute's integer is dropped.
+_TIME_FIELDS = ("startTimeUnixNano", "endTimeUnixNano", "timeUnixNano",
+                "start_time_unix_nano", "end_time_unix_nano", "time_unix_nano")
+_INT_VALUE_FIELDS = ("intValue", "int_value")
+_UINT64_MAX = 2**64 - 1
 
 
 class OTLPDecodeError(ValueError):
@@ -53,11 +61,12 @@ class BodyTooLargeError(ValueError):
 
 @dataclass
 class DecodedRequest:
-    """The spans of one export request, and what was rejected with why."""
+    """The spans of one export request, what was rejected with why, and values dropped or mended."""
 
     spans: list[ReadableSpan] = field(default_factory=list)
     rejected: int = 0
     problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
@@ -78,8 +87,13 @@ def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
     return out
 
 
-def parse_request(body: bytes, content_type: str) -> ExportTraceServiceRequest:
-    """An ``ExportTraceServiceRequest`` from a protobuf or OTLP-JSON body."""
+def parse_request(body: bytes, content_type: str, warnings: list[str] | None = None) -> ExportTraceServiceRequest:
+    """An ``ExportTraceServiceRequest`` from a protobuf or OTLP-JSON body.
+
+    In JSON, values the protobuf mapping would refuse for the whole request are mended first and
+    named in ``warnings``: an integer attribute beyond 64 bits is dropped, a time that is not a
+    uint64 becomes one the span check rejects, a lone surrogate becomes U+FFFD.
+    """
     message = ExportTraceServiceRequest()
     if content_type == PROTOBUF:
         try:
@@ -94,16 +108,20 @@ def parse_request(body: bytes, content_type: str) -> ExportTraceServiceRequest:
     if not isinstance(data, dict):
         raise OTLPDecodeError("body must be a JSON object with resourceSpans")
     try:
-        json_format.ParseDict(_hex_ids_to_base64(data), message, ignore_unknown_fields=True)
+        json_format.ParseDict(_mend_json(data, warnings if warnings is not None else []), message,
+                              ignore_unknown_fields=True)
     except (json_format.ParseError, ValueError, TypeError, RecursionError) as exc:
         raise OTLPDecodeError(f"body is not an OTLP JSON ExportTraceServiceRequest: {exc}") from None
     return message
 
 
-def _hex_ids_to_base64(node: Any) -> Any:
-    """A copy of an OTLP-JSON tree with hex ids re-encoded as the base64 that json_format expects."""
+def _mend_json(node: Any, warnings: list[str]) -> Any:
+    """A copy of an OTLP-JSON tree with hex ids re-encoded as the base64 that json_format expects,
+    and the values that would fail the whole request mended (see :func:`parse_request`)."""
     if isinstance(node, list):
-        return [_hex_ids_to_base64(item) for item in node]
+        return [_mend_json(item, warnings) for item in node]
+    if isinstance(node, str):
+        return _mend_text(node, warnings)
     if not isinstance(node, dict):
         return node
     out = {}
@@ -113,8 +131,36 @@ def _hex_ids_to_base64(node: Any) -> Any:
                 value = base64.b64encode(bytes.fromhex(value)).decode("ascii")
             except ValueError:
                 raise OTLPDecodeError(f"{key} must be a hex string, got {value!r}") from None
-        out[key] = _hex_ids_to_base64(value)
+        elif key in _TIME_FIELDS and _json_int(value, 0, _UINT64_MAX) is None:
+            value = str(_UINT64_MAX)  # beyond what the store holds: the span (or event) check handles it
+        elif key in _INT_VALUE_FIELDS and _json_int(value, -(2**63), 2**63 - 1) is None:
+            warnings.append(f"an integer attribute value {value!r} is not a 64-bit integer (dropped)")
+            continue
+        out[_mend_text(key, warnings) if isinstance(key, str) else key] = _mend_json(value, warnings)
     return out
+
+
+def _json_int(value: Any, low: int, high: int) -> int | None:
+    """``value`` (an integer, or its decimal text as the JSON mapping writes 64-bit ints) within bounds."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str):
+        try:
+            value = int(value.strip())
+        except ValueError:
+            return None
+    return value if isinstance(value, int) and low <= value <= high else None
+
+
+def _mend_text(text: str, warnings: list[str]) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        warnings.append(f"text {text[:40]!r} held a lone surrogate (replaced by U+FFFD)")
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return text
 
 
 def any_value(value: AnyValue) -> Any:
@@ -152,12 +198,21 @@ def _plain(value: AnyValue) -> Any:
     return None if kind is None else getattr(value, kind)
 
 
-def _attributes(key_values: Any) -> dict[str, Any]:
+def _attributes(key_values: Any, where: str, warnings: list[str]) -> dict[str, Any]:
+    """Attributes from OTLP key-values; a value the store could not hold or readers could not render
+    (a NaN, an infinity, a token count or cost out of range) is dropped alone and named in ``warnings``."""
     out = {}
     for kv in key_values:
         converted = any_value(kv.value)
-        if converted is not None:
-            out[kv.key] = converted
+        if converted is None:
+            continue
+        problem = value_problem(converted, f"{where} attribute {kv.key!r}")
+        if problem is None and (usage := usage_problem(kv.key, converted)) is not None:
+            problem = f"{where}: {usage}"
+        if problem is not None:
+            warnings.append(f"{problem} (dropped)")
+            continue
+        out[kv.key] = converted
     return out
 
 
@@ -168,19 +223,22 @@ def _id(raw: bytes, size: int) -> int | None:
     return number or None
 
 
-def to_spans(message: ExportTraceServiceRequest) -> DecodedRequest:
+def to_spans(message: ExportTraceServiceRequest, warnings: list[str] | None = None) -> DecodedRequest:
     """SDK spans (with resource and instrumentation scope) for every valid span in ``message``.
 
-    A span with a missing or malformed trace/span id is rejected on its own (counted for the
-    partial-success response); the rest of the request is kept.
+    A span with a missing or malformed trace/span id, or a time the store cannot hold (after 2262),
+    is rejected on its own (counted for the partial-success response); the rest of the request is
+    kept. A value that cannot be stored is dropped from its span, and named in ``warnings``.
     """
-    decoded = DecodedRequest()
+    decoded = DecodedRequest(warnings=warnings if warnings is not None else [])
+    notes = decoded.warnings
     for resource_spans in message.resource_spans:
-        resource = Resource(_attributes(resource_spans.resource.attributes), resource_spans.schema_url)
+        resource = Resource(_attributes(resource_spans.resource.attributes, "resource", notes),
+                            resource_spans.schema_url)
         for scope_spans in resource_spans.scope_spans:
             scope = InstrumentationScope(
                 scope_spans.scope.name, scope_spans.scope.version or None, scope_spans.schema_url or None,
-                _attributes(scope_spans.scope.attributes) or None,
+                _attributes(scope_spans.scope.attributes, "scope", notes) or None,
             )
             for span in scope_spans.spans:
                 trace_id, span_id = _id(span.trace_id, 16), _id(span.span_id, 8)
@@ -189,33 +247,47 @@ def to_spans(message: ExportTraceServiceRequest) -> DecodedRequest:
                     decoded.problems.append(f"span {span.name!r}: trace_id must be 16 bytes and span_id 8 bytes, "
                                             "neither all zero")
                     continue
-                decoded.spans.append(_span(span, trace_id, span_id, resource, scope))
+                if max(span.start_time_unix_nano, span.end_time_unix_nano) > MAX_NS:
+                    decoded.rejected += 1
+                    decoded.problems.append(f"span {span.name!r}: start and end times must be at most {MAX_NS} "
+                                            "(ns since 1970, before 2262)")
+                    continue
+                decoded.spans.append(_span(span, trace_id, span_id, resource, scope, notes))
     return decoded
 
 
-def _span(span: Any, trace_id: int, span_id: int, resource: Resource, scope: InstrumentationScope) -> ReadableSpan:
+def _span(span: Any, trace_id: int, span_id: int, resource: Resource, scope: InstrumentationScope,
+          notes: list[str]) -> ReadableSpan:
     flags = TraceFlags(span.flags & 0xFF)
     parent_id = _id(span.parent_span_id, 8)
     # The parent came in the same trace over the wire; is_remote=False lets the cost processor roll
     # children up into it (it only rolls up in-process parents).
     parent = SpanContext(trace_id, parent_id, is_remote=False, trace_flags=flags) if parent_id else None
-    events = [Event(e.name, _attributes(e.attributes), timestamp=e.time_unix_nano or None) for e in span.events]
+    start = span.start_time_unix_nano
+    where = f"span {span.name!r}"
+    events = []
+    for e in span.events:
+        stamp = e.time_unix_nano or None
+        if stamp is not None and stamp > MAX_NS:
+            notes.append(f"{where}: event {e.name!r} time {stamp} is after 2262 (set to the span's start)")
+            stamp = start or None
+        events.append(Event(e.name, _attributes(e.attributes, f"{where} event", notes), timestamp=stamp))
     links = []
     for link in span.links:
         link_trace, link_span = _id(link.trace_id, 16), _id(link.span_id, 8)
         if link_trace and link_span:
-            links.append(Link(SpanContext(link_trace, link_span, is_remote=True), _attributes(link.attributes)))
+            links.append(Link(SpanContext(link_trace, link_span, is_remote=True),
+                              _attributes(link.attributes, f"{where} link", notes)))
     status_code = _STATUS.get(span.status.code, StatusCode.UNSET)
     # The SDK drops a description on non-ERROR statuses; so do we.
     status = Status(status_code, (span.status.message or None) if status_code is StatusCode.ERROR else None)
-    start = span.start_time_unix_nano
     end = span.end_time_unix_nano or None
     return ReadableSpan(
         name=span.name or "(unnamed)",
         context=SpanContext(trace_id, span_id, is_remote=False, trace_flags=flags),
         parent=parent,
         resource=resource,
-        attributes=_attributes(span.attributes),
+        attributes=_attributes(span.attributes, where, notes),
         events=events,
         links=links,
         kind=_KINDS.get(span.kind, SpanKind.INTERNAL),

@@ -1,9 +1,10 @@
 """``POST /v1/traces``: the OTLP/HTTP trace receiver (protobuf and JSON, optionally gzip).
 
 Status codes as the OTLP/HTTP specification defines them: 200 with an ``ExportTraceServiceResponse``
-(with ``partial_success`` when some spans were rejected), 400 for a body that cannot be decoded
-(not retryable), 413 for one too large, 415 for another content type, 503 when the database
-could not be written (retryable). Error bodies are a ``google.rpc.Status`` in the request's encoding.
+(with ``partial_success`` when some spans were rejected or values dropped: permanent, so never a
+status the exporter retries), 400 for a body that cannot be decoded (not retryable), 413 for one
+too large, 415 for another content type, 503 only when the database could not be written (the
+one retryable, transient case). Error bodies are a ``google.rpc.Status`` in the request's encoding.
 """
 
 from __future__ import annotations
@@ -16,6 +17,11 @@ from traceglass.server import _otlp
 from traceglass.server._ingest import SpanIngest
 
 _CODE_INVALID_ARGUMENT, _CODE_RESOURCE_EXHAUSTED, _CODE_UNAVAILABLE = 3, 8, 14
+
+
+def _decode(raw: bytes, content_type: str) -> _otlp.DecodedRequest:
+    warnings: list[str] = []
+    return _otlp.to_spans(_otlp.parse_request(raw, content_type, warnings), warnings)
 
 
 class OTLPReceiver:
@@ -36,7 +42,7 @@ class OTLPReceiver:
         body = await request.body()
         try:
             raw = _otlp.decompress(body, request.headers.get("content-encoding"), self.max_body_bytes)
-            decoded = await run_in_threadpool(lambda: _otlp.to_spans(_otlp.parse_request(raw, content_type)))
+            decoded = await run_in_threadpool(_decode, raw, content_type)
         except _otlp.BodyTooLargeError as exc:
             return self._error(content_type, 413, _CODE_RESOURCE_EXHAUSTED, str(exc))
         except _otlp.OTLPDecodeError as exc:
@@ -46,9 +52,12 @@ class OTLPReceiver:
                                                                          "retry later")
             response.headers["retry-after"] = "1"
             return response
-        message = "; ".join(decoded.problems[:5])
-        if len(decoded.problems) > 5:
-            message += f"; and {len(decoded.problems) - 5} more"
+        # Rejected spans and dropped values are permanent: a 200 with partial_success (rejected_spans
+        # and error_message, or a warning with 0 rejected), never a status the exporter would retry.
+        notes = decoded.problems + decoded.warnings
+        message = "; ".join(notes[:5])
+        if len(notes) > 5:
+            message += f"; and {len(notes) - 5} more"
         return Response(_otlp.response_body(content_type, decoded.rejected, message), status_code=200,
                         media_type=content_type)
 

@@ -7,6 +7,7 @@ worker thread so a slow query never stalls the event loop.
 from __future__ import annotations
 
 import json
+import math
 import re
 import sqlite3
 from collections.abc import Callable
@@ -16,9 +17,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from traceglass import semconv
 from traceglass.server._summaries import SummaryExtras
 from traceglass.store import TraceStore
 from traceglass.store._queries import GROUPS
+from traceglass.store._upsert import USD_KEYS
+
+# (trace_id, span_id, attributes, start_ns) -> the attributes pricing adds (SpanIngest.price).
+Pricer = Callable[[str, str, Any, int], dict[str, Any]]
 
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 50
@@ -41,6 +47,26 @@ def error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
+class SafeJSONResponse(JSONResponse):
+    """JSON that never fails on a stored NaN or infinity (written before ingest refused them): null instead."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except ValueError:  # allow_nan=False met a non-finite float
+            return super().render(_finite(content))
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
+
+
 def _number(request: Request, name: str, cast: Callable[[str], Any], low: float | None = None,
             high: float | None = None) -> Any:
     raw = request.query_params.get(name)
@@ -48,8 +74,10 @@ def _number(request: Request, name: str, cast: Callable[[str], Any], low: float 
         return None
     try:
         value = cast(raw)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ApiError(400, f"{name} must be a number, got {raw!r}") from None
+    if not math.isfinite(value):
+        raise ApiError(400, f"{name} must be a finite number, got {raw!r}")
     if (low is not None and value < low) or (high is not None and value > high):
         raise ApiError(400, f"{name} must be between {low} and {high}, got {raw!r}")
     return value
@@ -58,14 +86,15 @@ def _number(request: Request, name: str, cast: Callable[[str], Any], low: float 
 class RestApi:
     """Request handlers bound to one store."""
 
-    def __init__(self, store: TraceStore) -> None:
+    def __init__(self, store: TraceStore, pricer: Pricer | None = None) -> None:
         self.store = store
         self.extras = SummaryExtras(store.path)
+        self.pricer = pricer
 
     async def _call(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
             return await run_in_threadpool(func, *args, **kwargs)
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:  # a bad filter value, named by the store
             raise ApiError(400, str(exc)) from None
         except sqlite3.Error as exc:
             raise ApiError(503, f"the trace database is unavailable: {exc}") from None
@@ -91,7 +120,7 @@ class RestApi:
             self.extras.add(rows, result.traces)
             return {"traces": rows, "next_cursor": result.next_cursor}
 
-        return JSONResponse(await self._call(page))
+        return SafeJSONResponse(await self._call(page))
 
     async def get_trace(self, request: Request) -> Response:
         """GET /api/traces/{trace_id}: the trace with its span tree; 404 for an unknown id."""
@@ -110,7 +139,7 @@ class RestApi:
         data = await self._call(read)
         if data is None:
             raise ApiError(404, f"no trace with id {trace_id.lower()}")
-        return JSONResponse(data)
+        return SafeJSONResponse(data)
 
     async def post_span(self, request: Request) -> Response:
         """POST /api/traces/: create or update one span from a JSON object; all or nothing."""
@@ -125,12 +154,27 @@ class RestApi:
         if not isinstance(data, dict):
             raise ApiError(422, f"body must be a JSON object (one span), got {type(data).__name__}")
         try:
-            span = await run_in_threadpool(self.store.upsert_span, data)
+            span = await run_in_threadpool(self._upsert_priced, data)
         except ValueError as exc:
             raise ApiError(422, str(exc)) from None
         except sqlite3.Error as exc:
             raise ApiError(503, f"the trace database is unavailable: {exc}") from None
-        return JSONResponse({"span": span.to_dict(children=False)})
+        return SafeJSONResponse({"span": span.to_dict(children=False)})
+
+    def _upsert_priced(self, data: dict[str, Any]) -> Any:
+        """Write the span; then, when it reports usage and the caller named no cost, price it as the
+        cost processor prices every other span (a cost this pricing wrote earlier is refreshed)."""
+        span = self.store.upsert_span(data)
+        given = data.get("attributes")
+        named_cost = data.get("cost_usd") is not None or (isinstance(given, dict) and not USD_KEYS.isdisjoint(given))
+        own_cost = span.cost_usd is not None and semconv.COST_SOURCE not in span.attributes
+        if (self.pricer is None or named_cost or own_cost
+                or (span.input_tokens is None and span.output_tokens is None)):
+            return span
+        extra = self.pricer(span.trace_id, span.span_id, span.attributes, span.start_ns)
+        if not extra:
+            return span
+        return self.store.upsert_span({"trace_id": span.trace_id, "span_id": span.span_id, "attributes": extra})
 
     async def stats(self, request: Request) -> Response:
         """GET /api/stats: per-group calls, errors, tokens, cost and latency percentiles."""
@@ -143,7 +187,7 @@ class RestApi:
             rows = self.store.stats(group_by, **options)
             return {"group_by": group_by, "rows": [row.to_dict() for row in rows], "count": self.store.count()}
 
-        return JSONResponse(await self._call(compute))
+        return SafeJSONResponse(await self._call(compute))
 
     def close(self) -> None:
         self.extras.close()

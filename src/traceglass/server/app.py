@@ -50,8 +50,8 @@ def create_app(
     if max_body_bytes <= 0:
         raise ValueError(f"max_body_bytes must be positive, got {max_body_bytes!r}")
     store = TraceStore(db_path)
-    api = RestApi(store)
     ingest = SpanIngest(store.path, prices=prices)
+    api = RestApi(store, pricer=ingest.price)
     receiver = OTLPReceiver(ingest, max_body_bytes)
     schema = openapi_schema()
     static = static_dir()
