@@ -47,6 +47,33 @@ def test_browser_gets_a_cookie_from_the_token_link(guarded):
     assert get(f"{guarded.url}/?token=wrong", follow_redirects=False).status_code == 401
 
 
+@pytest.mark.parametrize(
+    ("path", "location"),
+    [
+        ("//evil.example/", "/evil.example/"),  # protocol-relative: would leave the site
+        ("///evil.example/x", "/evil.example/x"),
+        ("/%5C%5Cevil.example/", "/evil.example/"),  # browsers read /\\host as //host
+        ("/%5Cevil.example/", "/evil.example/"),
+        ("/traces", "/traces"),
+    ],
+)
+def test_the_token_link_redirects_only_to_a_path_on_this_server(guarded, path, location):
+    response = get(f"{guarded.url}{path}?token={TOKEN}&view=stats", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == f"{location}?view=stats"
+    assert response.headers["set-cookie"].startswith(f"traceglass_token={TOKEN};")
+
+
+def test_the_token_link_on_a_non_latin1_path_redirects(guarded):
+    response = get(f"{guarded.url}/trace/ünï/中?token={TOKEN}&q=café", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/trace/%C3%BCn%C3%AF/%E4%B8%AD?q=caf%C3%A9"
+    with httpx.Client(base_url=guarded.url, timeout=10, follow_redirects=True) as browser:
+        landed = browser.get(f"/ünï?token={TOKEN}")
+        assert landed.status_code == 404  # followed with the cookie to the same (unknown) path
+        assert landed.url.raw_path == b"/%C3%BCn%C3%AF"
+
+
 def test_without_a_token_only_loopback_host_names_are_answered(db_path, serve_app):
     server = serve_app(db_path)
     assert get(f"{server.url}/api/stats").status_code == 200
@@ -54,6 +81,12 @@ def test_without_a_token_only_loopback_host_names_are_answered(db_path, serve_ap
     rebound = get(f"{server.url}/api/stats", headers={"host": "attacker.example:8080"})
     assert rebound.status_code == 403
     assert "only answers requests to localhost" in rebound.json()["error"]
+    for host in ("127.0.0.2", f"LOCALHOST:{server.port}", f"[::1]:{server.port}"):
+        assert get(f"{server.url}/api/stats", headers={"host": host}).status_code == 200, host
+    # Names an attacker can point at 127.0.0.1 (DNS rebinding) that merely start like a loopback name.
+    for host in ("localhost.attacker.example", f"localhost.attacker.example:{server.port}", "127.0.0.1.nip.io",
+                 "[::1].attacker.example", "[::1]evil:80", "0x7f000001.attacker.example"):
+        assert get(f"{server.url}/api/stats", headers={"host": host}).status_code == 403, host
 
 
 def test_request_body_limit(db_path, serve_app):

@@ -19,7 +19,7 @@ import json
 from collections.abc import Awaitable, Callable
 from http.cookies import SimpleCookie
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -52,13 +52,22 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def same_origin_path(path: str) -> str:
+    """``path`` as a redirect target that stays on this server: one leading slash (``//host/`` and
+    ``/\\host/`` would send the browser to another site) and percent-encoded, so any path is ASCII."""
+    return "/" + quote(path.lstrip("/\\"), safe="/:@!$&'()*+,;=~")
+
+
 class BodyTooLarge(Exception):
     pass
 
 
 def _host_name(value: str) -> str:
-    if value.startswith("["):  # [::1]:8080
-        return value[: value.find("]") + 1]
+    """The name in a Host header without its port; anything malformed comes back whole (not loopback)."""
+    if value.startswith("["):  # [::1]:8080; but [::1].attacker.example is a name, not an address
+        end = value.find("]")
+        rest = value[end + 1:]
+        return value[: end + 1] if end > 0 and (rest == "" or (rest[0] == ":" and rest[1:].isdigit())) else value
     return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
 
 
@@ -145,8 +154,12 @@ class SecurityMiddleware:
         return "denied"
 
     async def _set_cookie_and_redirect(self, scope: Scope, send: Send) -> None:
-        rest = [(k, v) for k, v in parse_qsl(scope.get("query_string", b"").decode("latin-1")) if k != QUERY]
-        location = scope.get("path", "/") + (f"?{urlencode(rest)}" if rest else "")
+        # The query's bytes pass through unchanged (latin-1 maps bytes 1:1), only the token leaves.
+        query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True,
+                          encoding="latin-1")
+        rest = [(k, v) for k, v in query if k != QUERY]
+        location = same_origin_path(scope.get("path", "/")) + (f"?{urlencode(rest, encoding='latin-1')}"
+                                                               if rest else "")
         cookie = f"{COOKIE}={self.token}; Path=/; HttpOnly; SameSite=Strict"
         await send({"type": "http.response.start", "status": 303,
                     "headers": [(b"location", location.encode("latin-1")), (b"set-cookie", cookie.encode("latin-1")),
