@@ -6,10 +6,13 @@ attributes and 2 KB of captured content each. Two parts:
 1. Sustained export: ``SQLiteSpanExporter.export`` in batches of 512 (the BatchSpanProcessor's
    default) against a bare ``executemany`` of the very same rows into the same schema, in the
    same run. Span building is outside the timings; row conversion is inside the exporter's.
-2. A database of ``--spans`` spans (default 1,000,000) written through the exporter, then
+2. Export beside a CPU-busy application: a thread calls an ``@observe`` function in a tight loop
+   for ``--busy-seconds`` through the real ``configure()`` pipeline (BatchSpanProcessor + this
+   exporter), in a child process; spans stored per second while it runs.
+3. A database of ``--spans`` spans (default 1,000,000) written through the exporter, then
    ``get_trace``, ``list_traces`` pages and ``stats`` over everything.
 
-Run: python benchmarks/bench_store.py [--spans 1000000] [--throughput-spans 100000]
+Run: python benchmarks/bench_store.py [--spans 1000000] [--throughput-spans 100000] [--busy-seconds 6]
 Writes benchmarks/results/store.txt.
 """
 
@@ -22,7 +25,10 @@ import platform
 import random
 import sqlite3
 import statistics
+import subprocess
+import sys
 import tempfile
+import textwrap
 import time
 from collections.abc import Callable, Iterator
 
@@ -207,6 +213,53 @@ def bench_throughput(workdir: pathlib.Path, total: int, report: Callable[[str], 
         _fresh(workdir / name)
 
 
+BUSY_APP = textwrap.dedent("""
+    import sqlite3, sys, threading, time
+    import traceglass
+
+    db, seconds = sys.argv[1], float(sys.argv[2])
+    traceglass.configure(exporters=["sqlite"], db_path=db, instrument=[], service_name="busy")
+
+    @traceglass.observe(name="step")
+    def step(i):
+        return i * 2
+
+    stop, emitted = threading.Event(), [0]
+
+    def app():  # pure Python without pause: never gives the GIL up on its own
+        n = 0
+        while not stop.is_set():
+            step(n)
+            n += 1
+        emitted[0] = n
+
+    thread = threading.Thread(target=app)
+    thread.start()
+    time.sleep(seconds)
+    conn = sqlite3.connect(db, timeout=30)
+    stored = conn.execute("SELECT count(*) FROM spans").fetchone()[0]
+    stop.set()
+    thread.join()
+    print(emitted[0], stored)
+""")
+
+
+def bench_busy(workdir: pathlib.Path, seconds: float, report: Callable[[str], None]) -> None:
+    path = workdir / "busy.db"
+    rates = []
+    for _ in range(3):
+        _fresh(path)
+        out = subprocess.run([sys.executable, "-c", BUSY_APP, str(path), str(seconds)], capture_output=True,
+                             text=True, timeout=seconds + 120, check=True).stdout.split()
+        emitted, stored = int(out[0]), int(out[1])
+        rates.append((stored / seconds, emitted / seconds))
+    _fresh(path)
+    report(f"export beside a CPU-busy app thread (tight loop of @observe calls, configure() defaults, "
+           f"switch interval {sys.getswitchinterval() * 1000:g} ms), {seconds:g} s per run, 3 runs:")
+    report("  spans stored per second while it runs " + ", ".join(f"{r:,.0f}" for r, _ in rates)
+           + "  (emitted per second " + ", ".join(f"{e:,.0f}" for _, e in rates) + ")")
+
+
 def _wall_and_cpu(func: Callable[[], object]) -> tuple[float, float]:
     wall, cpu = time.perf_counter(), time.process_time()
     func()
@@ -318,6 +371,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spans", type=int, default=1_000_000, help="spans in the query database (0: skip)")
     parser.add_argument("--throughput-spans", type=int, default=100_000)
+    parser.add_argument("--busy-seconds", type=float, default=6.0, help="per run of the busy-app part (0: skip)")
     parser.add_argument("--workdir", type=pathlib.Path, default=None, help="where the databases go")
     parser.add_argument("--keep", action="store_true", help="keep the big database")
     parser.add_argument("--output", type=pathlib.Path,
@@ -331,12 +385,15 @@ def main() -> None:
         print(line, flush=True)
         lines.append(line)
 
-    report(f"# bench_store.py --spans {args.spans} --throughput-spans {args.throughput_spans}")
+    report(f"# bench_store.py --spans {args.spans} --throughput-spans {args.throughput_spans} "
+           f"--busy-seconds {args.busy_seconds:g}")
     report(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; Python {platform.python_version()}, "
            f"SQLite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs, {platform.machine()}")
     # The machine may be shared: the load average says how much of it this run had.
     report("# load average at start: %.2f %.2f %.2f" % os.getloadavg())
     bench_throughput(workdir, args.throughput_spans, report)
+    if args.busy_seconds > 0:
+        bench_busy(workdir, args.busy_seconds, report)
     if args.spans > 0:  # --spans 0: throughput only
         bench_queries(workdir, args.spans, report, args.keep)
     report("# load average at end: %.2f %.2f %.2f" % os.getloadavg())

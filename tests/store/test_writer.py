@@ -140,3 +140,42 @@ def test_a_span_exported_again_in_a_later_batch_keeps_its_row_and_gets_its_new_c
     assert rows(path, "SELECT s.name, d.attributes FROM spans s JOIN span_data d ON d.id = s.id WHERE s.span_id = ?",
                 (span_id,)) == [{"name": "renamed", "attributes": '{"note":"second export"}'}]
     assert rows(path, "SELECT count(*) AS n FROM span_data") == [{"n": 4}]
+
+
+def _statements_per_batch(tmp_path, traces: int) -> list[int]:
+    """Statements run by each of two exports of ``traces`` traces: the first brings each trace's LLM
+    span, the second its client span (which supersedes the stored one), its root and the LLM span again."""
+    memory = InMemorySpanExporter()
+    sdk = make_sdk(tmp_path / f"source-{traces}.db")
+    sdk.provider.add_span_processor(SimpleSpanProcessor(memory))
+    for i in range(traces):
+        sdk.rag_trace(BASE_S + i)
+    sdk.provider.shutdown()
+    by_name: dict[str, list[ReadableSpan]] = {}
+    for span in memory.get_finished_spans():
+        by_name.setdefault(span.name.split()[0], []).append(span)
+    assert sorted((name, len(spans)) for name, spans in by_name.items()) == [
+        ("chat", traces), ("generate", traces), ("rag", traces), ("retrieve", traces)]
+    statements: list[str] = []
+    exporter = SQLiteSpanExporter(tmp_path / f"counted-{traces}.db",
+                                  _on_connect=lambda conn: conn.set_trace_callback(statements.append))
+    counts = []
+    for batch in (by_name["generate"] + by_name["retrieve"],
+                  by_name["chat"] + by_name["rag"] + by_name["generate"]):
+        statements.clear()
+        assert exporter.export(batch) is SpanExportResult.SUCCESS
+        counts.append(len(statements))
+    exporter.shutdown()
+    assert rows(tmp_path / f"counted-{traces}.db", "SELECT count(*) AS n, sum(superseded) AS outer_layers FROM spans"
+                ) == [{"n": 4 * traces, "outer_layers": traces}]
+    assert rows(tmp_path / f"counted-{traces}.db", "SELECT DISTINCT span_count, total_tokens FROM traces") == [
+        {"span_count": 4, "total_tokens": 120}]
+    return counts
+
+
+def test_a_batch_costs_the_same_few_statements_however_many_spans_it_holds(tmp_path):
+    # Each statement step releases the GIL and must win it back; beside a CPU-busy application
+    # thread every win-back waits out the switch interval, so per-row statements stall the export.
+    small, large = _statements_per_batch(tmp_path, 2), _statements_per_batch(tmp_path, 150)
+    assert small == large
+    assert max(large) <= 12

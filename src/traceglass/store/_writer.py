@@ -3,37 +3,51 @@
 Trace totals come from :mod:`traceglass.rollup` (the one no-double-counting rule). The same pass
 marks each span whose own usage the rule does not count (``superseded``: a span below it reports
 usage), so per-span statistics agree with the trace totals.
+
+A batch costs a fixed handful of statements however many spans it holds: rows go in as one
+multi-row ``VALUES`` list per table, lookups send their keys as one JSON array (``json_each``) and
+get one JSON document back. The count matters beyond speed: the sqlite3 module releases the GIL
+around every step of a statement and must win it back, and while an application thread runs
+Python without pause each win-back waits out the switch interval (5 ms). ``executemany`` steps
+once per row, so a 512-span batch took seconds and the exporter fell behind for good.
 """
 
 from __future__ import annotations
 
+import functools
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import chain
+
+import orjson
 
 from traceglass import rollup
-from traceglass.store._rows import (
-    INSERT_DATA,
-    INSERT_SPAN,
-    INSERT_SPAN_FLAGGED,
-    SpanRow,
-)
+from traceglass.store._rows import DATA_COLUMNS, SPAN_COLUMNS, SpanRow
 
-_CHUNK = 400  # ids per IN (...) list, below SQLite's default host-parameter limit
+# One statement: the next free ids and, of the batch's trace ids (a JSON array), the stored ones.
+_LOOKUP = """SELECT (SELECT coalesce(max(id), 0) + 1 FROM traces), (SELECT coalesce(max(id), 0) + 1 FROM spans),
+    (SELECT json_group_array(json_array(trace_id, id)) FROM traces
+     WHERE trace_id IN (SELECT value FROM json_each(?)))"""
+# The stored spans of some traces (their ``traces.id`` as a JSON array), in the shape ``_summarize``
+# reads plus the row id, as one JSON document. The cost goes as 21 digits of text: JSON keeps 15
+# and quote() 15 when SQLite's own parser reads them back alike (Python's may not); with 21, every
+# one of 150,000 sampled costs read back exactly.
+_STORED_SPANS = """SELECT json_group_array(json_array(trace_no, span_id, parent_id, name, project, start_ns,
+    end_ns, status, input_tokens, output_tokens,
+    CASE WHEN cost_usd IS NULL THEN NULL ELSE printf('%!.20e', cost_usd) END, session_id, user_id, superseded, id))
+    FROM spans WHERE trace_no IN (SELECT value FROM json_each(?))"""
+_SET_SUPERSEDED = "UPDATE spans SET superseded = ? WHERE id IN (SELECT value FROM json_each(?))"
+# Rows of the batch, as [trace_no, span_id] pairs: whatever is stored under these keys.
+_KEYED = ("SELECT s.id FROM json_each(?) k JOIN spans s "
+          "ON s.trace_no = json_extract(k.value, '$[0]') AND s.span_id = json_extract(k.value, '$[1]')")
 
-_TRACE_SPANS = """SELECT trace_no, span_id, parent_id, name, project, start_ns, end_ns, status,
-    input_tokens, output_tokens, cost_usd, session_id, user_id, superseded
-    FROM spans WHERE trace_no IN ({marks})"""
-_INSERT_TRACE = """INSERT INTO traces (id, trace_id, root_span_id, name, project, start_ns, end_ns,
-    duration_ns, status, span_count, error_count, input_tokens, output_tokens, total_tokens, cost_usd,
-    session_id, user_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
-_SET_SUPERSEDED = "UPDATE spans SET superseded = ? WHERE trace_no = ? AND span_id = ?"
-
-
-def _replacing(sql: str) -> str:
-    return sql.replace("INSERT INTO", "INSERT OR REPLACE INTO", 1)
-
-
-_UPSERT_TRACE = _replacing(_INSERT_TRACE)  # the same id and trace id: the row keeps its id
+_SPAN_HEAD = f"INTO spans (id, trace_no, {', '.join(SPAN_COLUMNS)}, superseded)"
+_DATA_HEAD = f"INTO span_data (id, {', '.join(DATA_COLUMNS)})"
+_TRACE_HEAD = """INTO traces (id, trace_id, root_span_id, name, project, start_ns, end_ns, duration_ns, status,
+    span_count, error_count, input_tokens, output_tokens, total_tokens, cost_usd, session_id, user_id)"""
+_SPAN_WIDTH, _DATA_WIDTH, _TRACE_WIDTH = len(SPAN_COLUMNS) + 3, len(DATA_COLUMNS) + 1, 17
+# SQLite's default cap on parameters per statement (999 before 3.32); Python >= 3.11 asks the library.
+_DEFAULT_MAX_PARAMS = 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
 
 
 def write_rows(conn: sqlite3.Connection, rows: Sequence[SpanRow]) -> None:
@@ -50,131 +64,131 @@ def write_rows(conn: sqlite3.Connection, rows: Sequence[SpanRow]) -> None:
         _write(conn, rows, replace_all=True)
 
 
+def rollback(conn: sqlite3.Connection) -> None:
+    """End the open transaction, if any, after a failed statement, keeping that failure the one reported.
+
+    SQLite itself rolls back after some errors (a full disk, an I/O error): a ROLLBACK then
+    fails with "no transaction is active", which must not hide the real cause.
+    """
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+
 def _write(conn: sqlite3.Connection, rows: list[SpanRow], *, replace_all: bool) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
-        # Most batches bring whole new traces (an SDK exports a trace's spans together). A trace
-        # without a summary row has no stored spans (the two are written and deleted together),
-        # so its summary comes from the batch itself: no read-back of the spans just inserted,
-        # and each span's superseded flag goes in with the row instead of a later UPDATE.
-        known = _known_traces(conn, {row.trace_id for row in rows})
-        new: dict[str, list[SpanRow]] = {}
-        for row in rows:
-            if row.trace_id not in known:
-                new.setdefault(row.trace_id, []).append(row)
+        trace_ids = list(dict.fromkeys(row.trace_id for row in rows))
+        next_no, next_id, found = conn.execute(_LOOKUP, (orjson.dumps(trace_ids).decode(),)).fetchone()
+        known: dict[str, int] = dict(orjson.loads(found))
+        # New traces take the next ids, in the order they came: appended to every index.
         numbers = dict(known)
-        if new:  # new traces take the next ids, in the order they came: appended to every index
-            next_no = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM traces").fetchone()[0]
-            numbers.update(zip(new, range(next_no, next_no + len(new))))
-        ids, stored = _row_ids(conn, rows, known)
-        spans = [(row_id, numbers[row.trace_id], *row.span) for row_id, row in zip(ids, rows)]
+        numbers.update(zip((t for t in trace_ids if t not in known), range(next_no, next_no + len(trace_ids))))
+        # A trace without a summary row has no stored spans (the two are written and deleted
+        # together), so its summary comes from the batch alone. A known trace's spans are read
+        # back once, before the insert, and merged with the batch here.
+        stored = _stored_spans(conn, known.values()) if known else {}
+        ids, again = [], []
+        for row in rows:
+            old = stored.get((numbers[row.trace_id], row.span[1]))
+            if old is None:
+                ids.append(next_id)
+                next_id += 1
+            else:
+                ids.append(old[14])
+                again.append(len(ids) - 1)
+        summaries, flagged, flips = _summaries(rows, numbers, known, stored)
+        spans = [(row_id, numbers[row.trace_id], *row.span, int((row.trace_id, row.span[1]) in flagged))
+                 for row_id, row in zip(ids, rows)]
         data = [(row_id, *row.data) for row_id, row in zip(ids, rows)]
-        summaries, flagged = _new_trace_summaries(new, numbers)
-        insert_span = INSERT_SPAN
-        if flagged:
-            spans = [span + (int((span[2], span[3]) in flagged),) for span in spans]
-            insert_span = INSERT_SPAN_FLAGGED
         if replace_all:  # whatever is stored under these spans' keys goes first, with its JSON
-            keys = [(span[1], span[3]) for span in spans]
-            conn.executemany("DELETE FROM span_data WHERE id IN "
-                             "(SELECT id FROM spans WHERE trace_no = ? AND span_id = ?)", keys)
-            conn.executemany("DELETE FROM spans WHERE trace_no = ? AND span_id = ?", keys)
-            _insert(conn, _replacing(insert_span), spans, _replacing(INSERT_DATA), data)
+            keys = orjson.dumps([[span[1], span[3]] for span in spans]).decode()
+            conn.execute(f"DELETE FROM span_data WHERE id IN ({_KEYED})", (keys,))
+            conn.execute(f"DELETE FROM spans WHERE id IN ({_KEYED})", (keys,))
+            _insert(conn, "INSERT OR REPLACE", _SPAN_HEAD, _SPAN_WIDTH, spans)
+            _insert(conn, "INSERT OR REPLACE", _DATA_HEAD, _DATA_WIDTH, data)
         else:  # rows that take the place of stored ones (re-exports) replace them; the rest are new
-            again = {i for i, row_id in enumerate(ids) if row_id in stored}
-            _insert(conn, insert_span, [s for i, s in enumerate(spans) if i not in again], INSERT_DATA,
-                    [d for i, d in enumerate(data) if i not in again])
-            if again:
-                _insert(conn, _replacing(insert_span), [spans[i] for i in sorted(again)],
-                        _replacing(INSERT_DATA), [data[i] for i in sorted(again)])
-        if summaries:
-            conn.executemany(_UPSERT_TRACE if replace_all else _INSERT_TRACE, summaries)
-        if known:
-            refresh_traces(conn, known)
+            replaced = set(again)
+            _insert(conn, "INSERT", _SPAN_HEAD, _SPAN_WIDTH, [s for i, s in enumerate(spans) if i not in replaced])
+            _insert(conn, "INSERT", _DATA_HEAD, _DATA_WIDTH, [d for i, d in enumerate(data) if i not in replaced])
+            _insert(conn, "INSERT OR REPLACE", _SPAN_HEAD, _SPAN_WIDTH, [spans[i] for i in again])
+            _insert(conn, "INSERT OR REPLACE", _DATA_HEAD, _DATA_WIDTH, [data[i] for i in again])
+        # A known trace's row is replaced under its own id and trace id: it keeps its place.
+        new_summaries = [s for s in summaries if s[1] not in known]
+        _insert(conn, "INSERT OR REPLACE" if replace_all else "INSERT", _TRACE_HEAD, _TRACE_WIDTH, new_summaries)
+        _insert(conn, "INSERT OR REPLACE", _TRACE_HEAD, _TRACE_WIDTH, [s for s in summaries if s[1] in known])
+        for value in (0, 1):
+            if flips[value]:
+                conn.execute(_SET_SUPERSEDED, (value, orjson.dumps(flips[value]).decode()))
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        rollback(conn)
         raise
 
 
-def _new_trace_summaries(new: Mapping[str, list[SpanRow]], numbers: Mapping[str, int],
-                         ) -> tuple[list[tuple], set[tuple[str, str]]]:
-    """The ``traces`` rows of traces the batch brings whole, and which of their spans are superseded."""
-    summaries, flagged = [], set()
-    for trace_id, trace_rows in new.items():
-        # In span id order, as the read-back returns them: ties resolve the same way.
-        spans_in = sorted((_summary_input(row.span) for row in trace_rows), key=lambda s: s[1])
-        summary, changed = _summarize(trace_id, spans_in)
-        summaries.append((numbers[trace_id], *summary))
-        flagged.update((trace_id, span_id) for superseded, _, span_id in changed if superseded)
-    return summaries, flagged
+def _stored_spans(conn: sqlite3.Connection, numbers: Iterable[int]) -> dict[tuple[int, str], tuple]:
+    """The stored spans of the traces ``numbers``, by (trace_no, span_id): ``_summarize``'s shape + row id."""
+    (found,) = conn.execute(_STORED_SPANS, (orjson.dumps(list(numbers)).decode(),)).fetchone()
+    out = {}
+    for span in orjson.loads(found):
+        if span[10] is not None:
+            span[10] = float(span[10])
+        out[(span[0], span[1])] = tuple(span)
+    return out
 
 
-def _insert(conn: sqlite3.Connection, insert_span: str, spans: list[tuple], insert_data: str,
-            data: list[tuple]) -> None:
-    conn.executemany(insert_span, spans)
-    conn.executemany(insert_data, data)
-
-
-def _row_ids(conn: sqlite3.Connection, rows: Sequence[SpanRow], known: Mapping[str, int]) -> tuple[list[int], set[int]]:
-    """The row id of each span (the stored span's own when it is being replaced, else the next free
-    one, taken under the write lock so no other writer can take it meanwhile) and the stored ids."""
-    stored: dict[tuple[int, str], int] = {}
-    numbers = list(known.values())
-    for i in range(0, len(numbers), _CHUNK):
-        chunk = numbers[i:i + _CHUNK]
-        stored.update(((trace_no, span_id), row_id) for trace_no, span_id, row_id in conn.execute(
-            f"SELECT trace_no, span_id, id FROM spans WHERE trace_no IN ({','.join('?' * len(chunk))})", chunk))
-    next_id = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM spans").fetchone()[0]
-    out = []
+def _summaries(rows: list[SpanRow], numbers: Mapping[str, int], known: Mapping[str, int],
+               stored: Mapping[tuple[int, str], tuple]) -> tuple[list[tuple], set[tuple[str, str]], dict[int, list]]:
+    """The ``traces`` rows of every trace the batch touches, which of the batch's spans are
+    superseded, and the row ids of stored spans whose flag changes (by new value)."""
+    by_trace: dict[str, dict[str, tuple]] = {}
     for row in rows:
-        trace_no = known.get(row.trace_id)
-        row_id = None if trace_no is None else stored.get((trace_no, row.span[1]))
-        if row_id is None:
-            row_id, next_id = next_id, next_id + 1
-        out.append(row_id)
-    return out, set(stored.values())
+        by_trace.setdefault(row.trace_id, {})[row.span[1]] = _summary_input(row.span)
+    trace_of = {number: trace_id for trace_id, number in known.items()}
+    stored_ids: dict[tuple[str, str], int] = {}
+    for (number, span_id), span in stored.items():
+        trace_id = trace_of[number]
+        spans = by_trace[trace_id]
+        if span_id not in spans:  # else the batch's copy replaces it
+            spans[span_id] = span[:14]
+            stored_ids[(trace_id, span_id)] = span[14]
+    summaries, flagged, flips = [], set(), {0: [], 1: []}
+    for trace_id, spans in by_trace.items():
+        # In span id order, as an index read returns them: ties resolve the same way every time.
+        summary, changed = _summarize(trace_id, [spans[k] for k in sorted(spans)])
+        summaries.append((numbers[trace_id], *summary))
+        for superseded, _, span_id in changed:
+            row_id = stored_ids.get((trace_id, span_id))
+            if row_id is not None:
+                flips[superseded].append(row_id)
+            elif superseded:  # a span of the batch: its flag goes in with the row
+                flagged.add((trace_id, span_id))
+    return summaries, flagged, flips
 
 
-def _known_traces(conn: sqlite3.Connection, trace_ids: set[str]) -> dict[str, int]:
-    """Of ``trace_ids``, those stored, with their ``traces.id``."""
-    ids, known = list(trace_ids), {}
-    for i in range(0, len(ids), _CHUNK):
-        chunk = ids[i:i + _CHUNK]
-        known.update(conn.execute(
-            f"SELECT trace_id, id FROM traces WHERE trace_id IN ({','.join('?' * len(chunk))})", chunk))
-    return known
+def _insert(conn: sqlite3.Connection, verb: str, head: str, width: int, values: list[tuple]) -> None:
+    """Insert ``values`` with as few statements as the parameter cap allows (one for a usual batch)."""
+    if not values:
+        return
+    limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) if hasattr(conn, "getlimit") else _DEFAULT_MAX_PARAMS
+    per = max(1, limit // width)
+    for i in range(0, len(values), per):
+        chunk = values[i:i + per]
+        conn.execute(_values_sql(verb, head, width, len(chunk)), list(chain.from_iterable(chunk)))
+
+
+@functools.lru_cache(maxsize=64)
+def _values_sql(verb: str, head: str, width: int, count: int) -> str:
+    row = "(" + ",".join("?" * width) + ")"
+    return f"{verb} {head} VALUES " + ",".join([row] * count)
 
 
 def _summary_input(span: tuple) -> tuple:
-    """A span row (``SPAN_COLUMNS`` order) in the shape ``_TRACE_SPANS`` reads, not yet superseded."""
+    """A span row (``SPAN_COLUMNS`` order) in the shape ``_summarize`` reads, not yet superseded."""
     return (span[0], span[1], span[2], span[3], span[6], span[7], span[8], span[10], span[16], span[17],
             span[19], span[20], span[21], 0)
-
-
-def refresh_traces(conn: sqlite3.Connection, traces: Mapping[str, int]) -> None:
-    """Recompute the ``traces`` rows and ``superseded`` flags of ``traces`` (trace id -> its
-    ``traces.id``), inside a transaction."""
-    items = list(traces.items())
-    for i in range(0, len(items), _CHUNK):
-        chunk = dict(items[i:i + _CHUNK])
-        by_number: dict[int, list[tuple]] = {trace_no: [] for trace_no in chunk.values()}
-        for row in conn.execute(_TRACE_SPANS.format(marks=",".join("?" * len(chunk))), list(chunk.values())):
-            by_number[row[0]].append(row)
-        summaries, flags, gone = [], [], []
-        for trace_id, trace_no in chunk.items():
-            spans = by_number[trace_no]
-            if not spans:
-                gone.append((trace_no,))
-                continue
-            summary, changed = _summarize(trace_id, spans)
-            summaries.append((trace_no, *summary))
-            flags.extend((superseded, trace_no, span_id) for superseded, _, span_id in changed)
-        conn.executemany(_UPSERT_TRACE, summaries)
-        if flags:
-            conn.executemany(_SET_SUPERSEDED, flags)
-        if gone:
-            conn.executemany("DELETE FROM traces WHERE id = ?", gone)
 
 
 def _summarize(trace_id: str, spans: list[tuple]) -> tuple[tuple, list[tuple]]:
