@@ -120,6 +120,8 @@ class Settings:
     flush_interval: float = _opt(5.0, "TRACEGLASS_FLUSH_INTERVAL", _parse_positive_float)
     capture_content: ContentCapture = _opt(ContentCapture.SPAN_ONLY, CAPTURE_CONTENT_ENV, parse_capture)
     max_content_length: int = _opt(16384, "TRACEGLASS_MAX_CONTENT_LENGTH", _parse_positive_int)
+    # Ask OpenAI-compatible APIs for a stream's token usage (stream_options.include_usage).
+    openai_stream_usage: bool = _opt(True, "TRACEGLASS_OPENAI_STREAM_USAGE", _parse_bool)
     mask: Callable[[Any], Any] | None = None
 
     @classmethod
@@ -170,6 +172,8 @@ def _validate_argument(name: str, value: Any) -> Any:
         raise ValueError(f"flush_interval must be a positive number of seconds, got {value!r}")
     if name == "max_content_length" and (not isinstance(value, int) or value <= 0):
         raise ValueError(f"max_content_length must be a positive integer, got {value!r}")
+    if name == "openai_stream_usage" and not isinstance(value, bool):
+        raise ValueError(f"openai_stream_usage must be True or False, got {value!r}")
     if name == "mask" and not callable(value):
         raise ValueError(f"mask must be callable, got {value!r}")
     return value

@@ -69,6 +69,7 @@ def configure(
     capture_content: Any = None,
     max_content_length: int | None = None,
     mask: Callable[[Any], Any] | None = None,
+    openai_stream_usage: bool | None = None,
     tracer_provider: TracerProvider | None = None,
 ) -> Telemetry:
     """Set up tracing, metrics, cost and auto-instrumentation in one call.
@@ -79,7 +80,8 @@ def configure(
     SQLite store. ``instrument=None`` turns on every instrumentor whose library is
     installed; ``[]`` turns none on. If the application already set an SDK tracer provider,
     traceglass attaches to it instead of replacing it. Calling ``configure`` again replaces the
-    previous pipeline; it never duplicates processors or spans.
+    previous pipeline; it never duplicates processors or spans. ``openai_stream_usage=False``
+    stops asking OpenAI streams for their token usage (docs/openai.md).
     """
     if isinstance(exporters, (str, bytes)):
         raise ValueError(f"exporters must be a list, got the string {exporters!r}")
@@ -103,6 +105,7 @@ def configure(
         capture_content=capture_content,
         max_content_length=max_content_length,
         mask=mask,
+        openai_stream_usage=openai_stream_usage,
     )
     instrument_names = _instrument_names(settings.instrument)
     if db_max_age is not None or db_max_size is not None:  # likewise bad retention arguments

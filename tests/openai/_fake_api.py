@@ -3,9 +3,11 @@
 ``respond(path, body)`` returns ``(status, headers, payload bytes)`` for a request; tests serve it
 through ``httpx.MockTransport`` (:func:`mock_transport`) or a real HTTP server on 127.0.0.1
 (:class:`LocalOpenAIServer`). What comes back depends on the request, as with the real API:
-``tools`` in a chat request -> a tool call; ``stream`` -> SSE chunks (a usage chunk when
-``stream_options.include_usage``); a model named ``error-<status>`` -> an OpenAI error body;
-``broken-stream`` -> an error event midway through the stream.
+``tools`` in a chat request -> a tool call; ``stream`` -> SSE chunks (with
+``stream_options.include_usage``: ``"usage": null`` on every chunk and a last usage-only chunk,
+for chat and legacy completions alike); a model named ``error-<status>`` -> an OpenAI error body;
+``broken-stream`` -> an error event midway through the stream. ``reject_stream_options`` answers
+as a server that does not know ``stream_options`` (older Azure API versions): HTTP 400.
 """
 
 from __future__ import annotations
@@ -89,15 +91,22 @@ def chat_chunks(model: str, tools: bool, include_usage: bool, pieces: list[str] 
 def text_completion(model: str) -> dict[str, Any]:
     return {"id": "cmpl-abc123", "object": "text_completion", "created": CREATED, "model": dated(model),
             "choices": [{"text": "Once upon a time", "index": 0, "logprobs": None, "finish_reason": "length"}],
-            "usage": {"prompt_tokens": 4, "completion_tokens": 4, "total_tokens": 8},
-            "system_fingerprint": FINGERPRINT}
+            "usage": COMPLETION_USAGE, "system_fingerprint": FINGERPRINT}
 
 
-def completion_chunks(model: str) -> list[dict[str, Any]]:
+COMPLETION_USAGE = {"prompt_tokens": 4, "completion_tokens": 4, "total_tokens": 8}
+
+
+def completion_chunks(model: str, include_usage: bool = False) -> list[dict[str, Any]]:
     pieces = ["Once", " upon", " a time"]
     out = [{"id": "cmpl-abc123", "object": "text_completion", "created": CREATED, "model": dated(model),
             "choices": [{"text": p, "index": 0, "logprobs": None, "finish_reason": None}]} for p in pieces]
     out[-1]["choices"][0]["finish_reason"] = "length"
+    if include_usage:
+        for chunk in out:
+            chunk["usage"] = None
+        out.append({"id": "cmpl-abc123", "object": "text_completion", "created": CREATED, "model": dated(model),
+                    "choices": [], "usage": COMPLETION_USAGE})
     return out
 
 
@@ -186,15 +195,19 @@ def _stream(items: list[Any], done: bool = True) -> tuple[int, dict[str, str], b
     return 200, {"content-type": "text/event-stream"}, payload
 
 
-def respond(path: str, body: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+def respond(path: str, body: dict[str, Any], reject_stream_options: bool = False) -> tuple[int, dict[str, str], bytes]:
     """The API's answer to a POST of ``body`` to ``path``."""
     model = str(body.get("model") or "")
+    if reject_stream_options and "stream_options" in body:  # Azure's answer before API version 2024-09-01
+        return _json(400, {"error": {"message": "Unrecognized request argument supplied: stream_options",
+                                     "type": "invalid_request_error", "param": None, "code": None}})
     if model.startswith("error-"):
         status = int(model[6:])
         code = _ERROR_CODES.get(status)
         return _json(status, {"error": {"message": f"Simulated {status}", "type": "invalid_request_error",
                                         "param": None, "code": code}})
     stream = body.get("stream") is True
+    include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
     tools = bool(body.get("tools"))
     path = path.split("?")[0].rstrip("/")
     # /v1/chat/completions, or Azure's /openai/deployments/<name>/chat/completions
@@ -202,7 +215,6 @@ def respond(path: str, body: dict[str, Any]) -> tuple[int, dict[str, str], bytes
                  path)
     if route == "/chat/completions":
         if stream:
-            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             if model == "broken-stream":
                 chunks: list[Any] = chat_chunks(model, False, False)[:2]
                 chunks.append({"error": {"message": "stream broke", "type": "server_error", "code": "stream_broken"}})
@@ -211,7 +223,7 @@ def respond(path: str, body: dict[str, Any]) -> tuple[int, dict[str, str], bytes
             return _stream(chat_chunks(model, tools, include_usage, pieces))
         return _json(200, chat_completion(model, tools, int(body.get("n") or 1)))
     if route == "/completions":
-        return _stream(completion_chunks(model)) if stream else _json(200, text_completion(model))
+        return _stream(completion_chunks(model, include_usage)) if stream else _json(200, text_completion(model))
     if route == "/embeddings":
         inputs = body.get("input")
         count = 1 if isinstance(inputs, str) else len(inputs or ())
@@ -258,9 +270,13 @@ def mock_transport(httpx_module: Any, requests: list[Any] | None = None) -> Any:
 
 
 class LocalOpenAIServer:
-    """:func:`respond` behind a real HTTP server on 127.0.0.1, in a daemon thread."""
+    """:func:`respond` behind a real HTTP server on 127.0.0.1, in a daemon thread.
 
-    def __init__(self) -> None:
+    ``bodies``: the JSON body of every request received, in order."""
+
+    def __init__(self, reject_stream_options: bool = False) -> None:
+        bodies: list[dict[str, Any]] = []
+        self.bodies = bodies
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
@@ -270,7 +286,8 @@ class LocalOpenAIServer:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
-                status, headers, payload = respond(self.path, body)
+                bodies.append(body)
+                status, headers, payload = respond(self.path, body, reject_stream_options)
                 self.send_response(status)
                 for key, value in headers.items():
                     self.send_header(key, value)

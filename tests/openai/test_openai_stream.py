@@ -85,7 +85,9 @@ async def test_stream_aggregates_text_tool_calls_finish_and_usage(instrumented, 
 
 
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
-async def test_request_is_unchanged_without_the_opt_in(instrumented, make_client, captured, requests_seen, is_async):
+async def test_request_is_unchanged_with_stream_usage_off(instrument, make_client, captured, requests_seen,
+                                                          is_async):
+    instrument(capture_usage_in_stream=False)
     client = make_client(is_async)
     await consume(await create(client, model="gpt-4o-mini", messages=HI, stream=True))
     assert b"stream_options" not in requests_seen[0].content
@@ -94,18 +96,17 @@ async def test_request_is_unchanged_without_the_opt_in(instrumented, make_client
 
 
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
-async def test_capture_usage_in_stream_opt_in(instrument, make_client, captured, requests_seen, is_async):
-    instrument(capture_usage_in_stream=True)
+async def test_stream_usage_by_default(instrumented, make_client, captured, requests_seen, is_async):
     client = make_client(is_async)
     chunks = await consume(await create(client, model="gpt-4o-mini", messages=HI, stream=True))
     assert b'"stream_options":{"include_usage":true}' in requests_seen[0].content.replace(b" ", b"")
-    assert chunks[-1].usage.prompt_tokens == 20
+    assert [chunk.choices[0].finish_reason for chunk in chunks] == [None, None, None, None, "stop"]  # no usage chunk
     assert without_ttft(captured.span("chat gpt-4o-mini")) == {
         **streamed(), "gen_ai.input.messages": HI_JSON, "gen_ai.output.messages": TEXT_OUTPUT_JSON}
 
 
 def test_estimate_tokens_opt_in(instrument, make_client, captured):
-    instrument(estimate_tokens=True)
+    instrument(estimate_tokens=True, capture_usage_in_stream=False)
     list(make_client().chat.completions.create(model="gpt-4o-mini", messages=HI, stream=True))
     attributes = without_ttft(captured.span("chat gpt-4o-mini"))
     # tiktoken has no encoding file offline here, so the word count applies: "hi" + 3 framing; "Hello there!" = 3.
@@ -315,9 +316,8 @@ async def test_async_with_streaming_response_stream(instrumented, make_client, c
         **streamed(), "gen_ai.input.messages": HI_JSON, "gen_ai.output.messages": TEXT_OUTPUT_JSON}
 
 
-def test_capture_usage_in_stream_respects_the_users_stream_options(instrument, make_client, captured,
+def test_capture_usage_in_stream_respects_the_users_stream_options(instrumented, make_client, captured,
                                                                    requests_seen):
-    instrument(capture_usage_in_stream=True)
     options = {"include_usage": False}
     list(make_client().chat.completions.create(model="gpt-4o-mini", messages=HI, stream=True,
                                                stream_options=options))

@@ -39,14 +39,20 @@ def _other_instrumentors() -> list[str]:
     return found
 
 
+def _optional_bool(value: Any) -> bool | None:
+    return None if value is None else bool(value)
+
+
 class OpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Trace the ``openai`` SDK: chat, completions, embeddings, Responses; sync, async, streams.
 
-    ``instrument(tracer_provider=..., meter_provider=..., capture_usage_in_stream=False,
-    estimate_tokens=False)``. ``capture_usage_in_stream=True`` adds ``stream_options.include_usage``
-    to streamed requests that set no ``stream_options``, so streams report tokens;
-    ``estimate_tokens=True`` counts tokens offline when a stream reported none and marks the span
-    ``traceglass.usage.estimated``. ``instrument()``/``uninstrument()`` are idempotent.
+    ``instrument(tracer_provider=..., meter_provider=..., capture_usage_in_stream=None,
+    estimate_tokens=False)``. Streams report exact tokens by default: a streamed chat or completions
+    request that does not set ``stream_options.include_usage`` is sent asking for it, and the extra
+    usage chunk is hidden from the caller. ``capture_usage_in_stream=False`` turns that off (None:
+    the ``openai_stream_usage`` setting of ``configure()`` / ``TRACEGLASS_OPENAI_STREAM_USAGE``,
+    on by default). ``estimate_tokens=True`` counts tokens offline when a stream reported none and
+    marks the span ``traceglass.usage.estimated``. ``instrument()``/``uninstrument()`` are idempotent.
     """
 
     def instrumentation_dependencies(self) -> Collection[str]:
@@ -65,7 +71,7 @@ class OpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         STATE.options = Options(
             tracer_provider=kwargs.get("tracer_provider"),
             meter_provider=kwargs.get("meter_provider"),
-            capture_usage_in_stream=bool(kwargs.get("capture_usage_in_stream", False)),
+            capture_usage_in_stream=_optional_bool(kwargs.get("capture_usage_in_stream")),
             estimate_tokens=bool(kwargs.get("estimate_tokens", False)),
         )
         _targets.install()

@@ -21,6 +21,7 @@ from traceglass._guard import report
 from traceglass._handler import LLMInvocation
 from traceglass._handler._messages import message, text_part, tool_call_part
 from traceglass.instrumentors.openai import _extract
+from traceglass.instrumentors.openai._stream_usage import hidden
 
 
 class SpanCall(Protocol):
@@ -176,11 +177,13 @@ class ResponsesAccumulator:
 class _TracedStreamBase(wrapt.ObjectProxy):  # type: ignore[misc]
     """The shared part: state in ``_self_`` names, the three hooks, end-exactly-once."""
 
-    def __init__(self, wrapped: Any, call: SpanCall, accumulator: Any) -> None:
+    def __init__(self, wrapped: Any, call: SpanCall, accumulator: Any, hide_usage: bool = False) -> None:
         super().__init__(wrapped)
         self._self_call = call
         self._self_accumulator = accumulator
         self._self_done = False
+        # traceglass asked for the usage chunk: it feeds the span, the caller never sees it.
+        self._self_hide_usage = hide_usage
         # None until the first chunk, then the accumulator's ``add``. Not a bound method of the
         # proxy: that would be a reference cycle, and an abandoned stream must end on ``del``.
         self._self_add: Any = None
@@ -228,6 +231,7 @@ class TracedStream(_TracedStreamBase):
 
     def _self_chunks(self) -> Any:
         add = self._self_accumulator.add
+        hide_usage = self._self_hide_usage
         started = False
         try:
             for chunk in self.__wrapped__.__iter__():
@@ -238,6 +242,8 @@ class TracedStream(_TracedStreamBase):
                         self._self_call.first_chunk()
                 try:
                     add(chunk)
+                    if hide_usage and hidden(chunk):
+                        continue
                 except Exception as exc:  # noqa: BLE001 - our fault: lose the chunk, never the user's stream
                     report("openai.stream.chunk", exc)
                 yield chunk
@@ -251,19 +257,22 @@ class TracedStream(_TracedStreamBase):
         self._self_on_end()
 
     def __next__(self) -> Any:
-        try:
-            chunk = self.__wrapped__.__next__()
-        except StopIteration:
-            self._self_on_end()
-            raise
-        except BaseException as exc:
-            self._self_on_error(exc)
-            raise
-        try:
-            self._self_on_chunk(chunk)
-        except Exception as exc:  # noqa: BLE001 - our fault: lose the chunk, never the user's stream
-            report("openai.stream.chunk", exc)
-        return chunk
+        while True:
+            try:
+                chunk = self.__wrapped__.__next__()
+            except StopIteration:
+                self._self_on_end()
+                raise
+            except BaseException as exc:
+                self._self_on_error(exc)
+                raise
+            try:
+                self._self_on_chunk(chunk)
+                if self._self_hide_usage and hidden(chunk):
+                    continue
+            except Exception as exc:  # noqa: BLE001 - our fault: lose the chunk, never the user's stream
+                report("openai.stream.chunk", exc)
+            return chunk
 
     def __enter__(self) -> Any:
         self.__wrapped__.__enter__()
@@ -289,23 +298,26 @@ class TracedAsyncStream(_TracedStreamBase):
         return self
 
     async def __anext__(self) -> Any:
-        try:
-            chunk = await self.__wrapped__.__anext__()
-        except StopAsyncIteration:
-            self._self_on_end()
-            raise
-        except BaseException as exc:
-            self._self_on_error(exc)
-            raise
-        try:
-            add = self._self_add  # _self_on_chunk, inlined: this runs once per chunk
-            if add is None:
-                add = self._self_add = self._self_accumulator.add
-                self._self_call.first_chunk()
-            add(chunk)
-        except Exception as exc:  # noqa: BLE001 - our fault: lose the chunk, never the user's stream
-            report("openai.stream.chunk", exc)
-        return chunk
+        while True:
+            try:
+                chunk = await self.__wrapped__.__anext__()
+            except StopAsyncIteration:
+                self._self_on_end()
+                raise
+            except BaseException as exc:
+                self._self_on_error(exc)
+                raise
+            try:
+                add = self._self_add  # _self_on_chunk, inlined: this runs once per chunk
+                if add is None:
+                    add = self._self_add = self._self_accumulator.add
+                    self._self_call.first_chunk()
+                add(chunk)
+                if self._self_hide_usage and hidden(chunk):
+                    continue
+            except Exception as exc:  # noqa: BLE001 - our fault: lose the chunk, never the user's stream
+                report("openai.stream.chunk", exc)
+            return chunk
 
     async def __aenter__(self) -> Any:
         await self.__wrapped__.__aenter__()

@@ -23,7 +23,7 @@ from opentelemetry.trace import SpanKind
 from traceglass import _config
 from traceglass._guard import report
 from traceglass._handler import TelemetryHandler, get_handler, handler_for
-from traceglass.instrumentors.openai import _extract, _tokens
+from traceglass.instrumentors.openai import _extract, _stream_usage, _tokens
 from traceglass.instrumentors.openai._stream import (
     ChoicesAccumulator,
     CompletionAccumulator,
@@ -41,13 +41,19 @@ _RAW_RESPONSE_TYPES = frozenset({"LegacyAPIResponse", "APIResponse", "AsyncAPIRe
 
 @dataclass
 class Options:
-    """How calls are traced: the providers, and the two opt-in behaviours for streams."""
+    """How calls are traced: the providers, and what to do for a stream's token usage.
+
+    ``capture_usage_in_stream``: ask for exact usage in streams (None: the ``openai_stream_usage``
+    setting, on unless ``configure()`` or ``TRACEGLASS_OPENAI_STREAM_USAGE`` turned it off).
+    """
 
     tracer_provider: Any = None
     meter_provider: Any = None
-    capture_usage_in_stream: bool = False
+    capture_usage_in_stream: bool | None = None
     estimate_tokens: bool = False
     handler: TelemetryHandler | None = field(default=None, repr=False)
+    # Base URLs of servers that answered 400 to stream_options (see _stream_usage).
+    stream_options_rejected: set[str] = field(default_factory=set, repr=False)
 
     def __post_init__(self) -> None:
         if self.tracer_provider is not None or self.meter_provider is not None:
@@ -108,18 +114,47 @@ class _Call:
     """One traced call: its invocation, the handler that owns its span, and while the user's
     call runs, the tokens that made the span current."""
 
-    __slots__ = ("capture", "handler", "inv", "kwargs", "op", "options", "streaming", "tokens")
+    __slots__ = ("capture", "client", "handler", "hide_usage", "inv", "kwargs", "op", "options", "streaming",
+                 "tokens", "user_kwargs")
 
     def __init__(self, handler: TelemetryHandler, op: Operation, inv: Any, capture: bool,
-                 kwargs: dict[str, Any], options: Options) -> None:
+                 kwargs: dict[str, Any], options: Options, client: Any) -> None:
         self.handler = handler
         self.op = op
         self.inv = inv
         self.capture = capture
-        self.kwargs = kwargs
+        self.kwargs = kwargs  # what is sent: the user's, or a copy asking for the stream's usage
+        self.user_kwargs = kwargs
         self.options = options
+        self.client = client
         self.streaming = kwargs.get("stream") is True
+        self.hide_usage = False  # we asked for the usage chunk: the caller must not see it
         self.tokens: Any = None
+
+    def ask_for_usage(self) -> None:
+        """Send a copy of the request that asks for the stream's usage, if the caller did not."""
+        try:
+            asking = _stream_usage.asking_for_usage(self.kwargs, self.client, self.options.stream_options_rejected)
+        except Exception as exc:  # noqa: BLE001 - the call goes as the user made it
+            report("openai.stream_usage", exc)
+            return
+        if asking is not None:
+            self.kwargs, self.hide_usage = asking, True
+
+    def retry_without_usage(self, error: BaseException) -> bool:
+        """True, once, when the server rejected the ``stream_options`` we added: the call is to be
+        sent again as the user made it (and this server is not asked again)."""
+        if not self.hide_usage:
+            return False
+        try:
+            if not _stream_usage.rejects_option(error):
+                return False
+            _stream_usage.remember_rejection(self.client, self.options.stream_options_rejected)
+        except Exception as exc:  # noqa: BLE001
+            report("openai.retry", exc)
+            return False
+        self.kwargs, self.hide_usage = self.user_kwargs, False
+        return True
 
     def deactivate(self) -> None:
         tokens = self.tokens
@@ -139,9 +174,9 @@ class _Call:
                 return RawResponseProxy(result, self)
             if self.streaming and self.op.accumulator is not None:
                 if hasattr(result, "__anext__"):
-                    return TracedAsyncStream(result, self, self.op.accumulator())
+                    return TracedAsyncStream(result, self, self.op.accumulator(), self.hide_usage)
                 if hasattr(result, "__next__"):
-                    return TracedStream(result, self, self.op.accumulator())
+                    return TracedStream(result, self, self.op.accumulator(), self.hide_usage)
             self.op.apply(self.inv, result, self.capture)
             failed = self.op.failure(result) if self.op.failure is not None else None
         except Exception as exc:  # noqa: BLE001
@@ -240,13 +275,15 @@ def _begin(op: Operation, instance: Any, kwargs: dict[str, Any]) -> _Call | None
     if not handler.enabled:
         return None
     try:
-        capture = _config.current().capture_content is not _config.ContentCapture.NO_CONTENT
+        settings = _config.current()
+        capture = settings.capture_content is not _config.ContentCapture.NO_CONTENT
         inv = op.begin(kwargs, client, capture)
-        if (options.capture_usage_in_stream and op.stream_usage_option and kwargs.get("stream") is True
-                and _extract.given(kwargs, "stream_options") is None):
-            kwargs = {**kwargs, "stream_options": {"include_usage": True}}  # a copy: never the user's dict
         handler.start(inv, kind=SpanKind.CLIENT, activate=False)
-        call = _Call(handler, op, inv, capture, kwargs, options)
+        call = _Call(handler, op, inv, capture, kwargs, options, client)
+        if op.stream_usage_option and call.streaming:
+            ask = options.capture_usage_in_stream
+            if ask if ask is not None else settings.openai_stream_usage:
+                call.ask_for_usage()
     except Exception as exc:  # noqa: BLE001
         report("openai.begin", exc)
         return None
@@ -262,12 +299,15 @@ def sync_wrapper(op: Operation) -> Callable[..., Any]:
         call = _begin(op, instance, kwargs)
         if call is None:
             return wrapped(*args, **kwargs)
-        try:
-            result = wrapped(*args, **call.kwargs)
-        except BaseException as exc:
-            call.fail(exc)
-            raise
-        return call.finish(result)
+        while True:
+            try:
+                result = wrapped(*args, **call.kwargs)
+            except BaseException as exc:
+                if call.retry_without_usage(exc):
+                    continue
+                call.fail(exc)
+                raise
+            return call.finish(result)
 
     return wrapper
 
@@ -277,11 +317,14 @@ def async_wrapper(op: Operation) -> Callable[..., Any]:
         call = _begin(op, instance, kwargs)
         if call is None:
             return await wrapped(*args, **kwargs)
-        try:
-            result = await wrapped(*args, **call.kwargs)
-        except BaseException as exc:
-            call.fail(exc)
-            raise
-        return call.finish(result)
+        while True:
+            try:
+                result = await wrapped(*args, **call.kwargs)
+            except BaseException as exc:
+                if call.retry_without_usage(exc):
+                    continue
+                call.fail(exc)
+                raise
+            return call.finish(result)
 
     return wrapper

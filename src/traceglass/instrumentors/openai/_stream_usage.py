@@ -1,0 +1,78 @@
+"""Exact token usage for streamed calls: ask the API for it, hide what the caller did not ask for.
+
+A Chat Completions (or legacy Completions) stream reports usage only when the request sets
+``stream_options.include_usage``. The API then sends one more chunk before ``[DONE]`` (``choices``
+empty, ``usage`` set) and adds ``"usage": null`` to every other chunk. When the caller did not ask,
+traceglass asks, and the stream proxy hides both differences (:func:`hidden`), so the caller gets
+the chunks an untraced call yields. A server that rejects the option (HTTP 400/422 naming
+``stream_options``, as older Azure API versions and some OpenAI-compatible servers answer) gets the
+call again without it, once; its base URL is remembered so later calls go without asking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from traceglass.instrumentors.openai._extract import given
+
+# openai._constants.RAW_RESPONSE_HEADER (1.x-3.x): set by with_raw_response/with_streaming_response.
+# The caller of those reads the raw body, which we could not hide the usage chunk from: never ask.
+_RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
+_OPTION = "stream_options"
+_REJECTED_LIMIT = 256  # base URLs remembered per options object
+
+
+def endpoint_key(client: Any) -> str:
+    """What a rejection is remembered by: the client's base URL."""
+    return str(getattr(client, "_base_url", None) or getattr(client, "base_url", None) or "")
+
+
+def asking_for_usage(kwargs: dict[str, Any], client: Any, rejected: set[str]) -> dict[str, Any] | None:
+    """A copy of ``kwargs`` that asks for the stream's usage, or None to send the call as it is
+    (the caller set ``include_usage`` or ``stream_options`` in ``extra_body`` themselves, reads
+    the raw response, or the server rejected the option before)."""
+    options = given(kwargs, _OPTION)
+    if options is None:
+        extra_body = given(kwargs, "extra_body")
+        if isinstance(extra_body, Mapping) and _OPTION in extra_body:
+            return None
+        wanted: dict[str, Any] = {"include_usage": True}
+    elif isinstance(options, Mapping) and "include_usage" not in options:
+        wanted = {**options, "include_usage": True}
+    else:
+        return None
+    headers = given(kwargs, "extra_headers")
+    if isinstance(headers, Mapping) and _RAW_RESPONSE_HEADER in headers:
+        return None
+    if rejected and endpoint_key(client) in rejected:
+        return None
+    return {**kwargs, _OPTION: wanted}  # a copy: never the user's dict
+
+
+def rejects_option(error: BaseException) -> bool:
+    """True for the API's answer that it does not know ``stream_options``."""
+    if getattr(error, "status_code", None) not in (400, 422):
+        return False
+    for value in (getattr(error, "param", None), getattr(error, "message", None), getattr(error, "body", None)):
+        if value is not None and _OPTION in (value if isinstance(value, str) else repr(value)):
+            return True
+    return False
+
+
+def remember_rejection(client: Any, rejected: set[str]) -> None:
+    if len(rejected) < _REJECTED_LIMIT:
+        rejected.add(endpoint_key(client))
+
+
+def hidden(chunk: Any) -> bool:
+    """True for the usage chunk traceglass asked for. Any other chunk loses the ``usage`` field the
+    option added to it (``"usage": null`` counts as set: ``chunk.to_dict()`` would show it)."""
+    if chunk.usage is not None and not chunk.choices:
+        return True
+    fields = getattr(chunk, "__pydantic_fields_set__", None)
+    if fields is None:
+        fields = getattr(chunk, "__fields_set__", None)  # pydantic 1
+    if fields is not None:
+        fields.discard("usage")
+    return False
