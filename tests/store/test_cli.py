@@ -90,7 +90,7 @@ def test_stats(filled, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["group_by"] == "model"
     assert [(r["key"], r["calls"], r["total_tokens"], r["error_rate"]) for r in out["rows"]] == [
-        ("gpt-4o-2024-07-18", 1, 120, 1.0), ("gpt-4o-mini-2024-07-18", 1, 120, 0.0)]
+        ("gpt-4o", 1, 120, 1.0), ("gpt-4o-mini", 1, 120, 0.0)]
     result = run("stats", "--by", "user", "--db", str(db))
     assert result.returncode == 0 and "stats by user" in result.stdout
     assert "ada" in result.stdout and "bob" in result.stdout and "100.0%" in result.stdout
@@ -157,7 +157,7 @@ def hostile(db_path):
     def children(root):
         for i, name in enumerate(HOSTILE_NAMES[1:]):
             sdk.span(name, BASE_S + i, BASE_S + i + 0.5, parent=root,
-                     attributes={"gen_ai.request.model": "gpt[/x]", "user.id": "[i]ada"})
+                     attributes={"gen_ai.request.model": "[bold]gpt[i]", "user.id": "[i]ada"})
 
     root = sdk.span(HOSTILE_NAMES[0], BASE_S, BASE_S + 5, children=children)
     sdk.provider.shutdown()
@@ -177,9 +177,9 @@ def test_span_names_and_other_user_data_print_literally_not_as_markup(hostile):
     assert names == ["docs[/tmp]", "retrieve [v2]", "[link=https://evil.example]click[/link]", "[bold red]loud",
                      "bell\\x07 and \\x1b[2J clear"]
     models = {line.split("│")[4].strip() for line in shown.stdout.splitlines()[2:] if "│" in line}
-    assert models == {"", "gpt[/x]"}
+    assert models == {"", "[bold]gpt[i]"}
     stats = run("stats", "--by", "model", "--db", str(db))
-    assert stats.returncode == 0 and "│ gpt[/x] " in stats.stdout
+    assert stats.returncode == 0 and "│ [bold]gpt[i] " in stats.stdout
     users = run("stats", "--by", "user", "--db", str(db))
     assert users.returncode == 0 and "│ [i]ada " in users.stdout
 

@@ -99,8 +99,14 @@ def test_list_traces_is_newest_first_with_every_filter(dataset):
         (dict(trace_id=ids["t0"]), ["t0"]),
         (dict(session="s1"), ["t1", "t0"]),
         (dict(user="ada"), ["t2", "t0"]),
-        (dict(model="gpt-4o"), ["t1"]),
+        (dict(model="gpt-4o"), ["t1"]),  # its family only: not gpt-4o-mini
+        (dict(model="gpt-4o-mini"), ["t2", "t0"]),  # answered as gpt-4o-mini-2024-07-18
+        (dict(model="GPT-4o-mini"), ["t2", "t0"]),
         (dict(model="gpt-4o-mini-2024-07-18"), ["t2", "t0"]),
+        (dict(model="gpt-4o-2024-07-18"), ["t1"]),
+        (dict(model="gpt-4o-mini-2024-08-06"), []),  # another snapshot
+        (dict(model="gpt-4"), []),
+        (dict(model="gpt"), []),
         (dict(status="error"), ["t1"]),
         (dict(status="OK"), ["t2", "t3", "t0"]),
         (dict(since=BASE_S + 5, until=BASE_S + 25), ["t3", "t1"]),
@@ -159,12 +165,13 @@ def _stats(store, group_by, **kw):
 
 def test_stats_by_model_counts_each_model_call_once(dataset):
     store, _ = dataset
+    # The calls the API answered as gpt-4o-mini-2024-07-18 count under the model asked for.
     assert _stats(store, "model") == {
-        "gpt-4o-mini-2024-07-18": (2, 0, 200, 40, 0.0024, 950.0, 950.0),
-        "gpt-4o-2024-07-18": (1, 1, 100, 20, 0.0012, 950.0, 950.0),
+        "gpt-4o-mini": (2, 0, 200, 40, 0.0024, 950.0, 950.0),
+        "gpt-4o": (1, 1, 100, 20, 0.0012, 950.0, 950.0),
     }
     rows = store.stats("model")
-    assert [r.key for r in rows] == ["gpt-4o-mini-2024-07-18", "gpt-4o-2024-07-18"]  # most expensive first
+    assert [r.key for r in rows] == ["gpt-4o-mini", "gpt-4o"]  # most expensive first
     assert rows[1].error_rate == 1.0 and rows[1].total_tokens == 120
 
 
@@ -188,7 +195,7 @@ def test_stats_by_type_project_user_session_and_day(dataset):
                                     "2027-01-16": (1, 0, 100, 20, 0.0012, 2000.0, 2000.0)}
     assert _stats(store, "day", since=BASE_S + 3600) == {"2027-01-16": (1, 0, 100, 20, 0.0012, 2000.0, 2000.0)}
     assert _stats(store, "model", until=BASE_S + 5, project="shop") == {
-        "gpt-4o-mini-2024-07-18": (1, 0, 100, 20, 0.0012, 950.0, 950.0)}
+        "gpt-4o-mini": (1, 0, 100, 20, 0.0012, 950.0, 950.0)}
     with pytest.raises(ValueError, match="group_by must be one of"):
         store.stats("colour")
 
@@ -250,3 +257,110 @@ def test_each_group_has_its_own_percentiles(db_path):
             "a": (20, 10.0, 19.0), "b": (3, 200.0, 300.0), "c": (1, 250.0, 250.0)}
         assert {r.key: (r.calls, r.p50_ms, r.p95_ms) for r in store.stats("model", since=BASE_S + 11)} == {
             "a": (10, 15.0, 20.0), "b": (3, 200.0, 300.0), "c": (1, 250.0, 250.0)}
+
+
+def test_a_model_filter_and_stats_take_a_model_with_its_dated_snapshots(db_path):
+    """Calls asked as gpt-4o-mini are answered as dated snapshots (or not at all, on an error)."""
+    sdk = make_sdk(db_path)
+    spans = [  # (name, request model, response model, duration s, tokens in, cost)
+        ("a", "gpt-4o-mini", "gpt-4o-mini-2024-07-18", 0.1, 10, 0.001),
+        ("b", "gpt-4o-mini", None, 0.2, 20, 0.002),  # failed before the API named a snapshot
+        ("c", "gpt-4o-mini-2024-07-18", "gpt-4o-mini-2024-07-18", 0.3, 30, 0.003),
+        ("d", "openai/gpt-4o-mini", None, 0.4, 40, 0.004),  # through a router
+        ("e", "gpt-4o", "gpt-4o-2024-08-06", 0.5, 50, 0.005),
+        ("f", "claude-3-5-sonnet-latest", "claude-3-5-sonnet-20241022", 0.6, 60, 0.006),
+    ]
+    ids = {}
+    for i, (name, request, response, seconds, tokens, cost) in enumerate(spans):
+        attributes = {"gen_ai.request.model": request, "gen_ai.usage.input_tokens": tokens,
+                      "gen_ai.usage.output_tokens": 1, "traceglass.cost.total_usd": cost}
+        if response:
+            attributes["gen_ai.response.model"] = response
+        span = sdk.span(name, BASE_S + i, BASE_S + i + seconds, attributes=attributes)
+        ids[format(span.get_span_context().trace_id, "032x")] = name
+    sdk.provider.shutdown()
+    with TraceStore(db_path) as store:
+        def names(**filters):
+            return sorted(ids[t.trace_id] for t in store.list_traces(**filters).traces)
+
+        assert names(model="gpt-4o-mini") == ["a", "b", "c", "d"]
+        assert names(model="gpt-4o-mini-2024-07-18") == ["a", "c"]
+        assert names(model="openai/gpt-4o-mini") == ["d"]
+        assert names(model="gpt-4o") == ["e"]
+        assert names(model="claude-3-5-sonnet") == ["f"]
+        assert names(model="claude-3-5-sonnet-20241022") == ["f"]
+        assert names(model="gpt-4o-mini", since=BASE_S + 2) == ["c", "d"]
+        assert {r.key: (r.calls, r.input_tokens, round(r.cost_usd, 6), r.p50_ms, r.p95_ms)
+                for r in store.stats("model")} == {
+            "gpt-4o-mini": (4, 100, 0.01, 200.0, 400.0),
+            "gpt-4o": (1, 50, 0.005, 500.0, 500.0),
+            "claude-3-5-sonnet": (1, 60, 0.006, 600.0, 600.0),
+        }
+
+
+def test_the_seeds_names_latency_and_total_tokens_and_the_trace_id_keyword(dataset):
+    store, ids = dataset
+    trace = store.get_trace(trace_id=ids["t0"])  # flowyml's example calls it with the keyword
+    assert (trace.latency, trace.latency_ms, trace.total_tokens) == (2000.0, 2000.0, 120)
+    (summary,) = store.list_traces(trace_id=ids["t0"]).traces
+    assert (summary.latency, summary.total_tokens) == (2000.0, 120)
+
+
+def test_bare_numbers_for_since_and_until_are_epoch_seconds_and_ages_need_a_unit(dataset):
+    store, ids = dataset
+    cases = [
+        (dict(since=str(BASE_S + 5)), ["t2", "t3", "t1"]),
+        (dict(since=f" {BASE_S + 5}.5 ", until=str(BASE_S + 86400)), ["t3", "t1"]),
+        (dict(until=str(BASE_S + 15)), ["t1", "t0"]),
+        (dict(since="0"), ["t2", "t3", "t1", "t0"]),  # the epoch, not "0 seconds ago"
+        (dict(since="100000d"), ["t2", "t3", "t1", "t0"]),  # an age: 100,000 days back
+        (dict(until="1d"), []),  # an age: before yesterday (the data is from 2027)
+    ]
+    for filters, expected in cases:
+        assert _ids(store.list_traces(**filters), ids) == expected, filters
+    assert set(_stats(store, "project", since=str(BASE_S + 15))) == {"shop", "billing"}
+    assert set(_stats(store, "project", since=str(BASE_S + 25))) == {"shop"}
+
+
+def test_traces_that_start_at_the_same_time_are_each_listed_once_across_pages(db_path):
+    sdk = make_sdk(db_path)
+    same = {format(sdk.span(f"tie {i}", BASE_S, BASE_S + 1).get_span_context().trace_id, "032x") for i in range(7)}
+    later = format(sdk.span("later", BASE_S + 5, BASE_S + 6).get_span_context().trace_id, "032x")
+    earlier = format(sdk.span("earlier", BASE_S - 5, BASE_S - 4).get_span_context().trace_id, "032x")
+    sdk.provider.shutdown()
+    with TraceStore(db_path) as store:
+        seen, cursor, pages = [], None, 0
+        while pages < 20:
+            page = store.list_traces(limit=2, cursor=cursor)
+            seen += [t.trace_id for t in page.traces]
+            pages += 1
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+    assert pages == 5 and len(seen) == 9
+    assert seen[0] == later and seen[-1] == earlier
+    assert seen[1:-1] == sorted(same, reverse=True)  # the tie broken by trace id, every page boundary inside it
+
+
+def test_the_true_root_wins_over_an_orphan_that_starts_first(db_path):
+    """A span whose parent was never exported, starting before the real root: the trace keeps
+    the root's name, and the tree's root is the span without a parent."""
+    from opentelemetry import trace as otel
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+    sdk = make_sdk(db_path)
+    root = sdk.span("the root", BASE_S + 1, BASE_S + 3)
+    trace_id = root.get_span_context().trace_id
+    lost_parent = NonRecordingSpan(SpanContext(trace_id, 0xDEAD, is_remote=False, trace_flags=TraceFlags(1)))
+    orphan = sdk.tracer.start_span("orphan", context=otel.set_span_in_context(lost_parent), start_time=ns(BASE_S))
+    orphan.end(end_time=ns(BASE_S + 0.5))
+    sdk.provider.shutdown()
+    hex_id = format(trace_id, "032x")
+    with TraceStore(db_path) as store:
+        trace = store.get_trace(hex_id)
+        assert [s.name for s in trace.spans] == ["orphan", "the root"]  # by start time
+        assert trace.root.name == "the root" and trace.root.parent_id is None
+        assert [r.name for r in trace.roots] == ["orphan", "the root"]
+        assert trace.name == "the root"
+        (summary,) = store.list_traces(trace_id=hex_id).traces
+        assert (summary.name, summary.start_ns, summary.span_count) == ("the root", ns(BASE_S), 2)

@@ -28,7 +28,9 @@ class _Timed:
         return from_ns(self.end_ns)
 
     def _elapsed_ms(self) -> float | None:
-        return None if self.end_ns is None else (self.end_ns - self.start_ns) / 1e6
+        if self.end_ns is None or self.start_ns is None:
+            return None
+        return (self.end_ns - self.start_ns) / 1e6
 
 
 @dataclass
@@ -116,6 +118,11 @@ class TraceSummary(_Timed):
 
     @property
     def latency_ms(self) -> float | None:
+        return self._elapsed_ms()
+
+    @property
+    def latency(self) -> float | None:
+        """The same as ``latency_ms`` (milliseconds): the name other trace stores use."""
         return self._elapsed_ms()
 
     def to_dict(self) -> dict[str, Any]:

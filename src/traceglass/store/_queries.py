@@ -9,6 +9,7 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
+from traceglass.processors._pricing import model_candidates
 from traceglass.store._models import SpanNode, StatsRow, Trace, TracePage, TraceSummary
 from traceglass.store._time import NS_MAX, NS_MIN, TimeLike, to_ns
 
@@ -23,13 +24,66 @@ _HEX = re.compile(r"[0-9a-f]+")
 GROUPS = ("model", "project", "user", "session", "type", "day")
 
 
-def _loads(text: str | None, empty: Any) -> Any:
-    return json.loads(text) if text else empty
+# Every value read back is checked, because a row may have been written by hand or by another
+# tool: text in a number column, an infinite cost, an integer beyond 64 bits, JSON that is not
+# JSON. Such a value reads as unknown (None, or an empty container) instead of failing the read
+# or producing output that strict JSON cannot carry.
+def _constant(name: str) -> None:
+    return None  # NaN, Infinity, -Infinity in stored JSON (the standard json module writes them)
+
+
+def _loads(text: Any, empty: Any) -> Any:
+    if not text:
+        return empty
+    try:
+        value = json.loads(text, parse_constant=_constant)
+    except (TypeError, ValueError, RecursionError):
+        return empty
+    return value if isinstance(value, type(empty)) else empty
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and NS_MIN <= value <= NS_MAX:
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer() and NS_MIN <= value <= NS_MAX:
+        return int(value)
+    return None
+
+
+def _float(value: Any) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value) if isinstance(value, float) else value
+    return None
+
+
+# Per column of SPAN_SELECT's first 21 and of TRACE_COLUMNS: how a stored value is read.
+_SPAN_READERS = (_text,) * 7 + (_int, _int) + (_text,) * 6 + (_int, _int, _int, _float, _text, _text)
+_TRACE_READERS = (_text, _text, _text, _int, _int, _text, _int, _int, _int, _int, _int, _float, _text, _text)
+_TRACE_NOT_NULL = {0: "", 5: "OK", 6: 0, 7: 0, 8: 0, 9: 0, 10: 0}  # summary fields typed without None
 
 
 def span_node(row: tuple) -> SpanNode:
-    return SpanNode(*row[:21], attributes=_loads(row[21], {}), events=_loads(row[22], []),
+    fields = [read(value) for read, value in zip(_SPAN_READERS, row[:21])]
+    fields[9] = fields[9] or "UNSET"
+    return SpanNode(*fields, attributes=_loads(row[21], {}), events=_loads(row[22], []),
                     links=_loads(row[23], []), resource=_loads(row[24], {}), usage_superseded=bool(row[25]))
+
+
+def summary_fields(row: tuple) -> list[Any]:
+    """TRACE_COLUMNS values as TraceSummary takes them, whatever the row holds."""
+    fields = [read(value) for read, value in zip(_TRACE_READERS, row)]
+    for index, default in _TRACE_NOT_NULL.items():
+        if fields[index] is None:
+            fields[index] = default
+    return fields
 
 
 def hex_prefix(text: str) -> str | None:
@@ -68,7 +122,7 @@ def get_trace(conn: sqlite3.Connection, trace_id: str, *, prefix: bool = False) 
         parent = by_id.get(span.parent_id) if span.parent_id else None
         (parent.children if parent is not None else roots).append(span)
     root = next((s for s in roots if s.parent_id is None), roots[0] if roots else None)
-    return Trace(*head, root=root, roots=roots, spans=spans)
+    return Trace(*summary_fields(head), root=root, roots=roots, spans=spans)
 
 
 def _like(text: str) -> str:
@@ -181,7 +235,9 @@ def list_traces(
     if span_type is not None:
         add("EXISTS (SELECT 1 FROM spans s WHERE s.trace_no = t.id AND +s.span_type = ?)", span_type)
     if model is not None:
-        add("EXISTS (SELECT 1 FROM spans s WHERE s.trace_no = t.id AND +s.model = ?)", model)
+        names = models_matching(conn, model)
+        add(f"EXISTS (SELECT 1 FROM spans s WHERE s.trace_no = t.id AND +s.model IN ({', '.join('?' * len(names))}))",
+            *names)
     if search:
         pattern = _like(search)
         add("(EXISTS (SELECT 1 FROM spans s WHERE s.trace_no = t.id AND +s.name LIKE ? ESCAPE '\\')"
@@ -194,7 +250,7 @@ def list_traces(
            " ORDER BY t.start_ns DESC, t.trace_id DESC LIMIT ?")
     # SQLite's LIMIT is a 64-bit integer; no database holds more rows than this anyway.
     rows = conn.execute(sql, [*params, min(limit, NS_MAX - 1) + 1]).fetchall()
-    traces = [TraceSummary(*row) for row in rows[:limit]]
+    traces = [TraceSummary(*summary_fields(row)) for row in rows[:limit]]
     next_cursor = encode_cursor(traces[-1]) if len(rows) > limit else None
     return TracePage(traces, next_cursor)
 
@@ -213,9 +269,44 @@ _GROUPS = {
 }
 
 
+# The distinct stored models, one index seek each (a loose scan of the spans_model index), so a
+# model filter costs microseconds however many spans there are.
+_DISTINCT_MODELS = """WITH RECURSIVE m(name) AS (
+    SELECT min(model) FROM spans WHERE model IS NOT NULL
+    UNION ALL
+    SELECT (SELECT min(model) FROM spans WHERE model > m.name) FROM m WHERE m.name IS NOT NULL)
+    SELECT name FROM m WHERE name IS NOT NULL"""
+
+
+def model_family(model: Any) -> Any:
+    """The base model a stored model belongs to: ``gpt-4o-mini`` for ``gpt-4o-mini-2024-07-18``
+    (and for ``openai/gpt-4o-mini``); the pricing code's rule. Non-text values stay as they are."""
+    return model_candidates(model)[-1] if isinstance(model, str) and model.strip() else model
+
+
+def models_matching(conn: sqlite3.Connection, model: str) -> list[str]:
+    """The stored model names a ``model`` filter matches: the model itself and every name it is the
+    less specific form of (its dated snapshots, provider-prefixed names), case-insensitively."""
+    wanted = model.strip().lower()
+    return [name for (name,) in conn.execute(_DISTINCT_MODELS)
+            if isinstance(name, str) and name.strip() and wanted in model_candidates(name)]
+
+
 def _rank(fraction_percent: int, n: int) -> int:
     """Nearest-rank position (1-based) of a percentile among ``n`` sorted values."""
     return max(1, (fraction_percent * n + 99) // 100)
+
+
+# Stored values stats count. Rows written by hand or by another tool may hold anything (text in a
+# number column, infinities, integers beyond any real count): such a value is left out of the sums
+# rather than failing the whole statistics or turning them into Infinity, which JSON cannot carry.
+_MAX_TOKENS = 10**12
+_MAX_COST = 1e12
+
+
+def _token_sum(usage_filter: str, column: str) -> str:
+    return (f"total(CASE WHEN {usage_filter} AND typeof({column}) = 'integer' AND {column} BETWEEN 0 AND "
+            f"{_MAX_TOKENS} THEN {column} END)")
 
 
 def stats(conn: sqlite3.Connection, group_by: str = "model", *, since: TimeLike | None = None,
@@ -227,27 +318,49 @@ def stats(conn: sqlite3.Connection, group_by: str = "model", *, since: TimeLike 
     condition = " AND ".join([calls_filter, *where])
     sums = conn.execute(
         f"""SELECT {key} AS k, count(*), sum(status = 'ERROR'),
-            sum(CASE WHEN {usage_filter} THEN input_tokens END),
-            sum(CASE WHEN {usage_filter} THEN output_tokens END),
-            sum(CASE WHEN {usage_filter} THEN cost_usd END)
+            {_token_sum(usage_filter, "input_tokens")}, {_token_sum(usage_filter, "output_tokens")},
+            sum(CASE WHEN {usage_filter} AND typeof(cost_usd) IN ('real', 'integer')
+                AND abs(cost_usd) <= {_MAX_COST} THEN cost_usd END)
             FROM {table} WHERE {condition} GROUP BY k""", params).fetchall()
     # Percentiles: one unsorted pass (over a covering index for spans) and a sort per group in
     # Python, which measured faster than any ORDER BY, OFFSET or window function in SQLite here.
     durations: dict[Any, list[int]] = {}
     for k, value in conn.execute(f"SELECT {key}, duration_ns FROM {table} WHERE {condition}"
-                                 " AND duration_ns IS NOT NULL", params):
+                                 " AND typeof(duration_ns) = 'integer'", params):
         durations.setdefault(k, []).append(value)
-    marks: dict[Any, tuple[float, float]] = {}
-    for k, values in durations.items():
-        values.sort()
-        marks[k] = (values[_rank(50, len(values)) - 1] / 1e6, values[_rank(95, len(values)) - 1] / 1e6)
-    rows = []
+    # Models group by family: a dated snapshot the API answered with (gpt-4o-mini-2024-07-18)
+    # counts under the model the app asked for (gpt-4o-mini). SQL groups by the stored name (over
+    # the index); the few groups are folded here.
+    fold = model_family if group_by == "model" else (lambda k: k)
+    totals: dict[Any, list[Any]] = {}
     for k, calls, errors, tokens_in, tokens_out, cost in sums:
-        tokens_in, tokens_out = tokens_in or 0, tokens_out or 0
-        p50, p95 = marks.get(k, (None, None))
-        rows.append(StatsRow(k, calls, errors or 0, tokens_in, tokens_out, tokens_in + tokens_out, cost, p50, p95))
+        row = totals.setdefault(_key(fold(k)), [0, 0, 0, 0, None])
+        row[0] += calls
+        row[1] += errors or 0
+        row[2] += int(tokens_in)
+        row[3] += int(tokens_out)
+        if cost is not None:
+            row[4] = cost if row[4] is None else row[4] + cost
+    merged: dict[Any, list[int]] = {}
+    for k, values in durations.items():
+        merged.setdefault(_key(fold(k)), []).extend(values)
+    rows = []
+    for k, (calls, errors, tokens_in, tokens_out, cost) in totals.items():
+        values = sorted(merged.get(k, ()))
+        p50, p95 = ((values[_rank(50, len(values)) - 1] / 1e6, values[_rank(95, len(values)) - 1] / 1e6)
+                    if values else (None, None))
+        rows.append(StatsRow(k, calls, errors, tokens_in, tokens_out, tokens_in + tokens_out, cost, p50, p95))
     rows.sort(key=lambda r: (-(r.cost_usd or 0.0), -r.calls, str(r.key)))
     return rows
+
+
+def _key(value: Any) -> str | None:
+    """A group key as text (a stored key may be a number or bytes; StatsRow keys are JSON text)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
 
 
 def export_spans(conn: sqlite3.Connection, *, trace_id: str | None = None, project: str | None = None,
