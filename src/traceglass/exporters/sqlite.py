@@ -28,7 +28,7 @@ from traceglass._guard import report
 from traceglass.store import _paths, _retention, _schema
 from traceglass.store._checkpointer import Checkpointer, hand_over
 from traceglass.store._forksafe import LOCK as FORK_LOCK
-from traceglass.store._rows import row_from_span
+from traceglass.store._rows import SpanRow, row_from_span
 from traceglass.store._writer import write_rows
 
 logger = logging.getLogger("traceglass")
@@ -36,6 +36,12 @@ logger = logging.getLogger("traceglass")
 MAX_AGE_ENV = "TRACEGLASS_DB_MAX_AGE"
 MAX_SIZE_ENV = "TRACEGLASS_DB_MAX_SIZE"
 _RETENTION_INTERVAL_S = 60.0
+# A batch another process keeps locked out is retried with growing pauses for this long (on top
+# of each attempt's busy timeout), then dropped: the SDK's own export timeout is 30 s.
+_RETRY_FOR_S = 30.0
+_ATTEMPT_WAIT_MS = 1000  # each attempt's own wait for the lock (SQLite's busy timeout)
+_FIRST_PAUSE_S = 0.05
+_MAX_PAUSE_S = 1.0
 
 
 def _env_retention() -> tuple[float | None, int | None]:
@@ -61,8 +67,10 @@ class SQLiteSpanExporter(SpanExporter):
 
     ``path`` defaults to ``$TRACEGLASS_DB`` or the per-user data directory. ``max_age`` (seconds
     or a timedelta) and ``max_size`` (bytes or ``"500MB"``) turn on retention, applied in a
-    background thread in small deletes so export never waits for it. ``export`` never raises:
-    a locked, read-only, missing or full database returns FAILURE and logs on ``traceglass``.
+    background thread in small deletes so export never waits for it. ``export`` never raises: a
+    batch another process keeps locked out is retried for up to 30 s (until ``shutdown``); a
+    read-only, missing or full database returns FAILURE and logs on ``traceglass``. A database
+    file deleted while in use is noticed at the next export and created anew.
     """
 
     def __init__(
@@ -74,6 +82,7 @@ class SQLiteSpanExporter(SpanExporter):
         _busy_timeout_ms: int = _schema.DEFAULT_BUSY_TIMEOUT_MS,
         _on_connect: Callable[[sqlite3.Connection], Any] | None = None,
         _retention_interval: float = _RETENTION_INTERVAL_S,
+        _retry_for: float = _RETRY_FOR_S,
     ) -> None:
         self.path = _paths.resolve(path)
         env_age, env_size = _env_retention()
@@ -82,6 +91,11 @@ class SQLiteSpanExporter(SpanExporter):
         self._busy_timeout_ms = _busy_timeout_ms
         self._on_connect = _on_connect
         self._retention_interval = _retention_interval
+        self._retry_for = _retry_for
+        self._stop = threading.Event()  # set by shutdown(): ends a retry's wait
+        self._lost = 0  # spans given up on during the current failure streak
+        self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the file the connection has open
+        self._wal: tuple[int, int] | None = None  # and of its WAL file
         self._lock = threading.Lock()
         self._retention_lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
@@ -106,26 +120,24 @@ class SQLiteSpanExporter(SpanExporter):
             # Our own file I/O must never show up as spans (sqlite3 instrumentation, for one).
             with suppress_instrumentation():
                 rows = [row_from_span(span) for span in spans]
-                with self._lock, FORK_LOCK:
-                    write_rows(self._connection(), rows)
-                    if self._checkpointer is not None:
-                        self._checkpointer.wrote(sum(len(row.data[0]) for row in rows))
-        except (sqlite3.Error, OSError, _schema.SchemaTooNewError) as exc:
-            self._log_failure(exc, len(spans))
-            self._drop_connection()
-            return SpanExportResult.FAILURE
+                result = self._write(rows)
         except Exception as exc:  # noqa: BLE001 - a bug of ours: logged (raised under tests)
             report("SQLiteSpanExporter.export", exc)
             return SpanExportResult.FAILURE
+        if result is not None:
+            self._log_failure(result, len(spans))
+            return SpanExportResult.FAILURE
         if self._failing:
             self._failing = False
-            logger.info("traceglass: exporting to %s works again", self.path)
+            lost, self._lost = self._lost, 0
+            logger.info("traceglass: exporting to %s works again (%d span(s) were lost meanwhile)", self.path, lost)
         self._maybe_apply_retention()
         return SpanExportResult.SUCCESS
 
     def shutdown(self) -> None:
-        """Close the database; idempotent. Waits briefly for a running retention pass."""
+        """Close the database; idempotent. Ends an export's retries; waits briefly for a running retention pass."""
         self._shutdown = True
+        self._stop.set()
         thread = self._retention_thread
         if thread is not None:
             thread.join(timeout=5)
@@ -136,19 +148,57 @@ class SQLiteSpanExporter(SpanExporter):
         return True
 
     # -- internals ---------------------------------------------------------------------------
+    def _write(self, rows: list[SpanRow]) -> BaseException | None:
+        """Write ``rows``, retrying while another connection holds the write lock, for at most
+        ``_retry_for`` seconds (or until shutdown); the error given up on, else None."""
+        deadline = time.monotonic() + self._retry_for
+        pause = _FIRST_PAUSE_S
+        while True:
+            try:
+                with self._lock, FORK_LOCK:
+                    write_rows(self._connection(), rows)
+                    if self._wal is None:  # the WAL exists from the first write on, as long as we are open
+                        self._wal = _identity(f"{self.path}-wal")
+                    if self._checkpointer is not None:
+                        self._checkpointer.wrote(sum(len(row.data[0]) for row in rows))
+                return None
+            except (sqlite3.Error, OSError, _schema.SchemaTooNewError) as exc:
+                if not _is_busy(exc):
+                    self._drop_connection()  # the next export starts from a fresh connection
+                    return exc
+                left = deadline - time.monotonic()
+                if left <= 0 or self._shutdown:
+                    return exc
+                logger.debug("traceglass: %s is locked; retrying the export in %.2f s", self.path, pause)
+                # Outside our locks: other threads may export meanwhile, and a fork may happen.
+                if self._stop.wait(min(pause, left)):
+                    return exc
+                pause = min(pause * 2, _MAX_PAUSE_S)
+
+    # -- internals ---------------------------------------------------------------------------
     def _reset_after_fork(self) -> None:
         # The parent's connection and threads do not exist here; locks may be held by them.
         self._lock = threading.Lock()
         self._retention_lock = threading.Lock()
-        self._conn, self._checkpointer, self._retention_thread = None, None, None
+        self._conn, self._checkpointer, self._retention_thread, self._wal = None, None, None, None
+        self._stop = threading.Event()
         self._pid = os.getpid()
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is not None and self._pid != os.getpid():
             # A forked child must not use its parent's connection (nor its thread); open its own.
-            self._conn, self._checkpointer = None, None
+            self._conn, self._checkpointer, self._wal = None, None, None
+        if self._conn is not None and (self._identity is None or self._identity != _identity(self.path)):
+            # The file was deleted (or replaced) under us: writing on would go into an unlinked
+            # inode nobody can read. Start a new database at the path.
+            logger.warning("traceglass: the database %s was deleted or replaced while in use; "
+                           "writing to a new one there", self.path)
+            wal = self._wal
+            self._close_connection()
+            _remove_stale_wal(self.path, wal)
         if self._conn is None:
-            conn = _schema.connect(self.path, busy_timeout_ms=self._busy_timeout_ms)
+            # Short waits for the lock: the retry loop does the rest, and shutdown() can end it.
+            conn = _schema.connect(self.path, busy_timeout_ms=min(self._busy_timeout_ms, _ATTEMPT_WAIT_MS))
             if self._checkpointer is None:
                 try:
                     self._checkpointer = Checkpointer(self.path, self._busy_timeout_ms)
@@ -158,13 +208,18 @@ class SQLiteSpanExporter(SpanExporter):
                 hand_over(conn)
             if self._on_connect is not None:
                 self._on_connect(conn)
-            self._conn, self._pid = conn, os.getpid()
+            self._conn, self._pid, self._identity = conn, os.getpid(), _identity(self.path)
         return self._conn
 
     def _drop_connection(self) -> None:
         with self._lock:
-            conn, self._conn = self._conn, None
-            checkpointer, self._checkpointer = self._checkpointer, None
+            self._close_connection()
+
+    def _close_connection(self) -> None:
+        """Close the connection and stop its checkpoints (caller holds ``_lock``)."""
+        conn, self._conn, self._wal = self._conn, None, None
+        checkpointer, self._checkpointer = self._checkpointer, None
+        # The checkpointer's connection first: the last one to close removes the WAL file.
         if checkpointer is not None:
             checkpointer.close()
         if conn is not None and self._pid == os.getpid():
@@ -175,10 +230,12 @@ class SQLiteSpanExporter(SpanExporter):
                 pass
 
     def _log_failure(self, exc: BaseException, count: int) -> None:
-        # One warning per failure streak: a locked database must not flood the application's log.
+        # One warning per failure streak: a locked database must not flood the application's log
+        # (the recovery message counts what the streak lost).
         level = logging.DEBUG if self._failing else logging.WARNING
         self._failing = True
-        logger.log(level, "traceglass: could not export %d span(s) to %s: %s", count, self.path, exc)
+        self._lost += count
+        logger.log(level, "traceglass: could not export %d span(s) to %s (dropped): %s", count, self.path, exc)
 
     def _maybe_apply_retention(self) -> None:
         if self.max_age is None and self.max_size is None:
@@ -218,6 +275,38 @@ class SQLiteSpanExporter(SpanExporter):
         thread = self._retention_thread
         if thread is not None:
             thread.join(timeout)
+
+
+def _is_busy(exc: BaseException) -> bool:
+    """Another connection holds the lock (SQLITE_BUSY or SQLITE_LOCKED): worth another try."""
+    code = getattr(exc, "sqlite_errorcode", None)  # Python >= 3.11
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+
+
+def _identity(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+def _remove_stale_wal(path: os.PathLike[str], ours: tuple[int, int] | None) -> None:
+    """Remove the WAL our closed connection left beside a deleted or replaced database file.
+
+    SQLite keeps the WAL of a file that moved away, and the next connection would replay its
+    pages into whatever database now has the name. A WAL that is not ours (another process made
+    the new database and writes to it) stays.
+    """
+    if os.path.exists(path) and (ours is None or _identity(f"{os.fspath(path)}-wal") != ours):
+        return
+    for suffix in ("-wal", "-shm"):
+        try:
+            os.remove(f"{os.fspath(path)}{suffix}")
+        except OSError:
+            pass
 
 
 def _after_fork_in_child(ref: weakref.ref[SQLiteSpanExporter]) -> None:

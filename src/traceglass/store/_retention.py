@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import timedelta
 
+from traceglass.store._writer import rollback
+
 DELETE_CHUNK = 200  # traces per transaction
 _NO_LOCK = nullcontext()  # reusable: the default per-step context
 _VACUUM_PAGES = 2000  # pages returned to the file system per transaction
@@ -57,7 +59,7 @@ def delete_traces(conn: sqlite3.Connection, trace_ids: Sequence[str]) -> int:
             conn.execute(f"DELETE FROM traces WHERE id IN ({of})", numbers)
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        rollback(conn)  # keeps the real cause (a full disk) the error raised
         raise
     return len(numbers)
 

@@ -1,0 +1,162 @@
+"""Injected faults in the SQLite store's write path: a full disk, a deleted file, a lock held by
+another process, and values SQLite cannot store. Real files in tmp_path, real second connections."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExportResult
+from opentelemetry.trace import SpanContext, TraceFlags
+
+from traceglass.exporters import SQLiteSpanExporter
+
+from ..store._helpers import rows
+
+
+def _span(n: int, name: str = "job", attributes: dict | None = None, size: int = 0) -> ReadableSpan:
+    context = SpanContext(n, n, is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED))
+    attrs = {"gen_ai.input.messages": "x" * size} if size else {}
+    attrs.update(attributes or {})
+    return ReadableSpan(name=name, context=context, attributes=attrs, start_time=1_000 + n, end_time=2_000 + n)
+
+
+def _names(path) -> list[str]:
+    return [r["name"] for r in rows(path, "SELECT name FROM spans ORDER BY start_ns")]
+
+
+# -- a full disk -------------------------------------------------------------------------------
+
+def _full(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA max_page_count = 12")  # SQLITE_FULL, as from a full disk
+
+
+def test_a_full_disk_is_reported_as_such_not_as_a_failed_rollback(tmp_path, caplog):
+    path = tmp_path / "full.db"
+    exporter = SQLiteSpanExporter(path, _on_connect=_full)
+    assert exporter.export([_span(1, "small")]) is SpanExportResult.SUCCESS
+    with caplog.at_level(logging.WARNING, logger="traceglass"):
+        assert exporter.export([_span(n, "big", size=50_000) for n in range(2, 41)]) is SpanExportResult.FAILURE
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [f"traceglass: could not export 39 span(s) to {path} (dropped): database or disk is full"]
+    assert _names(path) == ["small"]  # the failed batch left nothing behind
+    assert exporter.export([_span(50, "after")]) is SpanExportResult.SUCCESS  # small ones still fit
+    exporter.shutdown()
+    assert _names(path) == ["small", "after"]
+
+
+# -- the database file deleted while the app runs ----------------------------------------------
+
+def test_a_database_deleted_while_in_use_is_created_anew_and_said_so(tmp_path, caplog):
+    path = tmp_path / "deleted.db"
+    exporter = SQLiteSpanExporter(path)
+    assert exporter.export([_span(1, "before")]) is SpanExportResult.SUCCESS
+    os.remove(path)  # the WAL and shared-memory files stay: the connection still has them open
+    with caplog.at_level(logging.WARNING, logger="traceglass"):
+        assert exporter.export([_span(2, "after")]) is SpanExportResult.SUCCESS
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
+        f"traceglass: the database {path} was deleted or replaced while in use; writing to a new one there"]
+    assert exporter.export([_span(3, "later")]) is SpanExportResult.SUCCESS
+    exporter.shutdown()
+    assert _names(path) == ["after", "later"]  # a fresh database: nothing of the old one replayed into it
+    assert rows(path, "SELECT name, span_count FROM traces ORDER BY start_ns") == [
+        {"name": "after", "span_count": 1}, {"name": "later", "span_count": 1}]
+
+
+def test_a_database_removed_with_its_wal_files_is_created_anew(tmp_path, caplog):
+    path = tmp_path / "gone.db"
+    exporter = SQLiteSpanExporter(path)
+    assert exporter.export([_span(1, "before")]) is SpanExportResult.SUCCESS
+    for suffix in ("", "-wal", "-shm"):
+        os.remove(f"{path}{suffix}")
+    with caplog.at_level(logging.WARNING, logger="traceglass"):
+        assert exporter.export([_span(2, "after")]) is SpanExportResult.SUCCESS
+    assert "was deleted or replaced while in use" in caplog.text
+    exporter.shutdown()
+    assert _names(path) == ["after"]
+
+
+def test_a_database_replaced_by_another_file_is_written_there(tmp_path):
+    path, other = tmp_path / "replaced.db", tmp_path / "other.db"
+    exporter, seeder = SQLiteSpanExporter(path), SQLiteSpanExporter(other)
+    assert exporter.export([_span(1, "first")]) is SpanExportResult.SUCCESS
+    assert seeder.export([_span(2, "seeded")]) is SpanExportResult.SUCCESS
+    seeder.shutdown()
+    os.replace(other, path)
+    assert exporter.export([_span(3, "next")]) is SpanExportResult.SUCCESS
+    exporter.shutdown()
+    assert _names(path) == ["seeded", "next"]
+
+
+# -- another process holding the write lock ------------------------------------------------------
+
+def _hold_lock(path, seconds: float | None) -> tuple[sqlite3.Connection, threading.Timer | None]:
+    holder = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")  # what another process's write transaction does
+    timer = None
+    if seconds is not None:
+        timer = threading.Timer(seconds, lambda: holder.execute("ROLLBACK"))
+        timer.start()
+    return holder, timer
+
+
+def test_a_batch_locked_out_for_longer_than_the_busy_timeout_is_retried_not_lost(tmp_path, caplog):
+    path = tmp_path / "locked.db"
+    exporter = SQLiteSpanExporter(path, _busy_timeout_ms=50, _retry_for=60)
+    assert exporter.export([_span(1, "first")]) is SpanExportResult.SUCCESS
+    holder, timer = _hold_lock(path, 1.0)  # twenty busy timeouts
+    try:
+        with caplog.at_level(logging.WARNING, logger="traceglass"):
+            assert exporter.export([_span(n, f"during {n}") for n in range(2, 5)]) is SpanExportResult.SUCCESS
+    finally:
+        timer.join(10)
+        holder.close()
+    exporter.shutdown()
+    assert caplog.records == []
+    assert _names(path) == ["first", "during 2", "during 3", "during 4"]
+
+
+def test_a_lock_held_past_the_retry_bound_drops_the_batch_with_one_warning(tmp_path, caplog):
+    path = tmp_path / "held.db"
+    exporter = SQLiteSpanExporter(path, _busy_timeout_ms=20, _retry_for=0.3)
+    assert exporter.export([_span(1, "first")]) is SpanExportResult.SUCCESS
+    holder, _ = _hold_lock(path, None)
+    with caplog.at_level(logging.DEBUG, logger="traceglass"):
+        assert exporter.export([_span(2), _span(3)]) is SpanExportResult.FAILURE
+        assert exporter.export([_span(4)]) is SpanExportResult.FAILURE
+    retries = [r for r in caplog.records if "retrying the export" in r.getMessage()]
+    assert retries and all(r.levelno == logging.DEBUG for r in retries)
+    dropped = [(r.levelno, r.getMessage()) for r in caplog.records if "could not export" in r.getMessage()]
+    assert dropped == [
+        (logging.WARNING, f"traceglass: could not export 2 span(s) to {path} (dropped): database is locked"),
+        (logging.DEBUG, f"traceglass: could not export 1 span(s) to {path} (dropped): database is locked")]
+    holder.execute("ROLLBACK")
+    holder.close()
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="traceglass"):
+        assert exporter.export([_span(5, "again")]) is SpanExportResult.SUCCESS
+    assert [r.getMessage() for r in caplog.records] == [
+        f"traceglass: exporting to {path} works again (3 span(s) were lost meanwhile)"]
+    exporter.shutdown()
+    assert _names(path) == ["first", "again"]
+
+
+def test_shutdown_ends_an_export_waiting_for_a_lock(tmp_path):
+    path = tmp_path / "waiting.db"
+    exporter = SQLiteSpanExporter(path, _busy_timeout_ms=20, _retry_for=600)
+    assert exporter.export([_span(1, "first")]) is SpanExportResult.SUCCESS
+    holder, _ = _hold_lock(path, None)
+    results: list[SpanExportResult] = []
+    worker = threading.Thread(target=lambda: results.append(exporter.export([_span(2)])))
+    worker.start()
+    worker.join(0.3)
+    assert worker.is_alive()  # still retrying
+    exporter.shutdown()
+    worker.join(30)  # far below the 600 s retry bound
+    assert not worker.is_alive() and results == [SpanExportResult.FAILURE]
+    holder.execute("ROLLBACK")
+    holder.close()
+    assert _names(path) == ["first"]
