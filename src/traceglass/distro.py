@@ -4,17 +4,19 @@ Under ``opentelemetry-instrument`` the SDK's configurator builds the pipeline fr
 variables, and only a configurator or distro entry point can change it. ``TraceglassConfigurator``
 is the SDK's own configurator with one change: every exporter named in ``OTEL_TRACES_EXPORTER`` is
 fed through one :class:`~traceglass.processors.cost.CostSpanProcessor`, through the SDK's public
-``export_span_processor`` hook. ``TraceglassDistro`` sets the same defaults as the upstream distro
-and selects this configurator.
+``export_span_processor`` hook. ``TraceglassDistro`` sets the upstream distro's defaults (OTLP)
+when the user chose no trace exporter, and selects this configurator.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 from typing import Any
 
 from opentelemetry.environment_variables import (
+    OTEL_LOGS_EXPORTER,
     OTEL_METRICS_EXPORTER,
     OTEL_TRACES_EXPORTER,
 )
@@ -34,14 +36,53 @@ CONFIGURATOR_NAME = "traceglass"  # our opentelemetry_configurator entry point
 
 
 class TraceglassDistro(BaseDistro):
-    """Defaults like the upstream ``opentelemetry-distro`` (OTLP), and our configurator."""
+    """Our configurator, OTLP defaults only where the user sends traces over OTLP, and a warning
+    when two OpenAI instrumentations trace the same calls."""
 
     def _configure(self, **kwargs: Any) -> None:
         os.environ.setdefault(OTEL_TRACES_EXPORTER, "otlp")
-        os.environ.setdefault(OTEL_METRICS_EXPORTER, "otlp")
+        # Metrics (and logs) follow the traces: a user who chose only our store
+        # (OTEL_TRACES_EXPORTER=traceglass_sqlite) has no collector, and an OTLP exporter would
+        # print connection errors and hold the exit ~10 s retrying. A variable the user set wins.
+        default = "otlp" if _names_otlp(os.environ[OTEL_TRACES_EXPORTER]) else "none"
+        os.environ.setdefault(OTEL_METRICS_EXPORTER, default)
+        os.environ.setdefault(OTEL_LOGS_EXPORTER, default)
         os.environ.setdefault(OTEL_EXPORTER_OTLP_PROTOCOL, "grpc")
         # Another installed configurator (opentelemetry-distro's) would otherwise race ours.
         os.environ.setdefault(OTEL_PYTHON_CONFIGURATOR, CONFIGURATOR_NAME)
+
+    def load_instrumentor(self, entry_point: Any, **kwargs: Any) -> None:
+        """Load as the base distro does; then say once if two instrumentations patch openai."""
+        super().load_instrumentor(entry_point, **kwargs)
+        if entry_point.name in _OPENAI_ENTRY_POINTS:
+            _warn_if_openai_traced_twice()
+
+
+# Our OpenAI instrumentor's entry point, and the name the official, OpenLLMetry and OpenInference
+# ones share. Whichever loads second (entry-point order is not defined) finds the other active.
+_OPENAI_ENTRY_POINTS = ("traceglass_openai", "openai")
+
+
+def _names_otlp(exporters: str) -> bool:
+    return any(name.strip().lower().startswith("otlp") for name in exporters.split(","))
+
+
+def _warn_if_openai_traced_twice() -> None:
+    if "traceglass.instrumentors.openai" not in sys.modules:
+        return  # ours was not loaded (disabled, or openai is not installed)
+    from traceglass.instrumentors.openai import _instrumentor
+
+    ours = _instrumentor.OpenAIInstrumentor()
+    if not ours.is_instrumented_by_opentelemetry or _instrumentor._warned:  # noqa: SLF001
+        return
+    others = _instrumentor._other_instrumentors()  # noqa: SLF001
+    if others:
+        _instrumentor._warned = True  # noqa: SLF001 - the instrumentor's own once-only warning
+        logger.warning(
+            "traceglass: another OpenAI instrumentation is active (%s); each call makes two spans. "
+            "Disable one of them: OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=openai (the other's) or "
+            "=traceglass_openai (ours).", ", ".join(others),
+        )
 
 
 class TraceglassConfigurator(_OTelSDKConfigurator):

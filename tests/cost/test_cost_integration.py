@@ -121,14 +121,15 @@ def test_shared_pipeline_puts_every_exporter_behind_one_cost_processor():
 
 
 def test_distro_defaults_choose_our_configurator(monkeypatch):
-    for name in ("OTEL_TRACES_EXPORTER", "OTEL_METRICS_EXPORTER", "OTEL_EXPORTER_OTLP_PROTOCOL",
-                 "OTEL_PYTHON_CONFIGURATOR"):
+    for name in ("OTEL_TRACES_EXPORTER", "OTEL_METRICS_EXPORTER", "OTEL_LOGS_EXPORTER",
+                 "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_PYTHON_CONFIGURATOR"):
         monkeypatch.setenv(name, "")  # recorded, so the distro's defaults are undone after the test
         monkeypatch.delenv(name)
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "console")
     TraceglassDistro().configure()
     assert os.environ["OTEL_TRACES_EXPORTER"] == "console"  # the user's choice stays
-    assert os.environ["OTEL_METRICS_EXPORTER"] == "otlp"
+    # No OTLP for traces: no collector to send metrics or logs to either.
+    assert (os.environ["OTEL_METRICS_EXPORTER"], os.environ["OTEL_LOGS_EXPORTER"]) == ("none", "none")
     assert os.environ["OTEL_PYTHON_CONFIGURATOR"] == "traceglass"
     assert issubclass(TraceglassConfigurator, __import__("opentelemetry.sdk._configuration",
                                                          fromlist=["_OTelSDKConfigurator"])._OTelSDKConfigurator)

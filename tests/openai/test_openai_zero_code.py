@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -104,3 +105,53 @@ def test_console_output_matches_and_no_secret_anywhere(run):
     assert first["attributes"]["traceglass.cost.total_usd"] == pytest.approx(5.4e-06)
     assert SECRET not in done.stdout and SECRET not in done.stderr
     assert SECRET.encode() not in Path(db).read_bytes()
+
+
+def _closed_port() -> int:
+    """A port on 127.0.0.1 nothing listens on: a collector that is down."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _run_zero_code(db: Path, **settings: str) -> subprocess.CompletedProcess:
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("OTEL_", "TRACEGLASS_", "OPENAI_"))}
+    with LocalOpenAIServer() as server:
+        env.update({"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": SECRET, "TRACEGLASS_DB": str(db),
+                    # Where OTLP would go by default: a dead collector, on 127.0.0.1 only.
+                    "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{_closed_port()}", **settings})
+        # timeout= bounds a hang (with an OTLP metric exporter the exit waited ~10 s on the dead collector).
+        return subprocess.run([_instrument_command(), sys.executable, str(EXAMPLE)], env=env, cwd=ROOT,
+                              check=False, capture_output=True, text=True, timeout=60)
+
+
+def _span_names(db: Path) -> list[str]:
+    with sqlite3.connect(db) as conn:
+        return [name for (name,) in conn.execute("SELECT name FROM spans ORDER BY start_ns, name")]
+
+
+OUR_SPANS = ["chat gpt-4o-mini", "chat gpt-4o-mini", "embeddings text-embedding-3-small", "chat gpt-4o"]
+
+
+def test_only_our_store_chosen_means_no_otlp_metrics_and_a_clean_exit(tmp_path):
+    """OTEL_TRACES_EXPORTER names only our store: metrics and logs do not default to OTLP."""
+    done = _run_zero_code(tmp_path / "t.db", OTEL_TRACES_EXPORTER="traceglass_sqlite",
+                          OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="openai")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""  # no "Failed to export metrics to 127.0.0.1:..." nor retry warnings
+    assert _span_names(tmp_path / "t.db") == OUR_SPANS
+
+
+def test_two_openai_instrumentations_are_reported_once(tmp_path):
+    """The official openai-v2 instrumentor and ours both on: two spans per call, one warning."""
+    done = _run_zero_code(tmp_path / "t.db", OTEL_TRACES_EXPORTER="traceglass_sqlite")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [
+        "traceglass: another OpenAI instrumentation is active (opentelemetry.instrumentation.openai_v2); each "
+        "call makes two spans. Disable one of them: OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=openai (the other's) "
+        "or =traceglass_openai (ours)."]
+    # Ours and the official's for chat and embeddings (the official one does not trace the Responses API).
+    assert _span_names(tmp_path / "t.db") == [
+        "chat gpt-4o-mini", "chat gpt-4o-mini", "chat gpt-4o-mini", "chat gpt-4o-mini",
+        "embeddings text-embedding-3-small", "embeddings text-embedding-3-small", "chat gpt-4o"]
