@@ -320,6 +320,58 @@ def test_generator_error_midway(captured):
     assert span["attributes"]["error.type"] == "OSError"
 
 
+async def test_async_generator_error_midway(captured):
+    @observe()
+    async def broken():
+        yield 1
+        raise OSError("disk")
+
+    seen = []
+    with pytest.raises(OSError, match="disk"):
+        async for item in broken():
+            seen.append(item)
+    assert seen == [1]
+    span = captured.span("broken")
+    assert (span["status"], span["status_description"]) == ("ERROR", "OSError: disk")
+    assert span["attributes"] == {"traceglass.span.type": "custom", "traceglass.input": "{}", "error.type": "OSError"}
+    assert [e["name"] for e in span["events"]] == ["exception"]
+
+
+def test_trace_llm_attributes_are_recorded_and_encoded(captured):
+    class Tier:
+        def __str__(self):
+            return "gold"
+
+    attributes = {
+        "app.route": "/ask", "app.retries": 2, "app.ratio": 0.5, "app.cached": False,
+        "app.tags": ("a", "b"), "app.flags": [True, False],
+        "app.config": {"top_k": 3, "filters": ["x"]}, "app.tier": Tier(), 7: "int key",
+    }
+
+    @trace_llm(name="ask", model="gpt-4o-mini", attributes=attributes)
+    def ask():
+        return "ok"
+
+    assert ask() == "ok"
+    assert captured.span("ask")["attributes"] == {
+        "traceglass.span.type": "llm",
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": "gpt-4o-mini",
+        "app.route": "/ask",
+        "app.retries": 2,
+        "app.ratio": 0.5,
+        "app.cached": False,
+        "app.tags": ("a", "b"),
+        "app.flags": (True, False),
+        "app.config": '{"top_k": 3, "filters": ["x"]}',
+        "app.tier": '"gold"',
+        "7": "int key",
+        "traceglass.input": "{}",
+        "traceglass.output": "ok",
+    }
+
+
 def test_generator_garbage_collected_ends_span(captured):
     @observe()
     def forever():

@@ -137,6 +137,36 @@ def test_break_then_close_ends_once_with_partial_text(instrumented, make_client,
     assert "gen_ai.response.finish_reasons" not in attributes
 
 
+async def test_async_break_then_close_ends_the_span_at_once(instrumented, make_client, captured):
+    stream = await make_client(is_async=True).chat.completions.create(model="gpt-4o-mini", messages=HI, stream=True)
+    async for chunk in stream:
+        if chunk.choices[0].delta.content == "Hello":
+            break
+    assert captured.spans() == []
+    await stream.close()
+    attributes = without_ttft(_one_span(captured))  # ended by close(), while the stream is still referenced
+    assert attributes["gen_ai.output.messages"] == (
+        '[{"role":"assistant","parts":[{"type":"text","content":"Hello"}],"finish_reason":"error"}]')
+    await stream.close()
+    assert len(captured.spans()) == 1
+
+
+@pytest.mark.parametrize("ask_usage", [True, False], ids=["usage-asked", "as-written"])
+def test_next_to_stop_iteration_ends_the_span(instrument, make_client, captured, ask_usage):
+    instrument(capture_usage_in_stream=ask_usage)
+    stream = make_client().chat.completions.create(model="gpt-4o-mini", messages=HI, stream=True)
+    chunks = []
+    for _ in range(20):  # bounded: five chunks, then StopIteration
+        try:
+            chunks.append(next(stream))
+        except StopIteration:
+            break
+    assert len(chunks) == 5
+    span = _one_span(captured)  # ended by StopIteration, while the stream is still referenced
+    assert without_ttft(span) == {
+        **streamed(usage=ask_usage), "gen_ai.input.messages": HI_JSON, "gen_ai.output.messages": TEXT_OUTPUT_JSON}
+
+
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
 async def test_context_manager_exit_ends_once(instrumented, make_client, captured, is_async):
     client = make_client(is_async)
