@@ -10,6 +10,10 @@ INPUT_VALUE = "traceglass.input"
 OUTPUT_VALUE = "traceglass.output"
 # Name of the attribute holding a list of the captured attribute keys that were truncated.
 TRUNCATED = "traceglass.truncated"
+# Set by the SQLite store: a list of the keys whose values it could not store as given (a lone
+# surrogate in a string, replaced by U+FFFD; an integer beyond 64 bits or a non-finite float,
+# dropped from its column or stored as null). Span fields use ``span.name``, ``span.events``, ...
+SANITIZED = "traceglass.sanitized"
 
 # Sessions, users, tags and metadata. session.id and user.id are upstream names (gen_ai.py);
 # tags and metadata have no upstream home.
