@@ -3,6 +3,7 @@ another process, and values SQLite cannot store. Real files in tmp_path, real se
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sqlite3
@@ -160,3 +161,69 @@ def test_shutdown_ends_an_export_waiting_for_a_lock(tmp_path):
     holder.execute("ROLLBACK")
     holder.close()
     assert _names(path) == ["first"]
+
+
+# -- values SQLite cannot store ----------------------------------------------------------------
+
+def test_one_unstorable_value_costs_only_that_value_never_the_batch(tmp_path, caplog):
+    path = tmp_path / "poison.db"
+    good = _span(1, "good", {"gen_ai.usage.input_tokens": 3, "traceglass.cost.total_usd": 0.5})
+    surrogate = _span(2, "surrogate", {"note": "bad \udc80 text", "fine": "ok"})
+    bad_key = _span(3, "bad key", {"k\ud800": 1})
+    huge = _span(4, "huge", {"gen_ai.usage.input_tokens": 2**70, "gen_ai.usage.output_tokens": 5,
+                              "count": 2**64 + 1})
+    infinite = _span(5, "infinite", {"traceglass.cost.total_usd": float("inf"), "ratio": float("nan")})
+    named = _span(6, "name \udfff", {"fine": 1})
+    exporter = SQLiteSpanExporter(path)
+    with caplog.at_level(logging.WARNING, logger="traceglass"):
+        assert exporter.export([good, surrogate, bad_key, huge, infinite, named]) is SpanExportResult.SUCCESS
+    exporter.shutdown()
+    assert caplog.records == []
+    stored = rows(path, "SELECT s.name, s.input_tokens, s.output_tokens, s.total_tokens, s.cost_usd, d.attributes "
+                        "FROM spans s JOIN span_data d ON d.id = s.id ORDER BY s.start_ns")
+    assert [{**r, "attributes": json.loads(r["attributes"])} for r in stored] == [
+        {"name": "good", "input_tokens": 3, "output_tokens": None, "total_tokens": 3, "cost_usd": 0.5,
+         "attributes": {"gen_ai.usage.input_tokens": 3, "traceglass.cost.total_usd": 0.5}},
+        {"name": "surrogate", "input_tokens": None, "output_tokens": None, "total_tokens": None, "cost_usd": None,
+         "attributes": {"note": "bad \ufffd text", "fine": "ok", "traceglass.sanitized": ["note"]}},
+        {"name": "bad key", "input_tokens": None, "output_tokens": None, "total_tokens": None, "cost_usd": None,
+         "attributes": {"k\ufffd": 1, "traceglass.sanitized": ["k\ufffd"]}},
+        {"name": "huge", "input_tokens": None, "output_tokens": 5, "total_tokens": 5, "cost_usd": None,
+         "attributes": {"gen_ai.usage.input_tokens": 2**70, "gen_ai.usage.output_tokens": 5, "count": 2**64 + 1,
+                        "traceglass.sanitized": ["gen_ai.usage.input_tokens"]}},
+        {"name": "infinite", "input_tokens": None, "output_tokens": None, "total_tokens": None, "cost_usd": None,
+         "attributes": {"traceglass.cost.total_usd": None, "ratio": None,
+                        "traceglass.sanitized": ["traceglass.cost.total_usd", "ratio"]}},
+        {"name": "name \ufffd", "input_tokens": None, "output_tokens": None, "total_tokens": None, "cost_usd": None,
+         "attributes": {"fine": 1, "traceglass.sanitized": ["span.name"]}},
+    ]
+    assert rows(path, "SELECT name, input_tokens, total_tokens, cost_usd FROM traces ORDER BY start_ns")[3:5] == [
+        {"name": "huge", "input_tokens": 0, "total_tokens": 5, "cost_usd": None},
+        {"name": "infinite", "input_tokens": 0, "total_tokens": 0, "cost_usd": None}]
+
+
+def test_unstorable_values_in_events_links_resource_and_times(tmp_path):
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import Event
+    from opentelemetry.trace import Link
+
+    path = tmp_path / "parts.db"
+    context = SpanContext(7, 7, is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED))
+    linked = SpanContext(8, 8, is_remote=False)
+    span = ReadableSpan(name="parts", context=context, attributes={"a": 1},
+                        events=[Event("e", {"x": float("-inf")}, timestamp=5)],
+                        links=[Link(linked, {"y": "\ud83d"})],
+                        resource=Resource({"service.name": "svc \udc00"}),
+                        start_time=10, end_time=2**64)
+    exporter = SQLiteSpanExporter(path)
+    assert exporter.export([span]) is SpanExportResult.SUCCESS
+    exporter.shutdown()
+    [row] = rows(path, "SELECT s.project, s.start_ns, s.end_ns, s.duration_ns, d.attributes, d.events, d.links, "
+                       "d.resource FROM spans s JOIN span_data d ON d.id = s.id")
+    assert json.loads(row.pop("attributes")) == {"a": 1, "traceglass.sanitized": [
+        "span.events", "span.links", "span.resource.service.name", "span.end_time"]}
+    assert json.loads(row.pop("events")) == [{"name": "e", "time_unix_nano": 5, "attributes": {"x": None}}]
+    assert json.loads(row.pop("links")) == [
+        {"trace_id": format(8, "032x"), "span_id": format(8, "016x"), "attributes": {"y": "\ufffd"}}]
+    assert json.loads(row.pop("resource"))["service.name"] == "svc \ufffd"
+    assert row == {"project": "svc \ufffd", "start_ns": 10, "end_ns": 2**63 - 1, "duration_ns": 2**63 - 11}

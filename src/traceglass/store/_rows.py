@@ -8,6 +8,7 @@ instrumentations), model, provider, tokens, cost, session and user.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -60,53 +61,144 @@ _json_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, defaul
 try:  # optional accelerator: encoding the content is most of the conversion cost
     import orjson
 
-    def _dumps(value: Any) -> str:
-        try:
-            return orjson.dumps(value, default=str).decode()
-        except (TypeError, orjson.JSONEncodeError):  # e.g. ints beyond 64 bits
-            return _json_dumps(value)
+    _orjson_dumps = orjson.dumps
+    _ENCODE_ERRORS: tuple[type[Exception], ...] = (TypeError, orjson.JSONEncodeError)
+
+    def _fast(value: Any) -> str:
+        return _orjson_dumps(value, default=str).decode()
 
 except ImportError:  # pragma: no cover - depends on the environment
-    _dumps = _json_dumps
+    _ENCODE_ERRORS = (TypeError, ValueError)
+    _fast = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str, allow_nan=False).encode
+
+# What SQLite stores: signed 64-bit integers, finite floats (a NaN reads back as NULL, an infinity
+# breaks every sum), text that is valid UTF-8.
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+
+
+def _clean_text(value: str) -> str:
+    # Lone surrogates cannot be encoded as UTF-8; pairs become the character they stand for.
+    return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _valid_text(value: str) -> bool:
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _clean(value: Any) -> tuple[Any, bool]:
+    """``value`` with what JSON in SQLite cannot hold replaced (lone surrogates by U+FFFD, a non-finite
+    float by null), and whether anything was. Integers beyond 64 bits stay: JSON text holds them."""
+    if isinstance(value, str):
+        return (value, False) if _valid_text(value) else (_clean_text(value), True)
+    if isinstance(value, float):
+        return (value, False) if math.isfinite(value) else (None, True)
+    if isinstance(value, Mapping):
+        out, changed = {}, False
+        for key, item in value.items():
+            clean_key, key_changed = _clean(key) if isinstance(key, str) else (key, False)
+            out[clean_key], item_changed = _clean(item)
+            changed = changed or key_changed or item_changed
+        return out, changed
+    if isinstance(value, (list, tuple)):
+        items = [_clean(item) for item in value]
+        return [item for item, _ in items], any(changed for _, changed in items)
+    return value, False
+
+
+def _encode(value: Any) -> str:
+    try:
+        return _fast(value)
+    except _ENCODE_ERRORS:  # an integer beyond 64 bits, once cleaned
+        return _json_dumps(value)
+
+
+def _dumps(value: Any) -> str:
+    """JSON text of ``value`` that SQLite can store."""
+    return _checked(value, "")[0]
+
+
+def _checked(value: Any, what: str) -> tuple[str, list[str], Any]:
+    """JSON text of ``value``, the keys that had to be cleaned (``what`` for a list), and the value
+    as encoded (``value`` itself when nothing was cleaned)."""
+    try:
+        text = _fast(value)
+    except _ENCODE_ERRORS:
+        text = None
+    # The fast encoder refuses lone surrogates and writes a non-finite float as null: look closer
+    # only then (a null inside a string's text costs a needless look, nothing more).
+    if text is not None and "null" not in text:
+        return text, [], value
+    changed: list[str] = []
+    if isinstance(value, Mapping):
+        clean = {}
+        for key, item in value.items():
+            clean_key, key_changed = _clean(key) if isinstance(key, str) else (key, False)
+            clean[clean_key], item_changed = _clean(item)
+            if key_changed or item_changed:
+                changed.append(str(clean_key))
+    else:
+        clean, was_changed = _clean(value)
+        if was_changed:
+            changed.append(what)
+    if not changed and text is not None:
+        return text, [], value
+    return _encode(clean), changed, clean
+
+
 _EMPTY_LIST = "[]"
 # Spans of one process share a few Resource objects: encode each once (keyed by identity,
 # holding the object so its id cannot be reused).
-_resource_json: dict[int, tuple[Any, str]] = {}
+_resource_json: dict[int, tuple[Any, tuple[str, list[str], Any]]] = {}
 
 
-def _resource_text(resource: Any, attributes: Mapping[str, Any]) -> str:
+def _resource_text(resource: Any, attributes: Mapping[str, Any]) -> tuple[str, list[str], Any]:
     if resource is None:
-        return _dumps(dict(attributes))
+        return _checked(dict(attributes), "")
     cached = _resource_json.get(id(resource))
     if cached is not None and cached[0] is resource:
         return cached[1]
-    text = _dumps(dict(attributes))
+    checked = _checked(dict(attributes), "")
     if len(_resource_json) > 64:
         _resource_json.clear()
-    _resource_json[id(resource)] = (resource, text)
-    return text
+    _resource_json[id(resource)] = (resource, checked)
+    return checked
 
 
 def _int(value: Any) -> int | None:
     if value is None or isinstance(value, bool):
         return None
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an infinite float
         return None
+    return number if _INT_MIN <= number <= _INT_MAX else None
 
 
 def _float(value: Any) -> float | None:
     if value is None or isinstance(value, bool):
         return None
     try:
-        return float(value)
-    except (TypeError, ValueError):
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
         return None
+    return number if math.isfinite(number) else None
 
 
 def _str(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def _time(value: int | None, what: str, changed: list[str]) -> int | None:
+    if value is None or _INT_MIN <= value <= _INT_MAX:
+        return value
+    changed.append(what)
+    return max(0, min(value, _INT_MAX))
 
 
 def row_from_parts(
@@ -126,33 +218,71 @@ def row_from_parts(
     resource: Mapping[str, Any] | None = None,
     _resource_obj: Any = None,
 ) -> SpanRow:
-    """The rows for one span given as plain parts (ids as lowercase hex, times in ns)."""
+    """The rows for one span given as plain parts (ids as lowercase hex, times in ns).
+
+    A value SQLite cannot store (see ``traceglass.sanitized``) is cleaned or dropped on its own;
+    the span is stored with the keys concerned listed under that attribute.
+    """
     # One copy into a plain dict: every lookup below is then a C call (an SDK span's attributes are
     # a Python mapping with a lock), and the copy is what gets encoded.
-    attrs = attributes if type(attributes) is dict else dict(attributes)
-    res = resource or {}
+    attrs_text, changed, attrs = _checked(attributes if type(attributes) is dict else dict(attributes), "")
+    events_text, events_changed, _ = _checked(list(events), "span.events") if events else (_EMPTY_LIST, [], None)
+    links_text, links_changed, _ = _checked(list(links), "span.links") if links else (_EMPTY_LIST, [], None)
+    resource_text, resource_changed, res = _resource_text(_resource_obj, resource or {})
+    changed = changed + events_changed + links_changed + [f"span.resource.{key}" for key in resource_changed]
+    if not _valid_text(name):
+        name = _clean_text(name)
+        changed.append("span.name")
+    if status_message is not None and not _valid_text(status_message):
+        status_message = _clean_text(status_message)
+        changed.append("span.status_message")
+    start_ns = _time(start_ns, "span.start_time", changed)
+    end_ns = _time(end_ns, "span.end_time", changed)
     operation = _str(attrs.get(semconv.GEN_AI_OPERATION_NAME))
     span_type = _str(attrs.get(semconv.SPAN_TYPE)) or TYPE_FOR_OPERATION.get(operation or "")
-    input_tokens = _int(attrs.get(semconv.GEN_AI_USAGE_INPUT_TOKENS))
-    output_tokens = _int(attrs.get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS))
+    usage = []
+    for key in (semconv.GEN_AI_USAGE_INPUT_TOKENS, semconv.GEN_AI_USAGE_OUTPUT_TOKENS):
+        value = attrs.get(key)
+        tokens = _int(value)
+        if tokens is None and value is not None and _numeric(value):
+            changed.append(key)  # beyond SQLite's 64 bits, or not finite
+        usage.append(tokens)
+    input_tokens, output_tokens = usage
     total = None if input_tokens is None and output_tokens is None else (input_tokens or 0) + (output_tokens or 0)
+    if total is not None and total > _INT_MAX:
+        total = None
     cost = None
     for key in COST_KEYS:
-        cost = _float(attrs.get(key))
+        value = attrs.get(key)
+        cost = _float(value)
         if cost is not None:
             break
+        if value is not None and _numeric(value):
+            changed.append(key)  # not finite (or cleaned to null above)
+    duration = None
+    if end_ns is not None and _INT_MIN <= end_ns - start_ns <= _INT_MAX:
+        duration = end_ns - start_ns
     span = (
         trace_id, span_id, parent_id, name, kind, span_type, _str(res.get(semconv.SERVICE_NAME)),
-        start_ns, end_ns, None if end_ns is None else end_ns - start_ns, status, status_message,
+        start_ns, end_ns, duration, status, status_message,
         _str(attrs.get(semconv.ERROR_TYPE)),
         _str(attrs.get(semconv.GEN_AI_RESPONSE_MODEL) or attrs.get(semconv.GEN_AI_REQUEST_MODEL)),
         _str(attrs.get(semconv.GEN_AI_PROVIDER_NAME)), operation,
         input_tokens, output_tokens, total, cost,
         _str(attrs.get(semconv.SESSION_ID)), _str(attrs.get(semconv.USER_ID)),
     )
-    data = (_dumps(attrs), _dumps(list(events)) if events else _EMPTY_LIST,
-            _dumps(list(links)) if links else _EMPTY_LIST, _resource_text(_resource_obj, res))
-    return SpanRow(trace_id, span, data)
+    if changed:
+        # Say so on the span: which values are not what the application set.
+        attrs = dict(attrs)
+        before = attrs.get(semconv.SANITIZED)
+        known = [str(k) for k in before] if isinstance(before, (list, tuple)) else []
+        attrs[semconv.SANITIZED] = list(dict.fromkeys(known + changed))
+        attrs_text = _encode(attrs)
+    return SpanRow(trace_id, span, (attrs_text, events_text, links_text, resource_text))
+
+
+def _numeric(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def row_from_span(span: Any) -> SpanRow:
