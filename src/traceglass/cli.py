@@ -71,6 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"traceglass: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except OverflowError as exc:  # a number too large for SQLite that no check caught: still a bad input
+        print(f"traceglass: a number is out of range: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `traceglass export | head`

@@ -146,19 +146,24 @@ def _export(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import Progress
 
+    bar: Progress | None = None
+    task: Any = None
+
+    def progress(done: int, total: int) -> None:
+        # Started on the first report of a long export only, so that a short export or an error
+        # leaves stderr with nothing but its one line.
+        nonlocal bar, task
+        if total < _PROGRESS_MIN_SPANS:
+            return
+        if bar is None:
+            bar = Progress(console=Console(stderr=True), transient=True)
+            bar.start()
+            task = bar.add_task("exporting spans", total=total)
+        bar.update(task, completed=done)
+
     with _open(args) as store:
         filters = dict(trace_id=args.trace_id, project=args.project, since=args.since, until=args.until)
-        with Progress(console=Console(stderr=True), transient=True) as bar:
-            task = None
-
-            def progress(done: int, total: int) -> None:
-                nonlocal task
-                if total < _PROGRESS_MIN_SPANS:
-                    return
-                if task is None:
-                    task = bar.add_task("exporting spans", total=total)
-                bar.update(task, completed=done)
-
+        try:
             if args.output:
                 try:
                     count = store.export(args.output, progress=progress, **filters)
@@ -167,6 +172,9 @@ def _export(args: argparse.Namespace) -> int:
             else:
                 count = store.export(sys.stdout, progress=progress, **filters)
                 sys.stdout.flush()
+        finally:
+            if bar is not None:
+                bar.stop()
     print(f"exported {count} span(s)" + (f" to {args.output}" if args.output else ""), file=sys.stderr)
     return EXIT_OK
 

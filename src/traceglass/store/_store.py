@@ -132,6 +132,9 @@ class TraceStore:
             from traceglass.store._time import parse_duration
 
             older_than = parse_duration(older_than)
+        if older_than is not None:
+            # Nothing stored is older than the earliest time a 64-bit ns clock holds.
+            older_than = min(_retention.as_seconds(older_than), 2.0**62 / 1e9)
         with self._lock:
             return _retention.prune(self._conn, older_than=older_than, max_size=max_size)
 

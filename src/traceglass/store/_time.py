@@ -42,6 +42,11 @@ def to_ns(value: TimeLike | None, *, now: float | None = None) -> int | None:
         seconds = _seconds(value, current)
     except (OverflowError, OSError):  # a datetime/date far outside the platform's range
         raise ValueError(f"time out of range: {value!r}") from None
+    except ValueError as exc:
+        if str(exc).startswith("not a time"):
+            raise
+        # e.g. "year 0 is out of range" from the local time of 0001-01-01
+        raise ValueError(f"time out of range: {value!r}") from None
     if not math.isfinite(seconds) or not NS_MIN <= seconds * 1e9 <= NS_MAX:
         raise ValueError(f"time out of range: {value!r} (epoch seconds must be within the years 1677-2262)")
     return int(seconds * 1e9)
@@ -63,10 +68,11 @@ def _seconds(value: TimeLike, current: float) -> float:
         if age:
             return current - float(age.group(1)) * _UNITS[age.group(2)]
         try:
-            return datetime.fromisoformat(value.strip().replace("Z", "+00:00")).timestamp()
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
             raise ValueError(f"not a time: {value!r} (use epoch seconds, an ISO date/time or an age such as "
                              "1h, 7d)") from None
+        return _seconds(parsed, current)
     raise ValueError(f"not a time: {value!r}")
 
 
