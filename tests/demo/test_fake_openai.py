@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import openai
 import pytest
 
-from traceglass.demo import FakeOpenAIServer
+from traceglass.demo import FakeOpenAIServer, fake_openai
 
 WEATHER_TOOL = {
     "type": "function",
@@ -131,3 +132,16 @@ async def test_async_client(server):
             model="gpt-4o-mini", messages=[{"role": "user", "content": "hi there"}], stream=True)
         chunks = [c async for c in stream]
     assert chunks[-1].choices[0].finish_reason == "stop"
+
+
+def test_a_route_added_to_the_table_is_served(monkeypatch):
+    def echo(handler, body, model):
+        handler._send_json(200, {"echo": body, "model": model})
+
+    monkeypatch.setitem(fake_openai.ROUTES, ("POST", "/v1/echo"), echo)
+    with FakeOpenAIServer() as running:
+        answered = httpx.post(f"{running.base_url}/echo", json={"model": "m", "x": [1]}, timeout=10)
+        unknown = httpx.post(f"{running.base_url}/nothing", json={}, timeout=10)
+    assert (answered.status_code, answered.json()) == (200, {"echo": {"model": "m", "x": [1]}, "model": "m"})
+    assert unknown.status_code == 404
+    assert unknown.json()["error"]["code"] == "not_found"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 
@@ -76,3 +77,24 @@ def test_ui_rejects_a_bad_port(port):
                           check=False, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "argument --port" in done.stderr
+
+
+def test_ui_on_a_busy_port_is_one_line_and_a_usage_error(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "traceglass", "ui", "--port", str(port),
+                               "--db", str(tmp_path / "t.db")], env=_env(), check=False, capture_output=True,
+                              text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == f"traceglass: port {port} on 127.0.0.1 is already in use; pick another with --port\n"
+
+
+def test_ui_on_an_unknown_host_is_one_line_and_a_usage_error(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "traceglass", "ui", "--host", "no-such-host.invalid", "--token", "t",
+                           "--port", "0", "--db", str(tmp_path / "t.db")], env=_env(), check=False,
+                          capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.startswith("traceglass: cannot serve on host 'no-such-host.invalid' (port 0): ")
+    assert done.stderr.count("\n") == 1

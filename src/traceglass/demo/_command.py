@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from traceglass.cli import EXIT_OK, CommandError
-from traceglass.demo.endpoint import DEMO_API_KEY
+from traceglass.demo import _serve
+from traceglass.demo.endpoint import DEMO_API_KEY, DEMO_CHUNK_DELAY
 from traceglass.demo.examples import DEMO_ORDER
 from traceglass.demo.fake_openai import FakeOpenAIServer
 from traceglass.server._command import _ui, port_number
@@ -29,7 +30,7 @@ _TIMEOUT_S = 300
 
 
 def add_subcommands(subparsers: Any, common: argparse.ArgumentParser) -> None:
-    """Add ``demo`` (the cli.py subcommand hook)."""
+    """Add ``demo`` and ``demo-server`` (the cli.py subcommand hook)."""
     demo = subparsers.add_parser(
         "demo", parents=[common], help="run traced example apps offline, then open the dashboard",
         description="Run the example LLM apps against a bundled OpenAI-compatible server (no API key, no "
@@ -39,6 +40,7 @@ def add_subcommands(subparsers: Any, common: argparse.ArgumentParser) -> None:
     demo.add_argument("--port", type=port_number, default=8080, help="dashboard port (default: 8080)")
     demo.add_argument("--verbose", action="store_true", help="show each example's own output")
     demo.set_defaults(func=_demo)
+    _serve.add_subcommand(subparsers, common)
 
 
 def _missing(name: str) -> list[str]:
@@ -81,7 +83,7 @@ def run_examples(db: str, *, verbose: bool = False, out: Any = None) -> list[str
     """Run every example against a bundled server, traces into ``db``; returns the failed names."""
     out = out or sys.stdout
     failed: list[str] = []
-    with FakeOpenAIServer(chunk_delay=0.005) as server:
+    with FakeOpenAIServer(chunk_delay=DEMO_CHUNK_DELAY) as server:
         for name in DEMO_ORDER:
             if name == "read_traces":
                 continue

@@ -10,6 +10,8 @@ from typing import Any, Iterator
 from traceglass.demo.fake_openai import FakeOpenAIServer
 
 DEMO_API_KEY = "traceglass-demo"
+# Seconds between streamed chunks when the demo serves: streams arrive visibly, as a real API's do.
+DEMO_CHUNK_DELAY = 0.005
 
 
 @dataclass(frozen=True)

@@ -9,17 +9,22 @@ cached input tokens, as OpenAI's prompt caching does.
 
     with FakeOpenAIServer() as server:
         client = openai.OpenAI(base_url=server.base_url, api_key="demo")
+
+``traceglass demo-server`` (or ``python -m traceglass.demo.fake_openai``) runs it in the
+foreground. Each endpoint is one entry of :data:`ROUTES`; a new one (another provider's API, a
+judge) is a function added there, and every way of running the server serves it.
 """
 
 from __future__ import annotations
 
 import collections
 import json
+import socket
 import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from traceglass.demo import _replies
 
@@ -105,13 +110,16 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(status, {"error": {"message": message, "type": kind, "param": None,
                                            "code": code or default_code}})
 
-    def do_GET(self) -> None:  # noqa: N802
-        if self.path.rstrip("/") == "/v1/models":
-            self._send_json(200, {"object": "list", "data": [
-                {"id": m, "object": "model", "created": 1715367049, "owned_by": "system"} for m in DATED_MODELS
-            ]})
-        else:
+    def _route(self, method: str) -> Route | None:
+        route = self.server.routes.get((method, self.path.split("?")[0].rstrip("/")))
+        if route is None:
             self._error(404, f"Unknown path {self.path}", "not_found")
+        return route
+
+    def do_GET(self) -> None:  # noqa: N802
+        route = self._route("GET")
+        if route is not None:
+            route(self, {}, "")
 
     def do_POST(self) -> None:  # noqa: N802
         length = int(self.headers.get("Content-Length") or 0)
@@ -129,17 +137,15 @@ class _Handler(BaseHTTPRequestHandler):
             status = int(model[6:])
             self._error(status, f"Simulated error {status} for model {model}")
             return
-        routes = {
-            "/v1/chat/completions": self._chat,
-            "/v1/completions": self._completion,
-            "/v1/embeddings": self._embeddings,
-            "/v1/responses": self._responses,
-        }
-        route = routes.get(self.path.split("?")[0].rstrip("/"))
-        if route is None:
-            self._error(404, f"Unknown path {self.path}", "not_found")
-            return
-        route(body, model)
+        route = self._route("POST")
+        if route is not None:
+            route(self, body, model)
+
+    # --- models ---------------------------------------------------------------------------
+    def _models(self, body: dict[str, Any], model: str) -> None:
+        self._send_json(200, {"object": "list", "data": [
+            {"id": m, "object": "model", "created": 1715367049, "owned_by": "system"} for m in DATED_MODELS
+        ]})
 
     # --- chat completions -----------------------------------------------------------------
     def _chat(self, body: dict[str, Any], model: str) -> None:
@@ -327,12 +333,29 @@ def _response_events(response: dict[str, Any], item: dict[str, Any], text: str) 
     yield event("response.completed", response={**response, "output": [item]})
 
 
+# A route answers one request: (handler, JSON body, model name) -> None, writing the reply with the
+# handler's _send_json / _send_events / _error.
+Route = Callable[[_Handler, dict[str, Any], str], None]
+
+#: (method, path) -> route: every endpoint the server answers.
+ROUTES: dict[tuple[str, str], Route] = {
+    ("GET", "/v1/models"): _Handler._models,
+    ("POST", "/v1/chat/completions"): _Handler._chat,
+    ("POST", "/v1/completions"): _Handler._completion,
+    ("POST", "/v1/embeddings"): _Handler._embeddings,
+    ("POST", "/v1/responses"): _Handler._responses,
+}
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], chunk_delay: float) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
+        self.routes = dict(ROUTES)
         self.cache = _PromptCache()
         self.chunk_delay = chunk_delay
         self.requests: collections.deque[tuple[str, Any]] = collections.deque(maxlen=1000)
@@ -358,7 +381,8 @@ class FakeOpenAIServer:
     @property
     def base_url(self) -> str:
         """The URL to give ``openai.OpenAI(base_url=...)`` (ends in ``/v1``)."""
-        return f"http://{self._server.server_address[0]}:{self.port}/v1"
+        host = self._server.server_address[0]
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}/v1"
 
     @property
     def requests(self) -> list[tuple[str, Any]]:
@@ -370,6 +394,13 @@ class FakeOpenAIServer:
             self._thread = threading.Thread(target=self._server.serve_forever, name="fake-openai", daemon=True)
             self._thread.start()
         return self
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until interrupted (Ctrl-C raises KeyboardInterrupt here)."""
+        try:
+            self._server.serve_forever()
+        finally:
+            self._server.server_close()
 
     def stop(self) -> None:
         if self._thread is not None:
@@ -383,3 +414,11 @@ class FakeOpenAIServer:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+
+if __name__ == "__main__":  # python -m traceglass.demo.fake_openai: the same as `traceglass demo-server`
+    import sys
+
+    from traceglass.cli import main
+
+    sys.exit(main(["demo-server", *sys.argv[1:]]))

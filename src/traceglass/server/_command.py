@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import socket
 from typing import Any
 
 from traceglass.cli import EXIT_OK, EXIT_USAGE, CommandError
@@ -17,6 +19,43 @@ def port_number(text: str) -> int:
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"port must be 0-65535, got {value}")
     return value
+
+
+def bind_error(host: str, port: int, exc: OSError) -> str:
+    """One line saying why ``host:port`` cannot be served."""
+    if exc.errno == errno.EADDRINUSE:
+        return f"port {port} on {host} is already in use; pick another with --port"
+    if exc.errno == errno.EACCES:
+        return f"no permission to use port {port} on {host}; pick another with --port"
+    if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+        return f"cannot serve on host {host!r} (port {port}): {exc.strerror or exc}"
+    return f"cannot serve on {host} port {port}: {exc.strerror or exc}"
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    """Raise a usage :class:`CommandError` unless ``host:port`` can be bound now.
+
+    Binds the way uvicorn will (SO_REUSEADDR, IPv6 for a host with ':') and lets go at once, so a
+    busy port is reported before any work, in one line, instead of as the server's traceback."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:  # socket.gaierror (an unknown host) included
+        raise CommandError(bind_error(host, port, exc), EXIT_USAGE) from None
+
+
+def check_can_serve(host: str, port: int, token: str | None) -> None:
+    """Everything that would stop the dashboard from starting, as a usage :class:`CommandError`:
+    a non-loopback host without a token, then a port that cannot be bound."""
+    from traceglass.server import UnsafeBindError, resolve_token
+
+    try:
+        resolve_token(host, token)
+    except UnsafeBindError as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from None
+    ensure_port_free(host, port)
 
 
 def add_subcommands(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -49,6 +88,7 @@ def _ui(args: argparse.Namespace) -> int:
     from traceglass.server import UnsafeBindError, serve
 
     db = getattr(args, "db", None)
+    check_can_serve(args.host, args.port, args.token)
     try:
         serve(args.host, args.port, db=os.fspath(db) if db else None, token=args.token,
               cors_origins=args.cors_origins, announce=lambda line: print(line, flush=True))

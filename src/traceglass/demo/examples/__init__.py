@@ -1,8 +1,9 @@
 """Runnable example applications (``python examples/NAME.py``); ``traceglass demo`` runs them all.
 
-Each sends its OpenAI calls to the bundled OpenAI-compatible server unless ``OPENAI_API_KEY`` (or
-``OPENAI_BASE_URL``) is set, and stores its traces where ``traceglass.configure()`` puts them
-(the SQLite store by default; ``TRACEGLASS_DB`` picks the file).
+Each sends its OpenAI calls to the bundled OpenAI-compatible server (started for the run) unless
+``OPENAI_API_KEY`` or ``OPENAI_BASE_URL`` is set (``traceglass demo-server`` runs that server alone
+and prints the ``OPENAI_BASE_URL`` to use), and stores its traces where ``traceglass.configure()``
+puts them (the SQLite store by default; ``TRACEGLASS_DB`` picks the file).
 """
 
 # The order `traceglass demo` runs them in; read_traces last, to show what the others stored.

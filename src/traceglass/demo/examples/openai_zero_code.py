@@ -2,15 +2,17 @@
 
 Run it under ``opentelemetry-instrument`` and traceglass's OpenAI instrumentor traces every call
 (the ``traceglass_openai`` entry point), the cost processor prices them, and the SQLite exporter
-stores them:
+stores them. With the bundled OpenAI-compatible server running in another terminal
+(``traceglass demo-server``, which prints its URL and serves until Ctrl-C):
 
-    OPENAI_BASE_URL=http://127.0.0.1:8000/v1 OPENAI_API_KEY=sk-... \\
+    OPENAI_BASE_URL=http://127.0.0.1:8000/v1 OPENAI_API_KEY=traceglass-demo \\
     OTEL_TRACES_EXPORTER=traceglass_sqlite,console \\
     OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=openai \\
     opentelemetry-instrument python examples/openai_zero_code.py
 
-``OPENAI_BASE_URL`` points it at any OpenAI-compatible server; with neither it nor
-``OPENAI_API_KEY`` set, it starts the bundled one (``traceglass demo`` runs it that way).
+``OPENAI_BASE_URL`` points it at any OpenAI-compatible server; with only a real
+``OPENAI_API_KEY`` it calls OpenAI; with neither set, it starts the bundled server itself for the
+run (``traceglass demo`` runs it that way).
 ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=openai`` turns off the official ``openai`` instrumentor
 if it is installed too, so each call makes one span.
 """
