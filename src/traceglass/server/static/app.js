@@ -45,7 +45,19 @@
   // ---- formatting (tests compare these with the database) ----------------------------------------
   const fmt = {
     tokens: (n) => (n === null || n === undefined ? "–" : Number(n).toLocaleString("en-US")),
-    cost: (c) => (c === null || c === undefined ? "–" : "$" + Number(c).toFixed(6)),
+    // A known cost, however tiny, never reads as $0: below a micro-dollar it keeps two significant
+    // digits (down to a trillionth of a dollar); only an exact zero is "$0".
+    cost: (c) => {
+      if (c === null || c === undefined || !Number.isFinite(Number(c))) return "–";
+      const n = Number(c);
+      if (n === 0) return "$0";
+      if (Math.abs(n) >= 0.000001) return "$" + n.toFixed(6);
+      const digits = Math.min(12, 1 - Math.floor(Math.log10(Math.abs(n))));
+      const text = n.toFixed(digits).replace(/0+$/, "");
+      return Number(text) === 0 ? "<$0.000000000001" : "$" + text;
+    },
+    // Tokens of a trace or group that reported no usage at all: unknown ("–"), not 0.
+    usage: (row, key) => (row.input_tokens || row.output_tokens || row.total_tokens ? fmt.tokens(row[key]) : "–"),
     ms: (ms) => {
       if (ms === null || ms === undefined) return "–";
       if (ms < 1) return ms.toFixed(2) + " ms";
@@ -156,7 +168,7 @@
       el("td", null, t.type ? badge(t.type) : "–"),
       el("td", { className: "model", title: (t.models || []).join(", ") }, (t.models || []).join(", ") || "–"),
       el("td", { className: "num latency" }, fmt.ms(t.latency_ms)),
-      el("td", { className: "num tokens" }, fmt.tokens(t.total_tokens)),
+      el("td", { className: "num tokens" }, fmt.usage(t, "total_tokens")),
       el("td", { className: "num cost" }, fmt.cost(t.cost_usd)),
       el("td", { className: "status status-" + (t.status === "ERROR" ? "ERROR" : "OK") },
         t.status === "ERROR" ? `error (${t.error_count})` : "ok"));
@@ -247,9 +259,9 @@
     item("Started", fmt.time(trace.start_ns));
     item("Latency", fmt.ms(trace.latency_ms), "latency");
     item("Spans", String(trace.span_count));
-    item("Input tokens", fmt.tokens(trace.input_tokens), "input-tokens");
-    item("Output tokens", fmt.tokens(trace.output_tokens), "output-tokens");
-    item("Total tokens", fmt.tokens(trace.total_tokens), "total-tokens");
+    item("Input tokens", fmt.usage(trace, "input_tokens"), "input-tokens");
+    item("Output tokens", fmt.usage(trace, "output_tokens"), "output-tokens");
+    item("Total tokens", fmt.usage(trace, "total_tokens"), "total-tokens");
     item("Cost", fmt.cost(trace.cost_usd), "cost");
     item("Status", trace.status === "ERROR" ? "error" : "ok", "status-" + trace.status);
 
@@ -516,8 +528,8 @@
       meter.style.width = (maxCost ? Math.round((r.cost_usd || 0) / maxCost * 60) : 0) + "px";
       tbody.appendChild(el("tr", null, el("td", null, r.key === null ? "(none)" : r.key),
         el("td", { className: "num" }, fmt.tokens(r.calls)), el("td", { className: "num" }, fmt.tokens(r.errors)),
-        el("td", { className: "num" }, fmt.pct(r.error_rate)), el("td", { className: "num" }, fmt.tokens(r.input_tokens)),
-        el("td", { className: "num" }, fmt.tokens(r.output_tokens)),
+        el("td", { className: "num" }, fmt.pct(r.error_rate)), el("td", { className: "num" }, fmt.usage(r, "input_tokens")),
+        el("td", { className: "num" }, fmt.usage(r, "output_tokens")),
         el("td", { className: "num" }, meter, fmt.cost(r.cost_usd)),
         el("td", { className: "num" }, fmt.ms(r.p50_ms)), el("td", { className: "num" }, fmt.ms(r.p95_ms))));
     }
@@ -527,12 +539,13 @@
 
   function renderStats(body, byModel, byDay, byType) {
     const sum = (rows, key) => rows.reduce((acc, r) => acc + (r[key] || 0), 0);
+    const known = (rows, key) => (rows.some((r) => r[key] !== null && r[key] !== undefined) ? sum(rows, key) : null);
     const calls = sum(byModel.rows, "calls"), errors = sum(byModel.rows, "errors");
     const tile = (k, v) => el("div", { className: "tile" }, el("div", { className: "v" }, v), el("div", { className: "k" }, k));
     body.appendChild(el("div", { className: "tiles" },
       tile("Traces", fmt.tokens(byModel.count.traces)), tile("Spans", fmt.tokens(byModel.count.spans)),
       tile("Model calls", fmt.tokens(calls)), tile("Model error rate", calls ? fmt.pct(errors / calls) : "–"),
-      tile("Tokens", fmt.tokens(sum(byModel.rows, "total_tokens"))), tile("Cost", fmt.cost(sum(byModel.rows, "cost_usd")))));
+      tile("Tokens", fmt.tokens(sum(byModel.rows, "total_tokens"))), tile("Cost", fmt.cost(known(byModel.rows, "cost_usd")))));
     byDay.rows.sort((x, y) => String(x.key).localeCompare(String(y.key)));
     body.appendChild(el("div", { className: "stats-grid" },
       statsTable("By model", byModel, "Model", "by-model"),
