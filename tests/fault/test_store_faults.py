@@ -192,8 +192,9 @@ def test_one_unstorable_value_costs_only_that_value_never_the_batch(tmp_path, ca
          "attributes": {"gen_ai.usage.input_tokens": 2**70, "gen_ai.usage.output_tokens": 5, "count": 2**64 + 1,
                         "traceglass.sanitized": ["gen_ai.usage.input_tokens"]}},
         {"name": "infinite", "input_tokens": None, "output_tokens": None, "total_tokens": None, "cost_usd": None,
+         # a non-finite float is stored as null (JSON has no other word); listed where it fed a column
          "attributes": {"traceglass.cost.total_usd": None, "ratio": None,
-                        "traceglass.sanitized": ["traceglass.cost.total_usd", "ratio"]}},
+                        "traceglass.sanitized": ["traceglass.cost.total_usd"]}},
         {"name": "name \ufffd", "input_tokens": None, "output_tokens": None, "total_tokens": None, "cost_usd": None,
          "attributes": {"fine": 1, "traceglass.sanitized": ["span.name"]}},
     ]
@@ -211,7 +212,7 @@ def test_unstorable_values_in_events_links_resource_and_times(tmp_path):
     context = SpanContext(7, 7, is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED))
     linked = SpanContext(8, 8, is_remote=False)
     span = ReadableSpan(name="parts", context=context, attributes={"a": 1},
-                        events=[Event("e", {"x": float("-inf")}, timestamp=5)],
+                        events=[Event("e", {"x": float("-inf"), "s": "\udc00"}, timestamp=5)],
                         links=[Link(linked, {"y": "\ud83d"})],
                         resource=Resource({"service.name": "svc \udc00"}),
                         start_time=10, end_time=2**64)
@@ -222,7 +223,7 @@ def test_unstorable_values_in_events_links_resource_and_times(tmp_path):
                        "d.resource FROM spans s JOIN span_data d ON d.id = s.id")
     assert json.loads(row.pop("attributes")) == {"a": 1, "traceglass.sanitized": [
         "span.events", "span.links", "span.resource.service.name", "span.end_time"]}
-    assert json.loads(row.pop("events")) == [{"name": "e", "time_unix_nano": 5, "attributes": {"x": None}}]
+    assert json.loads(row.pop("events")) == [{"name": "e", "time_unix_nano": 5, "attributes": {"x": None, "s": "\ufffd"}}]
     assert json.loads(row.pop("links")) == [
         {"trace_id": format(8, "032x"), "span_id": format(8, "016x"), "attributes": {"y": "\ufffd"}}]
     assert json.loads(row.pop("resource"))["service.name"] == "svc \ufffd"

@@ -92,12 +92,12 @@ def _valid_text(value: str) -> bool:
 
 
 def _clean(value: Any) -> tuple[Any, bool]:
-    """``value`` with what JSON in SQLite cannot hold replaced (lone surrogates by U+FFFD, a non-finite
-    float by null), and whether anything was. Integers beyond 64 bits stay: JSON text holds them."""
+    """``value`` with lone surrogates replaced by U+FFFD, and whether any was. A non-finite float
+    becomes null, as the fast encoder writes it; integers beyond 64 bits stay (JSON text holds them)."""
     if isinstance(value, str):
         return (value, False) if _valid_text(value) else (_clean_text(value), True)
     if isinstance(value, float):
-        return (value, False) if math.isfinite(value) else (None, True)
+        return (value, False) if math.isfinite(value) else (None, False)
     if isinstance(value, Mapping):
         out, changed = {}, False
         for key, item in value.items():
@@ -130,9 +130,11 @@ def _checked(value: Any, what: str) -> tuple[str, list[str], Any]:
         text = _fast(value)
     except _ENCODE_ERRORS:
         text = None
-    # The fast encoder refuses lone surrogates and writes a non-finite float as null: look closer
-    # only then (a null inside a string's text costs a needless look, nothing more).
-    if text is not None and "null" not in text:
+    # The fast encoder refuses lone surrogates (and integers beyond 64 bits): look closer only then.
+    # It writes a non-finite float as null; so does the cleaning, without a word: only where such a
+    # value would have been a column (cost, tokens) is it listed, as looking for one in every span
+    # cost a tenth of the conversion.
+    if text is not None:
         return text, [], value
     changed: list[str] = []
     if isinstance(value, Mapping):
@@ -146,8 +148,6 @@ def _checked(value: Any, what: str) -> tuple[str, list[str], Any]:
         clean, was_changed = _clean(value)
         if was_changed:
             changed.append(what)
-    if not changed and text is not None:
-        return text, [], value
     return _encode(clean), changed, clean
 
 
@@ -226,28 +226,34 @@ def row_from_parts(
     # One copy into a plain dict: every lookup below is then a C call (an SDK span's attributes are
     # a Python mapping with a lock), and the copy is what gets encoded.
     attrs_text, changed, attrs = _checked(attributes if type(attributes) is dict else dict(attributes), "")
-    events_text, events_changed, _ = _checked(list(events), "span.events") if events else (_EMPTY_LIST, [], None)
-    links_text, links_changed, _ = _checked(list(links), "span.links") if links else (_EMPTY_LIST, [], None)
+    events_text, events_changed, _ = _checked(list(events), "span.events") if events else (_EMPTY_LIST, (), None)
+    links_text, links_changed, _ = _checked(list(links), "span.links") if links else (_EMPTY_LIST, (), None)
     resource_text, resource_changed, res = _resource_text(_resource_obj, resource or {})
-    changed = changed + events_changed + links_changed + [f"span.resource.{key}" for key in resource_changed]
-    if not _valid_text(name):
+    if events_changed or links_changed or resource_changed:
+        changed = [*changed, *events_changed, *links_changed, *(f"span.resource.{key}" for key in resource_changed)]
+    if not name.isascii() and not _valid_text(name):
         name = _clean_text(name)
         changed.append("span.name")
-    if status_message is not None and not _valid_text(status_message):
+    if status_message is not None and not status_message.isascii() and not _valid_text(status_message):
         status_message = _clean_text(status_message)
         changed.append("span.status_message")
-    start_ns = _time(start_ns, "span.start_time", changed)
-    end_ns = _time(end_ns, "span.end_time", changed)
+    duration = None
+    if end_ns is not None:
+        if not _INT_MIN <= start_ns <= _INT_MAX or not _INT_MIN <= end_ns <= _INT_MAX:
+            start_ns, end_ns = _time(start_ns, "span.start_time", changed), _time(end_ns, "span.end_time", changed)
+        duration = end_ns - start_ns
+        if not _INT_MIN <= duration <= _INT_MAX:
+            duration = None
+    elif not _INT_MIN <= start_ns <= _INT_MAX:
+        start_ns = _time(start_ns, "span.start_time", changed)
     operation = _str(attrs.get(semconv.GEN_AI_OPERATION_NAME))
     span_type = _str(attrs.get(semconv.SPAN_TYPE)) or TYPE_FOR_OPERATION.get(operation or "")
-    usage = []
-    for key in (semconv.GEN_AI_USAGE_INPUT_TOKENS, semconv.GEN_AI_USAGE_OUTPUT_TOKENS):
-        value = attrs.get(key)
-        tokens = _int(value)
-        if tokens is None and value is not None and _numeric(value):
-            changed.append(key)  # beyond SQLite's 64 bits, or not finite
-        usage.append(tokens)
-    input_tokens, output_tokens = usage
+    raw_input, raw_output = attrs.get(semconv.GEN_AI_USAGE_INPUT_TOKENS), attrs.get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS)
+    input_tokens, output_tokens = _int(raw_input), _int(raw_output)
+    if input_tokens is None and raw_input is not None and _numeric(raw_input):
+        changed.append(semconv.GEN_AI_USAGE_INPUT_TOKENS)  # beyond SQLite's 64 bits, or not finite
+    if output_tokens is None and raw_output is not None and _numeric(raw_output):
+        changed.append(semconv.GEN_AI_USAGE_OUTPUT_TOKENS)
     total = None if input_tokens is None and output_tokens is None else (input_tokens or 0) + (output_tokens or 0)
     if total is not None and total > _INT_MAX:
         total = None
@@ -258,10 +264,7 @@ def row_from_parts(
         if cost is not None:
             break
         if value is not None and _numeric(value):
-            changed.append(key)  # not finite (or cleaned to null above)
-    duration = None
-    if end_ns is not None and _INT_MIN <= end_ns - start_ns <= _INT_MAX:
-        duration = end_ns - start_ns
+            changed.append(key)  # not finite
     span = (
         trace_id, span_id, parent_id, name, kind, span_type, _str(res.get(semconv.SERVICE_NAME)),
         start_ns, end_ns, duration, status, status_message,
