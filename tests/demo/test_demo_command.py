@@ -1,40 +1,125 @@
-"""`traceglass demo --no-ui` runs every example offline and leaves priced traces in the database."""
+"""`traceglass demo`: runs every example offline into the store, says what this run added, checks its
+port before running anything, and starts from an empty store with --fresh."""
 
 from __future__ import annotations
 
 import os
+import re
+import socket
 import subprocess
 import sys
 
+from traceglass.demo._command import _summary
 from traceglass.store import TraceStore
 
+_EARLIER_NS = 1_700_000_000_000_000_000  # 2023-11-14: long before any run
 
-def test_demo_fills_the_store(tmp_path):
-    db = tmp_path / "demo.db"
+
+def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "OTEL_", "TRACEGLASS_"))}
     env["OPENAI_API_KEY"] = "sk-must-not-be-used"  # the demo never talks to the real API
-    done = subprocess.run([sys.executable, "-m", "traceglass", "demo", "--no-ui", "--db", str(db)], env=env,
-                          capture_output=True, text=True, timeout=600, check=False)
+    return env
+
+
+def _demo(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "traceglass", "demo", *args], env=_env(), capture_output=True,
+                          text=True, timeout=600, check=False)
+
+
+def _add_trace(store: TraceStore, name: str, project: str, start_ns: int, **attributes) -> None:
+    store.upsert_span({"name": name, "start_ns": start_ns, "end_ns": start_ns + 1_000_000,
+                       "resource": {"service.name": project}, "attributes": attributes})
+
+
+def test_demo_fills_a_fresh_store_and_reports_what_it_added(tmp_path):
+    db = tmp_path / "demo.db"
+    store = TraceStore(str(db))
+    _add_trace(store, "earlier", "earlier-app", _EARLIER_NS)
+    store.close()
+    for suffix in ("-wal", "-shm"):  # left behind by an app that died
+        (tmp_path / f"demo.db{suffix}").write_bytes(b"")
+
+    done = _demo("--no-ui", "--fresh", "--db", str(db))
     assert done.returncode == 0, done.stdout + done.stderr
-    for name in ("rag_pipeline", "deepeval_agent", "openai_tools_streaming", "langchain_agent", "sessions_users",
-                 "openai_zero_code"):
-        assert f"ran {name} (" in done.stdout
+    lines = done.stdout.splitlines()
+    assert lines[0] == f"--fresh: deleted {db}, {db}-wal, {db}-shm"
+    assert lines[1] == "Running the example apps against the bundled OpenAI-compatible server (no API key needed):"
+    assert [re.sub(r" \(\d+\.\d s\)$", "", line) for line in lines[2:8]] == [
+        f"  ran {name}" for name in ("rag_pipeline", "deepeval_agent", "openai_tools_streaming", "langchain_agent",
+                                     "sessions_users", "openai_zero_code")]
+    assert lines[-1] == f"Browse them with: traceglass traces --db {db}"
+
     store = TraceStore(str(db))
     try:
         traces = store.list_traces(limit=200).traces
         by_project: dict[str, set[str]] = {}
         for t in traces:
             by_project.setdefault(t.project, set()).add(t.name)
-        types = {s.type for t in traces for s in store.get_trace(t.trace_id).spans}
-        assert "sk-must-not-be-used" not in str([store.get_trace(t.trace_id).spans for t in traces])
+        spans = [s for t in traces for s in store.get_trace(t.trace_id).spans]
     finally:
         store.close()
-    assert by_project["rag-pipeline"] == {"rag_pipeline", "research_agent"}
-    assert by_project["support-agent"] == {"support_agent"}
-    assert by_project["langchain-agent"] == {"weather-agent", "RunnableSequence"}
-    assert {"chat gpt-4o-mini", "embeddings text-embedding-3-small"} <= by_project["openai-zero-code"]
-    assert by_project["travel-assistant"] == {"conversation_turn"}
-    assert {"chain", "tool", "llm", "agent", "retriever", "embedding", "chat_model", "graph_node"} <= types
-    priced = [t for t in traces if t.cost_usd]
-    assert len(priced) >= 20 and all(t.total_tokens > 0 for t in priced)
-    assert sum(t.cost_usd for t in priced) > 0.0005
+    assert "sk-must-not-be-used" not in str(spans)
+    assert "earlier-app" not in by_project  # --fresh: only this run's traces
+    assert by_project == {
+        "rag-pipeline": {"rag_pipeline", "research_agent"},
+        "support-agent": {"support_agent"},
+        "langchain-agent": {"weather-agent", "RunnableSequence"},
+        "openai-zero-code": {"chat gpt-4o-mini", "chat gpt-4o", "embeddings text-embedding-3-small"},
+        "travel-assistant": {"conversation_turn"},
+        "openai-tools-streaming": {"weather_turn", "chat gpt-4o", "chat gpt-4o-mini",
+                                   "embeddings text-embedding-3-small", "chat error-429"},
+    }
+    counts = {p: sum(t.project == p for t in traces) for p in by_project}
+    assert counts == {"rag-pipeline": 2, "support-agent": 2, "langchain-agent": 2, "openai-zero-code": 4,
+                      "travel-assistant": 10, "openai-tools-streaming": 6}
+    assert {s.type for s in spans} == {"chain", "tool", "llm", "agent", "retriever", "embedding", "chat_model",
+                                       "graph_node"}
+    unpriced = sorted(t.name for t in traces if not t.cost_usd)
+    assert unpriced == ["chat error-429"]  # every other trace reports usage and has a price
+    assert all(t.total_tokens > 0 for t in traces if t.cost_usd)
+    # the summary is this run's, in the store's own figures
+    summary = lines[8]
+    assert summary.startswith(f"This run added 26 traces, {len(spans)} spans, $")
+    assert summary.endswith(f" to {db} (now 26 traces in all)")
+    rows = {line.split()[0]: line.split()[1:] for line in lines[9:-1]}
+    assert {p: (int(r[0]), r[1], int(r[2]), r[3]) for p, r in rows.items()} == {
+        p: (counts[p], "traces", sum(t.total_tokens for t in traces if t.project == p), "tokens") for p in counts}
+
+
+def test_summary_counts_only_this_runs_traces(tmp_path):
+    db = str(tmp_path / "t.db")
+    store = TraceStore(db)
+    _add_trace(store, "earlier", "app-a", _EARLIER_NS, **{"gen_ai.usage.cost": 5.0})
+    since = _EARLIER_NS + 60 * 10**9
+    _add_trace(store, "one", "app-a", since, **{"gen_ai.usage.cost": 0.25, "gen_ai.usage.input_tokens": 7,
+                                                 "gen_ai.usage.output_tokens": 3})
+    _add_trace(store, "two", "app-a", since + 1, **{"gen_ai.usage.cost": 0.5, "gen_ai.usage.input_tokens": 2,
+                                                     "gen_ai.usage.output_tokens": 1})
+    _add_trace(store, "three", "app-b", since + 2)
+    store.close()
+    assert _summary(db, since).splitlines() == [
+        f"This run added 3 traces, 3 spans, $0.75 to {db} (now 4 traces in all)",
+        "  app-a                      2 traces     13 tokens $0.75",
+        "  app-b                      1 traces      0 tokens unpriced",
+    ]
+
+
+def test_demo_on_a_busy_port_fails_before_running_anything(tmp_path):
+    db = tmp_path / "demo.db"
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = _demo("--port", str(port), "--db", str(db))
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == f"traceglass: port {port} on 127.0.0.1 is already in use; pick another with --port\n"
+    assert not db.exists()
+
+
+def test_fresh_leaves_a_file_that_is_not_a_database_alone(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    done = _demo("--no-ui", "--fresh", "--db", str(notes))
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == f"traceglass: --fresh: {notes} is not an SQLite database; left it alone\n"
+    assert notes.read_text() == "my notes\n"

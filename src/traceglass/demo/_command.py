@@ -17,12 +17,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from traceglass.cli import EXIT_OK, CommandError
+from traceglass.cli import EXIT_OK, EXIT_USAGE, CommandError
 from traceglass.demo import _serve
 from traceglass.demo.endpoint import DEMO_API_KEY, DEMO_CHUNK_DELAY
 from traceglass.demo.examples import DEMO_ORDER
 from traceglass.demo.fake_openai import FakeOpenAIServer
-from traceglass.server._command import _ui, port_number
+from traceglass.server._command import _ui, check_can_serve, port_number
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 _NEEDS = {"langchain_agent": ("langchain_core", "langgraph", "langchain_openai")}
@@ -39,6 +39,9 @@ def add_subcommands(subparsers: Any, common: argparse.ArgumentParser) -> None:
     demo.add_argument("--host", default="127.0.0.1", help="dashboard address (default: 127.0.0.1)")
     demo.add_argument("--port", type=port_number, default=8080, help="dashboard port (default: 8080)")
     demo.add_argument("--verbose", action="store_true", help="show each example's own output")
+    demo.add_argument("--fresh", action="store_true",
+                      help="delete the database (and its -wal/-shm files) first, so it holds only this run's "
+                           "traces")
     demo.set_defaults(func=_demo)
     _serve.add_subcommand(subparsers, common)
 
@@ -108,20 +111,66 @@ def run_examples(db: str, *, verbose: bool = False, out: Any = None) -> list[str
     return failed
 
 
-def _summary(db: str) -> str:
-    from traceglass.store import TraceStore
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_MAX_SUMMARY_PAGES = 100  # 50,000 traces: far more than one run of the examples makes
 
+
+def _remove_store(db: str) -> None:
+    """Delete ``db`` and its -wal/-shm files, refusing a file that is not an SQLite database."""
+    removed = []
+    try:
+        if os.path.exists(db):
+            if not os.path.isfile(db):
+                raise CommandError(f"--fresh: {db} is not a file; left it alone", EXIT_USAGE)
+            with open(db, "rb") as head:
+                start = head.read(len(_SQLITE_HEADER))
+            if start and start != _SQLITE_HEADER:
+                raise CommandError(f"--fresh: {db} is not an SQLite database; left it alone", EXIT_USAGE)
+        for target in (db, f"{db}-wal", f"{db}-shm"):
+            if os.path.isfile(target):
+                os.unlink(target)
+                removed.append(target)
+    except OSError as exc:
+        raise CommandError(f"--fresh: cannot delete {exc.filename or db}: {exc.strerror or exc}") from None
+    print(f"--fresh: deleted {', '.join(removed)}" if removed else f"--fresh: no store at {db} yet")
+
+
+def _summary(db: str, since_ns: int) -> str:
+    """What this run added: the traces that started at or after ``since_ns``, per project."""
+    from datetime import datetime, timezone
+
+    from traceglass.store import TraceStore
+    from traceglass.store._render import cost
+
+    since = datetime.fromtimestamp(since_ns / 1e9, tz=timezone.utc)
+    added = []
     store = TraceStore(db)
     try:
-        counts = store.count()
-        rows = store.stats(group_by="project")
+        cursor = None
+        for _ in range(_MAX_SUMMARY_PAGES):
+            page = store.list_traces(since=since, limit=500, cursor=cursor)
+            added.extend(page.traces)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        held = store.count()["traces"]
     finally:
         store.close()
-    total = sum(row.cost_usd or 0.0 for row in rows)
-    lines = [f"{counts.get('traces', 0)} traces, {counts.get('spans', 0)} spans, ${total:.6f} in {db}"]
-    for row in rows:
-        cost = "unpriced" if row.cost_usd is None else f"${row.cost_usd:.6f}"
-        lines.append(f"  {str(row.key):24} {row.calls:3d} traces {row.total_tokens:6d} tokens {cost}")
+    projects: dict[str, list[Any]] = {}
+    for trace in added:
+        projects.setdefault(str(trace.project), []).append(trace)
+
+    def priced(traces: list[Any]) -> float | None:
+        costs = [t.cost_usd for t in traces if t.cost_usd is not None]
+        return sum(costs) if costs else None
+
+    total = priced(added)
+    lines = [f"This run added {len(added)} traces, {sum(t.span_count for t in added)} spans, "
+             f"{cost(total) if total is not None else 'no cost'} to {db} (now {held} traces in all)"]
+    for project, traces in sorted(projects.items(), key=lambda item: (-(priced(item[1]) or 0.0), item[0])):
+        amount = priced(traces)
+        lines.append(f"  {project:24} {len(traces):3d} traces {sum(t.total_tokens for t in traces):6d} tokens "
+                     f"{'unpriced' if amount is None else cost(amount)}")
     return "\n".join(lines)
 
 
@@ -129,10 +178,15 @@ def _demo(args: argparse.Namespace) -> int:
     from traceglass.store import default_db_path
 
     db = os.fspath(args.db) if getattr(args, "db", None) else str(default_db_path())
+    if not args.no_ui:  # before anything runs: the dashboard must be able to start at the end
+        check_can_serve(args.host, args.port, None)
+    if args.fresh:
+        _remove_store(db)
     Path(db).parent.mkdir(parents=True, exist_ok=True)
     print("Running the example apps against the bundled OpenAI-compatible server (no API key needed):")
+    started_ns = time.time_ns()
     failed = run_examples(db, verbose=args.verbose)
-    print(_summary(db))
+    print(_summary(db, started_ns))
     if failed:
         raise CommandError(f"{len(failed)} example(s) failed: {', '.join(failed)}")
     if args.no_ui:
