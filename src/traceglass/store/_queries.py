@@ -236,6 +236,8 @@ def list_traces(
         add("EXISTS (SELECT 1 FROM spans s WHERE s.trace_no = t.id AND +s.span_type = ?)", span_type)
     if model is not None:
         names = models_matching(conn, model)
+        if not names:  # no stored span has this model: no trace needs to be looked at
+            add("0")
         add(f"EXISTS (SELECT 1 FROM spans s WHERE s.trace_no = t.id AND +s.model IN ({', '.join('?' * len(names))}))",
             *names)
     if search:
@@ -299,14 +301,42 @@ def _rank(fraction_percent: int, n: int) -> int:
 
 # Stored values stats count. Rows written by hand or by another tool may hold anything (text in a
 # number column, infinities, integers beyond any real count): such a value is left out of the sums
-# rather than failing the whole statistics or turning them into Infinity, which JSON cannot carry.
+# rather than failing the whole statistics ("integer overflow") or turning them into Infinity,
+# which JSON cannot carry. Checking every value costs up to twice the plain sums over a million
+# spans, so the plain sums run first and the checked ones only when a result is not plausible.
 _MAX_TOKENS = 10**12
 _MAX_COST = 1e12
 
 
-def _token_sum(usage_filter: str, column: str) -> str:
-    return (f"total(CASE WHEN {usage_filter} AND typeof({column}) = 'integer' AND {column} BETWEEN 0 AND "
-            f"{_MAX_TOKENS} THEN {column} END)")
+def _sums_sql(table: str, key: str, condition: str, usage_filter: str, *, checked: bool) -> str:
+    if checked:
+        tokens = [f"total(CASE WHEN {usage_filter} AND typeof({c}) = 'integer' AND {c} BETWEEN 0 AND "
+                  f"{_MAX_TOKENS} THEN {c} END)" for c in ("input_tokens", "output_tokens")]
+        cost = (f"sum(CASE WHEN {usage_filter} AND typeof(cost_usd) IN ('real', 'integer') "
+                f"AND abs(cost_usd) <= {_MAX_COST} THEN cost_usd END)")
+    else:
+        tokens = [f"sum(CASE WHEN {usage_filter} THEN {c} END)" for c in ("input_tokens", "output_tokens")]
+        cost = f"sum(CASE WHEN {usage_filter} THEN cost_usd END)"
+    return (f"SELECT {key} AS k, count(*), sum(status = 'ERROR'), {tokens[0]}, {tokens[1]}, {cost} "
+            f"FROM {table} WHERE {condition} GROUP BY k")
+
+
+def _plausible(row: tuple) -> bool:
+    _, _, _, tokens_in, tokens_out, cost = row
+    return (all(t is None or (type(t) is int and 0 <= t <= NS_MAX // 2) for t in (tokens_in, tokens_out))
+            and (cost is None or (isinstance(cost, (int, float)) and abs(cost) <= _MAX_COST)))
+
+
+def _sums(conn: sqlite3.Connection, table: str, key: str, condition: str, usage_filter: str,
+          params: list[Any]) -> list[tuple]:
+    try:
+        rows = conn.execute(_sums_sql(table, key, condition, usage_filter, checked=False), params).fetchall()
+        if all(_plausible(row) for row in rows):
+            return rows
+    except sqlite3.OperationalError as exc:  # "integer overflow" from a sum of huge stored counts
+        if "overflow" not in str(exc):
+            raise
+    return conn.execute(_sums_sql(table, key, condition, usage_filter, checked=True), params).fetchall()
 
 
 def stats(conn: sqlite3.Connection, group_by: str = "model", *, since: TimeLike | None = None,
@@ -316,12 +346,7 @@ def stats(conn: sqlite3.Connection, group_by: str = "model", *, since: TimeLike 
     table, key, calls_filter, usage_filter = _GROUPS[group_by]
     where, params = _scope("", since=since, until=until, project=project)
     condition = " AND ".join([calls_filter, *where])
-    sums = conn.execute(
-        f"""SELECT {key} AS k, count(*), sum(status = 'ERROR'),
-            {_token_sum(usage_filter, "input_tokens")}, {_token_sum(usage_filter, "output_tokens")},
-            sum(CASE WHEN {usage_filter} AND typeof(cost_usd) IN ('real', 'integer')
-                AND abs(cost_usd) <= {_MAX_COST} THEN cost_usd END)
-            FROM {table} WHERE {condition} GROUP BY k""", params).fetchall()
+    sums = _sums(conn, table, key, condition, usage_filter, params)
     # Percentiles: one unsorted pass (over a covering index for spans) and a sort per group in
     # Python, which measured faster than any ORDER BY, OFFSET or window function in SQLite here.
     durations: dict[Any, list[int]] = {}
@@ -337,8 +362,8 @@ def stats(conn: sqlite3.Connection, group_by: str = "model", *, since: TimeLike 
         row = totals.setdefault(_key(fold(k)), [0, 0, 0, 0, None])
         row[0] += calls
         row[1] += errors or 0
-        row[2] += int(tokens_in)
-        row[3] += int(tokens_out)
+        row[2] += int(tokens_in or 0)
+        row[3] += int(tokens_out or 0)
         if cost is not None:
             row[4] = cost if row[4] is None else row[4] + cost
     merged: dict[Any, list[int]] = {}
