@@ -220,8 +220,9 @@ def trace_llm(
 ) -> Any:
     """Trace a function as an LLM call (or another span type given by ``event_type``).
 
-    ``cost_per_1k_input``/``cost_per_1k_output`` (USD per 1,000 tokens) price this span ahead of
-    any price table. Works on sync and async functions, generators and async generators.
+    ``cost_per_1k_input``/``cost_per_1k_output`` (USD per 1,000 tokens) price this span and the
+    model calls made inside it (an instrumented client's span) ahead of any price table. Works on
+    sync and async functions, generators and async generators.
     """
     if callable(name):
         return trace_llm()(name)
@@ -288,7 +289,8 @@ def observe(
 
     A ``type`` outside :class:`~traceglass.semconv.SpanType` is kept as given (a custom type).
     ``available_tools``/``handoff_agents`` describe an agent; ``metrics`` names the evaluation
-    metrics that apply to the span; per-token costs price it ahead of any price table.
+    metrics that apply to the span; per-token costs price it and the model calls made inside it
+    ahead of any price table.
     """
     if callable(type):
         return observe()(type)

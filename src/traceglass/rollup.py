@@ -8,8 +8,9 @@ client span under it; a ``@trace_llm`` function and the SDK call inside it). The
     usage; otherwise the span's own usage (or nothing).
 
 So the innermost layer that knows a call's usage wins, and every call is counted once. The cost
-processor applies this when spans end (roll-ups on each span), the store applies it over stored
-traces, and the dashboard shows the store's numbers.
+processor applies this when spans end (roll-ups on each span, and the call's cost only on the span
+whose usage counts), the store applies it over stored traces, and the dashboard shows the store's
+numbers.
 """
 
 from __future__ import annotations

@@ -118,7 +118,10 @@ def test_a_trace_llm_function_around_the_official_span_is_counted_once(
 
     run()
     outer = [s for s in pipeline.spans() if s["name"] == "generate"]
-    assert [s["attributes"]["traceglass.cost.total_usd"] for s in outer] == [0.0105, 0.0105]
+    official = [s for s in pipeline.spans() if s["name"] == "chat gpt-4o"]
+    # the call's cost is on the official span, whose usage counts; the decorator's span rolls it up
+    assert [s["attributes"]["gen_ai.usage.cost"] for s in official] == [0.0105, 0.0105]
+    assert [s["attributes"].get("gen_ai.usage.cost") for s in outer] == [None, None]
     assert [s["attributes"]["traceglass.rollup.cost_usd"] for s in outer] == [0.0105, 0.0105]
     assert pipeline.span("run")["attributes"]["traceglass.rollup.cost_usd"] == 0.021
     assert pipeline.span("run")["attributes"]["traceglass.rollup.total_tokens"] == 3000
@@ -126,6 +129,28 @@ def test_a_trace_llm_function_around_the_official_span_is_counted_once(
     (cost,) = pipeline.metrics()["traceglass.gen_ai.client.cost"]
     assert cost["value"] == 0.021
     assert cost["attributes"]["gen_ai.response.model"] == "gpt-4o-2024-08-06"
+
+
+def test_a_trace_llm_price_reaches_the_official_span_inside(make_pipeline, openai_client, official_instrumentor):
+    pipeline = make_pipeline(prices=TABLE)
+    official_instrumentor.instrument(tracer_provider=pipeline.tracer_provider, meter_provider=pipeline.meter_provider)
+
+    @trace_llm(name="generate", model="gpt-4o", cost_per_1k_input=1.0, cost_per_1k_output=2.0)
+    def generate():
+        return openai_client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+
+    generate()
+    # 1200 * 0.001 + 300 * 0.002, on the span whose usage counts: another instrumentation's
+    official = pipeline.span("chat gpt-4o")["attributes"]
+    assert {k: v for k, v in official.items() if k.startswith(("gen_ai.usage.cost", "traceglass."))} == {
+        "gen_ai.usage.cost": 1.8, "traceglass.cost.input_usd": 1.2, "traceglass.cost.output_usd": 0.6,
+        "traceglass.cost.cached_input_usd": 0.0, "traceglass.cost.total_usd": 1.8, "traceglass.cost.source": "span",
+        "traceglass.price.input_per_token": 0.001, "traceglass.price.output_per_token": 0.002,
+        "traceglass.rollup.input_tokens": 1200, "traceglass.rollup.output_tokens": 300,
+        "traceglass.rollup.total_tokens": 1500, "traceglass.rollup.cost_usd": 1.8,
+    }
+    outer = pipeline.span("generate")["attributes"]
+    assert "gen_ai.usage.cost" not in outer and outer["traceglass.rollup.cost_usd"] == 1.8
 
 
 @pytest.mark.parametrize(

@@ -324,6 +324,13 @@ class TelemetryHandler:
         table = _START_TABLES.get(inv.__class__)
         if table:
             _put_fields(attributes, inv, table)
+        # From the start: the cost processor carries a price to the model calls inside the span.
+        value = values["price_input_per_token"]
+        if value is not None:
+            attributes[semconv.PRICE_INPUT_PER_TOKEN] = value
+        value = values["price_output_per_token"]
+        if value is not None:
+            attributes[semconv.PRICE_OUTPUT_PER_TOKEN] = value
         session = current_session()
         if session is not None:
             attributes.update(session.attributes)
@@ -337,10 +344,6 @@ class TelemetryHandler:
                 attributes[semconv.names().cache_creation_input_tokens] = inv.cache_creation_tokens
             if inv.usage_estimated:
                 attributes[semconv.USAGE_ESTIMATED] = True
-        if inv.price_input_per_token is not None:
-            attributes[semconv.PRICE_INPUT_PER_TOKEN] = inv.price_input_per_token
-        if inv.price_output_per_token is not None:
-            attributes[semconv.PRICE_OUTPUT_PER_TOKEN] = inv.price_output_per_token
         if isinstance(inv, AgentInvocation):
             if inv.available_tools:
                 attributes[semconv.AGENT_TOOLS] = list(inv.available_tools)

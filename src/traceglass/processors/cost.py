@@ -3,7 +3,9 @@
 Wrap the processors that export (``CostSpanProcessor(BatchSpanProcessor(exporter))``): when a span
 ends, the wrapped processors receive a copy carrying
 
-* its cost, when it reports token usage for a model some price source knows. The spec has no cost
+* its cost, when it reports token usage for a model some price source knows and no span below it
+  reported usage (the span whose usage counts under :mod:`traceglass.rollup`: one per model call,
+  so the same call reported by two layers is priced once). The spec has no cost
   attribute yet (the open proposal is semantic-conventions-genai#443), so the total goes to the key
   ``semconv.names().cost_total`` picks — ``gen_ai.usage.cost``, which OpenLIT writes and Langfuse
   reads, or the proposal's ``gen_ai.usage.cost.amount`` (+ currency and source) under the latest
@@ -102,6 +104,9 @@ class CostSpanProcessor(SpanProcessor):
         self._max_open = max(1, max_open_spans)
         # span id -> sum of its ended children's subtree totals, oldest first (O(1) eviction).
         self._open: OrderedDict[int, UsageTotals] = OrderedDict()
+        # span id -> the USD-per-token prices (input, output) in force inside an open span: its own
+        # traceglass.price.* attributes at start, else its parent's, per direction. Usually empty.
+        self._prices: dict[int, tuple[float | None, float | None]] = {}
         self._lock = threading.Lock()
         self._unknown_logged: set[tuple[str | None, str | None]] = set()
         self._shut = False
@@ -132,10 +137,38 @@ class CostSpanProcessor(SpanProcessor):
                 self._open[span_id] = NOTHING
                 if len(self._open) > self._max_open:
                     self._open.popitem(last=False)  # the oldest span that never ended
+            self._start_prices(span, span_id)
         except Exception as exc:  # noqa: BLE001
             report("cost.on_start", exc)
         for processor in self._downstream:
             processor.on_start(span, parent_context=parent_context)
+
+    def _start_prices(self, span: Any, span_id: int) -> None:
+        """Carry a user's price (``@trace_llm(cost_per_1k_input=...)``) down to the spans inside.
+
+        The call a priced function makes is often reported by an instrumented client inside it too;
+        that span is the one priced (its usage counts under traceglass.rollup), so it takes the
+        user's price, whichever instrumentation made it. Per direction, a span's own price wins."""
+        attributes = frozen_attributes(span)
+        own = attributes.get(semconv.PRICE_INPUT_PER_TOKEN), attributes.get(semconv.PRICE_OUTPUT_PER_TOKEN)
+        prices = self._prices
+        inherited = None
+        if prices:
+            parent = span.parent
+            if parent is not None and not parent.is_remote:
+                inherited = prices.get(parent.span_id)
+        if inherited is None and own[0] is None and own[1] is None:
+            return  # the common case: no price anywhere above
+        own_in, own_out = price_overrides(attributes)
+        if inherited is not None:
+            own_in = own_in if own_in is not None else inherited[0]
+            own_out = own_out if own_out is not None else inherited[1]
+        if own_in is None and own_out is None:
+            return
+        with self._lock:
+            prices[span_id] = (own_in, own_out)
+            if len(prices) > self._max_open:
+                del prices[next(iter(prices))]  # the oldest span that never ended
 
     def _on_ending(self, span: Any) -> None:
         for processor in self._downstream:
@@ -167,6 +200,7 @@ class CostSpanProcessor(SpanProcessor):
             processor.shutdown()
         with self._lock:
             self._open.clear()
+            self._prices.clear()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         # A list, not a generator: every processor is flushed even after one fails.
@@ -177,19 +211,20 @@ class CostSpanProcessor(SpanProcessor):
         span_id = span.context.span_id
         with self._lock:
             below = self._open.pop(span_id, None)
+            scope = self._prices.pop(span_id, None) if self._prices else None
         extra: dict[str, Any] = {}
-        usage = read_usage(attributes)
         own: UsageTotals | None = None
+        # A span's usage counts only when no span below reported usage (traceglass.rollup). Only
+        # the span whose usage counts is priced: one span per model call carries its cost, so
+        # summing the cost key over spans (as Langfuse does) counts each call once.
+        usage = read_usage(attributes) if below is None or not below.calls else None
         if usage is not None:
-            cost = self._price(usage, attributes, span.start_time)
+            cost = self._price(usage, attributes, span.start_time, scope, extra)
             if cost is not None:
                 _put_cost(extra, cost, self._names)
+                if _LIVE[0] <= 1 or _first_to_count(span_id):  # once per span process-wide
+                    self._count_cost(cost, attributes, usage)
             own = own_usage(usage.input_tokens, usage.output_tokens, cost.total_usd if cost else None)
-            # Counted at the innermost layer reporting this call, and once per span process-wide.
-            if cost is not None and (below is None or not below.calls) and (
-                _LIVE[0] <= 1 or _first_to_count(span_id)
-            ):
-                self._count_cost(cost, attributes, usage)
         subtree = subtree_totals(own, (below,) if below is not None else ())
         if subtree.calls:
             extra[semconv.ROLLUP_INPUT_TOKENS] = subtree.input_tokens
@@ -205,8 +240,19 @@ class CostSpanProcessor(SpanProcessor):
                         self._open[parent.span_id] = sum_below + subtree
         return extra
 
-    def _price(self, usage: SpanUsage, attributes: Any, start_time: int | None) -> Cost | None:
+    def _price(self, usage: SpanUsage, attributes: Any, start_time: int | None,
+               scope: tuple[float | None, float | None] | None = None, extra: dict[str, Any] | None = None,
+               ) -> Cost | None:
         override_in, override_out = price_overrides(attributes)
+        if scope is not None:  # a price from a span above (or this span's own, given at start)
+            if override_in is None and scope[0] is not None:
+                override_in = scope[0]
+                if extra is not None:  # the priced span shows the price it was priced at
+                    extra[semconv.PRICE_INPUT_PER_TOKEN] = override_in
+            if override_out is None and scope[1] is not None:
+                override_out = scope[1]
+                if extra is not None:
+                    extra[semconv.PRICE_OUTPUT_PER_TOKEN] = override_out
         price: Price | None = None
         if override_in is not None and override_out is not None:
             price = Price(override_in, override_out, source=semconv.COST_SOURCE_SPAN)
