@@ -85,6 +85,12 @@ def _parse_positive_int(value: str) -> int:
     return number
 
 
+def _parse_size(value: Any) -> int:
+    from traceglass.store._retention import parse_size  # "64MB", "1GiB" or bytes, as db_max_size
+
+    return parse_size(value)
+
+
 def _parse_positive_float(value: str) -> float:
     number = float(value)
     if number <= 0:
@@ -118,6 +124,8 @@ class Settings:
     metrics: bool = _opt(True, "TRACEGLASS_METRICS", _parse_bool)
     flush_at: int = _opt(512, "TRACEGLASS_FLUSH_AT", _parse_positive_int)
     flush_interval: float = _opt(5.0, "TRACEGLASS_FLUSH_INTERVAL", _parse_positive_float)
+    # Bound on the bytes of spans waiting for export (an estimate); past it spans are dropped and counted.
+    max_queue_bytes: int = _opt(64 * 1024 * 1024, "TRACEGLASS_MAX_QUEUE_BYTES", _parse_size)
     capture_content: ContentCapture = _opt(ContentCapture.SPAN_ONLY, CAPTURE_CONTENT_ENV, parse_capture)
     max_content_length: int = _opt(16384, "TRACEGLASS_MAX_CONTENT_LENGTH", _parse_positive_int)
     # Ask OpenAI-compatible APIs for a stream's token usage (stream_options.include_usage).
@@ -170,6 +178,10 @@ def _validate_argument(name: str, value: Any) -> Any:
         raise ValueError(f"flush_at must be a positive integer, got {value!r}")
     if name == "flush_interval" and (not isinstance(value, (int, float)) or value <= 0):
         raise ValueError(f"flush_interval must be a positive number of seconds, got {value!r}")
+    if name == "max_queue_bytes":
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise ValueError(f"max_queue_bytes must be a number of bytes or a size such as '64MB', got {value!r}")
+        return _parse_size(value)
     if name == "max_content_length" and (not isinstance(value, int) or value <= 0):
         raise ValueError(f"max_content_length must be a positive integer, got {value!r}")
     if name == "openai_stream_usage" and not isinstance(value, bool):

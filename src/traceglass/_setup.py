@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -13,11 +14,12 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.export import SpanExporter
 
 from traceglass import _config, instrumentors, semconv
 from traceglass._handler import TelemetryHandler, set_handler
 from traceglass.exporters import _named
+from traceglass.processors._batch import BatchSpanProcessor
 from traceglass.processors._fanout import FanOutSpanProcessor
 from traceglass.processors.session import SessionSpanProcessor
 
@@ -40,16 +42,19 @@ class Telemetry:
     def flush(self, timeout_millis: int = 30000) -> bool:
         return flush(timeout_millis)
 
-    def shutdown(self) -> None:
-        shutdown()
+    def shutdown(self, timeout_millis: int = 30000) -> None:
+        shutdown(timeout_millis)
 
 
 class _State:
     lock = threading.Lock()
     tracer_provider: TracerProvider | None = None
-    meter_provider: Any = None
+    meter_provider: Any = None  # the meter provider configure() made, until shutdown()
+    global_meter_provider: Any = None  # the one configure() made the global (can be set only once)
     fanout: FanOutSpanProcessor | None = None
     telemetry: Telemetry | None = None
+    # Instrumentors configure() turned on, with the providers it gave them.
+    instrumented: dict[str, tuple[Any, Any, Any]] = {}
 
 
 def configure(
@@ -66,6 +71,7 @@ def configure(
     metric_readers: Sequence[MetricReader] | None = None,
     flush_at: int | None = None,
     flush_interval: float | None = None,
+    max_queue_bytes: int | str | None = None,
     capture_content: Any = None,
     max_content_length: int | None = None,
     mask: Callable[[Any], Any] | None = None,
@@ -102,6 +108,7 @@ def configure(
         metrics=metrics_enabled,
         flush_at=flush_at,
         flush_interval=flush_interval,
+        max_queue_bytes=max_queue_bytes,
         capture_content=capture_content,
         max_content_length=max_content_length,
         mask=mask,
@@ -125,6 +132,9 @@ def configure(
     with _State.lock:
         _config.set_current(settings)
         provider = _tracer_provider(settings, tracer_provider)
+        if _State.tracer_provider is None:
+            _State.tracer_provider = provider  # the resource of a meter provider made below
+        meter_provider = _meter_provider(settings, names or [], metric_readers)
         span_exporters = [*_named_exporters(settings, names, exporters is not None), *instances]
         downstream = [
             BatchSpanProcessor(
@@ -132,39 +142,39 @@ def configure(
                 max_export_batch_size=settings.flush_at,
                 schedule_delay_millis=settings.flush_interval * 1000,
                 max_queue_size=max(_MAX_QUEUE_SIZE, settings.flush_at * 4),
+                max_queue_bytes=settings.max_queue_bytes,
+                meter_provider=meter_provider,
             )
             for exporter in span_exporters
         ]
-        pipeline = _pipeline(settings, downstream)
+        pipeline = _pipeline(settings, downstream, meter_provider)
         if _State.fanout is None or _State.tracer_provider is not provider:
             _State.fanout = FanOutSpanProcessor()
             provider.add_span_processor(SessionSpanProcessor())
             provider.add_span_processor(_State.fanout)
             _State.tracer_provider = provider
-        for old in _State.fanout.replace(pipeline):
+        for old in _State.fanout.replace(pipeline):  # returns once no span is being handed to them
             _shutdown_quietly(old)
-        meter_provider = _meter_provider(settings, names or [], metric_readers)
         set_handler(TelemetryHandler(tracer_provider=provider, meter_provider=meter_provider))
         done = _instrument(instrument_names, provider, meter_provider)
         _State.telemetry = Telemetry(settings, provider, meter_provider, span_exporters, done)
         return _State.telemetry
 
 
-def _pipeline(settings: _config.Settings, downstream: list[SpanProcessor]) -> list[SpanProcessor]:
+def _pipeline(settings: _config.Settings, downstream: list[SpanProcessor], meter_provider: Any) -> list[SpanProcessor]:
     """The processors behind the fan-out (the cost processor wraps the export processors)."""
     if not settings.cost:
         return downstream
     from traceglass.processors.cost import CostSpanProcessor
 
-    # meter_provider=None: the global one, which configure() installs right after this call (the
-    # counter is created through the API's proxy meter, so it follows once the provider is set).
+    # meter_provider=None: the global one (the application's, or none).
     try:
-        return [CostSpanProcessor(downstream, prices=settings.prices)]
+        return [CostSpanProcessor(downstream, prices=settings.prices, meter_provider=meter_provider)]
     except ValueError as exc:
         if settings.prices is None or settings.prices != os.environ.get("TRACEGLASS_PRICES"):
             raise  # a developer's bad configure(prices=...) argument
         logger.warning("traceglass: ignoring TRACEGLASS_PRICES: %s; pricing with genai-prices only", exc)
-        return [CostSpanProcessor(downstream)]
+        return [CostSpanProcessor(downstream, meter_provider=meter_provider)]
 
 
 def _tracer_provider(settings: _config.Settings, explicit: TracerProvider | None) -> TracerProvider:
@@ -202,9 +212,12 @@ def _named_exporters(settings: _config.Settings, names: list[str] | None, given:
 
 def _meter_provider(settings: _config.Settings, names: list[str], readers: Sequence[MetricReader] | None) -> Any:
     current = metrics.get_meter_provider()
-    if isinstance(current, MeterProvider):
-        return current
+    if isinstance(current, MeterProvider) and current is not _State.global_meter_provider:
+        return current  # the application's (or opentelemetry-instrument's)
     if _State.meter_provider is not None:
+        if readers and not set(readers) <= set(_State.meter_provider._all_metric_readers):  # noqa: SLF001
+            logger.warning("traceglass: metric_readers ignored: configure() already set up a meter provider; "
+                           "call traceglass.shutdown() first to start a new one")
         return _State.meter_provider
     if not settings.metrics:
         return None
@@ -218,7 +231,11 @@ def _meter_provider(settings: _config.Settings, names: list[str], readers: Seque
         return None
     provider = MeterProvider(metric_readers=all_readers, resource=_State.tracer_provider.resource
                              if _State.tracer_provider is not None else Resource.create())
-    metrics.set_meter_provider(provider)
+    if _State.global_meter_provider is None:
+        metrics.set_meter_provider(provider)
+        _State.global_meter_provider = provider
+    # else: the global one, set by an earlier configure(), was shut down and cannot be replaced;
+    # this one is handed explicitly to our handler, cost processor and instrumentors instead.
     _State.meter_provider = provider
     return provider
 
@@ -241,47 +258,101 @@ def _instrument(names: list[str], tracer_provider: TracerProvider, meter_provide
             continue
         try:
             instrumentor = spec.load()()
+            ours = _State.instrumented.get(name)
+            if ours is not None and instrumentor.is_instrumented_by_opentelemetry and (
+                    ours[1] is not tracer_provider or ours[2] is not meter_provider):
+                instrumentor.uninstrument()  # ours, with providers since replaced (e.g. after shutdown())
             if not instrumentor.is_instrumented_by_opentelemetry:
                 instrumentor.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
+                _State.instrumented[name] = (instrumentor, tracer_provider, meter_provider)
             done.append(name)
         except Exception:  # noqa: BLE001 - one instrumentor failing must not stop the others
             logger.warning("traceglass: could not instrument %s", name, exc_info=True)
     return done
 
 
-def _shutdown_quietly(processor: SpanProcessor) -> None:
+def _shutdown_quietly(processor: SpanProcessor, timeout_millis: int = 30000) -> None:
+    """Shut ``processor`` down; our batch processors in it (behind the cost processor too) within the timeout."""
+    deadline = time.monotonic() + timeout_millis / 1000
     try:
-        processor.shutdown()
+        for batch in _batch_processors(processor):
+            batch.shutdown(_remaining_millis(deadline))
+        processor.shutdown()  # our batch processors in it are already down: this returns at once
     except Exception:  # noqa: BLE001
         logger.debug("traceglass: error shutting down a replaced processor", exc_info=True)
 
 
+def _batch_processors(processor: SpanProcessor) -> list[BatchSpanProcessor]:
+    if isinstance(processor, BatchSpanProcessor):
+        return [processor]
+    return [b for inner in getattr(processor, "downstream", ()) for b in _batch_processors(inner)]
+
+
+def _remaining_millis(deadline: float) -> int:
+    return max(0, int((deadline - time.monotonic()) * 1000))
+
+
+def _bounded(call: Callable[..., Any], deadline: float) -> Any:
+    """``call(timeout_millis=...)`` on a helper thread, waited for until ``deadline``; None if late.
+
+    The SDK's metric readers do not keep to the timeout they are given (an OTLP exporter retrying
+    a dead collector takes ~10 s), and flush()/shutdown() must return on time.
+    """
+    remaining = _remaining_millis(deadline)
+    if remaining <= 0:
+        return None
+    result: list[Any] = []
+
+    def run() -> None:
+        try:
+            result.append(call(timeout_millis=remaining))
+        except Exception:  # noqa: BLE001
+            logger.warning("traceglass: %s failed", getattr(call, "__qualname__", call), exc_info=True)
+
+    helper = threading.Thread(target=run, name="traceglass-bounded", daemon=True)
+    helper.start()
+    helper.join(remaining / 1000)
+    return result[0] if result else None
+
+
 def flush(timeout_millis: int = 30000) -> bool:
-    """Export everything pending now; True when every exporter confirmed. Never raises."""
+    """Export everything pending now, waiting at most ``timeout_millis``.
+
+    True only when every span ended before the call was delivered (and none was dropped since
+    the previous flush) and the metrics were exported; False when something was not, or the time
+    ran out. Never raises. Without ``configure()``, flushes the global tracer provider.
+    """
+    deadline = time.monotonic() + max(0, timeout_millis) / 1000
     ok = True
     try:
-        provider = _State.tracer_provider or trace.get_tracer_provider()
-        if hasattr(provider, "force_flush"):
-            ok = bool(provider.force_flush(timeout_millis))
+        if _State.fanout is not None:
+            ok = bool(_State.fanout.force_flush(timeout_millis))  # our pipeline: bounded and truthful
+        else:
+            provider = trace.get_tracer_provider()
+            if hasattr(provider, "force_flush"):
+                ok = bool(provider.force_flush(timeout_millis))
         meter_provider = _State.meter_provider
         if meter_provider is not None:
-            ok = bool(meter_provider.force_flush(timeout_millis)) and ok
+            ok = _bounded(meter_provider.force_flush, deadline) is True and ok
     except Exception:  # noqa: BLE001
         logger.warning("traceglass: flush failed", exc_info=True)
         return False
     return ok
 
 
-def shutdown() -> None:
-    """Flush and stop what ``configure()`` set up. Never raises; safe to call twice."""
+def shutdown(timeout_millis: int = 30000) -> None:
+    """Flush and stop what ``configure()`` set up, within ``timeout_millis``. Never raises; safe to call twice.
+
+    ``configure()`` may be called again afterwards: it sets up new exporters and a new meter provider.
+    """
+    deadline = time.monotonic() + max(0, timeout_millis) / 1000
     try:
-        flush()
         fanout = _State.fanout
         if fanout is not None:
             for processor in fanout.replace(()):
-                _shutdown_quietly(processor)
+                _shutdown_quietly(processor, _remaining_millis(deadline))
         if _State.meter_provider is not None:
-            _State.meter_provider.shutdown()
-            _State.meter_provider = None
+            meter_provider, _State.meter_provider = _State.meter_provider, None
+            _bounded(meter_provider.shutdown, deadline)
     except Exception:  # noqa: BLE001
         logger.warning("traceglass: shutdown failed", exc_info=True)

@@ -1,49 +1,89 @@
 """A replaceable fan-out to downstream processors, so configure() can run twice cleanly.
 
 The SDK has no way to remove a processor from a provider; configure() adds one fan-out once and
-swaps what is inside it on each later call.
+swaps what is inside it on each later call. A span that ends while the swap happens goes through
+exactly one pipeline, the old or the new: ``replace`` returns the old processors only once every
+``on_end`` still running on them has returned, so shutting them down loses nothing.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any, Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
+# How long ``replace`` waits for in-flight on_end calls on the old processors (they take microseconds).
+_DRAIN_TIMEOUT_S = 5.0
+
+
+class _Generation:
+    """One set of processors and how many ``on_end`` calls are running on it."""
+
+    __slots__ = ("processors", "active")
+
+    def __init__(self, processors: Sequence[SpanProcessor]) -> None:
+        self.processors: tuple[SpanProcessor, ...] = tuple(processors)
+        self.active = 0
+
 
 class FanOutSpanProcessor(SpanProcessor):
     def __init__(self, processors: Sequence[SpanProcessor] = ()) -> None:
-        self._processors: tuple[SpanProcessor, ...] = tuple(processors)
-        self._lock = threading.Lock()
+        self._current = _Generation(processors)
+        self._idle = threading.Condition(threading.Lock())
 
     @property
     def processors(self) -> tuple[SpanProcessor, ...]:
-        return self._processors
+        return self._current.processors
 
     def replace(self, processors: Sequence[SpanProcessor]) -> tuple[SpanProcessor, ...]:
-        """Install ``processors``; return the old ones (the caller shuts them down)."""
-        with self._lock:
-            old, self._processors = self._processors, tuple(processors)
-        return old
+        """Install ``processors``; return the old ones once no span is being handed to them.
+
+        The caller shuts the old ones down. The wait is bounded, in case an ``on_end`` blocks.
+        """
+        deadline = time.monotonic() + _DRAIN_TIMEOUT_S
+        with self._idle:
+            old, self._current = self._current, _Generation(processors)
+            while old.active:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._idle.wait(remaining)
+        return old.processors
 
     def on_start(self, span: Any, parent_context: Any = None) -> None:
-        for processor in self._processors:
+        for processor in self._current.processors:
             processor.on_start(span, parent_context=parent_context)
 
     def _on_ending(self, span: Any) -> None:
-        for processor in self._processors:
+        for processor in self._current.processors:
             hook = getattr(processor, "_on_ending", None)
             if hook is not None:
                 hook(span)
 
     def on_end(self, span: ReadableSpan) -> None:
-        for processor in self._processors:
-            processor.on_end(span)
+        with self._idle:
+            generation = self._current
+            generation.active += 1
+        try:
+            for processor in generation.processors:
+                processor.on_end(span)
+        finally:
+            with self._idle:
+                generation.active -= 1
+                if not generation.active and generation is not self._current:
+                    self._idle.notify_all()
 
     def shutdown(self) -> None:
-        for processor in self._processors:
+        for processor in self._current.processors:
             processor.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return all([processor.force_flush(timeout_millis) for processor in self._processors])
+        """Flush every processor within one shared deadline; True only if all of them confirmed."""
+        deadline = time.monotonic() + max(0, timeout_millis) / 1000
+        results = []
+        for processor in self._current.processors:  # every one, even after one fails
+            remaining = max(0, int((deadline - time.monotonic()) * 1000))
+            results.append(processor.force_flush(remaining))
+        return all(results)

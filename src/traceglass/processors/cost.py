@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
@@ -203,8 +204,13 @@ class CostSpanProcessor(SpanProcessor):
             self._prices.clear()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        # A list, not a generator: every processor is flushed even after one fails.
-        return all([processor.force_flush(timeout_millis) for processor in self._downstream])  # noqa: C419
+        # One deadline for all (N exporters must not take N timeouts); every processor is flushed
+        # even after one fails.
+        deadline = time.monotonic() + max(0, timeout_millis) / 1000
+        results = []
+        for processor in self._downstream:
+            results.append(processor.force_flush(max(0, int((deadline - time.monotonic()) * 1000))))
+        return all(results)
 
     # --- pricing and roll-ups --------------------------------------------------------------
     def _enrich(self, span: ReadableSpan, attributes: Any) -> dict[str, Any]:

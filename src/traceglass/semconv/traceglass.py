@@ -64,5 +64,10 @@ ROLLUP_COST = "traceglass.rollup.cost_usd"
 
 # Metric names of our own.
 METRIC_COST = "traceglass.gen_ai.client.cost"
+METRIC_SPANS_DROPPED = "traceglass.spans.dropped"  # spans a batch processor could not export
+# Its error.type values: why the spans were lost.
+SPAN_DROP_QUEUE_FULL = "queue_full"
+SPAN_DROP_EXPORT_FAILED = "export_failed"
+SPAN_DROP_SHUTDOWN = "shutdown"
 
 __all__ = [name for name in list(globals()) if name.isupper()]
