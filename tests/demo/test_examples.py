@@ -7,6 +7,7 @@ itself, and writes to a temporary SQLite file that the test reads back with Trac
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -27,10 +28,11 @@ def run_example(name: str, db: Path) -> subprocess.CompletedProcess:
     return done
 
 
-def trees(db: Path) -> dict[str, list[tuple[int, str, str]]]:
-    """Root name -> the trace's spans as (depth, name, type), depth-first in start order."""
+def trees(db: Path) -> dict[str, list[list[tuple[int, str, str]]]]:
+    """Root name -> each such trace's spans as (depth, name, type), depth-first in start order;
+    traces oldest first."""
     store = TraceStore(str(db))
-    out: dict[str, list[tuple[int, str, str]]] = {}
+    out: dict[str, list[list[tuple[int, str, str]]]] = {}
     try:
         for summary in reversed(store.list_traces(limit=100).traces):
             trace = store.get_trace(summary.trace_id)
@@ -42,64 +44,100 @@ def trees(db: Path) -> dict[str, list[tuple[int, str, str]]]:
                     walk(child, depth + 1)
 
             walk(trace.root, 0)
-            out.setdefault(trace.root.name, rows)
+            assert len(rows) == len(trace.spans) == summary.span_count  # one tree holds every span
+            out.setdefault(trace.root.name, []).append(rows)
     finally:
         store.close()
     return out
 
 
-def totals(db: Path) -> dict[str, tuple[int, float | None]]:
+def totals(db: Path) -> list[tuple[str, int, int, float | None]]:
+    """(root name, input tokens, output tokens, cost) per trace, oldest first."""
     store = TraceStore(str(db))
     try:
-        return {t.name: (t.total_tokens, t.cost_usd) for t in store.list_traces(limit=100).traces}
+        return [(t.name, t.input_tokens, t.output_tokens, t.cost_usd)
+                for t in reversed(store.list_traces(limit=100).traces)]
     finally:
         store.close()
+
+
+def all_spans(db: Path) -> list:
+    """Every span, traces oldest first, each trace's spans in start order."""
+    store = TraceStore(str(db))
+    try:
+        return [s for t in reversed(store.list_traces(limit=100).traces)
+                for s in sorted(store.get_trace(t.trace_id).spans, key=lambda s: s.start_ns)]
+    finally:
+        store.close()
+
+
+def usd(input_tokens: int, output_tokens: int, per_million_in: float, per_million_out: float = 0.0):
+    return pytest.approx(input_tokens * per_million_in / 1e6 + output_tokens * per_million_out / 1e6)
+
+
+# List prices per million tokens (input, output) the cost processor uses for the demo's models
+GPT_4O_MINI, GPT_4O, EMBEDDING_3_SMALL = (0.15, 0.6), (2.5, 10.0), (0.02, 0.0)
+TRACING_ANSWER = ("OpenTelemetry records each step of a request as a span; spans nest into a trace, so you can see "
+                  "where time and money go.")
 
 
 def test_rag_pipeline(tmp_path):
     db = tmp_path / "t.db"
     done = run_example("rag_pipeline", db)
-    assert done.stdout.startswith("RAG: ")
+    assert done.stdout == f"RAG: The capital of France is Paris, which sits on the Seine.\nAgent: {TRACING_ANSWER}\n"
     found = trees(db)
-    assert found["rag_pipeline"] == [
+    assert found["rag_pipeline"] == [[
         (0, "rag_pipeline", "chain"),
         (1, "retrieve_documents", "tool"),
         (1, "generate_answer", "llm"),
         (2, "chat gpt-4o-mini", "llm"),
-    ]
-    assert found["research_agent"] == [
+    ]]
+    assert found["research_agent"] == [[
         (0, "research_agent", "agent"),
         (1, "plan_step", "llm"),
         (1, "search_knowledge", "retriever"),
         (1, "word_count", "tool"),
         (1, "summarise_step", "llm"),
         (2, "chat gpt-4o", "llm"),
+    ]]
+    # generate_answer and its OpenAI span report the same call: the trace counts it once; the
+    # self-hosted plan step (42 + 17 tokens) is priced by its per-span price of $0.0000002 a token
+    assert totals(db) == [
+        ("rag_pipeline", 43, 13, usd(43, 13, *GPT_4O_MINI)),
+        ("research_agent", 42 + 42, 17 + 27, pytest.approx(59 * 0.0000002 + usd(42, 27, *GPT_4O).expected)),
     ]
-    counted = totals(db)
-    # generate_answer and its OpenAI span report the same call: the trace counts it once.
-    store = TraceStore(str(db))
-    try:
-        rag = store.get_trace(store.list_traces(limit=10).traces[-1].trace_id)
-        (client_span,) = [s for s in rag.spans if s.name == "chat gpt-4o-mini"]
-        assert counted["rag_pipeline"][0] == client_span.total_tokens
-        assert counted["rag_pipeline"][1] == pytest.approx(client_span.cost_usd)
-    finally:
-        store.close()
-    # the self-hosted plan step is priced by its per-span price: 59 tokens at $0.0000002
-    assert counted["research_agent"][1] > 59 * 0.0000002
+    by_name = {s.name: s for s in all_spans(db)}
+    assert (by_name["plan_step"].input_tokens, by_name["plan_step"].output_tokens) == (42, 17)
+    assert by_name["plan_step"].cost_usd == pytest.approx(59 * 0.0000002)
+    assert (by_name["chat gpt-4o-mini"].input_tokens, by_name["chat gpt-4o-mini"].output_tokens) == (43, 13)
 
 
 def test_deepeval_agent(tmp_path):
     db = tmp_path / "t.db"
-    run_example("deepeval_agent", db)
-    found = trees(db)
-    assert found["support_agent"] == [
-        (0, "support_agent", "agent"),
-        (1, "find_policies", "retriever"),
-        (2, "embeddings text-embedding-3-small", "embedding"),
-        (1, "order_lookup", "tool"),
-        (1, "draft_reply", "llm"),
-        (2, "chat gpt-4o-mini", "llm"),
+    done = run_example("deepeval_agent", db)
+    assert done.stdout == ("Reply: Yes: refunds are accepted within 30 days of delivery, so you can still return it.\n"
+                           "Escalated: ticket T-1042 opened\n")
+    assert trees(db)["support_agent"] == [
+        [
+            (0, "support_agent", "agent"),
+            (1, "find_policies", "retriever"),
+            (2, "embeddings text-embedding-3-small", "embedding"),
+            (1, "order_lookup", "tool"),
+            (1, "draft_reply", "llm"),
+            (2, "chat gpt-4o-mini", "llm"),
+        ],
+        [
+            (0, "support_agent", "agent"),
+            (1, "find_policies", "retriever"),
+            (2, "embeddings text-embedding-3-small", "embedding"),
+            (1, "order_lookup", "tool"),
+            (1, "escalation_agent", "agent"),
+        ],
+    ]
+    assert totals(db) == [
+        ("support_agent", 12 + 40, 18, pytest.approx(usd(12, 0, *EMBEDDING_3_SMALL).expected
+                                                     + usd(40, 18, *GPT_4O_MINI).expected)),
+        ("support_agent", 6, 0, usd(6, 0, *EMBEDDING_3_SMALL)),
     ]
     store = TraceStore(str(db))
     try:
@@ -115,27 +153,43 @@ def test_deepeval_agent(tmp_path):
 def test_openai_tools_streaming(tmp_path):
     db = tmp_path / "t.db"
     done = run_example("openai_tools_streaming", db)
-    assert "Rate limited as expected: 429" in done.stdout
+    assert done.stdout.splitlines() == [
+        'Tool loop: According to the tool: {"city": "Lisbon", "forecast": "sunny", "celsius": 21}',
+        "Streamed: Spans fall like leaves / each call carries its own cost / the trace tells the tale",
+        f"Stream helper: {TRACING_ANSWER}",
+        "Embeddings: 3 vectors",
+        f"Responses API: {TRACING_ANSWER}",
+        "Rate limited as expected: 429",
+    ]
     found = trees(db)
-    assert found["weather_turn"] == [(0, "weather_turn", "chain"), (1, "chat gpt-4o-mini", "llm"),
-                                     (1, "chat gpt-4o-mini", "llm")]
-    assert set(found) >= {"chat gpt-4o", "chat gpt-4o-mini", "embeddings text-embedding-3-small", "chat error-429"}
-    store = TraceStore(str(db))
-    try:
-        streamed = [t for t in store.list_traces(limit=20).traces if t.name == "chat gpt-4o"]
-        span = store.get_trace(streamed[0].trace_id).root
-        assert span.attributes["gen_ai.request.stream"] is True
-        assert span.attributes["gen_ai.response.time_to_first_chunk"] > 0
-        assert span.output_tokens > 0 and span.cost_usd > 0
-    finally:
-        store.close()
+    assert found["weather_turn"] == [[(0, "weather_turn", "chain"), (1, "chat gpt-4o-mini", "llm"),
+                                      (1, "chat gpt-4o-mini", "llm")]]
+    assert [name for name, *_ in totals(db)] == ["weather_turn", "chat gpt-4o", "chat gpt-4o-mini",
+                                                  "embeddings text-embedding-3-small", "chat gpt-4o-mini",
+                                                  "chat error-429"]
+    by_trace = totals(db)
+    # the tool loop's two calls; the stream that asked for usage; embeddings; the Responses API; the error
+    assert by_trace[0] == ("weather_turn", 45 + 82, 53 + 28, pytest.approx(usd(45, 53, *GPT_4O_MINI).expected
+                                                                           + usd(82, 28, *GPT_4O_MINI).expected))
+    assert by_trace[1] == ("chat gpt-4o", 12, 17, usd(12, 17, *GPT_4O))
+    assert by_trace[3] == ("embeddings text-embedding-3-small", 3, 0, usd(3, 0, *EMBEDDING_3_SMALL))
+    assert by_trace[4] == ("chat gpt-4o-mini", 18, 27, usd(18, 27, *GPT_4O_MINI))
+    assert by_trace[5] == ("chat error-429", 0, 0, None)
+    streamed = [s for s in all_spans(db) if s.name == "chat gpt-4o"]
+    assert len(streamed) == 1
+    span = streamed[0]
+    assert span.attributes["gen_ai.request.stream"] is True
+    assert 0 < span.attributes["gen_ai.response.time_to_first_chunk"] <= span.duration_ms / 1000
+    assert (span.input_tokens, span.output_tokens) == (12, 17)
 
 
 def test_langchain_agent(tmp_path):
     db = tmp_path / "t.db"
-    run_example("langchain_agent", db)
+    done = run_example("langchain_agent", db)
+    assert done.stdout == ("Chain: The capital of France is Paris, which sits on the Seine.\n"
+                           "Agent: According to the tool: sunny, 21°C\n")
     found = trees(db)
-    assert found["weather-agent"] == [
+    assert found["weather-agent"] == [[
         (0, "weather-agent", "chain"),
         (1, "agent", "graph_node"),
         (2, "chat gpt-4o-mini", "chat_model"),
@@ -147,8 +201,20 @@ def test_langchain_agent(tmp_path):
         (2, "chat gpt-4o-mini", "chat_model"),
         (3, "chat gpt-4o-mini", "llm"),
         (2, "route", "chain"),
+    ]]
+    assert found["RunnableSequence"] == [[
+        (0, "RunnableSequence", "chain"),
+        (1, "ChatPromptTemplate", "chain"),
+        (1, "chat gpt-4o-mini", "chat_model"),
+        (2, "chat gpt-4o-mini", "llm"),
+        (1, "StrOutputParser", "chain"),
+    ]]
+    # the LangChain and OpenAI spans of one call count it once
+    assert totals(db) == [
+        ("RunnableSequence", 26, 13, usd(26, 13, *GPT_4O_MINI)),
+        ("weather-agent", 44 + 63, 53 + 10, pytest.approx(usd(44, 53, *GPT_4O_MINI).expected
+                                                          + usd(63, 10, *GPT_4O_MINI).expected)),
     ]
-    assert found["RunnableSequence"][0] == (0, "RunnableSequence", "chain")
 
 
 def test_sessions_users(tmp_path):
@@ -158,26 +224,46 @@ def test_sessions_users(tmp_path):
     try:
         sessions = {row.key: row.calls for row in store.stats(group_by="session")}
         users = {row.key: row.calls for row in store.stats(group_by="user")}
-        spans = [s for t in store.list_traces(limit=50).traces for s in store.get_trace(t.trace_id).spans]
     finally:
         store.close()
     assert sessions == {"alice-trip-1": 3, "alice-trip-2": 2, "bob-trip-1": 3, "bob-trip-2": 2}
     assert users == {"alice": 5, "bob": 5}
-    client_spans = [s for s in spans if s.name == "chat gpt-4o-mini"]
-    assert len(client_spans) == 10 and all(s.session and s.user for s in client_spans)
-    # later turns repeat the history: cached input tokens appear
-    assert any(s.attributes.get("gen_ai.usage.cache_read.input_tokens", 0) > 0 for s in client_spans)
+    client_spans = [s for s in all_spans(db) if s.name == "chat gpt-4o-mini"]
+    assert len(client_spans) == 10
+    assert [(s.user, s.session) for s in client_spans] == [
+        ("alice", "alice-trip-1")] * 3 + [("alice", "alice-trip-2")] * 2 + [("bob", "bob-trip-1")] * 3 + [
+        ("bob", "bob-trip-2")] * 2
+    assert [s.input_tokens for s in client_spans] == [101, 145, 181, 98, 140, 97, 136, 168, 97, 132]
+    assert [s.output_tokens for s in client_spans] == [24, 18, 15, 21, 24, 19, 14, 19, 17, 14]
+    # a conversation that starts with the same 78-token system prompt as an earlier one reads it from the cache
+    assert [s.attributes["gen_ai.usage.cache_read.input_tokens"] for s in client_spans] == [
+        0, 0, 0, 78, 0, 78, 0, 0, 78, 0]
 
 
 def test_read_traces_after_another_example(tmp_path):
     db = tmp_path / "t.db"
     run_example("deepeval_agent", db)
     done = run_example("read_traces", db)
-    assert "support_agent" in done.stdout
-    assert "By model:" in done.stdout and "gpt-4o-mini-2024-07-18" in done.stdout
+    lines = done.stdout.splitlines()
+    assert len(lines) == 14
+    assert lines[0].split() == ["trace", "root", "project", "latency", "tokens", "cost"]
+    assert [line.split()[1:3] + line.split()[-2:] for line in lines[1:3]] == [
+        ["support_agent", "support-agent", "6", "$0.00000012"],
+        ["support_agent", "support-agent", "70", "$0.000017"],
+    ]
+    assert re.fullmatch(r"Newest trace [0-9a-f]{32}: 5 spans", lines[4])
+    assert [line.split(" [")[0] for line in lines[5:10]] == [
+        "  support_agent", "  find_policies", "  embeddings text-embedding-3-small", "  order_lookup",
+        "  escalation_agent"]
+    assert lines[11:] == [
+        "By model:",
+        "  gpt-4o-mini                  calls    1  tokens      58  cost $0.000017",
+        "  text-embedding-3-small       calls    2  tokens      18  cost $0.00000036",
+    ]
 
 
 def test_openai_zero_code_runs_plainly(tmp_path):
     done = run_example("openai_zero_code", tmp_path / "t.db")
-    assert [line.split(":")[0] for line in done.stdout.splitlines()[:4]] == ["chat", "stream", "embeddings",
-                                                                                 "responses"]
+    hello = "Hello! Happy to help with whatever you are working on."
+    assert done.stdout.splitlines() == [f"chat: {hello}", f"stream: {hello}", "embeddings: 2 vectors of 1536",
+                                        f"responses: {hello}"]

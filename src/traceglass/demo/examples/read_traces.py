@@ -11,11 +11,17 @@ Run after any other example: python examples/read_traces.py
 
 from __future__ import annotations
 
+import math
+
 from traceglass.store import TraceStore
 
 
 def _money(value: float | None) -> str:
-    return "unpriced" if value is None else f"${value:.6f}"
+    if value is None:
+        return "unpriced"
+    # Enough decimals for two significant digits: an embedding call costs ~$0.00000006, not $0.
+    decimals = max(6, 1 - math.floor(math.log10(value))) if value > 0 else 0
+    return f"${value:.{decimals}f}"
 
 
 def main() -> None:
