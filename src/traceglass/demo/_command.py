@@ -41,7 +41,7 @@ def add_subcommands(subparsers: Any, common: argparse.ArgumentParser) -> None:
     demo.add_argument("--verbose", action="store_true", help="show each example's own output")
     demo.add_argument("--fresh", action="store_true",
                       help="delete the database (and its -wal/-shm files) first, so it holds only this run's "
-                           "traces")
+                           "traces; the default database holds your own apps' traces too (see --db)")
     demo.set_defaults(func=_demo)
     _serve.add_subcommand(subparsers, common)
 
