@@ -49,6 +49,7 @@ class Telemetry:
 class _State:
     lock = threading.Lock()
     tracer_provider: TracerProvider | None = None
+    own_tracer_provider: TracerProvider | None = None  # set when configure() made it
     meter_provider: Any = None  # the meter provider configure() made, until shutdown()
     global_meter_provider: Any = None  # the one configure() made the global (can be set only once)
     fanout: FanOutSpanProcessor | None = None
@@ -86,7 +87,9 @@ def configure(
     SQLite store. ``instrument=None`` turns on every instrumentor whose library is
     installed; ``[]`` turns none on. If the application already set an SDK tracer provider,
     traceglass attaches to it instead of replacing it. Calling ``configure`` again replaces the
-    previous pipeline; it never duplicates processors or spans. ``openai_stream_usage=False``
+    previous pipeline; it never duplicates processors, nor loses or repeats a span ending meanwhile.
+    ``max_queue_bytes`` (bytes or "64MB") bounds the spans waiting for export, besides their count.
+    ``openai_stream_usage=False``
     stops asking OpenAI streams for their token usage (docs/openai.md).
     """
     if isinstance(exporters, (str, bytes)):
@@ -188,6 +191,7 @@ def _tracer_provider(settings: _config.Settings, explicit: TracerProvider | None
     attributes = {semconv.SERVICE_NAME: settings.service_name} if settings.service_name else {}
     provider = TracerProvider(resource=Resource.create(attributes))
     trace.set_tracer_provider(provider)
+    _State.own_tracer_provider = provider
     return provider
 
 
@@ -327,10 +331,10 @@ def flush(timeout_millis: int = 30000) -> bool:
     try:
         if _State.fanout is not None:
             ok = bool(_State.fanout.force_flush(timeout_millis))  # our pipeline: bounded and truthful
-        else:
-            provider = trace.get_tracer_provider()
-            if hasattr(provider, "force_flush"):
-                ok = bool(provider.force_flush(timeout_millis))
+        provider = _State.tracer_provider or trace.get_tracer_provider()
+        if provider is not _State.own_tracer_provider and hasattr(provider, "force_flush"):
+            # The application's (or opentelemetry-instrument's) processors too, within the same time.
+            ok = _bounded(provider.force_flush, deadline) is True and ok
         meter_provider = _State.meter_provider
         if meter_provider is not None:
             ok = _bounded(meter_provider.force_flush, deadline) is True and ok

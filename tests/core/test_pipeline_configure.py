@@ -253,3 +253,26 @@ def test_bad_max_queue_bytes_argument_raises(value):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("ValueError:"), result.stdout
+
+
+def test_flush_also_flushes_the_applications_own_processors():
+    result = run(
+        """
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+        app_exporter = InMemorySpanExporter()
+        app_provider = TracerProvider()
+        app_provider.add_span_processor(BatchSpanProcessor(app_exporter, schedule_delay_millis=600_000))
+        trace.set_tracer_provider(app_provider)
+
+        import traceglass
+        traceglass.configure(exporters=["none"], instrument=[], metrics_enabled=False)
+        with traceglass.span("ours"):
+            pass
+        print(traceglass.flush(10_000), [s.name for s in app_exporter.get_finished_spans()])
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["True ['ours']"]
