@@ -190,7 +190,6 @@ def test_flush_returns_false_by_its_timeout_while_the_exporter_is_stuck():
 def test_flush_is_false_when_the_collector_is_down():
     result = run(
         """
-        import socket
         import traceglass
         traceglass.configure(exporters=["otlp"], instrument=[], metrics_enabled=False)
         with traceglass.span("s"):
