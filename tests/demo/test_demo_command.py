@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 
-from traceglass.demo._command import _summary
+from traceglass.cli._demo import _summary
 from traceglass.store import TraceStore
 
 _EARLIER_NS = 1_700_000_000_000_000_000  # 2023-11-14: long before any run

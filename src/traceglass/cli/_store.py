@@ -1,5 +1,5 @@
 """The store's subcommands: ``traces``, ``show``, ``stats``, ``export`` (readers: they open the file
-read-only and never change it), ``prune`` and ``migrate`` (writers)."""
+read-only and never change it), ``prune`` and ``migrate`` (writers). Tables and trees: :mod:`._render`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sqlite3
 import sys
 from typing import Any
 
-from traceglass.cli import EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, CommandError
+from traceglass.cli._errors import EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, CommandError
 from traceglass.store import _paths
 from traceglass.store._queries import GROUPS
 from traceglass.store._schema import SCHEMA_VERSION, NotATraceDatabaseError, SchemaTooNewError, SchemaTooOldError
@@ -101,7 +101,7 @@ def _print_json(value: Any) -> None:
 
 
 def _traces(args: argparse.Namespace) -> int:
-    from traceglass.store import _render
+    from traceglass.cli import _render  # rich: loaded only for a table
 
     with _open(args) as store:
         page = store.list_traces(
@@ -117,7 +117,7 @@ def _traces(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from traceglass.store import _render
+    from traceglass.cli import _render  # rich: loaded only for a table
 
     with _open(args) as store:
         trace = store.get_trace(args.trace_id, prefix=True)
@@ -131,7 +131,7 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _stats(args: argparse.Namespace) -> int:
-    from traceglass.store import _render
+    from traceglass.cli import _render  # rich: loaded only for a table
 
     with _open(args) as store:
         rows = store.stats(args.by, since=args.since, until=args.until, project=args.project)
