@@ -32,6 +32,7 @@ from wrapt import wrap_function_wrapper
 
 from traceglass._guard import guard
 from traceglass._handler import Invocation, TelemetryHandler
+from traceglass.instrumentors.langchain._ours import find_ours
 
 # (module, attribute path, wrapper name)
 _TARGETS = (
@@ -76,24 +77,9 @@ def install() -> None:
                 wrap_function_wrapper(module, path, globals()[wrapper])
 
 
-_handler_class: Any = None  # TraceglassCallbackHandler, bound on first use (it imports this module)
-
-
-def _ours(handlers: Any) -> Any:
-    global _handler_class
-    if _handler_class is None:
-        from traceglass.instrumentors.langchain._callback import TraceglassCallbackHandler
-
-        _handler_class = TraceglassCallbackHandler
-    for handler in handlers or ():
-        if isinstance(handler, _handler_class):
-            return handler
-    return None
-
-
 def _invocation_of(manager: Any) -> tuple[Invocation | None, TelemetryHandler | None]:
     """Our open invocation for a run manager (``run_id``) or child manager (``parent_run_id``)."""
-    handler = _ours(getattr(manager, "handlers", None))
+    handler = find_ours(getattr(manager, "handlers", None))
     if handler is None:
         return None, None
     run_id = getattr(manager, "run_id", None) or getattr(manager, "parent_run_id", None)

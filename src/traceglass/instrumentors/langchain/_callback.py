@@ -35,7 +35,8 @@ from traceglass._handler import (
     get_handler,
 )
 from traceglass.instrumentors.langchain import _activate, _extract
-from traceglass.instrumentors.langchain._graph import graph_node_of, is_control_flow
+from traceglass.instrumentors.langchain._nodes import graph_node_of, is_control_flow
+from traceglass.instrumentors.langchain._ours import OurHandler
 
 SpanType = semconv.SpanType
 # LangChain marks its own plumbing runs with this tag; they get no span, their children go to
@@ -55,7 +56,7 @@ class _Run:
         self.first_token = False
 
 
-class TraceglassCallbackHandler(BaseCallbackHandler):
+class TraceglassCallbackHandler(BaseCallbackHandler, OurHandler):
     """Makes a span for every LangChain run: chains, models, tools, retrievers, graph nodes.
 
     Add it to ``config={"callbacks": [...]}`` yourself, or let :class:`LangChainInstrumentor`

@@ -20,6 +20,7 @@ from wrapt import wrap_function_wrapper
 
 from traceglass._guard import guard
 from traceglass._handler import handler_for
+from traceglass.instrumentors.langchain._ours import has_ours
 
 if TYPE_CHECKING:
     from traceglass.instrumentors.langchain._callback import TraceglassCallbackHandler
@@ -30,18 +31,14 @@ _INIT = "BaseCallbackManager.__init__"
 
 _default_lock = threading.Lock()
 _default: TraceglassCallbackHandler | None = None
-# The handler class, imported on first use: this module (the entry point's target) must import
-# without langchain-core, so that `opentelemetry-instrument` can check the dependency first.
-_handler_class: Any = None
 
 
 def _callback_class() -> Any:
-    global _handler_class
-    if _handler_class is None:
-        from traceglass.instrumentors.langchain._callback import TraceglassCallbackHandler
+    # Imported on first use: this module (the entry point's target) must import without
+    # langchain-core, so that `opentelemetry-instrument` can check the dependency first.
+    from traceglass.instrumentors.langchain._callback import TraceglassCallbackHandler
 
-        _handler_class = TraceglassCallbackHandler
-    return _handler_class
+    return TraceglassCallbackHandler
 
 
 def default_callback() -> TraceglassCallbackHandler:
@@ -54,14 +51,6 @@ def default_callback() -> TraceglassCallbackHandler:
     return _default  # type: ignore[return-value]
 
 
-def _has_ours(handlers: Any) -> bool:
-    cls = _callback_class()
-    for handler in handlers or ():
-        if isinstance(handler, cls):
-            return True
-    return False
-
-
 def with_callback(config: Any, callback: TraceglassCallbackHandler | None = None) -> dict[str, Any]:
     """A copy of a ``RunnableConfig`` with our handler added to its callbacks (once)."""
     callback = callback or default_callback()
@@ -70,9 +59,9 @@ def with_callback(config: Any, callback: TraceglassCallbackHandler | None = None
     if callbacks is None:
         out["callbacks"] = [callback]
     elif isinstance(callbacks, (list, tuple)):
-        if not _has_ours(callbacks):
+        if not has_ours(callbacks):
             out["callbacks"] = [*callbacks, callback]
-    elif not (_has_ours(callbacks.handlers) or _has_ours(callbacks.inheritable_handlers)):
+    elif not (has_ours(callbacks.handlers) or has_ours(callbacks.inheritable_handlers)):
         manager = callbacks.copy()  # a BaseCallbackManager: never mutate the caller's
         manager.add_handler(callback, inherit=True)
         out["callbacks"] = manager
@@ -82,7 +71,7 @@ def with_callback(config: Any, callback: TraceglassCallbackHandler | None = None
 def _add(callback: TraceglassCallbackHandler, manager: Any) -> None:
     inheritable = manager.inheritable_handlers
     # The common case, our handler inherited from the parent, is one list lookup.
-    if callback in inheritable or _has_ours(inheritable) or _has_ours(manager.handlers):
+    if callback in inheritable or has_ours(inheritable) or has_ours(manager.handlers):
         return
     manager.add_handler(callback, inherit=True)
 
