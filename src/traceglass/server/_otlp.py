@@ -33,6 +33,7 @@ from opentelemetry.trace import (
     TraceFlags,
 )
 
+from traceglass.server._security import BodyTooLargeError
 from traceglass.store._upsert import MAX_NS, usage_problem, value_problem
 
 PROTOBUF = "application/x-protobuf"
@@ -53,10 +54,6 @@ _UINT64_MAX = 2**64 - 1
 
 class OTLPDecodeError(ValueError):
     """The request body is not a valid OTLP trace export request (HTTP 400)."""
-
-
-class BodyTooLargeError(ValueError):
-    """The decompressed body is larger than the server accepts (HTTP 413)."""
 
 
 @dataclass
@@ -325,5 +322,5 @@ def error_body(content_type: str, code: int, message: str) -> bytes:
     return json.dumps({"code": code, "message": message}).encode()
 
 
-__all__ = ["BodyTooLargeError", "DecodedRequest", "OTLPDecodeError", "decompress", "error_body",
+__all__ = ["DecodedRequest", "OTLPDecodeError", "decompress", "error_body",
            "parse_request", "response_body", "to_spans"]

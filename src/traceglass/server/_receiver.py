@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from traceglass.server import _otlp
 from traceglass.server._ingest import SpanIngest
+from traceglass.server._security import BodyTooLargeError
 
 _CODE_INVALID_ARGUMENT, _CODE_RESOURCE_EXHAUSTED, _CODE_UNAVAILABLE = 3, 8, 14
 
@@ -43,7 +44,7 @@ class OTLPReceiver:
         try:
             raw = _otlp.decompress(body, request.headers.get("content-encoding"), self.max_body_bytes)
             decoded = await run_in_threadpool(_decode, raw, content_type)
-        except _otlp.BodyTooLargeError as exc:
+        except BodyTooLargeError as exc:
             return self._error(content_type, 413, _CODE_RESOURCE_EXHAUSTED, str(exc))
         except _otlp.OTLPDecodeError as exc:
             return self._error(content_type, 400, _CODE_INVALID_ARGUMENT, str(exc))

@@ -58,8 +58,8 @@ def same_origin_path(path: str) -> str:
     return "/" + quote(path.lstrip("/\\"), safe="/:@!$&'()*+,;=~")
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyTooLargeError(Exception):
+    """A request body, as sent or decompressed, is larger than the server accepts (HTTP 413)."""
 
 
 def _host_name(value: str) -> str:
@@ -118,7 +118,7 @@ class SecurityMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
-                    raise BodyTooLarge()
+                    raise BodyTooLargeError(f"request body is larger than {self.max_body_bytes} bytes")
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -129,7 +129,7 @@ class SecurityMiddleware:
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
+        except BodyTooLargeError:
             if not started:
                 await _json(send_with_headers, 413, f"request body is larger than {self.max_body_bytes} bytes")
 

@@ -21,7 +21,7 @@ from traceglass.server._receiver import OTLPReceiver
 from traceglass.server._rest import ApiError, RestApi, error
 from traceglass.server._security import (
     DEFAULT_MAX_BODY_BYTES,
-    BodyTooLarge,
+    BodyTooLargeError,
     SecurityMiddleware,
 )
 from traceglass.store import TraceStore
@@ -68,7 +68,7 @@ def create_app(
         return error(exc.status, exc.message)
 
     async def too_large(request: Request, exc: Exception) -> Response:
-        return error(413, f"request body is larger than {max_body_bytes} bytes")
+        return error(413, str(exc))
 
     async def not_found(request: Request, exc: Exception) -> Response:
         return error(404, f"no such path: {request.url.path}")
@@ -96,7 +96,7 @@ def create_app(
         Mount("/static", StaticFiles(directory=static), name="static"),
     ]
     app = Starlette(routes=routes, lifespan=lifespan,
-                    exception_handlers={ApiError: api_error, BodyTooLarge: too_large, 404: not_found})
+                    exception_handlers={ApiError: api_error, BodyTooLargeError: too_large, 404: not_found})
     app.state.store = store
     app.state.ingest = ingest
     if cors_origins:
