@@ -12,7 +12,10 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
+import orjson
+
 from traceglass import semconv
+from traceglass._span_usage import read_span_model, read_span_usage
 from traceglass.semconv import latest
 from traceglass.semconv.gen_ai import GenAIOperation
 from traceglass.semconv.span_types import SpanType
@@ -58,18 +61,14 @@ class SpanRow(NamedTuple):
 # One encoder for every call: json.dumps with options builds a new encoder each time.
 _json_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
 
-try:  # optional accelerator: encoding the content is most of the conversion cost
-    import orjson
+# orjson (a dependency): encoding the content is most of the conversion cost.
+_orjson_dumps = orjson.dumps
+_ENCODE_ERRORS: tuple[type[Exception], ...] = (TypeError, orjson.JSONEncodeError)
 
-    _orjson_dumps = orjson.dumps
-    _ENCODE_ERRORS: tuple[type[Exception], ...] = (TypeError, orjson.JSONEncodeError)
 
-    def _fast(value: Any) -> str:
-        return _orjson_dumps(value, default=str).decode()
+def _fast(value: Any) -> str:
+    return _orjson_dumps(value, default=str).decode()
 
-except ImportError:  # pragma: no cover - depends on the environment
-    _ENCODE_ERRORS = (TypeError, ValueError)
-    _fast = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str, allow_nan=False).encode
 
 # What SQLite stores: signed 64-bit integers, finite floats (a NaN reads back as NULL, an infinity
 # breaks every sum), text that is valid UTF-8.
@@ -248,15 +247,19 @@ def row_from_parts(
         start_ns = _time(start_ns, "span.start_time", changed)
     operation = _str(attrs.get(semconv.GEN_AI_OPERATION_NAME))
     span_type = _str(attrs.get(semconv.SPAN_TYPE)) or TYPE_FOR_OPERATION.get(operation or "")
-    raw_input, raw_output = attrs.get(semconv.GEN_AI_USAGE_INPUT_TOKENS), attrs.get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS)
-    input_tokens, output_tokens = _int(raw_input), _int(raw_output)
-    if input_tokens is None and raw_input is not None and _numeric(raw_input):
-        changed.append(semconv.GEN_AI_USAGE_INPUT_TOKENS)  # beyond SQLite's 64 bits, or not finite
-    if output_tokens is None and raw_output is not None and _numeric(raw_output):
-        changed.append(semconv.GEN_AI_USAGE_OUTPUT_TOKENS)
-    total = None if input_tokens is None and output_tokens is None else (input_tokens or 0) + (output_tokens or 0)
-    if total is not None and total > _INT_MAX:
-        total = None
+    # Model, provider and tokens as the cost processor read them, from whichever dialect the span speaks.
+    usage = read_span_usage(attrs)
+    if usage is None:
+        model, provider = read_span_model(attrs)
+        input_tokens = output_tokens = total = None
+    else:
+        model, provider, input_tokens, output_tokens = usage.model, usage.provider, usage.input_tokens, usage.output_tokens
+        for key, tokens in ((usage.input_key, input_tokens), (usage.output_key, output_tokens)):
+            if tokens is None and key is not None and _numeric(attrs[key]) and _int(attrs[key]) is None:
+                changed.append(key)  # beyond SQLite's 64 bits, or not finite
+        total = None if input_tokens is None and output_tokens is None else (input_tokens or 0) + (output_tokens or 0)
+        if total is not None and total > _INT_MAX:
+            total = None
     cost = None
     for key in COST_KEYS:
         value = attrs.get(key)
@@ -269,8 +272,7 @@ def row_from_parts(
         trace_id, span_id, parent_id, name, kind, span_type, _str(res.get(semconv.SERVICE_NAME)),
         start_ns, end_ns, duration, status, status_message,
         _str(attrs.get(semconv.ERROR_TYPE)),
-        _str(attrs.get(semconv.GEN_AI_RESPONSE_MODEL) or attrs.get(semconv.GEN_AI_REQUEST_MODEL)),
-        _str(attrs.get(semconv.GEN_AI_PROVIDER_NAME)), operation,
+        model, provider, operation,
         input_tokens, output_tokens, total, cost,
         _str(attrs.get(semconv.SESSION_ID)), _str(attrs.get(semconv.USER_ID)),
     )
