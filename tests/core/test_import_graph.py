@@ -1,0 +1,194 @@
+"""traceglass's own modules import each other in one direction: no import cycles.
+
+The graph is built from the source with ``ast``: every ``import``/``from ... import`` of a
+traceglass module, at module level and inside functions (a function-level import hides a cycle
+from Python, not from the reader), except those under ``if TYPE_CHECKING:`` (never run) and under
+``if __name__ == "__main__":`` (run only when the module is the script, as ``__main__``, a module
+object of its own). ``from package import name`` is an edge to ``package.name`` when that is a
+module, else to ``package``. Imports by a computed name (``importlib.import_module(variable)``)
+are not seen.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2] / "src" / "traceglass"
+PACKAGE = "traceglass"
+
+# Cycles that exist today, each to be broken by its owner; each entry is one strongly connected
+# component of the graph (every module in it reaches every other). Never add to this list: a
+# new cycle is a design error. When one is broken, delete its entry.
+_KNOWN_CYCLES: list[frozenset[str]] = [
+]
+
+
+def _module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _modules(root: Path = ROOT) -> dict[str, Path]:
+    return {_module_name(path, root): path for path in sorted(root.rglob("*.py"))}
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def _is_main_guard(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == "__name__"
+            and len(test.comparators) == 1 and isinstance(test.comparators[0], ast.Constant)
+            and test.comparators[0].value == "__main__")
+
+
+def _imports(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
+    """Every import statement, skipping the bodies of ``if TYPE_CHECKING:`` and ``if __name__ == "__main__":``."""
+    found: list[ast.Import | ast.ImportFrom] = []
+    pending = [tree]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            found.append(node)
+        elif isinstance(node, ast.If) and (_is_type_checking(node.test) or _is_main_guard(node.test)):
+            pending.extend(node.orelse)
+            continue
+        pending.extend(ast.iter_child_nodes(node))
+    return found
+
+
+def _resolve(name: str, modules: dict[str, Path]) -> str | None:
+    """The module ``name`` stands for (``a.b.attr`` -> ``a.b``), if it is one of ours."""
+    while name:
+        if name in modules:
+            return name
+        name = name.rpartition(".")[0]
+    return None
+
+
+def import_graph(modules: dict[str, Path]) -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        is_package = path.name == "__init__.py"
+        for node in _imports(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            else:
+                base = node.module or ""
+                if node.level:  # relative: from the package this module is in (or is)
+                    anchor = name.split(".")
+                    anchor = anchor[: len(anchor) - node.level + (1 if is_package else 0)]
+                    base = ".".join([*anchor, *([base] if base else [])])
+                targets = [f"{base}.{alias.name}" for alias in node.names]
+            for target in targets:
+                if target == PACKAGE or target.startswith(PACKAGE + "."):
+                    module = _resolve(target, modules)
+                    if module is not None and module != name:
+                        graph[name].add(module)
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> set[frozenset[str]]:
+    """The strongly connected components with more than one module (Tarjan's algorithm, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: set[frozenset[str]] = set()
+    counter = 0
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = counter
+                    counter += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph[child]))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = set()
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.add(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.add(frozenset(component))
+    return found
+
+
+def _describe(component: frozenset[str], graph: dict[str, set[str]]) -> str:
+    edges = sorted(f"{a} -> {b}" for a in component for b in graph[a] if b in component)
+    return "{" + ", ".join(sorted(component)) + "} via " + "; ".join(edges)
+
+
+def test_the_graph_sees_module_and_function_level_imports_but_not_type_checking_or_main_ones(tmp_path):
+    root = tmp_path / "traceglass"
+    (root / "sub").mkdir(parents=True)
+    files = {
+        "__init__.py": "from traceglass.a import thing\n",
+        "a.py": ("from __future__ import annotations\nimport typing\nfrom typing import TYPE_CHECKING\n"
+                 "import json\nimport traceglass.b\nif TYPE_CHECKING:\n    from traceglass import c\n"
+                 "if typing.TYPE_CHECKING:\n    import traceglass.d\nelse:\n    import traceglass.e\n"
+                 "thing = 1\n"),
+        "b.py": "def f():\n    from traceglass.sub import g\n    return g\n",
+        "c.py": "from . import a\nfrom .sub.g import name\n",
+        "d.py": "",
+        "e.py": "if __name__ == '__main__':\n    from traceglass import a\n",
+        "sub/__init__.py": "from . import g\nfrom .. import d\n",
+        "sub/g.py": "from traceglass import thing\n",
+    }
+    for name, text in files.items():
+        (root / name).write_text(text)
+    assert import_graph(_modules(root)) == {
+        "traceglass": {"traceglass.a"},
+        "traceglass.a": {"traceglass.b", "traceglass.e"},
+        "traceglass.b": {"traceglass.sub.g"},
+        "traceglass.c": {"traceglass.a", "traceglass.sub.g"},
+        "traceglass.d": set(),
+        "traceglass.e": set(),
+        "traceglass.sub": {"traceglass.sub.g", "traceglass.d"},
+        "traceglass.sub.g": {"traceglass"},
+    }
+    assert cycles(import_graph(_modules(root))) == {
+        frozenset({"traceglass", "traceglass.a", "traceglass.b", "traceglass.sub.g"})}
+
+
+def test_a_cycle_is_found_whatever_its_length():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a", "d"}, "d": set(), "e": {"d"}}
+    assert cycles(graph) == {frozenset({"a", "b", "c"})}
+    assert cycles({"a": {"b"}, "b": set()}) == set()
+
+
+def test_no_import_cycles_beyond_the_known_ones():
+    graph = import_graph(_modules())
+    new = cycles(graph) - set(_KNOWN_CYCLES)
+    assert not new, "import cycle(s):\n" + "\n".join(_describe(c, graph) for c in sorted(new, key=sorted))
+
+
+def test_every_known_cycle_still_exists():
+    # A broken cycle (or one grown into a larger one) must leave the allow-list, so it cannot come back unseen.
+    found = cycles(import_graph(_modules()))
+    stale = [sorted(c) for c in _KNOWN_CYCLES if c not in found]
+    assert not stale, f"no longer a cycle, delete from _KNOWN_CYCLES: {stale}"
