@@ -128,7 +128,7 @@ def test_a_lock_held_past_the_retry_bound_drops_the_batch_with_one_warning(tmp_p
     with caplog.at_level(logging.DEBUG, logger="traceglass"):
         assert exporter.export([_span(2), _span(3)]) is SpanExportResult.FAILURE
         assert exporter.export([_span(4)]) is SpanExportResult.FAILURE
-    retries = [r for r in caplog.records if "retrying the export" in r.getMessage()]
+    retries = [r for r in caplog.records if "retrying the write" in r.getMessage()]
     assert retries and all(r.levelno == logging.DEBUG for r in retries)
     dropped = [(r.levelno, r.getMessage()) for r in caplog.records if "could not export" in r.getMessage()]
     assert dropped == [

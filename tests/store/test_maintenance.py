@@ -247,7 +247,7 @@ def test_a_version_3_database_keeps_its_spans_and_their_data(tmp_path, caplog):
             ("gpt-4o", 1, 10, 1000.0)]
         assert [(r.key, r.calls) for r in store.stats("type")] == [("agent", 1), ("llm", 1)]
         assert [t.trace_id for t in store.list_traces(search="which").traces] == [TRACE]
-        plan = store._conn.execute(
+        plan = store._db.conn.execute(
             "EXPLAIN QUERY PLAN SELECT model, count(*) FROM spans WHERE model IS NOT NULL AND superseded = 0 "
             "GROUP BY model").fetchall()
     assert "upgrading the trace database from schema 3 to 4 (once)" in caplog.text

@@ -1,8 +1,9 @@
-"""Store spans received over OTLP: priced by the cost processor, written by the SQLite exporter.
+"""Store spans received over OTLP: priced by the cost processor, written by the store's TraceWriter.
 
 The received spans go through the same :class:`~traceglass.processors.cost.CostSpanProcessor`
 an in-process pipeline uses, so a span from any SDK, in any language, is priced (and its subtree
-rolled up) by the same rules, then written in one transaction per request.
+rolled up) by the same rules, then written in one transaction per request, by the same
+:class:`~traceglass.store.TraceWriter` the SQLite exporter writes through.
 """
 
 from __future__ import annotations
@@ -14,12 +15,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
-from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.trace import SpanContext
 
-from traceglass.exporters.sqlite import SQLiteSpanExporter
+from traceglass._guard import report
+from traceglass.store import TraceWriter
 
 logger = logging.getLogger("traceglass")
+
+# How long a request waits for a database another process keeps locked before it is answered 503
+# (the client retries later): an HTTP client must not hang for the exporter's 30 s.
+RETRY_FOR_S = 3.0
 
 
 class _Collect(SpanProcessor):
@@ -50,8 +55,10 @@ def _depths(spans: Sequence[ReadableSpan]) -> dict[int, int]:
 class SpanIngest:
     """Price and write batches of SDK spans into the database at ``db_path``."""
 
-    def __init__(self, db_path: str | os.PathLike[str] | None, *, prices: Any = None, price: bool = True) -> None:
-        self.exporter = SQLiteSpanExporter(db_path)
+    def __init__(self, db_path: str | os.PathLike[str] | None, *, prices: Any = None, price: bool = True,
+                 _retry_for: float = RETRY_FOR_S) -> None:
+        self.writer = TraceWriter(db_path, retry_for=_retry_for)
+        self._failing = False  # one warning per streak of failed writes
         self._collect = _Collect()
         self._cost: SpanProcessor | None = None
         if price:
@@ -71,7 +78,21 @@ class SpanIngest:
         """Price ``spans`` and write them in one transaction; False when the database write failed."""
         with self._lock:
             batch = self._priced(spans) if self._cost is not None else list(spans)
-        return self.exporter.export(batch) is SpanExportResult.SUCCESS
+        try:
+            self.writer.write(batch)
+        except TraceWriter.STORAGE_ERRORS as exc:  # locked past the retries, read-only, full, missing
+            level = logging.DEBUG if self._failing else logging.WARNING
+            self._failing = True
+            logger.log(level, "traceglass: could not store %d received span(s) in %s (answered 503): %s",
+                       len(batch), self.writer.path, exc)
+            return False
+        except Exception as exc:  # noqa: BLE001 - a bug of ours: logged (raised under tests)
+            report("SpanIngest.write", exc)
+            return False
+        if self._failing:
+            self._failing = False
+            logger.info("traceglass: storing received spans in %s works again", self.writer.path)
+        return True
 
     def price(self, trace_id: str, span_id: str, attributes: Mapping[str, Any], start_ns: int) -> dict[str, Any]:
         """What the cost processor adds to one span with these ``attributes`` (cost, roll-up), as for any span."""
@@ -100,4 +121,4 @@ class SpanIngest:
     def shutdown(self) -> None:
         if self._cost is not None:
             self._cost.shutdown()
-        self.exporter.shutdown()
+        self.writer.close()

@@ -8,6 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from traceglass._version import __version__
+from traceglass.server._rest import DEFAULT_LIMIT, MAX_LIMIT
+from traceglass.store import TraceFilter, TraceStore
+from traceglass.store._filter import CURSOR, LIMIT
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -23,19 +26,9 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 
 _ERROR = _json(_ref("Error"), "What is wrong, in words")
-_QUERY = {
-    "project": "Only traces of this project (the resource's service.name)",
-    "type": "Only traces with a span of this type (llm, tool, agent, ...)",
-    "trace_id": "A trace id or a prefix of one",
-    "session": "Only traces of this session.id",
-    "user": "Only traces of this user.id",
-    "model": "Only traces with a span that called this model",
-    "status": "ok or error",
-    "since": "ISO 8601 time, epoch seconds or an age such as 1h or 7d",
-    "until": "ISO 8601 time, epoch seconds or an age such as 1h or 7d",
-    "q": "Text searched in span names and captured content",
-    "cursor": "next_cursor of the previous page",
-}
+# The trace filters' query parameters, from the store's one definition of them.
+_FILTERS = {spec.name: spec for spec in TraceFilter.specs()}
+_KIND_SCHEMA = {"text": "string", "time": "string", "number": "number", "integer": "integer"}
 _SUMMARY_PROPERTIES: dict[str, Any] = {
     "trace_id": {"type": "string"}, "name": _nullable("string"), "project": _nullable("string"),
     "type": _nullable("string"), "models": {"type": "array", "items": {"type": "string"}},
@@ -115,14 +108,23 @@ def _param(name: str, description: str, schema: dict[str, Any] | None = None, wh
             "schema": schema or {"type": "string"}}
 
 
+def _filter_param(name: str) -> dict[str, Any]:
+    spec = _FILTERS[name]
+    schema: dict[str, Any] = {"type": _KIND_SCHEMA[spec.kind]}
+    if spec.minimum is not None:
+        schema["minimum"] = spec.minimum
+    return _param(spec.param, spec.doc, schema)
+
+
 def openapi_schema() -> dict[str, Any]:
     """The OpenAPI document served at ``/openapi.json``."""
-    list_params = [_param(name, text) for name, text in _QUERY.items()]
+    list_params = [_filter_param(name) for name in _FILTERS]
     list_params += [
-        _param("limit", "Rows per page (1-500, default 50)", {"type": "integer", "minimum": 1, "maximum": 500}),
-        _param("min_cost", "Only traces costing at least this (USD)", {"type": "number", "minimum": 0}),
-        _param("min_latency_ms", "Only traces taking at least this long", {"type": "number", "minimum": 0}),
+        _param(LIMIT.param, f"{LIMIT.doc} (1-{MAX_LIMIT}, default {DEFAULT_LIMIT})",
+               {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}),
+        _param(CURSOR.param, CURSOR.doc),
     ]
+    groups = TraceStore.STATS_GROUPS
     return {
         "openapi": "3.1.0",
         "info": {"title": "traceglass", "version": __version__,
@@ -154,10 +156,9 @@ def openapi_schema() -> dict[str, Any]:
                 "get": {"summary": "Calls, errors, tokens, cost and latency percentiles per group",
                         "operationId": "stats",
                         "parameters": [
-                            _param("group_by", "model (default), type, project, user, session or day",
-                                   {"enum": ["model", "project", "user", "session", "type", "day"]}),
-                            _param("since", _QUERY["since"]), _param("until", _QUERY["until"]),
-                            _param("project", _QUERY["project"]),
+                            _param("group_by", f"{groups[0]} (default), {', '.join(groups[1:-1])} or {groups[-1]}",
+                                   {"enum": list(groups)}),
+                            _filter_param("since"), _filter_param("until"), _filter_param("project"),
                         ],
                         "responses": {"200": _json(_ref("Stats"), "Statistics"), "400": _ERROR}},
             },

@@ -18,9 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from traceglass import semconv
-from traceglass.server._summaries import SummaryExtras
-from traceglass.store import TraceStore
-from traceglass.store._queries import GROUPS
+from traceglass.store import TraceFilter, TraceStore
+from traceglass.store._filter import CURSOR, LIMIT
 from traceglass.store._upsert import USD_KEYS
 
 # (trace_id, span_id, attributes, start_ns) -> the attributes pricing adds (SpanIngest.price).
@@ -29,11 +28,8 @@ Pricer = Callable[[str, str, Any, int], dict[str, Any]]
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 50
 _TRACE_ID = re.compile(r"[0-9a-fA-F]{32}")
-# Query parameter -> list_traces keyword (string filters passed as given).
-LIST_FILTERS = {
-    "project": "project", "type": "span_type", "trace_id": "trace_id", "session": "session", "user": "user",
-    "model": "model", "status": "status", "since": "since", "until": "until", "q": "search", "cursor": "cursor",
-}
+# The query parameters of GET /api/traces/, from the store's one definition of the filters.
+LIST_PARAMS = (*TraceFilter.specs(), LIMIT, CURSOR)
 
 
 class ApiError(Exception):
@@ -88,8 +84,13 @@ class RestApi:
 
     def __init__(self, store: TraceStore, pricer: Pricer | None = None) -> None:
         self.store = store
-        self.extras = SummaryExtras(store.path)
         self.pricer = pricer
+
+    def _add_type_and_models(self, rows: list[dict[str, Any]]) -> None:
+        """The trace-list columns a TraceSummary does not carry: the root span's type and the models."""
+        found = self.store.types_and_models([row["trace_id"] for row in rows])
+        for row in rows:
+            row["type"], row["models"] = found.get(row["trace_id"], (None, []))
 
     async def _call(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
@@ -101,23 +102,23 @@ class RestApi:
 
     async def list_traces(self, request: Request) -> Response:
         """GET /api/traces/: filtered trace rows, newest first, with a cursor for the next page."""
-        unknown = sorted(set(request.query_params) - set(LIST_FILTERS) - {"limit", "min_cost", "min_latency_ms"})
+        known = [spec.param for spec in LIST_PARAMS]
+        unknown = sorted(set(request.query_params) - set(known))
         if unknown:
-            raise ApiError(400, f"unknown query parameter(s) {unknown}; known: "
-                                f"{sorted([*LIST_FILTERS, 'limit', 'min_cost', 'min_latency_ms'])}")
+            raise ApiError(400, f"unknown query parameter(s) {unknown}; known: {sorted(known)}")
+        limit = _number(request, LIMIT.param, int, 1, MAX_LIMIT) or DEFAULT_LIMIT
         filters: dict[str, Any] = {}
-        for param, keyword in LIST_FILTERS.items():
-            value = request.query_params.get(param)
-            if value:
-                filters[keyword] = value
-        filters["limit"] = _number(request, "limit", int, 1, MAX_LIMIT) or DEFAULT_LIMIT
-        filters["min_cost"] = _number(request, "min_cost", float, 0)
-        filters["min_latency_ms"] = _number(request, "min_latency_ms", float, 0)
+        for spec in TraceFilter.specs():
+            if spec.kind == "number":
+                filters[spec.name] = _number(request, spec.param, float, spec.minimum)
+            elif request.query_params.get(spec.param):  # an empty value is no filter
+                filters[spec.name] = request.query_params[spec.param]
+        cursor = request.query_params.get(CURSOR.param) or None
 
         def page() -> dict[str, Any]:
-            result = self.store.list_traces(**filters)
+            result = self.store.list_traces(filter=TraceFilter(**filters), limit=limit, cursor=cursor)
             rows = [summary.to_dict() for summary in result.traces]
-            self.extras.add(rows, result.traces)
+            self._add_type_and_models(rows)
             return {"traces": rows, "next_cursor": result.next_cursor}
 
         return SafeJSONResponse(await self._call(page))
@@ -133,7 +134,7 @@ class RestApi:
             if trace is None:
                 return None
             data = trace.to_dict()
-            self.extras.add([data], [trace])
+            self._add_type_and_models([data])
             return data
 
         data = await self._call(read)
@@ -179,8 +180,8 @@ class RestApi:
     async def stats(self, request: Request) -> Response:
         """GET /api/stats: per-group calls, errors, tokens, cost and latency percentiles."""
         group_by = request.query_params.get("group_by") or "model"
-        if group_by not in GROUPS:
-            raise ApiError(400, f"group_by must be one of {list(GROUPS)}, got {group_by!r}")
+        if group_by not in TraceStore.STATS_GROUPS:
+            raise ApiError(400, f"group_by must be one of {list(TraceStore.STATS_GROUPS)}, got {group_by!r}")
         options = {k: request.query_params.get(k) or None for k in ("since", "until", "project")}
 
         def compute() -> dict[str, Any]:
@@ -190,4 +191,4 @@ class RestApi:
         return SafeJSONResponse(await self._call(compute))
 
     def close(self) -> None:
-        self.extras.close()
+        """Nothing of its own to release: the store is the app's (kept for the app's shutdown)."""

@@ -1,15 +1,20 @@
-"""The local trace store: read, search and maintain the spans the SQLite exporter wrote.
+"""The local trace store: write, read, search and maintain traces in a SQLite file.
 
-    from traceglass.store import TraceStore
+    from traceglass.store import TraceFilter, TraceStore
     store = TraceStore()                       # $TRACEGLASS_DB or the per-user data directory
     page = store.list_traces(model="gpt-4o-mini", since="1d")
+    page = store.list_traces(filter=TraceFilter(model="gpt-4o-mini", since="1d"))  # the same
     trace = store.get_trace(page.traces[0].trace_id)
+
+``TraceWriter`` is the write side (what the SQLite exporter and the OTLP receiver write through).
 """
 
+from traceglass.store._filter import TraceFilter
 from traceglass.store._models import SpanNode, StatsRow, Trace, TracePage, TraceSummary
 from traceglass.store._paths import default_db_path
 from traceglass.store._schema import SCHEMA_VERSION, NotATraceDatabaseError, SchemaTooNewError, SchemaTooOldError
 from traceglass.store._store import TraceStore
+from traceglass.store._trace_writer import TraceWriter
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -19,8 +24,10 @@ __all__ = [
     "SpanNode",
     "StatsRow",
     "Trace",
+    "TraceFilter",
     "TracePage",
     "TraceStore",
     "TraceSummary",
+    "TraceWriter",
     "default_db_path",
 ]

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from traceglass.processors._pricing import model_candidates
+from traceglass.store._filter import GROUPS, TraceFilter
 from traceglass.store._models import SpanNode, StatsRow, Trace, TracePage, TraceSummary
 from traceglass.store._time import NS_MAX, NS_MIN, TimeLike, to_ns
 
@@ -21,7 +22,6 @@ SPAN_SELECT = """SELECT s.trace_id, s.span_id, s.parent_id, s.name, s.span_type,
 TRACE_COLUMNS = """t.trace_id, t.name, t.project, t.start_ns, t.end_ns, t.status, t.span_count, t.error_count,
     t.input_tokens, t.output_tokens, t.total_tokens, t.cost_usd, t.session_id, t.user_id"""
 _HEX = re.compile(r"[0-9a-f]+")
-GROUPS = ("model", "project", "user", "session", "type", "day")
 
 
 # Every value read back is checked, because a row may have been written by hand or by another
@@ -155,17 +155,6 @@ def _time(name: str, value: TimeLike) -> int | None:
         raise ValueError(f"{name}: {exc}") from None
 
 
-def _number(name: str, value: Any) -> float:
-    """A finite number from a filter argument (a number or numeric text); ValueError naming ``name``."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(number):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return number
-
-
 def encode_cursor(summary: TraceSummary) -> str:
     return f"{summary.start_ns}.{summary.trace_id}"
 
@@ -181,74 +170,55 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
     return start_ns, trace_id
 
 
-def list_traces(
-    conn: sqlite3.Connection,
-    *,
-    project: str | None = None,
-    span_type: str | None = None,
-    trace_id: str | None = None,
-    session: str | None = None,
-    user: str | None = None,
-    model: str | None = None,
-    status: str | None = None,
-    since: TimeLike | None = None,
-    until: TimeLike | None = None,
-    min_cost: float | None = None,
-    min_latency_ms: float | None = None,
-    search: str | None = None,
-    limit: int = 50,
-    cursor: str | None = None,
-) -> TracePage:
+def list_traces(conn: sqlite3.Connection, where: TraceFilter, *, limit: int = 50,
+                cursor: str | None = None) -> TracePage:
     if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
         raise ValueError(f"limit must be a positive integer, got {limit!r}")
-    where: list[str] = []
+    clauses: list[str] = []
     params: list[Any] = []
 
     def add(clause: str, *values: Any) -> None:
-        where.append(clause)
+        clauses.append(clause)
         params.extend(values)
 
-    if project is not None:
-        add("t.project = ?", project)
-    if trace_id:
+    if where.project is not None:
+        add("t.project = ?", where.project)
+    if where.trace_id:
         # A full id or a prefix; text that is not hex matches no trace id.
-        add("t.trace_id GLOB ?", (hex_prefix(trace_id) or "-") + "*")
-    if session is not None:
-        add("t.session_id = ?", session)
-    if user is not None:
-        add("t.user_id = ?", user)
-    if status is not None:
-        if status.upper() not in ("OK", "ERROR"):
-            raise ValueError(f"status must be 'ok' or 'error', got {status!r}")
-        add("t.status = ?", status.upper())
-    clauses, values = _scope("t.", since=since, until=until)
-    where += clauses
-    params += values
-    if min_cost is not None:
-        add("t.cost_usd >= ?", _number("min_cost", min_cost))
-    if min_latency_ms is not None:
-        # Any latency beyond what a 64-bit ns duration holds keeps nothing; clamping says so exactly.
-        latency_ns = _number("min_latency_ms", min_latency_ms) * 1e6
-        add("t.duration_ns >= ?", int(min(max(latency_ns, NS_MIN), NS_MAX)))
+        add("t.trace_id GLOB ?", (hex_prefix(where.trace_id) or "-") + "*")
+    if where.session is not None:
+        add("t.session_id = ?", where.session)
+    if where.user is not None:
+        add("t.user_id = ?", where.user)
+    if where.status is not None:
+        add("t.status = ?", where.status.upper())
+    if where.since_ns is not None:
+        add("t.start_ns >= ?", where.since_ns)
+    if where.until_ns is not None:
+        add("t.start_ns < ?", where.until_ns)
+    if where.min_cost_usd is not None:
+        add("t.cost_usd >= ?", where.min_cost_usd)
+    if where.min_latency_ns is not None:
+        add("t.duration_ns >= ?", where.min_latency_ns)
     # The unary + keeps SQLite on the (trace_no, span_id) index inside these per-trace checks;
     # without table statistics it would otherwise walk every span of the model for each trace.
-    if span_type is not None:
-        add("EXISTS (SELECT 1 FROM spans s WHERE s.trace_no = t.id AND +s.span_type = ?)", span_type)
-    if model is not None:
-        names = models_matching(conn, model)
+    if where.span_type is not None:
+        add("EXISTS (SELECT 1 FROM spans s WHERE s.trace_no = t.id AND +s.span_type = ?)", where.span_type)
+    if where.model is not None:
+        names = models_matching(conn, where.model)
         if not names:  # no stored span has this model: no trace needs to be looked at
             add("0")
         add(f"EXISTS (SELECT 1 FROM spans s WHERE s.trace_no = t.id AND +s.model IN ({', '.join('?' * len(names))}))",
             *names)
-    if search:
-        pattern = _like(search)
+    if where.search:
+        pattern = _like(where.search)
         add("(EXISTS (SELECT 1 FROM spans s WHERE s.trace_no = t.id AND +s.name LIKE ? ESCAPE '\\')"
             " OR EXISTS (SELECT 1 FROM spans s JOIN span_data d ON d.id = s.id WHERE s.trace_no = t.id"
             " AND (d.attributes LIKE ? ESCAPE '\\' OR d.events LIKE ? ESCAPE '\\')))", pattern, pattern, pattern)
     if cursor:
         start, last_id = decode_cursor(cursor)
         add("(t.start_ns < ? OR (t.start_ns = ? AND t.trace_id < ?))", start, start, last_id)
-    sql = (f"SELECT {TRACE_COLUMNS} FROM traces t {'WHERE ' + ' AND '.join(where) if where else ''}"
+    sql = (f"SELECT {TRACE_COLUMNS} FROM traces t {'WHERE ' + ' AND '.join(clauses) if clauses else ''}"
            " ORDER BY t.start_ns DESC, t.trace_id DESC LIMIT ?")
     # SQLite's LIMIT is a 64-bit integer; no database holds more rows than this anyway.
     rows = conn.execute(sql, [*params, min(limit, NS_MAX - 1) + 1]).fetchall()
@@ -399,3 +369,19 @@ def export_spans(conn: sqlite3.Connection, *, trace_id: str | None = None, proje
     total = conn.execute(f"SELECT count(*) FROM spans s{condition}", params).fetchone()[0]
     rows = conn.execute(f"{SPAN_SELECT}{condition} ORDER BY s.id", params)
     return total, (span_node(row) for row in rows)
+
+
+# The root span's type and the distinct models of each trace, for a page of trace ids.
+_TYPES_AND_MODELS = """SELECT t.trace_id,
+    (SELECT s.span_type FROM spans s WHERE s.trace_no = t.id AND s.span_id = t.root_span_id),
+    (SELECT group_concat(m, char(31)) FROM (SELECT DISTINCT s.model AS m FROM spans s
+        WHERE s.trace_no = t.id AND s.model IS NOT NULL ORDER BY s.model))
+    FROM traces t WHERE t.trace_id IN (SELECT value FROM json_each(?))"""
+
+
+def types_and_models(conn: sqlite3.Connection, trace_ids: list[str]) -> dict[str, tuple[str | None, list[str]]]:
+    """Per stored trace id of ``trace_ids``: its root span's type and every model it called (sorted)."""
+    if not trace_ids:
+        return {}
+    return {_text(trace_id): (_text(span_type), [_text(m) for m in models.split("\x1f")] if models else [])
+            for trace_id, span_type, models in conn.execute(_TYPES_AND_MODELS, (json.dumps(trace_ids),))}

@@ -7,21 +7,20 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
 
-from traceglass.store import _paths, _queries, _retention, _schema, _upsert
+from traceglass.store import _paths, _retention, _sqlite
+from traceglass.store._backend import Backend
+from traceglass.store._filter import GROUPS, TraceFilter
 from traceglass.store._models import SpanNode, StatsRow, Trace, TracePage
-from traceglass.store._rows import row_from_parts
 from traceglass.store._time import TimeLike
-from traceglass.store._writer import write_rows
+from traceglass.store._trace_writer import TraceWriter
 
-_EXISTING = """SELECT s.trace_id, s.span_id, s.parent_id, s.name, s.kind, s.start_ns, s.end_ns, s.status,
-    s.status_message, d.attributes, d.events, d.links, d.resource
-    FROM spans s LEFT JOIN span_data d ON d.id = s.id
-    WHERE s.trace_no = (SELECT id FROM traces WHERE trace_id = ?) AND s.span_id = ?"""
+# What TraceStore.upsert_span waits, at most, for a database another process keeps locked.
+_UPSERT_RETRY_FOR_S = 10.0
 
 
 class TraceStore:
@@ -35,11 +34,16 @@ class TraceStore:
     Safe to share between threads (calls are serialized on one connection).
     """
 
+    #: The ``group_by`` values :meth:`stats` takes.
+    STATS_GROUPS: tuple[str, ...] = GROUPS
+
     def __init__(self, path: str | os.PathLike[str] | None = None, *, create: bool = True,
                  read_only: bool = False) -> None:
         self.path: Path = _paths.resolve(path)
         self.read_only = read_only
-        self._conn = _schema.connect(self.path, create=create, read_only=read_only)
+        self._db: Backend = _sqlite.open_backend(self.path, create=create, read_only=read_only)
+        self._writer: TraceWriter | None = None  # upsert_span's, opened at its first call
+        self._closed = False
         self._lock = threading.RLock()
 
     # -- reading -----------------------------------------------------------------------------
@@ -47,7 +51,7 @@ class TraceStore:
         """The trace with its span tree, or None for an unknown id. With ``prefix=True``
         ``trace_id`` may also be the start of one trace's id (ValueError when several match)."""
         with self._lock:
-            return _queries.get_trace(self._conn, trace_id, prefix=prefix)
+            return self._db.get_trace(trace_id, prefix=prefix)
 
     def list_traces(
         self,
@@ -66,16 +70,29 @@ class TraceStore:
         search: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        filter: TraceFilter | None = None,  # noqa: A002 - the natural name for it
     ) -> TracePage:
         """Traces newest first. ``span_type``/``model`` match any span of the trace; ``search``
         matches span names and captured content; ``trace_id`` may be a prefix; ``status`` is
         ``"ok"`` or ``"error"``; ``since``/``until`` take datetimes, epoch seconds, ISO text or ages
-        like ``"1h"``. Pass ``page.next_cursor`` as ``cursor`` for the next page."""
+        like ``"1h"``. Or pass the filters as one :class:`TraceFilter` in ``filter``. Pass
+        ``page.next_cursor`` as ``cursor`` for the next page."""
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
+            raise ValueError(f"limit must be a positive integer, got {limit!r}")
+        given = dict(project=project, span_type=span_type, trace_id=trace_id, session=session, user=user,
+                     model=model, status=status, since=since, until=until, min_cost=min_cost,
+                     min_latency_ms=min_latency_ms, search=search)
+        if filter is None:
+            filter = TraceFilter(**given)  # noqa: A001
+        elif any(value is not None for value in given.values()):
+            raise TypeError("pass the filters either as keywords or as filter=TraceFilter(...), not both")
         with self._lock:
-            return _queries.list_traces(
-                self._conn, project=project, span_type=span_type, trace_id=trace_id, session=session,
-                user=user, model=model, status=status, since=since, until=until, min_cost=min_cost,
-                min_latency_ms=min_latency_ms, search=search, limit=limit, cursor=cursor)
+            return self._db.list_traces(filter, limit=limit, cursor=cursor)
+
+    def types_and_models(self, trace_ids: Sequence[str]) -> dict[str, tuple[str | None, list[str]]]:
+        """Per stored trace of ``trace_ids``: its root span's type and every model it called (sorted)."""
+        with self._lock:
+            return self._db.types_and_models([trace_id.strip().lower() for trace_id in trace_ids])
 
     def stats(self, group_by: str = "model", *, since: TimeLike | None = None, until: TimeLike | None = None,
               project: str | None = None) -> list[StatsRow]:
@@ -83,43 +100,34 @@ class TraceStore:
         ``project``, ``user``, ``session``, ``day`` (per trace), most expensive first. Tokens and cost
         count each model call once (the :mod:`traceglass.rollup` rule)."""
         with self._lock:
-            return _queries.stats(self._conn, group_by, since=since, until=until, project=project)
+            return self._db.stats(group_by, since=since, until=until, project=project)
 
     def count(self) -> dict[str, int]:
         """Numbers of traces and spans stored."""
         with self._lock:
-            traces = self._conn.execute("SELECT count(*) FROM traces").fetchone()[0]
-            spans = self._conn.execute("SELECT count(*) FROM spans").fetchone()[0]
-        return {"traces": traces, "spans": spans}
+            return self._db.count()
 
     # -- writing -----------------------------------------------------------------------------
     def upsert_span(self, span: Mapping[str, Any]) -> SpanNode:
         """Create a span from a plain dict, or update the stored one with the same ids
         (attributes and resource merged, events appended). Missing ids are generated.
         Raises ValueError listing every problem in the dict."""
+        if self.read_only:
+            raise sqlite3.OperationalError(f"attempt to write a readonly database ({self.path} was opened read_only)")
         with self._lock:
-            existing = None
-            body = span if isinstance(span, Mapping) else {}
-            trace_id, span_id = body.get("trace_id"), body.get("span_id")
-            if isinstance(trace_id, str) and isinstance(span_id, str):
-                row = self._conn.execute(_EXISTING, (trace_id.lower(), span_id.lower())).fetchone()
-                if row is not None:
-                    existing = dict(zip(("trace_id", "span_id", "parent_id", "name", "kind", "start_ns", "end_ns",
-                                         "status", "status_message"), row[:9]))
-                    for key, text, empty in zip(("attributes", "events", "links", "resource"), row[9:],
-                                                ({}, [], [], {})):
-                        existing[key] = json.loads(text) if text else empty
-            parts = _upsert.parts_from_dict(span, existing)
-            write_rows(self._conn, [row_from_parts(**parts)])
-            stored = self._conn.execute(f"{_queries.SPAN_SELECT} WHERE s.trace_no = "
-                                        "(SELECT id FROM traces WHERE trace_id = ?) AND s.span_id = ?",
-                                        (parts["trace_id"], parts["span_id"])).fetchone()
-            return _queries.span_node(stored)
+            if self._closed:
+                raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
+            if self._writer is None:
+                # The one write side every ingest path shares; a locked database is retried for about
+                # as long as a busy timeout waited before.
+                self._writer = TraceWriter(self.path, retry_for=_UPSERT_RETRY_FOR_S)
+            writer = self._writer
+        return writer.upsert_span(span)
 
     def delete_trace(self, trace_id: str) -> bool:
         """Delete one trace; False when there was no such trace."""
         with self._lock:
-            return _retention.delete_traces(self._conn, [trace_id.strip().lower()]) > 0
+            return self._db.delete_traces([trace_id.strip().lower()]) > 0
 
     def prune(self, *, older_than: float | timedelta | str | None = None,
               max_size: int | str | None = None) -> int:
@@ -136,12 +144,12 @@ class TraceStore:
             # Nothing stored is older than the earliest time a 64-bit ns clock holds.
             older_than = min(_retention.as_seconds(older_than), 2.0**62 / 1e9)
         with self._lock:
-            return _retention.prune(self._conn, older_than=older_than, max_size=max_size)
+            return self._db.prune(older_than=older_than, max_size=max_size)
 
     def size_bytes(self) -> int:
         """Bytes of data in the database (free pages not counted)."""
         with self._lock:
-            return _retention.used_bytes(self._conn)
+            return self._db.size_bytes()
 
     # -- export ------------------------------------------------------------------------------
     def export(
@@ -161,10 +169,9 @@ class TraceStore:
                 return self.export(file, trace_id=trace_id, project=project, since=since, until=until,
                                    progress=progress)
         # A second connection: a long export must not hold the lock other callers need.
-        conn = _schema.connect(self.path, read_only=True)  # opened (and migrated) by self._conn already
+        db = _sqlite.open_backend(self.path, read_only=True)  # opened (and migrated) by self._db already
         try:
-            total, spans = _queries.export_spans(conn, trace_id=trace_id, project=project, since=since,
-                                                 until=until)
+            total, spans = db.export_spans(trace_id=trace_id, project=project, since=since, until=until)
             done = 0
             buffer = io.StringIO()
             for span in spans:
@@ -181,15 +188,16 @@ class TraceStore:
                 progress(done, total)
             return done
         finally:
-            conn.close()
+            db.close()
 
     def close(self) -> None:
         """Close the connection; idempotent."""
         with self._lock:
-            try:
-                self._conn.close()
-            except sqlite3.Error:
-                pass
+            self._closed = True
+            writer, self._writer = self._writer, None
+            self._db.close()
+        if writer is not None:
+            writer.close()
 
     def __enter__(self) -> TraceStore:
         return self

@@ -1,0 +1,65 @@
+"""The storage seam: what :class:`TraceStore` and :class:`TraceWriter` need from a database.
+
+Everything above this line (the public store and writer, the filter, the models, row conversion,
+the roll-up rule) is database-neutral; everything below is one implementation of ``Backend``.
+SQLite's is :class:`traceglass.store._sqlite.SQLiteBackend`. A second backend (PostgreSQL, say) is
+a new module implementing this protocol plus its ``open``, chosen where the store and the writer
+open theirs; none of the callers change.
+
+A backend is one connection: not thread-safe by itself (the store and the writer serialize their
+calls), opened by its module's ``open(...)`` and closed by ``close()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
+
+from traceglass.store._filter import TraceFilter
+from traceglass.store._models import SpanNode, StatsRow, Trace, TracePage
+from traceglass.store._rows import SpanRow
+from traceglass.store._time import TimeLike
+
+
+class Backend(Protocol):
+    # -- writing (TraceWriter) ---------------------------------------------------------------
+    def write(self, rows: Sequence[SpanRow]) -> None:
+        """Insert or replace ``rows`` and refresh their traces' summaries, in one transaction."""
+
+    def span_parts(self, trace_id: str, span_id: str) -> dict[str, Any] | None:
+        """The stored span as ``row_from_parts`` keywords (to merge an update into), or None."""
+
+    def is_busy(self, exc: BaseException) -> bool:
+        """Whether ``exc`` means another writer holds the database for now (worth another try)."""
+
+    def replaced(self) -> bool:
+        """Whether the database this connection writes to is no longer the one at its path."""
+
+    # -- reading (TraceStore) ----------------------------------------------------------------
+    def get_span(self, trace_id: str, span_id: str) -> SpanNode | None: ...
+
+    def get_trace(self, trace_id: str, *, prefix: bool = False) -> Trace | None: ...
+
+    def list_traces(self, where: TraceFilter, *, limit: int, cursor: str | None) -> TracePage: ...
+
+    def types_and_models(self, trace_ids: Sequence[str]) -> dict[str, tuple[str | None, list[str]]]:
+        """Per stored trace id: its root span's type and the models it called."""
+
+    def stats(self, group_by: str, *, since: TimeLike | None, until: TimeLike | None,
+              project: str | None) -> list[StatsRow]: ...
+
+    def count(self) -> dict[str, int]: ...
+
+    def export_spans(self, *, trace_id: str | None, project: str | None, since: TimeLike | None,
+                     until: TimeLike | None) -> tuple[int, Iterator[SpanNode]]:
+        """The number of matching spans and an iterator over them (oldest trace first)."""
+
+    # -- maintenance -------------------------------------------------------------------------
+    def delete_traces(self, trace_ids: Sequence[str]) -> int: ...
+
+    def prune(self, *, older_than: float | None, max_size: int | str | None, pause: float = 0.0) -> int:
+        """Delete traces by age, then the oldest ones by size, in short steps; free space released."""
+
+    def size_bytes(self) -> int: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,189 @@
+"""The SQLite implementation of the storage seam (:class:`~traceglass.store._backend.Backend`).
+
+One connection to a traceglass database file, and what SQLite alone needs around it: a writer's
+background WAL checkpoints, noticing that the file was deleted or replaced under an open
+connection (and removing the WAL such a connection leaves behind), telling a locked database
+from a broken one, and holding the fork gate around every step of a writer. The SQL itself lives
+in :mod:`._schema` (opening, migrations), :mod:`._writer` (a batch of rows), :mod:`._queries`
+(reads) and :mod:`._retention` (deletes).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from traceglass.store import _queries, _retention, _schema
+from traceglass.store._checkpointer import Checkpointer, hand_over
+from traceglass.store._filter import TraceFilter
+from traceglass.store._forksafe import LOCK as FORK_LOCK
+from traceglass.store._models import SpanNode, StatsRow, Trace, TracePage
+from traceglass.store._rows import SpanRow
+from traceglass.store._time import TimeLike
+from traceglass.store._writer import write_rows
+
+logger = logging.getLogger("traceglass")
+
+# The errors a database (not our code) raises: locked, read-only, full, missing, too new.
+STORAGE_ERRORS: tuple[type[BaseException], ...] = (sqlite3.Error, OSError, _schema.SchemaTooNewError)
+
+_SPAN_PARTS = """SELECT s.trace_id, s.span_id, s.parent_id, s.name, s.kind, s.start_ns, s.end_ns, s.status,
+    s.status_message, d.attributes, d.events, d.links, d.resource
+    FROM spans s LEFT JOIN span_data d ON d.id = s.id
+    WHERE s.trace_no = (SELECT id FROM traces WHERE trace_id = ?) AND s.span_id = ?"""
+_SPAN_KEY = " WHERE s.trace_no = (SELECT id FROM traces WHERE trace_id = ?) AND s.span_id = ?"
+
+
+def open_backend(path: Path, *, create: bool = True, read_only: bool = False,
+                 busy_timeout_ms: int = _schema.DEFAULT_BUSY_TIMEOUT_MS) -> SQLiteBackend:
+    """A connection for reading and maintenance (see ``_schema.connect`` for what it raises)."""
+    with FORK_LOCK:
+        return SQLiteBackend(path, _schema.connect(path, create=create, read_only=read_only,
+                                                   busy_timeout_ms=busy_timeout_ms))
+
+
+def open_writer(path: Path, *, busy_timeout_ms: int, checkpoint_busy_timeout_ms: int,
+                on_connect: Callable[[sqlite3.Connection], Any] | None = None) -> SQLiteBackend:
+    """A connection for a writer: created when missing, checkpointed in a background thread."""
+    with FORK_LOCK:
+        conn = _schema.connect(path, busy_timeout_ms=busy_timeout_ms)
+        try:
+            try:
+                checkpointer: Checkpointer | None = Checkpointer(path, checkpoint_busy_timeout_ms)
+            except RuntimeError:  # no new threads at interpreter exit: SQLite checkpoints inline
+                checkpointer = None
+            if checkpointer is not None:
+                hand_over(conn)
+            if on_connect is not None:
+                on_connect(conn)
+        except BaseException:
+            conn.close()
+            raise
+    return SQLiteBackend(path, conn, checkpointer=checkpointer, identity=file_identity(path))
+
+
+class SQLiteBackend:
+    """One connection to a traceglass SQLite database (see the module docstring)."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection, *, checkpointer: Checkpointer | None = None,
+                 identity: tuple[int, int] | None = None) -> None:
+        self.path = path
+        self.conn = conn
+        self._checkpointer = checkpointer
+        self._identity = identity  # (st_dev, st_ino) of the file a writer opened
+        self._wal: tuple[int, int] | None = None  # and of its WAL, from the first write on
+
+    # -- writing -----------------------------------------------------------------------------
+    def write(self, rows: Sequence[SpanRow]) -> None:
+        with FORK_LOCK:
+            write_rows(self.conn, rows)
+            if self._wal is None:  # the WAL exists from the first write on, as long as we are open
+                self._wal = file_identity(f"{self.path}-wal")
+            if self._checkpointer is not None:
+                self._checkpointer.wrote(sum(len(row.data[0]) for row in rows))
+
+    def span_parts(self, trace_id: str, span_id: str) -> dict[str, Any] | None:
+        with FORK_LOCK:
+            row = self.conn.execute(_SPAN_PARTS, (trace_id.lower(), span_id.lower())).fetchone()
+        if row is None:
+            return None
+        parts = dict(zip(("trace_id", "span_id", "parent_id", "name", "kind", "start_ns", "end_ns", "status",
+                          "status_message"), row[:9]))
+        for key, text, empty in zip(("attributes", "events", "links", "resource"), row[9:], ({}, [], [], {})):
+            parts[key] = json.loads(text) if text else empty
+        return parts
+
+    @staticmethod
+    def is_busy(exc: BaseException) -> bool:
+        """Another connection holds the lock (SQLITE_BUSY or SQLITE_LOCKED): worth another try."""
+        code = getattr(exc, "sqlite_errorcode", None)  # Python >= 3.11
+        if code is not None:
+            return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+        return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+
+    def replaced(self) -> bool:
+        # Writing on into a deleted file would go into an unlinked inode nobody can read.
+        return self._identity is None or self._identity != file_identity(self.path)
+
+    # -- reading -----------------------------------------------------------------------------
+    def get_span(self, trace_id: str, span_id: str) -> SpanNode | None:
+        with FORK_LOCK:
+            row = self.conn.execute(_queries.SPAN_SELECT + _SPAN_KEY, (trace_id.lower(), span_id.lower())).fetchone()
+        return None if row is None else _queries.span_node(row)
+
+    def get_trace(self, trace_id: str, *, prefix: bool = False) -> Trace | None:
+        return _queries.get_trace(self.conn, trace_id, prefix=prefix)
+
+    def list_traces(self, where: TraceFilter, *, limit: int, cursor: str | None) -> TracePage:
+        return _queries.list_traces(self.conn, where, limit=limit, cursor=cursor)
+
+    def types_and_models(self, trace_ids: Sequence[str]) -> dict[str, tuple[str | None, list[str]]]:
+        return _queries.types_and_models(self.conn, list(trace_ids))
+
+    def stats(self, group_by: str, *, since: TimeLike | None, until: TimeLike | None,
+              project: str | None) -> list[StatsRow]:
+        return _queries.stats(self.conn, group_by, since=since, until=until, project=project)
+
+    def count(self) -> dict[str, int]:
+        traces = self.conn.execute("SELECT count(*) FROM traces").fetchone()[0]
+        spans = self.conn.execute("SELECT count(*) FROM spans").fetchone()[0]
+        return {"traces": traces, "spans": spans}
+
+    def export_spans(self, *, trace_id: str | None, project: str | None, since: TimeLike | None,
+                     until: TimeLike | None) -> tuple[int, Iterator[SpanNode]]:
+        return _queries.export_spans(self.conn, trace_id=trace_id, project=project, since=since, until=until)
+
+    # -- maintenance -------------------------------------------------------------------------
+    def delete_traces(self, trace_ids: Sequence[str]) -> int:
+        return _retention.delete_traces(self.conn, trace_ids)
+
+    def prune(self, *, older_than: float | None, max_size: int | str | None, pause: float = 0.0) -> int:
+        # Each small step holds the fork gate: a background thread may prune while the app forks.
+        return _retention.prune(self.conn, older_than=older_than, max_size=max_size, pause=pause, step=FORK_LOCK)
+
+    def size_bytes(self) -> int:
+        return _retention.used_bytes(self.conn)
+
+    def close(self, *, stale: bool = False) -> None:
+        """Close the connection and stop its checkpoints; idempotent. ``stale``: the file was
+        deleted or replaced under us, so the WAL our connection leaves beside it goes too."""
+        checkpointer, self._checkpointer = self._checkpointer, None
+        # The checkpointer's connection first: the last one to close removes the WAL file.
+        if checkpointer is not None:
+            checkpointer.close()
+        try:
+            with FORK_LOCK:
+                self.conn.close()
+        except sqlite3.Error:
+            pass
+        if stale:
+            _remove_stale_wal(self.path, self._wal)
+
+
+def file_identity(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+def _remove_stale_wal(path: os.PathLike[str], ours: tuple[int, int] | None) -> None:
+    """Remove the WAL our closed connection left beside a deleted or replaced database file.
+
+    SQLite keeps the WAL of a file that moved away, and the next connection would replay its
+    pages into whatever database now has the name. A WAL that is not ours (another process made
+    the new database and writes to it) stays.
+    """
+    if os.path.exists(path) and (ours is None or file_identity(f"{os.fspath(path)}-wal") != ours):
+        return
+    for suffix in ("-wal", "-shm"):
+        try:
+            os.remove(f"{os.fspath(path)}{suffix}")
+        except OSError:
+            pass
