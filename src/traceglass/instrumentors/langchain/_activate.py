@@ -23,16 +23,18 @@ code starts inside a run, and every wrapper falls back to the plain call.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import threading
 from contextvars import ContextVar
-from typing import Any, AsyncIterator, Iterator
+from typing import Any
 
 from wrapt import wrap_function_wrapper
 
 from traceglass._guard import guard
 from traceglass._handler import Invocation, TelemetryHandler
 from traceglass.instrumentors.langchain._ours import find_ours
+from traceglass.instrumentors.langchain._stepped import AsyncStepped, Stepped
 
 # (module, attribute path, wrapper name)
 _TARGETS = (
@@ -222,58 +224,12 @@ class _Step:
         _stream_slot.reset(self.slot_token)
 
 
-class _ModelStream:
-    def __init__(self, iterator: Iterator[Any]) -> None:
-        self._iterator = iterator
-        self._slot = _Slot()
-
-    def __iter__(self) -> "_ModelStream":
-        return self
-
-    def __next__(self) -> Any:
-        step = _Step(self._slot)
-        try:
-            return next(self._iterator)
-        finally:
-            step.end()
-
-    def close(self) -> None:
-        step = _Step(self._slot)
-        try:
-            self._iterator.close()  # type: ignore[attr-defined]
-        finally:
-            step.end()
-
-
-class _AsyncModelStream:
-    def __init__(self, iterator: AsyncIterator[Any]) -> None:
-        self._iterator = iterator
-        self._slot = _Slot()
-
-    def __aiter__(self) -> "_AsyncModelStream":
-        return self
-
-    async def __anext__(self) -> Any:
-        step = _Step(self._slot)
-        try:
-            return await self._iterator.__anext__()
-        finally:
-            step.end()
-
-    async def aclose(self) -> None:
-        step = _Step(self._slot)
-        try:
-            await self._iterator.aclose()  # type: ignore[attr-defined]
-        finally:
-            step.end()
-
-
 def _stream(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    return _ModelStream(wrapped(*args, **kwargs))
+    return Stepped(wrapped(*args, **kwargs), functools.partial(_Step, _Slot()), _Step.end)
 
 
 def _astream(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    return _AsyncModelStream(wrapped(*args, **kwargs))
+    return AsyncStepped(wrapped(*args, **kwargs), functools.partial(_Step, _Slot()), _Step.end)
 
 
 __all__ = ["claim_stream", "install"]

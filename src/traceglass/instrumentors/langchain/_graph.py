@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any, AsyncIterator, Iterator, Mapping, Sequence
 
+import functools
+
 import wrapt
 
 from traceglass._context import SessionScope, current_session, reset_session, set_session
 from traceglass.instrumentors.langchain._patch import with_callback
+from traceglass.instrumentors.langchain._stepped import AsyncStepped, Stepped
 
 
 def trace_graph(graph: Any, name: str | None = None, session_id: str | None = None,
@@ -80,12 +83,13 @@ class _TracedGraph(wrapt.ObjectProxy):  # type: ignore[misc]
         return self._self_config(config)
 
     def stream(self, input: Any, config: Any = None, **kwargs: Any) -> Iterator[Any]:
-        scope = self._self_scope()
-        return _SteppedIterator(self.__wrapped__.stream(input, self._self_config(config), **kwargs), scope)
+        # The session is set and reset around each step only, so it never leaks into the consumer's loop body.
+        enter = functools.partial(_enter, self._self_scope())
+        return Stepped(self.__wrapped__.stream(input, self._self_config(config), **kwargs), enter, _leave)
 
     def astream(self, input: Any, config: Any = None, **kwargs: Any) -> AsyncIterator[Any]:
-        scope = self._self_scope()
-        return _SteppedAsyncIterator(self.__wrapped__.astream(input, self._self_config(config), **kwargs), scope)
+        enter = functools.partial(_enter, self._self_scope())
+        return AsyncStepped(self.__wrapped__.astream(input, self._self_config(config), **kwargs), enter, _leave)
 
 
 def _enter(scope: SessionScope | None) -> Any:
@@ -95,68 +99,3 @@ def _enter(scope: SessionScope | None) -> Any:
 def _leave(token: Any) -> None:
     if token is not None:
         reset_session(token)
-
-
-class _SteppedIterator:
-    """Runs each step of a stream with the session current, set and reset around that step only,
-    so the session never leaks into the consumer's loop body and every reset is in its own context."""
-
-    def __init__(self, iterator: Iterator[Any], scope: SessionScope | None) -> None:
-        self._iterator = iterator
-        self._scope = scope
-
-    def __iter__(self) -> "_SteppedIterator":
-        return self
-
-    def __next__(self) -> Any:
-        token = _enter(self._scope)
-        try:
-            return next(self._iterator)
-        finally:
-            _leave(token)
-
-    def close(self) -> None:
-        close = getattr(self._iterator, "close", None)
-        if close is not None:
-            token = _enter(self._scope)
-            try:
-                close()
-            finally:
-                _leave(token)
-
-    def __enter__(self) -> "_SteppedIterator":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-
-class _SteppedAsyncIterator:
-    def __init__(self, iterator: AsyncIterator[Any], scope: SessionScope | None) -> None:
-        self._iterator = iterator
-        self._scope = scope
-
-    def __aiter__(self) -> "_SteppedAsyncIterator":
-        return self
-
-    async def __anext__(self) -> Any:
-        token = _enter(self._scope)
-        try:
-            return await self._iterator.__anext__()
-        finally:
-            _leave(token)
-
-    async def aclose(self) -> None:
-        aclose = getattr(self._iterator, "aclose", None)
-        if aclose is not None:
-            token = _enter(self._scope)
-            try:
-                await aclose()
-            finally:
-                _leave(token)
-
-    async def __aenter__(self) -> "_SteppedAsyncIterator":
-        return self
-
-    async def __aexit__(self, *exc: Any) -> None:
-        await self.aclose()
