@@ -1,4 +1,6 @@
-"""Reading a finished span's model usage, and handing downstream an enriched copy of it.
+"""A finished span's attributes and prices, read fast, and an enriched copy of it for downstream.
+
+Its usage (model, provider, tokens) is read by :mod:`traceglass._span_usage`, which the store shares.
 
 An SDK span is read-only once it ended, and the SDK's ``_on_ending`` hook runs after attributes
 freeze (opentelemetry-python#5614, SDK 1.45). So to add cost and roll-ups to *any* span — ours or
@@ -9,84 +11,11 @@ with merged attributes, and passes that to the processors it wraps.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 
 from traceglass import semconv
-
-# Each field is read from the first key present: the v1.41 name, then names older releases,
-# the GenAI repo's main, OpenLLMetry and OpenInference write, so their spans are priced too.
-_INPUT = (semconv.GEN_AI_USAGE_INPUT_TOKENS, semconv.GEN_AI_USAGE_PROMPT_TOKENS, semconv.OPENINFERENCE_PROMPT_TOKENS)
-_OUTPUT = (
-    semconv.GEN_AI_USAGE_OUTPUT_TOKENS, semconv.GEN_AI_USAGE_COMPLETION_TOKENS, semconv.OPENINFERENCE_COMPLETION_TOKENS,
-)
-_CACHE_READ = (
-    semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, semconv.OPENLLMETRY_CACHE_READ_INPUT_TOKENS,
-    semconv.OPENINFERENCE_CACHE_READ_TOKENS,
-)
-_CACHE_WRITE = (
-    semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS,
-    semconv.OPENLLMETRY_CACHE_CREATION_INPUT_TOKENS, semconv.OPENINFERENCE_CACHE_WRITE_TOKENS,
-)
-_MODEL = (semconv.GEN_AI_RESPONSE_MODEL, semconv.GEN_AI_REQUEST_MODEL, semconv.OPENINFERENCE_MODEL_NAME)
-_PROVIDER = (semconv.GEN_AI_PROVIDER_NAME, semconv.GEN_AI_SYSTEM, semconv.OPENINFERENCE_PROVIDER)
-
-
-class SpanUsage(NamedTuple):
-    """The model usage one span reports about its own call."""
-
-    input_tokens: int | None
-    output_tokens: int | None
-    cache_read_tokens: int
-    cache_write_tokens: int
-    model: str | None  # the response model, else the request model
-    provider: str | None
-    request_model: str | None = None  # a fallback when the response model has no price
-
-
-def _first(attributes: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
-    for key in keys:
-        value = attributes.get(key)
-        if value is not None:
-            return value
-    return None
-
-
-def _count(value: Any) -> int | None:
-    # bool is an int subclass; a True token count is a bug upstream, not one token.
-    if value is None or value.__class__ is bool or not isinstance(value, (int, float)) or value < 0:
-        return None
-    return int(value)
-
-
-def read_usage(attributes: Mapping[str, Any]) -> SpanUsage | None:
-    """The span's usage, or None when it reports no token counts."""
-    get = attributes.get
-    # The spec's names first, inline: this runs for every ended span of the process.
-    input_tokens = get(_INPUT[0])
-    if input_tokens is None:
-        input_tokens = _first(attributes, _INPUT[1:])
-    output_tokens = get(_OUTPUT[0])
-    if output_tokens is None:
-        output_tokens = _first(attributes, _OUTPUT[1:])
-    if input_tokens is None and output_tokens is None:
-        return None
-    input_tokens, output_tokens = _count(input_tokens), _count(output_tokens)
-    if input_tokens is None and output_tokens is None:
-        return None
-    request_model = get(_MODEL[1])
-    model = get(_MODEL[0]) or request_model or get(_MODEL[2])
-    provider = get(_PROVIDER[0]) or get(_PROVIDER[1]) or get(_PROVIDER[2])
-    return SpanUsage(
-        input_tokens,
-        output_tokens,
-        _count(_first(attributes, _CACHE_READ)) or 0,
-        _count(_first(attributes, _CACHE_WRITE)) or 0,
-        model if isinstance(model, str) else None,
-        provider if isinstance(provider, str) else None,
-        request_model if isinstance(request_model, str) else None,
-    )
 
 
 def price_overrides(attributes: Mapping[str, Any]) -> tuple[float | None, float | None]:

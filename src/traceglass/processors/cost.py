@@ -31,14 +31,9 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
 from traceglass import semconv
 from traceglass._guard import report
+from traceglass._span_usage import SpanUsage, read_span_usage
 from traceglass._version import __version__
-from traceglass.processors._enrich import (
-    EnrichedSpan,
-    SpanUsage,
-    frozen_attributes,
-    price_overrides,
-    read_usage,
-)
+from traceglass.processors._enrich import EnrichedSpan, frozen_attributes, price_overrides
 from traceglass.processors._pricing import (
     Cost,
     Price,
@@ -223,8 +218,8 @@ class CostSpanProcessor(SpanProcessor):
         # A span's usage counts only when no span below reported usage (traceglass.rollup). Only
         # the span whose usage counts is priced: one span per model call carries its cost, so
         # summing the cost key over spans (as Langfuse does) counts each call once.
-        usage = read_usage(attributes) if below is None or not below.calls else None
-        if usage is not None:
+        usage = read_span_usage(attributes) if below is None or not below.calls else None
+        if usage is not None and usage.counted:
             cost = self._price(usage, attributes, span.start_time, scope, extra)
             if cost is not None:
                 _put_cost(extra, cost, self._names)
@@ -280,8 +275,8 @@ class CostSpanProcessor(SpanProcessor):
         cost = None
         if price is not None:
             cost = compute_cost(
-                price, usage.input_tokens or 0, usage.output_tokens or 0, usage.cache_read_tokens,
-                usage.cache_write_tokens, when_ns=start_time,
+                price, usage.input_tokens or 0, usage.output_tokens or 0, usage.cache_read_tokens or 0,
+                usage.cache_write_tokens or 0, when_ns=start_time,
             )
         if cost is None:
             self._log_unknown(usage)

@@ -96,7 +96,7 @@ GEN_AI_USAGE_REASONING_OUTPUT_TOKENS = "gen_ai.usage.reasoning.output_tokens"
 GEN_AI_TOKEN_TYPE = "gen_ai.token.type"
 
 # --- read, never written: names older releases, the GenAI repo's main and peers write ------
-# The cost processor prices spans from every instrumentation in the provider, so it also reads:
+# traceglass._span_usage reads a span's usage from every instrumentation's dialect, so also:
 GEN_AI_SYSTEM = "gen_ai.system"  # provider name before v1.37 (older peers still write it)
 GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS = "gen_ai.usage.cache_write.input_tokens"  # genai main's rename
 GEN_AI_USAGE_PROMPT_TOKENS = "gen_ai.usage.prompt_tokens"  # before v1.27
@@ -109,6 +109,11 @@ OPENINFERENCE_PROMPT_TOKENS = "llm.token_count.prompt"
 OPENINFERENCE_COMPLETION_TOKENS = "llm.token_count.completion"
 OPENINFERENCE_CACHE_READ_TOKENS = "llm.token_count.prompt_details.cache_read"
 OPENINFERENCE_CACHE_WRITE_TOKENS = "llm.token_count.prompt_details.cache_write"
+OPENINFERENCE_SYSTEM = "llm.system"
+OPENINFERENCE_TOTAL_TOKENS = "llm.token_count.total"
+OPENINFERENCE_REASONING_TOKENS = "llm.token_count.completion_details.reasoning"
+OPENLLMETRY_REASONING_TOKENS = "gen_ai.usage.reasoning_tokens"  # OpenLLMetry
+OPENLLMETRY_TOTAL_TOKENS = "llm.usage.total_tokens"  # OpenLLMetry
 
 
 class GenAITokenType:
