@@ -28,7 +28,7 @@ from traceglass._handler import (
     get_handler,
 )
 from traceglass._handler._providers import provider_for_model
-from traceglass._handler._usage import apply_response, looks_like_model_response
+from traceglass._handler._usage import apply_model_response, looks_like_model_response
 from traceglass._wrapping import NullScope, generator_output, wrap
 from traceglass.semconv import SpanType, operation_for
 
@@ -120,7 +120,7 @@ class _SpanScope:
     def finish(self, output: Any) -> None:
         inv = self.invocation
         if isinstance(inv, LLMInvocation) and looks_like_model_response(output):
-            apply_response(inv, output)
+            apply_model_response(inv, output)
         if inv.output_value is UNSET and _capturing(inv):
             inv.output_value = output
         self._handler.stop(inv)

@@ -1,7 +1,10 @@
-"""Read token usage, model and id off OpenAI-style response objects (or their dicts).
+"""The one reader of OpenAI-style token usage, off SDK response objects or their dicts.
 
-Covers Chat Completions (``prompt_tokens``/``completion_tokens`` with ``*_details``), the
-Responses API (``input_tokens``/``output_tokens`` with ``*_details``) and embeddings.
+Covers Chat Completions and legacy Completions (``prompt_tokens``/``completion_tokens`` with
+``*_details``), the Responses API (``input_tokens``/``output_tokens`` with ``*_details``) and
+embeddings (``prompt_tokens`` only, :func:`embedding_input_tokens`). The OpenAI instrumentor, the decorators (a function that
+returns such a response) and LangChain's provider-style ``token_usage`` all read usage here.
+A finished *span's* usage, in any dialect, is read by :mod:`traceglass._span_usage`.
 """
 
 from __future__ import annotations
@@ -29,27 +32,60 @@ class Usage:
     reasoning_tokens: int | None = None
 
 
+# The two families of names: Chat Completions (and legacy Completions), the Responses API.
+_CHAT = ("completion_tokens", "prompt_tokens_details", "completion_tokens_details")
+_RESPONSES = ("output_tokens", "input_tokens_details", "output_tokens_details")
+
+
+def apply_usage(target: Any, usage: Any) -> bool:
+    """Write the counts an OpenAI ``usage`` (object or dict) reports onto ``target``'s fields of the
+    same names as :class:`Usage`'s (an ``LLMInvocation`` has them all). Returns False, writing
+    nothing, when ``usage`` reports neither input nor output tokens."""
+    if usage is None:
+        return False
+    # One family of names, never both: reading a field an SDK model lacks costs pydantic ~7 us (it
+    # raises AttributeError inside __getattr__).
+    input_tokens = _get(usage, "prompt_tokens")
+    if input_tokens is not None or (isinstance(usage, dict) and "completion_tokens" in usage):
+        output_key, input_details_key, output_details_key = _CHAT
+    else:
+        input_tokens = _get(usage, "input_tokens")
+        output_key, input_details_key, output_details_key = _RESPONSES
+    input_tokens, output_tokens = integer(input_tokens), integer(_get(usage, output_key))
+    if input_tokens is None and output_tokens is None:
+        return False
+    input_details, output_details = _get(usage, input_details_key), _get(usage, output_details_key)
+    # Only what is reported is written: a count the target already holds stays otherwise. An SDK
+    # older than a details field keeps it as an extra, i.e. a plain dict (openai 1.40).
+    if input_tokens is not None:
+        target.input_tokens = input_tokens
+    if output_tokens is not None:
+        target.output_tokens = output_tokens
+    if input_details is not None:
+        cached = integer(_get(input_details, "cached_tokens"))
+        if cached is not None:
+            target.cache_read_tokens = cached
+        # Not an OpenAI field (some OpenAI-style servers send it): read from dicts only, as an SDK
+        # model lacks it and the miss would cost every call.
+        created = integer(input_details.get("cache_creation_tokens")) if isinstance(input_details, dict) else None
+        if created is not None:
+            target.cache_creation_tokens = created
+    if output_details is not None:
+        reasoning = integer(_get(output_details, "reasoning_tokens"))
+        if reasoning is not None:
+            target.reasoning_tokens = reasoning
+    return True
+
+
+def embedding_input_tokens(usage: Any) -> int | None:
+    """The input count of an embeddings ``usage``: it reports ``prompt_tokens`` (and a total) only."""
+    return integer(_get(usage, "prompt_tokens"))
+
+
 def usage_of(usage: Any) -> Usage | None:
     """A :class:`Usage` from an OpenAI ``usage`` object or dict, or None when there is none."""
-    if usage is None:
-        return None
-    input_tokens = integer(_get(usage, "prompt_tokens"))
-    if input_tokens is None:
-        input_tokens = integer(_get(usage, "input_tokens"))
-    output_tokens = integer(_get(usage, "completion_tokens"))
-    if output_tokens is None:
-        output_tokens = integer(_get(usage, "output_tokens"))
-    if input_tokens is None and output_tokens is None:
-        return None
-    input_details = _get(usage, "prompt_tokens_details") or _get(usage, "input_tokens_details")
-    output_details = _get(usage, "completion_tokens_details") or _get(usage, "output_tokens_details")
-    return Usage(
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        cache_read_tokens=integer(_get(input_details, "cached_tokens")),
-        cache_creation_tokens=integer(_get(input_details, "cache_creation_tokens")),
-        reasoning_tokens=integer(_get(output_details, "reasoning_tokens")),
-    )
+    found = Usage()
+    return found if apply_usage(found, usage) else None
 
 
 def looks_like_model_response(value: Any) -> bool:
@@ -57,18 +93,13 @@ def looks_like_model_response(value: Any) -> bool:
     return _get(value, "model") is not None and _get(value, "usage") is not None
 
 
-def apply_response(invocation: Any, response: Any) -> None:
-    """Copy response model, id and usage of an OpenAI-style response onto an invocation."""
+def apply_model_response(invocation: Any, response: Any) -> None:
+    """Copy the model, id and usage of any OpenAI-style response (object or dict) onto an
+    ``LLMInvocation`` (what ``@trace_llm`` does with a function's return value)."""
     model = _get(response, "model")
-    if isinstance(model, str) and hasattr(invocation, "response_model"):
+    if isinstance(model, str):
         invocation.response_model = model
     response_id = _get(response, "id")
-    if isinstance(response_id, str) and hasattr(invocation, "response_id"):
+    if isinstance(response_id, str):
         invocation.response_id = response_id
-    usage = usage_of(_get(response, "usage"))
-    if usage is None:
-        return
-    for name in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens", "reasoning_tokens"):
-        value = getattr(usage, name)
-        if value is not None and hasattr(invocation, name):
-            setattr(invocation, name, value)
+    apply_usage(invocation, _get(response, "usage"))

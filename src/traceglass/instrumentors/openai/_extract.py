@@ -23,7 +23,7 @@ from traceglass._handler._messages import (
     tool_call_response_part,
     uri_part,
 )
-from traceglass._handler._usage import usage_of
+from traceglass._handler._usage import apply_usage, embedding_input_tokens  # the one OpenAI usage reader
 from traceglass._handler._values import integer
 
 _SENTINEL_NAMES = frozenset({"NotGiven", "Omit"})
@@ -388,34 +388,6 @@ def apply_common(inv: LLMInvocation, response: Any) -> None:
         apply_usage(inv, usage)
 
 
-def apply_usage(inv: LLMInvocation, usage: Any) -> None:
-    """Tokens from a Chat Completions or Responses ``usage`` object (or dict, via the shared reader)."""
-    if isinstance(usage, dict):
-        found = usage_of(usage)
-        if found is not None:
-            inv.input_tokens, inv.output_tokens = found.input_tokens, found.output_tokens
-            inv.cache_read_tokens, inv.reasoning_tokens = found.cache_read_tokens, found.reasoning_tokens
-        return
-    prompt = getattr(usage, "prompt_tokens", None)
-    if prompt is not None:  # Chat Completions / Completions / embeddings
-        inv.input_tokens = prompt
-        inv.output_tokens = getattr(usage, "completion_tokens", None)
-        details_in = getattr(usage, "prompt_tokens_details", None)
-        details_out = getattr(usage, "completion_tokens_details", None)
-    else:  # Responses API
-        inv.input_tokens = getattr(usage, "input_tokens", None)
-        inv.output_tokens = getattr(usage, "output_tokens", None)
-        details_in = getattr(usage, "input_tokens_details", None)
-        details_out = getattr(usage, "output_tokens_details", None)
-    # An SDK older than the field keeps it as an extra, i.e. a plain dict (openai 1.40: both details).
-    if details_in is not None:
-        inv.cache_read_tokens = (details_in.get("cached_tokens") if isinstance(details_in, dict)
-                                 else getattr(details_in, "cached_tokens", None))
-    if details_out is not None:
-        inv.reasoning_tokens = (details_out.get("reasoning_tokens") if isinstance(details_out, dict)
-                                else getattr(details_out, "reasoning_tokens", None))
-
-
 # --- legacy completions -----------------------------------------------------------------------
 def completion_invocation(kwargs: dict[str, Any], client: Any, capture: bool) -> LLMInvocation:
     inv = _new_llm(semconv.GenAIOperation.TEXT_COMPLETION, kwargs, client)
@@ -475,8 +447,7 @@ def apply_embedding(inv: EmbeddingInvocation, response: Any, capture: bool = Fal
             inv.dimension_count = len(vector)
         elif isinstance(vector, str):  # base64 of float32s
             inv.dimension_count = _base64_size(vector) // 4
-    usage = _get(response, "usage")
-    tokens = integer(_get(usage, "prompt_tokens"))
+    tokens = embedding_input_tokens(_get(response, "usage"))
     if tokens is not None:
         inv.input_tokens = tokens
 
@@ -544,8 +515,9 @@ def response_failure(response: Any) -> tuple[str, str | None] | None:
     return (code if isinstance(code, str) and code else "failed"), (text if isinstance(text, str) else None)
 
 
-def apply_response(inv: LLMInvocation, response: Any, capture: bool) -> None:
-    """A Responses API ``Response``: one output message holding every output item's parts."""
+def apply_responses_api(inv: LLMInvocation, response: Any, capture: bool) -> None:
+    """A Responses API ``Response`` onto ``inv``: id, model, usage, finish reason and (capturing)
+    one output message holding every output item's parts."""
     apply_common(inv, response)
     output = _get(response, "output") or ()
     status = _get(response, "status")

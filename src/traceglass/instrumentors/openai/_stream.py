@@ -170,7 +170,7 @@ class ResponsesAccumulator:
             if capture and self.texts:
                 inv.output_messages = [message("assistant", [text_part(self.output_text())], "error")]
             return
-        _extract.apply_response(inv, response, capture)
+        _extract.apply_responses_api(inv, response, capture)
 
 
 # --- proxies -------------------------------------------------------------------------------------

@@ -90,7 +90,7 @@ OPERATIONS: dict[str, Operation] = {
         Operation("text_completion", _extract.completion_invocation, _extract.apply_chat, CompletionAccumulator,
                   True),
         Operation("embeddings", _extract.embedding_invocation, _extract.apply_embedding),
-        Operation("responses", _extract.responses_invocation, _extract.apply_response, ResponsesAccumulator,
+        Operation("responses", _extract.responses_invocation, _extract.apply_responses_api, ResponsesAccumulator,
                   failure=_extract.response_failure),
     )
 }
