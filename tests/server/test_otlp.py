@@ -6,6 +6,7 @@ import base64
 import gzip
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -375,3 +376,26 @@ def test_an_end_before_the_start_is_clamped_to_the_start(otlp_server, db_path):
     with TraceStore(db_path) as store:
         [span] = store.get_trace("66" * 16).spans
     assert (span.start_ns, span.end_ns, span.duration_ms) == (T0, T0, 0.0)
+
+
+def test_a_locked_database_is_answered_503_within_seconds_not_after_the_exporters_30(otlp_server, db_path):
+    # The receiver retries a locked store for a few seconds only: an HTTP client waiting ~31 s (the
+    # exporter's bound) would time out itself instead of getting the retryable 503.
+    assert _post(otlp_server.url, json.dumps(_json_request()).encode(), "application/json").status_code == 200
+    holder = sqlite3.connect(str(db_path), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process's write transaction
+    try:
+        # _post waits 10 s at most for the answer.
+        response = _post(otlp_server.url, json.dumps(_json_request("00f067aa0ba902b8")).encode(), "application/json")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    # A google.rpc.Status in the request's encoding: UNAVAILABLE, the one code an exporter retries.
+    assert response.json() == {"code": 14, "message": "the trace database could not be written; retry later"}
+    # Once the lock is gone the client's retry is stored.
+    retry = _post(otlp_server.url, json.dumps(_json_request("00f067aa0ba902b8")).encode(), "application/json")
+    assert retry.status_code == 200
+    with TraceStore(db_path, read_only=True) as store:
+        assert store.count() == {"traces": 1, "spans": 2}

@@ -10,27 +10,17 @@ import sys
 from typing import Any
 
 from traceglass.cli._errors import EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, CommandError
-from traceglass.store import _paths
-from traceglass.store._queries import GROUPS
+from traceglass.store import TraceFilter, TraceStore, _paths
 from traceglass.store._schema import SCHEMA_VERSION, NotATraceDatabaseError, SchemaTooNewError, SchemaTooOldError
-from traceglass.store._store import TraceStore
 
 _PROGRESS_MIN_SPANS = 5000  # show a progress bar for exports at least this long
 
 
 def add_subcommands(subparsers: Any, common: argparse.ArgumentParser) -> None:
     traces = subparsers.add_parser("traces", parents=[common], help="list recent traces, newest first")
-    traces.add_argument("--project", help="service name")
-    traces.add_argument("--type", dest="span_type", help="traces with a span of this type (llm, tool, ...)")
-    traces.add_argument("--trace-id", help="a trace id or a prefix of one")
-    traces.add_argument("--session")
-    traces.add_argument("--user")
-    traces.add_argument("--model", help="traces with a span using this model")
-    traces.add_argument("--status", choices=("ok", "error"), type=str.lower)
-    _time_range(traces)
-    traces.add_argument("--min-cost", type=float, metavar="USD")
-    traces.add_argument("--min-latency", type=float, metavar="MS", dest="min_latency_ms")
-    traces.add_argument("--search", metavar="TEXT", help="text in span names or captured content")
+    for spec in TraceFilter.specs():  # the store's one definition of the filters
+        traces.add_argument(spec.cli, dest=spec.name, help=spec.doc, metavar=spec.metavar, choices=spec.choices,
+                            type=float if spec.kind == "number" else str.lower if spec.choices else None)
     traces.add_argument("--limit", type=_positive_int, default=20)
     traces.add_argument("--cursor", help="the next_cursor of a previous page")
     traces.set_defaults(func=_traces)
@@ -42,7 +32,7 @@ def add_subcommands(subparsers: Any, common: argparse.ArgumentParser) -> None:
     show.set_defaults(func=_show)
 
     stats = subparsers.add_parser("stats", parents=[common], help="calls, tokens, cost and latency per group")
-    stats.add_argument("--by", choices=GROUPS, default="model")
+    stats.add_argument("--by", choices=TraceStore.STATS_GROUPS, default="model")
     stats.add_argument("--project")
     _time_range(stats)
     stats.set_defaults(func=_stats)
@@ -104,11 +94,8 @@ def _traces(args: argparse.Namespace) -> int:
     from traceglass.cli import _render  # rich: loaded only for a table
 
     with _open(args) as store:
-        page = store.list_traces(
-            project=args.project, span_type=args.span_type, trace_id=args.trace_id, session=args.session,
-            user=args.user, model=args.model, status=args.status, since=args.since, until=args.until,
-            min_cost=args.min_cost, min_latency_ms=args.min_latency_ms, search=args.search, limit=args.limit,
-            cursor=args.cursor)
+        where = TraceFilter(**{spec.name: getattr(args, spec.name) for spec in TraceFilter.specs()})
+        page = store.list_traces(filter=where, limit=args.limit, cursor=args.cursor)
     if _wants_json(args):
         _print_json(page.to_dict())
     else:
