@@ -2,7 +2,7 @@
 
 A scope is what a decorator opens per call (a span, a session). The core decides *when*: for a
 plain or async function the scope is current for the whole call; for a generator it is current
-only while the generator body runs (each ``next``/``send``/``throw``), so a suspended generator
+only while the generator body runs (each ``next``/``send``/``throw``, through ``_stepped``), so a suspended generator
 never leaves its span as the caller's current span, and ends it when exhausted, closed, or
 garbage-collected. Every step of our own work is guarded; the user's exceptions pass unchanged.
 """
@@ -14,6 +14,7 @@ import inspect
 from typing import Any, Callable, Protocol
 
 from traceglass._guard import guard, report
+from traceglass._stepped import AsyncStepped, Stepped
 
 _MAX_COLLECTED_ITEMS = 1000
 
@@ -143,6 +144,11 @@ def _wrap_coroutine(func: Callable[..., Any], open_scope: OpenScope) -> Callable
     return wrapper
 
 
+def _stepper(scope: Scope) -> tuple[Callable[[], Any], Callable[[Any], None]]:
+    """The enter/leave pair that makes ``scope`` current around one step (see ``_stepped``)."""
+    return functools.partial(_activate, scope), functools.partial(_deactivate, scope)
+
+
 def _wrap_generator(func: Callable[..., Any], open_scope: OpenScope) -> Callable[..., Any]:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -157,37 +163,32 @@ def _wrap_generator(func: Callable[..., Any], open_scope: OpenScope) -> Callable
                 scope.fail(exc)
             raise
         _deactivate(scope, token)
-        step, value = generator.send, None
+        steps = Stepped(generator, *_stepper(scope))
+        step, value = steps.send, None
         while True:
-            token = _activate(scope)
             try:
                 item = step(value)
             except StopIteration as stop:
-                _deactivate(scope, token)
                 with guard("decorator.finish"):
                     scope.finish(stop.value if stop.value is not None else generator_output(items))
                 return stop.value
             except BaseException as exc:
-                _deactivate(scope, token)
                 with guard("decorator.fail"):
                     scope.fail(exc)
                 raise
-            _deactivate(scope, token)
             _collect(items, item)
             try:
                 value = yield item
-                step = generator.send
+                step = steps.send
             except GeneratorExit:
-                token = _activate(scope)
                 try:
-                    generator.close()
+                    steps.close()
                 finally:
-                    _deactivate(scope, token)
                     with guard("decorator.close"):
                         scope.close_early(items)
                 raise
             except BaseException as exc:  # thrown in by the caller: forward it
-                step, value = generator.throw, exc
+                step, value = steps.throw, exc
 
     return wrapper
 
@@ -206,36 +207,31 @@ def _wrap_async_generator(func: Callable[..., Any], open_scope: OpenScope) -> Ca
                 scope.fail(exc)
             raise
         _deactivate(scope, token)
-        step, value = generator.asend, None
+        steps = AsyncStepped(generator, *_stepper(scope))
+        step, value = steps.asend, None
         while True:
-            token = _activate(scope)
             try:
                 item = await step(value)
             except StopAsyncIteration:
-                _deactivate(scope, token)
                 with guard("decorator.finish"):
                     scope.finish(generator_output(items))
                 return
             except BaseException as exc:
-                _deactivate(scope, token)
                 with guard("decorator.fail"):
                     scope.fail(exc)
                 raise
-            _deactivate(scope, token)
             _collect(items, item)
             try:
                 value = yield item
-                step = generator.asend
+                step = steps.asend
             except GeneratorExit:
-                token = _activate(scope)
                 try:
-                    await generator.aclose()
+                    await steps.aclose()
                 finally:
-                    _deactivate(scope, token)
                     with guard("decorator.close"):
                         scope.close_early(items)
                 raise
             except BaseException as exc:
-                step, value = generator.athrow, exc
+                step, value = steps.athrow, exc
 
     return wrapper

@@ -51,9 +51,23 @@ class AgentAttributes:
 SpanAttributes = Union[LlmAttributes, RetrieverAttributes, ToolAttributes, AgentAttributes]
 
 
-@guarded("update_current_span_attributes")
+_KINDS = (LlmAttributes, RetrieverAttributes, ToolAttributes, AgentAttributes)
+
+
 def update_current_span_attributes(attributes: SpanAttributes) -> None:
-    """Update the nearest span opened by ``trace_llm``/``observe``/``span`` in this context."""
+    """Update the nearest span opened by ``trace_llm``/``observe``/``span`` in this context.
+
+    Raises ``TypeError`` for anything but the four attribute classes: a programmer's error, so it
+    is raised, not swallowed by the guard that keeps traceglass's own faults from the app.
+    """
+    if not isinstance(attributes, _KINDS):
+        raise TypeError(f"expected LlmAttributes, RetrieverAttributes, ToolAttributes or AgentAttributes, "
+                        f"got {type(attributes).__name__}")
+    _update(attributes)
+
+
+@guarded("update_current_span_attributes")
+def _update(attributes: SpanAttributes) -> None:
     invocation = current_invocation()
     if invocation is None:
         logger.debug("update_current_span_attributes called with no traceglass span open")
@@ -79,11 +93,8 @@ def update_current_span_attributes(attributes: SpanAttributes) -> None:
             invocation.documents = list(attributes.retrieval_context)
     elif isinstance(attributes, ToolAttributes):
         _set(invocation, attributes.input_parameters, attributes.output)
-    elif isinstance(attributes, AgentAttributes):
-        _set(invocation, attributes.input, attributes.output)
     else:
-        raise TypeError(f"expected LlmAttributes, RetrieverAttributes, ToolAttributes or AgentAttributes, "
-                        f"got {type(attributes).__name__}")
+        _set(invocation, attributes.input, attributes.output)
 
 
 def _set(invocation: Any, input_value: Any, output_value: Any) -> None:

@@ -535,3 +535,26 @@ def test_pydantic_models_serialize(captured):
     attributes = captured.span("search")["attributes"]
     assert attributes["gen_ai.tool.call.arguments"] == '{"query":{"text":"hi","top_k":3}}'
     assert attributes["gen_ai.tool.call.result"] == '{"text":"hi","top_k":3}'
+
+
+@pytest.mark.parametrize("inside_a_span", [True, False])
+def test_update_current_span_attributes_with_a_wrong_type_raises_even_in_production(captured, monkeypatch, caplog,
+                                                                                     inside_a_span):
+    """A programmer's error reaches the programmer: the guard that hides traceglass's own faults in
+    production must not swallow it, inside a traced function or outside one."""
+    monkeypatch.setenv("TRACEGLASS_RAISE_INTERNAL_ERRORS", "0")
+
+    @observe(type="tool")
+    def lookup():
+        with pytest.raises(TypeError, match="expected LlmAttributes, RetrieverAttributes, ToolAttributes or "
+                                            "AgentAttributes, got dict"):
+            update_current_span_attributes({"output": "x"})
+        return "ok"
+
+    if inside_a_span:
+        assert lookup() == "ok"
+        assert captured.span("lookup")["status"] == "UNSET"  # the span itself is unharmed
+    else:
+        with pytest.raises(TypeError, match="got str"):
+            update_current_span_attributes("output")
+    assert [r for r in caplog.records if "internal error" in r.getMessage()] == []

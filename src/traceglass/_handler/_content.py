@@ -116,13 +116,6 @@ compact_json: Callable[[Any], str] = _c_compact() or _py_compact
 _NOT_PLAIN = (TypeError, ValueError, RecursionError)
 
 
-def dumps(value: Any) -> str:
-    """Compact JSON text of any value (non-ASCII kept as is)."""
-    if isinstance(value, str):
-        return value
-    return compact_json(to_jsonable(value))
-
-
 def bounded_json(value: Any, limit: int) -> tuple[str, bool]:
     """JSON text of ``value`` at most ``limit`` characters long, and whether it was cut.
 
