@@ -10,7 +10,6 @@ from typing import Any
 from traceglass._version import __version__
 from traceglass.server._rest import DEFAULT_LIMIT, MAX_LIMIT
 from traceglass.store import TraceFilter, TraceStore
-from traceglass.store._filter import CURSOR, LIMIT
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -27,6 +26,7 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 _ERROR = _json(_ref("Error"), "What is wrong, in words")
 # The trace filters' query parameters, from the store's one definition of them.
+LIMIT, CURSOR = TraceFilter.page_specs()
 _FILTERS = {spec.name: spec for spec in TraceFilter.specs()}
 _KIND_SCHEMA = {"text": "string", "time": "string", "number": "number", "integer": "integer"}
 _SUMMARY_PROPERTIES: dict[str, Any] = {

@@ -19,7 +19,6 @@ from starlette.responses import JSONResponse, Response
 
 from traceglass import semconv
 from traceglass.store import TraceFilter, TraceStore
-from traceglass.store._filter import CURSOR, LIMIT
 from traceglass.store._upsert import USD_KEYS
 
 # (trace_id, span_id, attributes, start_ns) -> the attributes pricing adds (SpanIngest.price).
@@ -29,6 +28,7 @@ MAX_LIMIT = 500
 DEFAULT_LIMIT = 50
 _TRACE_ID = re.compile(r"[0-9a-fA-F]{32}")
 # The query parameters of GET /api/traces/, from the store's one definition of the filters.
+LIMIT, CURSOR = TraceFilter.page_specs()
 LIST_PARAMS = (*TraceFilter.specs(), LIMIT, CURSOR)
 
 

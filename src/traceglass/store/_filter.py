@@ -125,6 +125,11 @@ class TraceFilter:
         """Every filter's definition, in field order: what the CLI, REST and OpenAPI are built from."""
         return _SPECS
 
+    @classmethod
+    def page_specs(cls) -> tuple[FilterSpec, FilterSpec]:
+        """``limit`` and ``cursor``: not filters, but spelled beside them in the CLI, REST and OpenAPI."""
+        return LIMIT, CURSOR
+
 
 @dataclass(frozen=True)
 class _Checked:
