@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
+from datetime import timedelta
 from enum import Enum
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 logger = logging.getLogger("traceglass")
 
@@ -86,9 +87,33 @@ def _parse_positive_int(value: str) -> int:
 
 
 def _parse_size(value: Any) -> int:
-    from traceglass.store._retention import parse_size  # "64MB", "1GiB" or bytes, as db_max_size
+    """Bytes from a positive int or a size such as ``"64MB"``, ``"1GiB"`` (ValueError otherwise)."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError(f"expected a number of bytes or a size such as '64MB', got {value!r}")
+    from traceglass.store._retention import parse_size  # lazy: keeps `import traceglass` light
 
     return parse_size(value)
+
+
+def _parse_age(value: Any) -> float:
+    """Seconds from ``"30d"``/``"12h"``/a number of seconds (str), a positive number or a timedelta."""
+    from traceglass.store import _retention, _time  # lazy: keeps `import traceglass` light
+
+    if isinstance(value, str):
+        return _time.parse_duration(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float, timedelta)):
+        raise ValueError(f"expected an age such as '30d', a number of seconds or a timedelta, got {value!r}")
+    return _retention.as_seconds(value)
+
+
+def _parse_prices(value: Any) -> Any:
+    """A validated price table (model -> ``Price``) from a dict, a JSON/YAML path or inline JSON.
+
+    A path is read here, once: the settings hold the table, not the file name.
+    """
+    from traceglass.processors._pricing import load_price_table  # lazy: only when prices are given
+
+    return load_price_table(value)
 
 
 def _parse_positive_float(value: str) -> float:
@@ -98,28 +123,50 @@ def _parse_positive_float(value: str) -> float:
     return number
 
 
+# (variable, value) of bad environment values already warned about: settings are built more than
+# once per process (configure(), the exporter's retention, a runtime built before configure()), and
+# one bad value deserves one warning. A global of the reported-once kind, like the guard's.
+_warned_env: set[tuple[str, str]] = set()
+
+# Where a setting's value came from (``Settings.source(name)``).
+ARGUMENT = "argument"
+ENVIRONMENT = "environment"
+DEFAULT = "default"
+
+
 @dataclass(frozen=True)
 class _Option:
     env: str
     parse: Callable[[str], Any]
+    # What the warning says happens instead, when the environment value is bad.
+    fallback: str = "using the default"
 
 
-def _opt(default: Any, env: str, parse: Callable[[str], Any]) -> Any:
-    return field(default=default, metadata={"option": _Option(env, parse)})
+def _opt(default: Any, env: str, parse: Callable[[str], Any], fallback: str = "using the default") -> Any:
+    return field(default=default, metadata={"option": _Option(env, parse, fallback)})
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Every traceglass option, each naming the environment variable it is read from."""
+    """Every traceglass option, each naming the environment variable it is read from.
+
+    Built only by :meth:`from_env` (arguments over the environment over the defaults), which
+    parses every value into its type: nothing downstream reads a ``TRACEGLASS_*`` variable or
+    validates a value again. :meth:`source` says where each value came from.
+    """
 
     service_name: str | None = _opt(None, "TRACEGLASS_SERVICE_NAME", str)
     exporters: tuple[str, ...] | None = _opt(None, "TRACEGLASS_EXPORTERS", _parse_list)
     db_path: str | None = _opt(None, "TRACEGLASS_DB", str)
-    # Retention of the SQLite store: an age ("30d", seconds, timedelta) and a size ("2GB", bytes).
-    db_max_age: Any = _opt(None, "TRACEGLASS_DB_MAX_AGE", str)
-    db_max_size: Any = _opt(None, "TRACEGLASS_DB_MAX_SIZE", str)
+    # Retention of the SQLite store, parsed: an age in seconds ("30d", seconds or a timedelta
+    # given) and a size in bytes ("2GB" or bytes given). None: no limit.
+    db_max_age: float | None = _opt(None, "TRACEGLASS_DB_MAX_AGE", _parse_age)
+    db_max_size: int | None = _opt(None, "TRACEGLASS_DB_MAX_SIZE", _parse_size)
     instrument: tuple[str, ...] | None = _opt(None, "TRACEGLASS_INSTRUMENT", _parse_list)
-    prices: Any = _opt(None, "TRACEGLASS_PRICES", str)
+    # The user's price table, validated (model -> Price); a path or inline JSON given is read once,
+    # here. None: genai-prices only. A bad TRACEGLASS_PRICES warns and leaves genai-prices alone.
+    prices: Mapping[str, Any] | None = _opt(None, "TRACEGLASS_PRICES", _parse_prices,
+                                            "pricing with genai-prices only")
     cost: bool = _opt(True, "TRACEGLASS_COST", _parse_bool)
     metrics: bool = _opt(True, "TRACEGLASS_METRICS", _parse_bool)
     flush_at: int = _opt(512, "TRACEGLASS_FLUSH_AT", _parse_positive_int)
@@ -131,43 +178,70 @@ class Settings:
     # Ask OpenAI-compatible APIs for a stream's token usage (stream_options.include_usage).
     openai_stream_usage: bool = _opt(True, "TRACEGLASS_OPENAI_STREAM_USAGE", _parse_bool)
     mask: Callable[[Any], Any] | None = None
+    # field name -> ARGUMENT / ENVIRONMENT (absent: DEFAULT); see ``source``.
+    _sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def source(self, name: str) -> str:
+        """Where ``name``'s value came from: ``"argument"``, ``"environment"`` or ``"default"``."""
+        if name not in _OPTION_NAMES:
+            raise KeyError(f"unknown traceglass option {name!r}")
+        return self._sources.get(name, DEFAULT)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **arguments: Any) -> "Settings":
-        """Build settings from explicit ``arguments`` (None = not given) over the environment."""
+    def from_env(cls, environ: Mapping[str, str] | None = None, *, only: Iterable[str] | None = None,
+                 **arguments: Any) -> "Settings":
+        """Build settings from explicit ``arguments`` (None = not given) over the environment.
+
+        A bad argument raises ``ValueError``; a bad environment value logs a warning and its
+        default stands. ``only``: read just these options from the environment (the others keep
+        their defaults), for a component that needs a few and must not warn about the rest.
+        """
         env = os.environ if environ is None else environ
-        known = {f.name: f for f in fields(cls)}
         values: dict[str, Any] = {}
+        sources: dict[str, str] = {}
         for name, value in arguments.items():
-            if name not in known:
+            if name not in _OPTION_NAMES:
                 raise TypeError(f"unknown traceglass option {name!r}")
             if value is not None:
                 values[name] = _validate_argument(name, value)
-        for name, f in known.items():
+                sources[name] = ARGUMENT
+        wanted = _OPTION_NAMES if only is None else set(only)
+        for f in fields(cls):
             option: _Option | None = f.metadata.get("option")
-            if name in values or option is None:
+            if f.name in values or option is None or f.name not in wanted:
                 continue
             raw = env.get(option.env)
-            if raw is None and name == "capture_content":
+            if raw is None and f.name == "capture_content":
                 raw = env.get(OTEL_CAPTURE_CONTENT_ENV)
-            if raw is None or raw == "":
+            if raw is None or raw.strip() == "":
                 continue
             try:
-                values[name] = option.parse(raw)
+                values[f.name] = option.parse(raw)
             except (TypeError, ValueError) as exc:
-                logger.warning("ignoring %s=%r: %s; using the default", option.env, raw, exc)
-        settings = cls(**values)
-        limit = env.get(OTEL_ATTRIBUTE_LIMIT_ENV)
+                if (option.env, raw) not in _warned_env:
+                    _warned_env.add((option.env, raw))
+                    logger.warning("traceglass: ignoring %s=%r: %s; %s", option.env, raw, exc, option.fallback)
+                continue
+            sources[f.name] = ENVIRONMENT
+        limit = env.get(OTEL_ATTRIBUTE_LIMIT_ENV) if "max_content_length" in wanted else None
         if limit:
             # Truncate content ourselves below the SDK's own cut, so our JSON stays valid.
             try:
-                settings = replace(settings, max_content_length=min(settings.max_content_length, int(limit)))
+                cut = int(limit)
             except ValueError:
-                logger.warning("ignoring %s=%r: not an integer", OTEL_ATTRIBUTE_LIMIT_ENV, limit)
-        return settings
+                logger.warning("traceglass: ignoring %s=%r: not an integer", OTEL_ATTRIBUTE_LIMIT_ENV, limit)
+            else:
+                if cut < values.get("max_content_length", cls.max_content_length):
+                    values["max_content_length"] = cut
+                    sources["max_content_length"] = ENVIRONMENT
+        return cls(**values, _sources=sources)
+
+
+_OPTION_NAMES = frozenset(f.name for f in fields(Settings) if not f.name.startswith("_"))
 
 
 def _validate_argument(name: str, value: Any) -> Any:
+    """A developer's argument, parsed into the field's type; ValueError when it is bad."""
     if name == "capture_content":
         return parse_capture(value)
     if name in ("exporters", "instrument"):
@@ -182,6 +256,12 @@ def _validate_argument(name: str, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, str)):
             raise ValueError(f"max_queue_bytes must be a number of bytes or a size such as '64MB', got {value!r}")
         return _parse_size(value)
+    if name == "db_max_size":
+        return _parse_size(value)
+    if name == "db_max_age":
+        return _parse_age(value)
+    if name == "prices":
+        return _parse_prices(value)
     if name == "max_content_length" and (not isinstance(value, int) or value <= 0):
         raise ValueError(f"max_content_length must be a positive integer, got {value!r}")
     if name == "openai_stream_usage" and not isinstance(value, bool):
@@ -189,20 +269,3 @@ def _validate_argument(name: str, value: Any) -> Any:
     if name == "mask" and not callable(value):
         raise ValueError(f"mask must be callable, got {value!r}")
     return value
-
-
-_current: Settings | None = None
-
-
-def current() -> Settings:
-    """The settings in force: those of the last ``configure()``, else read from the environment."""
-    global _current
-    if _current is None:
-        _current = Settings.from_env()
-    return _current
-
-
-def set_current(settings: Settings | None) -> None:
-    """Install ``settings`` (None: read the environment again on next use)."""
-    global _current
-    _current = settings

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -16,8 +15,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 
-from traceglass import _config, instrumentors, semconv
-from traceglass._handler import TelemetryHandler, set_handler
+from traceglass import _config, _runtime, instrumentors, semconv
+from traceglass._handler import TelemetryHandler
 from traceglass.exporters import _named
 from traceglass.processors._batch import BatchSpanProcessor
 from traceglass.processors._fanout import FanOutSpanProcessor
@@ -46,16 +45,27 @@ class Telemetry:
         shutdown(timeout_millis)
 
 
-class _State:
-    lock = threading.Lock()
+@dataclass(eq=False)
+class Pipeline:
+    """What ``configure()`` attached to the OpenTelemetry SDK, shared by every runtime built on it.
+
+    It outlives each ``configure()``: a tracer provider cannot drop a span processor (so the
+    fan-out stays, and each configure() swaps what is behind it), OpenTelemetry lets a process set
+    the global meter provider once, and the instrumentors' patches are process-wide.
+    """
+
     tracer_provider: TracerProvider | None = None
     own_tracer_provider: TracerProvider | None = None  # set when configure() made it
     meter_provider: Any = None  # the meter provider configure() made, until shutdown()
     global_meter_provider: Any = None  # the one configure() made the global (can be set only once)
     fanout: FanOutSpanProcessor | None = None
     telemetry: Telemetry | None = None
-    # Instrumentors configure() turned on, with the providers it gave them.
-    instrumented: dict[str, tuple[Any, Any, Any]] = {}
+    # Instrumentors configure() turned on, with the providers and settings it gave them.
+    instrumented: dict[str, tuple[Any, Any, Any, _config.Settings]] = field(default_factory=dict)
+
+
+# configure() and shutdown() one at a time (a global: it must exist before any pipeline does).
+_LOCK = threading.Lock()
 
 
 def configure(
@@ -117,27 +127,18 @@ def configure(
         mask=mask,
         openai_stream_usage=openai_stream_usage,
     )
+    # Every bad argument has raised by now (Settings parsed them all), before any provider is touched.
     instrument_names = _instrument_names(settings.instrument)
-    if db_max_age is not None or db_max_size is not None:  # likewise bad retention arguments
-        from traceglass.store import _retention, _time
-
-        if db_max_size is not None:
-            _retention.parse_size(db_max_size)
-        if db_max_age is not None:
-            _time.parse_duration(db_max_age) if isinstance(db_max_age, str) else _retention.as_seconds(db_max_age)
-    if prices is not None:  # a bad price table argument fails before any provider is touched
-        from traceglass.processors._pricing import load_price_table
-
-        load_price_table(prices)
     for name in names or ():
-        if name.strip().lower() not in _named.KNOWN:  # fail before touching any provider
+        if name.strip().lower() not in _named.KNOWN:
             raise ValueError(f"unknown exporter {name!r}; use one of {list(_named.KNOWN)} or a SpanExporter instance")
-    with _State.lock:
-        _config.set_current(settings)
-        provider = _tracer_provider(settings, tracer_provider)
-        if _State.tracer_provider is None:
-            _State.tracer_provider = provider  # the resource of a meter provider made below
-        meter_provider = _meter_provider(settings, names or [], metric_readers)
+    with _LOCK:
+        previous = _runtime.peek()
+        pipeline = previous.pipeline if previous is not None and previous.pipeline is not None else Pipeline()
+        provider = _tracer_provider(pipeline, settings, tracer_provider)
+        if pipeline.tracer_provider is None:
+            pipeline.tracer_provider = provider  # the resource of a meter provider made below
+        meter_provider = _meter_provider(pipeline, settings, names or [], metric_readers)
         span_exporters = [*_named_exporters(settings, names, exporters is not None), *instances]
         downstream = [
             BatchSpanProcessor(
@@ -150,48 +151,51 @@ def configure(
             )
             for exporter in span_exporters
         ]
-        pipeline = _pipeline(settings, downstream, meter_provider)
-        if _State.fanout is None or _State.tracer_provider is not provider:
-            _State.fanout = FanOutSpanProcessor()
+        processors = _processors(settings, downstream, meter_provider)
+        if pipeline.fanout is None or pipeline.tracer_provider is not provider:
+            pipeline.fanout = FanOutSpanProcessor()
             provider.add_span_processor(SessionSpanProcessor())
-            provider.add_span_processor(_State.fanout)
-            _State.tracer_provider = provider
-        for old in _State.fanout.replace(pipeline):  # returns once no span is being handed to them
+            provider.add_span_processor(pipeline.fanout)
+            pipeline.tracer_provider = provider
+        for old in pipeline.fanout.replace(processors):  # returns once no span is being handed to them
             _shutdown_quietly(old)
-        set_handler(TelemetryHandler(tracer_provider=provider, meter_provider=meter_provider))
-        done = _instrument(instrument_names, provider, meter_provider)
-        _State.telemetry = Telemetry(settings, provider, meter_provider, span_exporters, done)
-        return _State.telemetry
+        handler = TelemetryHandler(tracer_provider=provider, meter_provider=meter_provider, settings=settings)
+        # Installed before instrumenting: instrumentors take their handlers' settings from it.
+        _runtime.install(_runtime.Runtime(settings, handler, pipeline,
+                                          previous.reported if previous is not None else set()))
+        done = _instrument(pipeline, instrument_names, provider, meter_provider, settings)
+        pipeline.telemetry = Telemetry(settings, provider, meter_provider, span_exporters, done)
+        return pipeline.telemetry
 
 
-def _pipeline(settings: _config.Settings, downstream: list[SpanProcessor], meter_provider: Any) -> list[SpanProcessor]:
+def _processors(settings: _config.Settings, downstream: list[SpanProcessor], meter_provider: Any) -> list[SpanProcessor]:
     """The processors behind the fan-out (the cost processor wraps the export processors)."""
     if not settings.cost:
         return downstream
     from traceglass.processors.cost import CostSpanProcessor
 
-    # meter_provider=None: the global one (the application's, or none).
-    try:
-        return [CostSpanProcessor(downstream, prices=settings.prices, meter_provider=meter_provider)]
-    except ValueError as exc:
-        if settings.prices is None or settings.prices != os.environ.get("TRACEGLASS_PRICES"):
-            raise  # a developer's bad configure(prices=...) argument
-        logger.warning("traceglass: ignoring TRACEGLASS_PRICES: %s; pricing with genai-prices only", exc)
-        return [CostSpanProcessor(downstream, meter_provider=meter_provider)]
+    # settings.prices is a validated table (or None); meter_provider=None: the global one.
+    return [CostSpanProcessor(downstream, prices=settings.prices, meter_provider=meter_provider)]
 
 
-def _tracer_provider(settings: _config.Settings, explicit: TracerProvider | None) -> TracerProvider:
+def _pipeline() -> Pipeline | None:
+    """What configure() set up (None: it was never called); builds no default runtime."""
+    runtime = _runtime.peek()
+    return runtime.pipeline if runtime is not None else None
+
+
+def _tracer_provider(pipeline: Pipeline, settings: _config.Settings, explicit: TracerProvider | None) -> TracerProvider:
     if explicit is not None:
         return explicit
     current = trace.get_tracer_provider()
     if isinstance(current, TracerProvider):
         return current  # the application's (or opentelemetry-instrument's): attach to it
-    if _State.tracer_provider is not None:
-        return _State.tracer_provider
+    if pipeline.tracer_provider is not None:
+        return pipeline.tracer_provider
     attributes = {semconv.SERVICE_NAME: settings.service_name} if settings.service_name else {}
     provider = TracerProvider(resource=Resource.create(attributes))
     trace.set_tracer_provider(provider)
-    _State.own_tracer_provider = provider
+    pipeline.own_tracer_provider = provider
     return provider
 
 
@@ -204,7 +208,7 @@ def _named_exporters(settings: _config.Settings, names: list[str] | None, given:
         try:
             exporter = _named.span_exporter(name, db_path=settings.db_path, db_max_age=settings.db_max_age,
                                             db_max_size=settings.db_max_size)
-        except ValueError as exc:
+        except ValueError as exc:  # an unknown name (the settings' values are already valid)
             if given:
                 raise  # a developer's bad argument
             logger.warning("traceglass: ignoring exporter %r: %s", name, exc)  # from the environment
@@ -214,15 +218,16 @@ def _named_exporters(settings: _config.Settings, names: list[str] | None, given:
     return out
 
 
-def _meter_provider(settings: _config.Settings, names: list[str], readers: Sequence[MetricReader] | None) -> Any:
+def _meter_provider(pipeline: Pipeline, settings: _config.Settings, names: list[str],
+                    readers: Sequence[MetricReader] | None) -> Any:
     current = metrics.get_meter_provider()
-    if isinstance(current, MeterProvider) and current is not _State.global_meter_provider:
+    if isinstance(current, MeterProvider) and current is not pipeline.global_meter_provider:
         return current  # the application's (or opentelemetry-instrument's)
-    if _State.meter_provider is not None:
-        if readers and not set(readers) <= set(_State.meter_provider._all_metric_readers):  # noqa: SLF001
+    if pipeline.meter_provider is not None:
+        if readers and not set(readers) <= set(pipeline.meter_provider._all_metric_readers):  # noqa: SLF001
             logger.warning("traceglass: metric_readers ignored: configure() already set up a meter provider; "
                            "call traceglass.shutdown() first to start a new one")
-        return _State.meter_provider
+        return pipeline.meter_provider
     if not settings.metrics:
         return None
     chosen = names or list(settings.exporters or ())
@@ -233,14 +238,14 @@ def _meter_provider(settings: _config.Settings, names: list[str], readers: Seque
             all_readers.append(PeriodicExportingMetricReader(exporter))
     if not all_readers:
         return None
-    provider = MeterProvider(metric_readers=all_readers, resource=_State.tracer_provider.resource
-                             if _State.tracer_provider is not None else Resource.create())
-    if _State.global_meter_provider is None:
+    provider = MeterProvider(metric_readers=all_readers, resource=pipeline.tracer_provider.resource
+                             if pipeline.tracer_provider is not None else Resource.create())
+    if pipeline.global_meter_provider is None:
         metrics.set_meter_provider(provider)
-        _State.global_meter_provider = provider
+        pipeline.global_meter_provider = provider
     # else: the global one, set by an earlier configure(), was shut down and cannot be replaced;
     # this one is handed explicitly to our handler, cost processor and instrumentors instead.
-    _State.meter_provider = provider
+    pipeline.meter_provider = provider
     return provider
 
 
@@ -253,7 +258,8 @@ def _instrument_names(requested: tuple[str, ...] | None) -> list[str]:
     return list(dict.fromkeys(requested))
 
 
-def _instrument(names: list[str], tracer_provider: TracerProvider, meter_provider: Any) -> list[str]:
+def _instrument(pipeline: Pipeline, names: list[str], tracer_provider: TracerProvider, meter_provider: Any,
+                settings: _config.Settings) -> list[str]:
     done = []
     for name in names:
         spec = instrumentors.INSTRUMENTORS[name]
@@ -262,13 +268,15 @@ def _instrument(names: list[str], tracer_provider: TracerProvider, meter_provide
             continue
         try:
             instrumentor = spec.load()()
-            ours = _State.instrumented.get(name)
+            ours = pipeline.instrumented.get(name)
             if ours is not None and instrumentor.is_instrumented_by_opentelemetry and (
-                    ours[1] is not tracer_provider or ours[2] is not meter_provider):
-                instrumentor.uninstrument()  # ours, with providers since replaced (e.g. after shutdown())
+                    ours[1] is not tracer_provider or ours[2] is not meter_provider or ours[3] != settings):
+                # Ours, with providers since replaced (e.g. after shutdown()) or other settings: its
+                # handler holds the old ones, so it is instrumented anew.
+                instrumentor.uninstrument()
             if not instrumentor.is_instrumented_by_opentelemetry:
                 instrumentor.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
-                _State.instrumented[name] = (instrumentor, tracer_provider, meter_provider)
+                pipeline.instrumented[name] = (instrumentor, tracer_provider, meter_provider, settings)
             done.append(name)
         except Exception:  # noqa: BLE001 - one instrumentor failing must not stop the others
             logger.warning("traceglass: could not instrument %s", name, exc_info=True)
@@ -329,13 +337,14 @@ def flush(timeout_millis: int = 30000) -> bool:
     deadline = time.monotonic() + max(0, timeout_millis) / 1000
     ok = True
     try:
-        if _State.fanout is not None:
-            ok = bool(_State.fanout.force_flush(timeout_millis))  # our pipeline: bounded and truthful
-        provider = _State.tracer_provider or trace.get_tracer_provider()
-        if provider is not _State.own_tracer_provider and hasattr(provider, "force_flush"):
+        pipeline = _pipeline() or Pipeline()  # unconfigured: the global provider alone
+        if pipeline.fanout is not None:
+            ok = bool(pipeline.fanout.force_flush(timeout_millis))  # our pipeline: bounded and truthful
+        provider = pipeline.tracer_provider or trace.get_tracer_provider()
+        if provider is not pipeline.own_tracer_provider and hasattr(provider, "force_flush"):
             # The application's (or opentelemetry-instrument's) processors too, within the same time.
             ok = _bounded(provider.force_flush, deadline) is True and ok
-        meter_provider = _State.meter_provider
+        meter_provider = pipeline.meter_provider
         if meter_provider is not None:
             ok = _bounded(meter_provider.force_flush, deadline) is True and ok
     except Exception:  # noqa: BLE001
@@ -351,12 +360,15 @@ def shutdown(timeout_millis: int = 30000) -> None:
     """
     deadline = time.monotonic() + max(0, timeout_millis) / 1000
     try:
-        fanout = _State.fanout
+        pipeline = _pipeline()
+        if pipeline is None:
+            return  # configure() was never called
+        fanout = pipeline.fanout
         if fanout is not None:
             for processor in fanout.replace(()):
                 _shutdown_quietly(processor, _remaining_millis(deadline))
-        if _State.meter_provider is not None:
-            meter_provider, _State.meter_provider = _State.meter_provider, None
+        if pipeline.meter_provider is not None:
+            meter_provider, pipeline.meter_provider = pipeline.meter_provider, None
             _bounded(meter_provider.shutdown, deadline)
     except Exception:  # noqa: BLE001
         logger.warning("traceglass: shutdown failed", exc_info=True)

@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable, Mapping, TypeVar, overload
 
 from opentelemetry.trace import Span
 
-from traceglass import _config, semconv
+from traceglass import semconv
 from traceglass._context import SessionScope, current_session, reset_session, set_session
 from traceglass._guard import guard
 from traceglass._handler import (
@@ -25,10 +25,10 @@ from traceglass._handler import (
     RetrievalInvocation,
     StepInvocation,
     ToolInvocation,
-    get_handler,
 )
 from traceglass._handler._providers import provider_for_model
 from traceglass._handler._usage import apply_model_response, looks_like_model_response
+from traceglass._runtime import get_handler
 from traceglass._wrapping import NullScope, generator_output, wrap
 from traceglass.semconv import SpanType, operation_for
 
@@ -121,7 +121,7 @@ class _SpanScope:
         inv = self.invocation
         if isinstance(inv, LLMInvocation) and looks_like_model_response(output):
             apply_model_response(inv, output)
-        if inv.output_value is UNSET and _capturing(inv):
+        if inv.output_value is UNSET and _capturing(inv, self._handler):
             inv.output_value = output
         self._handler.stop(inv)
 
@@ -132,8 +132,9 @@ class _SpanScope:
         self.finish(generator_output(collected))
 
 
-def _capturing(inv: Invocation) -> bool:
-    return inv.span is not None and inv.span.is_recording() and _config.current().capture_content.enabled
+def _capturing(inv: Invocation, handler: Any) -> bool:
+    """Whether content is captured for ``inv``: its span records and its handler's settings say so."""
+    return inv.span is not None and inv.span.is_recording() and handler.settings.capture_content.enabled
 
 
 def _bound_arguments(signature: inspect.Signature | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -168,7 +169,7 @@ def _decorate(func: F, options: _SpanOptions) -> F:
             return None  # no SDK provider: the OTel no-op path, nothing to build
         scope = _SpanScope(options.new_invocation(default_name))
         inv = scope.invocation
-        if _capturing(inv):
+        if _capturing(inv, scope._handler):
             inv.input_value = _bound_arguments(signature, args, kwargs)
         return scope
 

@@ -27,7 +27,7 @@ from opentelemetry.sdk.environment_variables import OTEL_EXPORTER_OTLP_PROTOCOL
 from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
-from traceglass import _config
+from traceglass import _runtime
 from traceglass.processors.session import SessionSpanProcessor
 
 logger = logging.getLogger("traceglass")
@@ -73,11 +73,11 @@ def _warn_if_openai_traced_twice() -> None:
     from traceglass.instrumentors.openai import _instrumentor
 
     ours = _instrumentor.OpenAIInstrumentor()
-    if not ours.is_instrumented_by_opentelemetry or _instrumentor._warned:  # noqa: SLF001
+    if not ours.is_instrumented_by_opentelemetry:
         return
     others = _instrumentor._other_instrumentors()  # noqa: SLF001
-    if others:
-        _instrumentor._warned = True  # noqa: SLF001 - the instrumentor's own once-only warning
+    # The instrumentor's own once-only warning (the runtime remembers which were given).
+    if others and _runtime.current().first_time(_instrumentor.PEERS_WARNING):
         logger.warning(
             "traceglass: another OpenAI instrumentation is active (%s); each call makes two spans. "
             "Disable one of them: OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=openai (the other's) or "
@@ -95,7 +95,8 @@ class TraceglassConfigurator(_OTelSDKConfigurator):
 
     def _configure(self, **kwargs: Any) -> None:
         kwargs.setdefault("span_processors", [SessionSpanProcessor()])
-        settings = _config.Settings.from_env()
+        # The runtime's settings: read from the environment once, shared with the handler.
+        settings = _runtime.current().settings
         if settings.cost:
             kwargs.setdefault("export_span_processor", _SharedCostPipeline(settings.prices))
         super()._configure(**kwargs)
@@ -110,7 +111,7 @@ class _SharedCostPipeline:
     """
 
     def __init__(self, prices: Any) -> None:
-        self._prices = prices
+        self._prices = prices  # a validated table (a bad TRACEGLASS_PRICES was dropped, with a warning)
         self._cost: Any = None
 
     def __call__(self, exporter: SpanExporter) -> SpanProcessor:
@@ -120,11 +121,7 @@ class _SharedCostPipeline:
             return _NothingProcessor()
         from traceglass.processors.cost import CostSpanProcessor
 
-        try:
-            self._cost = CostSpanProcessor(batch, prices=self._prices)
-        except ValueError as exc:  # a bad TRACEGLASS_PRICES must not take the application down
-            logger.warning("traceglass: ignoring TRACEGLASS_PRICES: %s; pricing with genai-prices only", exc)
-            self._cost = CostSpanProcessor(batch)
+        self._cost = CostSpanProcessor(batch, prices=self._prices)
         return self._cost
 
 

@@ -5,7 +5,8 @@
     assert captured.spans()[0]["name"] == "my_traced_function"
 
 It never touches the global providers: a fresh tracer provider with an in-memory exporter and a
-meter provider with an in-memory reader are installed as traceglass's default handler.
+meter provider with an in-memory reader back a private runtime (settings and handler), installed
+for the block and replaced by the previous one after it.
 """
 
 from __future__ import annotations
@@ -20,8 +21,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from traceglass import _config
-from traceglass._handler import TelemetryHandler, get_handler, set_handler
+from traceglass import _config, _runtime
 from traceglass.processors.session import SessionSpanProcessor
 
 
@@ -91,20 +91,19 @@ def capture(**settings: Any) -> Iterator[Captured]:
 
     Keyword arguments override settings for the block (e.g. ``capture_content=False``).
     """
+    chosen = _config.Settings.from_env(**settings)  # a bad setting raises before anything is made
     exporter = InMemorySpanExporter()
     tracer_provider = TracerProvider()
     tracer_provider.add_span_processor(SessionSpanProcessor())
     tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
     reader = InMemoryMetricReader()
     meter_provider = MeterProvider(metric_readers=[reader])
-    previous_handler = get_handler()
-    previous_settings = _config.current()
-    set_handler(TelemetryHandler(tracer_provider=tracer_provider, meter_provider=meter_provider))
-    _config.set_current(_config.Settings.from_env(**settings))
+    # configure()'s pipeline stays reachable (flush()/shutdown() inside the block act on it).
+    runtime = _runtime.Runtime.build(chosen, tracer_provider, meter_provider,
+                                     pipeline=getattr(_runtime.peek(), "pipeline", None))
     try:
-        yield Captured(exporter, reader, tracer_provider, meter_provider)
+        with _runtime.installed(runtime):
+            yield Captured(exporter, reader, tracer_provider, meter_provider)
     finally:
-        set_handler(previous_handler)
-        _config.set_current(previous_settings)
         tracer_provider.shutdown()
         meter_provider.shutdown()

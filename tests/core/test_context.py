@@ -126,8 +126,9 @@ async def test_concurrent_tasks_do_not_cross_link(captured):
 
 
 def test_no_sdk_provider_means_no_op_and_no_work(monkeypatch):
-    from traceglass._handler import TelemetryHandler, set_handler, get_handler
     from opentelemetry.trace import NoOpTracerProvider
+
+    from traceglass import _runtime
 
     calls = []
 
@@ -136,12 +137,8 @@ def test_no_sdk_provider_means_no_op_and_no_work(monkeypatch):
         return x
 
     monkeypatch.setattr("traceglass.decorators._bound_arguments", lambda *a: calls.append(a) or {})
-    previous = get_handler()
-    set_handler(TelemetryHandler(tracer_provider=NoOpTracerProvider()))
-    try:
+    with _runtime.installed(_runtime.Runtime.build(tracer_provider=NoOpTracerProvider())):
         assert tool(5) == 5
-    finally:
-        set_handler(previous)
     assert calls == []  # arguments were never even bound for a non-recording span
 
 

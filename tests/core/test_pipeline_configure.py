@@ -226,9 +226,9 @@ def test_max_queue_bytes_reaches_the_batch_processor(argument, env, expected):
     result = run(
         f"""
         import traceglass
-        from traceglass import _setup
+        from traceglass import _runtime
         traceglass.configure(exporters=["console"], instrument=[], cost=False, {argument})
-        (processor,) = _setup._State.fanout.processors
+        (processor,) = _runtime.current().pipeline.fanout.processors
         print(processor._max_bytes)
         """,
         **({"TRACEGLASS_MAX_QUEUE_BYTES": env} if env else {}),
@@ -275,3 +275,40 @@ def test_flush_also_flushes_the_applications_own_processors():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["True ['ours']"]
+
+
+def test_reconfigure_with_other_settings_reaches_the_instrumentors_and_decorators():
+    # The handlers hold a settings snapshot: configure() again with other settings but the same
+    # providers must still reach the OpenAI instrumentor it turned on (instrumented anew).
+    from tests.openai._fake_api import LocalOpenAIServer
+
+    with LocalOpenAIServer() as server:
+        result = run(
+            """
+            import json, openai
+            from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+            import traceglass
+
+            @traceglass.observe(type="tool")
+            def tool(x):
+                return x
+
+            def content_keys(capture_content):
+                exporter = InMemorySpanExporter()
+                traceglass.configure(exporters=[exporter], instrument=["openai"], cost=False,
+                                     capture_content=capture_content)
+                openai.OpenAI(max_retries=0).chat.completions.create(
+                    model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+                tool(1)
+                traceglass.flush()
+                return {s.name: sorted(k for k in s.attributes if "message" in k or k.startswith("gen_ai.tool.call"))
+                        for s in exporter.get_finished_spans()}
+
+            print(json.dumps([content_keys(True), content_keys(False), content_keys(True)]))
+            """,
+            OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY="sk-test",
+        )
+    assert result.returncode == 0, result.stderr
+    on = {"chat gpt-4o-mini": ["gen_ai.input.messages", "gen_ai.output.messages"],
+          "tool": ["gen_ai.tool.call.arguments", "gen_ai.tool.call.result"]}
+    assert _last_json(result.stdout) == [on, {"chat gpt-4o-mini": [], "tool": []}, on]

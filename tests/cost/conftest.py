@@ -9,8 +9,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from traceglass import _config
-from traceglass._handler import TelemetryHandler, get_handler, set_handler
+from traceglass import _config, _runtime
 from traceglass.processors.cost import CostSpanProcessor
 from traceglass.processors.session import SessionSpanProcessor
 from traceglass.testing import Captured
@@ -31,12 +30,10 @@ def make_pipeline():
 
     Content capture is off, so attribute dicts stay about usage and cost.
     """
-    previous = get_handler()
-    previous_settings = _config.current()
+    previous = _runtime.current()
     made: list[Pipeline] = []
 
     def make(**options) -> Pipeline:
-        _config.set_current(_config.Settings.from_env(capture_content=False))
         exporter = InMemorySpanExporter()
         reader = InMemoryMetricReader()
         meter_provider = MeterProvider(metric_readers=[reader])
@@ -44,15 +41,15 @@ def make_pipeline():
         tracer_provider = TracerProvider()
         tracer_provider.add_span_processor(SessionSpanProcessor())
         tracer_provider.add_span_processor(processor)
-        set_handler(TelemetryHandler(tracer_provider=tracer_provider, meter_provider=meter_provider))
+        settings = _config.Settings.from_env(capture_content=False)
+        _runtime.install(_runtime.Runtime.build(settings, tracer_provider, meter_provider))
         pipeline = Pipeline(exporter, reader, tracer_provider, meter_provider)
         pipeline.processor = processor
         made.append(pipeline)
         return pipeline
 
     yield make
-    set_handler(previous)
-    _config.set_current(previous_settings)
+    _runtime.install(previous)
     for pipeline in made:
         pipeline.tracer_provider.shutdown()
         pipeline.meter_provider.shutdown()

@@ -203,7 +203,10 @@ def test_configure_reads_traceglass_prices_and_cost_can_be_turned_off():
 
 def test_a_bad_traceglass_prices_warns_and_a_bad_argument_raises():
     spans, _, stderr = _configured(TRACEGLASS_PRICES='{"my-model": {"input_per_1K": 0.01}}')
-    assert "ignoring TRACEGLASS_PRICES: prices['my-model']: unknown key(s) ['input_per_1K']" in stderr
+    assert ("ignoring TRACEGLASS_PRICES='{\"my-model\": {\"input_per_1K\": 0.01}}': prices['my-model']: "
+            "unknown key(s) ['input_per_1K']") in stderr
+    assert "pricing with genai-prices only" in stderr
+    assert stderr.count("ignoring TRACEGLASS_PRICES") == 1  # warned once, read in one place
     assert spans["answer"]["attributes"]["gen_ai.usage.input_tokens"] == 1000  # still traced
     result = run_script("""
         import traceglass

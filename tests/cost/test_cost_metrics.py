@@ -11,7 +11,8 @@ from traceglass import (
     trace_llm,
     update_current_span_attributes,
 )
-from traceglass._handler import EmbeddingInvocation, LLMInvocation, get_handler
+from traceglass._handler import EmbeddingInvocation, LLMInvocation
+from traceglass._runtime import get_handler
 from traceglass.testing import capture
 
 TABLE = {

@@ -18,7 +18,6 @@ from traceglass.instrumentors.openai import (
     OpenAIInstrumentor,
     TracedAsyncOpenAI,
     TracedOpenAI,
-    _instrumentor,
     _targets,
 )
 from traceglass.instrumentors.openai._wrappers import STATE
@@ -101,12 +100,12 @@ def test_explicit_tracer_and_meter_provider(instrument, make_client, captured):
     assert names == {"gen_ai.client.operation.duration", "gen_ai.client.token.usage"}
 
 
-def test_another_openai_instrumentor_is_reported_once(monkeypatch, caplog, make_client):
+def test_another_openai_instrumentor_is_reported_once(captured, caplog, make_client):
+    # captured: a private runtime, so no earlier test's warning counts as given
     from opentelemetry.instrumentation.openai_v2 import (
         OpenAIInstrumentor as OfficialInstrumentor,
     )
 
-    monkeypatch.setattr(_instrumentor, "_warned", False)
     official = OfficialInstrumentor()
     official.instrument(tracer_provider=TracerProvider())
     ours = OpenAIInstrumentor()
@@ -123,8 +122,7 @@ def test_another_openai_instrumentor_is_reported_once(monkeypatch, caplog, make_
         official.uninstrument()
 
 
-def test_no_warning_when_alone(monkeypatch, caplog):
-    monkeypatch.setattr(_instrumentor, "_warned", False)
+def test_no_warning_when_alone(captured, caplog):
     with caplog.at_level(logging.WARNING, logger="traceglass"):
         ours = OpenAIInstrumentor()
         ours.instrument()

@@ -22,7 +22,7 @@ from traceglass import (
     RetrieverAttributes,
     update_current_span_attributes,
 )
-from traceglass._handler import TelemetryHandler, get_handler, set_handler
+from traceglass import _runtime
 from traceglass.exporters.sqlite import SQLiteSpanExporter
 from traceglass.processors.cost import CostSpanProcessor
 from traceglass.processors.session import SessionSpanProcessor
@@ -91,11 +91,11 @@ class Recorder:
         self.tracer_provider.add_span_processor(SessionSpanProcessor())
         self.tracer_provider.add_span_processor(
             CostSpanProcessor(SimpleSpanProcessor(self.exporter), meter_provider=self.meter_provider))
-        self.previous = get_handler()
-        set_handler(TelemetryHandler(tracer_provider=self.tracer_provider, meter_provider=self.meter_provider))
+        # Settings from the environment as it is now (the fixture turns content capture on).
+        self.previous = _runtime.install(_runtime.Runtime.build(None, self.tracer_provider, self.meter_provider))
 
     def close(self) -> None:
-        set_handler(self.previous)
+        _runtime.install(self.previous)
         self.tracer_provider.shutdown()
         self.meter_provider.shutdown()
 
@@ -103,9 +103,6 @@ class Recorder:
 @pytest.fixture
 def recorder(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Recorder]:
     monkeypatch.setenv("TRACEGLASS_CAPTURE_CONTENT", "true")
-    from traceglass import _config
-
-    monkeypatch.setattr(_config, "_current", None)  # re-read the environment: content capture on
     rec = Recorder(db_path)
     yield rec
     rec.close()

@@ -140,9 +140,15 @@ def current_invocation() -> Invocation | None:
 
 
 class TelemetryHandler:
-    """Starts, stops and fails spans for invocations; records the GenAI client metrics."""
+    """Starts, stops and fails spans for invocations; records the GenAI client metrics.
 
-    def __init__(self, tracer_provider: Any = None, meter_provider: Any = None) -> None:
+    ``settings``: the content capture, length limit and mask it applies, fixed for its lifetime
+    (None: read from the environment now). ``configure()`` and ``testing.capture()`` hand it theirs.
+    """
+
+    def __init__(self, tracer_provider: Any = None, meter_provider: Any = None, *,
+                 settings: _config.Settings | None = None) -> None:
+        self.settings = _config.Settings.from_env() if settings is None else settings
         self._tracer = trace.get_tracer(SCOPE_NAME, __version__, tracer_provider=tracer_provider)
         self._recording_tracer = False  # once True, stays True (see ``enabled``)
         self._recording_meter = False  # likewise (see ``metrics_enabled``)
@@ -353,7 +359,7 @@ class TelemetryHandler:
             attributes[semconv.RETRIEVAL_DOCUMENT_COUNT] = len(inv.documents)
         if inv.attributes:
             attributes.update(inv.attributes)
-        settings = _config.current()
+        settings = self.settings
         on_span, on_event = _CAPTURE_TARGETS[settings.capture_content]
         if on_event:
             content = _content_attributes(inv, settings, {})

@@ -19,9 +19,12 @@ def otlp_protocol() -> str:
     ).strip().lower()
 
 
-def span_exporter(name: str, *, db_path: str | None = None, db_max_age: Any = None,
-                  db_max_size: Any = None) -> SpanExporter | None:
-    """A new span exporter for ``name`` (None for ``none``); ValueError for an unknown name."""
+def span_exporter(name: str, *, db_path: str | None = None, db_max_age: float | None = None,
+                  db_max_size: int | None = None) -> SpanExporter | None:
+    """A new span exporter for ``name`` (None for ``none``); ValueError for an unknown name.
+
+    ``db_max_age`` (seconds) and ``db_max_size`` (bytes) come parsed, from ``Settings``.
+    """
     key = name.strip().lower()
     if key == "none":
         return None
@@ -37,10 +40,7 @@ def span_exporter(name: str, *, db_path: str | None = None, db_max_age: Any = No
         return OTLPSpanExporter()
     if key == "sqlite":
         from traceglass.exporters.sqlite import SQLiteSpanExporter
-        from traceglass.store._time import parse_duration
 
-        if isinstance(db_max_age, str):
-            db_max_age = parse_duration(db_max_age)
         return SQLiteSpanExporter(db_path, max_age=db_max_age, max_size=db_max_size)
     raise ValueError(f"unknown exporter {name!r}; use one of {list(KNOWN)} or a SpanExporter instance")
 

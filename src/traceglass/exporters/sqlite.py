@@ -20,6 +20,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from traceglass import _config
 from traceglass._guard import report
 from traceglass.store import TraceWriter
 
@@ -30,25 +31,6 @@ MAX_SIZE_ENV = "TRACEGLASS_DB_MAX_SIZE"
 # A batch another process keeps locked out is retried with growing pauses for this long (on top
 # of each attempt's busy timeout), then dropped: the SDK's own export timeout is 30 s.
 _RETRY_FOR_S = 30.0
-
-
-def _env_retention() -> tuple[float | None, int | None]:
-    from traceglass.store._retention import parse_size
-    from traceglass.store._time import parse_duration
-
-    age = size = None
-    raw_age, raw_size = os.environ.get(MAX_AGE_ENV, "").strip(), os.environ.get(MAX_SIZE_ENV, "").strip()
-    if raw_age:
-        try:
-            age = parse_duration(raw_age)
-        except ValueError as exc:
-            logger.warning("ignoring %s=%r: %s", MAX_AGE_ENV, raw_age, exc)
-    if raw_size:
-        try:
-            size = parse_size(raw_size)
-        except ValueError as exc:
-            logger.warning("ignoring %s=%r: %s", MAX_SIZE_ENV, raw_size, exc)
-    return age, size
 
 
 class SQLiteSpanExporter(SpanExporter):
@@ -72,10 +54,11 @@ class SQLiteSpanExporter(SpanExporter):
         _on_connect: Callable[[sqlite3.Connection], Any] | None = None,
         **_seams: Any,  # TraceWriter's own test seams (_busy_timeout_ms, _retention_interval)
     ) -> None:
-        env_age, env_size = _env_retention()
+        # Arguments over TRACEGLASS_DB_MAX_AGE/_SIZE, parsed by Settings (a bad variable warns there).
+        settings = _config.Settings.from_env(only=("db_max_age", "db_max_size"), db_max_age=max_age,
+                                             db_max_size=max_size)
         self._writer = TraceWriter(
-            path, max_age=max_age if max_age is not None else env_age,
-            max_size=max_size if max_size is not None else env_size, retry_for=_retry_for,
+            path, max_age=settings.db_max_age, max_size=settings.db_max_size, retry_for=_retry_for,
             _on_connect=_on_connect, **_seams)
         self.path = self._writer.path
         self.max_age = self._writer.max_age

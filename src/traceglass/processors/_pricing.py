@@ -96,13 +96,20 @@ class Cost(NamedTuple):
 
 
 # --- the user's price table -------------------------------------------------------------------
-def load_price_table(prices: Any) -> dict[str, Price]:
+class PriceTable(dict):  # type: ignore[type-arg]
+    """A validated user price table, model (lower case) -> :class:`Price`: what the settings hold."""
+
+
+def load_price_table(prices: Any) -> PriceTable:
     """Validate ``prices`` (a dict, a JSON/YAML file path, or inline JSON text) into a table.
 
-    Raises ``ValueError`` naming the offending model and key.
+    Raises ``ValueError`` naming the offending model and key. A table this function returned
+    (``Settings.prices``) is returned as it is: validated once, not re-read.
     """
+    if isinstance(prices, PriceTable):
+        return prices
     if prices is None:
-        return {}
+        return PriceTable()
     if isinstance(prices, os.PathLike):
         prices = os.fspath(prices)
     if isinstance(prices, str):
@@ -110,7 +117,7 @@ def load_price_table(prices: Any) -> dict[str, Price]:
     if not isinstance(prices, Mapping):
         # ValueError, as for every bad configure() argument (see _config).
         raise ValueError(f"prices must be a dict of model -> prices or a JSON/YAML file path, got {prices!r}")  # noqa: TRY004
-    table: dict[str, Price] = {}
+    table = PriceTable()
     for model, entry in prices.items():
         if not isinstance(model, str) or not model.strip():
             raise ValueError(f"prices: model names must be non-empty strings, got {model!r}")

@@ -17,6 +17,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.trace import SpanContext
 
+from traceglass import _config, _runtime
 from traceglass._guard import report
 from traceglass.store import TraceWriter
 
@@ -57,20 +58,20 @@ class SpanIngest:
 
     def __init__(self, db_path: str | os.PathLike[str] | None, *, prices: Any = None, price: bool = True,
                  _retry_for: float = RETRY_FOR_S) -> None:
+        # A prices argument is parsed as configure()'s is (a bad one raises ValueError, before the
+        # database is opened); else the settings in force, where a bad TRACEGLASS_PRICES was
+        # already dropped with a warning.
+        table = _config.Settings.from_env(only=(), prices=prices).prices if prices is not None else None
+        if table is None and price:
+            table = _runtime.current().settings.prices
         self.writer = TraceWriter(db_path, retry_for=_retry_for)
         self._failing = False  # one warning per streak of failed writes
         self._collect = _Collect()
         self._cost: SpanProcessor | None = None
         if price:
-            from traceglass import _config
             from traceglass.processors.cost import CostSpanProcessor
 
-            chosen = prices if prices is not None else _config.current().prices
-            try:
-                self._cost = CostSpanProcessor(self._collect, prices=chosen)
-            except ValueError as exc:  # a bad TRACEGLASS_PRICES must not stop the server
-                logger.warning("traceglass: ignoring the price table (%s); pricing with genai-prices only", exc)
-                self._cost = CostSpanProcessor(self._collect)
+            self._cost = CostSpanProcessor(self._collect, prices=table)
         # One request at a time through the cost processor: it keeps per-span state between calls.
         self._lock = threading.Lock()
 

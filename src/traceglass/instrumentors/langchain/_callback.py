@@ -32,8 +32,8 @@ from traceglass._handler import (
     TelemetryHandler,
     ToolInvocation,
     current_invocation,
-    get_handler,
 )
+from traceglass._runtime import get_handler
 from traceglass.instrumentors.langchain import _activate, _extract
 from traceglass.instrumentors.langchain._nodes import graph_node_of, is_control_flow
 from traceglass.instrumentors.langchain._ours import OurHandler

@@ -19,7 +19,7 @@ from opentelemetry.instrumentation.utils import unwrap
 from wrapt import wrap_function_wrapper
 
 from traceglass._guard import guard
-from traceglass._handler import handler_for
+from traceglass._runtime import handler_for
 from traceglass.instrumentors.langchain._ours import has_ours
 
 if TYPE_CHECKING:

@@ -9,6 +9,7 @@ from typing import Any
 
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 
+from traceglass import _runtime
 from traceglass.instrumentors.openai import _targets
 from traceglass.instrumentors.openai._wrappers import STATE, Options
 
@@ -22,7 +23,9 @@ _PEERS = (
     "opentelemetry.instrumentation.openai",  # OpenLLMetry
     "openinference.instrumentation.openai",  # OpenInference
 )
-_warned = False
+# The key of the "another OpenAI instrumentation is active" warning, given once per runtime
+# (configure() carries what was reported over; testing.capture() starts afresh).
+PEERS_WARNING = "openai.peers"
 
 
 def _other_instrumentors() -> list[str]:
@@ -59,10 +62,8 @@ class OpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         return (OLDEST_SUPPORTED,)
 
     def _instrument(self, **kwargs: Any) -> None:
-        global _warned
         others = _other_instrumentors()
-        if others and not _warned:
-            _warned = True
+        if others and _runtime.current().first_time(PEERS_WARNING):
             logger.warning(
                 "traceglass: another OpenAI instrumentation is active (%s); each call may produce two "
                 "spans. Disable one of them (e.g. OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=openai).",

@@ -22,7 +22,8 @@ from opentelemetry.trace import SpanKind
 
 from traceglass import _config
 from traceglass._guard import report
-from traceglass._handler import TelemetryHandler, get_handler, handler_for
+from traceglass._handler import TelemetryHandler
+from traceglass._runtime import get_handler, handler_for
 from traceglass.instrumentors.openai import _extract, _stream_usage, _tokens
 from traceglass.instrumentors.openai._stream import (
     ChoicesAccumulator,
@@ -275,7 +276,7 @@ def _begin(op: Operation, instance: Any, kwargs: dict[str, Any]) -> _Call | None
     if not handler.enabled:
         return None
     try:
-        settings = _config.current()
+        settings = handler.settings  # the snapshot the handler applies (no global read)
         capture = settings.capture_content is not _config.ContentCapture.NO_CONTENT
         inv = op.begin(kwargs, client, capture)
         handler.start(inv, kind=SpanKind.CLIENT, activate=False)
