@@ -52,24 +52,40 @@ _METRIC_SPAN_KEYS = (
 )
 _USER_KEYS = (semconv.USER_ID, semconv.SESSION_ID)
 
-# Span ids whose cost was counted lately, process-wide: when two cost processors see one span
-# (opentelemetry-instrument's pipeline and configure()'s, attached to the same provider), the
-# counter still counts the call once. Spans end in order, so a short memory is enough. Only
-# consulted while more than one cost processor is live, so the common case pays nothing.
-_LIVE = [0]
-_COUNTED: OrderedDict[int, None] = OrderedDict()
-_COUNTED_LIMIT = 4096
-_COUNTED_LOCK = threading.Lock()
+class _CountedOnce:
+    """Span ids whose cost was counted lately, shared by every cost processor of the process.
+
+    When two cost processors see one span (opentelemetry-instrument's pipeline and configure()'s,
+    attached to the same provider), the counter still counts the call once. Process-wide by
+    nature (listed in traceglass._runtime): both pipelines exist at once, whatever the runtime.
+    Spans end in order, so a short memory is enough; it is only consulted while more than one
+    cost processor is live (``live``), so the common case pays nothing.
+    """
+
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        self.live = 0
+        self._ids: OrderedDict[int, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def opened(self, change: int) -> None:
+        """A cost processor started (+1) or shut down (-1)."""
+        with self._lock:
+            self.live += change
+
+    def first(self, span_id: int) -> bool:
+        """True for the first processor to count ``span_id``."""
+        with self._lock:
+            if span_id in self._ids:
+                return False
+            self._ids[span_id] = None
+            if len(self._ids) > self.LIMIT:
+                self._ids.popitem(last=False)
+            return True
 
 
-def _first_to_count(span_id: int) -> bool:
-    with _COUNTED_LOCK:
-        if span_id in _COUNTED:
-            return False
-        _COUNTED[span_id] = None
-        if len(_COUNTED) > _COUNTED_LIMIT:
-            _COUNTED.popitem(last=False)
-        return True
+_COUNTED = _CountedOnce()
 
 
 class CostSpanProcessor(SpanProcessor):
@@ -106,8 +122,7 @@ class CostSpanProcessor(SpanProcessor):
         self._lock = threading.Lock()
         self._unknown_logged: set[tuple[str | None, str | None]] = set()
         self._shut = False
-        with _COUNTED_LOCK:
-            _LIVE[0] += 1
+        _COUNTED.opened(+1)
         self._names = semconv.names()  # the cost keys in force (read once: the env is read per call)
         meter = otel_metrics.get_meter("traceglass", __version__, meter_provider=meter_provider)
         self._cost_counter = meter.create_counter(
@@ -190,8 +205,7 @@ class CostSpanProcessor(SpanProcessor):
         if self._shut:
             return
         self._shut = True
-        with _COUNTED_LOCK:
-            _LIVE[0] -= 1
+        _COUNTED.opened(-1)
         for processor in self._downstream:
             processor.shutdown()
         with self._lock:
@@ -223,7 +237,7 @@ class CostSpanProcessor(SpanProcessor):
             cost = self._price(usage, attributes, span.start_time, scope, extra)
             if cost is not None:
                 _put_cost(extra, cost, self._names)
-                if _LIVE[0] <= 1 or _first_to_count(span_id):  # once per span process-wide
+                if _COUNTED.live <= 1 or _COUNTED.first(span_id):  # once per span process-wide
                     self._count_cost(cost, attributes, usage)
             own = own_usage(usage.input_tokens, usage.output_tokens, cost.total_usd if cost else None)
         subtree = subtree_totals(own, (below,) if below is not None else ())

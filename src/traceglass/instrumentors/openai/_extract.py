@@ -67,11 +67,26 @@ def _json_or_text(value: Any) -> Any:
 
 
 # --- where the call goes ------------------------------------------------------------------
+# Memos of pure functions (listed in traceglass._runtime): what they return never depends on them,
+# so nothing needs resetting them.
 _PROVIDER_BY_CLASS: dict[type, str] = {}
-_ENDPOINTS: dict[str, tuple[str | None, int | None]] = {}
-# The last base URL object seen and its (host, port): a process usually talks to one endpoint,
-# and ``str(url)`` costs more than the rest of this lookup. Holding the URL keeps its id unique.
-_last_endpoint: tuple[Any, tuple[str | None, int | None]] = (None, (None, None))
+
+
+class _Endpoints:
+    """(host, port) by base URL, and the last URL object seen: a process usually talks to one
+    endpoint, and ``str(url)`` costs more than the rest of the lookup. Holding the URL keeps its
+    id unique. Bounded: a handful of base URLs per process. ``last`` is one (url, endpoint) tuple,
+    replaced whole, so threads never see one URL paired with another's endpoint."""
+
+    __slots__ = ("by_url", "last")
+    LIMIT = 256
+
+    def __init__(self) -> None:
+        self.by_url: dict[str, tuple[str | None, int | None]] = {}
+        self.last: tuple[Any, tuple[str | None, int | None]] = (None, (None, None))
+
+
+_ENDPOINTS = _Endpoints()
 
 
 def _provider_of(cls: type) -> str:
@@ -85,24 +100,24 @@ def _provider_of(cls: type) -> str:
 
 def endpoint(client: Any) -> tuple[str, str | None, int | None]:
     """``(provider, server.address, server.port)`` from the client's class and ``base_url``."""
-    global _last_endpoint
     provider = _PROVIDER_BY_CLASS.get(type(client)) or _provider_of(type(client))
     # The SDK keeps the parsed URL in ``_base_url`` (1.x-3.x); ``base_url`` is a slower property.
     url = getattr(client, "_base_url", None) or getattr(client, "base_url", None)
     if url is None:
         return provider, None, None
-    last_url, last = _last_endpoint
+    memo = _ENDPOINTS
+    last_url, found = memo.last
     if url is last_url:
-        return provider, last[0], last[1]
+        return provider, found[0], found[1]
     key = str(url)
-    found = _ENDPOINTS.get(key)
+    found = memo.by_url.get(key)  # type: ignore[assignment]
     if found is None:
         host = getattr(url, "host", None) or None
         port = getattr(url, "port", None) or _DEFAULT_PORTS.get(getattr(url, "scheme", ""), None)
         found = (host, port if host else None)
-        if len(_ENDPOINTS) < 256:  # a handful of base URLs per process; bounded all the same
-            _ENDPOINTS[key] = found
-    _last_endpoint = (url, found)
+        if len(memo.by_url) < memo.LIMIT:
+            memo.by_url[key] = found
+    memo.last = (url, found)
     return provider, found[0], found[1]
 
 
