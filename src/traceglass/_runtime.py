@@ -16,10 +16,13 @@ What stays module-global, and why (docs/architecture.md lists the same):
 * The pipeline object itself is shared by every runtime built on it: a tracer provider cannot drop
   a span processor, so the fan-out ``configure()`` attached, the global meter provider it set (which
   OpenTelemetry lets a process set once) and the instrumentors' patches outlive any one runtime.
+* ``_config._warned_env``: a bad environment value is warned about once per process, however many
+  times settings are built (``configure()``, the SQLite exporter's retention, a default runtime).
 * ``_guard``'s reported-once set: an internal fault is logged once per process, whatever the runtime.
 * ContextVars (the current invocation, session, the OpenAI in-call flag): per-context by design.
 * Patches and their switches: ``instrumentors.openai._wrappers.STATE`` (global instrumentation on or
-  off: the patched methods are process-wide), ``instrumentors.langchain._activate`` (wrapped once).
+  off: the patched methods are process-wide), ``instrumentors.langchain._activate`` (wrapped once),
+  LangChain's default callback handler (it looks the runtime's handler up per run).
 * Memos of pure functions, which never need resetting: the OpenAI provider-by-class and
   endpoint-by-URL caches (``instrumentors.openai._extract``), the handler's content-table cache.
 * ``processors.cost``'s counted-once memory, shared by every live cost processor of the process
