@@ -399,3 +399,41 @@ def test_a_locked_database_is_answered_503_within_seconds_not_after_the_exporter
     assert retry.status_code == 200
     with TraceStore(db_path, read_only=True) as store:
         assert store.count() == {"traces": 1, "spans": 2}
+
+
+def test_json_spans_the_mapping_refuses_are_rejected_alone_and_the_rest_is_stored(otlp_server, db_path):
+    def span(span_id: str, name: str, **fields) -> dict:
+        return {"traceId": "66" * 16, "spanId": span_id, "name": name, "startTimeUnixNano": str(T0),
+                "endTimeUnixNano": str(T0 + 1000), **fields}
+
+    body = {"resourceSpans": [
+        {"scopeSpans": [{"spans": [
+            span("01" * 8, "good"),
+            span("02" * 8, "negative count", droppedAttributesCount=-1),
+            span("03" * 8, "text double", attributes=[{"key": "k", "value": {"doubleValue": "abc"}}]),
+            span("04" * 8, "bad link", links=[{"traceId": "66" * 16, "spanId": "05" * 8, "flags": -1}]),
+        ]}]},
+        {"resource": {"droppedAttributesCount": -3}, "scopeSpans": [{"spans": [span("06" * 8, "under a bad resource")]}]},
+        {"scopeSpans": [{"scope": {"name": 7}, "spans": [span("07" * 8, "under a bad scope")]},
+                        {"spans": [span("08" * 8, "good too")]}]},
+    ]}
+    response = _post(otlp_server.url, json.dumps(body).encode(), "application/json")
+    assert response.status_code == 200, response.text
+    partial = response.json()["partialSuccess"]
+    assert partial["rejectedSpans"] == "5"
+    message = partial["errorMessage"]
+    for name in ("'negative count'", "'text double'", "'bad link'"):
+        assert f"span {name}: not an OTLP JSON span" in message
+    assert "a span of a resource the JSON mapping refuses" in message
+    with TraceStore(db_path) as store:
+        stored = sorted(s.name for s in store.get_trace("66" * 16).spans)
+    assert stored == ["good", "good too"]
+
+
+def test_a_json_body_whose_structure_is_wrong_is_still_refused_whole(otlp_server):
+    body = {"resourceSpans": [{"scopeSpans": {"spans": "not a list"}}], "extra": {"droppedAttributesCount": -1}}
+    body["resourceSpans"].append({"scopeSpans": [{"spans": [{"traceId": "77" * 16, "spanId": "01" * 8,
+                                                            "droppedAttributesCount": -1}]}]})
+    response = _post(otlp_server.url, json.dumps(body).encode(), "application/json")
+    assert response.status_code == 400
+    assert "body is not an OTLP JSON ExportTraceServiceRequest" in response.json()["message"]

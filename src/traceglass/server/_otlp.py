@@ -84,12 +84,16 @@ def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
     return out
 
 
-def parse_request(body: bytes, content_type: str, warnings: list[str] | None = None) -> ExportTraceServiceRequest:
+def parse_request(body: bytes, content_type: str, warnings: list[str] | None = None,
+                  rejected: list[str] | None = None) -> ExportTraceServiceRequest:
     """An ``ExportTraceServiceRequest`` from a protobuf or OTLP-JSON body.
 
     In JSON, values the protobuf mapping would refuse for the whole request are mended first and
     named in ``warnings``: an integer attribute beyond 64 bits is dropped, a time that is not a
-    uint64 becomes one the span check rejects, a lone surrogate becomes U+FFFD.
+    uint64 becomes one the span check rejects, a lone surrogate becomes U+FFFD. Given ``rejected``,
+    a span the mapping still refuses (a negative count, a number that is text, ...) is left out on
+    its own and named there, so the valid spans of the request are kept; without it, such a body
+    is an ``OTLPDecodeError``.
     """
     message = ExportTraceServiceRequest()
     if content_type == PROTOBUF:
@@ -104,12 +108,65 @@ def parse_request(body: bytes, content_type: str, warnings: list[str] | None = N
         raise OTLPDecodeError(f"body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise OTLPDecodeError("body must be a JSON object with resourceSpans")
+    mended = _mend_json(data, warnings if warnings is not None else [])
     try:
-        json_format.ParseDict(_mend_json(data, warnings if warnings is not None else []), message,
-                              ignore_unknown_fields=True)
-    except (json_format.ParseError, ValueError, TypeError, RecursionError) as exc:
-        raise OTLPDecodeError(f"body is not an OTLP JSON ExportTraceServiceRequest: {exc}") from None
+        json_format.ParseDict(mended, message, ignore_unknown_fields=True)
+    except _JSON_ERRORS as exc:
+        if rejected is None:
+            raise OTLPDecodeError(f"body is not an OTLP JSON ExportTraceServiceRequest: {exc}") from None
+        return _parse_span_by_span(mended, rejected, exc)
     return message
+
+
+_JSON_ERRORS = (json_format.ParseError, ValueError, TypeError, RecursionError)
+
+
+def _children(node: Any, camel: str, snake: str, whole_error: Exception) -> list:
+    children = node.get(camel, node.get(snake, [])) if isinstance(node, dict) else None
+    if not isinstance(children, list):
+        raise OTLPDecodeError(f"body is not an OTLP JSON ExportTraceServiceRequest: {whole_error}")
+    return children
+
+
+def _parse_span_by_span(tree: dict, rejected: list[str], whole_error: Exception) -> ExportTraceServiceRequest:
+    """The request parsed one span at a time: a span (or a resource or scope, with its spans) that the
+    JSON mapping refuses is named in ``rejected`` and left out; the rest is kept. Only a body whose
+    structure is not resourceSpans -> scopeSpans -> spans is refused whole."""
+    message = ExportTraceServiceRequest()
+    for resource_node in _children(tree, "resourceSpans", "resource_spans", whole_error):
+        scopes = [(node, _children(node, "spans", "spans", whole_error))
+                  for node in _children(resource_node, "scopeSpans", "scope_spans", whole_error)]
+        resource = message.resource_spans.add()
+        if not _parse_shell(resource_node, resource, ("scopeSpans", "scope_spans"), "resource",
+                            sum(len(spans) for _, spans in scopes), rejected):
+            del message.resource_spans[-1]
+            continue
+        for scope_node, spans in scopes:
+            scope = resource.scope_spans.add()
+            if not _parse_shell(scope_node, scope, ("spans",), "scope", len(spans), rejected):
+                del resource.scope_spans[-1]
+                continue
+            for span_node in spans:
+                span = scope.spans.add()
+                try:
+                    json_format.ParseDict(span_node, span, ignore_unknown_fields=True)
+                except _JSON_ERRORS as exc:
+                    del scope.spans[-1]
+                    name = span_node.get("name") if isinstance(span_node, dict) else None
+                    rejected.append(f"span {name!r}: not an OTLP JSON span: {str(exc)[:200]}")
+    return message
+
+
+def _parse_shell(node: dict, target: Any, children: tuple[str, ...], what: str, spans: int,
+                 rejected: list[str]) -> bool:
+    """Parse a resource's or scope's own fields; if they are refused, reject its ``spans`` spans."""
+    try:
+        json_format.ParseDict({k: v for k, v in node.items() if k not in children}, target,
+                              ignore_unknown_fields=True)
+        return True
+    except _JSON_ERRORS as exc:
+        rejected.extend([f"a span of a {what} the JSON mapping refuses: {str(exc)[:200]}"] * spans)
+        return False
 
 
 def _mend_json(node: Any, warnings: list[str]) -> Any:

@@ -22,7 +22,11 @@ _CODE_INVALID_ARGUMENT, _CODE_RESOURCE_EXHAUSTED, _CODE_UNAVAILABLE = 3, 8, 14
 
 def _decode(raw: bytes, content_type: str) -> _otlp.DecodedRequest:
     warnings: list[str] = []
-    return _otlp.to_spans(_otlp.parse_request(raw, content_type, warnings), warnings)
+    refused: list[str] = []  # spans the JSON mapping refused one by one
+    decoded = _otlp.to_spans(_otlp.parse_request(raw, content_type, warnings, refused), warnings)
+    decoded.rejected += len(refused)
+    decoded.problems[:0] = refused
+    return decoded
 
 
 class OTLPReceiver:
