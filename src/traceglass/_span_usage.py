@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 from traceglass import semconv
 
@@ -46,30 +46,73 @@ PROVIDER_KEYS = (
 TOKEN_KEYS = frozenset((*INPUT_KEYS, *OUTPUT_KEYS, *CACHE_READ_KEYS, *CACHE_WRITE_KEYS, *REASONING_KEYS, *TOTAL_KEYS))
 
 _MAX_COUNT = 2**63 - 1
+# A span carrying none of these reads as no usage (or no model) in one C call: most spans of a
+# process are not model calls, and both the cost processor and the store read every span.
+_COUNT_KEYS = frozenset((*INPUT_KEYS, *OUTPUT_KEYS))
+_MODEL_KEYS = frozenset((
+    semconv.GEN_AI_RESPONSE_MODEL, semconv.GEN_AI_REQUEST_MODEL, semconv.OPENINFERENCE_MODEL_NAME, *PROVIDER_KEYS,
+))
 
 
-class SpanUsage(NamedTuple):
-    """The model usage one span reports about its own call. A count is None when not reported."""
+class SpanUsage:
+    """The model usage one span reports about its own call. A count is None when not reported.
 
-    input_tokens: int | None  # includes cached input, as the spec counts it
-    output_tokens: int | None  # includes reasoning
-    cache_read_tokens: int | None
-    cache_write_tokens: int | None
-    reasoning_tokens: int | None
-    total_tokens: int | None  # as reported, else input + output
-    model: str | None  # the response model, else the request model, else OpenInference's model name
-    request_model: str | None
-    response_model: str | None
-    provider: str | None
-    # The attribute each of input and output was read from (None: no such key), so a value that
-    # is there but is no count can be named (the store lists it under traceglass.sanitized).
-    input_key: str | None = None
-    output_key: str | None = None
+    The counts the store does not need (cache, reasoning, total) are read when first asked for.
+    """
+
+    __slots__ = ("input_tokens", "output_tokens", "model", "request_model", "response_model", "provider",
+                 "input_key", "output_key", "_attributes")
+
+    def __init__(self, attributes: Mapping[str, Any], input_tokens: int | None, output_tokens: int | None,
+                 model: str | None, request_model: str | None, response_model: str | None, provider: str | None,
+                 input_key: str | None, output_key: str | None) -> None:
+        self.input_tokens = input_tokens  # includes cached input, as the spec counts it
+        self.output_tokens = output_tokens  # includes reasoning
+        self.model = model  # the response model, else the request model, else OpenInference's model name
+        self.request_model = request_model
+        self.response_model = response_model
+        self.provider = provider
+        # The attribute each of input and output was read from (None: no such key), so a value
+        # that is there but is no count can be named (the store lists it under traceglass.sanitized).
+        self.input_key = input_key
+        self.output_key = output_key
+        self._attributes = attributes
 
     @property
     def counted(self) -> bool:
         """True when the span reports an input or an output count."""
         return self.input_tokens is not None or self.output_tokens is not None
+
+    @property
+    def cache_read_tokens(self) -> int | None:
+        return _first_count(self._attributes, CACHE_READ_KEYS)
+
+    @property
+    def cache_write_tokens(self) -> int | None:
+        return _first_count(self._attributes, CACHE_WRITE_KEYS)
+
+    @property
+    def reasoning_tokens(self) -> int | None:
+        return _first_count(self._attributes, REASONING_KEYS)
+
+    @property
+    def total_tokens(self) -> int | None:
+        """As reported, else input + output."""
+        total = _first_count(self._attributes, TOTAL_KEYS)
+        if total is None and self.counted:
+            total = (self.input_tokens or 0) + (self.output_tokens or 0)
+        return total
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every field, read now."""
+        return {name: getattr(self, name) for name in _FIELDS}
+
+    def __repr__(self) -> str:
+        return f"SpanUsage({', '.join(f'{k}={v!r}' for k, v in self.as_dict().items())})"
+
+
+_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens",
+           "total_tokens", "model", "request_model", "response_model", "provider", "input_key", "output_key")
 
 
 def count(value: Any) -> int | None:
@@ -107,6 +150,8 @@ def _first_text(attributes: Mapping[str, Any], keys: tuple[str, ...]) -> str | N
 
 def read_span_model(attributes: Mapping[str, Any]) -> tuple[str | None, str | None]:
     """``(model, provider)`` of a span, whether or not it reports usage."""
+    if _MODEL_KEYS.isdisjoint(attributes):
+        return None, None
     get = attributes.get
     model = get(semconv.GEN_AI_RESPONSE_MODEL)
     if model.__class__ is not str or not model:
@@ -121,27 +166,25 @@ def read_span_usage(attributes: Mapping[str, Any]) -> SpanUsage | None:
     """The span's usage, or None when it carries no input or output token count key at all.
 
     A key whose value is no count (negative, not finite, not a number) reads as a missing count:
-    check :attr:`SpanUsage.counted` before pricing.
+    check :attr:`SpanUsage.counted` before pricing. ``attributes`` must not change afterwards
+    (an ended span's do not): the rarer counts are read from it when asked for.
     """
     get = attributes.get
-    # The spec's names first, inline: the cost processor runs this for every ended span.
+    # The spec's names first, inline: the cost processor and the store run this for every span.
     input_key: str | None = INPUT_KEYS[0]
-    raw_input = get(input_key)
-    if raw_input is None:
-        input_key = _present(attributes, INPUT_KEYS[1:])
-        raw_input = None if input_key is None else get(input_key)
     output_key: str | None = OUTPUT_KEYS[0]
-    raw_output = get(output_key)
-    if raw_output is None:
-        output_key = _present(attributes, OUTPUT_KEYS[1:])
-        raw_output = None if output_key is None else get(output_key)
-    if input_key is None and output_key is None:
-        return None
-    input_tokens = None if raw_input is None else count(raw_input)
-    output_tokens = None if raw_output is None else count(raw_output)
-    total = _first_count(attributes, TOTAL_KEYS)
-    if total is None and (input_tokens is not None or output_tokens is not None):
-        total = (input_tokens or 0) + (output_tokens or 0)
+    raw_input, raw_output = get(input_key), get(output_key)
+    if raw_input is None or raw_output is None:
+        if raw_input is None and raw_output is None and _COUNT_KEYS.isdisjoint(attributes):
+            return None  # most spans: not a model call
+        if raw_input is None:
+            input_key = _present(attributes, INPUT_KEYS[1:])
+            raw_input = None if input_key is None else get(input_key)
+        if raw_output is None:
+            output_key = _present(attributes, OUTPUT_KEYS[1:])
+            raw_output = None if output_key is None else get(output_key)
+        if input_key is None and output_key is None:
+            return None
     response_model = get(semconv.GEN_AI_RESPONSE_MODEL)
     if response_model.__class__ is not str or not response_model:
         response_model = None
@@ -153,12 +196,9 @@ def read_span_usage(attributes: Mapping[str, Any]) -> SpanUsage | None:
     if provider.__class__ is not str or not provider:
         provider = _first_text(attributes, PROVIDER_KEYS[1:])
     return SpanUsage(
-        input_tokens,
-        output_tokens,
-        _first_count(attributes, CACHE_READ_KEYS),
-        _first_count(attributes, CACHE_WRITE_KEYS),
-        _first_count(attributes, REASONING_KEYS),
-        total,
+        attributes,
+        None if raw_input is None else count(raw_input),
+        None if raw_output is None else count(raw_output),
         model,
         request_model,
         response_model,

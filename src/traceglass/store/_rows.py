@@ -254,9 +254,10 @@ def row_from_parts(
         input_tokens = output_tokens = total = None
     else:
         model, provider, input_tokens, output_tokens = usage.model, usage.provider, usage.input_tokens, usage.output_tokens
-        for key, tokens in ((usage.input_key, input_tokens), (usage.output_key, output_tokens)):
-            if tokens is None and key is not None and _numeric(attrs[key]) and _int(attrs[key]) is None:
-                changed.append(key)  # beyond SQLite's 64 bits, or not finite
+        if input_tokens is None or output_tokens is None:
+            for key, tokens in ((usage.input_key, input_tokens), (usage.output_key, output_tokens)):
+                if tokens is None and key is not None and _numeric(attrs[key]) and _int(attrs[key]) is None:
+                    changed.append(key)  # beyond SQLite's 64 bits, or not finite
         total = None if input_tokens is None and output_tokens is None else (input_tokens or 0) + (output_tokens or 0)
         if total is not None and total > _INT_MAX:
             total = None
