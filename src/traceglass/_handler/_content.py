@@ -11,6 +11,7 @@ import dataclasses
 import datetime
 import enum
 import json
+import math
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -21,7 +22,10 @@ TRUNCATION_MARK = "…[truncated]"
 
 
 def to_jsonable(value: Any, _depth: int = 0, _seen: set[int] | None = None) -> Any:
-    """A structure of dict/list/str/int/float/bool/None equivalent to ``value``."""
+    """A structure of dict/list/str/int/float/bool/None equivalent to ``value``; a NaN or infinite
+    float becomes the text ``"NaN"``/``"Infinity"``/``"-Infinity"`` (strict JSON has no such number)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if _depth >= _MAX_DEPTH:
@@ -94,21 +98,26 @@ def _c_compact() -> Callable[[Any], str] | None:
 
         if c_make_encoder is None:
             return None
-        encode = c_make_encoder(None, _not_serializable, encode_basestring, None, ":", ",", False, False, True)
+        # allow_nan=False: a NaN or infinity raises ValueError and goes the slow way (to_jsonable).
+        encode = c_make_encoder(None, _not_serializable, encode_basestring, None, ":", ",", False, False, False)
 
         def compact(value: Any) -> str:
             return "".join(encode(value, 0))
 
-        sample = {"a": [1, 2.5, None, True, "é\n\"x\""], "b": {"c": float("nan"), "7": -0.0}}
-        if compact(sample) != json.dumps(sample, ensure_ascii=False, separators=(",", ":")):
+        sample = {"a": [1, 2.5, None, True, "é\n\"x\""], "b": {"c": 1e300, "7": -0.0}}
+        if compact(sample) != json.dumps(sample, ensure_ascii=False, separators=(",", ":"), allow_nan=False):
             return None
-        return compact
+        try:
+            compact(float("nan"))
+            return None
+        except ValueError:
+            return compact
     except Exception:  # noqa: BLE001 - any surprise: the standard library path
         return None
 
 
 def _py_compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 compact_json: Callable[[Any], str] = _c_compact() or _py_compact
@@ -130,24 +139,40 @@ def bounded_json(value: Any, limit: int) -> tuple[str, bool]:
         data = to_jsonable(value)
         text = compact_json(data)
     if len(text) <= limit:
-        return text, False
+        return valid_unicode(text), False
     data = to_jsonable(data)
     cap = max(limit // 2, _MIN_STRING)
     while cap >= _MIN_STRING:
         shortened = compact_json(_shorten(data, cap))
         if len(shortened) <= limit:
-            return shortened, True
+            return valid_unicode(shortened), True
         cap //= 2
     room = max(limit - 40, 0)
-    return json.dumps({"truncated": True, "preview": text[:room]}, ensure_ascii=False)[: max(limit, 40)], True
+    preview = json.dumps({"truncated": True, "preview": text[:room]}, ensure_ascii=False)[: max(limit, 40)]
+    return valid_unicode(preview), True
 
 
 def bounded_text(value: str, limit: int) -> tuple[str, bool]:
     """``value`` cut to ``limit`` characters (marked), and whether it was cut."""
     if len(value) <= limit:
-        return value, False
+        return valid_unicode(value), False
     keep = max(limit - len(TRUNCATION_MARK), 0)
-    return value[:keep] + TRUNCATION_MARK, True
+    return valid_unicode(value[:keep]) + TRUNCATION_MARK, True
+
+
+def valid_unicode(text: str) -> str:
+    """``text`` with every lone surrogate replaced by U+FFFD (a split pair is joined into its character).
+
+    UTF-8 cannot encode a lone surrogate, so the OTLP exporter drops such an attribute and strict
+    backends refuse it; ASCII text (most of it) is passed through after one C-level check.
+    """
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def _shorten(data: Any, cap: int) -> Any:
