@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, TypeVar, overload
 
@@ -182,7 +183,8 @@ def _check_name(name: Any) -> None:
 
 
 def _check_price(label: str, value: Any) -> None:
-    if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0):
+    if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)
+                              or not 0 <= value < math.inf):  # also refuses NaN
         raise ValueError(f"{label} must be a non-negative number, got {value!r}")
 
 

@@ -487,6 +487,11 @@ def test_update_outside_any_span_is_a_no_op(captured):
 def test_bad_arguments_raise_clearly():
     with pytest.raises(ValueError, match="cost_per_1k_input"):
         trace_llm(cost_per_1k_input=-1)
+    # a price that cannot be multiplied out (the cost processor's integer arithmetic overflowed on it)
+    with pytest.raises(ValueError, match="cost_per_1k_output must be a non-negative number, got inf"):
+        trace_llm(cost_per_1k_output=float("inf"))
+    with pytest.raises(ValueError, match="cost_per_input_token must be a non-negative number, got nan"):
+        observe(cost_per_input_token=float("nan"))
     with pytest.raises(ValueError, match="type must be a non-empty string"):
         observe(type="")
     with pytest.raises(ValueError, match="available_tools must be a list"):

@@ -46,6 +46,8 @@ def test_table_entries_become_per_token_prices():
         ({"gpt-4o": {"input_per_1k": -1}}, r"\['input_per_1k'\] must be a non-negative number"),
         ({"gpt-4o": {"input_per_1k": "0.005"}}, r"must be a non-negative number \(USD per 1K tokens\), got '0.005'"),
         ({"gpt-4o": {"input_per_1k": True}}, r"must be a non-negative number"),
+        ({"gpt-4o": {"input_per_1k": float("inf")}}, r"must be a non-negative number \(USD per 1K tokens\), got inf"),
+        ({"gpt-4o": {"output_per_1k": float("nan")}}, r"\['output_per_1k'\] must be a non-negative number .* got nan"),
         ({"": {"input_per_1k": 1}}, r"model names must be non-empty strings"),
         ("/no/such/prices.json", r"no such price file '/no/such/prices.json'"),
         ("{not json", r"inline JSON is not valid"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -163,7 +164,8 @@ def _entry(model: str, entry: Any) -> Price:
     per_token: dict[str, float | None] = {}
     for key in TABLE_KEYS:
         value = entry.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not 0 <= value < math.inf):  # also refuses NaN
             raise ValueError(f"prices[{model!r}][{key!r}] must be a non-negative number (USD per 1K tokens), got {value!r}")
         per_token[key] = None if value is None else float(value) / 1000
     return Price(
