@@ -195,10 +195,15 @@ def read_span_usage(attributes: Mapping[str, Any]) -> SpanUsage | None:
     provider = get(semconv.GEN_AI_PROVIDER_NAME)
     if provider.__class__ is not str or not provider:
         provider = _first_text(attributes, PROVIDER_KEYS[1:])
+    # count() only off the common path (a plain int in range).
+    if raw_input.__class__ is not int or not 0 <= raw_input <= _MAX_COUNT:
+        raw_input = None if raw_input is None else count(raw_input)
+    if raw_output.__class__ is not int or not 0 <= raw_output <= _MAX_COUNT:
+        raw_output = None if raw_output is None else count(raw_output)
     return SpanUsage(
         attributes,
-        None if raw_input is None else count(raw_input),
-        None if raw_output is None else count(raw_output),
+        raw_input,
+        raw_output,
         model,
         request_model,
         response_model,
