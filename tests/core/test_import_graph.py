@@ -208,3 +208,119 @@ def test_only_the_cli_package_parses_arguments_or_prints_for_people():
                           if target.split(".")[0] in ("argparse", "rich")
                           or target == "traceglass.cli" or target.startswith("traceglass.cli.")]
     assert misplaced == []
+
+
+# --- Layers: the one direction imports flow (docs/architecture.md, "Overview") -----------------------------------
+# Lowest first. A module may import from its own layer or a lower one, never a higher one. A module is placed by
+# its own name or its nearest listed package; the entry "traceglass" is the package's __init__ alone (the public
+# facade), so a new top-level module must be placed here before this test passes.
+LAYERS: list[tuple[str, tuple[str, ...]]] = [
+    # Names and values: attribute keys and enumerations (spec + traceglass.*), the version. Import nothing of ours.
+    ("vocabulary", ("traceglass.semconv", "traceglass._version")),
+    # Plain rules and helpers that make no span: the guard, the session context, Settings, the iterators and
+    # the scope runner the decorators use, the span-usage reader, the no-double-counting roll-up rule.
+    ("foundations", ("traceglass._guard", "traceglass._context", "traceglass._config", "traceglass._stepped",
+                     "traceglass._wrapping", "traceglass._span_usage", "traceglass.rollup")),
+    # The one telemetry handler: typed invocations in, spans and metrics out. It never looks up the runtime.
+    ("handler", ("traceglass._handler",)),
+    # The runtime in force: a settings snapshot, the handler built with it, configure()'s pipeline.
+    ("runtime", ("traceglass._runtime",)),
+    # What fills invocations and hands them to the handler: the decorators, update_current_span_attributes,
+    # the auto-instrumentors (OpenAI, LangChain, threading).
+    ("instrumentation", ("traceglass.decorators", "traceglass.current_span", "traceglass.instrumentors")),
+    # What happens to a finished span, whoever made it: session attributes, cost and roll-ups, batching, fan-out.
+    ("processors", ("traceglass.processors",)),
+    # Where traces are kept and how they are read: TraceWriter, TraceStore, TraceFilter, the SQLite backend.
+    ("store", ("traceglass.store",)),
+    # The SDK's SpanExporter contract over the store (SQLite), and exporters by name (OTLP, console).
+    ("exporters", ("traceglass.exporters",)),
+    # Assembly: configure() (_setup), the public facade, opentelemetry-instrument's distro, the test kit.
+    ("assembly", ("traceglass._setup", "traceglass", "traceglass.distro", "traceglass.testing")),
+    # Applications over the library: the server (REST, OTLP receiver, dashboard) and the demo.
+    ("applications", ("traceglass.server", "traceglass.demo")),
+    # The traceglass command and `python -m traceglass`: over everything, imported by nothing of ours.
+    ("command line", ("traceglass.cli", "traceglass.__main__")),
+]
+
+# Beside the order: spans are *made* on one side (handler, runtime, instrumentation) and *handled* on the other
+# (processors, store, exporters), which takes any SDK span: ours, another instrumentation's, one received over
+# OTLP. The order already stops the making side importing the handling side; this stops the reverse.
+MAKING_SIDE = ("handler", "runtime", "instrumentation")
+HANDLING_SIDE = ("processors", "store", "exporters")
+
+# Imports that go up a layer today, each to be moved by its owner: (importer, imported), a comment saying why.
+# Never add to it: an upward import is a design error. When one is gone, delete its entry.
+_KNOWN_UPWARD: list[tuple[str, str]] = [
+    # Settings parses db_max_size and db_max_age with the store's parsers (function-level imports)...
+    ("traceglass._config", "traceglass.store._retention"),  # parse_size, as_seconds
+    ("traceglass._config", "traceglass.store._time"),  # parse_duration
+    # ...and prices with the pricing module's loader, so `Settings` reaches into processors/ and store/.
+    ("traceglass._config", "traceglass.processors._pricing"),  # load_price_table
+]
+
+
+def layer_of(module: str, layers: list[tuple[str, tuple[str, ...]]] = LAYERS) -> int | None:
+    """The index in ``layers`` of ``module``'s own entry or its nearest listed package (None: not placed).
+
+    The package's root name stands for its ``__init__`` alone, never for the modules under it.
+    """
+    index = {name: position for position, (_, names) in enumerate(layers) for name in names}
+    candidate = module
+    while True:
+        if candidate in index:
+            return index[candidate]
+        candidate = candidate.rpartition(".")[0]
+        if "." not in candidate:  # the root: only an exact match counts
+            return None
+
+
+def upward_imports(graph: dict[str, set[str]],
+                   layers: list[tuple[str, tuple[str, ...]]] = LAYERS) -> set[tuple[str, str]]:
+    """Every edge ``(a, b)`` of ``graph`` whose ``b`` sits in a higher layer than ``a``."""
+    return {(a, b) for a, targets in graph.items() for b in targets
+            if layer_of(a, layers) is not None and layer_of(b, layers) is not None
+            and layer_of(b, layers) > layer_of(a, layers)}
+
+
+def _layer_name(module: str) -> str:
+    position = layer_of(module)
+    return "unplaced" if position is None else LAYERS[position][0]
+
+
+def test_layers_place_a_module_by_its_nearest_listed_package_and_find_upward_imports():
+    layers = [("low", ("pkg.base",)), ("mid", ("pkg.core", "pkg")), ("high", ("pkg.app.main",))]
+    assert [layer_of(m, layers) for m in ("pkg.base", "pkg.base.x.y", "pkg.core._a", "pkg", "pkg.app.main.z")] \
+        == [0, 0, 1, 1, 2]
+    assert layer_of("pkg.other", layers) is None  # the root entry covers the package's __init__ only
+    assert layer_of("pkg.app", layers) is None
+    graph = {"pkg.base": {"pkg.core"}, "pkg.core._a": {"pkg.base", "pkg"}, "pkg": {"pkg.app.main"},
+             "pkg.app.main": {"pkg.core._a", "pkg.base.x"}, "pkg.base.x": set(), "pkg.other": {"pkg.app.main"}}
+    assert upward_imports(graph, layers) == {("pkg.base", "pkg.core"), ("pkg", "pkg.app.main")}
+
+
+def test_every_module_has_a_layer():
+    unplaced = sorted(name for name in _modules() if layer_of(name) is None)
+    assert unplaced == [], "place these modules in LAYERS (docs/architecture.md says where): " + ", ".join(unplaced)
+
+
+def test_imports_flow_down_the_layers():
+    graph = import_graph(_modules())
+    new = sorted(upward_imports(graph) - set(_KNOWN_UPWARD))
+    assert not new, "imports going up a layer:\n" + "\n".join(
+        f"{a} ({_layer_name(a)}) -> {b} ({_layer_name(b)})" for a, b in new)
+
+
+def test_every_known_upward_import_still_exists():
+    found = upward_imports(import_graph(_modules()))
+    stale = [edge for edge in _KNOWN_UPWARD if edge not in found]
+    assert not stale, f"no longer an upward import, delete from _KNOWN_UPWARD: {stale}"
+
+
+def test_the_span_handling_side_does_not_import_the_span_making_side():
+    making = {position for position, (name, _) in enumerate(LAYERS) if name in MAKING_SIDE}
+    handling = {position for position, (name, _) in enumerate(LAYERS) if name in HANDLING_SIDE}
+    assert len(making) == len(MAKING_SIDE) and len(handling) == len(HANDLING_SIDE)  # the names are LAYERS' own
+    graph = import_graph(_modules())
+    crossing = sorted(f"{a} -> {b}" for a, targets in graph.items() for b in targets
+                      if layer_of(a) in handling and layer_of(b) in making)
+    assert crossing == []
