@@ -4,7 +4,8 @@ A generator's or a stream's steps run in the consumer's frames. A context (a spa
 for the whole iteration would stay current in the consumer's loop body and be reset from whatever
 context the consumer is in at the end; set and reset around each step, it is current only while
 the producer runs, and every reset happens in the context its set was made in. The decorators'
-generator wrappers (``_wrapping``) step the user's generator through these.
+generator wrappers (``_wrapping``) step the user's generator through these; LangChain model streams
+(``instrumentors.langchain._activate``) and ``trace_graph``'s ``stream``/``astream`` step theirs.
 
 ``enter()`` returns a token and ``leave(token)`` undoes it; ``leave`` runs even when the step
 raises (``StopIteration`` included), before the exception reaches the caller.

@@ -31,10 +31,10 @@ from typing import Any
 
 from wrapt import wrap_function_wrapper
 
+from traceglass._stepped import AsyncStepped, Stepped
 from traceglass._guard import guard
 from traceglass._handler import Invocation, TelemetryHandler
 from traceglass.instrumentors.langchain._ours import find_ours
-from traceglass.instrumentors.langchain._stepped import AsyncStepped, Stepped
 
 # (module, attribute path, wrapper name)
 _TARGETS = (

@@ -9,8 +9,8 @@ import functools
 import wrapt
 
 from traceglass._context import SessionScope, current_session, reset_session, set_session
+from traceglass._stepped import AsyncStepped, Stepped
 from traceglass.instrumentors.langchain._patch import with_callback
-from traceglass.instrumentors.langchain._stepped import AsyncStepped, Stepped
 
 
 def trace_graph(graph: Any, name: str | None = None, session_id: str | None = None,
