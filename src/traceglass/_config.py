@@ -13,6 +13,8 @@ from datetime import timedelta
 from enum import Enum
 from typing import Any, Callable, Iterable, Mapping
 
+from traceglass._units import as_seconds, parse_duration, parse_size
+
 logger = logging.getLogger("traceglass")
 
 CAPTURE_CONTENT_ENV = "TRACEGLASS_CAPTURE_CONTENT"
@@ -90,20 +92,16 @@ def _parse_size(value: Any) -> int:
     """Bytes from a positive int or a size such as ``"64MB"``, ``"1GiB"`` (ValueError otherwise)."""
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise ValueError(f"expected a number of bytes or a size such as '64MB', got {value!r}")
-    from traceglass.store._retention import parse_size  # lazy: keeps `import traceglass` light
-
     return parse_size(value)
 
 
 def _parse_age(value: Any) -> float:
     """Seconds from ``"30d"``/``"12h"``/a number of seconds (str), a positive number or a timedelta."""
-    from traceglass.store import _retention, _time  # lazy: keeps `import traceglass` light
-
     if isinstance(value, str):
-        return _time.parse_duration(value)
+        return parse_duration(value)
     if isinstance(value, bool) or not isinstance(value, (int, float, timedelta)):
         raise ValueError(f"expected an age such as '30d', a number of seconds or a timedelta, got {value!r}")
-    return _retention.as_seconds(value)
+    return as_seconds(value)
 
 
 def _parse_prices(value: Any) -> Any:

@@ -5,43 +5,18 @@ Each step is its own short transaction, so exports waiting on the write lock get
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import time
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import timedelta
 
+from traceglass._units import as_seconds, parse_size
 from traceglass.store._writer import rollback
 
 DELETE_CHUNK = 200  # traces per transaction
 _NO_LOCK = nullcontext()  # reusable: the default per-step context
 _VACUUM_PAGES = 2000  # pages returned to the file system per transaction
-_SIZE_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9,
-               "kib": 2**10, "mib": 2**20, "gib": 2**30}
-
-
-def parse_size(value: int | str) -> int:
-    """Bytes from an int or a string such as ``500MB``, ``2GiB``, ``1000000``."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        if value <= 0:
-            raise ValueError(f"size must be positive, got {value!r}")
-        return value
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", str(value))
-    if not match or match.group(2).lower() not in _SIZE_UNITS:
-        raise ValueError(f"not a size: {value!r} (use e.g. 500MB, 2GB, 1GiB or a number of bytes)")
-    size = int(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])
-    if size <= 0:
-        raise ValueError(f"size must be positive, got {value!r}")
-    return size
-
-
-def as_seconds(value: float | timedelta) -> float:
-    """Seconds from a number of seconds or a timedelta."""
-    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
-    if seconds <= 0:
-        raise ValueError(f"age must be positive, got {value!r}")
-    return seconds
 
 
 def delete_traces(conn: sqlite3.Connection, trace_ids: Sequence[str]) -> int:

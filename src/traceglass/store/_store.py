@@ -12,7 +12,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
 
-from traceglass.store import _paths, _retention, _sqlite
+from traceglass._units import as_seconds, parse_duration
+from traceglass.store import _paths, _sqlite
 from traceglass.store._backend import Backend
 from traceglass.store._filter import GROUPS, TraceFilter
 from traceglass.store._models import SpanNode, StatsRow, Trace, TracePage
@@ -137,12 +138,10 @@ class TraceStore:
         if older_than is None and max_size is None:
             raise ValueError("prune needs older_than and/or max_size")
         if isinstance(older_than, str):
-            from traceglass.store._time import parse_duration
-
             older_than = parse_duration(older_than)
         if older_than is not None:
             # Nothing stored is older than the earliest time a 64-bit ns clock holds.
-            older_than = min(_retention.as_seconds(older_than), 2.0**62 / 1e9)
+            older_than = min(as_seconds(older_than), 2.0**62 / 1e9)
         with self._lock:
             return self._db.prune(older_than=older_than, max_size=max_size)
 

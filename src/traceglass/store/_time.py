@@ -8,26 +8,14 @@ import time
 from datetime import date, datetime, timedelta, timezone
 from typing import Union
 
+from traceglass._units import DURATION_UNITS
+
 TimeLike = Union[datetime, date, timedelta, int, float, str]
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _AGE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*")
 _EPOCH = re.compile(r"\s*[+-]?\d+(?:\.\d+)?\s*")
 # Stored times are SQLite integers (signed 64-bit ns: the years 1677 to 2262); a bound outside
 # them cannot be compared and is a mistake (milliseconds given for seconds, a typo).
 NS_MIN, NS_MAX = -(2**63), 2**63 - 1
-
-
-def parse_duration(text: str) -> float:
-    """Seconds from ``"90s"``, ``"15m"``, ``"2h"``, ``"7d"``, ``"1w"`` or a bare number of seconds."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", text)
-    if not match:
-        raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 15m, 2h, 7d, 1w)")
-    seconds = float(match.group(1)) * _UNITS.get(match.group(2) or "s", 1)
-    if seconds <= 0:
-        raise ValueError(f"duration must be positive, got {text!r}")
-    if not math.isfinite(seconds):
-        raise ValueError(f"duration out of range: {text!r}")
-    return seconds
 
 
 def to_ns(value: TimeLike | None, *, now: float | None = None) -> int | None:
@@ -66,7 +54,7 @@ def _seconds(value: TimeLike, current: float) -> float:
             return float(value)
         age = _AGE.fullmatch(value)
         if age:
-            return current - float(age.group(1)) * _UNITS[age.group(2)]
+            return current - float(age.group(1)) * DURATION_UNITS[age.group(2)]
         try:
             parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:

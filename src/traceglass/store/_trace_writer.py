@@ -22,7 +22,8 @@ from typing import Any, TypeVar
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.trace import ReadableSpan
 
-from traceglass.store import _paths, _retention, _schema, _sqlite, _upsert
+from traceglass._units import as_seconds, parse_size
+from traceglass.store import _paths, _schema, _sqlite, _upsert
 from traceglass.store._models import SpanNode
 from traceglass.store._rows import row_from_parts, row_from_span
 
@@ -63,8 +64,8 @@ class TraceWriter:
         _retention_interval: float = RETENTION_INTERVAL_S,
     ) -> None:
         self.path = _paths.resolve(path)
-        self.max_age = _retention.as_seconds(max_age) if max_age is not None else None
-        self.max_size = _retention.parse_size(max_size) if max_size is not None else None
+        self.max_age = as_seconds(max_age) if max_age is not None else None
+        self.max_size = parse_size(max_size) if max_size is not None else None
         self.retry_for = retry_for
         self._busy_timeout_ms = _busy_timeout_ms
         self._on_connect = _on_connect
