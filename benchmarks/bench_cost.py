@@ -18,7 +18,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 
-from traceglass.processors._pricing import PriceBook, compute_cost
+from traceglass._pricing import PriceBook, compute_cost
 from traceglass.processors.cost import CostSpanProcessor
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "cost.txt"

@@ -109,7 +109,7 @@ def _parse_prices(value: Any) -> Any:
 
     A path is read here, once: the settings hold the table, not the file name.
     """
-    from traceglass.processors._pricing import load_price_table  # lazy: only when prices are given
+    from traceglass._pricing import load_price_table  # lazy: only when prices are given
 
     return load_price_table(value)
 

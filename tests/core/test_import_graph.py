@@ -218,9 +218,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # Names and values: attribute keys and enumerations (spec + traceglass.*), the version. Import nothing of ours.
     ("vocabulary", ("traceglass.semconv", "traceglass._version")),
     # Plain rules and helpers that make no span: the guard, the session context, Settings, the iterators and
-    # the scope runner the decorators use, durations and sizes (_units), the span-usage reader, the no-double-counting roll-up rule.
+    # the scope runner the decorators use, durations and sizes (_units), prices and
+    # model names (_pricing), the span-usage reader, the no-double-counting roll-up rule.
     ("foundations", ("traceglass._guard", "traceglass._context", "traceglass._config", "traceglass._units",
-                     "traceglass._stepped", "traceglass._wrapping", "traceglass._span_usage", "traceglass.rollup")),
+                     "traceglass._pricing", "traceglass._stepped", "traceglass._wrapping", "traceglass._span_usage", "traceglass.rollup")),
     # The one telemetry handler: typed invocations in, spans and metrics out. It never looks up the runtime.
     ("handler", ("traceglass._handler",)),
     # The runtime in force: a settings snapshot, the handler built with it, configure()'s pipeline.
@@ -251,9 +252,7 @@ HANDLING_SIDE = ("processors", "store", "exporters")
 # Imports that go up a layer today, each to be moved by its owner: (importer, imported), a comment saying why.
 # Never add to it: an upward import is a design error. When one is gone, delete its entry.
 _KNOWN_UPWARD: list[tuple[str, str]] = [
-    # Settings parses prices with the pricing module's loader (a function-level import), so it reaches
-    # into processors/.
-    ("traceglass._config", "traceglass.processors._pricing"),  # load_price_table
+    # none today
 ]
 
 

@@ -14,7 +14,7 @@ import pytest
 from traceglass import _config, _runtime
 from traceglass._handler import ToolInvocation
 from traceglass.exporters import SQLiteSpanExporter
-from traceglass.processors._pricing import Price
+from traceglass._pricing import Price
 from traceglass.server._ingest import SpanIngest
 from traceglass.testing import capture
 

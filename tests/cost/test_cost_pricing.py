@@ -7,7 +7,7 @@ import json
 import pytest
 from genai_prices import Usage, calc_price
 
-from traceglass.processors._pricing import (
+from traceglass._pricing import (
     Price,
     PriceBook,
     compute_cost,

@@ -34,7 +34,7 @@ from traceglass._guard import report
 from traceglass._span_usage import SpanUsage, read_span_usage
 from traceglass._version import __version__
 from traceglass.processors._enrich import EnrichedSpan, frozen_attributes, price_overrides
-from traceglass.processors._pricing import (
+from traceglass._pricing import (
     Cost,
     Price,
     PriceBook,

@@ -9,7 +9,7 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
-from traceglass.processors._pricing import model_candidates
+from traceglass._pricing import model_candidates
 from traceglass.store._filter import GROUPS, TraceFilter
 from traceglass.store._models import SpanNode, StatsRow, Trace, TracePage, TraceSummary
 from traceglass.store._time import NS_MAX, NS_MIN, TimeLike, to_ns
