@@ -107,3 +107,20 @@ def test_every_api_route_is_documented(db_path):
     document = openapi_schema()
     assert {p.rstrip("/") for p in api_paths} == {p.rstrip("/") for p in document["paths"]}
     json.dumps(document)  # serializable as served
+
+
+@pytest.mark.parametrize("field", ["start_ns", "end_ns", "input_tokens", "output_tokens", "cost_usd"])
+def test_span_input_bounds_are_the_ones_post_enforces(server, field):
+    """The documented minimum and maximum of each numeric SpanInput field: the bound itself is
+    stored, one past it (either side) is refused with a 422 naming the field."""
+    schema = get(server.url + "/openapi.json").json()["components"]["schemas"]["SpanInput"]["properties"][field]
+    low, high = schema["minimum"], schema["maximum"]
+    step = 1 if schema["type"] == "integer" else high * 1e-9
+    base = {"name": f"bounds {field}"}
+    if field == "end_ns":
+        base["start_ns"] = 0
+    for value, status in ((low, 200), (high, 200), (low - step, 422), (high + step, 422)):
+        response = httpx.post(server.url + "/api/traces/", json={**base, field: value}, timeout=10)
+        assert response.status_code == status, (field, value, response.text)
+        if status == 422:
+            assert field in response.json()["error"], response.text

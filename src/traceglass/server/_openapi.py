@@ -10,6 +10,7 @@ from typing import Any
 from traceglass._version import __version__
 from traceglass.server._rest import DEFAULT_LIMIT, MAX_LIMIT
 from traceglass.store import TraceFilter, TraceStore
+from traceglass.store._upsert import MAX_NS, MAX_TOKENS, MAX_USD
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -85,13 +86,16 @@ SCHEMAS: dict[str, Any] = {
             "kind": {"enum": ["INTERNAL", "CLIENT", "SERVER", "PRODUCER", "CONSUMER"]},
             "status": {"enum": ["UNSET", "OK", "ERROR"]}, "status_message": _nullable("string"),
             "start": {"type": ["string", "number"]}, "end": {"type": ["string", "number"]},
-            "start_ns": {"type": "integer"}, "end_ns": {"type": "integer"},
+            "start_ns": {"type": "integer", "minimum": 0, "maximum": MAX_NS},
+            "end_ns": {"type": "integer", "minimum": 0, "maximum": MAX_NS},
             "attributes": {"type": "object"}, "events": {"type": "array", "items": {"type": "object"}},
             "links": {"type": "array", "items": {"type": "object"}}, "resource": {"type": "object"},
             "project": {"type": "string"}, "type": {"type": "string"}, "model": {"type": "string"},
             "provider": {"type": "string"}, "operation": {"type": "string"},
-            "input_tokens": {"type": "integer", "minimum": 0}, "output_tokens": {"type": "integer", "minimum": 0},
-            "cost_usd": {"type": "number", "minimum": 0}, "session": {"type": "string"}, "user": {"type": "string"},
+            "input_tokens": {"type": "integer", "minimum": 0, "maximum": MAX_TOKENS},
+            "output_tokens": {"type": "integer", "minimum": 0, "maximum": MAX_TOKENS},
+            "cost_usd": {"type": "number", "minimum": 0, "maximum": MAX_USD},
+            "session": {"type": "string"}, "user": {"type": "string"},
             "error_type": {"type": "string"}, "input": {}, "output": {},
         },
     },
