@@ -8,6 +8,7 @@ the figure is ours alone, not the SDK's span creation or an exporter's.
 
 from __future__ import annotations
 
+import argparse
 import os
 import pathlib
 import platform
@@ -108,10 +109,13 @@ def main() -> None:
         "",
     ]
     text = "\n".join(lines)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text)
     print(text)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    # The notes written under the table (before/after comparisons, instruction counts) stay.
+    notes = RESULTS.read_text().splitlines()[len(lines):] if RESULTS.exists() else []
+    RESULTS.write_text("\n".join([*lines, *notes]) + ("\n" if notes else ""))
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     main()
