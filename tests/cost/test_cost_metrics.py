@@ -161,3 +161,18 @@ def test_two_cost_processors_on_one_provider_count_a_call_once():
     captured = Captured(exporters[0], reader, provider, meter_provider)
     (point,) = captured.metrics()["traceglass.gen_ai.client.cost"]
     assert point["value"] == 0.005
+
+
+def test_cost_counter_labels_a_span_of_another_dialect_with_its_model_and_provider(make_pipeline):
+    """An OpenInference span (llm.model_name, llm.provider, llm.token_count.*) is priced through the one
+    span-usage reader; its cost point carries that model and provider, not an unlabelled one."""
+    pipeline = make_pipeline(prices=TABLE)
+    tracer = pipeline.tracer_provider.get_tracer("openinference.instrumentation.openai")
+    with tracer.start_as_current_span("ChatCompletion", attributes={
+        "openinference.span.kind": "LLM", "llm.model_name": "gpt-4o-mini", "llm.provider": "openai",
+        "llm.token_count.prompt": 10000, "llm.token_count.completion": 1000,
+    }):
+        pass
+    (point,) = pipeline.metrics()["traceglass.gen_ai.client.cost"]
+    assert point == {"attributes": {"gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o-mini"},
+                     "unit": "USD", "value": pytest.approx(0.0021, rel=1e-12)}

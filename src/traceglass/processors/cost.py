@@ -47,9 +47,6 @@ logger = logging.getLogger("traceglass")
 
 DEFAULT_MAX_OPEN_SPANS = 100_000
 _DIGITS = 12  # as the per-span costs: sums of floats lose their noise too
-_METRIC_SPAN_KEYS = (
-    semconv.GEN_AI_OPERATION_NAME, semconv.GEN_AI_REQUEST_MODEL, semconv.GEN_AI_RESPONSE_MODEL,
-)
 _USER_KEYS = (semconv.USER_ID, semconv.SESSION_ID)
 
 class _CountedOnce:
@@ -305,10 +302,16 @@ class CostSpanProcessor(SpanProcessor):
 
     def _count_cost(self, cost: Cost, attributes: Any, usage: SpanUsage) -> None:
         metric_attributes: dict[str, Any] = {}
-        for key in _METRIC_SPAN_KEYS:
-            value = attributes.get(key)
-            if value is not None:
-                metric_attributes[key] = value
+        operation = attributes.get(semconv.GEN_AI_OPERATION_NAME)
+        if operation is not None:
+            metric_attributes[semconv.GEN_AI_OPERATION_NAME] = operation
+        # The models as the span-usage reader found them, in whichever dialect the span spoke (a span
+        # with a model name but no request model, as OpenInference writes, counts under that name).
+        request_model = usage.request_model or (usage.model if usage.response_model is None else None)
+        if request_model is not None:
+            metric_attributes[semconv.GEN_AI_REQUEST_MODEL] = request_model
+        if usage.response_model is not None:
+            metric_attributes[semconv.GEN_AI_RESPONSE_MODEL] = usage.response_model
         if usage.provider is not None:
             metric_attributes[semconv.GEN_AI_PROVIDER_NAME] = usage.provider
         if self._user_attributes:
