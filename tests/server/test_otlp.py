@@ -437,3 +437,14 @@ def test_a_json_body_whose_structure_is_wrong_is_still_refused_whole(otlp_server
     response = _post(otlp_server.url, json.dumps(body).encode(), "application/json")
     assert response.status_code == 400
     assert "body is not an OTLP JSON ExportTraceServiceRequest" in response.json()["message"]
+
+
+def test_a_lone_surrogate_in_json_becomes_one_replacement_character(otlp_server, db_path):
+    span = {"traceId": "88" * 16, "spanId": "01" * 8, "name": "n\ud800me", "startTimeUnixNano": str(T0),
+            "endTimeUnixNano": str(T0 + 1000), "attributes": [{"key": "k", "value": {"stringValue": "a\udfffb"}}]}
+    body = json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}).encode()  # \ud800 escapes
+    response = _post(otlp_server.url, body, "application/json")
+    assert response.status_code == 200, response.text
+    with TraceStore(db_path) as store:
+        [stored] = store.get_trace("88" * 16).spans
+    assert (stored.name, stored.attributes) == ("n\ufffdme", {"k": "a\ufffdb"})

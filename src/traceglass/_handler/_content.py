@@ -16,6 +16,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from traceglass._unicode import valid_unicode
+
 _MAX_DEPTH = 12
 _MIN_STRING = 16
 TRUNCATION_MARK = "…[truncated]"
@@ -159,20 +161,6 @@ def bounded_text(value: str, limit: int) -> tuple[str, bool]:
     keep = max(limit - len(TRUNCATION_MARK), 0)
     return valid_unicode(value[:keep]) + TRUNCATION_MARK, True
 
-
-def valid_unicode(text: str) -> str:
-    """``text`` with every lone surrogate replaced by U+FFFD (a split pair is joined into its character).
-
-    UTF-8 cannot encode a lone surrogate, so the OTLP exporter drops such an attribute and strict
-    backends refuse it; ASCII text (most of it) is passed through after one C-level check.
-    """
-    if text.isascii():
-        return text
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def _shorten(data: Any, cap: int) -> Any:

@@ -33,6 +33,7 @@ from opentelemetry.trace import (
     TraceFlags,
 )
 
+from traceglass._unicode import is_valid_unicode, valid_unicode
 from traceglass.server._security import BodyTooLargeError
 from traceglass.store._upsert import MAX_NS, usage_problem, value_problem
 
@@ -209,12 +210,10 @@ def _json_int(value: Any, low: int, high: int) -> int | None:
 
 
 def _mend_text(text: str, warnings: list[str]) -> str:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        warnings.append(f"text {text[:40]!r} held a lone surrogate (replaced by U+FFFD)")
-        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-    return text
+    if is_valid_unicode(text):
+        return text
+    warnings.append(f"text {text[:40]!r} held a lone surrogate (replaced by U+FFFD)")
+    return valid_unicode(text)
 
 
 def any_value(value: AnyValue) -> Any:

@@ -16,6 +16,7 @@ import orjson
 
 from traceglass import semconv
 from traceglass._span_usage import read_span_model, read_span_usage
+from traceglass._unicode import is_valid_unicode, valid_unicode
 from traceglass.semconv import latest
 from traceglass.semconv.gen_ai import GenAIOperation
 from traceglass.semconv.span_types import SpanType
@@ -75,26 +76,11 @@ def _fast(value: Any) -> str:
 _INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
 
 
-def _clean_text(value: str) -> str:
-    # Lone surrogates cannot be encoded as UTF-8; pairs become the character they stand for.
-    return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-
-
-def _valid_text(value: str) -> bool:
-    if value.isascii():
-        return True
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _clean(value: Any) -> tuple[Any, bool]:
     """``value`` with lone surrogates replaced by U+FFFD, and whether any was. A non-finite float
     becomes null, as the fast encoder writes it; integers beyond 64 bits stay (JSON text holds them)."""
     if isinstance(value, str):
-        return (value, False) if _valid_text(value) else (_clean_text(value), True)
+        return (value, False) if is_valid_unicode(value) else (valid_unicode(value), True)
     if isinstance(value, float):
         return (value, False) if math.isfinite(value) else (None, False)
     if isinstance(value, Mapping):
@@ -230,11 +216,11 @@ def row_from_parts(
     resource_text, resource_changed, res = _resource_text(_resource_obj, resource or {})
     if events_changed or links_changed or resource_changed:
         changed = [*changed, *events_changed, *links_changed, *(f"span.resource.{key}" for key in resource_changed)]
-    if not name.isascii() and not _valid_text(name):
-        name = _clean_text(name)
+    if not is_valid_unicode(name):
+        name = valid_unicode(name)
         changed.append("span.name")
-    if status_message is not None and not status_message.isascii() and not _valid_text(status_message):
-        status_message = _clean_text(status_message)
+    if status_message is not None and not is_valid_unicode(status_message):
+        status_message = valid_unicode(status_message)
         changed.append("span.status_message")
     duration = None
     if end_ns is not None:

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from traceglass import semconv
+from traceglass._unicode import is_valid_unicode
 from traceglass.store._rows import COST_KEYS
 
 _HEX32 = re.compile(r"[0-9a-f]{32}")
@@ -82,7 +83,7 @@ def value_problem(value: Any, where: str = "value") -> str | None:
     while stack:
         path, item = stack.pop()
         if isinstance(item, str):
-            if not _encodable(item):
+            if not is_valid_unicode(item):
                 return f"{path} is not valid Unicode (it holds a lone surrogate)"
         elif isinstance(item, bool) or item is None:
             continue
@@ -94,21 +95,13 @@ def value_problem(value: Any, where: str = "value") -> str | None:
                 return f"{path} must be a finite number, got {item!r}"
         elif isinstance(item, Mapping):
             for key, child in item.items():
-                shown = repr(key) if isinstance(key, str) and _encodable(key) else "a key"
+                shown = repr(key) if isinstance(key, str) and is_valid_unicode(key) else "a key"
                 stack.append((f"{path}[{shown}]", child))
-                if isinstance(key, str) and not _encodable(key):
+                if isinstance(key, str) and not is_valid_unicode(key):
                     return f"a key in {path} is not valid Unicode (it holds a lone surrogate)"
         elif isinstance(item, (list, tuple)):
             stack.extend((f"{path}[{i}]", child) for i, child in enumerate(item))
     return None
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def usage_problem(key: str, value: Any) -> str | None:
@@ -180,7 +173,7 @@ def _attributes(given: Any, field: str, problems: list[str]) -> dict[str, Any]:
 def _unstorable(body: Mapping[str, Any]) -> list[str]:
     problems = []
     for field, value in body.items():
-        if not isinstance(field, str) or not _encodable(field):
+        if not isinstance(field, str) or not is_valid_unicode(field):
             problems.append("a field name is not valid Unicode (it holds a lone surrogate)")
             continue
         problem = value_problem(value, field)
