@@ -17,8 +17,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import NoOpTracerProvider
 
-from traceglass import _config
-from traceglass._handler import TelemetryHandler, set_handler
+from traceglass import _config, _runtime
 from traceglass.decorators import observe
 
 
@@ -47,25 +46,24 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=20000)
     args = parser.parse_args()
 
-    noop = TelemetryHandler(tracer_provider=NoOpTracerProvider())
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(_Discard()))
-    recording = TelemetryHandler(tracer_provider=provider)
     content_on = _config.Settings.from_env({})
     content_off = _config.Settings.from_env({}, capture_content=False)
 
-    def scenario(handler, settings):
+    def scenario(tracer_provider, settings):
+        runtime = _runtime.Runtime.build(settings, tracer_provider)  # its handler, bound to these settings
+
         def run():
-            set_handler(handler)
-            _config.set_current(settings)
+            _runtime.install(runtime)
             return _time(traced_tool, args.calls)
         return run
 
     scenarios = {
         "bare function": lambda: _time(tool, args.calls),
-        "@observe, no SDK provider (no-op)": scenario(noop, content_on),
-        "@observe, SDK provider, content off": scenario(recording, content_off),
-        "@observe, SDK provider, content on": scenario(recording, content_on),
+        "@observe, no SDK provider (no-op)": scenario(NoOpTracerProvider(), content_on),
+        "@observe, SDK provider, content off": scenario(provider, content_off),
+        "@observe, SDK provider, content on": scenario(provider, content_on),
     }
     samples: dict[str, list[float]] = {name: [] for name in scenarios}
     for _ in range(args.rounds):

@@ -151,26 +151,24 @@ def main() -> None:
     pristine = _measure({"uninstrumented, no traceglass loaded": (_nothing, _nothing)}, args.rounds, args.runs,
                         pristine_counter)
 
-    from traceglass import _config
-    from traceglass._handler import TelemetryHandler, get_handler, set_handler
+    from traceglass import _config, _runtime
     from traceglass.instrumentors.langchain import LangChainInstrumentor
 
     provider, counter = _provider()
-    recording = TelemetryHandler(tracer_provider=provider)
-    previous = get_handler()
+    previous = _runtime.peek()
     instrumentor = LangChainInstrumentor()
 
     def ours(capture_content: bool) -> tuple[Callable[[], None], Callable[[], None]]:
         settings = _config.Settings.from_env({}, capture_content=capture_content)
+        runtime = _runtime.Runtime.build(settings, provider)  # its handler, bound to these settings
 
         def on() -> None:
-            set_handler(recording)
-            _config.set_current(settings)
+            _runtime.install(runtime)
             instrumentor.instrument()
 
         def off() -> None:
             instrumentor.uninstrument()
-            set_handler(previous)
+            _runtime.install(previous)
 
         return on, off
 
