@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
@@ -34,6 +33,7 @@ from traceglass._guard import report
 from traceglass._span_usage import SpanUsage, read_span_usage
 from traceglass._version import __version__
 from traceglass.processors._enrich import EnrichedSpan, frozen_attributes, price_overrides
+from traceglass.processors._fanout import flush_all
 from traceglass._pricing import (
     Cost,
     Price,
@@ -210,13 +210,7 @@ class CostSpanProcessor(SpanProcessor):
             self._prices.clear()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        # One deadline for all (N exporters must not take N timeouts); every processor is flushed
-        # even after one fails.
-        deadline = time.monotonic() + max(0, timeout_millis) / 1000
-        results = []
-        for processor in self._downstream:
-            results.append(processor.force_flush(max(0, int((deadline - time.monotonic()) * 1000))))
-        return all(results)
+        return flush_all(self._downstream, timeout_millis)
 
     # --- pricing and roll-ups --------------------------------------------------------------
     def _enrich(self, span: ReadableSpan, attributes: Any) -> dict[str, Any]:
