@@ -219,10 +219,11 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("vocabulary", ("traceglass.semconv", "traceglass._version")),
     # Plain rules and helpers that make no span: the guard, the session context, Settings, the iterators and
     # the scope runner the decorators use, durations and sizes (_units), text UTF-8
-    # can encode (_unicode), prices and model names (_pricing), the span-usage reader, the no-double-counting roll-up rule.
+    # can encode (_unicode), prices and model names (_pricing), the span-usage reader, the no-double-counting roll-up rule,
+    # the score model and its checks (_scores).
     ("foundations", ("traceglass._guard", "traceglass._context", "traceglass._config", "traceglass._units",
                      "traceglass._unicode", "traceglass._pricing", "traceglass._stepped", "traceglass._wrapping",
-                     "traceglass._span_usage", "traceglass.rollup")),
+                     "traceglass._span_usage", "traceglass.rollup", "traceglass._scores")),
     # The one telemetry handler: typed invocations in, spans and metrics out. It never looks up the runtime.
     ("handler", ("traceglass._handler",)),
     # The runtime in force: a settings snapshot, the handler built with it, configure()'s pipeline.

@@ -165,6 +165,8 @@ GEN_AI_EVALUATION_NAME = "gen_ai.evaluation.name"
 GEN_AI_EVALUATION_SCORE_VALUE = "gen_ai.evaluation.score.value"
 GEN_AI_EVALUATION_SCORE_LABEL = "gen_ai.evaluation.score.label"
 GEN_AI_EVALUATION_EXPLANATION = "gen_ai.evaluation.explanation"
+# The event (a log record parented to the evaluated span) that carries the four above.
+EVENT_GEN_AI_EVALUATION_RESULT = "gen_ai.evaluation.result"
 
 # --- OpenAI specifics (docs/gen-ai/openai.md) -------------------------------------------
 OPENAI_REQUEST_SERVICE_TIER = "openai.request.service_tier"

@@ -62,6 +62,13 @@ ROLLUP_OUTPUT_TOKENS = "traceglass.rollup.output_tokens"
 ROLLUP_TOTAL_TOKENS = "traceglass.rollup.total_tokens"
 ROLLUP_COST = "traceglass.rollup.cost_usd"
 
+# Scores (gen_ai.evaluation.result events): what the evaluation attributes do not say.
+SCORE_ID = "traceglass.score.id"  # makes a write idempotent: the same id updates, never duplicates
+SCORE_SOURCE = "traceglass.score.source"  # human, api, llm, code or eval
+SCORE_DATA_TYPE = "traceglass.score.data_type"  # numeric, boolean or categorical
+SCORE_METADATA = "traceglass.score.metadata"  # JSON object text
+# Who gave the score: the upstream user.id attribute (gen_ai.py USER_ID) on the event.
+
 # Metric names of our own.
 METRIC_COST = "traceglass.gen_ai.client.cost"
 METRIC_SPANS_DROPPED = "traceglass.spans.dropped"  # spans a batch processor could not export
