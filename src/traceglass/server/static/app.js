@@ -71,6 +71,27 @@
         `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
     },
     pct: (x) => (x * 100).toFixed(1) + "%",
+    // ISO 8601 (a score's created_at) in the same local format as span times.
+    when: (iso) => {
+      const ms = Date.parse(iso);
+      return Number.isFinite(ms) ? fmt.time(ms * 1e6) : String(iso || "–");
+    },
+    // A score value: up to 4 decimals, without trailing zeros (0.5, 1, 0.1235).
+    value: (v) => String(Number(Number(v).toFixed(4))),
+    // One score's value or label as shown: a boolean's label, a categorical's label, a number.
+    score: (s) => (s.data_type === "numeric" || s.label === null || s.label === undefined ? fmt.value(s.value) : s.label),
+    // A summary {name: {mean, count, labels}} in one line: "user_feedback 0.50 (2) · tone friendly 2, curt 1".
+    scoreSummary: (summary) => {
+      const names = Object.keys(summary || {}).sort();
+      if (!names.length) return "–";
+      return names.map((name) => {
+        const s = summary[name] || {};
+        if (s.mean !== null && s.mean !== undefined) return `${name} ${Number(s.mean).toFixed(2)} (${s.count})`;
+        const labels = Object.entries(s.labels || {}).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+          .map(([label, n]) => `${label} ${n}`).join(", ");
+        return `${name} ${labels || "(" + s.count + ")"}`;
+      }).join(" · ");
+    },
   };
 
   // ---- API ---------------------------------------------------------------------------------------
@@ -80,6 +101,29 @@
     try { body = await response.json(); } catch (e) { body = null; }
     if (!response.ok) {
       const error = new Error((body && body.error) || `HTTP ${response.status}`);
+      error.status = response.status;
+      throw error;
+    }
+    return body;
+  }
+  // POST JSON; a refusal throws an Error whose message is the server's own (a 422 lists its problems).
+  async function apiPost(path, payload) {
+    let response;
+    try {
+      response = await fetch(path, {
+        method: "POST", credentials: "same-origin", body: JSON.stringify(payload),
+        headers: { accept: "application/json", "content-type": "application/json" },
+      });
+    } catch (e) {
+      throw new Error("the server could not be reached (" + e.message + ")");
+    }
+    let body = null;
+    try { body = await response.json(); } catch (e) { body = null; }
+    if (!response.ok) {
+      const problems = body && Array.isArray(body.problems)
+        ? body.problems.map((p) => (p && p.field ? `${p.field}: ${p.message}` : String(p && p.message))) : [];
+      const head = (body && body.error) || `HTTP ${response.status}`;
+      const error = new Error(problems.length ? `${head}: ${problems.join("; ")}` : head);
       error.status = response.status;
       throw error;
     }
@@ -171,7 +215,8 @@
       el("td", { className: "num tokens" }, fmt.usage(t, "total_tokens")),
       el("td", { className: "num cost" }, fmt.cost(t.cost_usd)),
       el("td", { className: "status status-" + (t.status === "ERROR" ? "ERROR" : "OK") },
-        t.status === "ERROR" ? `error (${t.error_count})` : "ok"));
+        t.status === "ERROR" ? `error (${t.error_count})` : "ok"),
+      el("td", { className: "scores" }, fmt.scoreSummary(t.scores)));
       fragment.appendChild(row);
     }
     body.appendChild(fragment);
@@ -211,6 +256,7 @@
     clear($("details"));
     $("details").appendChild(el("p", { className: "muted" }, "Select a span to see its details."));
     $("trace-title").textContent = "Loading…";
+    clear($("trace-scores-body"));
     let trace;
     try {
       trace = await api("/api/traces/" + traceId);
@@ -264,6 +310,9 @@
     item("Total tokens", fmt.usage(trace, "total_tokens"), "total-tokens");
     item("Cost", fmt.cost(trace.cost_usd), "cost");
     item("Status", trace.status === "ERROR" ? "error" : "ok", "status-" + trace.status);
+    const scoresBody = $("trace-scores-body");
+    clear(scoresBody);
+    scoresBody.appendChild(scoresBlock(trace, null));
 
     let start = Infinity, end = -Infinity;
     const types = new Set();
@@ -299,8 +348,10 @@
     const bar = el("div", { className: "bar " + typeClass(span.type) + (span.status === "ERROR" ? " err" : "") });
     bar.style.left = left + "%";
     bar.style.width = width + "%";
+    const scored = span.scores && span.scores.length;
     const label = el("div", { className: "label", title: span.name }, badge(span.type),
-      el("span", { className: "span-name" }, span.name));
+      el("span", { className: "span-name" }, span.name),
+      scored ? el("span", { className: "score-mark", title: `${scored} score${scored === 1 ? "" : "s"}` }, "★" + scored) : null);
     label.style.paddingLeft = (4 + row.depth * 14) + "px";
     const node = el("div", {
       className: "span-row", role: "treeitem", "aria-level": String(row.depth + 1),
@@ -433,6 +484,8 @@
       ["Counted in parent", span.usage_superseded ? "no (a span below reports this usage)" : null],
       ["Session", span.session], ["User", span.user], ["Span id", span.span_id],
     ], "overview"));
+    box.appendChild(el("section", { className: "span-scores" }, el("h3", null, "Scores"),
+      scoresBlock(view.trace, span)));
     if (params.length) {
       box.appendChild(el("h3", null, "Parameters"));
       box.appendChild(kv(params, "params"));
@@ -499,19 +552,104 @@
     }
   }
 
+  // ---- scores and feedback ----------------------------------------------------------------------------
+  // Scores arrive inside the trace JSON (trace.scores: all of them; span.scores: that span's), so a
+  // 5,000-span trace costs no extra request; a new score is merged into that model, not re-fetched.
+  const FEEDBACK = "user_feedback";
+  const USER_KEY = "traceglass.feedback.user";
+
+  function upsertScore(scores, score) {
+    const i = scores.findIndex((s) => s.id === score.id);
+    if (i >= 0) scores[i] = score; else scores.push(score);
+  }
+
+  function scoreTable(scores) {
+    if (!scores.length) return el("p", { className: "muted no-scores" }, "No scores yet.");
+    const newestFirst = scores.slice().sort((a, b) => (Date.parse(b.created_at) || 0) - (Date.parse(a.created_at) || 0));
+    const table = el("table", { className: "scores" }, el("thead", null, el("tr", null,
+      ...["Name", "Value", "Source", "Comment", "Who", "When"].map((h) => el("th", { scope: "col" }, h)))));
+    const tbody = el("tbody");
+    for (const s of newestFirst) {
+      const thumb = s.data_type === "boolean" ? (s.value ? "👍 " : "👎 ") : "";
+      tbody.appendChild(el("tr", { className: "score", dataset: { scoreId: String(s.id) } },
+        el("td", { className: "score-name" }, s.name),
+        el("td", { className: "score-value" }, thumb + fmt.score(s)),
+        el("td", { className: "score-source" }, s.source || "–"),
+        el("td", { className: "score-comment" }, s.comment || ""),
+        el("td", { className: "score-user" }, s.user_id || "–"),
+        el("td", { className: "score-when" }, fmt.when(s.created_at))));
+    }
+    table.appendChild(tbody);
+    return el("div", { className: "table-wrap" }, table);
+  }
+
+  // The scores of the trace (span null: its trace-level ones) or of one span, and a feedback form.
+  function scoresBlock(trace, span) {
+    const own = () => (span ? span.scores || [] : (trace.scores || []).filter((s) => !s.span_id));
+    const holder = el("div", { className: "score-list" }, scoreTable(own()));
+    const onSpans = span ? 0 : (trace.scores || []).length - own().length;
+    const note = onSpans ? el("p", { className: "muted on-spans" },
+      `${onSpans} more score${onSpans === 1 ? "" : "s"} on spans (★ in the waterfall).`) : null;
+    const saved = (score) => {
+      upsertScore(trace.scores || (trace.scores = []), score);
+      if (span) upsertScore(span.scores || (span.scores = []), score);
+      clear(holder);
+      holder.appendChild(scoreTable(own()));
+      if (span && view.trace === trace) renderWindow(true);  // the ★ count on the span's row
+    };
+    return el("div", { className: "scores-block" }, holder, note, feedbackForm(trace.trace_id, span, saved));
+  }
+
+  function feedbackForm(traceId, span, saved) {
+    const what = span ? "span" : "trace";
+    const comment = el("textarea", { className: "fb-comment", rows: "2", placeholder: "Comment (optional)",
+      "aria-label": `Comment on this ${what} (optional)` });
+    const user = el("input", { className: "fb-user", type: "text", placeholder: "Your name (optional)",
+      "aria-label": "Your name (optional)" });
+    try { user.value = localStorage.getItem(USER_KEY) || ""; } catch (e) { /* storage off: no memory */ }
+    const status = el("p", { className: "fb-status", role: "status" });
+    const send = async (value) => {
+      const payload = { name: FEEDBACK, value, source: "human" };
+      if (span) payload.span_id = span.span_id;
+      if (comment.value.trim()) payload.comment = comment.value;
+      if (user.value.trim()) payload.user_id = user.value.trim();
+      try { localStorage.setItem(USER_KEY, user.value.trim()); } catch (e) { /* storage off */ }
+      up.disabled = down.disabled = true;
+      status.className = "fb-status muted";
+      status.textContent = "Saving…";
+      try {
+        const score = await apiPost("/api/traces/" + encodeURIComponent(traceId) + "/scores", payload);
+        comment.value = "";
+        saved(score);
+        status.textContent = value ? "Saved: thumbs up." : "Saved: thumbs down.";
+      } catch (e) {
+        status.className = "fb-status error";
+        status.textContent = "Could not save the feedback: " + e.message;
+      } finally {
+        up.disabled = down.disabled = false;
+      }
+    };
+    const up = el("button", { type: "button", className: "fb-up", "aria-label": `Thumbs up on this ${what}`,
+      title: "Thumbs up", onclick: () => send(true) }, "👍");
+    const down = el("button", { type: "button", className: "fb-down", "aria-label": `Thumbs down on this ${what}`,
+      title: "Thumbs down", onclick: () => send(false) }, "👎");
+    return el("div", { className: "feedback", role: "group", "aria-label": `Feedback on this ${what}` },
+      comment, el("div", { className: "fb-row" }, user, up, down), status);
+  }
+
   // ---- aggregates ----------------------------------------------------------------------------------
   async function loadStats() {
     const body = $("stats-body");
     const params = new URLSearchParams();
     for (const field of $("stats-filters").elements) if (field.name && field.value) params.set(field.name, field.value);
     try {
-      const [byModel, byDay, byType] = await Promise.all(["model", "day", "type"].map((g) => {
+      const [byModel, byDay, byType, byProject] = await Promise.all(["model", "day", "type", "project"].map((g) => {
         const p = new URLSearchParams(params);
         p.set("group_by", g);
         return api("/api/stats?" + p.toString());
       }));
       clear(body);
-      renderStats(body, byModel, byDay, byType);
+      renderStats(body, byModel, byDay, byType, byProject);
     } catch (e) {
       showError("Could not load statistics: " + e.message);
     }
@@ -521,7 +659,7 @@
     const maxCost = Math.max(0, ...stats.rows.map((r) => r.cost_usd || 0));
     const table = el("table", { className: "stats " + cls },
       el("thead", null, el("tr", null, ...[keyLabel, "Calls", "Errors", "Error rate", "Input tok.", "Output tok.",
-        "Cost", "p50", "p95"].map((h, i) => el("th", { scope: "col", className: i ? "num" : null }, h)))));
+        "Cost", "p50", "p95", "Scores"].map((h, i) => el("th", { scope: "col", className: i && i < 9 ? "num" : null }, h)))));
     const tbody = el("tbody");
     for (const r of stats.rows) {
       const meter = el("span", { className: "meter" });
@@ -531,13 +669,14 @@
         el("td", { className: "num" }, fmt.pct(r.error_rate)), el("td", { className: "num" }, fmt.usage(r, "input_tokens")),
         el("td", { className: "num" }, fmt.usage(r, "output_tokens")),
         el("td", { className: "num" }, meter, fmt.cost(r.cost_usd)),
-        el("td", { className: "num" }, fmt.ms(r.p50_ms)), el("td", { className: "num" }, fmt.ms(r.p95_ms))));
+        el("td", { className: "num" }, fmt.ms(r.p50_ms)), el("td", { className: "num" }, fmt.ms(r.p95_ms)),
+        el("td", { className: "scores" }, fmt.scoreSummary(r.scores))));
     }
     table.appendChild(tbody);
     return el("div", { className: "card" }, el("h2", null, title), el("div", { className: "table-wrap" }, table));
   }
 
-  function renderStats(body, byModel, byDay, byType) {
+  function renderStats(body, byModel, byDay, byType, byProject) {
     const sum = (rows, key) => rows.reduce((acc, r) => acc + (r[key] || 0), 0);
     const known = (rows, key) => (rows.some((r) => r[key] !== null && r[key] !== undefined) ? sum(rows, key) : null);
     const calls = sum(byModel.rows, "calls"), errors = sum(byModel.rows, "errors");
@@ -550,7 +689,8 @@
     body.appendChild(el("div", { className: "stats-grid" },
       statsTable("By model", byModel, "Model", "by-model"),
       statsTable("Over time (per day, traces)", byDay, "Day", "by-day"),
-      statsTable("By span type", byType, "Type", "by-type")));
+      statsTable("By span type", byType, "Type", "by-type"),
+      statsTable("By project", byProject, "Project", "by-project")));
   }
 
   // ---- wiring ---------------------------------------------------------------------------------------
