@@ -19,6 +19,7 @@ from traceglass.server._ingest import SpanIngest
 from traceglass.server._openapi import openapi_schema
 from traceglass.server._receiver import OTLPReceiver
 from traceglass.server._rest import ApiError, RestApi, error
+from traceglass.server._scores_api import ScoresApi
 from traceglass.server._security import (
     DEFAULT_MAX_BODY_BYTES,
     BodyTooLargeError,
@@ -52,6 +53,7 @@ def create_app(
     store = TraceStore(db_path)
     ingest = SpanIngest(store.path, prices=prices)
     api = RestApi(store, pricer=ingest.price)
+    scores = ScoresApi(store)
     receiver = OTLPReceiver(ingest, max_body_bytes)
     schema = openapi_schema()
     static = static_dir()
@@ -90,6 +92,10 @@ def create_app(
         Route("/api/traces/", api.post_span, methods=["POST"]),
         Route("/api/traces", api.post_span, methods=["POST"]),
         Route("/api/traces/{trace_id}", api.get_trace, methods=["GET"]),
+        Route("/api/traces/{trace_id}/scores", scores.list_for_trace, methods=["GET"]),
+        Route("/api/traces/{trace_id}/scores", scores.post, methods=["POST"]),
+        Route("/api/scores", scores.list_all, methods=["GET"]),
+        Route("/api/scores/{score_id}", scores.delete, methods=["DELETE"]),
         Route("/api/stats", api.stats, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/v1/traces", receiver.handle, methods=["POST"]),
