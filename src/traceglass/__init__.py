@@ -14,6 +14,9 @@ from __future__ import annotations
 from typing import Any
 
 from traceglass._config import ContentCapture
+from traceglass._sampling import Exporter, FinishedTrace, Sampling
+from traceglass._scores import Score
+from traceglass._scoring import current_trace_id, score
 from traceglass._setup import Telemetry, configure, flush, shutdown
 from traceglass._version import __version__
 from traceglass.current_span import (
@@ -29,6 +32,8 @@ from traceglass.semconv import SpanType
 _LAZY = {
     "TracedOpenAI": "traceglass.instrumentors.openai",
     "TracedAsyncOpenAI": "traceglass.instrumentors.openai",
+    "TracedAnthropic": "traceglass.instrumentors.anthropic",
+    "TracedAsyncAnthropic": "traceglass.instrumentors.anthropic",
     "trace_graph": "traceglass.instrumentors.langchain",
 }
 
@@ -46,15 +51,21 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "AgentAttributes",
     "ContentCapture",
+    "Exporter",
+    "FinishedTrace",
     "LlmAttributes",
     "RetrieverAttributes",
+    "Sampling",
+    "Score",
     "SpanType",
     "Telemetry",
     "ToolAttributes",
     "__version__",
     "configure",
+    "current_trace_id",
     "flush",
     "observe",
+    "score",
     "session",
     "shutdown",
     "span",

@@ -46,22 +46,24 @@ class Runtime:
     """The settings snapshot, the handler that applies it, and ``configure()``'s pipeline (if any).
 
     ``reported``: the once-only warnings already given under this runtime (``first_time``);
-    ``configure()`` carries it over, ``capture()`` starts a fresh one.
+    ``configure()`` carries it over, ``capture()`` starts a fresh one. ``logger_provider``: where
+    ``traceglass.score()`` emits its log records (None: the global one).
     """
 
     settings: Settings
     handler: TelemetryHandler
     pipeline: Any = None  # _setup.Pipeline: what configure() attached to the SDK; None: not configured
     reported: set[str] = field(default_factory=set, repr=False)
+    logger_provider: Any = None
 
     @classmethod
     def build(cls, settings: Settings | None = None, tracer_provider: Any = None, meter_provider: Any = None,
-              *, pipeline: Any = None, reported: set[str] | None = None) -> Runtime:
+              *, pipeline: Any = None, reported: set[str] | None = None, logger_provider: Any = None) -> Runtime:
         """A runtime whose handler is bound to these providers (None: the global ones) and ``settings``
         (None: read from the environment)."""
         settings = Settings.from_env() if settings is None else settings
         handler = TelemetryHandler(tracer_provider=tracer_provider, meter_provider=meter_provider, settings=settings)
-        return cls(settings, handler, pipeline, set() if reported is None else reported)
+        return cls(settings, handler, pipeline, set() if reported is None else reported, logger_provider)
 
     def handler_for(self, tracer_provider: Any = None, meter_provider: Any = None) -> TelemetryHandler:
         """This runtime's handler, or for explicit providers a new one applying the same settings."""

@@ -1,8 +1,9 @@
-"""``configure()``: tracer and meter providers, exporters, processors and instrumentors in one call."""
+"""``configure()``: tracer, meter and logger providers, exporters, processors and instrumentors in one call."""
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from traceglass import _config, _runtime, instrumentors, semconv
+from traceglass._sampling import CONTENT_SAMPLED, Exporter, Sampling, head_sampler
 from traceglass._handler import TelemetryHandler
 from traceglass.exporters import _named
 from traceglass.processors._batch import BatchSpanProcessor
@@ -58,7 +60,15 @@ class Pipeline:
     own_tracer_provider: TracerProvider | None = None  # set when configure() made it
     meter_provider: Any = None  # the meter provider configure() made, until shutdown()
     global_meter_provider: Any = None  # the one configure() made the global (can be set only once)
+    # The trace_rate of the head sampler configure() gave the tracer provider it made (None: none given;
+    # a provider's sampler cannot be changed, so a later configure() filters instead: _head_filter).
+    head_rate: float | None = None
     fanout: FanOutSpanProcessor | None = None
+    # Where traceglass.score() emits: the application's logger provider or ours (made once, kept
+    # like the fan-out), and the log-record fan-out in it whose batch processors each configure() swaps.
+    logger_provider: Any = None
+    own_logger_provider: Any = None  # set when configure() made it
+    log_fanout: Any = None  # processors._log_fanout.FanOutLogRecordProcessor
     telemetry: Telemetry | None = None
     # Instrumentors configure() turned on, with the providers and settings it gave them.
     instrumented: dict[str, tuple[Any, Any, Any, _config.Settings]] = field(default_factory=dict)
@@ -71,7 +81,7 @@ _LOCK = threading.Lock()
 def configure(
     *,
     service_name: str | None = None,
-    exporters: Sequence[str | SpanExporter] | None = None,
+    exporters: Sequence[str | SpanExporter | Exporter] | None = None,
     db_path: str | None = None,
     db_max_age: Any = None,
     db_max_size: Any = None,
@@ -88,6 +98,7 @@ def configure(
     mask: Callable[[Any], Any] | None = None,
     openai_stream_usage: bool | None = None,
     tracer_provider: TracerProvider | None = None,
+    sampling: Sampling | None = None,
 ) -> Telemetry:
     """Set up tracing, metrics, cost and auto-instrumentation in one call.
 
@@ -101,14 +112,26 @@ def configure(
     ``max_queue_bytes`` (bytes or "64MB") bounds the spans waiting for export, besides their count.
     ``openai_stream_usage=False``
     stops asking OpenAI streams for their token usage (docs/openai.md).
+    ``sampling=traceglass.Sampling(...)`` samples traces and their content (docs/sampling.md); an
+    exporter wrapped in ``traceglass.Exporter(name_or_exporter, content="all"|"sampled"|"none")``
+    gets that content policy.
     """
     if isinstance(exporters, (str, bytes)):
         raise ValueError(f"exporters must be a list, got the string {exporters!r}")
-    names = [e for e in exporters if isinstance(e, str)] if exporters is not None else None
-    instances = [e for e in exporters if not isinstance(e, str)] if exporters is not None else []
+    policies: dict[Any, str] = {}  # a name or an instance -> its content policy, when an Exporter said
+    unwrapped: list[Any] = []
+    for entry in exporters or ():
+        if isinstance(entry, Exporter):
+            key = entry.exporter.strip().lower() if isinstance(entry.exporter, str) else entry.exporter
+            policies[key if isinstance(key, str) else id(key)] = entry.content
+            entry = entry.exporter
+        unwrapped.append(entry)
+    names = [e for e in unwrapped if isinstance(e, str)] if exporters is not None else None
+    instances = [e for e in unwrapped if not isinstance(e, str)] if exporters is not None else []
     for instance in instances:
         if not isinstance(instance, SpanExporter):
-            raise ValueError(f"exporters must hold names or SpanExporter instances, got {instance!r}")
+            raise ValueError(f"exporters must hold names, SpanExporter instances or traceglass.Exporter, "
+                             f"got {instance!r}")
     settings = _config.Settings.from_env(
         service_name=service_name,
         exporters=names,
@@ -126,6 +149,7 @@ def configure(
         max_content_length=max_content_length,
         mask=mask,
         openai_stream_usage=openai_stream_usage,
+        sampling=sampling,
     )
     # Every bad argument has raised by now (Settings parsed them all), before any provider is touched.
     instrument_names = _instrument_names(settings.instrument)
@@ -139,7 +163,10 @@ def configure(
         if pipeline.tracer_provider is None:
             pipeline.tracer_provider = provider  # the resource of a meter provider made below
         meter_provider = _meter_provider(pipeline, settings, names or [], metric_readers)
-        span_exporters = [*_named_exporters(settings, names, exporters is not None), *instances]
+        named = _named_exporters(settings, names, exporters is not None)
+        span_exporters = [exporter for _, exporter in named] + instances
+        content = [_content_policy(settings, policies, name) for name, _ in named]
+        content += [policies.get(id(instance), CONTENT_SAMPLED) for instance in instances]
         downstream = [
             BatchSpanProcessor(
                 exporter,
@@ -151,7 +178,8 @@ def configure(
             )
             for exporter in span_exporters
         ]
-        processors = _processors(settings, downstream, meter_provider)
+        processors = _processors(settings, list(zip(content, downstream)), meter_provider,
+                                 _head_filter(pipeline, settings, provider))
         if pipeline.fanout is None or pipeline.tracer_provider is not provider:
             pipeline.fanout = FanOutSpanProcessor()
             provider.add_span_processor(SessionSpanProcessor())
@@ -159,17 +187,28 @@ def configure(
             pipeline.tracer_provider = provider
         for old in pipeline.fanout.replace(processors):  # returns once no span is being handed to them
             _shutdown_quietly(old)
+        _install_log_processors(pipeline, _named_log_exporters(settings, names, exporters is not None))
         handler = TelemetryHandler(tracer_provider=provider, meter_provider=meter_provider, settings=settings)
         # Installed before instrumenting: instrumentors take their handlers' settings from it.
         _runtime.install(_runtime.Runtime(settings, handler, pipeline,
-                                          previous.reported if previous is not None else set()))
+                                          previous.reported if previous is not None else set(),
+                                          logger_provider=pipeline.logger_provider))
         done = _instrument(pipeline, instrument_names, provider, meter_provider, settings)
         pipeline.telemetry = Telemetry(settings, provider, meter_provider, span_exporters, done)
         return pipeline.telemetry
 
 
-def _processors(settings: _config.Settings, downstream: list[SpanProcessor], meter_provider: Any) -> list[SpanProcessor]:
-    """The processors behind the fan-out (the cost processor wraps the export processors)."""
+def _processors(settings: _config.Settings, destinations: list[tuple[str, SpanProcessor]], meter_provider: Any,
+                head_rate: float | None = None) -> list[SpanProcessor]:
+    """The processors behind the fan-out: the cost processor wraps the content sampling processor (so
+    roll-ups and the cost counter see whole spans), which wraps the export processors."""
+    downstream = [processor for _, processor in destinations]
+    sampling = settings.sampling
+    if head_rate is not None or sampling.samples_content or any(p != CONTENT_SAMPLED for p, _ in destinations):
+        from traceglass.processors.sampling import ContentSamplingProcessor
+
+        downstream = [ContentSamplingProcessor(sampling, destinations, head_rate=head_rate,
+                                               meter_provider=meter_provider)]
     if not settings.cost:
         return downstream
     from traceglass.processors.cost import CostSpanProcessor
@@ -193,13 +232,55 @@ def _tracer_provider(pipeline: Pipeline, settings: _config.Settings, explicit: T
     if pipeline.tracer_provider is not None:
         return pipeline.tracer_provider
     attributes = {semconv.SERVICE_NAME: settings.service_name} if settings.service_name else {}
-    provider = TracerProvider(resource=Resource.create(attributes))
+    rate = settings.sampling.trace_rate
+    if rate < 1.0 and not _otel_sampler_set():
+        pipeline.head_rate = rate
+        provider = TracerProvider(resource=Resource.create(attributes), sampler=head_sampler(rate))
+    else:  # the SDK's default, or OTEL_TRACES_SAMPLER(_ARG), which the SDK reads and which wins
+        provider = TracerProvider(resource=Resource.create(attributes))
     trace.set_tracer_provider(provider)
     pipeline.own_tracer_provider = provider
     return provider
 
 
-def _named_exporters(settings: _config.Settings, names: list[str] | None, given: bool) -> list[SpanExporter]:
+def _otel_sampler_set() -> bool:
+    # The SDK reads OTEL_TRACES_SAMPLER itself; we only look whether it is there, so that it wins.
+    return bool(os.environ.get("OTEL_TRACES_SAMPLER", "").strip())
+
+
+def _head_filter(pipeline: Pipeline, settings: _config.Settings, provider: TracerProvider) -> float | None:
+    """The trace_rate our own processors apply, when the tracer provider's sampler does not.
+
+    A tracer provider's sampler cannot be changed: on the application's provider (or ours, made by an
+    earlier configure() with another rate) our exporters receive the traces whose id falls under the
+    rate (TraceIdRatioBased's test, by id only), and the provider's sampler still decides what is
+    recorded. OTEL_TRACES_SAMPLER, when set, wins: no filter.
+    """
+    rate = settings.sampling.trace_rate
+    if provider is pipeline.own_tracer_provider and pipeline.head_rate == (rate if rate < 1.0 else None):
+        return None  # its sampler is this rate's
+    if rate >= 1.0 and (provider is not pipeline.own_tracer_provider or pipeline.head_rate is None):
+        return None
+    if _otel_sampler_set():
+        return None
+    if rate >= 1.0:
+        logger.warning("traceglass: trace_rate=1.0 cannot undo the head sampler (trace_rate=%s) an earlier "
+                       "configure() gave the tracer provider", pipeline.head_rate)
+        return None
+    logger.warning("traceglass: the tracer provider's sampler cannot be changed; traceglass's exporters "
+                   "receive the traces whose id falls under trace_rate=%s (docs/sampling.md)", rate)
+    return rate
+
+
+def _content_policy(settings: _config.Settings, policies: dict[Any, str], name: str) -> str:
+    """A named exporter's content policy: its Exporter's, else TRACEGLASS_EXPORTER_CONTENT's, else sampled."""
+    key = name.strip().lower()
+    if key in policies:
+        return policies[key]
+    return (settings.exporter_content or {}).get(key, CONTENT_SAMPLED)
+
+
+def _named_exporters(settings: _config.Settings, names: list[str] | None, given: bool) -> list[tuple[str, SpanExporter]]:
     chosen = names if given else (list(settings.exporters) if settings.exporters is not None else None)
     if chosen is None:
         chosen = list(DEFAULT_EXPORTERS)
@@ -214,8 +295,62 @@ def _named_exporters(settings: _config.Settings, names: list[str] | None, given:
             logger.warning("traceglass: ignoring exporter %r: %s", name, exc)  # from the environment
             continue
         if exporter is not None:
-            out.append(exporter)
+            out.append((name, exporter))
     return out
+
+
+def _named_log_exporters(settings: _config.Settings, names: list[str] | None, given: bool) -> list[Any]:
+    """Where scores go: the log exporter of each named destination that has one (sqlite, otlp, console)."""
+    chosen = names if given else (list(settings.exporters) if settings.exporters is not None else None)
+    if chosen is None:
+        chosen = list(DEFAULT_EXPORTERS)
+    # Unknown names from the environment were warned about (and skipped) with the span exporters.
+    known = [name for name in dict.fromkeys(chosen) if name.strip().lower() in _named.KNOWN]
+    return [e for e in (_named.log_exporter(name, db_path=settings.db_path) for name in known) if e is not None]
+
+
+def _install_log_processors(pipeline: Pipeline, exporters: list[Any]) -> None:
+    """A batch processor per log exporter behind the log fan-out; the old ones flushed and stopped."""
+    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+
+    from traceglass.processors._log_fanout import FanOutLogRecordProcessor
+
+    provider = _logger_provider(pipeline)
+    if pipeline.log_fanout is None or pipeline.logger_provider is not provider:
+        pipeline.log_fanout = FanOutLogRecordProcessor()
+        provider.add_log_record_processor(pipeline.log_fanout)
+        pipeline.logger_provider = provider
+    deadline = time.monotonic() + 30
+    for old in pipeline.log_fanout.replace([BatchLogRecordProcessor(exporter) for exporter in exporters]):
+        _bounded(_stopper(old), deadline)
+
+
+def _logger_provider(pipeline: Pipeline) -> Any:
+    from opentelemetry import _logs
+    from opentelemetry._logs._internal import ProxyLoggerProvider  # the API's stand-in until one is set
+    from opentelemetry.sdk._logs import LoggerProvider
+
+    current = _logs.get_logger_provider()
+    if isinstance(current, LoggerProvider):
+        return current  # the application's (or opentelemetry-instrument's, or an earlier configure()'s)
+    if pipeline.logger_provider is not None:
+        return pipeline.logger_provider
+    resource = pipeline.tracer_provider.resource if pipeline.tracer_provider is not None else Resource.create()
+    provider = LoggerProvider(resource=resource)
+    if isinstance(current, ProxyLoggerProvider):  # none set yet (a no-op one set by someone cannot be replaced)
+        _logs.set_logger_provider(provider)  # so other libraries' log events reach the same destinations
+    pipeline.own_logger_provider = provider
+    return provider
+
+
+def _stopper(processor: Any) -> Callable[..., None]:
+    """``processor.shutdown`` in the shape ``_bounded`` calls (the logs SDK's takes no timeout)."""
+
+    def stop(timeout_millis: int) -> None:
+        processor.shutdown()
+
+    stop.__qualname__ = f"shutdown of {type(processor).__name__}"
+    return stop
 
 
 def _meter_provider(pipeline: Pipeline, settings: _config.Settings, names: list[str],
@@ -287,11 +422,20 @@ def _shutdown_quietly(processor: SpanProcessor, timeout_millis: int = 30000) -> 
     """Shut ``processor`` down; our batch processors in it (behind the cost processor too) within the timeout."""
     deadline = time.monotonic() + timeout_millis / 1000
     try:
+        _decide_pending(processor)  # spans waiting for their trace's content decision go to the batches first
         for batch in _batch_processors(processor):
             batch.shutdown(_remaining_millis(deadline))
         processor.shutdown()  # our batch processors in it are already down: this returns at once
     except Exception:  # noqa: BLE001
         logger.debug("traceglass: error shutting down a replaced processor", exc_info=True)
+
+
+def _decide_pending(processor: SpanProcessor) -> None:
+    decide = getattr(processor, "decide_pending", None)
+    if decide is not None:
+        decide()
+    for inner in getattr(processor, "downstream", ()):
+        _decide_pending(inner)
 
 
 def _batch_processors(processor: SpanProcessor) -> list[BatchSpanProcessor]:
@@ -347,9 +491,23 @@ def flush(timeout_millis: int = 30000) -> bool:
         meter_provider = pipeline.meter_provider
         if meter_provider is not None:
             ok = _bounded(meter_provider.force_flush, deadline) is True and ok
+        ok = _flush_logs(pipeline, deadline) and ok
     except Exception:  # noqa: BLE001
         logger.warning("traceglass: flush failed", exc_info=True)
         return False
+    return ok
+
+
+def _flush_logs(pipeline: Pipeline, deadline: float) -> bool:
+    """Scores pending in our log processors, and in the application's (or opentelemetry-instrument's) provider."""
+    from opentelemetry import _logs
+
+    ok = True
+    if pipeline.log_fanout is not None:
+        ok = _bounded(pipeline.log_fanout.force_flush, deadline) is True
+    provider = pipeline.logger_provider or _logs.get_logger_provider()
+    if provider is not pipeline.own_logger_provider and hasattr(provider, "force_flush"):
+        ok = _bounded(provider.force_flush, deadline) is True and ok
     return ok
 
 
@@ -370,5 +528,8 @@ def shutdown(timeout_millis: int = 30000) -> None:
         if pipeline.meter_provider is not None:
             meter_provider, pipeline.meter_provider = pipeline.meter_provider, None
             _bounded(meter_provider.shutdown, deadline)
+        if pipeline.log_fanout is not None:
+            for processor in pipeline.log_fanout.replace(()):  # the provider and its fan-out stay, like the tracer's
+                _bounded(_stopper(processor), deadline)
     except Exception:  # noqa: BLE001
         logger.warning("traceglass: shutdown failed", exc_info=True)

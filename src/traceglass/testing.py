@@ -1,12 +1,14 @@
-"""A public test kit: capture the spans and metrics traceglass makes, as plain dicts.
+"""A public test kit: capture the spans, metrics and scores traceglass makes.
 
     with traceglass.testing.capture() as captured:
         my_traced_function()
     assert captured.spans()[0]["name"] == "my_traced_function"
+    assert [s.value for s in captured.scores] == [1.0]   # traceglass.score() calls, as Score objects
 
-It never touches the global providers: a fresh tracer provider with an in-memory exporter and a
-meter provider with an in-memory reader back a private runtime (settings and handler), installed
-for the block and replaced by the previous one after it.
+It never touches the global providers: a fresh tracer provider with an in-memory exporter, a
+meter provider with an in-memory reader and a logger provider with an in-memory exporter back a
+private runtime (settings and handler), installed for the block and replaced by the previous one
+after it.
 """
 
 from __future__ import annotations
@@ -15,13 +17,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from traceglass import _config, _runtime
+from traceglass import _config, _runtime, semconv
+from traceglass._sampling import head_sampler
+from traceglass._scores import Score, from_event
 from traceglass.processors.session import SessionSpanProcessor
 
 
@@ -45,12 +51,29 @@ def span_to_dict(span: ReadableSpan) -> dict[str, Any]:
 
 @dataclass
 class Captured:
-    """Spans and metrics captured inside :func:`capture`."""
+    """Spans, metrics and scores captured inside :func:`capture`."""
 
     exporter: InMemorySpanExporter
     metric_reader: InMemoryMetricReader
     tracer_provider: TracerProvider
     meter_provider: MeterProvider
+    logger_provider: LoggerProvider | None = None
+    log_exporter: InMemoryLogRecordExporter | None = None
+
+    @property
+    def scores(self) -> list[Score]:
+        """The scores ``traceglass.score()`` emitted, in order, read back from their log records."""
+        if self.log_exporter is None:
+            return []
+        out = []
+        for item in self.log_exporter.get_finished_logs():
+            record = item.log_record
+            if record.event_name != semconv.EVENT_GEN_AI_EVALUATION_RESULT:
+                continue
+            out.append(from_event(record.attributes or {}, trace_id=format(record.trace_id, "032x"),
+                                  span_id=format(record.span_id, "016x") if record.span_id else None,
+                                  timestamp_ns=record.timestamp))
+        return out
 
     def spans(self) -> list[dict[str, Any]]:
         """Finished spans, in the order they ended."""
@@ -83,27 +106,42 @@ class Captured:
 
     def clear(self) -> None:
         self.exporter.clear()
+        if self.log_exporter is not None:
+            self.log_exporter.clear()
 
 
 @contextmanager
 def capture(**settings: Any) -> Iterator[Captured]:
-    """Capture traceglass spans and metrics made inside the block.
+    """Capture traceglass spans, metrics and scores made inside the block.
 
     Keyword arguments override settings for the block (e.g. ``capture_content=False``).
     """
     chosen = _config.Settings.from_env(**settings)  # a bad setting raises before anything is made
     exporter = InMemorySpanExporter()
-    tracer_provider = TracerProvider()
-    tracer_provider.add_span_processor(SessionSpanProcessor())
-    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    sampling = chosen.sampling
     reader = InMemoryMetricReader()
     meter_provider = MeterProvider(metric_readers=[reader])
+    # sampling=Sampling(...) applies as configure() applies it: the head sampler, and content decided per trace.
+    tracer_provider = TracerProvider(sampler=head_sampler(sampling.trace_rate)) if sampling.trace_rate < 1.0 \
+        else TracerProvider()
+    tracer_provider.add_span_processor(SessionSpanProcessor())
+    export: Any = SimpleSpanProcessor(exporter)
+    if sampling.samples_content:
+        from traceglass.processors.sampling import ContentSamplingProcessor
+
+        export = ContentSamplingProcessor(sampling, [("sampled", export)], meter_provider=meter_provider)
+    tracer_provider.add_span_processor(export)
+    log_exporter = InMemoryLogRecordExporter()
+    logger_provider = LoggerProvider(shutdown_on_exit=False)
+    logger_provider.add_log_record_processor(SimpleLogRecordProcessor(log_exporter))
     # configure()'s pipeline stays reachable (flush()/shutdown() inside the block act on it).
     runtime = _runtime.Runtime.build(chosen, tracer_provider, meter_provider,
-                                     pipeline=getattr(_runtime.peek(), "pipeline", None))
+                                     pipeline=getattr(_runtime.peek(), "pipeline", None),
+                                     logger_provider=logger_provider)
     try:
         with _runtime.installed(runtime):
-            yield Captured(exporter, reader, tracer_provider, meter_provider)
+            yield Captured(exporter, reader, tracer_provider, meter_provider, logger_provider, log_exporter)
     finally:
         tracer_provider.shutdown()
         meter_provider.shutdown()
+        logger_provider.shutdown()

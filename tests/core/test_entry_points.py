@@ -19,6 +19,7 @@ def test_declared_entry_points():
         ("opentelemetry_instrumentor", "traceglass_langchain",
          "traceglass.instrumentors.langchain:LangChainInstrumentor"),
         ("opentelemetry_instrumentor", "traceglass_openai", "traceglass.instrumentors.openai:OpenAIInstrumentor"),
+        ("opentelemetry_logs_exporter", "traceglass_sqlite", "traceglass.exporters.sqlite:SQLiteLogExporter"),
         ("opentelemetry_traces_exporter", "traceglass_sqlite", "traceglass.exporters.sqlite:SQLiteSpanExporter"),
     ]
 

@@ -223,14 +223,15 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # the score model and its checks (_scores).
     ("foundations", ("traceglass._guard", "traceglass._context", "traceglass._config", "traceglass._units",
                      "traceglass._unicode", "traceglass._pricing", "traceglass._stepped", "traceglass._wrapping",
-                     "traceglass._span_usage", "traceglass.rollup", "traceglass._scores")),
+                     "traceglass._span_usage", "traceglass.rollup", "traceglass._scores", "traceglass._sampling")),
     # The one telemetry handler: typed invocations in, spans and metrics out. It never looks up the runtime.
     ("handler", ("traceglass._handler",)),
     # The runtime in force: a settings snapshot, the handler built with it, configure()'s pipeline.
     ("runtime", ("traceglass._runtime",)),
     # What fills invocations and hands them to the handler: the decorators, update_current_span_attributes,
-    # the auto-instrumentors (OpenAI, LangChain, threading).
-    ("instrumentation", ("traceglass.decorators", "traceglass.current_span", "traceglass.instrumentors")),
+    # the auto-instrumentors (OpenAI, LangChain, threading), traceglass.score() (_scoring: checks a score, emits its event).
+    ("instrumentation", ("traceglass.decorators", "traceglass.current_span", "traceglass.instrumentors",
+                         "traceglass._scoring")),
     # What happens to a finished span, whoever made it: session attributes, cost and roll-ups, batching, fan-out.
     ("processors", ("traceglass.processors",)),
     # Where traces are kept and how they are read: TraceWriter, TraceStore, TraceFilter, the SQLite backend.

@@ -1,4 +1,4 @@
-"""Span exporters: the bundled SQLite exporter, and named exporters for ``configure()``.
+"""Exporters: the bundled SQLite span and log (score) exporters, and named exporters for ``configure()``.
 
 OTLP is the upstream exporter (``opentelemetry-exporter-otlp``), not a re-implementation.
 """
@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["SQLiteSpanExporter"]
+__all__ = ["SQLiteLogExporter", "SQLiteSpanExporter"]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "SQLiteSpanExporter":
-        from traceglass.exporters.sqlite import SQLiteSpanExporter
+    if name in __all__:
+        from traceglass.exporters import sqlite
 
-        return SQLiteSpanExporter
+        return getattr(sqlite, name)
     raise AttributeError(name)

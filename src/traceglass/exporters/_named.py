@@ -60,3 +60,24 @@ def metric_exporter(name: str) -> Any | None:
             from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter  # type: ignore[assignment]
         return OTLPMetricExporter()
     return None
+
+
+def log_exporter(name: str, *, db_path: str | None = None) -> Any | None:
+    """The log-record exporter (where scores go) matching a span exporter name, where one exists."""
+    key = name.strip().lower()
+    if key == "sqlite":
+        from traceglass.exporters.sqlite import SQLiteLogExporter
+
+        return SQLiteLogExporter(db_path)
+    if key == "console":
+        from opentelemetry.sdk._logs.export import ConsoleLogRecordExporter
+
+        return ConsoleLogRecordExporter()
+    if key == "otlp":
+        protocol = (os.environ.get("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL") or otlp_protocol()).lower()
+        if protocol.startswith("http"):
+            from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+        else:
+            from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter  # type: ignore[assignment]
+        return OTLPLogExporter()
+    return None

@@ -28,19 +28,25 @@ class _Generation:
         self.active = 0
 
 
-class FanOutSpanProcessor(SpanProcessor):
-    def __init__(self, processors: Sequence[SpanProcessor] = ()) -> None:
+class Replaceable:
+    """The swap: one generation of processors at a time, and ``replace`` that waits out the old one.
+
+    Shared by the span fan-out here and the log-record fan-out (``_log_fanout``), which differ only
+    in the hook they hand on (``on_end`` or ``on_emit``).
+    """
+
+    def __init__(self, processors: Sequence[Any] = ()) -> None:
         self._current = _Generation(processors)
         self._idle = threading.Condition(threading.Lock())
 
     @property
-    def processors(self) -> tuple[SpanProcessor, ...]:
+    def processors(self) -> tuple[Any, ...]:
         return self._current.processors
 
-    def replace(self, processors: Sequence[SpanProcessor]) -> tuple[SpanProcessor, ...]:
-        """Install ``processors``; return the old ones once no span is being handed to them.
+    def replace(self, processors: Sequence[Any]) -> tuple[Any, ...]:
+        """Install ``processors``; return the old ones once nothing is being handed to them.
 
-        The caller shuts the old ones down. The wait is bounded, in case an ``on_end`` blocks.
+        The caller shuts the old ones down. The wait is bounded, in case a hook blocks.
         """
         deadline = time.monotonic() + _DRAIN_TIMEOUT_S
         with self._idle:
@@ -52,6 +58,28 @@ class FanOutSpanProcessor(SpanProcessor):
                 self._idle.wait(remaining)
         return old.processors
 
+    def _enter(self) -> _Generation:
+        """The generation in force, counted as in use until ``_leave``."""
+        with self._idle:
+            generation = self._current
+            generation.active += 1
+        return generation
+
+    def _leave(self, generation: _Generation) -> None:
+        with self._idle:
+            generation.active -= 1
+            if not generation.active and generation is not self._current:
+                self._idle.notify_all()
+
+    def shutdown(self) -> None:
+        for processor in self._current.processors:
+            processor.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return flush_all(self._current.processors, timeout_millis)
+
+
+class FanOutSpanProcessor(Replaceable, SpanProcessor):
     def on_start(self, span: Any, parent_context: Any = None) -> None:
         for processor in self._current.processors:
             processor.on_start(span, parent_context=parent_context)
@@ -63,27 +91,15 @@ class FanOutSpanProcessor(SpanProcessor):
                 hook(span)
 
     def on_end(self, span: ReadableSpan) -> None:
-        with self._idle:
-            generation = self._current
-            generation.active += 1
+        generation = self._enter()
         try:
             for processor in generation.processors:
                 processor.on_end(span)
         finally:
-            with self._idle:
-                generation.active -= 1
-                if not generation.active and generation is not self._current:
-                    self._idle.notify_all()
-
-    def shutdown(self) -> None:
-        for processor in self._current.processors:
-            processor.shutdown()
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return flush_all(self._current.processors, timeout_millis)
+            self._leave(generation)
 
 
-def flush_all(processors: Sequence[SpanProcessor], timeout_millis: int) -> bool:
+def flush_all(processors: Sequence[Any], timeout_millis: int) -> bool:
     """Flush every one of ``processors`` (even after one fails) within one shared deadline, so N of
     them never take N timeouts; True only if all of them confirmed."""
     deadline = time.monotonic() + max(0, timeout_millis) / 1000
