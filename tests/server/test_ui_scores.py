@@ -54,7 +54,7 @@ def test_thumbs_down_on_a_trace_is_stored_and_survives_a_reload(page, dashboard,
     assert (score.name, score.value, score.label, score.data_type, score.span_id, score.source, score.user_id,
             score.comment) == ("user_feedback", 0.0, "false", "boolean", None, "human", "carol",
                                "wrong answer\nsecond line")
-    expected = [["user_feedback", "👎 false", "human", "wrong answer\nsecond line", "carol", _local(score)]]
+    expected = [["user_feedback", "▼ false", "human", "wrong answer\nsecond line", "carol", _local(score)]]
     assert _rows(page, panel) == expected
 
     page.reload()
@@ -83,7 +83,7 @@ def test_comment_and_thumbs_up_on_a_span(page, dashboard, db_path):
     [score] = _stored(db_path, first.trace_id)
     assert (score.name, score.value, score.label, score.span_id, score.source, score.user_id, score.comment) == (
         "user_feedback", 1.0, "true", chat.span_id, "human", None, "good, but terse")
-    expected = [["user_feedback", "👍 true", "human", "good, but terse", "–", _local(score)]]
+    expected = [["user_feedback", "▲ true", "human", "good, but terse", "–", _local(score)]]
     assert _rows(page, "#details") == expected
     assert page.locator(f".span-row[data-span-id='{chat.span_id}'] .score-mark").inner_text() == "★1"
     assert page.locator("#trace-scores .no-scores").count() == 1  # a span's score is not the trace's own
@@ -154,7 +154,7 @@ def test_user_supplied_score_text_is_inert(page, dashboard, db_path):
     page.reload()
     page.wait_for_selector(f"body[data-rendered='{trace.trace_id}']")
     rows = [row[:5] for row in _rows(page, "#trace-scores")]
-    assert rows == [["user_feedback", "👎 false", "human", XSS_COMMENT, "<i>mallory</i>"],
+    assert rows == [["user_feedback", "▼ false", "human", XSS_COMMENT, "<i>mallory</i>"],
                     ["<b>tone</b>", '<img src=x onerror="window.__xss = 5">', "eval", "",
                      "<script>window.__xss = 6</script>"]]
     page.goto(dashboard.url + "/")

@@ -570,10 +570,11 @@
       ...["Name", "Value", "Source", "Comment", "Who", "When"].map((h) => el("th", { scope: "col" }, h)))));
     const tbody = el("tbody");
     for (const s of newestFirst) {
-      const thumb = s.data_type === "boolean" ? (s.value ? "👍 " : "👎 ") : "";
+      // Text, not emoji: a browser without an emoji font would show empty boxes.
+      const thumb = s.data_type === "boolean" ? (s.value ? "▲ " : "▼ ") : "";
       tbody.appendChild(el("tr", { className: "score", dataset: { scoreId: String(s.id) } },
         el("td", { className: "score-name" }, s.name),
-        el("td", { className: "score-value" }, thumb + fmt.score(s)),
+        el("td", { className: "score-value" + (thumb ? (s.value ? " up" : " down") : "") }, thumb + fmt.score(s)),
         el("td", { className: "score-source" }, s.source || "–"),
         el("td", { className: "score-comment" }, s.comment || ""),
         el("td", { className: "score-user" }, s.user_id || "–"),
@@ -602,7 +603,7 @@
 
   function feedbackForm(traceId, span, saved) {
     const what = span ? "span" : "trace";
-    const comment = el("textarea", { className: "fb-comment", rows: "2", placeholder: "Comment (optional)",
+    const comment = el("textarea", { className: "fb-comment", rows: "1", placeholder: "Comment (optional)",
       "aria-label": `Comment on this ${what} (optional)` });
     const user = el("input", { className: "fb-user", type: "text", placeholder: "Your name (optional)",
       "aria-label": "Your name (optional)" });
@@ -630,11 +631,11 @@
       }
     };
     const up = el("button", { type: "button", className: "fb-up", "aria-label": `Thumbs up on this ${what}`,
-      title: "Thumbs up", onclick: () => send(true) }, "👍");
+      onclick: () => send(true) }, "▲ Thumbs up");
     const down = el("button", { type: "button", className: "fb-down", "aria-label": `Thumbs down on this ${what}`,
-      title: "Thumbs down", onclick: () => send(false) }, "👎");
+      onclick: () => send(false) }, "▼ Thumbs down");
     return el("div", { className: "feedback", role: "group", "aria-label": `Feedback on this ${what}` },
-      comment, el("div", { className: "fb-row" }, user, up, down), status);
+      el("div", { className: "fb-row" }, comment, user, up, down), status);
   }
 
   // ---- aggregates ----------------------------------------------------------------------------------
