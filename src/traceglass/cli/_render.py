@@ -180,8 +180,71 @@ def trace_tree(trace: Trace, *, content: bool = False) -> None:
     console.print(plain(f"{trace.span_count} span(s), {_ms(trace.latency_ms)}, tokens {tokens}, "
                         f"cost {cost(trace.cost_usd) or NONE}"
                         + (f", {trace.error_count} error(s)" if trace.error_count else "")))
+    scores = getattr(trace, "scores", None) or []
+    if scores:
+        console.print()
+        trace_scores(trace, scores, console)
     if content:
         trace_content(trace, console)
+
+
+def value_text(score: Any) -> str:
+    """A score's value for people: its label (booleans too: true/false), else the number."""
+    if score.label is not None:
+        return score.label
+    return "" if score.value is None else f"{score.value:g}"
+
+
+def _when(score: Any) -> str:
+    return score.created_at.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _short(text: Any, limit: int = 80) -> Text:
+    """A comment in a table cell: its first line, cut at ``limit`` characters (--json has it whole)."""
+    value = "" if text is None else str(text)
+    first = value.strip().splitlines()[0] if value.strip() else ""
+    cut = first if len(first) <= limit and first == value.strip() else first[:limit].rstrip() + "…"
+    return plain(cut)
+
+
+def trace_scores(trace: Trace, scores: list[Any], console: Console) -> None:
+    """A trace's scores, the trace's own first and then each span's, newest first within each."""
+    names = {span.span_id: span.name for span in trace.spans}
+    table = Table(title=f"scores ({len(scores)})", title_justify="left", show_edge=False)
+    for column in ("on", "name", "value", "source", "user", "comment", "created (UTC)", "id"):
+        table.add_column(column, no_wrap=column in ("created (UTC)", "id"),
+                         justify="right" if column == "value" else "left")
+    ordered = sorted(scores, key=lambda s: (s.span_id is not None, -s.created_ns))
+    for score in ordered:
+        on = Text("trace") if score.span_id is None else plain(names.get(score.span_id, "?")) + Text(
+            f" {score.span_id}", style="dim")
+        table.add_row(on, plain(score.name), _value_cell(score), plain(score.source), plain(score.user_id),
+                      _short(score.comment), _when(score), plain(score.id, style="dim"))
+    console.print(table)
+
+
+def _value_cell(score: Any) -> Text:
+    text = plain(value_text(score))
+    if score.data_type == "boolean":
+        text.stylize("green" if score.value else "red")
+    return text
+
+
+def scores_table(page: Any) -> None:
+    table = Table(title="scores (newest first)", title_justify="left")
+    for column in ("created (UTC)", "trace id", "span", "name", "value", "source", "user", "comment", "id"):
+        table.add_column(column, no_wrap=column in ("created (UTC)", "trace id", "span", "id"),
+                         justify="right" if column == "value" else "left")
+    for score in page.scores:
+        table.add_row(_when(score), plain(score.trace_id), plain(score.span_id or "–"), plain(score.name),
+                      _value_cell(score), plain(score.source), plain(score.user_id), _short(score.comment, 60),
+                      plain(score.id))
+    console = _console()
+    console.print(table)
+    if not page.scores:
+        console.print("no scores match")
+    if page.next_cursor:
+        console.print(plain(f"more: --cursor {page.next_cursor}"))
 
 
 def trace_content(trace: Trace, console: Console) -> None:
