@@ -68,11 +68,36 @@ def _requests(url: str, trace_id: str) -> list[tuple[str, str, int, httpx.Respon
         ("/api/traces/{trace_id}", "get", 404, get(f"{url}/api/traces/{'f' * 32}")),
         ("/api/stats", "get", 200, get(url + "/api/stats", params={"group_by": "type"})),
         ("/api/stats", "get", 400, get(url + "/api/stats", params={"group_by": "planet"})),
-        ("/v1/traces", "post", 200, post("/v1/traces", content=b"{}", headers=otlp)),
-        ("/v1/traces", "post", 400, post("/v1/traces", content=b"{", headers=otlp)),
-        ("/v1/traces", "post", 413, post("/v1/traces", content=gzip.compress(b" " * 100_000),
-                                         headers={**otlp, "content-encoding": "gzip"})),
-        ("/v1/traces", "post", 415, post("/v1/traces", content=b"x", headers={"content-type": "text/csv"})),
+        *_score_requests(url, trace_id),
+        *(request for signal in ("traces", "logs", "metrics") for request in [
+            (f"/v1/{signal}", "post", 200, post(f"/v1/{signal}", content=b"{}", headers=otlp)),
+            (f"/v1/{signal}", "post", 400, post(f"/v1/{signal}", content=b"{", headers=otlp)),
+            (f"/v1/{signal}", "post", 413, post(f"/v1/{signal}", content=gzip.compress(b" " * 100_000),
+                                                headers={**otlp, "content-encoding": "gzip"})),
+            (f"/v1/{signal}", "post", 415, post(f"/v1/{signal}", content=b"x", headers={"content-type": "text/csv"})),
+        ]),
+    ]
+
+
+def _score_requests(url: str, trace_id: str) -> list[tuple[str, str, int, httpx.Response]]:
+    scores = f"{url}/api/traces/{trace_id}/scores"
+    post = lambda **kw: httpx.post(scores, timeout=10, **kw)
+    path = "/api/traces/{trace_id}/scores"
+    return [
+        (path, "post", 201, post(json={"name": "q", "value": 1, "id": "s-1", "span_id": None})),
+        (path, "post", 200, post(json={"name": "q", "value": 2, "id": "s-1", "comment": "better"})),
+        (path, "post", 413, post(content=b" " * 60_000, headers={"content-type": "application/json"})),
+        (path, "post", 415, post(content=b"x", headers={"content-type": "text/plain"})),
+        (path, "post", 422, post(content=b'{"name": "", "value": NaN}', headers={"content-type": "application/json"})),
+        (path, "get", 200, get(scores, params={"name": "q"})),
+        (path, "get", 400, get(scores, params={"limit": -1})),
+        (path, "get", 422, get(f"{url}/api/traces/xyz/scores")),
+        ("/api/scores", "get", 200, get(f"{url}/api/scores", params={"trace_id": trace_id, "source": "api"})),
+        ("/api/scores", "get", 400, get(f"{url}/api/scores", params={"since": "never"})),
+        ("/api/scores", "get", 422, get(f"{url}/api/scores", params={"trace_id": "xyz"})),
+        ("/api/traces/{trace_id}", "get", 200, get(f"{url}/api/traces/{trace_id}")),  # with its score
+        ("/api/scores/{score_id}", "delete", 204, httpx.delete(f"{url}/api/scores/s-1", timeout=10)),
+        ("/api/scores/{score_id}", "delete", 404, httpx.delete(f"{url}/api/scores/s-1", timeout=10)),
     ]
 
 
@@ -92,7 +117,7 @@ def test_documented_paths_answer_as_documented(server):
     # Every documented path, method and status was exercised, except a database that cannot be written.
     documented_all = {(p, m, s) for p, methods in document["paths"].items() for m, op in methods.items()
                       for s in op["responses"]}
-    assert documented_all - exercised == {("/v1/traces", "post", "503")}
+    assert documented_all - exercised == {("/v1/traces", "post", "503"), ("/v1/logs", "post", "503")}
 
 
 def test_every_api_route_is_documented(db_path):

@@ -1,4 +1,4 @@
-"""Store spans received over OTLP: priced by the cost processor, written by the store's TraceWriter.
+"""Store spans (and scores) received over OTLP: priced by the cost processor, written by the store's TraceWriter.
 
 The received spans go through the same :class:`~traceglass.processors.cost.CostSpanProcessor`
 an in-process pipeline uses, so a span from any SDK, in any language, is priced (and its subtree
@@ -19,6 +19,7 @@ from opentelemetry.trace import SpanContext
 
 from traceglass import _config, _runtime
 from traceglass._guard import report
+from traceglass._scores import Score
 from traceglass.store import TraceWriter
 
 logger = logging.getLogger("traceglass")
@@ -94,6 +95,21 @@ class SpanIngest:
             self._failing = False
             logger.info("traceglass: storing received spans in %s works again", self.writer.path)
         return True
+
+    def write_scores(self, scores: Sequence[Score]) -> list[Score] | None:
+        """Store ``scores`` in one transaction; the ones stored (a name's other data type is refused),
+        or None when the database write failed."""
+        try:
+            return self.writer.write_scores(scores)
+        except TraceWriter.STORAGE_ERRORS as exc:
+            level = logging.DEBUG if self._failing else logging.WARNING
+            self._failing = True
+            logger.log(level, "traceglass: could not store %d received score(s) in %s (answered 503): %s",
+                       len(scores), self.writer.path, exc)
+            return None
+        except Exception as exc:  # noqa: BLE001 - a bug of ours: logged (raised under tests)
+            report("SpanIngest.write_scores", exc)
+            return None
 
     def price(self, trace_id: str, span_id: str, attributes: Mapping[str, Any], start_ns: int) -> dict[str, Any]:
         """What the cost processor adds to one span with these ``attributes`` (cost, roll-up), as for any span."""

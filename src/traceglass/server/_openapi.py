@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from traceglass import _scores
 from traceglass._version import __version__
 from traceglass.server._rest import DEFAULT_LIMIT, MAX_LIMIT
 from traceglass.store import TraceFilter, TraceStore
@@ -26,9 +27,12 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 
 _ERROR = _json(_ref("Error"), "What is wrong, in words")
+_INVALID = _json(_ref("Invalid"), "Every problem of the request, by field")
+_TRACE_ID_PATTERN = "^[0-9a-fA-F]{32}$"
 # The trace filters' query parameters, from the store's one definition of them.
 LIMIT, CURSOR = TraceFilter.page_specs()
 _FILTERS = {spec.name: spec for spec in TraceFilter.specs()}
+_TIME_DOC = _FILTERS["since"].doc
 _KIND_SCHEMA = {"text": "string", "time": "string", "number": "number", "integer": "integer"}
 _SUMMARY_PROPERTIES: dict[str, Any] = {
     "trace_id": {"type": "string"}, "name": _nullable("string"), "project": _nullable("string"),
@@ -37,6 +41,7 @@ _SUMMARY_PROPERTIES: dict[str, Any] = {
     "status": {"type": "string"}, "span_count": {"type": "integer"}, "error_count": {"type": "integer"},
     "input_tokens": {"type": "integer"}, "output_tokens": {"type": "integer"}, "total_tokens": {"type": "integer"},
     "cost_usd": _nullable("number"), "session": _nullable("string"), "user": _nullable("string"),
+    "scores": _ref("ScoreSummary"),
 }
 _SPAN_PROPERTIES: dict[str, Any] = {
     "trace_id": {"type": "string"}, "span_id": {"type": "string"}, "parent_id": _nullable("string"),
@@ -48,13 +53,13 @@ _SPAN_PROPERTIES: dict[str, Any] = {
     "total_tokens": _nullable("integer"), "cost_usd": _nullable("number"), "usage_superseded": {"type": "boolean"},
     "session": _nullable("string"), "user": _nullable("string"), "attributes": {"type": "object"},
     "events": {"type": "array", "items": {"type": "object"}}, "links": {"type": "array", "items": {"type": "object"}},
-    "resource": {"type": "object"},
+    "resource": {"type": "object"}, "scores": {"type": "array", "items": _ref("Score")},
 }
 _STATS_PROPERTIES: dict[str, Any] = {
     "key": _nullable("string"), "calls": {"type": "integer"}, "errors": {"type": "integer"},
     "error_rate": {"type": "number"}, "input_tokens": {"type": "integer"}, "output_tokens": {"type": "integer"},
     "total_tokens": {"type": "integer"}, "cost_usd": _nullable("number"), "p50_ms": _nullable("number"),
-    "p95_ms": _nullable("number"),
+    "p95_ms": _nullable("number"), "scores": _ref("ScoreSummary"),
 }
 
 
@@ -72,8 +77,10 @@ SCHEMAS: dict[str, Any] = {
                           "next_cursor": _nullable("string")}),
     "Span": _object({**_SPAN_PROPERTIES, "children": {"type": "array", "items": _ref("Span")}},
                     "A span with its children (ordered by start time)"),
-    "Trace": _object({**_SUMMARY_PROPERTIES, "spans": {"type": "array", "items": _ref("Span")}},
-                     "A trace and its span tree (spans: the root, plus any orphaned subtrees)"),
+    "Trace": _object({**_SUMMARY_PROPERTIES, "spans": {"type": "array", "items": _ref("Span")},
+                      "scores": {"type": "array", "items": _ref("Score")}},
+                     "A trace and its span tree (spans: the root, plus any orphaned subtrees), and every score "
+                     "of the trace (trace- and span-level; each span lists its own)"),
     "SpanInput": {
         "type": "object", "additionalProperties": False, "required": ["name"],
         "description": "One span to create, or to update when trace_id and span_id name a stored span "
@@ -101,6 +108,47 @@ SCHEMAS: dict[str, Any] = {
     },
     "SpanWritten": _object({"span": _object(_SPAN_PROPERTIES)}),
     "StatsRow": _object(_STATS_PROPERTIES),
+    "Invalid": _object({"error": {"type": "string"},
+                        "problems": {"type": "array", "items": _object({"field": {"type": "string"},
+                                                                         "message": {"type": "string"}})}},
+                       "A request refused for its content (422): every problem at once"),
+    "Score": _object({
+        "id": {"type": "string"}, "name": {"type": "string"},
+        "value": {**_nullable("number"), "description": "numeric and boolean (1.0/0.0) scores; null for a label"},
+        "label": {**_nullable("string"), "description": "a categorical score's value; \"true\"/\"false\" "
+                                                        "for a boolean one"},
+        "data_type": {"enum": list(_scores.DATA_TYPES)}, "trace_id": {"type": "string"},
+        "span_id": _nullable("string"), "comment": _nullable("string"), "source": {"enum": list(_scores.SOURCES)},
+        "user_id": _nullable("string"), "created_at": {"type": "string", "format": "date-time"},
+        "metadata": {"type": "object"},
+    }, "One score of a trace (span_id null) or of one of its spans"),
+    "ScoreSummary": {"type": "object", "description": "Per score name: the mean of its values (null for "
+                                                      "labels only), how many scores, and the count of each label",
+                     "additionalProperties": _object({"mean": _nullable("number"), "count": {"type": "integer"},
+                                                      "labels": {"type": "object",
+                                                                 "additionalProperties": {"type": "integer"}}})},
+    "ScorePage": _object({"scores": {"type": "array", "items": _ref("Score")}, "next_cursor": _nullable("string")}),
+    "ScoreInput": {
+        "type": "object", "additionalProperties": False, "required": ["name", "value"],
+        "description": "A score to add, or to update when id names a stored score. A name holds one data type: "
+                       "a value of another type than the name's stored scores is refused.",
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": _scores.MAX_NAME_LENGTH},
+            "value": {"type": ["number", "boolean", "string"],
+                      "description": "a finite number, a boolean, or a label (1-"
+                                     f"{_scores.MAX_LABEL_LENGTH} characters)"},
+            "trace_id": {"type": "string", "pattern": _TRACE_ID_PATTERN,
+                         "description": "optional: the path's trace id"},
+            "span_id": {"type": ["string", "null"], "pattern": "^[0-9a-fA-F]{16}$"},
+            "comment": {"type": ["string", "null"], "maxLength": _scores.MAX_COMMENT_LENGTH},
+            "source": {"enum": list(_scores.SOURCES), "default": "api"},
+            "user_id": {"type": ["string", "null"], "maxLength": _scores.MAX_USER_ID_LENGTH},
+            "metadata": {"type": ["object", "null"],
+                         "description": f"at most {_scores.MAX_METADATA_BYTES} bytes as JSON"},
+            "id": {"type": ["string", "null"], "maxLength": _scores.MAX_ID_LENGTH,
+                   "description": "client-chosen id: posting it again updates the score (default: a new one)"},
+        },
+    },
     "Stats": _object({"group_by": {"type": "string"}, "rows": {"type": "array", "items": _ref("StatsRow")},
                       "count": _object({"traces": {"type": "integer"}, "spans": {"type": "integer"}})}),
 }
@@ -120,6 +168,23 @@ def _filter_param(name: str) -> dict[str, Any]:
     return _param(spec.param, spec.doc, schema)
 
 
+def _otlp_path(summary: str, operation: str, success: str, *, unavailable: bool = True) -> dict[str, Any]:
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    responses: dict[str, Any] = {
+        "200": {"description": success,
+                "content": {"application/x-protobuf": binary, "application/json": {"schema": {"type": "object"}}}},
+        "400": {"description": "The body could not be decoded (google.rpc.Status)"},
+        "413": {"description": "The body is too large"},
+        "415": {"description": "Unsupported Content-Type"},
+    }
+    if unavailable:
+        responses["503"] = {"description": "The database could not be written; retry"}
+    return {"post": {"summary": summary, "operationId": operation,
+                     "requestBody": {"required": True, "content": {"application/x-protobuf": binary,
+                                                                   "application/json": {"schema": {"type": "object"}}}},
+                     "responses": responses}}
+
+
 def openapi_schema() -> dict[str, Any]:
     """The OpenAPI document served at ``/openapi.json``."""
     list_params = [_filter_param(name) for name in _FILTERS]
@@ -129,6 +194,19 @@ def openapi_schema() -> dict[str, Any]:
         _param(CURSOR.param, CURSOR.doc),
     ]
     groups = TraceStore.STATS_GROUPS
+    page = [
+        _param("limit", f"At most this many scores (1-{MAX_LIMIT}, default {DEFAULT_LIMIT})",
+               {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}),
+        _param("cursor", "The next_cursor of the previous page"),
+    ]
+    score_filters = [
+        _param("name", "Only scores of this name"),
+        _param("source", "Only scores from this source", {"enum": list(_scores.SOURCES)}),
+        _param("since", "Scores created at or after: " + _TIME_DOC),
+        _param("until", "Scores created before: " + _TIME_DOC),
+    ]
+    trace_id_path = _param("trace_id", "32 hex digits", {"type": "string", "pattern": _TRACE_ID_PATTERN}, "path",
+                           True)
     return {
         "openapi": "3.1.0",
         "info": {"title": "traceglass", "version": __version__,
@@ -156,6 +234,34 @@ def openapi_schema() -> dict[str, Any]:
                                               {"type": "string", "pattern": "^[0-9a-fA-F]{32}$"}, "path", True)],
                         "responses": {"200": _json(_ref("Trace"), "The trace"), "400": _ERROR, "404": _ERROR}},
             },
+            "/api/traces/{trace_id}/scores": {
+                "get": {"summary": "The scores of one trace (trace- and span-level), newest first",
+                        "operationId": "listTraceScores", "parameters": [trace_id_path, *score_filters, *page],
+                        "responses": {"200": _json(_ref("ScorePage"), "A page of scores"), "400": _ERROR,
+                                      "422": _INVALID}},
+                "post": {"summary": "Score a trace or one of its spans (a trace id not seen yet is accepted: the "
+                                    "score joins the trace when its spans arrive)",
+                         "operationId": "addScore", "parameters": [trace_id_path],
+                         "requestBody": {"required": True,
+                                         "content": {"application/json": {"schema": _ref("ScoreInput")}}},
+                         "responses": {"201": _json(_ref("Score"), "The score, added"),
+                                       "200": _json(_ref("Score"), "The score with this id, updated"),
+                                       "413": _ERROR, "415": _ERROR, "422": _INVALID}},
+            },
+            "/api/scores": {
+                "get": {"summary": "Scores across traces, newest first", "operationId": "listScores",
+                        "parameters": [*score_filters,
+                                       _param("trace_id", "Only the scores of this trace",
+                                              {"type": "string", "pattern": _TRACE_ID_PATTERN}),
+                                       *page],
+                        "responses": {"200": _json(_ref("ScorePage"), "A page of scores"), "400": _ERROR,
+                                      "422": _INVALID}},
+            },
+            "/api/scores/{score_id}": {
+                "delete": {"summary": "Delete one score", "operationId": "deleteScore",
+                           "parameters": [_param("score_id", "The score's id", where="path", required=True)],
+                           "responses": {"204": {"description": "Deleted"}, "404": _ERROR}},
+            },
             "/api/stats": {
                 "get": {"summary": "Calls, errors, tokens, cost and latency percentiles per group",
                         "operationId": "stats",
@@ -166,22 +272,15 @@ def openapi_schema() -> dict[str, Any]:
                         ],
                         "responses": {"200": _json(_ref("Stats"), "Statistics"), "400": _ERROR}},
             },
-            "/v1/traces": {
-                "post": {"summary": "OTLP/HTTP trace export (protobuf or JSON, optionally gzip)",
-                         "operationId": "otlpExport",
-                         "requestBody": {"required": True, "content": {
-                             "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}},
-                             "application/json": {"schema": {"type": "object"}}}},
-                         "responses": {
-                             "200": {"description": "ExportTraceServiceResponse (partialSuccess when spans were "
-                                                    "rejected)",
-                                     "content": {"application/x-protobuf": {"schema": {"type": "string",
-                                                                                       "format": "binary"}},
-                                                 "application/json": {"schema": {"type": "object"}}}},
-                             "400": {"description": "The body could not be decoded (google.rpc.Status)"},
-                             "413": {"description": "The body is too large"},
-                             "415": {"description": "Unsupported Content-Type"},
-                             "503": {"description": "The database could not be written; retry"}}},
-            },
+            "/v1/traces": _otlp_path("OTLP/HTTP trace export (protobuf or JSON, optionally gzip)", "otlpExport",
+                                     "ExportTraceServiceResponse (partialSuccess when spans were rejected)"),
+            "/v1/logs": _otlp_path("OTLP/HTTP log export: gen_ai.evaluation.result records are stored as scores "
+                                   "(by their event_name, or an event.name attribute); other records are "
+                                   "accepted and ignored", "otlpExportLogs",
+                                   "ExportLogsServiceResponse (partialSuccess counts the score records rejected: "
+                                   "no trace id, or values the score model refuses)"),
+            "/v1/metrics": _otlp_path("OTLP/HTTP metric export: accepted and dropped (the dashboard computes its "
+                                      "figures from the spans)", "otlpExportMetrics",
+                                      "ExportMetricsServiceResponse", unavailable=False),
         },
     }

@@ -122,6 +122,29 @@ def parse_request(body: bytes, content_type: str, warnings: list[str] | None = N
 _JSON_ERRORS = (json_format.ParseError, ValueError, TypeError, RecursionError)
 
 
+def parse_message(body: bytes, content_type: str, message: Any) -> Any:
+    """``message`` (an empty ``Export*ServiceRequest`` of any signal) filled from a protobuf or OTLP-JSON
+    body, all or nothing (hex ids and lone surrogates mended as for traces); ``OTLPDecodeError`` else."""
+    what = type(message).__name__
+    if content_type == PROTOBUF:
+        try:
+            message.ParseFromString(body)
+        except DecodeError as exc:
+            raise OTLPDecodeError(f"body is not a protobuf {what}: {exc}") from None
+        return message
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise OTLPDecodeError(f"body is not valid JSON: {str(exc)[:200]}") from None
+    if not isinstance(data, dict):
+        raise OTLPDecodeError(f"body must be a JSON object (an OTLP {what})")
+    try:
+        json_format.ParseDict(_mend_json(data, []), message, ignore_unknown_fields=True)
+    except _JSON_ERRORS as exc:
+        raise OTLPDecodeError(f"body is not an OTLP JSON {what}: {str(exc)[:200]}") from None
+    return message
+
+
 def _children(node: Any, camel: str, snake: str, whole_error: Exception) -> list:
     children = node.get(camel, node.get(snake, [])) if isinstance(node, dict) else None
     if not isinstance(children, list):
@@ -232,20 +255,20 @@ def any_value(value: AnyValue) -> Any:
             return items
         if types <= {int, float}:
             return [float(i) for i in items]
-        return json.dumps(_plain(value), default=str)
+        return json.dumps(plain(value), default=str)
     if kind == "kvlist_value":
-        return json.dumps(_plain(value), default=str)
+        return json.dumps(plain(value), default=str)
     if kind == "bytes_value":
         return base64.b64encode(value.bytes_value).decode("ascii")
     return getattr(value, kind)
 
 
-def _plain(value: AnyValue) -> Any:
+def plain(value: AnyValue) -> Any:
     kind = value.WhichOneof("value")
     if kind == "array_value":
-        return [_plain(v) for v in value.array_value.values]
+        return [plain(v) for v in value.array_value.values]
     if kind == "kvlist_value":
-        return {kv.key: _plain(kv.value) for kv in value.kvlist_value.values}
+        return {kv.key: plain(kv.value) for kv in value.kvlist_value.values}
     if kind == "bytes_value":
         return base64.b64encode(value.bytes_value).decode("ascii")
     return None if kind is None else getattr(value, kind)
@@ -353,15 +376,24 @@ def _span(span: Any, trace_id: int, span_id: int, resource: Resource, scope: Ins
 
 def response_body(content_type: str, rejected: int = 0, message: str = "") -> bytes:
     """An ``ExportTraceServiceResponse`` in the request's encoding; partial success when ``rejected``."""
-    response = ExportTraceServiceResponse()
+    return export_response(content_type, ExportTraceServiceResponse(), "rejected_spans", rejected, message)
+
+
+def export_response(content_type: str, response: Any, rejected_field: str, rejected: int = 0,
+                    message: str = "") -> bytes:
+    """Any signal's ``Export*ServiceResponse`` (``response``, empty) in the request's encoding, with
+    ``partial_success`` (``rejected_field``: rejected_spans, rejected_log_records, ...) when something was
+    rejected or ``message`` warns."""
     if rejected or message:
-        response.partial_success.rejected_spans = rejected
+        setattr(response.partial_success, rejected_field, rejected)
         response.partial_success.error_message = message
     if content_type == PROTOBUF:
         return response.SerializeToString()
     if not (rejected or message):
         return b"{}"
-    return json.dumps({"partialSuccess": {"rejectedSpans": str(rejected), "errorMessage": message}}).encode()
+    head, *rest = rejected_field.split("_")
+    camel = head + "".join(part.title() for part in rest)  # the JSON mapping's field name; int64 as text
+    return json.dumps({"partialSuccess": {camel: str(rejected), "errorMessage": message}}).encode()
 
 
 def error_body(content_type: str, code: int, message: str) -> bytes:
@@ -378,5 +410,5 @@ def error_body(content_type: str, code: int, message: str) -> bytes:
     return json.dumps({"code": code, "message": message}).encode()
 
 
-__all__ = ["DecodedRequest", "OTLPDecodeError", "decompress", "error_body",
-           "parse_request", "response_body", "to_spans"]
+__all__ = ["DecodedRequest", "OTLPDecodeError", "any_value", "decompress", "error_body", "export_response",
+           "parse_message", "parse_request", "plain", "response_body", "to_spans"]

@@ -19,7 +19,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from traceglass._scores import ScoreError, new_score
-from traceglass.server._rest import DEFAULT_LIMIT, MAX_LIMIT, ApiError, SafeJSONResponse, _number
+from traceglass.server._rest import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    ApiError,
+    SafeJSONResponse,
+    _number,
+)
 from traceglass.store import TraceStore
 
 #: The fields a posted score may carry (``trace_id`` too, when it equals the path's).
@@ -43,14 +49,15 @@ def _trace_id_problem(trace_id: str) -> Problems:
     return [("trace_id", f"must be 32 hex digits, not all zero, got {trace_id!r}")]
 
 
-def read_body(raw: bytes, trace_id: str) -> tuple[dict[str, Any], Problems]:
-    """The score fields of a posted JSON body, and every problem of its shape (not yet of its values)."""
+def read_body(raw: bytes, trace_id: str) -> tuple[dict[str, Any] | None, Problems]:
+    """The score fields of a posted JSON body (None when it is not a JSON object), and every problem
+    of its shape (not yet of its values)."""
     try:
         data = json.loads(raw)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: JSON's, or a 5000-digit int
-        return {}, [("body", f"is not valid JSON: {str(exc)[:200]}")]
+        return None, [("body", f"is not valid JSON: {str(exc)[:200]}")]
     if not isinstance(data, dict):
-        return {}, [("body", f"must be a JSON object (one score), got {type(data).__name__}")]
+        return None, [("body", f"must be a JSON object (one score), got {type(data).__name__}")]
     problems: Problems = []
     given = data.pop("trace_id", None)
     if given is not None and (not isinstance(given, str) or given.strip().lower() != trace_id.lower()):
@@ -83,6 +90,8 @@ class ScoresApi:
             raise ApiError(415, f"Content-Type must be application/json, got {content_type or 'none'!r}")
         fields, problems = read_body(await request.body(), trace_id)
         problems = _trace_id_problem(trace_id) + problems
+        if fields is None:
+            return invalid(problems)
         try:  # the values' problems, all at once, before anything touches the store
             new_score(fields.get("name"), fields.get("value"), trace_id=trace_id,
                       **{k: v for k, v in fields.items() if k not in ("name", "value")})
@@ -105,7 +114,7 @@ class ScoresApi:
         return SafeJSONResponse(score.to_dict(), status_code=200 if existed else 201)
 
     def _exists(self, score_id: str) -> bool:
-        return self.store.score(score_id) is not None
+        return self.store.get_score(score_id) is not None
 
     async def list_for_trace(self, request: Request) -> Response:
         """GET /api/traces/{trace_id}/scores: the trace's scores (trace- and span-level), newest first."""

@@ -99,6 +99,8 @@ def create_app(
         Route("/api/stats", api.stats, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/v1/traces", receiver.handle, methods=["POST"]),
+        Route("/v1/logs", receiver.handle_logs, methods=["POST"]),
+        Route("/v1/metrics", receiver.handle_metrics, methods=["POST"]),
         Mount("/static", StaticFiles(directory=static), name="static"),
     ]
     app = Starlette(routes=routes, lifespan=lifespan,
