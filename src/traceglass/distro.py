@@ -41,12 +41,16 @@ class TraceglassDistro(BaseDistro):
 
     def _configure(self, **kwargs: Any) -> None:
         os.environ.setdefault(OTEL_TRACES_EXPORTER, "otlp")
-        # Metrics (and logs) follow the traces: a user who chose only our store
+        # Metrics and logs follow the traces: a user who chose only our store
         # (OTEL_TRACES_EXPORTER=traceglass_sqlite) has no collector, and an OTLP exporter would
-        # print connection errors and hold the exit ~10 s retrying. A variable the user set wins.
-        default = "otlp" if _names_otlp(os.environ[OTEL_TRACES_EXPORTER]) else "none"
+        # print connection errors and hold the exit ~10 s retrying. Logs carry the scores
+        # (traceglass.score()): they go to the store when the traces do. A variable the user set wins.
+        traces = os.environ[OTEL_TRACES_EXPORTER]
+        default = "otlp" if _names_otlp(traces) else "none"
         os.environ.setdefault(OTEL_METRICS_EXPORTER, default)
-        os.environ.setdefault(OTEL_LOGS_EXPORTER, default)
+        logs = [name for name, chosen in (("traceglass_sqlite", _names_store(traces)), ("otlp", default == "otlp"))
+                if chosen]
+        os.environ.setdefault(OTEL_LOGS_EXPORTER, ",".join(logs) or "none")
         os.environ.setdefault(OTEL_EXPORTER_OTLP_PROTOCOL, "grpc")
         # Another installed configurator (opentelemetry-distro's) would otherwise race ours.
         os.environ.setdefault(OTEL_PYTHON_CONFIGURATOR, CONFIGURATOR_NAME)
@@ -65,6 +69,10 @@ _OPENAI_ENTRY_POINTS = ("traceglass_openai", "openai")
 
 def _names_otlp(exporters: str) -> bool:
     return any(name.strip().lower().startswith("otlp") for name in exporters.split(","))
+
+
+def _names_store(exporters: str) -> bool:
+    return any(name.strip().lower() == "traceglass_sqlite" for name in exporters.split(","))
 
 
 def _warn_if_openai_traced_twice() -> None:

@@ -1,4 +1,4 @@
-"""The distro's defaults under ``opentelemetry-instrument``: metrics and logs follow the traces."""
+"""The distro's defaults under ``opentelemetry-instrument``: metrics and logs (scores) follow the traces."""
 
 from __future__ import annotations
 
@@ -16,15 +16,20 @@ _VARIABLES = ("OTEL_TRACES_EXPORTER", "OTEL_METRICS_EXPORTER", "OTEL_LOGS_EXPORT
     ("given", "expected"),
     [
         ({}, ("otlp", "otlp", "otlp")),  # nothing chosen: the upstream distro's defaults
-        ({"OTEL_TRACES_EXPORTER": "traceglass_sqlite"}, ("traceglass_sqlite", "none", "none")),
-        ({"OTEL_TRACES_EXPORTER": "traceglass_sqlite, otlp"}, ("traceglass_sqlite, otlp", "otlp", "otlp")),
+        # Scores (log records) go to the store when the traces do.
+        ({"OTEL_TRACES_EXPORTER": "traceglass_sqlite"}, ("traceglass_sqlite", "none", "traceglass_sqlite")),
+        ({"OTEL_TRACES_EXPORTER": "traceglass_sqlite, otlp"},
+         ("traceglass_sqlite, otlp", "otlp", "traceglass_sqlite,otlp")),
+        ({"OTEL_TRACES_EXPORTER": "console"}, ("console", "none", "none")),
         ({"OTEL_TRACES_EXPORTER": "otlp_proto_http"}, ("otlp_proto_http", "otlp", "otlp")),
         ({"OTEL_TRACES_EXPORTER": "traceglass_sqlite", "OTEL_METRICS_EXPORTER": "console"},
-         ("traceglass_sqlite", "console", "none")),  # what the user set wins
+         ("traceglass_sqlite", "console", "traceglass_sqlite")),  # what the user set wins
+        ({"OTEL_TRACES_EXPORTER": "traceglass_sqlite", "OTEL_LOGS_EXPORTER": "console"},
+         ("traceglass_sqlite", "none", "console")),
         ({"OTEL_TRACES_EXPORTER": "otlp", "OTEL_LOGS_EXPORTER": "none"}, ("otlp", "otlp", "none")),
     ],
 )
-def test_metrics_and_logs_default_to_otlp_only_with_otlp_traces(monkeypatch, given, expected):
+def test_metrics_default_to_otlp_only_with_otlp_traces_and_logs_to_where_traces_go(monkeypatch, given, expected):
     for name in _VARIABLES:
         monkeypatch.setenv(name, "")  # recorded, so the distro's defaults are undone after the test
         monkeypatch.delenv(name)
