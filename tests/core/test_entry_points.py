@@ -16,6 +16,8 @@ def test_declared_entry_points():
         ("console_scripts", "traceglass", "traceglass.cli:main"),
         ("opentelemetry_configurator", "traceglass", "traceglass.distro:TraceglassConfigurator"),
         ("opentelemetry_distro", "traceglass", "traceglass.distro:TraceglassDistro"),
+        ("opentelemetry_instrumentor", "traceglass_anthropic",
+         "traceglass.instrumentors.anthropic:AnthropicInstrumentor"),
         ("opentelemetry_instrumentor", "traceglass_langchain",
          "traceglass.instrumentors.langchain:LangChainInstrumentor"),
         ("opentelemetry_instrumentor", "traceglass_openai", "traceglass.instrumentors.openai:OpenAIInstrumentor"),
@@ -33,4 +35,4 @@ def test_entry_point_loads(group, name, value):
 def test_instruments_any_declared():
     requires = distribution("traceglass").requires or []
     instruments_any = sorted(r.split(";")[0].strip() for r in requires if 'extra == "instruments-any"' in r)
-    assert instruments_any == ["langchain-core>=0.3", "openai>=1.40"]
+    assert instruments_any == ["anthropic>=0.40", "langchain-core>=0.3", "openai>=1.40"]

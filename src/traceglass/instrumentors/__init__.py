@@ -30,6 +30,7 @@ INSTRUMENTORS: dict[str, InstrumentorSpec] = {
     spec.name: spec
     for spec in (
         InstrumentorSpec("openai", "traceglass.instrumentors.openai:OpenAIInstrumentor", "openai"),
+        InstrumentorSpec("anthropic", "traceglass.instrumentors.anthropic:AnthropicInstrumentor", "anthropic"),
         InstrumentorSpec("langchain", "traceglass.instrumentors.langchain:LangChainInstrumentor", "langchain_core"),
         InstrumentorSpec("threading", "traceglass.instrumentors.threading:ThreadingInstrumentor", None),
     )

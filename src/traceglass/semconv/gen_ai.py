@@ -182,6 +182,13 @@ class OpenAIApiType:
     RESPONSES = "responses"
 
 
+# --- Anthropic specifics: the names the anthropic SDK's own spans use (anthropic >= 0.80) ---
+ANTHROPIC_THINKING_TYPE = "anthropic.thinking.type"
+ANTHROPIC_THINKING_BUDGET_TOKENS = "anthropic.thinking.budget_tokens"
+ANTHROPIC_RESPONSE_SERVICE_TIER = "anthropic.response.service_tier"
+ANTHROPIC_COUNT_TOKENS_INPUT_TOKENS = "anthropic.message.count_tokens.input_tokens"
+
+
 # --- general ----------------------------------------------------------------------------
 SERVER_ADDRESS = "server.address"
 SERVER_PORT = "server.port"
