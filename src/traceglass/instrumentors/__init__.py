@@ -32,6 +32,7 @@ INSTRUMENTORS: dict[str, InstrumentorSpec] = {
         InstrumentorSpec("openai", "traceglass.instrumentors.openai:OpenAIInstrumentor", "openai"),
         InstrumentorSpec("anthropic", "traceglass.instrumentors.anthropic:AnthropicInstrumentor", "anthropic"),
         InstrumentorSpec("langchain", "traceglass.instrumentors.langchain:LangChainInstrumentor", "langchain_core"),
+        InstrumentorSpec("litellm", "traceglass.instrumentors.litellm:LiteLLMInstrumentor", "litellm"),
         InstrumentorSpec("threading", "traceglass.instrumentors.threading:ThreadingInstrumentor", None),
     )
 }

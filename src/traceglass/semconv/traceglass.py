@@ -45,6 +45,9 @@ COST_OUTPUT = "traceglass.cost.output_usd"
 COST_CACHED_INPUT = "traceglass.cost.cached_input_usd"
 COST_TOTAL = "traceglass.cost.total_usd"
 COST_SOURCE = "traceglass.cost.source"
+# The cost the instrumented library itself reported (LiteLLM's response_cost), kept beside ours for
+# comparison: never priced, summed or rolled up.
+COST_PROVIDER_REPORTED = "traceglass.cost.provider_reported_usd"
 # Per-span price overrides set by the decorators, read by the cost processor.
 PRICE_INPUT_PER_TOKEN = "traceglass.price.input_per_token"
 PRICE_OUTPUT_PER_TOKEN = "traceglass.price.output_per_token"
