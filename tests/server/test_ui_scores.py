@@ -249,3 +249,20 @@ def test_span_scores_come_inside_the_trace_json(page, recorder, db_path, serve_a
     assert page.locator("#details .no-scores").count() == 1
     assert [u for u in requests if "/api/traces/" in u] == [f"{server.url}/api/traces/{trace.trace_id}"]
 
+
+
+def test_feedback_from_a_dashboard_opened_with_a_token(browser, recorder, db_path, serve_app):
+    record_sample(recorder)
+    server = serve_app(db_path, token="browser-token")
+    trace = _traces(db_path)[0]
+    context = browser.new_context(bypass_csp=True)
+    page = context.new_page()
+    try:
+        page.goto(f"{server.url}/?token=browser-token")  # sets the cookie the page's POST then carries
+        page.wait_for_selector("tr.trace-row")
+        _open_trace(page, server.url, trace.trace_id)
+        page.click("#trace-scores .fb-up")
+        _succeeded(page, "#trace-scores", "Saved: thumbs up.")
+    finally:
+        context.close()
+    assert [(s.name, s.value, s.source) for s in _stored(db_path, trace.trace_id)] == [("user_feedback", 1.0, "human")]
