@@ -118,7 +118,7 @@ def test_an_older_schema_is_not_migrated_by_a_reader_but_by_migrate(tmp_path):
     conn.execute("PRAGMA user_version = 3")
     conn.close()
     before = _fingerprint(path)
-    with pytest.raises(SchemaTooOldError, match="schema version 3, older than this traceglass's 4"):
+    with pytest.raises(SchemaTooOldError, match=f"schema version 3, older than this traceglass's {SCHEMA_VERSION}"):
         TraceStore(path, read_only=True)
     listed = run("traces", "--db", str(path))
     assert (listed.returncode, listed.stderr) == (
@@ -129,7 +129,7 @@ def test_an_older_schema_is_not_migrated_by_a_reader_but_by_migrate(tmp_path):
     assert (migrated.returncode, migrated.stdout) == (0, f"{path}: schema 3 -> {SCHEMA_VERSION}\n")
     assert rows(path, "PRAGMA user_version") == [{"user_version": SCHEMA_VERSION}]
     again = run("migrate", "--db", str(path), "--json")
-    assert again.returncode == 0 and '"schema_before": 4' in again.stdout
+    assert again.returncode == 0 and f'"schema_before": {SCHEMA_VERSION}' in again.stdout
     assert run("traces", "--db", str(path)).returncode == 0
 
 

@@ -131,7 +131,7 @@ def test_list_traces_rows_carry_the_trace_totals(dataset):
         "trace_id": ids["t1"], "name": "rag", "project": "shop", "start_ns": ns(BASE_S + 10),
         "end_ns": ns(BASE_S + 12), "latency_ms": 2000.0, "status": "ERROR", "span_count": 4, "error_count": 1,
         "input_tokens": 100, "output_tokens": 20, "total_tokens": 120, "cost_usd": 0.0012,
-        "session": "s1", "user": "bob"}
+        "session": "s1", "user": "bob", "scores": {}}
 
 
 def test_the_cursor_pages_stably_while_new_traces_arrive(dataset, db_path):

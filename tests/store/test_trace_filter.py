@@ -21,7 +21,8 @@ FILTERS = {  # keyword -> (CLI option, REST parameter)
     "session": ("--session", "session"), "user": ("--user", "user"), "model": ("--model", "model"),
     "status": ("--status", "status"), "since": ("--since", "since"), "until": ("--until", "until"),
     "min_cost": ("--min-cost", "min_cost"), "min_latency_ms": ("--min-latency", "min_latency_ms"),
-    "search": ("--search", "q"),
+    "search": ("--search", "q"), "score_name": ("--score-name", "score_name"),
+    "min_score": ("--min-score", "min_score"), "max_score": ("--max-score", "max_score"),
 }
 PAGE = {"limit": ("--limit", "limit"), "cursor": ("--cursor", "cursor")}
 

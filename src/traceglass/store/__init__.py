@@ -6,11 +6,14 @@
     page = store.list_traces(filter=TraceFilter(model="gpt-4o-mini", since="1d"))  # the same
     trace = store.get_trace(page.traces[0].trace_id)
 
+    store.add_score("helpfulness", 0.9, trace_id=trace.trace_id)    # trace.scores, store.scores(...)
+
 ``TraceWriter`` is the write side (what the SQLite exporter and the OTLP receiver write through).
 """
 
+from traceglass._scores import Score, ScoreError
 from traceglass.store._filter import TraceFilter
-from traceglass.store._models import SpanNode, StatsRow, Trace, TracePage, TraceSummary
+from traceglass.store._models import ScorePage, SpanNode, StatsRow, Trace, TracePage, TraceSummary
 from traceglass.store._paths import default_db_path
 from traceglass.store._schema import SCHEMA_VERSION, NotATraceDatabaseError, SchemaTooNewError, SchemaTooOldError
 from traceglass.store._store import TraceStore
@@ -21,6 +24,9 @@ __all__ = [
     "NotATraceDatabaseError",
     "SchemaTooNewError",
     "SchemaTooOldError",
+    "Score",
+    "ScoreError",
+    "ScorePage",
     "SpanNode",
     "StatsRow",
     "Trace",

@@ -15,8 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
+from traceglass._scores import Score, ScoreError
 from traceglass.store._filter import TraceFilter
-from traceglass.store._models import SpanNode, StatsRow, Trace, TracePage
+from traceglass.store._models import ScorePage, SpanNode, StatsRow, Trace, TracePage
 from traceglass.store._rows import SpanRow
 from traceglass.store._time import TimeLike
 
@@ -28,6 +29,10 @@ class Backend(Protocol):
 
     def span_parts(self, trace_id: str, span_id: str) -> dict[str, Any] | None:
         """The stored span as ``row_from_parts`` keywords (to merge an update into), or None."""
+
+    def write_scores(self, scores: Sequence[Score]) -> tuple[list[Score], list[tuple[Score, ScoreError]]]:
+        """Upsert checked ``scores`` by id in one transaction, refusing each whose data type differs
+        from the one its name already holds; the scores stored and the refusals."""
 
     def is_busy(self, exc: BaseException) -> bool:
         """Whether ``exc`` means another writer holds the database for now (worth another try)."""
@@ -50,15 +55,25 @@ class Backend(Protocol):
 
     def count(self) -> dict[str, int]: ...
 
+    def get_score(self, score_id: str) -> Score | None: ...
+
+    def scores(self, *, trace_id: str | None, name: str | None, source: str | None, since: TimeLike | None,
+               until: TimeLike | None, limit: int, cursor: str | None) -> ScorePage:
+        """Scores newest first (by creation time)."""
+
     def export_spans(self, *, trace_id: str | None, project: str | None, since: TimeLike | None,
                      until: TimeLike | None) -> tuple[int, Iterator[SpanNode]]:
         """The number of matching spans and an iterator over them (oldest trace first)."""
 
     # -- maintenance -------------------------------------------------------------------------
-    def delete_traces(self, trace_ids: Sequence[str]) -> int: ...
+    def delete_traces(self, trace_ids: Sequence[str]) -> int:
+        """Delete the traces, their spans and their scores; returns how many traces existed."""
+
+    def delete_score(self, score_id: str) -> bool: ...
 
     def prune(self, *, older_than: float | None, max_size: int | str | None, pause: float = 0.0) -> int:
-        """Delete traces by age, then the oldest ones by size, in short steps; free space released."""
+        """Delete traces (with their scores) by age, then the oldest ones by size, in short steps;
+        by age also the scores older than the cutoff whose trace is not stored; free space released."""
 
     def size_bytes(self) -> int: ...
 

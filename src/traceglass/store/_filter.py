@@ -65,8 +65,9 @@ class TraceFilter:
     ``span_type``/``model`` match any span of the trace (a model also matches its dated snapshots
     and provider-prefixed names); ``search`` matches span names and captured content; ``trace_id``
     may be a prefix; ``status`` is ``"ok"`` or ``"error"``; ``since``/``until`` take datetimes,
-    epoch seconds, ISO text or ages like ``"1h"`` (resolved when the filter is made). A bad value
-    raises ValueError naming the field.
+    epoch seconds, ISO text or ages like ``"1h"`` (resolved when the filter is made);
+    ``score_name``/``min_score``/``max_score`` keep traces with one score matching them all (a
+    range without a name: a score of any name). A bad value raises ValueError naming the field.
     """
 
     project: str | None = _spec("text", "Only traces of this project (the resource's service.name)",
@@ -86,6 +87,12 @@ class TraceFilter:
                                                    "--min-latency", "min_latency_ms", metavar="MS", minimum=0)
     search: str | None = _spec("text", "Text searched in span names and captured content", "--search", "q",
                                metavar="TEXT")
+    score_name: str | None = _spec("text", "Only traces with a score of this name (with min/max: in that range)",
+                                   "--score-name", "score_name", metavar="NAME")
+    min_score: Union[float, str, None] = _spec("number", "Only traces with a score of at least this value",
+                                              "--min-score", "min_score", metavar="VALUE")
+    max_score: Union[float, str, None] = _spec("number", "Only traces with a score of at most this value",
+                                              "--max-score", "max_score", metavar="VALUE")
 
     def __post_init__(self) -> None:
         # Checked (and times resolved) once, in the order list_traces always checked them.
@@ -98,7 +105,11 @@ class TraceFilter:
         if self.min_latency_ms is not None:
             # Any latency beyond what a 64-bit ns duration holds keeps nothing; clamping says so exactly.
             latency_ns = int(min(max(_number("min_latency_ms", self.min_latency_ms) * 1e6, NS_MIN), NS_MAX))
-        object.__setattr__(self, "_checked", _Checked(since, until, min_cost, latency_ns))
+        if self.score_name is not None and (not isinstance(self.score_name, str) or not self.score_name.strip()):
+            raise ValueError(f"score_name must be a non-empty text, got {self.score_name!r}")
+        min_score = _number("min_score", self.min_score) if self.min_score is not None else None
+        max_score = _number("max_score", self.max_score) if self.max_score is not None else None
+        object.__setattr__(self, "_checked", _Checked(since, until, min_cost, latency_ns, min_score, max_score))
 
     @property
     def since_ns(self) -> int | None:
@@ -120,6 +131,16 @@ class TraceFilter:
         """``min_latency_ms`` in ns, clamped to what a stored duration holds."""
         return self._checked.min_latency_ns  # type: ignore[attr-defined]
 
+    @property
+    def min_score_value(self) -> float | None:
+        """``min_score`` as a number."""
+        return self._checked.min_score  # type: ignore[attr-defined]
+
+    @property
+    def max_score_value(self) -> float | None:
+        """``max_score`` as a number."""
+        return self._checked.max_score  # type: ignore[attr-defined]
+
     @classmethod
     def specs(cls) -> tuple[FilterSpec, ...]:
         """Every filter's definition, in field order: what the CLI, REST and OpenAPI are built from."""
@@ -137,6 +158,8 @@ class _Checked:
     until_ns: int | None
     min_cost: float | None
     min_latency_ns: int | None
+    min_score: float | None = None
+    max_score: float | None = None
 
 
 _SPECS = tuple(FilterSpec(f.name, *f.metadata["spec"][:4], **f.metadata["spec"][4])

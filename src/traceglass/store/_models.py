@@ -1,4 +1,5 @@
-"""What the store returns: traces with their span trees, trace list pages and statistics rows."""
+"""What the store returns: traces with their span trees, trace list pages, statistics rows and
+score pages."""
 
 from __future__ import annotations
 
@@ -6,7 +7,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from traceglass._scores import Score
 from traceglass.store._time import from_ns
+
+#: Per score name: ``{"mean": float | None, "count": int, "labels": {label: count}}``.
+ScoreSummary = dict[str, dict[str, Any]]
 
 
 def _ms(ns: int | None) -> float | None:
@@ -66,6 +71,8 @@ class SpanNode(_Timed):
     # not counted in totals (traceglass.rollup's rule).
     usage_superseded: bool = False
     children: list[SpanNode] = field(default_factory=list, repr=False)
+    #: This span's scores (filled by ``get_trace``), oldest first.
+    scores: list[Score] = field(default_factory=list, repr=False)
 
     @property
     def duration_ms(self) -> float | None:
@@ -91,6 +98,7 @@ class SpanNode(_Timed):
             "total_tokens": self.total_tokens, "cost_usd": self.cost_usd,
             "usage_superseded": self.usage_superseded, "session": self.session, "user": self.user,
             "attributes": self.attributes, "events": self.events, "links": self.links, "resource": self.resource,
+            "scores": [score.to_dict() for score in self.scores],
         }
         if children:
             data["children"] = [child.to_dict() for child in self.children]
@@ -115,6 +123,8 @@ class TraceSummary(_Timed):
     cost_usd: float | None
     session: str | None
     user: str | None
+    #: Per score name of the trace: mean value, count and label counts (filled by ``list_traces``).
+    scores: ScoreSummary = field(default_factory=dict)
 
     @property
     def latency_ms(self) -> float | None:
@@ -132,14 +142,16 @@ class TraceSummary(_Timed):
             "status": self.status, "span_count": self.span_count, "error_count": self.error_count,
             "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
             "total_tokens": self.total_tokens, "cost_usd": self.cost_usd,
-            "session": self.session, "user": self.user,
+            "session": self.session, "user": self.user, "scores": self.scores,
         }
 
 
 @dataclass
 class Trace(TraceSummary):
-    """A whole trace: its summary plus the span tree (``root``; ``roots`` when parts are orphaned)."""
+    """A whole trace: its summary plus the span tree (``root``; ``roots`` when parts are orphaned)
+    and every score of the trace, trace- and span-level (``scores``, oldest first)."""
 
+    scores: list[Score] = field(default_factory=list, repr=False)  # type: ignore[assignment]
     root: SpanNode | None = None
     roots: list[SpanNode] = field(default_factory=list, repr=False)
     spans: list[SpanNode] = field(default_factory=list, repr=False)  # all spans by start time
@@ -153,6 +165,7 @@ class Trace(TraceSummary):
 
     def to_dict(self) -> dict[str, Any]:
         data = super().to_dict()
+        data["scores"] = [score.to_dict() for score in self.scores]
         data["spans"] = [root.to_dict() for root in self.roots]
         return data
 
@@ -187,6 +200,8 @@ class StatsRow:
     cost_usd: float | None
     p50_ms: float | None
     p95_ms: float | None
+    #: Per score name of the group's traces: mean value, count and label counts.
+    scores: ScoreSummary = field(default_factory=dict)
 
     @property
     def error_rate(self) -> float:
@@ -197,5 +212,22 @@ class StatsRow:
             "key": self.key, "calls": self.calls, "errors": self.errors, "error_rate": self.error_rate,
             "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
             "total_tokens": self.total_tokens, "cost_usd": self.cost_usd,
-            "p50_ms": self.p50_ms, "p95_ms": self.p95_ms,
+            "p50_ms": self.p50_ms, "p95_ms": self.p95_ms, "scores": self.scores,
         }
+
+
+@dataclass
+class ScorePage:
+    """A page of :meth:`TraceStore.scores`, newest first: pass ``next_cursor`` back for the next page."""
+
+    scores: list[Score]
+    next_cursor: str | None
+
+    def __iter__(self):
+        return iter(self.scores)
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"scores": [s.to_dict() for s in self.scores], "next_cursor": self.next_cursor}

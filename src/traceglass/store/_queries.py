@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from traceglass._pricing import model_candidates
+from traceglass.store import _scores
 from traceglass.store._filter import GROUPS, TraceFilter
 from traceglass.store._models import SpanNode, StatsRow, Trace, TracePage, TraceSummary
 from traceglass.store._time import NS_MAX, NS_MIN, TimeLike, to_ns
@@ -122,7 +123,14 @@ def get_trace(conn: sqlite3.Connection, trace_id: str, *, prefix: bool = False) 
         parent = by_id.get(span.parent_id) if span.parent_id else None
         (parent.children if parent is not None else roots).append(span)
     root = next((s for s in roots if s.parent_id is None), roots[0] if roots else None)
-    return Trace(*summary_fields(head), root=root, roots=roots, spans=spans)
+    trace = Trace(*summary_fields(head), root=root, roots=roots, spans=spans)
+    # Scores join by the trace id: those that arrived before the spans show up now.
+    trace.scores = _scores.trace_scores(conn, trace.trace_id)
+    for score in trace.scores:
+        span = by_id.get(score.span_id) if score.span_id else None
+        if span is not None:
+            span.scores.append(score)
+    return trace
 
 
 def _like(text: str) -> str:
@@ -215,6 +223,9 @@ def list_traces(conn: sqlite3.Connection, where: TraceFilter, *, limit: int = 50
         add("(EXISTS (SELECT 1 FROM spans s WHERE s.trace_no = t.id AND +s.name LIKE ? ESCAPE '\\')"
             " OR EXISTS (SELECT 1 FROM spans s JOIN span_data d ON d.id = s.id WHERE s.trace_no = t.id"
             " AND (d.attributes LIKE ? ESCAPE '\\' OR d.events LIKE ? ESCAPE '\\')))", pattern, pattern, pattern)
+    if where.score_name is not None or where.min_score_value is not None or where.max_score_value is not None:
+        clause, values = _scores.filter_clause(where.score_name, where.min_score_value, where.max_score_value)
+        add(clause, *values)
     if cursor:
         start, last_id = decode_cursor(cursor)
         add("(t.start_ns < ? OR (t.start_ns = ? AND t.trace_id < ?))", start, start, last_id)
@@ -223,6 +234,9 @@ def list_traces(conn: sqlite3.Connection, where: TraceFilter, *, limit: int = 50
     # SQLite's LIMIT is a 64-bit integer; no database holds more rows than this anyway.
     rows = conn.execute(sql, [*params, min(limit, NS_MAX - 1) + 1]).fetchall()
     traces = [TraceSummary(*summary_fields(row)) for row in rows[:limit]]
+    summaries = _scores.trace_summaries(conn, [t.trace_id for t in traces])
+    for summary in traces:
+        summary.scores = summaries.get(summary.trace_id, {})
     next_cursor = encode_cursor(traces[-1]) if len(rows) > limit else None
     return TracePage(traces, next_cursor)
 

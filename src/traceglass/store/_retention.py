@@ -1,4 +1,4 @@
-"""Retention: delete whole traces by age and/or database size, a few at a time.
+"""Retention: delete whole traces (spans, summary, scores) by age and/or database size, a few at a time.
 
 Each step is its own short transaction, so exports waiting on the write lock get in between.
 """
@@ -20,7 +20,8 @@ _VACUUM_PAGES = 2000  # pages returned to the file system per transaction
 
 
 def delete_traces(conn: sqlite3.Connection, trace_ids: Sequence[str]) -> int:
-    """Delete the spans and summaries of ``trace_ids`` in one transaction; returns how many existed."""
+    """Delete the spans, summaries and scores of ``trace_ids`` in one transaction; returns how many
+    traces existed (the scores of an id whose spans have not arrived go too)."""
     if not trace_ids:
         return 0
     marks = ",".join("?" * len(trace_ids))
@@ -32,6 +33,7 @@ def delete_traces(conn: sqlite3.Connection, trace_ids: Sequence[str]) -> int:
             conn.execute(f"DELETE FROM span_data WHERE id IN (SELECT id FROM spans WHERE trace_no IN ({of}))", numbers)
             conn.execute(f"DELETE FROM spans WHERE trace_no IN ({of})", numbers)
             conn.execute(f"DELETE FROM traces WHERE id IN ({of})", numbers)
+        conn.execute(f"DELETE FROM scores WHERE trace_id IN ({marks})", trace_ids)
         conn.execute("COMMIT")
     except BaseException:
         rollback(conn)  # keeps the real cause (a full disk) the error raised
@@ -49,7 +51,8 @@ def used_bytes(conn: sqlite3.Connection) -> int:
 
 def prune_older(conn: sqlite3.Connection, max_age_s: float, *, now: float | None = None,
                 chunk: int = DELETE_CHUNK, pause: float = 0.0, step: AbstractContextManager = _NO_LOCK) -> int:
-    """Delete traces that started more than ``max_age_s`` seconds ago; returns the count."""
+    """Delete traces that started more than ``max_age_s`` seconds ago, with their scores, and the
+    scores created before then whose trace is not stored; returns the count of traces."""
     cutoff = int(((time.time() if now is None else now) - max_age_s) * 1e9)
     deleted = 0
     while True:
@@ -57,10 +60,33 @@ def prune_older(conn: sqlite3.Connection, max_age_s: float, *, now: float | None
             ids = [r[0] for r in conn.execute(
                 "SELECT trace_id FROM traces WHERE start_ns < ? ORDER BY start_ns LIMIT ?", (cutoff, chunk))]
             if not ids:
-                return deleted
+                break
             deleted += delete_traces(conn, ids)
         if pause:
             time.sleep(pause)
+    while True:
+        with step:
+            if not _delete_orphan_scores(conn, cutoff, chunk):
+                return deleted
+        if pause:
+            time.sleep(pause)
+
+
+# Scores whose trace never arrived (or was deleted by another tool): by age, oldest first,
+# over the scores_created index; each one's trace looked up in the traces' unique index.
+_ORPHANS = """DELETE FROM scores WHERE no IN (SELECT c.no FROM scores c WHERE c.created_ns < ?
+    AND NOT EXISTS (SELECT 1 FROM traces t WHERE t.trace_id = c.trace_id) ORDER BY c.created_ns LIMIT ?)"""
+
+
+def _delete_orphan_scores(conn: sqlite3.Connection, cutoff_ns: int, chunk: int) -> int:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        count = conn.execute(_ORPHANS, (cutoff_ns, chunk)).rowcount
+        conn.execute("COMMIT")
+    except BaseException:
+        rollback(conn)
+        raise
+    return count
 
 
 def prune_size(conn: sqlite3.Connection, max_bytes: int, *, chunk: int = DELETE_CHUNK, pause: float = 0.0,

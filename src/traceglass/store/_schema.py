@@ -24,7 +24,7 @@ from pathlib import Path
 
 logger = logging.getLogger("traceglass")
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 DEFAULT_BUSY_TIMEOUT_MS = 10_000
 # Of a new database (an existing one keeps its own). A span's JSON (~2 KB) fills half of a 4 KiB
 # page; six of them share a 16 KiB page, which halves the bytes written per span.
@@ -228,9 +228,36 @@ def _v4(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+def _v5(conn: sqlite3.Connection) -> None:
+    # Scores (issue 14). ``trace_id`` is text, not a reference to ``traces``: a score may arrive
+    # before its trace's spans (feedback posted before the batch flushes) and joins the trace when
+    # they do. The score's own ``id`` (a client's, or a random one) makes a write idempotent.
+    conn.execute("""CREATE TABLE scores (
+        no INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        trace_id TEXT NOT NULL,
+        span_id TEXT,
+        name TEXT NOT NULL,
+        value REAL,
+        label TEXT,
+        data_type TEXT NOT NULL,
+        comment TEXT,
+        source TEXT NOT NULL,
+        user_id TEXT,
+        created_ns INTEGER NOT NULL,
+        metadata TEXT NOT NULL DEFAULT '{}'
+    )""")
+    # A trace's scores (get_trace, the trace list's summaries, deletes); the trace list's score
+    # filter, which reads only this index (name, then the value range, then the trace ids); the
+    # newest-first score list and retention's orphans by age.
+    conn.execute("CREATE INDEX scores_trace ON scores (trace_id, created_ns)")
+    conn.execute("CREATE INDEX scores_name ON scores (name, value, trace_id)")
+    conn.execute("CREATE INDEX scores_created ON scores (created_ns, id)")
+
+
 # Version N is reached by running MIGRATIONS[N] on a database at version N - 1. Append only:
 # a released step never changes, later needs get a new step.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5}
 
 
 def connect(

@@ -18,11 +18,12 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from traceglass.store import _queries, _retention, _schema
+from traceglass._scores import Score, ScoreError
+from traceglass.store import _queries, _retention, _schema, _scores
 from traceglass.store._checkpointer import Checkpointer, hand_over
 from traceglass.store._filter import TraceFilter
 from traceglass.store._forksafe import LOCK as FORK_LOCK
-from traceglass.store._models import SpanNode, StatsRow, Trace, TracePage
+from traceglass.store._models import ScorePage, SpanNode, StatsRow, Trace, TracePage
 from traceglass.store._rows import SpanRow
 from traceglass.store._time import TimeLike
 from traceglass.store._writer import write_rows
@@ -87,6 +88,13 @@ class SQLiteBackend:
             if self._checkpointer is not None:
                 self._checkpointer.wrote(sum(len(row.data[0]) for row in rows))
 
+    def write_scores(self, scores: Sequence[Score]) -> tuple[list[Score], list[tuple[Score, ScoreError]]]:
+        with FORK_LOCK:
+            result = _scores.write_scores(self.conn, scores)
+            if self._wal is None:
+                self._wal = file_identity(f"{self.path}-wal")
+            return result
+
     def span_parts(self, trace_id: str, span_id: str) -> dict[str, Any] | None:
         with FORK_LOCK:
             row = self.conn.execute(_SPAN_PARTS, (trace_id.lower(), span_id.lower())).fetchone()
@@ -134,6 +142,14 @@ class SQLiteBackend:
         spans = self.conn.execute("SELECT count(*) FROM spans").fetchone()[0]
         return {"traces": traces, "spans": spans}
 
+    def get_score(self, score_id: str) -> Score | None:
+        return _scores.get_score(self.conn, score_id)
+
+    def scores(self, *, trace_id: str | None, name: str | None, source: str | None, since: TimeLike | None,
+               until: TimeLike | None, limit: int, cursor: str | None) -> ScorePage:
+        return _scores.list_scores(self.conn, trace_id=trace_id, name=name, source=source, since=since,
+                                   until=until, limit=limit, cursor=cursor)
+
     def export_spans(self, *, trace_id: str | None, project: str | None, since: TimeLike | None,
                      until: TimeLike | None) -> tuple[int, Iterator[SpanNode]]:
         return _queries.export_spans(self.conn, trace_id=trace_id, project=project, since=since, until=until)
@@ -141,6 +157,9 @@ class SQLiteBackend:
     # -- maintenance -------------------------------------------------------------------------
     def delete_traces(self, trace_ids: Sequence[str]) -> int:
         return _retention.delete_traces(self.conn, trace_ids)
+
+    def delete_score(self, score_id: str) -> bool:
+        return _scores.delete_score(self.conn, score_id)
 
     def prune(self, *, older_than: float | None, max_size: int | str | None, pause: float = 0.0) -> int:
         # Each small step holds the fork gate: a background thread may prune while the app forks.

@@ -12,11 +12,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
 
+from traceglass._scores import Score, new_score
 from traceglass._units import as_seconds, parse_duration
 from traceglass.store import _paths, _sqlite
 from traceglass.store._backend import Backend
 from traceglass.store._filter import GROUPS, TraceFilter
-from traceglass.store._models import SpanNode, StatsRow, Trace, TracePage
+from traceglass.store._models import ScorePage, SpanNode, StatsRow, Trace, TracePage
 from traceglass.store._time import TimeLike
 from traceglass.store._trace_writer import TraceWriter
 
@@ -69,6 +70,9 @@ class TraceStore:
         min_cost: float | None = None,
         min_latency_ms: float | None = None,
         search: str | None = None,
+        score_name: str | None = None,
+        min_score: float | None = None,
+        max_score: float | None = None,
         limit: int = 50,
         cursor: str | None = None,
         filter: TraceFilter | None = None,  # noqa: A002 - the natural name for it
@@ -76,13 +80,15 @@ class TraceStore:
         """Traces newest first. ``span_type``/``model`` match any span of the trace; ``search``
         matches span names and captured content; ``trace_id`` may be a prefix; ``status`` is
         ``"ok"`` or ``"error"``; ``since``/``until`` take datetimes, epoch seconds, ISO text or ages
-        like ``"1h"``. Or pass the filters as one :class:`TraceFilter` in ``filter``. Pass
+        like ``"1h"``; ``score_name``/``min_score``/``max_score`` keep traces with a score of that name
+        and in that range. Each summary's ``scores`` sums up the trace's scores. Or pass the filters as one :class:`TraceFilter` in ``filter``. Pass
         ``page.next_cursor`` as ``cursor`` for the next page."""
         if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
             raise ValueError(f"limit must be a positive integer, got {limit!r}")
         given = dict(project=project, span_type=span_type, trace_id=trace_id, session=session, user=user,
                      model=model, status=status, since=since, until=until, min_cost=min_cost,
-                     min_latency_ms=min_latency_ms, search=search)
+                     min_latency_ms=min_latency_ms, search=search, score_name=score_name, min_score=min_score,
+                     max_score=max_score)
         if filter is None:
             filter = TraceFilter(**given)  # noqa: A001
         elif any(value is not None for value in given.values()):
@@ -113,6 +119,9 @@ class TraceStore:
         """Create a span from a plain dict, or update the stored one with the same ids
         (attributes and resource merged, events appended). Missing ids are generated.
         Raises ValueError listing every problem in the dict."""
+        return self._writer_for_writes().upsert_span(span)
+
+    def _writer_for_writes(self) -> TraceWriter:
         if self.read_only:
             raise sqlite3.OperationalError(f"attempt to write a readonly database ({self.path} was opened read_only)")
         with self._lock:
@@ -122,19 +131,66 @@ class TraceStore:
                 # The one write side every ingest path shares; a locked database is retried for about
                 # as long as a busy timeout waited before.
                 self._writer = TraceWriter(self.path, retry_for=_UPSERT_RETRY_FOR_S)
-            writer = self._writer
-        return writer.upsert_span(span)
+            return self._writer
+
+    def add_score(
+        self,
+        name: str,
+        value: float | bool | str,
+        *,
+        trace_id: str | None = None,
+        span_id: str | None = None,
+        comment: str | None = None,
+        source: str = "api",
+        user_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        id: str | None = None,  # noqa: A002 - the public parameter's name
+    ) -> Score:
+        """Store a score on a trace (or one of its spans) and return it; the same ``id`` again
+        updates that score. The trace's spans need not be stored yet: the score joins the trace
+        when they arrive. Raises ScoreError (a ValueError) listing every problem, including a
+        value of another data type than the scores already stored under ``name``; nothing is then
+        stored."""
+        score = new_score(name, value, trace_id=trace_id, span_id=span_id, comment=comment, source=source,
+                          user_id=user_id, metadata=metadata, id=id)
+        stored, refused = self._writer_for_writes()._store_scores([score])
+        if refused:
+            raise refused[0][1]
+        return stored[0]
+
+    def get_score(self, id: str) -> Score | None:  # noqa: A002 - as in add_score
+        """The score with this id, or None."""
+        with self._lock:
+            return self._db.get_score(id)
+
+    def scores(self, trace_id: str | None = None, name: str | None = None, source: str | None = None,
+               since: TimeLike | None = None, until: TimeLike | None = None, limit: int = 100,
+               cursor: str | None = None) -> ScorePage:
+        """Scores newest first, of one trace, name and/or source, created in ``[since, until)``
+        (datetimes, epoch seconds, ISO text or ages like ``"1h"``). Pass ``page.next_cursor`` as
+        ``cursor`` for the next page."""
+        with self._lock:
+            return self._db.scores(trace_id=trace_id, name=name, source=source, since=since, until=until,
+                                   limit=limit, cursor=cursor)
+
+    def delete_score(self, id: str) -> bool:  # noqa: A002 - as in add_score
+        """Delete one score; False when there was no such score."""
+        if not isinstance(id, str):
+            return False
+        with self._lock:
+            return self._db.delete_score(id.strip())
 
     def delete_trace(self, trace_id: str) -> bool:
-        """Delete one trace; False when there was no such trace."""
+        """Delete one trace and its scores; False when there was no such trace."""
         with self._lock:
             return self._db.delete_traces([trace_id.strip().lower()]) > 0
 
     def prune(self, *, older_than: float | timedelta | str | None = None,
               max_size: int | str | None = None) -> int:
         """Delete traces older than ``older_than`` (seconds, timedelta or ``"30d"``) and then the
-        oldest ones until the database fits in ``max_size`` (bytes or ``"500MB"``); returns how
-        many traces were deleted. Freed space goes back to the file system."""
+        oldest ones until the database fits in ``max_size`` (bytes or ``"500MB"``), with their
+        scores; returns how many traces were deleted. By age, scores older than the cutoff whose
+        trace is not stored go too. Freed space goes back to the file system."""
         if older_than is None and max_size is None:
             raise ValueError("prune needs older_than and/or max_size")
         if isinstance(older_than, str):

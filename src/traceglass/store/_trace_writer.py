@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.trace import ReadableSpan
 
+from traceglass._scores import BOOLEAN, CATEGORICAL, Score, ScoreError, new_score
 from traceglass._units import as_seconds, parse_size
 from traceglass.store import _paths, _schema, _sqlite, _upsert
 from traceglass.store._models import SpanNode
@@ -78,6 +79,7 @@ class TraceWriter:
         self._pid = os.getpid()
         self._last_retention = float("-inf")
         self._retention_thread: threading.Thread | None = None
+        self._refused_names: set[str] = set()  # score names whose refusal was logged (once each)
         if hasattr(os, "register_at_fork"):
             # A thread of the parent may hold our locks at the fork; the child starts afresh.
             ref = weakref.ref(self)
@@ -112,6 +114,39 @@ class TraceWriter:
 
         with suppress_instrumentation():
             return self._run(upsert)
+
+    def write_scores(self, scores: Sequence[Score]) -> list[Score]:
+        """Store ``scores`` (same id: updated) in one transaction; returns the scores stored.
+
+        A score that is not valid, or whose data type differs from the one its name already holds,
+        is not stored (logged once per name). Storage errors raise as :meth:`write` says."""
+        stored, refused = self._store_scores(scores)
+        for score, error in refused:
+            name = getattr(score, "name", None)
+            key = name if isinstance(name, str) else repr(type(score))
+            if key not in self._refused_names:
+                self._refused_names.add(key)
+                logger.warning("traceglass: a score named %r was not stored (%s); "
+                               "further refusals of this name are not logged", name, error)
+        return stored
+
+    def _store_scores(self, scores: Sequence[Any]) -> tuple[list[Score], list[tuple[Any, ScoreError]]]:
+        """The scores stored and, for each refused one, why (for ``write_scores`` and ``TraceStore.add_score``)."""
+        valid: list[Score] = []
+        refused: list[tuple[Any, ScoreError]] = []
+        for score in scores:
+            try:
+                valid.append(_rechecked(score))
+            except ScoreError as exc:
+                refused.append((score, exc))
+        if valid:
+            with suppress_instrumentation():
+                stored, conflicts = self._run(lambda db: db.write_scores(valid))
+            refused.extend(conflicts)
+        else:
+            stored = []
+        self._maybe_apply_retention()
+        return stored, refused
 
     def close(self) -> None:
         """Close the database; idempotent. Ends a write's retries; waits briefly for a running retention pass."""
@@ -226,6 +261,22 @@ class TraceWriter:
         thread = self._retention_thread
         if thread is not None:
             thread.join(timeout)
+
+
+def _rechecked(score: Any) -> Score:
+    """``score`` through the model's checks again: a Score made by hand (not by ``new_score``) may
+    hold anything, and nothing invalid is stored. Raises ScoreError."""
+    if not isinstance(score, Score):
+        raise ScoreError([("score", f"must be a Score, got {type(score).__name__}")])
+    if score.data_type == BOOLEAN and score.label in ("true", "false"):
+        value: Any = score.label == "true"
+    elif score.data_type == CATEGORICAL:
+        value = score.label
+    else:
+        value = score.value
+    return new_score(score.name, value, trace_id=score.trace_id, span_id=score.span_id, comment=score.comment,
+                     source=score.source, user_id=score.user_id, metadata=score.metadata, id=score.id,
+                     created_at=score.created_at)
 
 
 def _after_fork_in_child(ref: weakref.ref[TraceWriter]) -> None:

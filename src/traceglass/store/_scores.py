@@ -1,0 +1,229 @@
+"""The scores SQL (SQLite): upsert with the data-type check, read, summarize, filter, delete.
+
+Scores live in their own table keyed by the score's id and joined to traces by the trace id text
+(not a foreign key: a score may come before its trace's spans). What a score *is* and how it is
+checked is :mod:`traceglass._scores`; this module only stores and reads them back.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from traceglass._scores import DATA_TYPES, NUMERIC, Score, ScoreError, check_data_type, from_ns
+from traceglass.store._models import ScorePage
+from traceglass.store._time import NS_MAX, NS_MIN, TimeLike, to_ns
+from traceglass.store._writer import rollback
+
+_COLUMNS = ("id", "trace_id", "span_id", "name", "value", "label", "data_type", "comment", "source", "user_id",
+            "created_ns", "metadata")
+SELECT = f"SELECT {', '.join(_COLUMNS)} FROM scores"
+_UPSERT = (f"INSERT INTO scores ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
+           f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _COLUMNS[1:])}")
+# The data type a name already holds, from any other score of that name (one index seek).
+_KNOWN_TYPE = "SELECT data_type FROM scores WHERE name = ? AND id <> ? LIMIT 1"
+
+
+# -- writing ---------------------------------------------------------------------------------
+
+def write_scores(conn: sqlite3.Connection, scores: Sequence[Score]) -> tuple[list[Score], list[tuple[Score, ScoreError]]]:
+    """Upsert ``scores`` in one transaction; a score whose value's data type differs from what its
+    name already holds is refused. Returns the scores stored and the refusals."""
+    # A score given twice is stored once: the last copy wins.
+    batch = list({score.id: score for score in scores}.values())
+    if not batch:
+        return [], []
+    stored: list[Score] = []
+    refused: list[tuple[Score, ScoreError]] = []
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        known: dict[str, str] = {}  # the batch's names: stored data types, then the batch's own
+        for score in batch:
+            if score.name not in known:
+                row = conn.execute(_KNOWN_TYPE, (score.name, score.id)).fetchone()
+                if row is not None and row[0] in DATA_TYPES:
+                    known[score.name] = row[0]
+            try:
+                check_data_type(score, known)
+            except ScoreError as exc:
+                refused.append((score, exc))
+                continue
+            known[score.name] = score.data_type
+            conn.execute(_UPSERT, _row(score))
+            stored.append(score)
+        conn.execute("COMMIT")
+    except BaseException:
+        rollback(conn)
+        raise
+    return stored, refused
+
+
+def _row(score: Score) -> tuple[Any, ...]:
+    return (score.id, score.trace_id, score.span_id, score.name, score.value, score.label, score.data_type,
+            score.comment, score.source, score.user_id, score.created_ns,
+            json.dumps(score.metadata, ensure_ascii=False, allow_nan=False))
+
+
+def delete_score(conn: sqlite3.Connection, score_id: str) -> bool:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        deleted = conn.execute("DELETE FROM scores WHERE id = ?", (score_id,)).rowcount
+        conn.execute("COMMIT")
+    except BaseException:
+        rollback(conn)
+        raise
+    return deleted > 0
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+# A row may have been written by hand or by another tool: every value is checked on the way out
+# and an odd one reads as unknown, so one bad row never fails a read or yields non-JSON output.
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def score_from_row(row: Sequence[Any]) -> Score:
+    score_id, trace_id, span_id, name, value, label, data_type, comment, source, user_id, created, meta = row
+    if not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)):
+        value = None
+    if not (isinstance(created, int) and NS_MIN <= created <= NS_MAX):
+        created = 0
+    try:
+        metadata = json.loads(meta, parse_constant=lambda _: None) if isinstance(meta, str) else {}
+    except (ValueError, RecursionError):
+        metadata = {}
+    return Score(
+        id=_text(score_id) or "", name=_text(name) or "", value=None if value is None else float(value),
+        label=_text(label), data_type=data_type if data_type in DATA_TYPES else NUMERIC,
+        trace_id=_text(trace_id) or "", span_id=_text(span_id), comment=_text(comment),
+        source=_text(source) or "api", user_id=_text(user_id), created_at=from_ns(max(created, 0)),
+        metadata=metadata if isinstance(metadata, dict) else {},
+    )
+
+
+def get_score(conn: sqlite3.Connection, score_id: str) -> Score | None:
+    row = conn.execute(f"{SELECT} WHERE id = ?", (score_id,)).fetchone()
+    return None if row is None else score_from_row(row)
+
+
+def trace_scores(conn: sqlite3.Connection, trace_id: str) -> list[Score]:
+    """Every score of one trace (trace- and span-level), oldest first."""
+    return [score_from_row(row) for row in conn.execute(
+        f"{SELECT} WHERE trace_id = ? ORDER BY created_ns, id", (trace_id,))]
+
+
+def _time(name: str, value: TimeLike) -> int | None:
+    try:
+        return to_ns(value)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+
+
+def _decode_cursor(cursor: str) -> tuple[int, str]:
+    try:
+        created, score_id = cursor.split(".", 1)
+        created_ns = int(created)
+    except (AttributeError, ValueError):
+        created_ns = None
+    if created_ns is None or not NS_MIN <= created_ns <= NS_MAX:
+        raise ValueError(f"invalid cursor {cursor!r}; pass back a next_cursor from scores()")
+    return created_ns, score_id
+
+
+def list_scores(conn: sqlite3.Connection, *, trace_id: str | None = None, name: str | None = None,
+                source: str | None = None, since: TimeLike | None = None, until: TimeLike | None = None,
+                limit: int = 100, cursor: str | None = None) -> ScorePage:
+    """Scores newest first (by creation time), filtered; ``cursor`` continues a page."""
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
+        raise ValueError(f"limit must be a positive integer, got {limit!r}")
+    clauses: list[str] = []
+    params: list[Any] = []
+    if trace_id is not None:
+        clauses.append("trace_id = ?")
+        params.append(trace_id.strip().lower())
+    if name is not None:
+        clauses.append("name = ?")
+        params.append(name.strip())
+    if source is not None:
+        clauses.append("source = ?")
+        params.append(source)
+    if since is not None:
+        clauses.append("created_ns >= ?")
+        params.append(_time("since", since))
+    if until is not None:
+        clauses.append("created_ns < ?")
+        params.append(_time("until", until))
+    if cursor:
+        created, last_id = _decode_cursor(cursor)
+        clauses.append("(created_ns < ? OR (created_ns = ? AND id < ?))")
+        params.extend((created, created, last_id))
+    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    rows = conn.execute(f"{SELECT}{where} ORDER BY created_ns DESC, id DESC LIMIT ?",
+                        [*params, min(limit, NS_MAX - 1) + 1]).fetchall()
+    scores = [score_from_row(row) for row in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = f"{last[10]}.{last[0]}"
+    return ScorePage(scores, next_cursor)
+
+
+# -- summaries (the trace list's scores column, stats) ----------------------------------------
+
+def summarize(groups: Iterable[tuple[Any, Any, Any, Any, Any, Any]]) -> dict[Any, dict[str, dict[str, Any]]]:
+    """Fold ``(key, name, label, count, value_sum, value_count)`` rows into, per key,
+    ``{name: {"mean": float | None, "count": n, "labels": {label: n}}}``."""
+    sums: dict[Any, dict[str, list[Any]]] = {}
+    for key, name, label, count, value_sum, value_count in groups:
+        if not isinstance(name, str):
+            continue
+        entry = sums.setdefault(key, {}).setdefault(name, [0, 0.0, 0, {}])
+        entry[0] += count
+        if value_count and isinstance(value_sum, (int, float)) and math.isfinite(value_sum):
+            entry[1] += value_sum
+            entry[2] += value_count
+        if isinstance(label, str):
+            entry[3][label] = entry[3].get(label, 0) + count
+    return {key: {name: {"mean": (total / counted if counted else None), "count": count, "labels": labels}
+                  for name, (count, total, counted, labels) in sorted(names.items())}
+            for key, names in sums.items()}
+
+
+# total() is 0.0 for no values, sum() NULL; a label of a numeric score is None and not counted.
+_GROUP_TAIL = "name, label, count(*), total(value), count(value)"
+
+
+def trace_summaries(conn: sqlite3.Connection, trace_ids: Sequence[str]) -> dict[str, dict[str, dict[str, Any]]]:
+    """The scores summary of each of ``trace_ids`` that has scores: one grouped query."""
+    if not trace_ids:
+        return {}
+    rows = conn.execute(f"SELECT trace_id, {_GROUP_TAIL} FROM scores WHERE trace_id IN "
+                        "(SELECT value FROM json_each(?)) GROUP BY trace_id, name, label",
+                        (json.dumps(list(trace_ids)),))
+    return summarize(rows)
+
+
+def filter_clause(name: str | None, min_score: float | None, max_score: float | None) -> tuple[str, list[Any]]:
+    """A trace-list clause (over alias ``t``) keeping traces with a matching score: an IN over the
+    ``scores_name`` index, evaluated once for the whole query, not once per trace."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if name is not None:
+        clauses.append("name = ?")
+        params.append(name.strip())
+    if min_score is not None:
+        clauses.append("value >= ?")
+        params.append(min_score)
+    if max_score is not None:
+        clauses.append("value <= ?")
+        params.append(max_score)
+    return f"t.trace_id IN (SELECT trace_id FROM scores WHERE {' AND '.join(clauses)})", params
+
