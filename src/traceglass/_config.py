@@ -13,6 +13,8 @@ from datetime import timedelta
 from enum import Enum
 from typing import Any, Callable, Iterable, Mapping
 
+from traceglass._sampling import ENV_FIELDS as _SAMPLING_ENV, ENV_PREFIX as _SAMPLING_PREFIX
+from traceglass._sampling import Sampling, parse_content_policies
 from traceglass._units import as_seconds, parse_duration, parse_size
 
 logger = logging.getLogger("traceglass")
@@ -176,6 +178,12 @@ class Settings:
     # Ask OpenAI-compatible APIs for a stream's token usage (stream_options.include_usage).
     openai_stream_usage: bool = _opt(True, "TRACEGLASS_OPENAI_STREAM_USAGE", _parse_bool)
     mask: Callable[[Any], Any] | None = None
+    # Head sampling and content sampling (docs/sampling.md); from TRACEGLASS_SAMPLING_<FIELD>, one per
+    # field of Sampling (a bad one warns and its default stands), or whole from configure(sampling=...).
+    sampling: Sampling = Sampling()
+    # Exporter name -> content policy ("all", "sampled", "none") for exporters named by the environment
+    # (TRACEGLASS_EXPORTERS, or OTEL_TRACES_EXPORTER under opentelemetry-instrument).
+    exporter_content: Mapping[str, str] | None = _opt(None, "TRACEGLASS_EXPORTER_CONTENT", parse_content_policies)
     # field name -> ARGUMENT / ENVIRONMENT (absent: DEFAULT); see ``source``.
     _sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -221,6 +229,11 @@ class Settings:
                     logger.warning("traceglass: ignoring %s=%r: %s; %s", option.env, raw, exc, option.fallback)
                 continue
             sources[f.name] = ENVIRONMENT
+        if "sampling" not in values and "sampling" in wanted:
+            sampling = _sampling_from_env(env)
+            if sampling is not None:
+                values["sampling"] = sampling
+                sources["sampling"] = ENVIRONMENT
         limit = env.get(OTEL_ATTRIBUTE_LIMIT_ENV) if "max_content_length" in wanted else None
         if limit:
             # Truncate content ourselves below the SDK's own cut, so our JSON stays valid.
@@ -236,6 +249,26 @@ class Settings:
 
 
 _OPTION_NAMES = frozenset(f.name for f in fields(Settings) if not f.name.startswith("_"))
+
+
+def _sampling_from_env(env: Mapping[str, str]) -> Sampling | None:
+    """``Sampling`` from its ``TRACEGLASS_SAMPLING_*`` variables (None: none set); a bad one warns."""
+    given: dict[str, Any] = {}
+    for name, parse in _SAMPLING_ENV.items():
+        variable = _SAMPLING_PREFIX + name.upper()
+        raw = env.get(variable)
+        if raw is None or raw.strip() == "":
+            continue
+        try:
+            value = parse(raw)
+            Sampling(**{name: value})  # checked alone, so one bad variable leaves the others standing
+        except (TypeError, ValueError) as exc:
+            if (variable, raw) not in _warned_env:
+                _warned_env.add((variable, raw))
+                logger.warning("traceglass: ignoring %s=%r: %s; using the default", variable, raw, exc)
+            continue
+        given[name] = value
+    return Sampling(**given) if given else None
 
 
 def _validate_argument(name: str, value: Any) -> Any:
@@ -266,4 +299,8 @@ def _validate_argument(name: str, value: Any) -> Any:
         raise ValueError(f"openai_stream_usage must be True or False, got {value!r}")
     if name == "mask" and not callable(value):
         raise ValueError(f"mask must be callable, got {value!r}")
+    if name == "sampling" and not isinstance(value, Sampling):
+        raise ValueError(f"sampling must be a traceglass.Sampling, got {value!r}")
+    if name == "exporter_content":
+        return parse_content_policies(value) if isinstance(value, str) else dict(value)
     return value

@@ -28,6 +28,7 @@ from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 from traceglass import _runtime
+from traceglass._sampling import CONTENT_SAMPLED, head_sampler
 from traceglass.processors.session import SessionSpanProcessor
 
 logger = logging.getLogger("traceglass")
@@ -105,8 +106,13 @@ class TraceglassConfigurator(_OTelSDKConfigurator):
         kwargs.setdefault("span_processors", [SessionSpanProcessor()])
         # The runtime's settings: read from the environment once, shared with the handler.
         settings = _runtime.current().settings
-        if settings.cost:
-            kwargs.setdefault("export_span_processor", _SharedCostPipeline(settings.prices))
+        sampling = settings.sampling
+        if sampling.trace_rate < 1.0 and not os.environ.get("OTEL_TRACES_SAMPLER", "").strip():
+            # TRACEGLASS_SAMPLING_TRACE_RATE, when OTEL_TRACES_SAMPLER (which wins) is not set.
+            kwargs.setdefault("sampler", head_sampler(sampling.trace_rate))
+        policies = settings.exporter_content or {}
+        if settings.cost or sampling.samples_content or any(p != CONTENT_SAMPLED for p in policies.values()):
+            kwargs.setdefault("export_span_processor", _SharedCostPipeline(settings.prices, settings))
         super()._configure(**kwargs)
 
 
@@ -118,19 +124,50 @@ class _SharedCostPipeline:
     it and return a processor that does nothing.
     """
 
-    def __init__(self, prices: Any) -> None:
+    def __init__(self, prices: Any, settings: Any = None) -> None:
         self._prices = prices  # a validated table (a bad TRACEGLASS_PRICES was dropped, with a warning)
+        self._settings = settings
         self._cost: Any = None
+        self._sampling: Any = None
 
     def __call__(self, exporter: SpanExporter) -> SpanProcessor:
-        batch = BatchSpanProcessor(exporter)
-        if self._cost is not None:
+        batch: SpanProcessor = BatchSpanProcessor(exporter)
+        settings = self._settings
+        first = self._cost is None and self._sampling is None
+        if settings is not None and (settings.sampling.samples_content or settings.exporter_content):
+            # Content sampling behind the cost processor (roll-ups see whole spans), in front of the batches.
+            from traceglass.processors.sampling import ContentSamplingProcessor
+
+            policy = _content_policy(exporter, settings.exporter_content or {})
+            if self._sampling is None:
+                self._sampling = ContentSamplingProcessor(settings.sampling, ())
+            self._sampling.add_downstream(policy, batch)
+            if not first:
+                return _NothingProcessor()
+            batch = self._sampling
+        elif not first:
             self._cost.add_downstream(batch)
             return _NothingProcessor()
+        if settings is not None and not settings.cost:
+            return batch
         from traceglass.processors.cost import CostSpanProcessor
 
         self._cost = CostSpanProcessor(batch, prices=self._prices)
         return self._cost
+
+
+def _content_policy(exporter: SpanExporter, policies: dict[str, str]) -> str:
+    """The TRACEGLASS_EXPORTER_CONTENT policy of the OTEL_TRACES_EXPORTER name this exporter came from."""
+    from opentelemetry.util._importlib_metadata import entry_points
+
+    for name, policy in policies.items():
+        for point in entry_points(group="opentelemetry_traces_exporter", name=name):
+            try:
+                if point.load() is type(exporter):
+                    return policy
+            except Exception:  # noqa: BLE001 - an entry point that fails to load names no exporter of ours
+                continue
+    return CONTENT_SAMPLED
 
 
 class _NothingProcessor(SpanProcessor):

@@ -47,9 +47,9 @@ def frozen_attributes(span: ReadableSpan) -> Mapping[str, Any]:
 
 
 class EnrichedSpan(ReadableSpan):
-    """A finished span's copy with other attributes; everything else is the original's."""
+    """A finished span's copy with other attributes (and events, when given); the rest is the original's."""
 
-    def __init__(self, original: ReadableSpan, attributes: Mapping[str, Any]) -> None:
+    def __init__(self, original: ReadableSpan, attributes: Mapping[str, Any], events: Any = None) -> None:
         # The SDK's bounded containers of an ended span never change again, so the copy shares them
         # (and with them their dropped counts) instead of copying them; other spans use the
         # public properties.
@@ -59,7 +59,7 @@ class EnrichedSpan(ReadableSpan):
             parent=original.parent,
             resource=original.resource,
             attributes=attributes,
-            events=_own(original, "_events", "events"),
+            events=_own(original, "_events", "events") if events is None else events,
             links=_own(original, "_links", "links"),
             kind=original.kind,
             # The private field: the public property is deprecated and warns (SDK >= 1.11).

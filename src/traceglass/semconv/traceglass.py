@@ -80,4 +80,39 @@ SPAN_DROP_QUEUE_FULL = "queue_full"
 SPAN_DROP_EXPORT_FAILED = "export_failed"
 SPAN_DROP_SHUTDOWN = "shutdown"
 
+# Content sampling (docs/sampling.md): False on a span whose content was removed for its destination.
+CONTENT_SAMPLED = "traceglass.content.sampled"
+# Traces whose content was decided, with what happened, when and why.
+METRIC_SAMPLING_TRACES = "traceglass.sampling.traces"
+SAMPLING_OUTCOME = "traceglass.sampling.outcome"
+SAMPLING_OUTCOME_KEPT = "content_kept"
+SAMPLING_OUTCOME_DROPPED = "content_dropped"
+SAMPLING_TRIGGER = "traceglass.sampling.trigger"
+SAMPLING_TRIGGER_ROOT = "root_ended"  # the trace's local root ended: the normal case
+SAMPLING_TRIGGER_TIMEOUT = "timeout"  # no local root ended within the decision timeout
+SAMPLING_TRIGGER_PRESSURE = "pressure"  # evicted, oldest first, to keep the buffer in bounds
+SAMPLING_TRIGGER_FLUSH = "flush"  # flush() or shutdown() decided it
+SAMPLING_REASON = "traceglass.sampling.reason"  # a keep_content_when condition, "rate" or "sampled_out"
+# Spans exported with content removed, and spans head sampling left out of our exporters.
+METRIC_SAMPLING_SPANS_STRIPPED = "traceglass.sampling.spans_stripped"
+
+# What content capture controls, whoever captured it: removed from a span whose content is not kept.
+# Ours and the GenAI conventions' (the official openai-v2 writes the same keys), older and peer dialects
+# (OpenLLMetry's gen_ai.prompt.N.*, OpenInference's input.value and llm.input_messages.N.*).
+CONTENT_ATTRIBUTES = frozenset({
+    "gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions", "gen_ai.tool.definitions",
+    "gen_ai.tool.call.arguments", "gen_ai.tool.call.result", "gen_ai.retrieval.query.text",
+    "gen_ai.retrieval.documents", INPUT_VALUE, OUTPUT_VALUE, TRUNCATED,
+    "gen_ai.prompt", "gen_ai.completion", "input.value", "output.value", "llm.prompts",
+})
+# Prefixes followed by an index (gen_ai.prompt.0.content); gen_ai.prompt.name, a template's name, stays.
+CONTENT_INDEXED_PREFIXES = ("gen_ai.prompt.", "gen_ai.completion.", "llm.input_messages.",
+                            "llm.output_messages.", "retrieval.documents.", "embedding.embeddings.")
+# Span events carrying content: the inference-details event, and the per-message events of older releases.
+CONTENT_EVENTS = frozenset({
+    "gen_ai.client.inference.operation.details", "gen_ai.system.message", "gen_ai.user.message",
+    "gen_ai.assistant.message", "gen_ai.tool.message", "gen_ai.choice", "gen_ai.content.prompt",
+    "gen_ai.content.completion",
+})
+
 __all__ = [name for name in list(globals()) if name.isupper()]
