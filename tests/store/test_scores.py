@@ -299,6 +299,49 @@ def test_each_trace_summary_sums_up_its_scores(scored):
     assert page.to_dict()["traces"][2]["scores"] == {"tone": {"mean": None, "count": 1, "labels": {"terse": 1}}}
 
 
+def _by_key(rows) -> dict:
+    return {row.key: row.scores for row in rows}
+
+
+def test_stats_sum_up_scores_per_model_type_and_trace_group(scored):
+    both = {"mean": 0.5, "count": 2, "labels": {"false": 1, "true": 1}}
+    assert _by_key(scored.stats("model")) == {
+        "gpt-4o": {"helpfulness": {"mean": pytest.approx(0.7), "count": 2, "labels": {}},
+                   "thumbs": {"mean": 1.0, "count": 1, "labels": {"true": 1}},
+                   "tone": {"mean": None, "count": 1, "labels": {"terse": 1}}},
+        "gpt-4o-mini": {"helpfulness": {"mean": 0.2, "count": 1, "labels": {}}, "thumbs": both}}
+    # Trace-level scores count under the root span's type, a span's under its own.
+    assert _by_key(scored.stats("type")) == {
+        "agent": {"helpfulness": {"mean": pytest.approx(1.6 / 3), "count": 3, "labels": {}}, "thumbs": both,
+                  "tone": {"mean": None, "count": 1, "labels": {"terse": 1}}},
+        "llm": {"thumbs": {"mean": 1.0, "count": 1, "labels": {"true": 1}}}}
+    all_three = {"helpfulness": {"mean": pytest.approx(1.6 / 3), "count": 3, "labels": {}},
+                 "thumbs": {"mean": pytest.approx(2 / 3), "count": 3, "labels": {"false": 1, "true": 2}},
+                 "tone": {"mean": None, "count": 1, "labels": {"terse": 1}}}
+    assert _by_key(scored.stats("project")) == {"shop": all_three}
+    assert _by_key(scored.stats("day")) == {"2027-01-15": all_three}
+    assert _by_key(scored.stats("user")) == {None: all_three}
+    assert _by_key(scored.stats("project", since=BASE_S + 15)) == {"shop": {
+        "helpfulness": {"mean": pytest.approx(1.6 / 3), "count": 3, "labels": {}},
+        "thumbs": {"mean": pytest.approx(2 / 3), "count": 3, "labels": {"false": 1, "true": 2}}}}
+    assert scored.stats("project", project="elsewhere") == []
+    assert scored.stats("model")[0].to_dict()["scores"] == scored.stats("model")[0].scores
+
+
+def test_a_trace_calling_one_model_twice_counts_its_score_once_under_the_model(tmp_path):
+    path = tmp_path / "s.db"
+    with TraceWriter(path) as writer:
+        writer.write([_span(1, "agent"), _span(2, "chat", 1, attributes={"gen_ai.request.model": "gpt-4o"}),
+                      _span(3, "chat", 1, attributes={"gen_ai.request.model": "gpt-4o-2024-08-06"}),
+                      _span(4, "chat", 1, attributes={"gen_ai.request.model": "o3"})])
+    with TraceStore(path) as store:
+        store.add_score("good", 1, trace_id=TRACE_HEX)
+        store.add_score("good", 0, trace_id=TRACE_HEX, span_id="0000000000000004")
+        assert _by_key(store.stats("model")) == {
+            "gpt-4o": {"good": {"mean": 1.0, "count": 1, "labels": {}}},
+            "o3": {"good": {"mean": 0.5, "count": 2, "labels": {}}}}
+
+
 # -- retention ---------------------------------------------------------------------------------
 
 def test_delete_trace_deletes_its_scores(scored):

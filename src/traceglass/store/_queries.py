@@ -350,6 +350,8 @@ def stats(conn: sqlite3.Connection, group_by: str = "model", *, since: TimeLike 
         row[3] += int(tokens_out or 0)
         if cost is not None:
             row[4] = cost if row[4] is None else row[4] + cost
+    scope, scope_params = _scope("g.", since=since, until=until, project=project)
+    scores = _scores.group_summaries(conn, group_by, scope, scope_params, lambda k: _key(fold(k)))
     merged: dict[Any, list[int]] = {}
     for k, values in durations.items():
         merged.setdefault(_key(fold(k)), []).extend(values)
@@ -358,7 +360,8 @@ def stats(conn: sqlite3.Connection, group_by: str = "model", *, since: TimeLike 
         values = sorted(merged.get(k, ()))
         p50, p95 = ((values[_rank(50, len(values)) - 1] / 1e6, values[_rank(95, len(values)) - 1] / 1e6)
                     if values else (None, None))
-        rows.append(StatsRow(k, calls, errors, tokens_in, tokens_out, tokens_in + tokens_out, cost, p50, p95))
+        rows.append(StatsRow(k, calls, errors, tokens_in, tokens_out, tokens_in + tokens_out, cost, p50, p95,
+                             scores=scores.get(k, {})))
     rows.sort(key=lambda r: (-(r.cost_usd or 0.0), -r.calls, str(r.key)))
     return rows
 
