@@ -86,7 +86,10 @@
       if (!names.length) return "–";
       return names.map((name) => {
         const s = summary[name] || {};
-        if (s.mean !== null && s.mean !== undefined) return `${name} ${Number(s.mean).toFixed(2)} (${s.count})`;
+        if (s.mean !== null && s.mean !== undefined) {
+          const mean = Number(s.mean).toFixed(2);
+          return `${name} ${mean === "-0.00" ? "0.00" : mean} (${s.count})`;
+        }
         const labels = Object.entries(s.labels || {}).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
           .map(([label, n]) => `${label} ${n}`).join(", ");
         return `${name} ${labels || "(" + s.count + ")"}`;
