@@ -20,6 +20,15 @@ def port_number(text: str) -> int:
     return value
 
 
+def cors_origin(text: str) -> str:
+    from traceglass.server._cors import check_origin
+
+    try:
+        return check_origin(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def check_can_serve(host: str, port: int, token: str | None) -> None:
     """Everything that would stop the dashboard from starting, as a usage :class:`CommandError`:
     a non-loopback host without a token, then a port that cannot be bound."""
@@ -45,8 +54,10 @@ def add_subcommands(subparsers: Any, common: argparse.ArgumentParser) -> None:
     ui.add_argument("--token", default=None,
                     help="access token every request must present (default: $TRACEGLASS_TOKEN); "
                          "required for a non-loopback --host")
-    ui.add_argument("--cors-origin", action="append", dest="cors_origins", metavar="ORIGIN",
-                    help="allow browser calls from this origin (repeatable; none by default)")
+    ui.add_argument("--cors-origin", action="append", dest="cors_origins", metavar="ORIGIN", type=cors_origin,
+                    help="let pages of this origin (scheme://host[:port], e.g. https://app.example) call the API "
+                         "from a browser, e.g. a feedback widget posting scores with the token (repeatable; "
+                         "none by default)")
     ui.set_defaults(func=run_ui)
 
 

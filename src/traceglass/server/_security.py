@@ -9,6 +9,9 @@
 * Body size: a larger ``Content-Length`` or a longer streamed body gets 413.
 * Headers: a strict Content-Security-Policy (no inline script at all) on every response, so even
   markup that slipped into the page could not run.
+* CORS (only with an allow-list, :mod:`traceglass.server._cors`): a preflight from a listed origin
+  is answered here, after the Host check and before the token check (a preflight carries no
+  credentials); every response to a listed origin, errors included, says it may read it.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from collections.abc import Awaitable, Callable
 from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
+
+from traceglass.server._cors import CorsPolicy
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -72,28 +77,34 @@ def _host_name(value: str) -> str:
 
 
 class SecurityMiddleware:
-    """Token check, loopback Host check, body size limit and security headers around ``app``."""
+    """Token check, loopback Host check, body size limit, CORS and security headers around ``app``."""
 
-    def __init__(self, app: ASGIApp, *, token: str | None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
+    def __init__(self, app: ASGIApp, *, token: str | None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+                 cors: CorsPolicy | None = None) -> None:
         self.app = app
         self.token = token or None
         self.max_body_bytes = max_body_bytes
+        self.cors = cors
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        cors_headers = self.cors.response_headers(headers.get("origin")) if self.cors is not None else []
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message = dict(message)
-                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS, *cors_headers]
             await send(message)
 
         if self.token is None and not is_loopback(_host_name(headers.get("host", "localhost"))):
             await _json(send_with_headers, 403, "this server only answers requests to localhost; start it with "
                                                 "a token (--token or TRACEGLASS_TOKEN) to serve other hosts")
+            return
+        if self.cors is not None and CorsPolicy.is_preflight(scope.get("method", ""), headers):
+            await self._preflight(self.cors, headers, send)
             return
         if self.token is not None:
             verdict = self._authorize(scope, headers)
@@ -132,6 +143,17 @@ class SecurityMiddleware:
         except BodyTooLargeError:
             if not started:
                 await _json(send_with_headers, 413, f"request body is larger than {self.max_body_bytes} bytes")
+
+    @staticmethod
+    async def _preflight(cors: CorsPolicy, headers: dict[str, str], send: Send) -> None:
+        allowed = cors.preflight(headers)
+        if allowed is None:  # no Access-Control-* header: the browser refuses the actual request
+            await _json(send, 403, "CORS preflight refused: this origin, method or header is not allowed",
+                        extra=[*SECURITY_HEADERS, (b"vary", b"Origin")])
+            return
+        await send({"type": "http.response.start", "status": 204,
+                    "headers": [*allowed, *SECURITY_HEADERS, (b"content-length", b"0")]})
+        await send({"type": "http.response.body", "body": b""})
 
     def _authorize(self, scope: Scope, headers: dict[str, str]) -> str:
         assert self.token is not None

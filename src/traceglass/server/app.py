@@ -9,12 +9,12 @@ from importlib import resources
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from traceglass.server._cors import CorsPolicy
 from traceglass.server._ingest import SpanIngest
 from traceglass.server._openapi import openapi_schema
 from traceglass.server._receiver import OTLPReceiver
@@ -44,12 +44,14 @@ def create_app(
     """The traceglass server as an ASGI app, over the database at ``db_path`` (default: the exporter's).
 
     ``token``: when given, every request must present it (see :mod:`traceglass.server._security`).
-    ``cors_origins``: origins allowed to call the API from a browser (none by default).
+    ``cors_origins``: origins (``https://app.example``) whose pages may call the API from a browser,
+    e.g. a feedback widget posting scores (none by default; see :mod:`traceglass.server._cors`).
     ``max_body_bytes``: the largest request body accepted (compressed and decompressed).
     ``prices``: a price table for the spans received over OTLP (default: ``TRACEGLASS_PRICES``).
     """
     if max_body_bytes <= 0:
         raise ValueError(f"max_body_bytes must be positive, got {max_body_bytes!r}")
+    cors = CorsPolicy(cors_origins) if cors_origins else None  # a bad origin raises before anything opens
     store = TraceStore(db_path)
     ingest = SpanIngest(store.path, prices=prices)
     api = RestApi(store, pricer=ingest.price)
@@ -107,8 +109,6 @@ def create_app(
                     exception_handlers={ApiError: api_error, BodyTooLargeError: too_large, 404: not_found})
     app.state.store = store
     app.state.ingest = ingest
-    if cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
-                           allow_headers=["authorization", "content-type", "content-encoding"])
-    # Outermost: the token and size checks run before anything else, CORS preflights included.
-    return SecurityMiddleware(app, token=token, max_body_bytes=max_body_bytes)
+    # Outermost: the Host, token and size checks run before anything else; CORS preflights are
+    # answered there (after the Host check), and every answer to an allowed origin carries CORS headers.
+    return SecurityMiddleware(app, token=token, max_body_bytes=max_body_bytes, cors=cors)
