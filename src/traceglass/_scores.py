@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from traceglass import semconv
+from traceglass._unicode import is_valid_unicode
 
 #: Who or what gave a score.
 SOURCES = ("human", "api", "llm", "code", "eval")
@@ -36,6 +37,7 @@ MAX_ID_LENGTH = 200
 MAX_USER_ID_LENGTH = 1_000
 MAX_METADATA_BYTES = 65_536
 
+_NS_MIN, _NS_MAX = -(2**63), 2**63 - 1
 _TRACE_ID = re.compile(r"[0-9a-f]{32}")
 _SPAN_ID = re.compile(r"[0-9a-f]{16}")
 
@@ -124,6 +126,9 @@ def new_score(
     meta = _metadata(metadata, problems)
     if created_at is not None and (not isinstance(created_at, datetime) or created_at.tzinfo is None):
         problems.append(("created_at", "must be a timezone-aware datetime"))
+    elif created_at is not None and not _NS_MIN <= to_ns(created_at) <= _NS_MAX:
+        # Stored (and sent over OTLP) as 64-bit Unix ns: 1677-09-21 to 2262-04-11.
+        problems.append(("created_at", f"must be between 1677 and 2262, got {created_at.isoformat()}"))
     if problems:
         raise ScoreError(problems)
     return Score(
@@ -213,7 +218,13 @@ def _metadata(value: Any, problems: list[tuple[str, str]]) -> dict[str, Any]:
     except (TypeError, ValueError) as exc:
         problems.append(("metadata", f"must be JSON-serializable with finite numbers ({exc})"))
         return {}
-    if len(text.encode("utf-8", "surrogatepass")) > MAX_METADATA_BYTES:
+    except RecursionError:
+        problems.append(("metadata", "is nested too deeply"))
+        return {}
+    if not is_valid_unicode(text):  # SQLite's UTF-8 text and the OTLP encoder refuse lone surrogates
+        problems.append(("metadata", "must be valid Unicode (it holds a lone surrogate)"))
+        return {}
+    if len(text.encode("utf-8")) > MAX_METADATA_BYTES:
         problems.append(("metadata", f"must be at most {MAX_METADATA_BYTES} bytes as JSON"))
         return {}
     return json.loads(text)  # a plain, JSON-shaped copy: what is stored is what is returned
@@ -263,12 +274,14 @@ def from_event(attributes: Mapping[str, Any], *, trace_id: str, span_id: str | N
         value = number  # None or a bool: new_score names the problem
     metadata: Any = attributes.get(semconv.SCORE_METADATA)
     if isinstance(metadata, str):
+        # Another SDK's metadata may be any text: what is not a JSON object is kept as text.
         try:
-            metadata = json.loads(metadata)
-        except ValueError:
-            metadata = {"raw": metadata}
-    if timestamp_ns is None or timestamp_ns <= 0:
-        timestamp_ns = time.time_ns()
+            parsed = json.loads(metadata)
+        except (ValueError, RecursionError):
+            parsed = None
+        metadata = parsed if isinstance(parsed, dict) else {"raw": metadata}
+    if not isinstance(timestamp_ns, int) or isinstance(timestamp_ns, bool) or not 0 < timestamp_ns < 2**63:
+        timestamp_ns = time.time_ns()  # missing, or beyond what a 64-bit ns time holds
     score_id = attributes.get(semconv.SCORE_ID)
     if score_id is None:
         key = json.dumps([trace_id, span_id, name, number, label, timestamp_ns], default=str)
