@@ -9,8 +9,9 @@ import socket
 import subprocess
 import sys
 
+from traceglass._scores import from_ns, new_score
 from traceglass.cli._demo import _summary
-from traceglass.store import TraceStore
+from traceglass.store import TraceStore, TraceWriter
 
 _EARLIER_NS = 1_700_000_000_000_000_000  # 2023-11-14: long before any run
 
@@ -44,9 +45,9 @@ def test_demo_fills_a_fresh_store_and_reports_what_it_added(tmp_path):
     lines = done.stdout.splitlines()
     assert lines[0] == f"--fresh: deleted {db}, {db}-wal, {db}-shm"
     assert lines[1] == "Running the example apps against the bundled OpenAI-compatible server (no API key needed):"
-    assert [re.sub(r" \(\d+\.\d s\)$", "", line) for line in lines[2:8]] == [
+    assert [re.sub(r" \(\d+\.\d s\)$", "", line) for line in lines[2:9]] == [
         f"  ran {name}" for name in ("rag_pipeline", "deepeval_agent", "openai_tools_streaming", "langchain_agent",
-                                     "sessions_users", "openai_zero_code")]
+                                     "sessions_users", "chat_feedback", "openai_zero_code")]
     assert lines[-1] == f"Browse them with: traceglass traces --db {db}"
 
     store = TraceStore(str(db))
@@ -56,6 +57,7 @@ def test_demo_fills_a_fresh_store_and_reports_what_it_added(tmp_path):
         for t in traces:
             by_project.setdefault(t.project, set()).add(t.name)
         spans = [s for t in traces for s in store.get_trace(t.trace_id).spans]
+        scores = store.scores(limit=500).scores
     finally:
         store.close()
     assert "sk-must-not-be-used" not in str(spans)
@@ -66,22 +68,32 @@ def test_demo_fills_a_fresh_store_and_reports_what_it_added(tmp_path):
         "langchain-agent": {"weather-agent", "RunnableSequence"},
         "openai-zero-code": {"chat gpt-4o-mini", "chat gpt-4o", "embeddings text-embedding-3-small"},
         "travel-assistant": {"conversation_turn"},
+        "chat-feedback": {"chat_turn"},
         "openai-tools-streaming": {"weather_turn", "chat gpt-4o", "chat gpt-4o-mini",
                                    "embeddings text-embedding-3-small", "chat error-429"},
     }
     counts = {p: sum(t.project == p for t in traces) for p in by_project}
     assert counts == {"rag-pipeline": 2, "support-agent": 2, "langchain-agent": 2, "openai-zero-code": 4,
-                      "travel-assistant": 10, "openai-tools-streaming": 6}
+                      "travel-assistant": 10, "openai-tools-streaming": 6, "chat-feedback": 3}
     assert {s.type for s in spans} == {"chain", "tool", "llm", "agent", "retriever", "embedding", "chat_model",
                                        "graph_node"}
     unpriced = sorted(t.name for t in traces if not t.cost_usd)
     assert unpriced == ["chat error-429"]  # every other trace reports usage and has a price
     assert all(t.total_tokens > 0 for t in traces if t.cost_usd)
     # the summary is this run's, in the store's own figures
-    summary = lines[8]
-    assert summary.startswith(f"This run added 26 traces, {len(spans)} spans, $")
-    assert summary.endswith(f" to {db} (now 26 traces in all)")
-    rows = {line.split()[0]: line.split()[1:] for line in lines[9:-1]}
+    # chat_feedback's end-user thumbs and code checks, each on a trace of this run
+    assert sorted((s.name, s.label, s.source, s.user_id, s.comment) for s in scores) == [
+        ("complete_answer", "false", "code", None, "finish_reason=length"),
+        ("complete_answer", "true", "code", None, None),
+        ("complete_answer", "true", "code", None, None),
+        ("user_feedback", "false", "human", "maya", "The answer stopped mid-sentence."),
+        ("user_feedback", "true", "human", "maya", None),
+    ]
+    assert {s.trace_id for s in scores} == {t.trace_id for t in traces if t.project == "chat-feedback"}
+    summary = lines[9]
+    assert summary.startswith(f"This run added 29 traces, {len(spans)} spans, 5 scores, $")
+    assert summary.endswith(f" to {db} (now 29 traces in all)")
+    rows = {line.split()[0]: line.split()[1:] for line in lines[10:-1]}
     assert {p: (int(r[0]), r[1], int(r[2]), r[3]) for p, r in rows.items()} == {
         p: (counts[p], "traces", sum(t.total_tokens for t in traces if t.project == p), "tokens") for p in counts}
 
@@ -97,8 +109,12 @@ def test_summary_counts_only_this_runs_traces(tmp_path):
                                                      "gen_ai.usage.output_tokens": 1})
     _add_trace(store, "three", "app-b", since + 2)
     store.close()
+    writer = TraceWriter(db)
+    writer.write_scores([new_score("helpful", 1, trace_id="a" * 32, created_at=from_ns(_EARLIER_NS)),
+                         new_score("helpful", 0, trace_id="b" * 32, created_at=from_ns(since + 3))])
+    writer.close()
     assert _summary(db, since).splitlines() == [
-        f"This run added 3 traces, 3 spans, $0.75 to {db} (now 4 traces in all)",
+        f"This run added 3 traces, 3 spans, 1 scores, $0.75 to {db} (now 4 traces in all)",
         "  app-a                      2 traces     13 tokens $0.75",
         "  app-b                      1 traces      0 tokens unpriced",
     ]

@@ -267,3 +267,34 @@ def test_openai_zero_code_runs_plainly(tmp_path):
     hello = "Hello! Happy to help with whatever you are working on."
     assert done.stdout.splitlines() == [f"chat: {hello}", f"stream: {hello}", "embeddings: 2 vectors of 1536",
                                         f"responses: {hello}"]
+
+
+def test_chat_feedback(tmp_path):
+    db = tmp_path / "t.db"
+    done = run_example("chat_feedback", db)
+    assert done.stdout.splitlines() == [
+        "maya #1: Hello! Happy to help with whatever you are working on.",
+        "  maya gave it a thumbs-up",
+        "maya #2: Based on the context provided, the key points",  # cut at max_tokens=8
+        "  maya gave it a thumbs-down: The answer stopped mid-sentence.",
+        "leo #3: Try the local seafood and a bakery breakfast; lunch menus run about 12 to 15 euros.",
+    ]
+    assert trees(db)["chat_turn"] == [[(0, "chat_turn", "chain"), (1, "chat gpt-4o-mini", "llm")]] * 3
+    store = TraceStore(str(db))
+    try:
+        turns = [store.get_trace(t.trace_id) for t in reversed(store.list_traces(limit=10).traces)]
+        found = [[(s.name, s.value, s.label, s.data_type, s.source, s.user_id, s.comment,
+                   # the code check was made inside the turn: it is on the turn's span; feedback is on the trace
+                   "turn span" if s.span_id == trace.root.span_id else s.span_id)
+                  for s in sorted(trace.scores, key=lambda s: s.name)] for trace in turns]
+        assert [t.session for t in turns] == ["maya-chat", "maya-chat", "leo-chat"]
+        assert len(store.scores(limit=100).scores) == 5
+    finally:
+        store.close()
+    assert found == [
+        [("complete_answer", 1.0, "true", "boolean", "code", None, None, "turn span"),
+         ("user_feedback", 1.0, "true", "boolean", "human", "maya", None, None)],
+        [("complete_answer", 0.0, "false", "boolean", "code", None, "finish_reason=length", "turn span"),
+         ("user_feedback", 0.0, "false", "boolean", "human", "maya", "The answer stopped mid-sentence.", None)],
+        [("complete_answer", 1.0, "true", "boolean", "code", None, None, "turn span")],
+    ]

@@ -77,6 +77,7 @@ def _summary(db: str, since_ns: int) -> str:
             if cursor is None:
                 break
         held = store.count()["traces"]
+        scores = _count_scores(store, since)
     finally:
         store.close()
     projects: dict[str, list[Any]] = {}
@@ -88,13 +89,25 @@ def _summary(db: str, since_ns: int) -> str:
         return sum(costs) if costs else None
 
     total = priced(added)
-    lines = [f"This run added {len(added)} traces, {sum(t.span_count for t in added)} spans, "
+    lines = [f"This run added {len(added)} traces, {sum(t.span_count for t in added)} spans, {scores} scores, "
              f"{cost(total) if total is not None else 'no cost'} to {db} (now {held} traces in all)"]
     for project, traces in sorted(projects.items(), key=lambda item: (-(priced(item[1]) or 0.0), item[0])):
         amount = priced(traces)
         lines.append(f"  {project:24} {len(traces):3d} traces {sum(t.total_tokens for t in traces):6d} tokens "
                      f"{'unpriced' if amount is None else cost(amount)}")
     return "\n".join(lines)
+
+
+def _count_scores(store: Any, since: Any) -> int:
+    """The scores created at or after ``since`` (the examples' feedback and checks)."""
+    count, cursor = 0, None
+    for _ in range(_MAX_SUMMARY_PAGES):
+        page = store.scores(since=since, limit=500, cursor=cursor)
+        count += len(page.scores)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    return count
 
 
 def _demo(args: argparse.Namespace) -> int:

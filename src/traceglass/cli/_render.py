@@ -213,6 +213,7 @@ def trace_scores(trace: Trace, scores: list[Any], console: Console) -> None:
     table = Table(title=f"scores ({len(scores)})", title_justify="left", show_edge=False)
     for column in ("on", "name", "value", "source", "user", "comment", "created (UTC)", "id"):
         table.add_column(column, no_wrap=column in ("created (UTC)", "id"),
+                         overflow="fold" if column == "name" else "ellipsis",
                          justify="right" if column == "value" else "left")
     ordered = sorted(scores, key=lambda s: (s.span_id is not None, -s.created_ns))
     for score in ordered:
@@ -231,12 +232,14 @@ def _value_cell(score: Any) -> Text:
 
 
 def scores_table(page: Any) -> None:
+    # The trace id's first 16 digits (a prefix `show` and `score` take) leave the name and the
+    # comment room in 160 columns; --json has every field whole.
     table = Table(title="scores (newest first)", title_justify="left")
-    for column in ("created (UTC)", "trace id", "span", "name", "value", "source", "user", "comment", "id"):
-        table.add_column(column, no_wrap=column in ("created (UTC)", "trace id", "span", "id"),
-                         justify="right" if column == "value" else "left")
+    for column in ("created (UTC)", "trace", "span", "name", "value", "source", "user", "comment", "id"):
+        table.add_column(column, no_wrap=column in ("created (UTC)", "trace", "span", "id"),
+                         overflow="fold" if column == "name" else "ellipsis", justify="right" if column == "value" else "left")
     for score in page.scores:
-        table.add_row(_when(score), plain(score.trace_id), plain(score.span_id or "–"), plain(score.name),
+        table.add_row(_when(score), plain(score.trace_id[:16]), plain(score.span_id or "–"), plain(score.name),
                       _value_cell(score), plain(score.source), plain(score.user_id), _short(score.comment, 60),
                       plain(score.id))
     console = _console()

@@ -45,7 +45,10 @@ def _command_for(name: str) -> list[str] | None:
 def _environment(db: str, base_url: str, name: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "OTEL_", "TRACEGLASS_"))}
     env.update({"TRACEGLASS_DB": db, "OPENAI_BASE_URL": base_url, "OPENAI_API_KEY": DEMO_API_KEY,
-                "PYTHONUNBUFFERED": "1"})
+                "PYTHONUNBUFFERED": "1",
+                # configure() instruments LiteLLM when it is installed; importing it fetches a price
+                # map from GitHub (three tries, ~30 s offline) unless told to use its bundled copy.
+                "LITELLM_LOCAL_MODEL_COST_MAP": "True"})
     for key in ("TRACEGLASS_CAPTURE_CONTENT", "TRACEGLASS_PRICES", "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"):
         if key in os.environ:  # the user's own content and price choices still apply
             env[key] = os.environ[key]

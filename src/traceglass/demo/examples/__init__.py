@@ -13,6 +13,7 @@ DEMO_ORDER = (
     "openai_tools_streaming",
     "langchain_agent",
     "sessions_users",
+    "chat_feedback",
     "openai_zero_code",
     "read_traces",
 )
