@@ -52,13 +52,16 @@ def test_configure_sqlite_then_flush_stores_the_score_beside_its_span(tmp_path):
         with traceglass.span("answer") as span:
             score = traceglass.score("helpfulness", 0.5, comment="ok", user_id="u-1", metadata={{"k": [1]}})
         flushed = traceglass.flush()
-        print(json.dumps({{"flushed": flushed, "score": score.to_dict()}}))
+        from traceglass.store import TraceStore
+        with TraceStore({str(db)!r}) as store:  # flush_interval=60: only flush() can have written it by now
+            stored = [s.to_dict() for s in store.scores()]
+        print(json.dumps({{"flushed": flushed, "score": score.to_dict(), "stored": stored}}))
         """
     )
     assert result.returncode == 0, result.stderr
     outcome = _last_json(result.stdout)
     assert outcome["flushed"] is True
-    # flush_interval=60: only flush() can have written it, before the process exits.
+    assert outcome["stored"] == [outcome["score"]]
     assert _stored(db) == [outcome["score"]]
     store = TraceStore(str(db))
     try:
@@ -82,11 +85,16 @@ def test_scores_pending_at_shutdown_are_stored_and_the_same_id_is_updated_not_du
         with traceglass.span("answer"):
             second = traceglass.score("thumbs", False, id="fb-7", source="human", comment="changed")
         traceglass.shutdown()
-        print(json.dumps(second.to_dict()))
+        from traceglass.store import TraceStore
+        with TraceStore({str(db)!r}) as store:  # read before the interpreter's exit could write anything
+            stored = [s.to_dict() for s in store.scores()]
+        print(json.dumps({{"stored": stored, "second": second.to_dict()}}))
         """
     )
     assert result.returncode == 0, result.stderr
-    assert _stored(db) == [_last_json(result.stdout)]
+    outcome = _last_json(result.stdout)
+    assert outcome["stored"] == [outcome["second"]]
+    assert _stored(db) == [outcome["second"]]
 
 
 class _Sink:
@@ -230,10 +238,11 @@ def _sdk_record(pb):
     return ReadableLogRecord(log_record=record, resource=Resource.create({}))
 
 
-def test_console_prints_the_score_record():
+def test_console_prints_the_score_record_once_though_configure_ran_twice():
     result = run(
         """
         import traceglass
+        traceglass.configure(exporters=["console"], instrument=[], metrics_enabled=False)
         traceglass.configure(exporters=["console"], instrument=[], metrics_enabled=False)
         with traceglass.span("answer"):
             traceglass.score("speed", 3, source="code")
@@ -314,12 +323,16 @@ def test_a_busy_thread_scoring_never_waits_for_the_store_and_every_score_lands(t
         worker = threading.Thread(target=busy)
         worker.start()
         worker.join(60)
-        print(json.dumps({{"flushed": traceglass.flush(), "ids": ids}}))
+        flushed = traceglass.flush()
+        import sqlite3
+        stored = [row[0] for row in sqlite3.connect({str(db)!r}).execute("SELECT id FROM scores")]
+        print(json.dumps({{"flushed": flushed, "ids": ids, "stored": stored}}))
         """
     )
     assert result.returncode == 0, result.stderr
     outcome = _last_json(result.stdout)
     assert outcome["flushed"] is True
+    assert sorted(outcome["stored"]) == sorted(outcome["ids"])  # by flush(), not by the exit-time shutdown
     assert sorted(_stored_ids(db)) == sorted(outcome["ids"])
     assert len(outcome["ids"]) == 500
 
@@ -382,3 +395,43 @@ def test_opentelemetry_instrument_with_the_sqlite_traces_exporter_stores_scores_
         assert [node.name for node in store.get_trace(score["trace_id"]).spans] == ["request"]
     finally:
         store.close()
+
+
+def test_the_log_fan_out_hands_back_old_processors_only_after_an_emit_in_flight_on_them_returns():
+    from opentelemetry.sdk._logs import LogRecordProcessor
+
+    from traceglass.processors._log_fanout import FanOutLogRecordProcessor
+
+    entered, gate = threading.Event(), threading.Event()
+
+    class Slow(LogRecordProcessor):
+        def __init__(self):
+            self.seen = []
+
+        def on_emit(self, log_record):
+            entered.set()
+            gate.wait(30)
+            self.seen.append(log_record)
+
+        def shutdown(self):
+            pass
+
+        def force_flush(self, timeout_millis=30000):
+            return True
+
+    old, new = Slow(), Slow()
+    fanout = FanOutLogRecordProcessor([old])
+    emitting = threading.Thread(target=fanout.on_emit, args=("first",))
+    emitting.start()
+    assert entered.wait(30)
+    handed_back = []
+    replacing = threading.Thread(target=lambda: handed_back.append(fanout.replace([new])))
+    replacing.start()
+    replacing.join(0.3)
+    assert handed_back == []  # still waiting for the emit in flight on the old processor
+    gate.set()
+    replacing.join(30)
+    emitting.join(30)
+    assert handed_back == [(old,)] and old.seen == ["first"]
+    fanout.on_emit("second")
+    assert (old.seen, new.seen) == (["first"], ["second"])
