@@ -237,10 +237,12 @@ def content_fraction(trace_id: int) -> float:
 
 
 def keeps_content(sampling: Sampling, trace: FinishedTrace, trace_id: int,
-                  on_error: Callable[[str, Exception], None] | None = None) -> tuple[bool, str]:
+                  on_error: Callable[[str, Exception], None] | None = None, *,
+                  conditions: bool = True) -> tuple[bool, str]:
     """Whether ``trace`` keeps its content under ``sampling``, and why: a condition's name, ``"rate"``
-    or ``"sampled_out"``. A callable that raises is a condition not met, told to ``on_error``."""
-    for rule in sampling.rules:
+    or ``"sampled_out"``. A callable that raises is a condition not met, told to ``on_error``.
+    ``conditions=False``: by the rate alone."""
+    for rule in sampling.rules if conditions else ():
         try:
             met = rule.test(trace)
         except Exception as exc:  # noqa: BLE001 - the user's callable: a condition not met

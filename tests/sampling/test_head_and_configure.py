@@ -157,13 +157,14 @@ from traceglass.store import TraceStore
 trace_ = TraceStore({str(tmp_path / "t.db")!r}).list_traces().traces[0]
 span = TraceStore({str(tmp_path / "t.db")!r}).get_trace(trace_.trace_id).root
 print("RESULT", json.dumps(span.attributes.get("traceglass.input")))
-""", TRACEGLASS_EXPORTER_CONTENT="console=none,sqlite=none", TRACEGLASS_METRICS="false")
+""", TRACEGLASS_EXPORTER_CONTENT="console=all,sqlite=none", TRACEGLASS_METRICS="false",
+              TRACEGLASS_SAMPLING_CONTENT_RATE="0")
     assert outcome.returncode == 0, outcome.stderr
     assert [line for line in outcome.stdout.splitlines() if line.startswith("RESULT")] == ['RESULT "q"']
     # the Exporter's own policy wins over the variable; the console, named alone, takes the variable's
     (printed,) = console_spans(outcome.stdout)
-    assert (printed["attributes"].get("traceglass.input"), printed["attributes"]["traceglass.content.sampled"]) == (
-        None, False)
+    assert (printed["attributes"].get("traceglass.input"), printed["attributes"].get("traceglass.content.sampled")) == (
+        "q", None)
 
 
 def test_sampling_from_the_environment_and_bad_values_warn(caplog):

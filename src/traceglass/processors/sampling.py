@@ -151,6 +151,7 @@ class ContentSamplingProcessor(SpanProcessor):
             description="Spans exported with their content removed",
         )
         self._condition_errors: set[str] = set()
+        self._local = threading.local()
         self._shut = False
         self._reset()
         if hasattr(os, "register_at_fork"):
@@ -281,11 +282,19 @@ class ContentSamplingProcessor(SpanProcessor):
     def _decide(self, entry: PendingTrace, trigger: str, complete: bool) -> None:
         keep, reason = False, "internal_error"  # our fault: content is dropped, never leaked; metadata stays
         fault = None
+        local = self._local
+        nested = getattr(local, "deciding", False)
         try:
+            local.deciding = True
             summary = summarize(entry.trace_id, list(entry.spans), complete)
-            keep, reason = keeps_content(self._sampling, summary, entry.trace_id, self._condition_failed)
+            # A trace ended by a condition's own code (it traced something) is decided by the rate
+            # alone: calling the condition again would recurse.
+            keep, reason = keeps_content(self._sampling, summary, entry.trace_id, self._condition_failed,
+                                         conditions=not nested)
         except Exception as exc:  # noqa: BLE001
             fault = exc
+        finally:
+            local.deciding = nested
         self._settle(entry, keep, trigger, reason)  # the spans leave whatever happened
         if fault is not None:
             report("sampling.decide", fault)
