@@ -195,3 +195,11 @@ def test_the_real_sdk_metric_exporter_succeeds_and_logs_nothing(server, caplog):
     response = httpx.post(f"{server.url}/v1/metrics", content=b'{"resourceMetrics": []}', timeout=10,
                           headers={"content-type": "application/json"})
     assert (response.status_code, response.content) == (200, b"{}")
+
+
+def test_a_time_the_store_cannot_hold_falls_back_to_the_observed_time(server, db_path):
+    record = _record({"gen_ai.evaluation.name": "late", "gen_ai.evaluation.score.value": 1.0}, time=2**64 - 1)
+    record["observedTimeUnixNano"] = str(STAMP)
+    response = _export(server, [record])
+    assert (response.status_code, response.content) == (200, b"{}")
+    assert [(s["name"], s["created_at"]) for s in stored(db_path)] == [("late", "2023-11-14T22:13:20.123456+00:00")]
