@@ -303,3 +303,25 @@ def test_scores_is_a_reader_it_never_changes_the_file(filled, tmp_path):
     assert refused.stderr == (f"traceglass: {other} is not a traceglass database (it holds another application's "
                               "tables)\n")
     assert (_fingerprint(other), sorted(p.name for p in tmp_path.iterdir())) == before
+
+
+def test_traces_gets_a_scores_column_only_when_a_trace_on_the_page_has_scores(filled):
+    db, (first, second) = filled
+    plain_table = run("traces", "--db", str(db))
+    assert plain_table.returncode == 0 and "scores" not in plain_table.stdout
+    for args in ([first, "helpfulness", "0.5"], [first, "helpfulness", "1"], [first, "tone", "rude"],
+                 [first, "tone", "kind"], [first, "tone", "kind"]):
+        assert cli("score", *args, "--db", str(db))[0] == 0
+    listed = run("traces", "--db", str(db))
+    assert (listed.returncode, listed.stderr) == (0, "")
+    lines = listed.stdout.splitlines()
+    header = next(line for line in lines if "trace id" in line)
+    assert [cell.strip() for cell in header.split("┃")][-2] == "scores"
+    at = next(i for i, line in enumerate(lines) if first in line)
+    own = [lines[at]] + [line for line in lines[at + 1:at + 4] if line.startswith("│ ") and line[2] == " "]
+    cell = " ".join(line.split("│")[-2].strip() for line in own)
+    assert cell.split() == ["helpfulness", "0.75", "(2)", "tone", "kind×2,", "rude×1"]
+    (row,) = [line for line in lines if second in line]
+    assert row.split("│")[-2].strip() == ""
+    filtered = run("traces", "--db", str(db), "--json", "--score-name", "helpfulness", "--min-score", "0.9")
+    assert [t["trace_id"] for t in json.loads(filtered.stdout)["traces"]] == [first]

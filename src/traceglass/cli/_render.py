@@ -106,17 +106,35 @@ def _has_usage(trace: Any) -> bool:
     return bool(trace.input_tokens or trace.output_tokens or trace.total_tokens)
 
 
+def score_summary(summary: Any) -> Text:
+    """A trace's scores in one cell, a line per name: ``name mean (count)``, or its labels' counts."""
+    parts = []
+    for name, figures in sorted((summary or {}).items()):
+        if not isinstance(figures, dict):
+            continue
+        mean, count = figures.get("mean"), figures.get("count")
+        if isinstance(mean, (int, float)) and math.isfinite(mean):
+            parts.append(f"{name} {mean:.2f} ({count})")
+        else:
+            labels = figures.get("labels") or {}
+            parts.append(f"{name} " + ", ".join(f"{label}×{n}" for label, n in sorted(labels.items())))
+    return plain("\n".join(parts))
+
+
 def traces_table(page: TracePage) -> None:
+    # The scores column only when a trace on the page has scores: most stores have none.
+    scored = any(getattr(t, "scores", None) for t in page.traces)
     table = Table(title="traces (newest first)", title_justify="left")
-    for column in ("trace id", "start (UTC)", "name", "project", "spans", "latency", "tokens", "cost", "status"):
+    columns = ("trace id", "start (UTC)", "name", "project", "spans", "latency", "tokens", "cost", "status")
+    for column in columns + (("scores",) if scored else ()):
         table.add_column(column, no_wrap=column in ("trace id", "start (UTC)"),
                          justify="right" if column in ("spans", "latency", "tokens", "cost") else "left")
     for t in page.traces:
         start = t.start
-        table.add_row(plain(t.trace_id), start.strftime("%Y-%m-%d %H:%M:%S") if start else "?", plain(t.name),
-                      plain(t.project), _count(t.span_count), _ms(t.latency_ms),
-                      _count(t.total_tokens) if _has_usage(t) else NONE, cost(t.cost_usd) or NONE,
-                      _status(t.status))
+        cells = [plain(t.trace_id), start.strftime("%Y-%m-%d %H:%M:%S") if start else "?", plain(t.name),
+                 plain(t.project), _count(t.span_count), _ms(t.latency_ms),
+                 _count(t.total_tokens) if _has_usage(t) else NONE, cost(t.cost_usd) or NONE, _status(t.status)]
+        table.add_row(*cells, *((score_summary(t.scores),) if scored else ()))
     console = _console()
     console.print(table)
     if not page.traces:

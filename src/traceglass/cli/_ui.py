@@ -48,7 +48,9 @@ def add_subcommands(subparsers: Any, common: argparse.ArgumentParser) -> None:
     ui = subparsers.add_parser(
         "ui", parents=[common], help="serve the dashboard, REST API and OTLP receiver",
         description="Serve the traces dashboard at http://HOST:PORT/, the REST API under /api/ and an "
-                    "OTLP/HTTP trace receiver at /v1/traces. Any host other than loopback needs a token.")
+                    "OTLP/HTTP receiver: spans at /v1/traces, scores (gen_ai.evaluation.result log records) at "
+                    "/v1/logs, metrics accepted and dropped at /v1/metrics. Any host other than loopback needs "
+                    "a token.")
     ui.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     ui.add_argument("--port", type=port_number, default=8080, help="port (default: 8080)")
     ui.add_argument("--token", default=None,
