@@ -164,6 +164,10 @@ def _value(value: Any, problems: list[tuple[str, str]]) -> tuple[float | None, s
             problems.append(("value", "a label must not be empty"))
         elif len(label) > MAX_LABEL_LENGTH:
             problems.append(("value", f"a label must be at most {MAX_LABEL_LENGTH} characters, got {len(label)}"))
+        if "\x00" in label:
+            problems.append(("value", "a label must not contain NUL characters"))
+        if not is_valid_unicode(label):
+            problems.append(("value", "a label must be valid Unicode (it holds a lone surrogate)"))
         return None, label, CATEGORICAL
     problems.append(("value", f"must be a number, a bool or a label string, got {type(value).__name__}"))
     return None, None, NUMERIC

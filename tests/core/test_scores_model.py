@@ -55,6 +55,8 @@ def test_every_problem_is_listed_at_once():
     ({"value": None}, ("value", "must be a number, a bool or a label string, got NoneType")),
     ({"value": "  "}, ("value", "a label must not be empty")),
     ({"value": "l" * 201}, ("value", "a label must be at most 200 characters, got 201")),
+    ({"value": "a\x00b"}, ("value", "a label must not contain NUL characters")),
+    ({"value": "\ud800"}, ("value", "a label must be valid Unicode (it holds a lone surrogate)")),
     ({"trace_id": None}, ("trace_id", "is required")),
     ({"trace_id": "0" * 32}, ("trace_id", f"must be 32 hex digits, not all zero, got {'0' * 32!r}")),
     ({"span_id": "abc"}, ("span_id", "must be 16 hex digits, not all zero, got 'abc'")),

@@ -4,7 +4,8 @@ Two span tables: ``spans`` holds the narrow, indexed columns every query filters
 ``span_data`` the bulky JSON (attributes, events, links, resource) under its span's row id. Keeping
 them apart keeps a full scan of ``spans`` (stats over a million spans) a scan of tens of megabytes,
 not gigabytes. ``traces`` is one summary row per trace, rewritten on each write that touches the
-trace, so the trace list never aggregates spans.
+trace, so the trace list never aggregates spans. ``scores`` (schema 5) holds scores under their own
+id, joined to a trace by its id text, so a score may arrive before its trace.
 
 Write speed is mostly a matter of where inserts land: an index keyed by something random (a trace
 id, a duration) dirties a different page for nearly every row, and every dirty page is written to
