@@ -9,6 +9,7 @@ it resolves a model to, the endpoint, and the ``_hidden_params`` it attaches to 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -195,7 +196,7 @@ def apply_hidden(inv: Any, params: dict[str, Any]) -> None:
 
 
 def provider_reported(inv: Any, cost: Any) -> None:
-    if isinstance(cost, (int, float)) and not isinstance(cost, bool) and cost == cost and cost >= 0:
+    if isinstance(cost, (int, float)) and not isinstance(cost, bool) and math.isfinite(cost) and cost >= 0:
         inv.attributes[semconv.COST_PROVIDER_REPORTED] = float(cost)
 
 
