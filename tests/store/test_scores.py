@@ -370,7 +370,7 @@ def test_prune_by_age_deletes_old_traces_scores_and_old_orphans(tmp_path):
     assert [r["id"] for r in _stored(path)] == ["new-orphan", "old-of-kept-trace"]
 
 
-def test_prune_by_size_and_db_max_age_delete_scores_with_their_traces(tmp_path):
+def test_prune_by_size_deletes_scores_with_their_traces(tmp_path):
     path = tmp_path / "s.db"
     with TraceWriter(path) as writer:
         _trace(writer, trace=int(TRACE_HEX, 16), start_s=BASE_S - 50)
@@ -380,6 +380,23 @@ def test_prune_by_size_and_db_max_age_delete_scores_with_their_traces(tmp_path):
     with TraceStore(path) as store:
         assert store.prune(max_size=1) == 2
     assert _stored(path) == []
+
+
+def test_a_writers_max_age_retention_deletes_old_traces_scores(tmp_path):
+    path = tmp_path / "s.db"
+    now = time.time()
+    with TraceWriter(path, max_age=5 * DAY, _retention_interval=0) as writer:
+        _trace(writer, trace=int(TRACE_HEX, 16), start_s=now - 6 * DAY)
+        writer._wait_for_retention()
+        _trace(writer, trace=int(OTHER_HEX, 16), start_s=now - 4 * DAY)
+        writer._wait_for_retention()
+        writer.write_scores([new_score("a", 1, trace_id=OTHER_HEX, id="kept")])
+        writer._wait_for_retention()
+    assert [r["id"] for r in _stored(path)] == ["kept"]
+    with TraceWriter(path, max_age=3 * DAY, _retention_interval=0) as writer:
+        writer.write_scores([new_score("a", 2, trace_id=THIRD_HEX, id="new")])  # starts a retention pass
+        writer._wait_for_retention()
+    assert [r["id"] for r in _stored(path)] == ["new"]
 
 
 # -- schema 4 -> 5 -----------------------------------------------------------------------------

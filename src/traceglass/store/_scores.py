@@ -231,25 +231,31 @@ def filter_clause(name: str | None, min_score: float | None, max_score: float | 
 
 # Per stats group: the score rows each group counts. ``g`` is the table the group's calls come
 # from (spans for model and type, traces for the others), so the caller's time and project
-# clauses read as they do for the calls. Scores drive each join (CROSS JOIN keeps them the outer
-# loop): there are far fewer of them than spans, and each finds its trace and spans by index.
+# clauses read as they do for the calls. The scores are first summed per trace, span, name and
+# label (one pass over the table), and only those sums join their trace and spans by index:
+# joining each score on its own measured twice as slow.
+_SUMS = """(SELECT trace_id, span_id, name, label, count(*) AS n, total(value) AS total, count(value) AS counted
+    FROM scores GROUP BY trace_id, span_id, name, label)"""
 _TRACE_KEYS = {
     "project": "g.project",
     "user": "g.user_id",
     "session": "g.session_id",
     "day": "strftime('%Y-%m-%d', g.start_ns / 1000000000, 'unixepoch')",
 }
+_BY_TRACE = """SELECT {key}, c.name, c.label, sum(c.n), sum(c.total), sum(c.counted)
+    FROM {sums} c CROSS JOIN traces g ON g.trace_id = c.trace_id WHERE {where} GROUP BY 1, 2, 3"""
 # A span-level score counts under its span's type; a trace-level one (or one on a span the
 # trace does not hold) under the root span's type.
-_BY_TYPE = """SELECT g.span_type, c.name, c.label, count(*), total(c.value), count(c.value)
-    FROM scores c CROSS JOIN traces t ON t.trace_id = c.trace_id
+_BY_TYPE = """SELECT g.span_type, c.name, c.label, sum(c.n), sum(c.total), sum(c.counted)
+    FROM {sums} c CROSS JOIN traces t ON t.trace_id = c.trace_id
     CROSS JOIN spans g ON g.trace_no = t.id AND g.span_id = CASE WHEN c.span_id IS NOT NULL AND EXISTS
         (SELECT 1 FROM spans x WHERE x.trace_no = t.id AND x.span_id = c.span_id) THEN c.span_id
         ELSE t.root_span_id END
     WHERE {where} GROUP BY 1, 2, 3"""
 # A score on a model call counts under that call's model; any other score of the trace under each
-# model the trace called (the calls stats count: not superseded).
-_BY_MODEL = """SELECT DISTINCT c.no, g.model, c.name, c.label, c.value
+# model the trace called (the calls stats count: not superseded). Per score, not per sum: a score
+# joins several spans here, and deduplicating sums measured twice as slow as scores.
+_BY_MODEL = """SELECT c.no, g.model, c.name, c.label, c.value
     FROM scores c CROSS JOIN traces t ON t.trace_id = c.trace_id CROSS JOIN spans g ON g.trace_no = t.id
     WHERE g.model IS NOT NULL AND g.superseded = 0 AND {where} AND (c.span_id IS NULL OR g.span_id = c.span_id
         OR NOT EXISTS (SELECT 1 FROM spans x WHERE x.trace_no = t.id AND x.span_id = c.span_id
@@ -265,14 +271,14 @@ def group_summaries(conn: sqlite3.Connection, group_by: str, where: list[str], p
         rows: list[tuple[Any, ...]] = []
         for number, model, name, label, value in conn.execute(_BY_MODEL.format(where=condition), params):
             key = fold(model)
-            if (number, key) not in seen:  # a trace calling gpt-4o-mini twice counts its score once
+            # A trace calling gpt-4o and its dated snapshot counts its scores once under gpt-4o.
+            if (number, key) not in seen:
                 seen.add((number, key))
                 counted = isinstance(value, (int, float))
                 rows.append((key, name, label, 1, value if counted else 0.0, int(counted)))
         return summarize(rows)
     if group_by == "type":
-        sql = _BY_TYPE.format(where=condition)
+        sql = _BY_TYPE.format(sums=_SUMS, where=condition)
     else:
-        sql = (f"SELECT {_TRACE_KEYS[group_by]}, c.name, c.label, count(*), total(c.value), count(c.value) "
-               f"FROM scores c CROSS JOIN traces g ON g.trace_id = c.trace_id WHERE {condition} GROUP BY 1, 2, 3")
+        sql = _BY_TRACE.format(key=_TRACE_KEYS[group_by], sums=_SUMS, where=condition)
     return summarize((fold(key), *rest) for key, *rest in conn.execute(sql, params))
