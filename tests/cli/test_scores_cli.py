@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from traceglass.cli import main
-from traceglass.store import TraceStore
+from traceglass.store import SCHEMA_VERSION, TraceStore, _schema
 
 from ..store._helpers import BASE_S, make_sdk
 
@@ -303,6 +303,17 @@ def test_scores_is_a_reader_it_never_changes_the_file(filled, tmp_path):
     assert refused.stderr == (f"traceglass: {other} is not a traceglass database (it holds another application's "
                               "tables)\n")
     assert (_fingerprint(other), sorted(p.name for p in tmp_path.iterdir())) == before
+    older = tmp_path / "older.db"  # the schema before scores: a reader must not migrate it
+    conn = sqlite3.connect(older, isolation_level=None)
+    for version in range(1, SCHEMA_VERSION):
+        _schema.MIGRATIONS[version](conn)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
+    conn.close()
+    before = _fingerprint(older)
+    refused = run("scores", "--db", str(older))
+    assert (refused.returncode, refused.stdout) == (1, "")
+    assert refused.stderr.startswith(f"traceglass: {older} has schema version {SCHEMA_VERSION - 1}, older than ")
+    assert _fingerprint(older) == before
 
 
 def test_traces_gets_a_scores_column_only_when_a_trace_on_the_page_has_scores(filled):
