@@ -196,3 +196,19 @@ async def test_api_errors_fail_the_span_and_pass_through(instrumented, server, r
                                   "gen_ai.input.messages": INPUT_JSON}
     assert [e["name"] for e in span["events"]] == ["exception"]
     assert span["events"][0]["attributes"]["exception.type"].endswith(type(raised.value).__qualname__)
+
+
+async def test_litellm_calling_its_own_entry_point_inside_a_call_is_one_span(instrumented, route, captured):
+    # LiteLLM runs its entry points from inside others (acompletion -> completion in many releases,
+    # text_completion and the Responses bridge -> completion): the inner one is the outer's call.
+    original = litellm.acompletion.__wrapped__
+
+    async def via_completion(*args, **kwargs):
+        return litellm.completion(*args, **kwargs)
+
+    litellm.acompletion.__wrapped__ = via_completion
+    try:
+        await litellm.acompletion(model="openai/gpt-4o-mini", messages=MESSAGES, **route)
+    finally:
+        litellm.acompletion.__wrapped__ = original
+    assert [s["name"] for s in captured.spans()] == ["chat gpt-4o-mini"]

@@ -23,7 +23,6 @@ from traceglass._guard import report
 from traceglass._handler import TelemetryHandler
 from traceglass._runtime import get_handler, handler_for
 from traceglass.instrumentors.litellm import _extract
-from traceglass.instrumentors.litellm._providers import semconv_provider
 from traceglass.instrumentors.litellm._stream import ACCUMULATORS, TracedAsyncStream, TracedStream
 
 # True while a traced LiteLLM function runs: LiteLLM calls its own entry points from inside
@@ -142,9 +141,6 @@ class _Call:
         self.deactivate()
         try:
             self.inv.error_type = _extract.error_type(error)
-            provider = getattr(error, "llm_provider", None)  # LiteLLM's exceptions name the provider
-            if self.inv.provider is None and isinstance(provider, str):
-                self.inv.provider = semconv_provider(provider)
             self.handler.fail(self.inv, error)
         except Exception as exc:  # noqa: BLE001
             report("litellm.fail", exc)
