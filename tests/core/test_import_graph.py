@@ -240,6 +240,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("exporters", ("traceglass.exporters",)),
     # Assembly: configure() (_setup), the public facade, opentelemetry-instrument's distro, the test kit.
     ("assembly", ("traceglass._setup", "traceglass", "traceglass.distro", "traceglass.testing")),
+    # Quality: what judges finished traces over the assembled library: evaluations (datasets, scorers, runs,
+    # schedules, online metrics).
+    ("quality", ("traceglass.evals",)),
     # Applications over the library: the server (REST, OTLP receiver, dashboard) and the demo.
     ("applications", ("traceglass.server", "traceglass.demo")),
     # The traceglass command and `python -m traceglass`: over everything, imported by nothing of ours.
