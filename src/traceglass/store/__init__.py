@@ -12,6 +12,7 @@
 """
 
 from traceglass._scores import Score, ScoreError
+from traceglass.store._alert_models import AlertRecord, AlertState, TraceBreach, TraceQuery, WindowMetrics, WindowQuery
 from traceglass.store._filter import TraceFilter
 from traceglass.store._models import ScorePage, SpanNode, StatsRow, Trace, TracePage, TraceSummary
 from traceglass.store._paths import default_db_path
@@ -21,6 +22,8 @@ from traceglass.store._trace_writer import TraceWriter
 
 __all__ = [
     "SCHEMA_VERSION",
+    "AlertRecord",
+    "AlertState",
     "NotATraceDatabaseError",
     "SchemaTooNewError",
     "SchemaTooOldError",
@@ -30,10 +33,14 @@ __all__ = [
     "SpanNode",
     "StatsRow",
     "Trace",
+    "TraceBreach",
     "TraceFilter",
     "TracePage",
     "TraceStore",
     "TraceSummary",
+    "TraceQuery",
     "TraceWriter",
+    "WindowMetrics",
+    "WindowQuery",
     "default_db_path",
 ]

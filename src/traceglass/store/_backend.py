@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
 from traceglass._scores import Score, ScoreError
+from traceglass.store._alert_models import AlertRecord, AlertState, TraceBreach, TraceQuery, WindowMetrics, WindowQuery
 from traceglass.store._filter import TraceFilter
 from traceglass.store._models import ScorePage, SpanNode, StatsRow, Trace, TracePage
 from traceglass.store._rows import SpanRow
@@ -64,6 +65,23 @@ class Backend(Protocol):
     def export_spans(self, *, trace_id: str | None, project: str | None, since: TimeLike | None,
                      until: TimeLike | None) -> tuple[int, Iterator[SpanNode]]:
         """The number of matching spans and an iterator over them (oldest trace first)."""
+
+    # -- alerts ------------------------------------------------------------------------------
+    def window_metrics(self, query: WindowQuery) -> list[WindowMetrics]:
+        """Per group: the numbers of the spans (or scores) in the query's window and scope."""
+
+    def trace_breaches(self, query: TraceQuery) -> list[TraceBreach]:
+        """The traces whose value is beyond the query's threshold, newest first."""
+
+    def alert_state(self, rules: Sequence[str] | None) -> dict[tuple[str, str], AlertState]: ...
+
+    def record_alerts(self, states: Sequence[AlertState],
+                      events: Sequence[tuple[str, str, str, int, str, dict[str, Any]]]) -> list[int]:
+        """Upsert the states and append the events in one transaction; the events' new ids."""
+
+    def set_alert_delivery(self, event_id: int, delivery: str, attempts: int) -> None: ...
+
+    def alert_history(self, *, rule: str | None, since_ns: int | None, limit: int) -> list[AlertRecord]: ...
 
     # -- maintenance -------------------------------------------------------------------------
     def delete_traces(self, trace_ids: Sequence[str]) -> int:

@@ -5,7 +5,8 @@ Two span tables: ``spans`` holds the narrow, indexed columns every query filters
 them apart keeps a full scan of ``spans`` (stats over a million spans) a scan of tens of megabytes,
 not gigabytes. ``traces`` is one summary row per trace, rewritten on each write that touches the
 trace, so the trace list never aggregates spans. ``scores`` (schema 5) holds scores under their own
-id, joined to a trace by its id text, so a score may arrive before its trace.
+id, joined to a trace by its id text, so a score may arrive before its trace. ``alert_state`` and
+``alert_events`` (schema 6) keep what the alert rules found and their history.
 
 Write speed is mostly a matter of where inserts land: an index keyed by something random (a trace
 id, a duration) dirties a different page for nearly every row, and every dirty page is written to
@@ -25,7 +26,7 @@ from pathlib import Path
 
 logger = logging.getLogger("traceglass")
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 DEFAULT_BUSY_TIMEOUT_MS = 10_000
 # Of a new database (an existing one keeps its own). A span's JSON (~2 KB) fills half of a 4 KiB
 # page; six of them share a 16 KiB page, which halves the bytes written per span.
@@ -256,9 +257,36 @@ def _v5(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX scores_created ON scores (created_ns, id)")
 
 
+def _v6(conn: sqlite3.Connection) -> None:
+    # Alerts (issue 16). ``alert_state`` is one row per rule and group (a per-trace rule's group is
+    # its trace): what the last evaluation found, so a transition is notified once however many
+    # processes evaluate. ``alert_events`` is the history, appended to, newest read first.
+    conn.execute("""CREATE TABLE alert_state (
+        rule TEXT NOT NULL,
+        group_key TEXT NOT NULL,
+        status TEXT NOT NULL,
+        value REAL,
+        since_ns INTEGER NOT NULL,
+        notified_ns INTEGER,
+        updated_ns INTEGER NOT NULL,
+        PRIMARY KEY (rule, group_key)
+    )""")
+    conn.execute("""CREATE TABLE alert_events (
+        id INTEGER PRIMARY KEY,
+        rule TEXT NOT NULL,
+        group_key TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created_ns INTEGER NOT NULL,
+        delivery TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        event TEXT NOT NULL
+    )""")
+    conn.execute("CREATE INDEX alert_events_created ON alert_events (created_ns, id)")
+
+
 # Version N is reached by running MIGRATIONS[N] on a database at version N - 1. Append only:
 # a released step never changes, later needs get a new step.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6}
 
 
 def connect(

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from traceglass._scores import Score, ScoreError
-from traceglass.store import _queries, _retention, _schema, _scores
+from traceglass.store import _alert_history, _alert_queries, _queries, _retention, _schema, _scores
+from traceglass.store._alert_models import AlertRecord, AlertState, TraceBreach, TraceQuery, WindowMetrics, WindowQuery
 from traceglass.store._checkpointer import Checkpointer, hand_over
 from traceglass.store._filter import TraceFilter
 from traceglass.store._forksafe import LOCK as FORK_LOCK
@@ -153,6 +154,28 @@ class SQLiteBackend:
     def export_spans(self, *, trace_id: str | None, project: str | None, since: TimeLike | None,
                      until: TimeLike | None) -> tuple[int, Iterator[SpanNode]]:
         return _queries.export_spans(self.conn, trace_id=trace_id, project=project, since=since, until=until)
+
+    # -- alerts ------------------------------------------------------------------------------
+    def window_metrics(self, query: WindowQuery) -> list[WindowMetrics]:
+        return _alert_queries.window_metrics(self.conn, query)
+
+    def trace_breaches(self, query: TraceQuery) -> list[TraceBreach]:
+        return _alert_queries.trace_breaches(self.conn, query)
+
+    def alert_state(self, rules: Sequence[str] | None) -> dict[tuple[str, str], AlertState]:
+        return _alert_history.alert_state(self.conn, rules)
+
+    def record_alerts(self, states: Sequence[AlertState],
+                      events: Sequence[tuple[str, str, str, int, str, dict[str, Any]]]) -> list[int]:
+        with FORK_LOCK:
+            return _alert_history.record(self.conn, states, events)
+
+    def set_alert_delivery(self, event_id: int, delivery: str, attempts: int) -> None:
+        with FORK_LOCK:
+            _alert_history.set_delivery(self.conn, event_id, delivery, attempts)
+
+    def alert_history(self, *, rule: str | None, since_ns: int | None, limit: int) -> list[AlertRecord]:
+        return _alert_history.history(self.conn, rule=rule, since_ns=since_ns, limit=limit)
 
     # -- maintenance -------------------------------------------------------------------------
     def delete_traces(self, trace_ids: Sequence[str]) -> int:

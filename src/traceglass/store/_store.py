@@ -15,6 +15,7 @@ from typing import IO, Any
 from traceglass._scores import Score, new_score
 from traceglass._units import as_seconds, parse_duration
 from traceglass.store import _paths, _sqlite
+from traceglass.store._alert_models import AlertRecord, AlertState, TraceBreach, TraceQuery, WindowMetrics, WindowQuery
 from traceglass.store._backend import Backend
 from traceglass.store._filter import GROUPS, TraceFilter
 from traceglass.store._models import ScorePage, SpanNode, StatsRow, Trace, TracePage
@@ -113,6 +114,44 @@ class TraceStore:
         """Numbers of traces and spans stored."""
         with self._lock:
             return self._db.count()
+
+    # -- alerts (traceglass.alerts) --------------------------------------------------------------
+    def window_metrics(self, query: WindowQuery) -> list[WindowMetrics]:
+        """Per group: calls, errors, tokens, cost and latency of the model calls (or spans of a type,
+        or a score's numbers) in the query's window and scope (see :class:`WindowQuery`)."""
+        with self._lock:
+            return self._db.window_metrics(query)
+
+    def trace_breaches(self, query: TraceQuery) -> list[TraceBreach]:
+        """The traces whose cost, tokens, latency, errors or score is beyond the query's threshold."""
+        with self._lock:
+            return self._db.trace_breaches(query)
+
+    def alert_state(self, rules: Sequence[str] | None = None) -> dict[tuple[str, str], AlertState]:
+        """The alert state stored per (rule, group key), of ``rules`` only when given."""
+        with self._lock:
+            return self._db.alert_state(rules)
+
+    def record_alerts(self, states: Sequence[AlertState],
+                      events: Sequence[tuple[str, str, str, int, str, dict[str, Any]]]) -> list[int]:
+        """Store an evaluation's states and append its events ((rule, group key, state, created ns,
+        delivery, event dict)) in one transaction; returns the events' ids."""
+        with self._lock:
+            return self._db.record_alerts(states, events)
+
+    def set_alert_delivery(self, event_id: int, delivery: str, attempts: int) -> None:
+        """Record how an event's notification went: ``delivered``, ``undelivered`` (after ``attempts``)."""
+        with self._lock:
+            self._db.set_alert_delivery(event_id, delivery, attempts)
+
+    def alert_history(self, *, rule: str | None = None, since: TimeLike | None = None,
+                      limit: int = 100) -> list[AlertRecord]:
+        """Alert events newest first (of one ``rule``, since a time or an age like ``"1d"``)."""
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
+            raise ValueError(f"limit must be a positive integer, got {limit!r}")
+        since_ns = TraceFilter(since=since).since_ns if since is not None else None
+        with self._lock:
+            return self._db.alert_history(rule=rule, since_ns=since_ns, limit=limit)
 
     # -- writing -----------------------------------------------------------------------------
     def upsert_span(self, span: Mapping[str, Any]) -> SpanNode:

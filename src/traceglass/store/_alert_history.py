@@ -1,0 +1,90 @@
+"""The alert state and history (SQLite): read the state, record a pass's transitions, list, mark delivery."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from traceglass.store._alert_models import AlertRecord, AlertState, event_json
+from traceglass.store._writer import rollback
+
+_STATE_COLUMNS = "rule, group_key, status, value, since_ns, notified_ns, updated_ns"
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def alert_state(conn: sqlite3.Connection, rules: Sequence[str] | None = None) -> dict[tuple[str, str], AlertState]:
+    """The stored state per (rule, group), of ``rules`` only when given."""
+    sql = f"SELECT {_STATE_COLUMNS} FROM alert_state"
+    params: list[Any] = []
+    if rules is not None:
+        sql += " WHERE rule IN (SELECT value FROM json_each(?))"
+        params.append(json.dumps(list(rules)))
+    found: dict[tuple[str, str], AlertState] = {}
+    for rule, group, status, value, since, notified, updated in conn.execute(sql, params):
+        if not isinstance(rule, str) or not isinstance(group, str) or status not in ("firing", "resolved"):
+            continue  # a row written by something else: ignored, as if absent
+        found[(rule, group)] = AlertState(rule, group, status, value if isinstance(value, (int, float)) else None,
+                                          _int(since) or 0, _int(notified), _int(updated) or 0)
+    return found
+
+
+def record(conn: sqlite3.Connection, states: Sequence[AlertState],
+           events: Sequence[tuple[str, str, str, int, str, dict[str, Any]]]) -> list[int]:
+    """Upsert ``states`` and append ``events`` ((rule, group, state, created_ns, delivery, event)) in one
+    transaction; the new events' ids, in order."""
+    ids: list[int] = []
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.executemany(
+            f"INSERT INTO alert_state ({_STATE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (rule, group_key) "
+            "DO UPDATE SET status = excluded.status, value = excluded.value, since_ns = excluded.since_ns, "
+            "notified_ns = excluded.notified_ns, updated_ns = excluded.updated_ns",
+            [(s.rule, s.group_key, s.status, s.value, s.since_ns, s.notified_ns, s.updated_ns) for s in states])
+        for rule, group, state, created_ns, delivery, event in events:
+            cursor = conn.execute(
+                "INSERT INTO alert_events (rule, group_key, state, created_ns, delivery, event) VALUES (?, ?, ?, ?, ?, ?)",
+                (rule, group, state, created_ns, delivery, event_json(event)))
+            ids.append(int(cursor.lastrowid or 0))
+        conn.execute("COMMIT")
+    except BaseException:
+        rollback(conn)
+        raise
+    return ids
+
+
+def set_delivery(conn: sqlite3.Connection, event_id: int, delivery: str, attempts: int) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("UPDATE alert_events SET delivery = ?, attempts = ? WHERE id = ?", (delivery, attempts, event_id))
+        conn.execute("COMMIT")
+    except BaseException:
+        rollback(conn)
+        raise
+
+
+def history(conn: sqlite3.Connection, *, rule: str | None, since_ns: int | None, limit: int) -> list[AlertRecord]:
+    """Stored events newest first."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if rule is not None:
+        clauses.append("rule = ?")
+        params.append(rule)
+    if since_ns is not None:
+        clauses.append("created_ns >= ?")
+        params.append(since_ns)
+    sql = ("SELECT id, rule, group_key, state, created_ns, delivery, attempts, event FROM alert_events "
+           f"{'WHERE ' + ' AND '.join(clauses) if clauses else ''} ORDER BY created_ns DESC, id DESC LIMIT ?")
+    records = []
+    for row_id, rule_name, group, state, created, delivery, attempts, text in conn.execute(sql, [*params, limit]):
+        try:
+            event = json.loads(text) if isinstance(text, str) else {}
+        except ValueError:
+            event = {}
+        records.append(AlertRecord(int(row_id), str(rule_name), str(group), str(state), _int(created) or 0,
+                                   str(delivery), _int(attempts) or 0, event if isinstance(event, dict) else {}))
+    return records
