@@ -243,6 +243,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # Quality: what judges finished traces over the assembled library: evaluations (datasets, scorers, runs,
     # schedules, online metrics).
     ("quality", ("traceglass.evals",)),
+    # Quality over the stored traces: alert rules, their evaluation and notifications (issue 16).
+    ("quality", ("traceglass.alerts",)),
     # Applications over the library: the server (REST, OTLP receiver, dashboard) and the demo.
     ("applications", ("traceglass.server", "traceglass.demo")),
     # The traceglass command and `python -m traceglass`: over everything, imported by nothing of ours.
