@@ -26,7 +26,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterator
 
-from traceglass.demo import _replies
+from traceglass.demo import _judge, _replies
 
 DATED_MODELS = {
     "gpt-4o": "gpt-4o-2024-08-06",
@@ -153,6 +153,9 @@ class _Handler(BaseHTTPRequestHandler):
         if not messages:
             self._error(400, "'messages' is a required property")
             return
+        if _judge.is_judge_request(body):  # traceglass's LLM judges: a deterministic verdict
+            self._judge_verdict(body, model)
+            return
         prompt = "\n".join(_replies.message_text(m) for m in messages)
         prefix = "\n".join(_replies.message_text(m) for m in messages[:-1])
         last = messages[-1]
@@ -198,6 +201,22 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(200, {
             "id": completion_id, "object": "chat.completion", "created": created, "model": response_model,
             "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
+            "usage": usage, "service_tier": "default", "system_fingerprint": _FINGERPRINT,
+        })
+
+    def _judge_verdict(self, body: dict[str, Any], model: str) -> None:
+        if _judge.rejects_response_format(body, model):
+            self._error(400, f"response_format is not supported with model {model}", "unsupported_parameter")
+            return
+        content, refusal = _judge.reply(body)
+        prompt = "\n".join(_replies.message_text(m) for m in body["messages"])
+        usage = _chat_usage(_replies.count_tokens(prompt), _replies.count_tokens(content or refusal or ""), 0)
+        self._send_json(200, {
+            "id": _id("chatcmpl"), "object": "chat.completion", "created": int(time.time()),
+            "model": DATED_MODELS.get(model, model),
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content, "refusal": refusal,
+                                                 "annotations": []},
+                         "logprobs": None, "finish_reason": "stop"}],
             "usage": usage, "service_tier": "default", "system_fingerprint": _FINGERPRINT,
         })
 

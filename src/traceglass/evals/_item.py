@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+#: ``metadata`` keys the code scorers read: the span's duration in ms and its cost in USD.
+LATENCY_MS = "latency_ms"
+COST_USD = "cost_usd"
+
 _FIELDS = ("input", "output", "expected_output", "context", "metadata", "trace_id", "span_id")
 
 
@@ -41,4 +45,4 @@ class EvalItem:
         return cls(**values)
 
 
-__all__ = ["EvalItem"]
+__all__ = ["COST_USD", "LATENCY_MS", "EvalItem"]

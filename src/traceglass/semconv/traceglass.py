@@ -31,6 +31,10 @@ AGENT_HANDOFFS = "traceglass.agent.handoffs"
 
 # User-supplied evaluation metrics of @observe(metrics=...), as a JSON list of names.
 METRICS = "traceglass.metrics"
+# Evaluations: a judge's own spans (an LLM judge or embedding call made by a scorer) carry
+# traceglass.eval.judge = true, so they are never evaluated themselves; traceglass.eval.scorer names the scorer.
+EVAL_JUDGE = "traceglass.eval.judge"
+EVAL_SCORER = "traceglass.eval.scorer"
 
 # Token counts estimated offline (the user opted in) rather than reported by the provider.
 USAGE_ESTIMATED = "traceglass.usage.estimated"
