@@ -7,7 +7,7 @@ pass costs one query per distinct question, not per rule.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from traceglass.alerts._rules import AlertRule
 from traceglass.store import TraceBreach, TraceQuery, TraceStore, WindowMetrics, WindowQuery
@@ -45,23 +45,63 @@ def metric_value(rule: AlertRule, row: WindowMetrics) -> float | None:
             "latency_max_ms": row.latency_max_ms}[metric]
 
 
+def _fold(rows: list[WindowMetrics], keys: tuple[str, ...], group_by: str | None) -> list[WindowMetrics]:
+    """Rows grouped by every key of ``keys`` summed up into groups by ``group_by`` alone (or none)."""
+    out: dict[str | None, WindowMetrics] = {}
+    for row in rows:
+        key = row.key if isinstance(row.key, tuple) else (row.key,)
+        name = key[keys.index(group_by)] if group_by else None
+        total = out.setdefault(name, WindowMetrics(name))
+        total.calls += row.calls
+        total.errors += row.errors
+        total.input_tokens += row.input_tokens
+        total.output_tokens += row.output_tokens
+        total.cost_usd += row.cost_usd
+        if row.latency_max_ms is not None:
+            total.latency_max_ms = max(total.latency_max_ms or 0.0, row.latency_max_ms)
+    return list(out.values())
+
+
+def _answers(store: TraceStore, rules: Sequence[AlertRule], until_ns: int) -> dict[str, list[WindowMetrics]]:
+    """Per rule: its groups' numbers. Rules with the same window and scope share one read: sums by
+    several groupings are read once grouped by all of their keys and summed up here; percentiles
+    and scores are read per distinct question."""
+    queries = {rule.name: rule.window_query(until_ns) for rule in rules}
+    sums: dict[tuple[int, int, tuple[tuple[str, str], ...]], set[str | None]] = {}
+    for query in queries.values():
+        if query.score is None and not query.durations:
+            sums.setdefault((query.since_ns, query.until_ns, query.where), set()).add(query.group_by)  # type: ignore[arg-type]
+    shared: dict[tuple[int, int, tuple[tuple[str, str], ...]], tuple[tuple[str, ...], list[WindowMetrics]]] = {}
+    for (since, until, where), groupings in sums.items():
+        keys = tuple(sorted(g for g in groupings if g is not None))
+        if len(groupings) > 1:
+            group: str | tuple[str, ...] | None = keys if len(keys) > 1 else (keys[0] if keys else None)
+            shared[(since, until, where)] = (keys, store.window_metrics(WindowQuery(since, until, where, group)))
+    asked: dict[WindowQuery, list[WindowMetrics]] = {}
+    answers: dict[str, list[WindowMetrics]] = {}
+    for rule in rules:
+        query = queries[rule.name]
+        scope = (query.since_ns, query.until_ns, query.where)
+        if query.score is None and not query.durations and scope in shared:
+            keys, rows = shared[scope]
+            answers[rule.name] = _fold(rows, keys, rule.group_by)
+            continue
+        if query not in asked:
+            asked[query] = store.window_metrics(query)
+        answers[rule.name] = asked[query]
+    return answers
+
+
 def window_values(store: TraceStore, rules: Sequence[AlertRule], until_ns: int) -> dict[str, list[GroupValue]]:
     """Per window rule's name: each group's value over the window ending at ``until_ns``."""
-    questions: dict[WindowQuery, WindowQuery] = {}  # without durations -> the query to run
-    for rule in rules:
-        query = rule.window_query(until_ns)
-        key = replace(query, durations=False)
-        if query.durations or key not in questions:
-            questions[key] = query
-    answers = {key: store.window_metrics(query) for key, query in questions.items()}
+    answers = _answers(store, rules, until_ns)
     found: dict[str, list[GroupValue]] = {}
     for rule in rules:
-        rows = answers[replace(rule.window_query(until_ns), durations=False)]
         values = []
-        for row in rows:
+        for row in answers[rule.name]:
             if rule.group_by is not None and row.key is None:
                 continue  # spans without a user (say) are no single user's
-            values.append(GroupValue(row.key or "", metric_value(rule, row), row.calls))
+            values.append(GroupValue(str(row.key or ""), metric_value(rule, row), row.calls))
         found[rule.name] = values
     return found
 

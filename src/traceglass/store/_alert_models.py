@@ -34,7 +34,7 @@ class WindowQuery:
     since_ns: int
     until_ns: int
     where: tuple[tuple[str, str], ...] = ()
-    group_by: str | None = None
+    group_by: str | tuple[str, ...] | None = None
     durations: bool = False
     score: str | None = None
 
@@ -42,8 +42,11 @@ class WindowQuery:
         unknown = [key for key, _ in self.where if key not in WHERE_KEYS]
         if unknown:
             raise ValueError(f"where: unknown key {unknown[0]!r}; use one of {', '.join(WHERE_KEYS)}")
-        if self.group_by is not None and self.group_by not in GROUP_KEYS:
-            raise ValueError(f"group_by must be one of {', '.join(GROUP_KEYS)}, got {self.group_by!r}")
+        for key in self.group_keys:
+            if key not in GROUP_KEYS:
+                raise ValueError(f"group_by must be one of {', '.join(GROUP_KEYS)}, got {key!r}")
+        if isinstance(self.group_by, tuple) and (self.durations or self.score is not None):
+            raise ValueError("only span sums group by several keys at once (not durations, not scores)")
         if self.score is not None and self.group_by == "model":
             raise ValueError("scores cannot be grouped by model (a trace may call several)")
 
@@ -51,12 +54,19 @@ class WindowQuery:
     def filters(self) -> dict[str, str]:
         return dict(self.where)
 
+    @property
+    def group_keys(self) -> tuple[str, ...]:
+        if self.group_by is None:
+            return ()
+        return self.group_by if isinstance(self.group_by, tuple) else (self.group_by,)
+
 
 @dataclass
 class WindowMetrics:
-    """One group's numbers over a window (``key`` None: the whole scope, or spans without the key)."""
+    """One group's numbers over a window (``key`` None: the whole scope, or spans without the key; a
+    tuple of keys when the query grouped by several, so that several rules share one read)."""
 
-    key: str | None
+    key: str | None | tuple[str | None, ...]
     calls: int = 0
     errors: int = 0
     input_tokens: int = 0

@@ -79,7 +79,8 @@ def window_metrics(conn: sqlite3.Connection, query: WindowQuery) -> list[WindowM
     if scope is None:
         return []
     where, params = scope
-    key = _SPAN_COLUMN[query.group_by] if query.group_by else "NULL"
+    keys = query.group_keys
+    key = ", ".join(_SPAN_COLUMN[k] for k in keys) if keys else "NULL"
     # Tokens and cost count a span only when no span below it reports the same usage (the
     # superseded flag; model calls are already restricted to those). total() never overflows.
     sql = (f"SELECT {key}, count(*), total(status = 'ERROR'), "
@@ -87,12 +88,14 @@ def window_metrics(conn: sqlite3.Connection, query: WindowQuery) -> list[WindowM
            "total(CASE WHEN superseded = 0 THEN output_tokens END), "
            "total(CASE WHEN superseded = 0 THEN cost_usd END), "
            "max(CASE WHEN typeof(duration_ns) = 'integer' THEN duration_ns END) "
-           f"FROM spans WHERE {where} GROUP BY 1")
+           f"FROM spans WHERE {where} GROUP BY {', '.join(str(n + 1) for n in range(max(len(keys), 1)))}")
     # A model group folds its dated snapshots into the model the app asked for (as stats do).
     fold = model_family if query.group_by == "model" else (lambda k: k)
-    groups: dict[str | None, WindowMetrics] = {}
-    for k, calls, errors, tokens_in, tokens_out, cost, longest in conn.execute(sql, params):
-        name = _text(fold(k))
+    folds = [model_family if k == "model" else (lambda v: v) for k in keys]
+    groups: dict[Any, WindowMetrics] = {}
+    for found in conn.execute(sql, params):
+        k, (calls, errors, tokens_in, tokens_out, cost, longest) = found[:max(len(keys), 1)], found[-6:]
+        name: Any = (tuple(_text(f(v)) for f, v in zip(folds, k)) if len(keys) > 1 else _text(fold(k[0])))
         row = groups.setdefault(name, WindowMetrics(name))
         row.calls += calls
         row.errors += int(_number(errors))
@@ -143,10 +146,12 @@ def _score_metrics(conn: sqlite3.Connection, query: WindowQuery) -> list[WindowM
     key = _TRACE_COLUMN[query.group_by] if query.group_by else "NULL"
     where = " AND ".join(["sc.name = ?", "sc.created_ns >= ?", "sc.created_ns < ?", *clauses])
     params = [query.score, query.since_ns, query.until_ns, *params]
-    # A score whose trace is not stored (yet) counts when nothing scopes by its trace.
-    join = "LEFT JOIN" if not clauses and query.group_by is None else "JOIN"
+    # A score whose trace is not stored (yet) counts when nothing scopes by its trace. The unary +
+    # keeps SQLite on the creation-time index: a name's scores of all time may be many.
+    where = where.replace("sc.name = ?", "+sc.name = ?", 1)
+    join = "" if not clauses and query.group_by is None else "JOIN traces t ON t.trace_id = sc.trace_id"
     sql = (f"SELECT {key}, sc.label, count(*), count(sc.value), total(sc.value) FROM scores sc "
-           f"{join} traces t ON t.trace_id = sc.trace_id WHERE {where} GROUP BY 1, 2")
+           f"{join} WHERE {where} GROUP BY 1, 2")
     groups: dict[str | None, WindowMetrics] = {}
     sums: dict[str | None, float] = {}
     numbers: dict[str | None, int] = {}
