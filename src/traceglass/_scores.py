@@ -275,7 +275,7 @@ def from_event(attributes: Mapping[str, Any], *, trace_id: str, span_id: str | N
     elif label is not None:
         value = label
     else:
-        value = number  # None or a bool: new_score names the problem
+        value = number  # a bare bool (another SDK's yes/no) is a boolean score; None is a listed problem
     metadata: Any = attributes.get(semconv.SCORE_METADATA)
     if isinstance(metadata, str):
         # Another SDK's metadata may be any text: what is not a JSON object is kept as text.
