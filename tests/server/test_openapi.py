@@ -68,6 +68,8 @@ def _requests(url: str, trace_id: str) -> list[tuple[str, str, int, httpx.Respon
         ("/api/traces/{trace_id}", "get", 404, get(f"{url}/api/traces/{'f' * 32}")),
         ("/api/stats", "get", 200, get(url + "/api/stats", params={"group_by": "type"})),
         ("/api/stats", "get", 400, get(url + "/api/stats", params={"group_by": "planet"})),
+        ("/api/alerts", "get", 200, get(url + "/api/alerts", params={"limit": 5})),
+        ("/api/alerts", "get", 400, get(url + "/api/alerts", params={"since": "never"})),
         *_score_requests(url, trace_id),
         *(request for signal in ("traces", "logs", "metrics") for request in [
             (f"/v1/{signal}", "post", 200, post(f"/v1/{signal}", content=b"{}", headers=otlp)),

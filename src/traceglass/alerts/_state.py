@@ -71,12 +71,13 @@ def window_changes(rule: AlertRule, values: Sequence[GroupValue], previous: Mapp
 
 def trace_changes(rule: AlertRule, breaches: Sequence[TraceBreach], previous: Mapping[str, AlertState],
                   now_ns: int) -> tuple[list[AlertState], list[Change]]:
-    """A per-trace rule: each trace over the threshold fires once (its group is the trace id)."""
+    """A per-trace rule: each trace over the threshold fires once (its group is the trace id, its
+    stored status "fired")."""
     states: list[AlertState] = []
     changes: list[Change] = []
     for breach in breaches:
         new = breach.trace_id not in previous
-        if new:
-            states.append(AlertState(rule.name, breach.trace_id, "firing", breach.value, now_ns, now_ns, now_ns))
+        if new:  # "fired": done once, never resolved (a trace does not get cheaper)
+            states.append(AlertState(rule.name, breach.trace_id, "fired", breach.value, now_ns, now_ns, now_ns))
         changes.append(Change(rule, breach.trace_id, "firing", breach.value, new, new, 1, breach))
     return states, changes

@@ -60,6 +60,9 @@ def add_subcommands(subparsers: Any, common: argparse.ArgumentParser) -> None:
                     help="let pages of this origin (scheme://host[:port], e.g. https://app.example) call the API "
                          "from a browser, e.g. a feedback widget posting scores with the token (repeatable; "
                          "none by default)")
+    ui.add_argument("--alerts", metavar="FILE", default=None,
+                    help="evaluate the alert rules of this file while serving (window rules on its interval, "
+                         "per-trace rules as spans arrive); see `traceglass alerts check`")
     ui.set_defaults(func=run_ui)
 
 
@@ -73,10 +76,18 @@ def run_ui(args: argparse.Namespace) -> int:
     from traceglass.server import UnsafeBindError, serve
 
     db = getattr(args, "db", None)
+    rules = None
+    if getattr(args, "alerts", None):
+        from traceglass.alerts import RuleError, load_rules
+
+        try:
+            rules = load_rules(args.alerts)
+        except RuleError as exc:
+            raise CommandError(str(exc), EXIT_USAGE) from None
     check_can_serve(args.host, args.port, args.token)
     try:
         serve(args.host, args.port, db=os.fspath(db) if db else None, token=args.token,
-              cors_origins=args.cors_origins, announce=lambda line: print(line, flush=True))
+              cors_origins=args.cors_origins, announce=lambda line: print(line, flush=True), alerts=rules)
     except UnsafeBindError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
     return EXIT_OK

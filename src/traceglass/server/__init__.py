@@ -49,16 +49,18 @@ def serve(
     cors_origins: list[str] | None = None,
     announce: Callable[[str], Any] | None = None,
     log_level: str = "warning",
+    alerts: Any = None,
 ) -> None:
     """Run the server until interrupted; prints the URL once listening (``announce`` replaces print).
 
-    Refuses a non-loopback ``host`` without a token (:class:`UnsafeBindError`)."""
+    Refuses a non-loopback ``host`` without a token (:class:`UnsafeBindError`). ``alerts``: alert
+    rules (or a rules file's path) evaluated while it runs."""
     import uvicorn
 
     from traceglass.server.app import create_app
 
     chosen = resolve_token(host, token)
-    app = create_app(db, token=chosen, cors_origins=cors_origins)
+    app = create_app(db, token=chosen, cors_origins=cors_origins, alerts=alerts)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on",
                             server_header=False, proxy_headers=False)
     server = uvicorn.Server(config)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
@@ -67,6 +67,8 @@ class SpanIngest:
             table = _runtime.current().settings.prices
         self.writer = TraceWriter(db_path, retry_for=_retry_for)
         self._failing = False  # one warning per streak of failed writes
+        # Told the trace ids of each batch stored (the alert rules checked per trace); must not block.
+        self.on_written: Callable[[list[str]], Any] | None = None
         self._collect = _Collect()
         self._cost: SpanProcessor | None = None
         if price:
@@ -94,6 +96,11 @@ class SpanIngest:
         if self._failing:
             self._failing = False
             logger.info("traceglass: storing received spans in %s works again", self.writer.path)
+        if self.on_written is not None:
+            try:
+                self.on_written(sorted({format(span.context.trace_id, "032x") for span in batch if span.context}))
+            except Exception as exc:  # noqa: BLE001 - the spans are stored; a listener's bug is logged
+                report("SpanIngest.on_written", exc)
         return True
 
     def write_scores(self, scores: Sequence[Score]) -> list[Score] | None:

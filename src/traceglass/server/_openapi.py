@@ -70,8 +70,28 @@ def _object(properties: dict[str, Any], description: str = "") -> dict[str, Any]
     return out
 
 
+_ALERT_EVENT: dict[str, Any] = {
+    "id": {"type": "integer"}, "rule": {"type": "string"}, "state": {"enum": ["firing", "resolved"]},
+    "metric": {"type": "string"}, "value": _nullable("number"), "threshold": {"type": "number"},
+    "condition": {"enum": ["above", "below"]}, "window": {"type": "string"},
+    "severity": {"enum": ["info", "warning", "critical"]},
+    "group": {"type": "object", "additionalProperties": {"type": "string"}}, "calls": {"type": "integer"},
+    "trace_id": _nullable("string"), "at": {"type": "string"}, "link": {"type": "string"},
+    "message": {"type": "string"}, "description": _nullable("string"),
+    "delivery": {"enum": ["pending", "delivered", "undelivered", "suppressed", "none"]},
+    "attempts": {"type": "integer"},
+}
+
 SCHEMAS: dict[str, Any] = {
     "Error": _object({"error": {"type": "string"}}),
+    "AlertEvent": _object(_ALERT_EVENT, "One alert event: a rule's group started firing or resolved"),
+    "Alerts": _object({
+        "rules": {"type": "array", "items": {"type": "object"},
+                  "description": "The rules the server evaluates (traceglass ui --alerts FILE); empty without"},
+        "firing": {"type": "array", "items": _object({**_ALERT_EVENT, "since_ns": {"type": "integer"}}),
+                   "description": "What fires now (a per-trace alert: for an hour after it fired)"},
+        "history": {"type": "array", "items": _ref("AlertEvent"), "description": "Alert events, newest first"},
+    }),
     "TraceSummary": _object(_SUMMARY_PROPERTIES, "One row of the trace list"),
     "TracePage": _object({"traces": {"type": "array", "items": _ref("TraceSummary")},
                           "next_cursor": _nullable("string")}),
@@ -271,6 +291,15 @@ def openapi_schema() -> dict[str, Any]:
                             _filter_param("since"), _filter_param("until"), _filter_param("project"),
                         ],
                         "responses": {"200": _json(_ref("Stats"), "Statistics"), "400": _ERROR}},
+            },
+            "/api/alerts": {
+                "get": {"summary": "Alerts firing now and the alert history (newest first)", "operationId": "alerts",
+                        "parameters": [
+                            _param("rule", "Only this rule's history"),
+                            _param("since", f"Only events since this time: {_TIME_DOC}"),
+                            _param("limit", "History rows (1-500, default 50)", {"type": "integer"}),
+                        ],
+                        "responses": {"200": _json(_ref("Alerts"), "Firing alerts and history"), "400": _ERROR}},
             },
             "/v1/traces": _otlp_path("OTLP/HTTP trace export (protobuf or JSON, optionally gzip)", "otlpExport",
                                      "ExportTraceServiceResponse (partialSuccess when spans were rejected)"),

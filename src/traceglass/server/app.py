@@ -14,6 +14,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from traceglass.server._alerts import AlertRunner, AlertsApi
 from traceglass.server._cors import CorsPolicy
 from traceglass.server._ingest import SpanIngest
 from traceglass.server._openapi import openapi_schema
@@ -25,6 +26,7 @@ from traceglass.server._security import (
     BodyTooLargeError,
     SecurityMiddleware,
 )
+from traceglass.alerts import AlertRules, load_rules
 from traceglass.store import TraceStore
 
 
@@ -40,6 +42,7 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     *,
     prices: Any = None,
+    alerts: Any = None,
 ) -> Any:
     """The traceglass server as an ASGI app, over the database at ``db_path`` (default: the exporter's).
 
@@ -48,15 +51,21 @@ def create_app(
     e.g. a feedback widget posting scores (none by default; see :mod:`traceglass.server._cors`).
     ``max_body_bytes``: the largest request body accepted (compressed and decompressed).
     ``prices``: a price table for the spans received over OTLP (default: ``TRACEGLASS_PRICES``).
+    ``alerts``: alert rules (an ``AlertRules``, or a rules file's path) evaluated while the app runs:
+    window rules on the file's interval, per-trace rules as spans arrive (see docs/alerts.md).
     """
     if max_body_bytes <= 0:
         raise ValueError(f"max_body_bytes must be positive, got {max_body_bytes!r}")
     cors = CorsPolicy(cors_origins) if cors_origins else None  # a bad origin raises before anything opens
+    if alerts is not None and not isinstance(alerts, AlertRules):
+        alerts = load_rules(alerts)  # a bad rules file raises RuleError before anything opens
     store = TraceStore(db_path)
     ingest = SpanIngest(store.path, prices=prices)
     api = RestApi(store, pricer=ingest.price)
     scores = ScoresApi(store)
     receiver = OTLPReceiver(ingest, max_body_bytes)
+    runners: list[AlertRunner] = []  # the rules' runner, while the app runs (started by the lifespan)
+    alerts_api = AlertsApi(store, None)
     schema = openapi_schema()
     static = static_dir()
     index = os.path.join(static, "index.html")
@@ -79,9 +88,17 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if alerts is not None:
+            runner = AlertRunner(store.path, alerts)
+            runners.append(runner)
+            alerts_api.runner = runner
+            ingest.on_written = runner.traces_written
         try:
             yield
         finally:
+            ingest.on_written = None
+            for runner in runners:
+                runner.close()
             ingest.shutdown()
             api.close()
             store.close()
@@ -99,6 +116,8 @@ def create_app(
         Route("/api/scores", scores.list_all, methods=["GET"]),
         Route("/api/scores/{score_id}", scores.delete, methods=["DELETE"]),
         Route("/api/stats", api.stats, methods=["GET"]),
+        Route("/api/alerts", alerts_api.get, methods=["GET"]),
+        Route("/alerts", page, methods=["GET", "HEAD"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/v1/traces", receiver.handle, methods=["POST"]),
         Route("/v1/logs", receiver.handle_logs, methods=["POST"]),

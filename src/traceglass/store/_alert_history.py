@@ -26,7 +26,7 @@ def alert_state(conn: sqlite3.Connection, rules: Sequence[str] | None = None) ->
         params.append(json.dumps(list(rules)))
     found: dict[tuple[str, str], AlertState] = {}
     for rule, group, status, value, since, notified, updated in conn.execute(sql, params):
-        if not isinstance(rule, str) or not isinstance(group, str) or status not in ("firing", "resolved"):
+        if not isinstance(rule, str) or not isinstance(group, str) or status not in ("firing", "resolved", "fired"):
             continue  # a row written by something else: ignored, as if absent
         found[(rule, group)] = AlertState(rule, group, status, value if isinstance(value, (int, float)) else None,
                                           _int(since) or 0, _int(notified), _int(updated) or 0)

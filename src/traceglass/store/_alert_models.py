@@ -136,7 +136,8 @@ class TraceBreach:
 
 @dataclass(frozen=True)
 class AlertState:
-    """What the last evaluation found for one rule and group: ``status`` "firing" or "resolved"."""
+    """What the last evaluation found for one rule and group: ``status`` "firing" or "resolved" (a
+    window rule's group), or "fired" (a per-trace rule's trace, notified once)."""
 
     rule: str
     group_key: str
