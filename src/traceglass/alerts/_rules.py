@@ -264,7 +264,7 @@ def _read(path: Path) -> Any:
         try:
             return tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise RuleError(f"rules file {path}", None, f"is not valid TOML: {exc}") from None
+            raise RuleError(f"rules file {path}", None, f"not valid TOML: {exc}") from None
     try:
         import yaml
     except ImportError:  # pragma: no cover - pyyaml is in the yaml extra
@@ -273,13 +273,13 @@ def _read(path: Path) -> Any:
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise RuleError(f"rules file {path}", None, f"is not valid YAML: {' '.join(str(exc).split())}") from None
+        raise RuleError(f"rules file {path}", None, f"not valid YAML: {' '.join(str(exc).split())}") from None
 
 
 def load_rules(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None) -> AlertRules:
     """Read a rules file (``.toml`` as TOML, anything else as YAML); raises :class:`RuleError`."""
     file = Path(path)
-    return parse_rules(_read(file), environ=environ, source=str(file))
+    return parse_rules(_read(file), environ=environ, source=f"rules file {file}")
 
 
 def parse_rules(data: Any, *, environ: Mapping[str, str] | None = None, source: str = "rules") -> AlertRules:
