@@ -117,7 +117,6 @@ def create_app(
         Route("/api/scores/{score_id}", scores.delete, methods=["DELETE"]),
         Route("/api/stats", api.stats, methods=["GET"]),
         Route("/api/alerts", alerts_api.get, methods=["GET"]),
-        Route("/alerts", page, methods=["GET", "HEAD"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/v1/traces", receiver.handle, methods=["POST"]),
         Route("/v1/logs", receiver.handle_logs, methods=["POST"]),
