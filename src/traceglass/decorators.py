@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 import json
 import math
+import logging
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, TypeVar, overload
 
@@ -29,11 +30,13 @@ from traceglass._handler import (
 )
 from traceglass._handler._providers import provider_for_model
 from traceglass._handler._usage import apply_model_response, looks_like_model_response
+from traceglass._runtime import current as current_runtime
 from traceglass._runtime import get_handler
 from traceglass._wrapping import NullScope, generator_output, wrap
 from traceglass.semconv import SpanType, operation_for
 
 F = TypeVar("F", bound=Callable[..., Any])
+logger = logging.getLogger("traceglass")
 
 # Plain strings: Enum attribute access is measurable on the per-call path.
 _MODEL_TYPES = (SpanType.LLM.value, SpanType.CHAT_MODEL.value)
@@ -41,6 +44,29 @@ _EMBEDDING = SpanType.EMBEDDING.value
 _RETRIEVER = SpanType.RETRIEVER.value
 _TOOL = SpanType.TOOL.value
 _AGENT = SpanType.AGENT.value
+
+# Online metrics (@observe(metrics=[...])): a finished span naming metrics is handed, with the call's
+# input and output, to this listener on the app's thread; it must only enqueue. traceglass.evals
+# installs it (set_online_metrics_listener): the decorators cannot import that higher layer.
+OnlineMetricsListener = Callable[[tuple[str, ...], Any, Any, Any], None]
+_online_listener: OnlineMetricsListener | None = None
+
+
+def set_online_metrics_listener(listener: OnlineMetricsListener | None) -> OnlineMetricsListener | None:
+    """Install the callable ``(metrics, span, input, output)`` that runs a span's metrics; returns the
+    previous one. For ``traceglass.evals``; not part of the decorators' public API."""
+    global _online_listener
+    previous, _online_listener = _online_listener, listener
+    return previous
+
+
+def _online_metrics(metrics: tuple[str, ...], span: Any, arguments: Any, output: Any) -> None:
+    listener = _online_listener
+    if listener is not None:
+        listener(metrics, span, arguments, output)
+    elif current_runtime().first_time("online-metrics-off"):
+        logger.info("traceglass: spans name metrics %s but nothing runs them: import traceglass.evals "
+                    "(and configure_judge() for LLM judges) to score them online", list(metrics))
 
 
 @dataclass(frozen=True)
@@ -106,11 +132,13 @@ def _user_attributes(attributes: Mapping[str, Any] | None, metrics: tuple[str, .
 class _SpanScope:
     """One traced call: the invocation and how to activate, finish or fail it."""
 
-    __slots__ = ("invocation", "_handler")
+    __slots__ = ("invocation", "_handler", "metrics", "arguments")
 
-    def __init__(self, invocation: Invocation) -> None:
+    def __init__(self, invocation: Invocation, metrics: tuple[str, ...] | None = None) -> None:
         self._handler = get_handler()
         self.invocation = self._handler.start(invocation, activate=False)
+        self.metrics = metrics  # online metrics to run once the span has ended (None: none)
+        self.arguments: Any = None  # the call's bound arguments, kept for the metrics
 
     def activate(self) -> Any:
         return self._handler.activate(self.invocation)
@@ -125,6 +153,9 @@ class _SpanScope:
         if inv.output_value is UNSET and _capturing(inv, self._handler):
             inv.output_value = output
         self._handler.stop(inv)
+        if self.metrics and inv.span is not None and inv.span.get_span_context().trace_flags.sampled:
+            with guard("decorators.online_metrics"):  # after the span ended: its export is not delayed
+                _online_metrics(self.metrics, inv.span, self.arguments, None if output is UNSET else output)
 
     def fail(self, error: BaseException) -> None:
         self._handler.fail(self.invocation, error)
@@ -168,10 +199,14 @@ def _decorate(func: F, options: _SpanOptions) -> F:
     def open_scope(args: tuple[Any, ...], kwargs: dict[str, Any]) -> _SpanScope | None:
         if not get_handler().enabled:
             return None  # no SDK provider: the OTel no-op path, nothing to build
-        scope = _SpanScope(options.new_invocation(default_name))
+        scope = _SpanScope(options.new_invocation(default_name), options.metrics)
         inv = scope.invocation
-        if _capturing(inv, scope._handler):
-            inv.input_value = _bound_arguments(signature, args, kwargs)
+        capturing = _capturing(inv, scope._handler)
+        if capturing or options.metrics:
+            arguments = _bound_arguments(signature, args, kwargs)
+            scope.arguments = arguments
+            if capturing:
+                inv.input_value = arguments
         return scope
 
     return wrap(func, open_scope)  # type: ignore[return-value]
@@ -210,6 +245,7 @@ def trace_llm(
     attributes: Mapping[str, Any] | None = None,
     cost_per_1k_input: float | None = None,
     cost_per_1k_output: float | None = None,
+    metrics: Iterable[Any] | None = None,
 ) -> Callable[[F], F]: ...
 
 
@@ -220,11 +256,13 @@ def trace_llm(
     attributes: Mapping[str, Any] | None = None,
     cost_per_1k_input: float | None = None,
     cost_per_1k_output: float | None = None,
+    metrics: Iterable[Any] | None = None,
 ) -> Any:
     """Trace a function as an LLM call (or another span type given by ``event_type``).
 
     ``cost_per_1k_input``/``cost_per_1k_output`` (USD per 1,000 tokens) price this span and the
-    model calls made inside it (an instrumented client's span) ahead of any price table. Works on
+    model calls made inside it (an instrumented client's span) ahead of any price table.
+    ``metrics`` names scorers run on the call once its span ends (``traceglass.evals``). Works on
     sync and async functions, generators and async generators.
     """
     if callable(name):
@@ -241,6 +279,7 @@ def trace_llm(
         attributes=attributes,
         price_input_per_token=None if cost_per_1k_input is None else cost_per_1k_input / 1000,
         price_output_per_token=None if cost_per_1k_output is None else cost_per_1k_output / 1000,
+        metrics=_names("metrics", metrics),
     )
     return lambda func: _decorate(func, options)
 
@@ -325,7 +364,8 @@ class span:  # noqa: N801 - used like a function: ``with traceglass.span("step")
         from opentelemetry.trace import INVALID_SPAN
 
         with guard("span.enter"):
-            self._scope = _SpanScope(self._options.new_invocation(self._options.name or "span"))
+            self._scope = _SpanScope(self._options.new_invocation(self._options.name or "span"),
+                                     self._options.metrics)
             self._token = self._scope.activate()
             return self._scope.invocation.span  # type: ignore[return-value]
         return INVALID_SPAN

@@ -3,6 +3,7 @@ schedules, online metrics. Every result is a score (``source="eval"``)."""
 
 from traceglass.evals._item import EvalItem
 from traceglass.evals._judge_config import configure_judge
+from traceglass.evals._online import configure_online_metrics, flush_online_metrics, online_metrics_stats
 from traceglass.evals._registry import get_scorer, register, scorer_names
 from traceglass.evals._scorer import ScoreResult, Scorer
 
@@ -11,7 +12,10 @@ __all__ = [
     "ScoreResult",
     "Scorer",
     "configure_judge",
+    "configure_online_metrics",
+    "flush_online_metrics",
     "get_scorer",
+    "online_metrics_stats",
     "register",
     "scorer_names",
 ]

@@ -1,0 +1,200 @@
+"""Online metrics: the scorers named on ``@observe(metrics=[...])`` / ``@trace_llm(metrics=[...])``,
+run on each call after its span ends, their results attached as scores to that span.
+
+The app's thread only appends ``(metrics, span, input, output)`` to a bounded queue (the
+decorators call :meth:`OnlineMetrics.submit` after the span has ended, so its export is never
+delayed); one daemon worker thread builds the :class:`EvalItem`, runs the scorers and emits each
+result with ``traceglass.score(..., source="eval")``. A full queue drops the call (counted in
+:func:`online_metrics_stats`); a scorer that raises or names nothing known is logged once per
+scorer and the others still run. The worker runs each job in an empty context, so a judge's own
+spans start new traces (marked ``traceglass.eval.judge``), never children of the app's span.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextvars
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from traceglass import semconv
+from traceglass._scoring import score as emit_score
+from traceglass.decorators import set_online_metrics_listener
+from traceglass.evals._item import COST_USD, LATENCY_MS, EvalItem
+from traceglass.evals._registry import get_scorer
+from traceglass.evals._scorer import score_arguments
+
+logger = logging.getLogger("traceglass")
+
+DEFAULT_MAX_QUEUE = 1_000
+
+
+@dataclass(frozen=True)
+class OnlineMetricsStats:
+    """Counters since the process started: calls queued, scored (every scorer ran), dropped
+    (queue full), and scorer runs that failed (raised, or unknown name)."""
+
+    queued: int
+    processed: int
+    dropped: int
+    failed: int
+    pending: int
+
+
+class OnlineMetrics:
+    """A bounded queue of finished calls and the one worker thread that scores them."""
+
+    def __init__(self, max_queue: int = DEFAULT_MAX_QUEUE) -> None:
+        if isinstance(max_queue, bool) or not isinstance(max_queue, int) or max_queue < 1:
+            raise ValueError(f"max_queue must be a positive integer, got {max_queue!r}")
+        self.max_queue = max_queue
+        self._jobs: collections.deque[tuple[Any, ...]] = collections.deque()
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._busy = 0  # jobs taken off the queue and not finished yet
+        self._queued = self._processed = self._dropped = self._failed = 0
+        self._warned: set[str] = set()
+
+    # --- the app's thread: an append, nothing else --------------------------------------------
+    def submit(self, metrics: tuple[str, ...], span: Any, arguments: Any, output: Any) -> None:
+        """Queue one finished call (the decorators' listener). Never blocks; drops when full."""
+        with self._cond:
+            if len(self._jobs) >= self.max_queue:
+                self._dropped += 1
+                return
+            self._jobs.append((metrics, span, arguments, output))
+            self._queued += 1
+            if self._thread is None or not self._thread.is_alive():
+                self._start()
+            self._cond.notify()
+
+    def _start(self) -> None:
+        # An empty context: the thread (and the judges' spans) inherit neither the app's span nor
+        # its session, whatever instrumentation propagates contexts into new threads.
+        thread = threading.Thread(target=contextvars.Context().run, args=(self._work,),
+                                  name="traceglass-online-metrics", daemon=True)
+        self._thread = thread
+        thread.start()
+
+    # --- the worker -----------------------------------------------------------------------------
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while not self._jobs:
+                    self._cond.wait()
+                job = self._jobs.popleft()
+                self._busy += 1
+            failed = 0
+            try:
+                failed = contextvars.Context().run(self._score, *job)
+            except Exception as exc:  # our own fault: the worker keeps going
+                failed = len(job[0])
+                self._warn_once("online-metrics", "traceglass: online metrics failed on a span", exc)
+            finally:
+                with self._cond:
+                    self._busy -= 1
+                    self._processed += 1
+                    self._failed += failed
+                    self._cond.notify_all()
+
+    def _score(self, metrics: tuple[str, ...], span: Any, arguments: Any, output: Any) -> int:
+        """Run each named scorer on the call; the number that failed."""
+        item = item_from_span(span, arguments, output)
+        failed = 0
+        for name in metrics:
+            try:
+                scorer = get_scorer(name)
+                result = scorer.score(item)
+                if result is None:
+                    continue
+                fields = score_arguments(result)
+                if fields["value"] is None:
+                    continue
+                emit_score(scorer.name, fields["value"], trace_id=item.trace_id, span_id=item.span_id,
+                           comment=fields["comment"], source="eval", metadata=fields["metadata"] or None)
+            except Exception as exc:  # the user's scorer (or its judge): logged once, the rest go on
+                failed += 1
+                self._warn_once(f"scorer:{name}", f"traceglass: online metric {name!r} failed "
+                                "(further failures of it are logged at debug)", exc)
+        return failed
+
+    def _warn_once(self, key: str, message: str, exc: BaseException) -> None:
+        if key in self._warned:
+            logger.debug(message, exc_info=exc)
+            return
+        self._warned.add(key)
+        logger.warning("%s: %s: %s", message, type(exc).__name__, exc)
+
+    # --- waiting and counters -------------------------------------------------------------------
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every queued call is scored (True) or ``timeout`` seconds pass (False)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._jobs or self._busy:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+        return True
+
+    def stats(self) -> OnlineMetricsStats:
+        with self._cond:
+            return OnlineMetricsStats(self._queued, self._processed, self._dropped, self._failed,
+                                      len(self._jobs) + self._busy)
+
+
+def item_from_span(span: Any, arguments: Any, output: Any) -> EvalItem:
+    """The item of one finished call: its input/output, latency and cost, and its span's ids."""
+    context = span.get_span_context()
+    metadata: dict[str, Any] = {}
+    start, end = getattr(span, "start_time", None), getattr(span, "end_time", None)
+    if isinstance(start, int) and isinstance(end, int) and end >= start:
+        metadata[LATENCY_MS] = (end - start) / 1e6
+    attributes = getattr(span, "attributes", None) or {}
+    for key in (semconv.COST_TOTAL, semconv.ROLLUP_COST):
+        cost = attributes.get(key)
+        if isinstance(cost, (int, float)) and not isinstance(cost, bool):
+            metadata[COST_USD] = float(cost)
+            break
+    model = attributes.get(semconv.GEN_AI_REQUEST_MODEL)
+    if isinstance(model, str):
+        metadata["model"] = model
+    return EvalItem(input=arguments, output=output, metadata=metadata,
+                    trace_id=format(context.trace_id, "032x"), span_id=format(context.span_id, "016x"))
+
+
+_lock = threading.Lock()
+_online = OnlineMetrics()
+
+
+def configure_online_metrics(*, max_queue: int = DEFAULT_MAX_QUEUE) -> None:
+    """Bound the queue of calls waiting for their metrics (default 1,000; past it, calls are
+    dropped and counted). Calls already queued under the previous bound still run."""
+    global _online
+    replacement = OnlineMetrics(max_queue)
+    with _lock:
+        _online = replacement
+
+
+def flush_online_metrics(timeout: float = 10.0) -> bool:
+    """Wait until the metrics of every finished call so far have run (False: ``timeout`` passed).
+    Scores then sit in the log pipeline: ``traceglass.flush()`` writes them out."""
+    return _online.flush(timeout)
+
+
+def online_metrics_stats() -> OnlineMetricsStats:
+    """How many calls were queued, scored, dropped (queue full) and how many scorer runs failed."""
+    return _online.stats()
+
+
+def _submit(metrics: tuple[str, ...], span: Any, arguments: Any, output: Any) -> None:
+    _online.submit(metrics, span, arguments, output)
+
+
+set_online_metrics_listener(_submit)
+
+__all__ = ["OnlineMetrics", "OnlineMetricsStats", "configure_online_metrics", "flush_online_metrics",
+           "item_from_span", "online_metrics_stats"]
