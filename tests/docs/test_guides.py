@@ -56,7 +56,8 @@ def _fenced_blocks(language: str):
 
 
 def test_the_guides_are_all_there():
-    assert {p.name for p in MARKDOWN_FILES} == {"jaeger.md", "tempo.md", "collector.md", "multiple-destinations.md"}
+    assert {p.name for p in MARKDOWN_FILES} == {"jaeger.md", "tempo.md", "collector.md", "multiple-destinations.md",
+                                                "grafana-alerts.md"}
     assert {_rel(p) for p in COMPOSE_FILES} == {
         "jaeger/docker-compose.yaml", "tempo/docker-compose.yaml", "collector/docker-compose.yaml"}
 
@@ -397,6 +398,32 @@ def test_dashboard_promql_uses_only_names_our_metrics_have(emitted):
     for name, (unit, kind, _keys) in emitted.items():
         base = prometheus_name(name, unit, kind)
         assert any(s.startswith(base) for s in used_series), base
+
+
+def _alert_queries() -> list[str]:
+    """The PromQL of grafana-alerts.md: its promql blocks, the expr of its rule files, its table's queries."""
+    text = (GUIDES / "grafana-alerts.md").read_text()
+    queries = [block for _, block in _fenced_blocks("promql")]
+    for _, block in _fenced_blocks("yaml"):
+        queries += re.findall(r"expr: (.+)", block)
+    queries += [q for q in re.findall(r"`([^`\n]+)`", text) if "increase(" in q or "histogram_quantile(" in q]
+    return queries
+
+
+def test_grafana_alerts_promql_uses_only_names_our_metrics_have(emitted):
+    series, labels = _series_and_labels(emitted)
+    labels |= {prometheus_label(semconv.USER_ID)}  # on the cost counter with metric_user_attributes=True
+    queries = _alert_queries()
+    assert len(queries) >= 12
+    for query in queries:
+        text = re.sub(r'"[^"]*"', '""', query)
+        text = re.sub(r"\[\d+[smhdw]\]", "[]", text)
+        text = re.sub(r"\b\d+(\.\d+)?(e\d+)?\b", "", text)
+        for match in re.finditer(r"[a-zA-Z_:][a-zA-Z0-9_:]*", text):
+            word = match.group()
+            if word in PROMQL_WORDS | {"absent"}:
+                continue
+            assert word in series | labels, f"{word!r} in {query!r} is neither one of our series nor a label"
 
 
 def test_dashboard_panels_have_unique_ids_and_fit_the_grid():
