@@ -10,6 +10,7 @@ from typing import Any
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 
 from traceglass import _runtime
+from traceglass.instrumentors._deferred import Pending, when_imported
 from traceglass.instrumentors.openai import _targets
 from traceglass.instrumentors.openai._wrappers import STATE, Options
 
@@ -46,6 +47,18 @@ def _optional_bool(value: Any) -> bool | None:
     return None if value is None else bool(value)
 
 
+def _patch() -> None:
+    """Wrap the SDK's methods, saying first if another instrumentation already wraps them."""
+    others = _other_instrumentors()
+    if others and _runtime.current().first_time(PEERS_WARNING):
+        logger.warning(
+            "traceglass: another OpenAI instrumentation is active (%s); each call may produce two "
+            "spans. Disable one of them (e.g. OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=openai).",
+            ", ".join(others),
+        )
+    _targets.install()
+
+
 class OpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Trace the ``openai`` SDK: chat, completions, embeddings, Responses; sync, async, streams.
 
@@ -58,27 +71,26 @@ class OpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     marks the span ``traceglass.usage.estimated``. ``instrument()``/``uninstrument()`` are idempotent.
     """
 
+    _pending: Pending | None = None  # this instrumentor's patch, until the library's import
+
     def instrumentation_dependencies(self) -> Collection[str]:
         return (OLDEST_SUPPORTED,)
 
     def _instrument(self, **kwargs: Any) -> None:
-        others = _other_instrumentors()
-        if others and _runtime.current().first_time(PEERS_WARNING):
-            logger.warning(
-                "traceglass: another OpenAI instrumentation is active (%s); each call may produce two "
-                "spans. Disable one of them (e.g. OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=openai).",
-                ", ".join(others),
-            )
         STATE.options = Options(
             tracer_provider=kwargs.get("tracer_provider"),
             meter_provider=kwargs.get("meter_provider"),
             capture_usage_in_stream=_optional_bool(kwargs.get("capture_usage_in_stream")),
             estimate_tokens=bool(kwargs.get("estimate_tokens", False)),
         )
-        _targets.install()
+        # Patched when the application imports openai, not imported by us (see instrumentors/_deferred.py).
+        self._pending = when_imported("openai", _patch)
 
     def _uninstrument(self, **kwargs: Any) -> None:
         STATE.options = None
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.cancel()
         # TracedOpenAI clients need the patches even with global instrumentation off.
-        if not STATE.clients_made:
+        if not STATE.clients_made and "openai" in sys.modules:  # never imported: nothing was patched
             _targets.uninstall()
