@@ -68,6 +68,8 @@ def test_traceglass_instrument_names_it(server, tmp_path):
     script = textwrap.dedent("""
         import sys, traceglass
         traceglass.configure(metrics_enabled=False)
+        # litellm takes seconds to import: configure() leaves it to the app, and patches it on import
+        assert "litellm" not in sys.modules
     """) + APP
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACEGLASS_", "LITELLM_"))}
     env.update({"TRACEGLASS_DB": str(db), "LITELLM_LOCAL_MODEL_COST_MAP": "True",

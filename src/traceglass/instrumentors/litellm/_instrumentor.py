@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Collection
 from typing import Any
 
+import wrapt
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 
 # The oldest release tested (see docs/litellm.md).
@@ -27,9 +29,7 @@ class LiteLLMInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         return (OLDEST_SUPPORTED,)
 
     def _instrument(self, **kwargs: Any) -> None:
-        # Imported here: ``litellm`` takes seconds to import, and only when turned on.
-        from traceglass.instrumentors.litellm import _targets
-        from traceglass.instrumentors.litellm._wrappers import STATE, Options
+        from traceglass.instrumentors.litellm._state import STATE, Options
 
         usage = kwargs.get("capture_usage_in_stream")
         STATE.options = Options(
@@ -37,11 +37,29 @@ class LiteLLMInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             meter_provider=kwargs.get("meter_provider"),
             capture_usage_in_stream=True if usage is None else bool(usage),
         )
-        _targets.install()
+        # ``litellm`` takes seconds to import: patch it when the app imports it (at once if it has),
+        # so configure() in an app that never uses it does not pay for it.
+        if not STATE.hooked:
+            STATE.hooked = True
+            wrapt.register_post_import_hook(_patch, "litellm")
+        elif "litellm" in sys.modules:
+            _patch(sys.modules["litellm"])
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        from traceglass.instrumentors.litellm import _targets
-        from traceglass.instrumentors.litellm._wrappers import STATE
+        from traceglass.instrumentors.litellm._state import STATE
 
         STATE.options = None
-        _targets.uninstall()
+        if "litellm" in sys.modules:
+            from traceglass.instrumentors.litellm import _targets
+
+            _targets.uninstall()
+
+
+def _patch(module: Any) -> None:
+    """The post-import hook: wrap LiteLLM's entry points if instrumentation is (still) on."""
+    from traceglass.instrumentors.litellm._state import STATE
+
+    if STATE.options is not None:
+        from traceglass.instrumentors.litellm import _targets
+
+        _targets.install()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
@@ -21,35 +21,15 @@ from opentelemetry.trace import SpanKind
 from traceglass import _config
 from traceglass._guard import report
 from traceglass._handler import TelemetryHandler
-from traceglass._runtime import get_handler, handler_for
+from traceglass._runtime import get_handler
 from traceglass.instrumentors.litellm import _extract
+from traceglass.instrumentors.litellm._state import STATE
 from traceglass.instrumentors.litellm._stream import ACCUMULATORS, TracedAsyncStream, TracedStream
 
 # True while a traced LiteLLM function runs: LiteLLM calls its own entry points from inside
 # (``acompletion`` runs ``completion``, ``text_completion`` and the Responses bridge call
 # ``completion``); those belong to the outer call's span.
 _IN_CALL: ContextVar[bool] = ContextVar("traceglass_litellm_in_call", default=False)
-
-
-@dataclass
-class Options:
-    tracer_provider: Any = None
-    meter_provider: Any = None
-    capture_usage_in_stream: bool = True
-    handler: TelemetryHandler | None = field(default=None, repr=False)
-
-    def __post_init__(self) -> None:
-        if self.tracer_provider is not None or self.meter_provider is not None:
-            self.handler = handler_for(self.tracer_provider, self.meter_provider)
-
-
-class _State:
-    """Process-wide: the options of global instrumentation (None: off)."""
-
-    options: Options | None = None
-
-
-STATE = _State()
 
 
 @dataclass(frozen=True)
