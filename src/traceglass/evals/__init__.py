@@ -1,6 +1,8 @@
 """Evaluations on traces: datasets from traces, scorers and LLM judges, evaluation runs and
 schedules, online metrics. Every result is a score (``source="eval"``)."""
 
+from traceglass.evals._bridge import TraceBridge
+from traceglass.evals._dataset import EvalDataset
 from traceglass.evals._item import EvalItem
 from traceglass.evals._judge_config import configure_judge
 from traceglass.evals._online import configure_online_metrics, flush_online_metrics, online_metrics_stats
@@ -8,9 +10,11 @@ from traceglass.evals._registry import get_scorer, register, scorer_names
 from traceglass.evals._scorer import ScoreResult, Scorer
 
 __all__ = [
+    "EvalDataset",
     "EvalItem",
     "ScoreResult",
     "Scorer",
+    "TraceBridge",
     "configure_judge",
     "configure_online_metrics",
     "flush_online_metrics",

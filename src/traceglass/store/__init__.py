@@ -13,6 +13,7 @@
 
 from traceglass._scores import Score, ScoreError
 from traceglass.store._alert_models import AlertRecord, AlertState, TraceBreach, TraceQuery, WindowMetrics, WindowQuery
+from traceglass.store._eval_models import DatasetInfo, EvalResultRecord, EvalRunRecord
 from traceglass.store._filter import TraceFilter
 from traceglass.store._models import ScorePage, SpanNode, StatsRow, Trace, TracePage, TraceSummary
 from traceglass.store._paths import default_db_path
@@ -24,6 +25,9 @@ __all__ = [
     "SCHEMA_VERSION",
     "AlertRecord",
     "AlertState",
+    "DatasetInfo",
+    "EvalResultRecord",
+    "EvalRunRecord",
     "NotATraceDatabaseError",
     "SchemaTooNewError",
     "SchemaTooOldError",

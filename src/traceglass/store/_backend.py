@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from traceglass._scores import Score, ScoreError
 from traceglass.store._alert_models import AlertRecord, AlertState, TraceBreach, TraceQuery, WindowMetrics, WindowQuery
+from traceglass.store._eval_models import DatasetInfo, EvalResultRecord, EvalRunRecord
 from traceglass.store._filter import TraceFilter
 from traceglass.store._models import ScorePage, SpanNode, StatsRow, Trace, TracePage
 from traceglass.store._rows import SpanRow
@@ -82,6 +83,36 @@ class Backend(Protocol):
     def set_alert_delivery(self, event_id: int, delivery: str, attempts: int) -> None: ...
 
     def alert_history(self, *, rule: str | None, since_ns: int | None, limit: int) -> list[AlertRecord]: ...
+
+    # -- evaluations (traceglass.evals) -----------------------------------------------------------
+    def trace_spans(self, trace_ids: Sequence[str]) -> dict[str, list[SpanNode]]:
+        """Every span of each stored trace of ``trace_ids`` (by start time), read in bulk."""
+
+    def save_dataset(self, name: str, items: Sequence[dict[str, Any]], metadata: dict[str, Any],
+                     created_ns: int) -> DatasetInfo:
+        """Store ``items`` as the next version of dataset ``name`` in one transaction."""
+
+    def datasets(self, name: str | None) -> list[DatasetInfo]:
+        """The latest version of every dataset (by name), or every version of ``name``, newest first."""
+
+    def dataset_items(self, name: str, version: int | None) -> tuple[DatasetInfo, list[dict[str, Any]]] | None:
+        """A saved version (the latest for None) and its items in order; None when there is none."""
+
+    def save_eval_run(self, run: EvalRunRecord, items: Sequence[dict[str, Any]],
+                      results: Sequence[EvalResultRecord]) -> None:
+        """Store (or replace) a run with its items and results in one transaction."""
+
+    def eval_runs(self, *, limit: int) -> list[EvalRunRecord]:
+        """Runs newest first."""
+
+    def eval_run(self, run_id: str) -> tuple[EvalRunRecord, list[dict[str, Any]], list[EvalResultRecord]] | None:
+        """A run with its items and results in order, or None."""
+
+    def evaluated(self, trace_ids: Sequence[str], scorers: Sequence[str]) -> set[tuple[str, str | None, str]]:
+        """(trace id, span id, scorer) already evaluated among ``trace_ids`` by these scorers."""
+
+    def attributed_cost(self, key: str, value: str, *, since_ns: int) -> float | None:
+        """The summed roll-up cost of spans since ``since_ns`` whose attribute ``key`` is ``value``."""
 
     # -- maintenance -------------------------------------------------------------------------
     def delete_traces(self, trace_ids: Sequence[str]) -> int:

@@ -6,7 +6,8 @@ them apart keeps a full scan of ``spans`` (stats over a million spans) a scan of
 not gigabytes. ``traces`` is one summary row per trace, rewritten on each write that touches the
 trace, so the trace list never aggregates spans. ``scores`` (schema 5) holds scores under their own
 id, joined to a trace by its id text, so a score may arrive before its trace. ``alert_state`` and
-``alert_events`` (schema 6) keep what the alert rules found and their history.
+``alert_events`` (schema 6) keep what the alert rules found and their history. ``eval_*`` (schema
+7) hold saved evaluation datasets (immutable named versions) and evaluation runs with their results.
 
 Write speed is mostly a matter of where inserts land: an index keyed by something random (a trace
 id, a duration) dirties a different page for nearly every row, and every dirty page is written to
@@ -26,7 +27,7 @@ from pathlib import Path
 
 logger = logging.getLogger("traceglass")
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 DEFAULT_BUSY_TIMEOUT_MS = 10_000
 # Of a new database (an existing one keeps its own). A span's JSON (~2 KB) fills half of a 4 KiB
 # page; six of them share a 16 KiB page, which halves the bytes written per span.
@@ -284,9 +285,64 @@ def _v6(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX alert_events_created ON alert_events (created_ns, id)")
 
 
+def _v7(conn: sqlite3.Connection) -> None:
+    # Evaluations (issue 15). A dataset version is written once and never changed: saving a name
+    # again adds the next version. Items and results are keyed by their position, so a dataset or
+    # a run reads back in its own order. Results keep their trace id as text (no reference): a run
+    # stays readable after retention deletes the traces it evaluated.
+    conn.execute("""CREATE TABLE eval_datasets (
+        no INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        created_ns INTEGER NOT NULL,
+        item_count INTEGER NOT NULL,
+        metadata TEXT NOT NULL DEFAULT '{}',
+        UNIQUE (name, version)
+    )""")
+    conn.execute("""CREATE TABLE eval_dataset_items (
+        dataset_no INTEGER NOT NULL,
+        position INTEGER NOT NULL,
+        item TEXT NOT NULL,
+        PRIMARY KEY (dataset_no, position)
+    ) WITHOUT ROWID""")
+    conn.execute("""CREATE TABLE eval_runs (
+        no INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        created_ns INTEGER NOT NULL,
+        finished_ns INTEGER,
+        status TEXT NOT NULL,
+        item_count INTEGER NOT NULL,
+        judge_cost_usd REAL,
+        run TEXT NOT NULL DEFAULT '{}'
+    )""")
+    conn.execute("""CREATE TABLE eval_run_items (
+        run_no INTEGER NOT NULL,
+        position INTEGER NOT NULL,
+        trace_id TEXT,
+        span_id TEXT,
+        item TEXT NOT NULL,
+        PRIMARY KEY (run_no, position)
+    ) WITHOUT ROWID""")
+    conn.execute("""CREATE TABLE eval_results (
+        run_no INTEGER NOT NULL,
+        position INTEGER NOT NULL,
+        scorer TEXT NOT NULL,
+        trace_id TEXT,
+        span_id TEXT,
+        value REAL,
+        label TEXT,
+        explanation TEXT,
+        error TEXT,
+        score_id TEXT,
+        PRIMARY KEY (run_no, position, scorer)
+    ) WITHOUT ROWID""")
+    # What a schedule asks before each run: which of these traces a scorer already evaluated.
+    conn.execute("CREATE INDEX eval_results_trace ON eval_results (trace_id, scorer)")
+
+
 # Version N is reached by running MIGRATIONS[N] on a database at version N - 1. Append only:
 # a released step never changes, later needs get a new step.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7}
 
 
 def connect(

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from traceglass._scores import Score, ScoreError
-from traceglass.store import _alert_history, _alert_queries, _queries, _retention, _schema, _scores
+from traceglass.store import _alert_history, _alert_queries, _evals_sql, _queries, _retention, _schema, _scores
 from traceglass.store._alert_models import AlertRecord, AlertState, TraceBreach, TraceQuery, WindowMetrics, WindowQuery
 from traceglass.store._checkpointer import Checkpointer, hand_over
+from traceglass.store._eval_models import DatasetInfo, EvalResultRecord, EvalRunRecord
 from traceglass.store._filter import TraceFilter
 from traceglass.store._forksafe import LOCK as FORK_LOCK
 from traceglass.store._models import ScorePage, SpanNode, StatsRow, Trace, TracePage
@@ -176,6 +177,38 @@ class SQLiteBackend:
 
     def alert_history(self, *, rule: str | None, since_ns: int | None, limit: int) -> list[AlertRecord]:
         return _alert_history.history(self.conn, rule=rule, since_ns=since_ns, limit=limit)
+
+    # -- evaluations -------------------------------------------------------------------------
+    def trace_spans(self, trace_ids: Sequence[str]) -> dict[str, list[SpanNode]]:
+        return _evals_sql.trace_spans(self.conn, trace_ids)
+
+    def save_dataset(self, name: str, items: Sequence[dict[str, Any]], metadata: dict[str, Any],
+                     created_ns: int) -> DatasetInfo:
+        with FORK_LOCK:
+            return _evals_sql.save_dataset(self.conn, name, items, metadata, created_ns)
+
+    def datasets(self, name: str | None) -> list[DatasetInfo]:
+        return _evals_sql.datasets(self.conn, name)
+
+    def dataset_items(self, name: str, version: int | None) -> tuple[DatasetInfo, list[dict[str, Any]]] | None:
+        return _evals_sql.dataset_items(self.conn, name, version)
+
+    def save_eval_run(self, run: EvalRunRecord, items: Sequence[dict[str, Any]],
+                      results: Sequence[EvalResultRecord]) -> None:
+        with FORK_LOCK:
+            _evals_sql.save_run(self.conn, run, items, results)
+
+    def eval_runs(self, *, limit: int) -> list[EvalRunRecord]:
+        return _evals_sql.runs(self.conn, limit=limit)
+
+    def eval_run(self, run_id: str) -> tuple[EvalRunRecord, list[dict[str, Any]], list[EvalResultRecord]] | None:
+        return _evals_sql.run(self.conn, run_id)
+
+    def evaluated(self, trace_ids: Sequence[str], scorers: Sequence[str]) -> set[tuple[str, str | None, str]]:
+        return _evals_sql.evaluated(self.conn, trace_ids, scorers)
+
+    def attributed_cost(self, key: str, value: str, *, since_ns: int) -> float | None:
+        return _evals_sql.attributed_cost(self.conn, key, value, since_ns=since_ns)
 
     # -- maintenance -------------------------------------------------------------------------
     def delete_traces(self, trace_ids: Sequence[str]) -> int:

@@ -7,6 +7,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from traceglass._units import as_seconds, parse_duration
 from traceglass.store import _paths, _sqlite
 from traceglass.store._alert_models import AlertRecord, AlertState, TraceBreach, TraceQuery, WindowMetrics, WindowQuery
 from traceglass.store._backend import Backend
+from traceglass.store._eval_models import DatasetInfo, EvalResultRecord, EvalRunRecord
 from traceglass.store._filter import GROUPS, TraceFilter
 from traceglass.store._models import ScorePage, SpanNode, StatsRow, Trace, TracePage
 from traceglass.store._time import TimeLike
@@ -152,6 +154,67 @@ class TraceStore:
         since_ns = TraceFilter(since=since).since_ns if since is not None else None
         with self._lock:
             return self._db.alert_history(rule=rule, since_ns=since_ns, limit=limit)
+
+    # -- evaluations (traceglass.evals) ----------------------------------------------------------
+    def trace_spans(self, trace_ids: Sequence[str]) -> dict[str, list[SpanNode]]:
+        """Every span of each stored trace of ``trace_ids`` (flat, by start time), in one read:
+        what building a dataset from thousands of traces needs instead of one ``get_trace`` each."""
+        with self._lock:
+            return self._db.trace_spans([trace_id.strip().lower() for trace_id in trace_ids])
+
+    def save_dataset(self, name: str, items: Sequence[Mapping[str, Any]], *,
+                     metadata: Mapping[str, Any] | None = None) -> DatasetInfo:
+        """Save ``items`` (JSON-ready dicts) as the next version of dataset ``name``; a saved
+        version never changes."""
+        name = _dataset_name(name)
+        with self._lock:
+            self._check_writable()
+            return self._db.save_dataset(name, [dict(item) for item in items], dict(metadata or {}), time.time_ns())
+
+    def datasets(self, name: str | None = None) -> list[DatasetInfo]:
+        """The latest version of every saved dataset, or every version of ``name`` (newest first)."""
+        with self._lock:
+            return self._db.datasets(name)
+
+    def dataset(self, name: str, version: int | None = None) -> tuple[DatasetInfo, list[dict[str, Any]]] | None:
+        """A saved dataset version (the latest when ``version`` is None) and its items, or None."""
+        with self._lock:
+            return self._db.dataset_items(name, version)
+
+    def save_eval_run(self, run: EvalRunRecord, items: Sequence[Mapping[str, Any]],
+                      results: Sequence[EvalResultRecord]) -> None:
+        """Store an evaluation run with its items and per-scorer results (the same id replaces it)."""
+        with self._lock:
+            self._check_writable()
+            self._db.save_eval_run(run, [dict(item) for item in items], list(results))
+
+    def eval_runs(self, *, limit: int = 50) -> list[EvalRunRecord]:
+        """Stored evaluation runs, newest first."""
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
+            raise ValueError(f"limit must be a positive integer, got {limit!r}")
+        with self._lock:
+            return self._db.eval_runs(limit=limit)
+
+    def eval_run(self, run_id: str) -> tuple[EvalRunRecord, list[dict[str, Any]], list[EvalResultRecord]] | None:
+        """A stored run with its items and results, or None."""
+        with self._lock:
+            return self._db.eval_run(run_id.strip())
+
+    def evaluated(self, trace_ids: Sequence[str], scorers: Sequence[str]) -> set[tuple[str, str | None, str]]:
+        """The (trace id, span id, scorer name) among ``trace_ids`` these scorers already evaluated:
+        a stored run's result that was not an error, or an evaluation score of that name."""
+        with self._lock:
+            return self._db.evaluated(list(trace_ids), list(scorers))
+
+    def attributed_cost(self, key: str, value: str, *, since_ns: int = 0) -> float | None:
+        """The summed roll-up cost (USD) of the spans started since ``since_ns`` whose attribute
+        ``key`` equals ``value`` (an evaluation run's judge calls); None when none is stored."""
+        with self._lock:
+            return self._db.attributed_cost(key, value, since_ns=since_ns)
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise sqlite3.OperationalError(f"attempt to write a readonly database ({self.path} was opened read_only)")
 
     # -- writing -----------------------------------------------------------------------------
     def upsert_span(self, span: Mapping[str, Any]) -> SpanNode:
@@ -301,3 +364,9 @@ class TraceStore:
 
     def __repr__(self) -> str:
         return f"TraceStore({str(self.path)!r})"
+
+
+def _dataset_name(name: Any) -> str:
+    if not isinstance(name, str) or not name.strip() or len(name.strip()) > 200 or "\x00" in name:
+        raise ValueError(f"a dataset name must be a non-empty text of at most 200 characters, got {name!r}")
+    return name.strip()

@@ -1,0 +1,205 @@
+"""Evaluations in SQLite (schema 7): the spans of many traces at once (the dataset bridge's bulk
+read), saved dataset versions, evaluation runs with their items and results, what was already
+evaluated, and the cost of a run's judge calls."""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from traceglass.store._eval_models import DatasetInfo, EvalResultRecord, EvalRunRecord
+from traceglass.store._models import SpanNode
+from traceglass.store._queries import SPAN_SELECT, span_node
+from traceglass.store._writer import rollback
+
+_TRACE_SPANS = (f"{SPAN_SELECT} WHERE s.trace_no IN (SELECT id FROM traces WHERE trace_id IN "
+                "(SELECT value FROM json_each(?))) ORDER BY s.trace_no, s.start_ns, s.id")
+
+
+def _dumps(value: Any) -> str:
+    # ASCII escapes keep lone surrogates (which SQLite's UTF-8 text refuses) readable back by json.
+    return json.dumps(value, ensure_ascii=True, default=str)
+
+
+def _loads(text: Any, empty: Any) -> Any:
+    try:
+        value = json.loads(text) if isinstance(text, (str, bytes)) else None
+    except (ValueError, RecursionError):
+        value = None
+    return value if isinstance(value, type(empty)) else empty
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def trace_spans(conn: sqlite3.Connection, trace_ids: Sequence[str]) -> dict[str, list[SpanNode]]:
+    """Every span of each stored trace of ``trace_ids``, by start time: one query for them all."""
+    found: dict[str, list[SpanNode]] = {}
+    if not trace_ids:
+        return found
+    for row in conn.execute(_TRACE_SPANS, (json.dumps(list(trace_ids)),)):
+        span = span_node(row)
+        found.setdefault(span.trace_id, []).append(span)
+    return found
+
+
+# -- datasets ---------------------------------------------------------------------------------
+
+def save_dataset(conn: sqlite3.Connection, name: str, items: Sequence[dict[str, Any]],
+                 metadata: dict[str, Any], created_ns: int) -> DatasetInfo:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Read under the write lock: two savers of one name get consecutive versions.
+        latest = conn.execute("SELECT max(version) FROM eval_datasets WHERE name = ?", (name,)).fetchone()[0]
+        version = (latest if isinstance(latest, int) else 0) + 1
+        cursor = conn.execute(
+            "INSERT INTO eval_datasets (name, version, created_ns, item_count, metadata) VALUES (?, ?, ?, ?, ?)",
+            (name, version, created_ns, len(items), _dumps(metadata)))
+        number = cursor.lastrowid
+        conn.executemany("INSERT INTO eval_dataset_items (dataset_no, position, item) VALUES (?, ?, ?)",
+                         [(number, position, _dumps(item)) for position, item in enumerate(items)])
+        conn.execute("COMMIT")
+    except BaseException:
+        rollback(conn)
+        raise
+    return DatasetInfo(name, version, len(items), created_ns, dict(metadata))
+
+
+def _dataset(row: tuple) -> DatasetInfo | None:
+    name, version, count, created, metadata = row
+    if not isinstance(name, str) or not isinstance(version, int):
+        return None  # a row written by something else
+    return DatasetInfo(name, version, count if isinstance(count, int) else 0,
+                       created if isinstance(created, int) else 0, _loads(metadata, {}))
+
+
+_DATASET_COLUMNS = "name, version, item_count, created_ns, metadata"
+
+
+def datasets(conn: sqlite3.Connection, name: str | None) -> list[DatasetInfo]:
+    """The latest version of every dataset by name, or every version of ``name`` (newest first)."""
+    if name is None:
+        sql = (f"SELECT {_DATASET_COLUMNS} FROM eval_datasets d WHERE version = "
+               "(SELECT max(version) FROM eval_datasets WHERE name = d.name) ORDER BY name")
+        rows = conn.execute(sql)
+    else:
+        rows = conn.execute(f"SELECT {_DATASET_COLUMNS} FROM eval_datasets WHERE name = ? ORDER BY version DESC",
+                            (name,))
+    return [info for info in map(_dataset, rows) if info is not None]
+
+
+def dataset_items(conn: sqlite3.Connection, name: str,
+                  version: int | None) -> tuple[DatasetInfo, list[dict[str, Any]]] | None:
+    if version is None:
+        row = conn.execute(f"SELECT no, {_DATASET_COLUMNS} FROM eval_datasets WHERE name = ? "
+                           "ORDER BY version DESC LIMIT 1", (name,)).fetchone()
+    else:
+        row = conn.execute(f"SELECT no, {_DATASET_COLUMNS} FROM eval_datasets WHERE name = ? AND version = ?",
+                           (name, version)).fetchone()
+    info = _dataset(row[1:]) if row is not None else None
+    if info is None:
+        return None
+    items = [_loads(text, {}) for (text,) in conn.execute(
+        "SELECT item FROM eval_dataset_items WHERE dataset_no = ? ORDER BY position", (row[0],))]
+    return info, items
+
+
+# -- runs ---------------------------------------------------------------------------------------
+
+_RUN_COLUMNS = "id, created_ns, finished_ns, status, item_count, judge_cost_usd, run"
+_RESULT_COLUMNS = "position, scorer, trace_id, span_id, value, label, explanation, error, score_id"
+
+
+def save_run(conn: sqlite3.Connection, run: EvalRunRecord, items: Sequence[dict[str, Any]],
+             results: Sequence[EvalResultRecord]) -> None:
+    """Store a run, its items and results in one transaction (a run saved again is replaced)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        old = conn.execute("SELECT no FROM eval_runs WHERE id = ?", (run.id,)).fetchone()
+        if old is not None:
+            for table in ("eval_results", "eval_run_items"):
+                conn.execute(f"DELETE FROM {table} WHERE run_no = ?", (old[0],))
+            conn.execute("DELETE FROM eval_runs WHERE no = ?", (old[0],))
+        cursor = conn.execute(
+            f"INSERT INTO eval_runs ({_RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (run.id, run.created_ns, run.finished_ns, run.status, run.item_count, _number(run.judge_cost_usd),
+             _dumps(run.details)))
+        number = cursor.lastrowid
+        conn.executemany(
+            "INSERT INTO eval_run_items (run_no, position, trace_id, span_id, item) VALUES (?, ?, ?, ?, ?)",
+            [(number, position, _text(item.get("trace_id")), _text(item.get("span_id")), _dumps(item))
+             for position, item in enumerate(items)])
+        conn.executemany(
+            f"INSERT OR REPLACE INTO eval_results (run_no, {_RESULT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(number, r.position, r.scorer, r.trace_id, r.span_id, _number(r.value), r.label, r.explanation,
+              r.error, r.score_id) for r in results])
+        conn.execute("COMMIT")
+    except BaseException:
+        rollback(conn)
+        raise
+
+
+def _run(row: tuple) -> EvalRunRecord | None:
+    run_id, created, finished, status, count, cost, details = row
+    if not isinstance(run_id, str) or not isinstance(created, int):
+        return None
+    return EvalRunRecord(run_id, created, finished if isinstance(finished, int) else None,
+                         status if isinstance(status, str) else "unknown", count if isinstance(count, int) else 0,
+                         _number(cost), _loads(details, {}))
+
+
+def runs(conn: sqlite3.Connection, *, limit: int) -> list[EvalRunRecord]:
+    rows = conn.execute(f"SELECT {_RUN_COLUMNS} FROM eval_runs ORDER BY created_ns DESC, no DESC LIMIT ?", (limit,))
+    return [run for run in map(_run, rows) if run is not None]
+
+
+def run(conn: sqlite3.Connection, run_id: str) -> tuple[EvalRunRecord, list[dict[str, Any]],
+                                                       list[EvalResultRecord]] | None:
+    row = conn.execute(f"SELECT no, {_RUN_COLUMNS} FROM eval_runs WHERE id = ?", (run_id,)).fetchone()
+    record = _run(row[1:]) if row is not None else None
+    if record is None:
+        return None
+    items = [_loads(text, {}) for (text,) in conn.execute(
+        "SELECT item FROM eval_run_items WHERE run_no = ? ORDER BY position", (row[0],))]
+    results = []
+    for position, scorer, trace_id, span_id, value, label, explanation, error, score_id in conn.execute(
+            f"SELECT {_RESULT_COLUMNS} FROM eval_results WHERE run_no = ? ORDER BY position, scorer", (row[0],)):
+        if isinstance(position, int) and isinstance(scorer, str):
+            results.append(EvalResultRecord(position, scorer, _text(trace_id), _text(span_id), _number(value),
+                                            _text(label), _text(explanation), _text(error), _text(score_id)))
+    return record, items, results
+
+
+def evaluated(conn: sqlite3.Connection, trace_ids: Sequence[str],
+              scorers: Sequence[str]) -> set[tuple[str, str | None, str]]:
+    """(trace id, span id, scorer) already evaluated among these traces: a run's result without an
+    error, or an evaluation score (``source = 'eval'``) of that name."""
+    if not trace_ids or not scorers:
+        return set()
+    ids, names = json.dumps(list(trace_ids)), json.dumps(list(scorers))
+    sql = ("SELECT trace_id, span_id, scorer FROM eval_results WHERE trace_id IN (SELECT value FROM json_each(?)) "
+           "AND scorer IN (SELECT value FROM json_each(?)) AND error IS NULL "
+           "UNION SELECT trace_id, span_id, name FROM scores WHERE trace_id IN (SELECT value FROM json_each(?)) "
+           "AND name IN (SELECT value FROM json_each(?)) AND source = 'eval'")
+    return {(t, s, n) for t, s, n in conn.execute(sql, (ids, names, ids, names))}
+
+
+def attributed_cost(conn: sqlite3.Connection, key: str, value: str, *, since_ns: int) -> float | None:
+    """The summed ``traceglass.rollup.cost_usd`` of the spans started since ``since_ns`` whose
+    attribute ``key`` is ``value``; None when no such span is stored."""
+    path = "$." + json.dumps(key)
+    row = conn.execute(
+        "SELECT count(*), total(json_extract(d.attributes, '$.\"traceglass.rollup.cost_usd\"')) "
+        "FROM spans s JOIN span_data d ON d.id = s.id WHERE s.start_ns >= ? AND json_valid(d.attributes) "
+        "AND json_extract(d.attributes, ?) = ?", (since_ns, path, value)).fetchone()
+    return round(float(row[1]), 12) if row and row[0] else None
