@@ -8,12 +8,14 @@ from traceglass.evals._judge_config import configure_judge
 from traceglass.evals._online import configure_online_metrics, flush_online_metrics, online_metrics_stats
 from traceglass.evals._registry import get_scorer, register, scorer_names
 from traceglass.evals._run import EvalRun, ItemResult, evaluate_traces
+from traceglass.evals._schedule import EvalSchedule
 from traceglass.evals._scorer import ScoreResult, Scorer
 
 __all__ = [
     "EvalDataset",
     "EvalItem",
     "EvalRun",
+    "EvalSchedule",
     "ItemResult",
     "ScoreResult",
     "Scorer",

@@ -233,6 +233,9 @@ def evaluate_traces(scorers: Any, *, dataset: EvalDataset | Iterable[EvalItem] |
         if (write_scores or save) and opened.read_only:
             raise ValueError(f"{opened.path} was opened read_only: pass write_scores=False and save=False")
         skip = _evaluated(opened, items, resolved) if _only_new else set()
+        if skip:  # an item every scorer already evaluated is not part of this run
+            items = [item for item in items
+                     if any((item.trace_id, item.span_id, scorer.name) not in skip for scorer in resolved)]
         work = [(position, item, scorer) for position, item in enumerate(items) for scorer in resolved
                 if (item.trace_id, item.span_id, scorer.name) not in skip]
         show = sys.stderr.isatty() if progress is None else progress
