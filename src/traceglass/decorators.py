@@ -6,6 +6,7 @@ Each call opens a scope (a span through the telemetry handler, or a session in t
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import math
@@ -46,7 +47,8 @@ _TOOL = SpanType.TOOL.value
 _AGENT = SpanType.AGENT.value
 
 # Online metrics (@observe(metrics=[...])): a finished span naming metrics is handed, with the call's
-# input and output, to this listener on the app's thread; it must only enqueue. traceglass.evals
+# input (its bound-arguments dict, or a function that makes it) and output, to this listener on the app's
+# thread; it must only enqueue. traceglass.evals
 # installs it (set_online_metrics_listener): the decorators cannot import that higher layer.
 OnlineMetricsListener = Callable[[tuple[str, ...], Any, Any, Any], None]
 _online_listener: OnlineMetricsListener | None = None
@@ -138,7 +140,7 @@ class _SpanScope:
         self._handler = get_handler()
         self.invocation = self._handler.start(invocation, activate=False)
         self.metrics = metrics  # online metrics to run once the span has ended (None: none)
-        self.arguments: Any = None  # the call's bound arguments, kept for the metrics
+        self.arguments: Any = None  # the call's bound arguments (or a function making them), for the metrics
 
     def activate(self) -> Any:
         return self._handler.activate(self.invocation)
@@ -201,12 +203,10 @@ def _decorate(func: F, options: _SpanOptions) -> F:
             return None  # no SDK provider: the OTel no-op path, nothing to build
         scope = _SpanScope(options.new_invocation(default_name), options.metrics)
         inv = scope.invocation
-        capturing = _capturing(inv, scope._handler)
-        if capturing or options.metrics:
-            arguments = _bound_arguments(signature, args, kwargs)
-            scope.arguments = arguments
-            if capturing:
-                inv.input_value = arguments
+        if _capturing(inv, scope._handler):
+            inv.input_value = scope.arguments = _bound_arguments(signature, args, kwargs)
+        elif options.metrics:  # bound later, on the metrics worker: the app thread only keeps references
+            scope.arguments = functools.partial(_bound_arguments, signature, args, kwargs)
         return scope
 
     return wrap(func, open_scope)  # type: ignore[return-value]

@@ -172,6 +172,10 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def _metadata(item: EvalItem) -> dict[str, Any]:
+    return item.metadata if isinstance(item.metadata, dict) else {}
+
+
 def _limit(label: str, value: Any) -> float:
     number = _number(value)
     if number is None or number < 0:
@@ -190,7 +194,7 @@ class MaxLatency(_Options):
         object.__setattr__(self, "ms", _limit("max_latency's ms", self.ms))
 
     def score(self, item: EvalItem) -> ScoreResult | None:
-        latency = _number((item.metadata or {}).get(LATENCY_MS))
+        latency = _number(_metadata(item).get(LATENCY_MS))
         if latency is None:
             return None
         return _passed(latency <= self.ms, f"latency {latency:g} ms is over {self.ms:g} ms")
@@ -207,7 +211,7 @@ class MaxCost(_Options):
         object.__setattr__(self, "usd", _limit("max_cost's usd", self.usd))
 
     def score(self, item: EvalItem) -> ScoreResult | None:
-        cost = _number((item.metadata or {}).get(COST_USD))
+        cost = _number(_metadata(item).get(COST_USD))
         if cost is None:
             return None
         return _passed(cost <= self.usd, f"cost ${cost:g} is over ${self.usd:g}")

@@ -55,6 +55,7 @@ class OnlineMetrics:
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._busy = 0  # jobs taken off the queue and not finished yet
+        self._idle = False  # the worker waits for a job (only then does submit notify it)
         self._queued = self._processed = self._dropped = self._failed = 0
         self._warned: set[str] = set()
 
@@ -67,9 +68,10 @@ class OnlineMetrics:
                 return
             self._jobs.append((metrics, span, arguments, output))
             self._queued += 1
-            if self._thread is None or not self._thread.is_alive():
+            if self._thread is None:
                 self._start()
-            self._cond.notify()
+            elif self._idle:  # a busy worker finds the job itself: no wake-up to pay for
+                self._cond.notify()
 
     def _start(self) -> None:
         # An empty context: the thread (and the judges' spans) inherit neither the app's span nor
@@ -84,7 +86,9 @@ class OnlineMetrics:
         while True:
             with self._cond:
                 while not self._jobs:
+                    self._idle = True
                     self._cond.wait()
+                    self._idle = False
                 job = self._jobs.popleft()
                 self._busy += 1
             failed = 0
@@ -102,6 +106,8 @@ class OnlineMetrics:
 
     def _score(self, metrics: tuple[str, ...], span: Any, arguments: Any, output: Any) -> int:
         """Run each named scorer on the call; the number that failed."""
+        if callable(arguments):  # the decorators defer binding the arguments to this thread
+            arguments = arguments()
         item = item_from_span(span, arguments, output)
         failed = 0
         for name in metrics:

@@ -64,9 +64,12 @@ def _part(part: Any, depth: int) -> str:
 
 def _json(value: Any) -> str:
     try:
-        return json.dumps(value, ensure_ascii=False, default=str, sort_keys=True)
-    except (TypeError, ValueError, RecursionError):
-        pass
+        return json.dumps(value, ensure_ascii=False, default=_str, sort_keys=True)
+    except (TypeError, ValueError, RecursionError):  # mixed key types, deep nesting
+        return _str(value)
+
+
+def _str(value: Any) -> str:
     try:
         return str(value)
     except Exception:  # a hostile __str__: the type is all we can say
