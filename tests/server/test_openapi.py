@@ -47,7 +47,16 @@ def check(value: Any, schema: dict[str, Any], root: dict[str, Any], where: str =
 @pytest.fixture
 def server(recorder, db_path, serve_app):
     record_sample(recorder)
+    _evaluate(db_path)
     return serve_app(db_path, max_body_bytes=50_000)
+
+
+def _evaluate(db_path) -> None:
+    """A stored evaluation run and a saved dataset, for the evaluation routes (issue 15)."""
+    from traceglass.evals import EvalDataset, EvalItem, evaluate_traces
+
+    evaluate_traces("max_latency:1000", store=db_path, span_type=None)
+    EvalDataset([EvalItem("question", "answer")]).save("golden", store=db_path)
 
 
 def _requests(url: str, trace_id: str) -> list[tuple[str, str, int, httpx.Response]]:
@@ -71,6 +80,7 @@ def _requests(url: str, trace_id: str) -> list[tuple[str, str, int, httpx.Respon
         ("/api/alerts", "get", 200, get(url + "/api/alerts", params={"limit": 5})),
         ("/api/alerts", "get", 400, get(url + "/api/alerts", params={"since": "never"})),
         *_score_requests(url, trace_id),
+        *_eval_requests(url),
         *(request for signal in ("traces", "logs", "metrics") for request in [
             (f"/v1/{signal}", "post", 200, post(f"/v1/{signal}", content=b"{}", headers=otlp)),
             (f"/v1/{signal}", "post", 400, post(f"/v1/{signal}", content=b"{", headers=otlp)),
@@ -78,6 +88,20 @@ def _requests(url: str, trace_id: str) -> list[tuple[str, str, int, httpx.Respon
                                                 headers={**otlp, "content-encoding": "gzip"})),
             (f"/v1/{signal}", "post", 415, post(f"/v1/{signal}", content=b"x", headers={"content-type": "text/csv"})),
         ]),
+    ]
+
+
+def _eval_requests(url: str) -> list[tuple[str, str, int, httpx.Response]]:
+    run_id = get(url + "/api/evals/runs").json()["runs"][0]["id"]
+    return [
+        ("/api/evals/runs", "get", 200, get(url + "/api/evals/runs", params={"limit": 5})),
+        ("/api/evals/runs", "get", 400, get(url + "/api/evals/runs", params={"limit": 0})),
+        ("/api/evals/runs/{run_id}", "get", 200, get(f"{url}/api/evals/runs/{run_id}")),
+        ("/api/evals/runs/{run_id}", "get", 404, get(f"{url}/api/evals/runs/nope")),
+        ("/api/datasets", "get", 200, get(url + "/api/datasets")),
+        ("/api/datasets/{name}", "get", 200, get(url + "/api/datasets/golden", params={"version": 1})),
+        ("/api/datasets/{name}", "get", 400, get(url + "/api/datasets/golden", params={"version": "x"})),
+        ("/api/datasets/{name}", "get", 404, get(url + "/api/datasets/nope")),
     ]
 
 

@@ -82,6 +82,30 @@ _ALERT_EVENT: dict[str, Any] = {
     "attempts": {"type": "integer"},
 }
 
+_SUMMARY_STATS = {"type": "object", "additionalProperties": _object({
+    "mean": _nullable("number"), "pass_rate": _nullable("number"), "count": {"type": "integer"},
+    "errors": {"type": "integer"}, "no_score": {"type": "integer"}})}
+_EVAL_RUN: dict[str, Any] = {
+    "id": {"type": "string"}, "created_at": {"type": "string"}, "finished_at": _nullable("string"),
+    "status": {"type": "string"}, "item_count": {"type": "integer"}, "judge_cost_usd": _nullable("number"),
+    "scorers": {"type": "array", "items": {"type": "string"}}, "filters": {"type": "object"},
+    "dataset": {"type": ["object", "null"]}, "summary": _SUMMARY_STATS,
+}
+_EVAL_ITEM: dict[str, Any] = {
+    "input": {}, "output": {}, "expected_output": {}, "context": {"type": "array", "items": {"type": "string"}},
+    "metadata": {"type": "object"}, "trace_id": _nullable("string"), "span_id": _nullable("string"),
+}
+_EVAL_RESULT: dict[str, Any] = {
+    "position": {"type": "integer"}, "scorer": {"type": "string"}, "trace_id": _nullable("string"),
+    "span_id": _nullable("string"), "value": _nullable("number"), "label": _nullable("string"),
+    "explanation": _nullable("string"), "error": _nullable("string"), "score_id": _nullable("string"),
+    "item": _ref("EvalItem"),
+}
+_DATASET: dict[str, Any] = {
+    "name": {"type": "string"}, "version": {"type": "integer"}, "item_count": {"type": "integer"},
+    "created_at": _nullable("string"), "metadata": {"type": "object"},
+}
+
 SCHEMAS: dict[str, Any] = {
     "Error": _object({"error": {"type": "string"}}),
     "AlertEvent": _object(_ALERT_EVENT, "One alert event: a rule's group started firing or resolved"),
@@ -92,6 +116,16 @@ SCHEMAS: dict[str, Any] = {
                    "description": "What fires now (a per-trace alert: for an hour after it fired)"},
         "history": {"type": "array", "items": _ref("AlertEvent"), "description": "Alert events, newest first"},
     }),
+    "EvalRun": _object(_EVAL_RUN, "A stored evaluation run (summary: per scorer)"),
+    "EvalRunDetail": _object({**_EVAL_RUN, "results": {"type": "array", "items": _object(_EVAL_RESULT)}},
+                             "A run with every (item, scorer) result, in item order"),
+    "EvalRuns": _object({"runs": {"type": "array", "items": _ref("EvalRun")}}),
+    "Dataset": _object(_DATASET, "One saved version of a dataset"),
+    "Datasets": _object({"datasets": {"type": "array", "items": _ref("Dataset")}}),
+    "DatasetDetail": _object({**_DATASET, "versions": {"type": "array", "items": _ref("Dataset")},
+                              "items": {"type": "array", "items": _ref("EvalItem")}},
+                             "A dataset version with its items, and every version of the name (newest first)"),
+    "EvalItem": _object(_EVAL_ITEM, "One item: what was asked, what came back, where it came from"),
     "TraceSummary": _object(_SUMMARY_PROPERTIES, "One row of the trace list"),
     "TracePage": _object({"traces": {"type": "array", "items": _ref("TraceSummary")},
                           "next_cursor": _nullable("string")}),
@@ -300,6 +334,29 @@ def openapi_schema() -> dict[str, Any]:
                             _param("limit", "History rows (1-500, default 50)", {"type": "integer"}),
                         ],
                         "responses": {"200": _json(_ref("Alerts"), "Firing alerts and history"), "400": _ERROR}},
+            },
+            "/api/evals/runs": {
+                "get": {"summary": "Stored evaluation runs, newest first", "operationId": "listEvalRuns",
+                        "parameters": [_param("limit", "At most this many runs (1-500, default 50)",
+                                              {"type": "integer", "minimum": 1, "maximum": 500})],
+                        "responses": {"200": _json(_ref("EvalRuns"), "Runs with their summaries"), "400": _ERROR}},
+            },
+            "/api/evals/runs/{run_id}": {
+                "get": {"summary": "One evaluation run with every result and its item", "operationId": "getEvalRun",
+                        "parameters": [_param("run_id", "The run's id", where="path", required=True)],
+                        "responses": {"200": _json(_ref("EvalRunDetail"), "The run"), "404": _ERROR}},
+            },
+            "/api/datasets": {
+                "get": {"summary": "Saved datasets (the latest version of each)", "operationId": "listDatasets",
+                        "responses": {"200": _json(_ref("Datasets"), "Datasets")}},
+            },
+            "/api/datasets/{name}": {
+                "get": {"summary": "One saved dataset version with its items", "operationId": "getDataset",
+                        "parameters": [_param("name", "The dataset's name", where="path", required=True),
+                                       _param("version", "This version (default: the latest)",
+                                              {"type": "integer", "minimum": 1})],
+                        "responses": {"200": _json(_ref("DatasetDetail"), "The dataset"), "400": _ERROR,
+                                      "404": _ERROR}},
             },
             "/v1/traces": _otlp_path("OTLP/HTTP trace export (protobuf or JSON, optionally gzip)", "otlpExport",
                                      "ExportTraceServiceResponse (partialSuccess when spans were rejected)"),

@@ -16,6 +16,7 @@ from starlette.staticfiles import StaticFiles
 
 from traceglass.server._alerts import AlertRunner, AlertsApi
 from traceglass.server._cors import CorsPolicy
+from traceglass.server._evals_api import EvalsApi
 from traceglass.server._ingest import SpanIngest
 from traceglass.server._openapi import openapi_schema
 from traceglass.server._receiver import OTLPReceiver
@@ -63,6 +64,7 @@ def create_app(
     ingest = SpanIngest(store.path, prices=prices)
     api = RestApi(store, pricer=ingest.price)
     scores = ScoresApi(store)
+    evals_api = EvalsApi(store)
     receiver = OTLPReceiver(ingest, max_body_bytes)
     runners: list[AlertRunner] = []  # the rules' runner, while the app runs (started by the lifespan)
     alerts_api = AlertsApi(store, None)
@@ -117,6 +119,10 @@ def create_app(
         Route("/api/scores/{score_id}", scores.delete, methods=["DELETE"]),
         Route("/api/stats", api.stats, methods=["GET"]),
         Route("/api/alerts", alerts_api.get, methods=["GET"]),
+        Route("/api/evals/runs", evals_api.list_runs, methods=["GET"]),
+        Route("/api/evals/runs/{run_id}", evals_api.get_run, methods=["GET"]),
+        Route("/api/datasets", evals_api.list_datasets, methods=["GET"]),
+        Route("/api/datasets/{name}", evals_api.get_dataset, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/v1/traces", receiver.handle, methods=["POST"]),
         Route("/v1/logs", receiver.handle_logs, methods=["POST"]),
