@@ -50,3 +50,20 @@ def test_the_banner_shows_what_fires_and_the_alerts_page_lists_it(tmp_path, brow
     finally:
         page.close()
         server.stop()
+
+
+def test_no_banner_when_nothing_fires(tmp_path, browser):  # noqa: F811
+    with TraceStore(tmp_path / "t.db") as store:
+        check([AlertRule("calm", "calls", window="1h", above=100)], store)
+    server = RunningServer(create_app(tmp_path / "t.db")).start()
+    page = browser.new_page()
+    try:
+        page.goto(server.url + "/#/alerts")
+        page.get_by_text("Nothing fires.").wait_for(timeout=15000)
+        assert page.locator("#alerts-banner").is_hidden()
+        assert page.locator("#alerts-body").inner_text().split("\n")[-1] == (
+            "This server evaluates no rules (start it with traceglass ui --alerts FILE); the history above is the "
+            "store's.")
+    finally:
+        page.close()
+        server.stop()

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from traceglass.alerts import AlertEngine, AlertRule, RuleError, parse_rules
 from traceglass.cli import main
 from traceglass.server import create_app
-from traceglass.store import TraceStore
+from traceglass.store import AlertState, TraceStore
 
 from ..alerts.conftest import NOW, Receiver, Traffic
 from ..alerts.test_server import _otlp, _wait, rules_file
@@ -99,6 +99,8 @@ def test_rows_another_tool_wrote_into_the_alert_tables_are_ignored(tmp_path):
                      "VALUES ('spend', '', 'firing', 'soon', 'none', '{not json')")
         conn.commit()
         conn.close()
+        # A status we never write is no state at all; unreadable numbers read as unknown.
+        assert list(store.alert_state().values()) == [AlertState("spend", "z", "firing", 1, 0, None, 0)]
         events = AlertEngine([AlertRule("spend", "cost_usd", window="1h", above=1)], store).evaluate(NOW)
         assert sorted((e.state, e.value) for e in events) == [("firing", 3.0), ("resolved", None)]
         # The foreign event reads back with what can be read of it (no time, no event), beside ours.
