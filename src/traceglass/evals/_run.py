@@ -1,7 +1,8 @@
 """``evaluate_traces`` and ``EvalRun``: scorers over a dataset (or the traces a filter selects),
 concurrently, every result a score.
 
-The work is one task per (item, scorer), run on at most ``concurrency`` threads; scorers with
+The work is one task per item (its scorers one after another), run on at most ``concurrency``
+threads; scorers with
 ``async def ascore`` run on one event loop thread shared by the run (so an async client is only
 ever used from one loop). A scorer that raises fails that one result, recorded as its error; the
 others go on. Results become scores (``source="eval"``, the run id in their metadata) written in
@@ -236,8 +237,9 @@ def evaluate_traces(scorers: Any, *, dataset: EvalDataset | Iterable[EvalItem] |
         if skip:  # an item every scorer already evaluated is not part of this run
             items = [item for item in items
                      if any((item.trace_id, item.span_id, scorer.name) not in skip for scorer in resolved)]
-        work = [(position, item, scorer) for position, item in enumerate(items) for scorer in resolved
-                if (item.trace_id, item.span_id, scorer.name) not in skip]
+        work = [(position, item, [scorer for scorer in resolved
+                                   if (item.trace_id, item.span_id, scorer.name) not in skip])
+                for position, item in enumerate(items)]
         show = sys.stderr.isatty() if progress is None else progress
         results = _Runner(run_id, concurrency, opened if write_scores else None, show).run(work)
         judge_cost = _judge_cost(opened, run_id, created_ns)
@@ -300,36 +302,40 @@ class _Runner:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: threading.Thread | None = None
 
-    def run(self, work: list[tuple[int, EvalItem, Scorer]]) -> list[ItemResult]:
+    def run(self, work: list[tuple[int, EvalItem, list[Scorer]]]) -> list[ItemResult]:
+        """Score each (position, item, scorers): one task per item (its scorers one after another,
+        so fast code scorers do not pay a thread hand-over each), ``concurrency`` items at a time."""
         results: list[ItemResult] = []
         pending_scores: list[tuple[int, Score]] = []
         writer = TraceWriter(self.store.path) if self.store is not None else None
-        if any(has_ascore(scorer) for _, _, scorer in work):
+        if any(has_ascore(scorer) for _, _, scorers in work for scorer in scorers):
             self._start_loop()
         executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix="traceglass-eval")
         try:
             queue = iter(work)
-            running: dict[Future[ItemResult], None] = {}
+            running: dict[Future[list[tuple[ItemResult, Score | None]]], None] = {}
             # At most twice the workers in flight: 10,000 items never make 10,000 futures at once.
             for task in queue:
-                running[executor.submit(self._one, *task)] = None
+                running[executor.submit(self._item, *task)] = None
                 if len(running) >= 2 * self.concurrency:
                     break
+            done_items = 0
             while running:
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
                     del running[future]
-                    result, score = future.result()
-                    results.append(result)
-                    if score is not None:
-                        pending_scores.append((len(results) - 1, score))
+                    for result, score in future.result():
+                        results.append(result)
+                        if score is not None:
+                            pending_scores.append((len(results) - 1, score))
+                    done_items += 1
                     for task in queue:
-                        running[executor.submit(self._one, *task)] = None
+                        running[executor.submit(self._item, *task)] = None
                         break
                 if writer is not None and len(pending_scores) >= _WRITE_BATCH:
                     self._write(writer, results, pending_scores)
                 if self.progress is not None:
-                    self.progress.show(len(results), len(work))
+                    self.progress.show(done_items, len(work))
             if writer is not None and pending_scores:
                 self._write(writer, results, pending_scores)
         finally:
@@ -340,6 +346,9 @@ class _Runner:
             if self.progress is not None:
                 self.progress.end()
         return results
+
+    def _item(self, position: int, item: EvalItem, scorers: list[Scorer]) -> list[tuple[ItemResult, Score | None]]:
+        return [self._one(position, item, scorer) for scorer in scorers]
 
     def _one(self, position: int, item: EvalItem, scorer: Scorer) -> tuple[ItemResult, Score | None]:
         token = _context._run_id.set(self.run_id)
