@@ -107,7 +107,7 @@ def to_dataset(store: _stores.StoreLike = None, **filters: Any) -> EvalDataset:
 def items_of_trace(summary: TraceSummary, spans: list[SpanNode], *, span_type: str | None, name: str | None,
                    answer: str) -> list[EvalItem]:
     """The items one trace gives (none for a judge's trace or one without a matching span)."""
-    if not spans or any(span.attributes.get(semconv.EVAL_JUDGE) is True for span in spans):
+    if not spans or any(span.attributes.get(semconv.EVAL_JUDGE) in (True, "true") for span in spans):
         return []
     if answer == "root" or (span_type is None and name is None):
         chosen = [_root(spans)]
@@ -206,6 +206,8 @@ def _input(attributes: dict[str, Any]) -> Any:
         elif isinstance(system, str) and system:
             prompt.append({"role": "system", "content": system})
         return prompt + [_message(m) for m in messages]
+    if messages is not None:  # not a list of messages: kept as it came, never lost
+        return messages
     for key in (semconv.INPUT_VALUE, semconv.GEN_AI_RETRIEVAL_QUERY_TEXT, semconv.GEN_AI_TOOL_CALL_ARGUMENTS):
         if key in attributes:
             return _json(attributes[key])
@@ -218,6 +220,8 @@ def _output(attributes: dict[str, Any]) -> Any:
         replies = [_message(m) for m in messages]
         texts = [m["content"] if isinstance(m, dict) and set(m) == {"role", "content"} else m for m in replies]
         return texts[0] if len(texts) == 1 else texts
+    if messages is not None:
+        return messages
     for key in (semconv.OUTPUT_VALUE, semconv.GEN_AI_TOOL_CALL_RESULT):
         if key in attributes:
             return _json(attributes[key])

@@ -158,7 +158,9 @@ class TraceStore:
     # -- evaluations (traceglass.evals) ----------------------------------------------------------
     def trace_spans(self, trace_ids: Sequence[str]) -> dict[str, list[SpanNode]]:
         """Every span of each stored trace of ``trace_ids`` (flat, by start time), in one read:
-        what building a dataset from thousands of traces needs instead of one ``get_trace`` each."""
+        what building a dataset from thousands of traces needs instead of one ``get_trace`` each.
+        The spans carry their fields and attributes; events, links and resource are left empty
+        (``get_trace`` reads them) and no scores are attached."""
         with self._lock:
             return self._db.trace_spans([trace_id.strip().lower() for trace_id in trace_ids])
 
