@@ -25,6 +25,8 @@ To reuse it from another test package (LiteLLM's Anthropic route, say), start a 
         ...                                     # server.bodies: every JSON body received, in order
 
 Routes match on the path's suffix, so ``{server.base_url}/v1/messages`` and any prefix before it work.
+The wire shapes (Message, usage, the event stream, error bodies) come from :mod:`traceglass.demo._anthropic`,
+which the demo server's ``/v1/messages`` speaks too; this module picks the fixed replies tests assert.
 """
 
 from __future__ import annotations
@@ -35,6 +37,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
+from traceglass.demo import _anthropic
+from traceglass.demo._anthropic import (
+    sse,  # re-exported: the fault tests build streams with it
+)
+
 MESSAGE_ID = "msg_01XFDUDYJgAACzvnptvVoYEL"
 BATCH_ID = "msgbatch_013Zva2CMHLNnXjNJJKqJ2EF"
 TEXT_PIECES = ["Hello", " there", "!"]
@@ -42,26 +49,19 @@ THINKING = "The user greets me; greet back."
 SIGNATURE = "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds"
 TOOL_USE = {"type": "tool_use", "id": "toolu_01A09q90qw90lq917835lq9", "name": "get_weather",
             "input": {"city": "Paris"}}
-_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-                404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error", 500: "api_error",
-                529: "overloaded_error"}
+_REQUEST_ID = "req_011CSHoEeqs5C35K2UUqR7Fy"
 
 
 def dated(model: str) -> str:
     """The model the API answers with: the dated snapshot of an alias."""
-    return {"claude-sonnet-4-5": "claude-sonnet-4-5-20250929", "claude-haiku-4-5": "claude-haiku-4-5-20251001",
-            "claude-opus-4-1": "claude-opus-4-1-20250805"}.get(model, model)
+    return _anthropic.DATED_MODELS.get(model, model)
 
 
 def usage(model: str, output_tokens: int = 12) -> dict[str, Any]:
     """A Message's usage. Anthropic counts ``input_tokens`` *without* the cached ones."""
     if model == "no-cache":
-        return {"input_tokens": 25, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
-                "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
-                "output_tokens": output_tokens, "service_tier": "standard"}
-    return {"input_tokens": 25, "cache_creation_input_tokens": 40, "cache_read_input_tokens": 300,
-            "cache_creation": {"ephemeral_5m_input_tokens": 40, "ephemeral_1h_input_tokens": 0},
-            "output_tokens": output_tokens, "service_tier": "standard"}
+        return _anthropic.usage(25, output_tokens)
+    return _anthropic.usage(25, output_tokens, cache_read=300, cache_write=40)
 
 
 def _thinking_on(body: dict[str, Any]) -> bool:
@@ -83,9 +83,8 @@ def content_blocks(body: dict[str, Any]) -> list[dict[str, Any]]:
 
 def message(body: dict[str, Any]) -> dict[str, Any]:
     model = str(body.get("model") or "")
-    return {"id": MESSAGE_ID, "type": "message", "role": "assistant", "model": dated(model),
-            "content": content_blocks(body), "stop_reason": "tool_use" if body.get("tools") else "end_turn",
-            "stop_sequence": None, "usage": usage(model)}
+    return _anthropic.message(MESSAGE_ID, dated(model), content_blocks(body),
+                              "tool_use" if body.get("tools") else "end_turn", usage(model))
 
 
 def events(body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -94,45 +93,13 @@ def events(body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     final = message(body)
     if model == "fifty-events":
         final["content"] = [{"type": "text", "text": "".join(f"w{i} " for i in range(50)), "citations": None}]
-    # message_start: empty content, null stop_reason, the input usage and a placeholder output count.
-    start_usage = {**final["usage"], "output_tokens": 1}
-    out: list[tuple[str, dict[str, Any]]] = [("message_start", {"type": "message_start", "message": {
-        **final, "content": [], "stop_reason": None, "stop_sequence": None, "usage": start_usage}})]
-    for index, block in enumerate(final["content"]):
-        kind = block["type"]
-        if kind == "text":
-            pieces = [f"w{i} " for i in range(50)] if model == "fifty-events" else (
-                TEXT_PIECES if block["text"] == "".join(TEXT_PIECES) else [block["text"]])
-            out.append(("content_block_start", {"type": "content_block_start", "index": index,
-                                                "content_block": {"type": "text", "text": ""}}))
-            if index == 0:
-                out.append(("ping", {"type": "ping"}))
-            out.extend(("content_block_delta", {"type": "content_block_delta", "index": index,
-                                                "delta": {"type": "text_delta", "text": piece}}) for piece in pieces)
-        elif kind == "thinking":
-            out.append(("content_block_start", {"type": "content_block_start", "index": index,
-                                                "content_block": {"type": "thinking", "thinking": "",
-                                                                  "signature": ""}}))
-            half = len(THINKING) // 2
-            for piece in (THINKING[:half], THINKING[half:]):
-                out.append(("content_block_delta", {"type": "content_block_delta", "index": index,
-                                                    "delta": {"type": "thinking_delta", "thinking": piece}}))
-            out.append(("content_block_delta", {"type": "content_block_delta", "index": index,
-                                                "delta": {"type": "signature_delta", "signature": SIGNATURE}}))
-        elif kind == "tool_use":
-            out.append(("content_block_start", {"type": "content_block_start", "index": index,
-                                                "content_block": {**block, "input": {}}}))
-            args = json.dumps(block["input"])
-            for start in range(0, len(args), 7):
-                out.append(("content_block_delta", {"type": "content_block_delta", "index": index,
-                                                    "delta": {"type": "input_json_delta",
-                                                              "partial_json": args[start:start + 7]}}))
-        out.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
-    # message_delta: the final stop_reason and the cumulative usage.
-    out.append(("message_delta", {"type": "message_delta",
-                                  "delta": {"stop_reason": final["stop_reason"], "stop_sequence": None},
-                                  "usage": {"output_tokens": final["usage"]["output_tokens"]}}))
-    out.append(("message_stop", {"type": "message_stop"}))
+
+    def pieces(text: str) -> list[str]:
+        if model == "fifty-events":
+            return [f"w{i} " for i in range(50)]
+        return TEXT_PIECES if text == "".join(TEXT_PIECES) else [text]
+
+    out = _anthropic.stream_events(final, pieces)
     if model == "broken-stream":  # the API fails midway: an error event, and nothing after it
         cut = next(i for i, (kind, _) in enumerate(out) if kind == "content_block_delta") + 2
         out = out[:cut] + [("error", {"type": "error", "error": {"type": "overloaded_error",
@@ -153,19 +120,13 @@ def batch(body: dict[str, Any]) -> dict[str, Any]:
             "results_url": None}
 
 
-def sse(items: list[tuple[str, dict[str, Any]]]) -> bytes:
-    return "".join(f"event: {kind}\ndata: {json.dumps(data)}\n\n" for kind, data in items).encode()
-
-
 def _json(status: int, body: Any) -> tuple[int, dict[str, str], bytes]:
-    return status, {"content-type": "application/json", "request-id": "req_011CSHoEeqs5C35K2UUqR7Fy"}, \
+    return status, {"content-type": "application/json", "request-id": _REQUEST_ID}, \
         json.dumps(body).encode()
 
 
 def error_body(status: int) -> dict[str, Any]:
-    return {"type": "error", "error": {"type": _ERROR_TYPES.get(status, "api_error"),
-                                       "message": f"Simulated {status}"},
-            "request_id": "req_011CSHoEeqs5C35K2UUqR7Fy"}
+    return _anthropic.error_body(status, f"Simulated {status}", _REQUEST_ID)
 
 
 def respond(path: str, body: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 
+import anthropic
 import openai
 import pytest
 
@@ -19,7 +20,8 @@ _URL = re.compile(r"traceglass demo server: (http://127\.0\.0\.1:(\d+)/v1)")
 
 
 def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "OTEL_", "TRACEGLASS_"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("OPENAI_", "ANTHROPIC_", "OTEL_", "TRACEGLASS_"))}
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
@@ -70,6 +72,8 @@ def test_demo_server_answers_the_openai_sdk_until_ctrl_c(command):
         base_url, port = match.group(1), int(match.group(2))
         assert port != 0
         assert lines.next() == f"  export OPENAI_BASE_URL={base_url} OPENAI_API_KEY=traceglass-demo"
+        root_url = base_url[: -len("/v1")]
+        assert lines.next() == f"  export ANTHROPIC_BASE_URL={root_url} ANTHROPIC_API_KEY=traceglass-demo"
         assert lines.next() == "  Ctrl-C stops it."
 
         with openai.OpenAI(base_url=base_url, api_key="any-key", max_retries=0, timeout=30) as client:
@@ -91,6 +95,11 @@ def test_demo_server_answers_the_openai_sdk_until_ctrl_c(command):
             assert (chunks[-1].usage.prompt_tokens, chunks[-1].usage.completion_tokens) == (21, 12)
 
             assert [m.id for m in client.models.list()] == ["gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini"]
+        with anthropic.Anthropic(base_url=root_url, api_key="any-key", max_retries=0, timeout=30) as claude:
+            message = claude.messages.create(model="claude-haiku-4-5", max_tokens=64,
+                                             messages=[{"role": "user", "content": "Say hello."}])
+            assert (message.model, message.stop_reason) == ("claude-haiku-4-5-20251001", "end_turn")
+            assert message.content[0].text == "Hello! Happy to help with whatever you are working on."
         code, err = _interrupt(process)
     finally:
         if process.poll() is None:

@@ -20,7 +20,8 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def run_example(name: str, db: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "OTEL_", "TRACEGLASS_"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("OPENAI_", "ANTHROPIC_", "OTEL_", "TRACEGLASS_"))}
     env["TRACEGLASS_DB"] = str(db)
     done = subprocess.run([sys.executable, str(EXAMPLES / f"{name}.py")], env=env, capture_output=True,
                           text=True, timeout=180, check=False)
@@ -297,4 +298,43 @@ def test_chat_feedback(tmp_path):
         [("complete_answer", 0.0, "false", "boolean", "code", None, "finish_reason=length", "turn span"),
          ("user_feedback", 0.0, "false", "boolean", "human", "maya", "The answer stopped mid-sentence.", None)],
         [("complete_answer", 1.0, "true", "boolean", "code", None, None, "turn span")],
+    ]
+
+
+# Claude Sonnet 4.5 per million tokens: fresh input, cache write, cache read, output
+SONNET_4_5 = (3.0, 3.75, 0.30, 15.0)
+
+
+def test_anthropic_tools_streaming(tmp_path):
+    db = tmp_path / "t.db"
+    done = run_example("anthropic_tools_streaming", db)
+    assert done.stdout.splitlines() == [
+        'Tool use: get_weather {"city": "Lisbon"} -> tool_use',
+        'Tool loop: According to the tool: {"city": "Lisbon", "forecast": "sunny", "celsius": 21}',
+        "  input tokens: 12 fresh, 107 written to the cache, 0 read from it"
+        " | 61 fresh, 0 written to the cache, 107 read from it",
+        "Streamed: Spans fall like leaves / each call carries its own cost / the trace tells the tale",
+        "  input tokens: 9 fresh, 0 written to the cache, 107 read from it",
+    ]
+    found = trees(db)
+    assert found["claude_weather_turn"] == [[(0, "claude_weather_turn", "chain"),
+                                             (1, "chat claude-sonnet-4-5", "llm"),
+                                             (1, "chat claude-sonnet-4-5", "llm")]]
+    assert found["chat claude-sonnet-4-5"] == [[(0, "chat claude-sonnet-4-5", "llm")]]
+    calls = [s for s in all_spans(db) if s.name == "chat claude-sonnet-4-5"]
+    # (span input tokens = fresh + cache write + cache read, output, write, read) as the example printed them
+    assert [(s.input_tokens, s.output_tokens, s.attributes["gen_ai.usage.cache_creation.input_tokens"],
+             s.attributes["gen_ai.usage.cache_read.input_tokens"]) for s in calls] == [
+        (12 + 107, 18, 107, 0), (61 + 107, 28, 0, 107), (9 + 107, 17, 0, 107)]
+    fresh_in, write, read, out = SONNET_4_5
+    # priced at the cache rates: a write at 1.25x the input price, a read at a tenth of it
+    assert [s.cost_usd for s in calls] == [pytest.approx((12 * fresh_in + 107 * write + 18 * out) / 1e6),
+                                           pytest.approx((61 * fresh_in + 107 * read + 28 * out) / 1e6),
+                                           pytest.approx((9 * fresh_in + 107 * read + 17 * out) / 1e6)]
+    assert [s.model for s in calls] == ["claude-sonnet-4-5-20250929"] * 3
+    assert [s.attributes.get("gen_ai.request.stream") for s in calls] == [None, None, True]
+    assert 0 < calls[2].attributes["gen_ai.response.time_to_first_chunk"] <= calls[2].duration_ms / 1000
+    assert totals(db) == [
+        ("claude_weather_turn", 119 + 168, 18 + 28, pytest.approx(calls[0].cost_usd + calls[1].cost_usd)),
+        ("chat claude-sonnet-4-5", 116, 17, pytest.approx(calls[2].cost_usd)),
     ]

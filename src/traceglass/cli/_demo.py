@@ -38,9 +38,10 @@ def add_subcommands(subparsers: Any, common: argparse.ArgumentParser) -> None:
     # it with OPENAI_BASE_URL; it answers every route in traceglass.demo.fake_openai.ROUTES until Ctrl-C.
     server = subparsers.add_parser(
         "demo-server", help="run the bundled OpenAI-compatible server until Ctrl-C",
-        description="Serve the demo's OpenAI-compatible API (chat, streams, tools, embeddings, Responses) on "
-                    "HOST:PORT with plausible replies and usage, no API key and no network. Prints the base "
-                    "URL to use as OPENAI_BASE_URL; any API key is accepted.")
+        description="Serve the demo's OpenAI-compatible API (chat, streams, tools, embeddings, Responses) and "
+                    "Anthropic's Messages API on HOST:PORT with plausible replies and usage, no API key and no "
+                    "network. Prints the base URLs to use as OPENAI_BASE_URL and ANTHROPIC_BASE_URL; any API "
+                    "key is accepted.")
     server.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     server.add_argument("--port", type=port_number, default=8000, help="port (default: 8000; 0 picks a free one)")
     server.set_defaults(func=_demo_server)
@@ -120,7 +121,8 @@ def _demo(args: argparse.Namespace) -> int:
     if args.fresh:
         _remove_store(db)
     Path(db).parent.mkdir(parents=True, exist_ok=True)
-    print("Running the example apps against the bundled OpenAI-compatible server (no API key needed):")
+    print("Running the example apps against the bundled OpenAI- and Anthropic-compatible server "
+          "(no API key needed):")
     started_ns = time.time_ns()
     failed = run_examples(db, verbose=args.verbose)
     print(_summary(db, started_ns))
@@ -147,6 +149,7 @@ def _demo_server(args: argparse.Namespace) -> int:
     # The first line is the URL alone, for scripts; the socket is already listening.
     print(f"traceglass demo server: {server.base_url}", flush=True)
     print(f"  export OPENAI_BASE_URL={server.base_url} OPENAI_API_KEY={DEMO_API_KEY}", flush=True)
+    print(f"  export ANTHROPIC_BASE_URL={server.anthropic_base_url} ANTHROPIC_API_KEY={DEMO_API_KEY}", flush=True)
     print("  Ctrl-C stops it.", flush=True)
     try:
         server.serve_forever()

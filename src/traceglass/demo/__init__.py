@@ -1,11 +1,12 @@
-"""The first-run demo: a local OpenAI-compatible server and example apps traced against it."""
+"""The first-run demo: a local OpenAI- (and Anthropic-) compatible server and example apps traced against it."""
 
 from __future__ import annotations
 
 from typing import Any
 
 _EXPORTS = {"FakeOpenAIServer": "traceglass.demo.fake_openai", "OpenAIEndpoint": "traceglass.demo.endpoint",
-            "openai_endpoint": "traceglass.demo.endpoint"}
+            "openai_endpoint": "traceglass.demo.endpoint", "AnthropicEndpoint": "traceglass.demo.endpoint",
+            "anthropic_endpoint": "traceglass.demo.endpoint"}
 
 
 def __getattr__(name: str) -> Any:
@@ -18,4 +19,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'traceglass.demo' has no attribute {name!r}")
 
 
-__all__ = ["FakeOpenAIServer", "OpenAIEndpoint", "openai_endpoint"]
+__all__ = ["AnthropicEndpoint", "FakeOpenAIServer", "OpenAIEndpoint", "anthropic_endpoint", "openai_endpoint"]

@@ -21,7 +21,8 @@ from traceglass.demo.examples import DEMO_ORDER
 from traceglass.demo.fake_openai import FakeOpenAIServer
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
-_NEEDS = {"langchain_agent": ("langchain_core", "langgraph", "langchain_openai")}
+_NEEDS = {"langchain_agent": ("langchain_core", "langgraph", "langchain_openai"),
+          "anthropic_tools_streaming": ("anthropic",)}
 _TIMEOUT_S = 300
 
 
@@ -43,8 +44,11 @@ def _command_for(name: str) -> list[str] | None:
 
 
 def _environment(db: str, base_url: str, name: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "OTEL_", "TRACEGLASS_"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("OPENAI_", "ANTHROPIC_", "OTEL_", "TRACEGLASS_"))}
     env.update({"TRACEGLASS_DB": db, "OPENAI_BASE_URL": base_url, "OPENAI_API_KEY": DEMO_API_KEY,
+                # the same server speaks Anthropic's Messages API; that SDK adds the /v1 itself
+                "ANTHROPIC_BASE_URL": base_url[: -len("/v1")], "ANTHROPIC_API_KEY": DEMO_API_KEY,
                 "PYTHONUNBUFFERED": "1",
                 # configure() instruments LiteLLM when it is installed; importing it fetches a price
                 # map from GitHub (three tries, ~30 s offline) unless told to use its bundled copy.

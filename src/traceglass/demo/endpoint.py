@@ -1,4 +1,4 @@
-"""Where the examples send their OpenAI calls: the real API with a key, else the bundled server."""
+"""Where the examples send their OpenAI and Anthropic calls: the real API with a key, else the bundled server."""
 
 from __future__ import annotations
 
@@ -50,3 +50,41 @@ def openai_endpoint(chunk_delay: float = 0.0) -> Iterator[OpenAIEndpoint]:
     else:
         with FakeOpenAIServer(chunk_delay=chunk_delay) as server:
             yield OpenAIEndpoint(server.base_url, DEMO_API_KEY, bundled=True)
+
+
+@dataclass(frozen=True)
+class AnthropicEndpoint:
+    """A base URL (None: Anthropic's own) and an API key for the ``anthropic`` client."""
+
+    base_url: str | None
+    api_key: str
+    bundled: bool
+
+    def client(self, **options: Any) -> Any:
+        import anthropic
+
+        return anthropic.Anthropic(base_url=self.base_url, api_key=self.api_key, **options)
+
+    def async_client(self, **options: Any) -> Any:
+        import anthropic
+
+        return anthropic.AsyncAnthropic(base_url=self.base_url, api_key=self.api_key, **options)
+
+
+@contextmanager
+def anthropic_endpoint(chunk_delay: float = 0.0) -> Iterator[AnthropicEndpoint]:
+    """The endpoint a Claude example should use, chosen as :func:`openai_endpoint` chooses.
+
+    ``ANTHROPIC_BASE_URL`` set: that server (the demo sets it to its bundled server). Else
+    ``ANTHROPIC_API_KEY`` set: the real Anthropic API. Else: the bundled server (it speaks
+    Anthropic's Messages API too) on 127.0.0.1, started here and stopped on exit.
+    """
+    base_url = os.environ.get("ANTHROPIC_BASE_URL")
+    api_key = os.environ.get("ANTHROPIC_API_KEY")
+    if base_url:
+        yield AnthropicEndpoint(base_url, api_key or DEMO_API_KEY, bundled=False)
+    elif api_key:
+        yield AnthropicEndpoint(None, api_key, bundled=False)
+    else:
+        with FakeOpenAIServer(chunk_delay=chunk_delay) as server:
+            yield AnthropicEndpoint(server.anthropic_base_url, DEMO_API_KEY, bundled=True)

@@ -3,8 +3,10 @@
 Serves ``/v1/chat/completions`` (JSON and SSE streams, tool calls), ``/v1/completions``,
 ``/v1/embeddings`` (float and base64), ``/v1/responses`` (JSON and SSE) and ``/v1/models``, in
 the exact shapes of OpenAI's API, so the real ``openai`` client — and anything built on it —
-runs against it with no API key and no network. A model named ``error-429`` (any status)
-answers with that status and an OpenAI error body. Repeated prompt prefixes are reported as
+runs against it with no API key and no network. It also speaks Anthropic's Messages API
+(``/v1/messages``, JSON and SSE, tool use, prompt caching; ``/v1/messages/count_tokens``) for the
+``anthropic`` client given :attr:`FakeOpenAIServer.anthropic_base_url`. A model named
+``error-429`` (any status) answers with that status and the API's error body. Repeated prompt prefixes are reported as
 cached input tokens, as OpenAI's prompt caching does.
 
     with FakeOpenAIServer() as server:
@@ -26,7 +28,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterator
 
-from traceglass.demo import _judge, _replies
+from traceglass.demo import _anthropic, _judge, _replies
 
 DATED_MODELS = {
     "gpt-4o": "gpt-4o-2024-08-06",
@@ -106,6 +108,9 @@ class _Handler(BaseHTTPRequestHandler):
             pass  # the client closed the stream early
 
     def _error(self, status: int, message: str, code: str | None = None) -> None:
+        if self.path.split("?")[0].startswith("/v1/messages"):  # Anthropic's routes answer in its error shape
+            self._send_json(status, _anthropic.error_body(status, message))
+            return
         kind, default_code = _ERRORS.get(status, ("server_error", "error"))
         self._send_json(status, {"error": {"message": message, "type": kind, "param": None,
                                            "code": code or default_code}})
@@ -363,6 +368,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/v1/completions"): _Handler._completion,
     ("POST", "/v1/embeddings"): _Handler._embeddings,
     ("POST", "/v1/responses"): _Handler._responses,
+    ("POST", "/v1/messages"): _anthropic.messages_route,
+    ("POST", "/v1/messages/count_tokens"): _anthropic.count_tokens_route,
 }
 
 
@@ -402,6 +409,11 @@ class FakeOpenAIServer:
         """The URL to give ``openai.OpenAI(base_url=...)`` (ends in ``/v1``)."""
         host = self._server.server_address[0]
         return f"http://{f'[{host}]' if ':' in host else host}:{self.port}/v1"
+
+    @property
+    def anthropic_base_url(self) -> str:
+        """The URL to give ``anthropic.Anthropic(base_url=...)`` (no ``/v1``: that SDK adds it)."""
+        return self.base_url[: -len("/v1")]
 
     @property
     def requests(self) -> list[tuple[str, Any]]:

@@ -1,9 +1,11 @@
 """Runnable example applications (``python examples/NAME.py``); ``traceglass demo`` runs them all.
 
 Each sends its OpenAI calls to the bundled OpenAI-compatible server (started for the run) unless
-``OPENAI_API_KEY`` or ``OPENAI_BASE_URL`` is set (``traceglass demo-server`` runs that server alone
-and prints the ``OPENAI_BASE_URL`` to use), and stores its traces where ``traceglass.configure()``
-puts them (the SQLite store by default; ``TRACEGLASS_DB`` picks the file).
+``OPENAI_API_KEY`` or ``OPENAI_BASE_URL`` is set, and its Claude calls to the same server (it speaks
+Anthropic's Messages API too) unless ``ANTHROPIC_API_KEY`` or ``ANTHROPIC_BASE_URL`` is set
+(``traceglass demo-server`` runs that server alone and prints the base URLs to use), and stores its
+traces where ``traceglass.configure()`` puts them (the SQLite store by default; ``TRACEGLASS_DB`` picks
+the file).
 """
 
 # The order `traceglass demo` runs them in; read_traces last, to show what the others stored.
@@ -11,6 +13,7 @@ DEMO_ORDER = (
     "rag_pipeline",
     "deepeval_agent",
     "openai_tools_streaming",
+    "anthropic_tools_streaming",
     "langchain_agent",
     "sessions_users",
     "chat_feedback",
