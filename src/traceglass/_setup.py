@@ -28,6 +28,9 @@ logger = logging.getLogger("traceglass")
 
 DEFAULT_EXPORTERS = ("sqlite",)
 _MAX_QUEUE_SIZE = 65536
+# Scores waiting for export (the SDK's default is 2,048): a burst of feedback or online metrics must not
+# overflow it (the SDK drops with a warning then); a score record is about 1 KB.
+_MAX_SCORE_QUEUE = 16384
 
 
 @dataclass
@@ -321,7 +324,8 @@ def _install_log_processors(pipeline: Pipeline, exporters: list[Any]) -> None:
         provider.add_log_record_processor(pipeline.log_fanout)
         pipeline.logger_provider = provider
     deadline = time.monotonic() + 30
-    for old in pipeline.log_fanout.replace([BatchLogRecordProcessor(exporter) for exporter in exporters]):
+    processors = [BatchLogRecordProcessor(exporter, max_queue_size=_MAX_SCORE_QUEUE) for exporter in exporters]
+    for old in pipeline.log_fanout.replace(processors):
         _bounded(_stopper(old), deadline)
 
 

@@ -274,7 +274,7 @@ def test_reconfigure_while_threads_score_stores_every_score_exactly_once(tmp_pat
         made = [[] for _ in range(3)]
 
         def emit(out):
-            while not stop.is_set() and len(out) < 800:
+            while not stop.is_set() and len(out) < 2000:
                 with traceglass.span("turn"):
                     out.append(traceglass.score("n", float(len(out))).id)
 
@@ -282,7 +282,10 @@ def test_reconfigure_while_threads_score_stores_every_score_exactly_once(tmp_pat
         for thread in threads:
             thread.start()
         for _ in range(8):
-            time.sleep(0.02)
+            # Each configuration sees scores, however slow the machine: wait (bounded) for a few more.
+            start, deadline = sum(map(len, made)), time.monotonic() + 20
+            while sum(map(len, made)) < start + 5 and time.monotonic() < deadline:
+                time.sleep(0.005)
             reconfigure()
         stop.set()
         for thread in threads:
@@ -301,7 +304,7 @@ def test_reconfigure_while_threads_score_stores_every_score_exactly_once(tmp_pat
             used += bool(ids)
             stored += ids
     assert used > 1  # the hand-over happened while scores were flowing
-    assert len(outcome["ids"]) > 100
+    assert len(outcome["ids"]) >= 40
     assert sorted(stored) == sorted(outcome["ids"])  # none lost, none twice
 
 
