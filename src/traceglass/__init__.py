@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from traceglass._config import ContentCapture
+from traceglass._handler._mask import mask_whole_values
 from traceglass._sampling import Exporter, FinishedTrace, Sampling
 from traceglass._scores import Score
 from traceglass._scoring import current_trace_id, score
@@ -66,6 +67,7 @@ __all__ = [
     "configure",
     "current_trace_id",
     "flush",
+    "mask_whole_values",
     "observe",
     "score",
     "session",

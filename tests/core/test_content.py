@@ -8,6 +8,7 @@ import pytest
 
 from traceglass import LlmAttributes, observe, trace_llm, update_current_span_attributes
 from traceglass._config import ContentCapture, Settings
+from traceglass._handler._content import bounded_json
 from traceglass.testing import capture
 
 
@@ -81,9 +82,8 @@ def test_event_only_puts_content_in_an_event_not_on_the_span():
 
 
 def test_mask_applies_to_every_captured_value():
-    def mask(value):
-        return json.loads(json.dumps(value).replace("secret", "[MASKED]")) if not isinstance(value, str) \
-            else value.replace("secret", "[MASKED]")
+    def mask(text):  # a mask sees strings (tests/core/test_mask_contract.py)
+        return text.replace("secret", "[MASKED]")
 
     with capture(mask=mask) as captured:
         _llm()("my secret prompt")
@@ -120,6 +120,32 @@ def test_long_message_parts_are_cut_per_part():
     content = messages[0]["parts"][0]["content"]
     assert content.startswith("yyyy") and content.endswith("…[truncated]")
     assert "gen_ai.input.messages" in attributes["traceglass.truncated"]
+
+
+@pytest.mark.parametrize("limit", [5000, 700, 200, 90, 40, 20])
+def test_truncation_never_turns_a_messages_array_into_something_else(limit):
+    messages = [{"role": "system", "parts": [{"type": "text", "content": "s" * 300}]}] + [
+        {"role": "user", "parts": [{"type": "text", "content": f"{i} " + "u" * 200}]} for i in range(30)]
+    text, cut = bounded_json(messages, limit)
+    assert cut is True and len(text) <= limit
+    kept = json.loads(text)
+    assert isinstance(kept, list)
+    for message in kept:  # each kept message is a message: a role, and parts (while the limit leaves room)
+        assert message["role"] in ("system", "user")
+        for part in message.get("parts", []):
+            assert part["type"] == "text" and part["content"].endswith("…[truncated]")
+    if limit == 5000:  # room for every message: each keeps its share
+        assert [m["role"] for m in kept] == ["system"] + ["user"] * 30
+    if limit == 200:  # room for two: the conversation's first and last messages
+        assert [m["parts"][0]["content"][:3] for m in kept] == ["sss", "29 "]
+
+
+def test_truncation_of_an_object_keeps_an_object_and_of_a_huge_key_an_empty_one():
+    text, cut = bounded_json({f"k{i}": i for i in range(100)}, 30)
+    assert (text, cut) == ('{"k0":0,"k1":1,"k2":2,"k3":3}', True)
+    assert bounded_json({"x" * 100: 1}, 50) == ("{}", True)
+    assert bounded_json([[[1] * 50]], 5) == ("[]", True)
+    assert bounded_json([1, 2], 100) == ("[1,2]", False)
 
 
 def test_otel_attribute_limit_lowers_our_own_cut():

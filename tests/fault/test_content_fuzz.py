@@ -85,3 +85,80 @@ def test_a_lone_surrogate_becomes_the_replacement_character_and_a_pair_stays_one
     attributes = captured.spans()[0]["attributes"]
     assert _strict(attributes["traceglass.input"]) == {"prompt": "broken \ufffd and paired \U0001F600"}
     assert attributes["traceglass.output"] == "answer \ufffd"
+
+
+def _string_values(data):
+    """Every string in parsed JSON ``data`` that is a value (not a key)."""
+    if isinstance(data, str):
+        yield data
+    elif isinstance(data, dict):
+        for item in data.values():
+            yield from _string_values(item)
+    elif isinstance(data, list):
+        for item in data:
+            yield from _string_values(item)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_values)
+def test_a_string_mask_reaches_every_string_of_any_value(value):
+    # bytes, broken reprs, NaN and cycles become text too, and that text is masked like any other
+    with capture(mask=lambda text: "•") as captured:
+        assert _echo(value) is value
+    attributes = captured.spans()[0]["attributes"]
+    assert set(_string_values(_strict(attributes["gen_ai.tool.call.arguments"]))) <= {"•"}
+    if "gen_ai.tool.call.result" in attributes:
+        result = attributes["gen_ai.tool.call.result"]
+        assert set(_string_values(result if isinstance(value, str) else _strict(result))) <= {"•"}
+
+
+class _Cyclic(list):
+    pass
+
+
+def _hostile_mask_results():
+    cyclic = _Cyclic()
+    cyclic.append(cyclic)
+    return [float("nan"), b"\x00\xff", _BadRepr(), cyclic, {"k": {1, 2}}, "x" * 100_000, None, "\ud800"]
+
+
+def test_whatever_a_mask_returns_is_recorded_as_strict_json_within_the_limit():
+    for returned in _hostile_mask_results():
+        with capture(mask=lambda text, returned=returned: returned, max_content_length=500) as captured:
+            assert _echo({"a": ["b", {"c": "d"}]}) == {"a": ["b", {"c": "d"}]}
+        arguments = captured.spans()[0]["attributes"]["gen_ai.tool.call.arguments"]
+        assert len(arguments) <= 500
+        assert _strict(arguments)["value"]["a"][1].keys() == {"c"}  # the shape around the masked strings stays
+
+
+def test_a_mask_interrupted_by_ctrl_c_is_not_swallowed():
+    def mask(text):
+        raise KeyboardInterrupt
+
+    with capture(mask=mask):
+        try:
+            _echo("x")
+        except KeyboardInterrupt:
+            return
+    raise AssertionError("KeyboardInterrupt was swallowed")
+
+
+_json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-1000, 1000), st.text(max_size=300)),
+    lambda inner: st.one_of(st.lists(inner, max_size=12), st.dictionaries(st.text(max_size=8), inner, max_size=6)),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_json_values, st.integers(min_value=2, max_value=3000))
+def test_truncation_keeps_the_json_type_of_any_value_within_any_limit(value, limit):
+    from traceglass._handler._content import bounded_json
+
+    text, cut = bounded_json(value, limit)
+    kept = _strict(text)
+    assert type(kept) is type(value)  # an array stays an array, an object an object
+    assert len(text) <= limit or not isinstance(value, (list, dict))  # only a bare scalar can be over
+    assert cut is (len(json.dumps(value, ensure_ascii=False, separators=(",", ":"))) > limit)
+    if not cut:
+        assert kept == value

@@ -130,9 +130,11 @@ _NOT_PLAIN = (TypeError, ValueError, RecursionError)
 def bounded_json(value: Any, limit: int) -> tuple[str, bool]:
     """JSON text of ``value`` at most ``limit`` characters long, and whether it was cut.
 
-    Strings inside the structure are shortened first (each marked with ``…[truncated]``) so the
-    result stays valid JSON with its shape intact; if that is not enough, the whole document is
-    replaced by ``{"truncated": true, "preview": "..."}``.
+    Strings inside the structure are shortened first, evenly (each marked with ``…[truncated]``),
+    so the result stays valid JSON with its shape intact: an array of messages stays an array of
+    messages. If strings at their shortest are still too long, arrays keep fewer items (their first
+    and last ones) and then objects fewer keys; only a ``limit`` too small for the empty array or
+    object (or a long number) itself gives a longer text.
     """
     try:  # fast path: plain JSON data goes straight through the C encoder
         text = compact_json(value)
@@ -143,15 +145,29 @@ def bounded_json(value: Any, limit: int) -> tuple[str, bool]:
     if len(text) <= limit:
         return valid_unicode(text), False
     data = to_jsonable(data)
+    longest = _longest_string(data)
     cap = max(limit // 2, _MIN_STRING)
     while cap >= _MIN_STRING:
-        shortened = compact_json(_shorten(data, cap))
-        if len(shortened) <= limit:
-            return valid_unicode(shortened), True
+        if cap < longest:  # a cap above every string changes nothing: skip its encoding
+            shortened = compact_json(_shorten(data, cap))
+            if len(shortened) <= limit:
+                return valid_unicode(shortened), True
         cap //= 2
-    room = max(limit - 40, 0)
-    preview = json.dumps({"truncated": True, "preview": text[:room]}, ensure_ascii=False)[: max(limit, 40)]
-    return valid_unicode(preview), True
+    data = _shorten(data, _MIN_STRING)
+    # Then arrays keep fewer items (down to one), objects fewer keys, and last arrays none.
+    for keys, floor in ((False, 1), (True, 0), (False, 0)):
+        low, high, best = floor, _widest(data, keys) - 1, None
+        while low <= high:  # the widest cut that fits (a binary search: log2(width) encodings)
+            width = (low + high) // 2
+            text = compact_json(_thin(data, width, keys))
+            if len(text) <= limit:
+                best, low = text, width + 1
+            else:
+                high = width - 1
+        if best is not None:
+            return valid_unicode(best), True
+        data = _thin(data, floor, keys)
+    return valid_unicode(compact_json(data)), True  # nothing left to cut: a bare number or empty shape
 
 
 def bounded_text(value: str, limit: int) -> tuple[str, bool]:
@@ -170,4 +186,38 @@ def _shorten(data: Any, cap: int) -> Any:
         return {k: _shorten(v, cap) for k, v in data.items()}
     if isinstance(data, list):
         return [_shorten(v, cap) for v in data]
+    return data
+
+
+def _longest_string(data: Any) -> int:
+    if isinstance(data, str):
+        return len(data)
+    if isinstance(data, dict):
+        return max((_longest_string(v) for v in data.values()), default=0)
+    if isinstance(data, list):
+        return max((_longest_string(v) for v in data), default=0)
+    return 0
+
+
+def _widest(data: Any, keys: bool) -> int:
+    """The most items of any array in ``data`` (of any object too, when ``keys``)."""
+    if isinstance(data, dict):
+        inner = max((_widest(v, keys) for v in data.values()), default=0)
+        return max(inner, len(data)) if keys else inner
+    if isinstance(data, list):
+        return max(len(data), max((_widest(v, keys) for v in data), default=0))
+    return 0
+
+
+def _thin(data: Any, width: int, keys: bool) -> Any:
+    """``data`` with every array cut to its first and last items, ``width`` in all (every object
+    to its first ``width`` keys too, when ``keys``): a conversation keeps its start and its end."""
+    if isinstance(data, dict):
+        kept = list(data.items())[:width] if keys else data.items()
+        return {k: _thin(v, width, keys) for k, v in kept}
+    if isinstance(data, list):
+        if len(data) > width:
+            tail = width // 2
+            data = data[: width - tail] + (data[len(data) - tail:] if tail else [])
+        return [_thin(v, width, keys) for v in data]
     return data

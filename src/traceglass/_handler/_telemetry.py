@@ -22,6 +22,7 @@ from traceglass import _config, semconv
 from traceglass._context import current_session
 from traceglass._guard import report
 from traceglass._handler._content import bounded_json, bounded_text
+from traceglass._handler._mask import apply_mask, report_mask_error
 from traceglass._handler._invocations import (
     UNSET,
     AgentInvocation,
@@ -485,6 +486,9 @@ def _content_table(cls: type) -> tuple[tuple[str, str], ...]:
 def _content_attributes(inv: Invocation, settings: _config.Settings, out: dict[str, Any]) -> dict[str, Any]:
     """The content attributes of ``inv`` (masked, bounded JSON text), added to ``out``.
 
+    The mask sees every string inside a value (``_mask.apply_mask``), before truncation, so a
+    secret is never cut in two halves the mask no longer recognises.
+
     Over the limit, ``bounded_json`` shortens every string in the value evenly, so each message
     part keeps its share and the JSON keeps its shape. A value that fails to serialize is
     reported and left out; the others are still written.
@@ -500,9 +504,15 @@ def _content_attributes(inv: Invocation, settings: _config.Settings, out: dict[s
         try:
             if field_name == "documents":
                 value = _documents(value)
-            if mask is not None:
-                value = mask(value)
-            if isinstance(value, str):
+            if mask is None:
+                is_text = isinstance(value, str)
+            else:
+                try:
+                    value, is_text = apply_mask(mask, value, field_name)
+                except Exception as exc:  # noqa: BLE001 - the user's mask: lose this value, never leak it
+                    report_mask_error(key, exc)
+                    continue
+            if is_text:
                 text, cut = bounded_text(value, limit)
             else:
                 text, cut = bounded_json(value, limit)
