@@ -274,9 +274,12 @@ def test_reconfigure_while_threads_score_stores_every_score_exactly_once(tmp_pat
         made = [[] for _ in range(3)]
 
         def emit(out):
-            while not stop.is_set() and len(out) < 2000:
+            # Paced, so the scores keep flowing through every configure() (slow on a busy machine)
+            # without ever filling the export queue; capped as a safety net.
+            while not stop.is_set() and len(out) < 5000:
                 with traceglass.span("turn"):
                     out.append(traceglass.score("n", float(len(out))).id)
+                time.sleep(0.005)
 
         threads = [threading.Thread(target=emit, args=(out,)) for out in made]
         for thread in threads:
