@@ -187,3 +187,25 @@ def test_a_path_or_the_default_database(tmp_path, monkeypatch):
     assert [i.output for i in TraceBridge(str(path)).to_dataset()] == ["a"]
     with pytest.raises(TypeError, match="store must be a TraceStore, a path or None, got int"):
         TraceBridge(3)  # type: ignore[arg-type]
+
+
+def test_the_innermost_of_nested_llm_spans_answers(tmp_path):
+    # @observe(type="llm") around the SDK call makes two llm spans; the model call inside is the answer.
+    path = tmp_path / "t.db"
+    with FakeOpenAIServer() as server, stored_app(path):
+        client = traceglass.TracedOpenAI(base_url=server.base_url, api_key="test")
+
+        @observe(type="llm", name="generate")
+        def generate(question: str) -> str:
+            return client.chat.completions.create(model="gpt-4o-mini", messages=[
+                {"role": "user", "content": question}]).choices[0].message.content
+
+        reply = generate("Why is the sky blue?")
+    with TraceStore(path) as store:
+        [last] = TraceBridge(store).to_dataset()
+        every = TraceBridge(store).to_dataset(answer="all")
+    assert (last.metadata["span_name"], last.input, last.output) == (
+        "chat gpt-4o-mini", [{"role": "user", "content": "Why is the sky blue?"}], reply)
+    assert [(i.metadata["span_name"], i.input) for i in every] == [
+        ("generate", {"question": "Why is the sky blue?"}),
+        ("chat gpt-4o-mini", [{"role": "user", "content": "Why is the sky blue?"}])]
