@@ -6,11 +6,20 @@ import sys
 from collections.abc import Collection
 from typing import Any
 
-import wrapt
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
+
+from traceglass.instrumentors._deferred import Pending, when_imported
+from traceglass.instrumentors.litellm._state import STATE, Options
 
 # The oldest release tested (see docs/litellm.md).
 OLDEST_SUPPORTED = "litellm >= 1.60"
+
+
+def _patch() -> None:
+    # Imported here: the wrap table imports ``litellm``, which takes seconds.
+    from traceglass.instrumentors.litellm import _targets
+
+    _targets.install()
 
 
 class LiteLLMInstrumentor(BaseInstrumentor):  # type: ignore[misc]
@@ -23,43 +32,29 @@ class LiteLLMInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     stream whose caller did not set ``stream_options`` is sent asking for usage, and the extra
     usage chunk is hidden from the caller (``False``: send streams exactly as written).
     ``instrument()``/``uninstrument()`` are idempotent; uninstrument restores the originals.
+    ``litellm`` is patched when the application imports it (at once if it has), never imported here.
     """
+
+    _pending: Pending | None = None  # this instrumentor's patch, until litellm's import
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return (OLDEST_SUPPORTED,)
 
     def _instrument(self, **kwargs: Any) -> None:
-        from traceglass.instrumentors.litellm._state import STATE, Options
-
         usage = kwargs.get("capture_usage_in_stream")
         STATE.options = Options(
             tracer_provider=kwargs.get("tracer_provider"),
             meter_provider=kwargs.get("meter_provider"),
             capture_usage_in_stream=True if usage is None else bool(usage),
         )
-        # ``litellm`` takes seconds to import: patch it when the app imports it (at once if it has),
-        # so configure() in an app that never uses it does not pay for it.
-        if not STATE.hooked:
-            STATE.hooked = True
-            wrapt.register_post_import_hook(_patch, "litellm")
-        elif "litellm" in sys.modules:
-            _patch(sys.modules["litellm"])
+        self._pending = when_imported("litellm", _patch)  # see instrumentors/_deferred.py
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        from traceglass.instrumentors.litellm._state import STATE
-
         STATE.options = None
-        if "litellm" in sys.modules:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.cancel()
+        if "litellm" in sys.modules:  # never imported: nothing was patched
             from traceglass.instrumentors.litellm import _targets
 
             _targets.uninstall()
-
-
-def _patch(module: Any) -> None:
-    """The post-import hook: wrap LiteLLM's entry points if instrumentation is (still) on."""
-    from traceglass.instrumentors.litellm._state import STATE
-
-    if STATE.options is not None:
-        from traceglass.instrumentors.litellm import _targets
-
-        _targets.install()

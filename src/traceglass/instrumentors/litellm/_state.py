@@ -24,11 +24,9 @@ class Options:
 
 
 class _State:
-    """Process-wide: the options of global instrumentation (None: off), and whether the post-import
-    hook that patches ``litellm`` is registered (once per process: wrapt cannot remove one)."""
+    """Process-wide: the options of global instrumentation (None: off)."""
 
     options: Options | None = None
-    hooked = False
 
 
 STATE = _State()
