@@ -77,3 +77,16 @@ def test_a_missing_database_exits_2(tmp_path, capsys):
     assert main(["alerts", "check", "--rules", rules, "--db", str(tmp_path / "none.db")]) == 2
     assert capsys.readouterr().err == (f"traceglass: no trace database at {tmp_path / 'none.db'} "
                                        "(pass --db PATH or set TRACEGLASS_DB)\n")
+
+
+def test_ui_refuses_a_bad_rules_file_before_serving(tmp_path, capsys):
+    import socket
+
+    rules = _rules(tmp_path, "rules:\n  - {name: slow, metric: latency_p95_ms, window: 1h}\n")
+    with socket.socket() as busy:  # were the file not checked first, the taken port would be the complaint
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        assert main(["ui", "--alerts", rules, "--db", str(tmp_path / "t.db"), "--port", port]) == 2
+    assert capsys.readouterr().err == ("traceglass: rule 'slow', field 'above': give exactly one threshold: "
+                                       "above: or below:\n")
