@@ -22,6 +22,8 @@ def test_declared_entry_points():
          "traceglass.instrumentors.langchain:LangChainInstrumentor"),
         ("opentelemetry_instrumentor", "traceglass_litellm", "traceglass.instrumentors.litellm:LiteLLMInstrumentor"),
         ("opentelemetry_instrumentor", "traceglass_openai", "traceglass.instrumentors.openai:OpenAIInstrumentor"),
+        ("opentelemetry_instrumentor", "traceglass_openai_agents",
+         "traceglass.instrumentors.openai_agents:OpenAIAgentsInstrumentor"),
         ("opentelemetry_logs_exporter", "traceglass_sqlite", "traceglass.exporters.sqlite:SQLiteLogExporter"),
         ("opentelemetry_traces_exporter", "traceglass_sqlite", "traceglass.exporters.sqlite:SQLiteSpanExporter"),
     ]
@@ -36,4 +38,4 @@ def test_entry_point_loads(group, name, value):
 def test_instruments_any_declared():
     requires = distribution("traceglass").requires or []
     instruments_any = sorted(r.split(";")[0].strip() for r in requires if 'extra == "instruments-any"' in r)
-    assert instruments_any == ["anthropic>=0.40", "langchain-core>=0.3", "litellm>=1.60", "openai>=1.40"]
+    assert instruments_any == ["anthropic>=0.40", "langchain-core>=0.3", "litellm>=1.60", "openai-agents>=0.2", "openai>=1.40"]

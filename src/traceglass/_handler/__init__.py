@@ -12,7 +12,12 @@ from traceglass._handler._invocations import (
     StepInvocation,
     ToolInvocation,
 )
-from traceglass._handler._telemetry import TelemetryHandler, current_invocation
+from traceglass._handler._telemetry import (
+    TelemetryHandler,
+    add_parent_resolver,
+    current_invocation,
+    remove_parent_resolver,
+)
 
 __all__ = [
     "UNSET",
@@ -24,5 +29,7 @@ __all__ = [
     "StepInvocation",
     "TelemetryHandler",
     "ToolInvocation",
+    "add_parent_resolver",
     "current_invocation",
+    "remove_parent_resolver",
 ]

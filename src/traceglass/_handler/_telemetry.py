@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar, Token
 from typing import Any
 
@@ -38,6 +38,13 @@ from traceglass._version import __version__
 SCOPE_NAME = "traceglass"
 
 _current_invocation: ContextVar[Invocation | None] = ContextVar("traceglass_invocation", default=None)
+# Frameworks that keep their own "current step" (the OpenAI Agents SDK's span scope) and tell us
+# of steps through callbacks, where attaching an OTel context to detach it later is unsafe. Each
+# resolver is handed the invocation being started and returns the open invocation of the
+# framework's current step in this context, or None; a span started with no explicit parent goes
+# under it unless the OTel current span is newer (opened inside that step, e.g. by a decorator in
+# a tool). See ``add_parent_resolver``.
+_parent_resolvers: list[Callable[[Invocation], Invocation | None]] = []
 
 # field name -> attribute key, per invocation type; only non-None values are written.
 _LLM_START = (
@@ -140,6 +147,40 @@ def current_invocation() -> Invocation | None:
     return _current_invocation.get()
 
 
+def add_parent_resolver(resolver: Callable[[Invocation], Invocation | None]) -> None:
+    """Register a framework's current-step lookup (idempotent); see ``_parent_resolvers``."""
+    if resolver not in _parent_resolvers:
+        _parent_resolvers.append(resolver)
+
+
+def remove_parent_resolver(resolver: Callable[[Invocation], Invocation | None]) -> None:
+    if resolver in _parent_resolvers:
+        _parent_resolvers.remove(resolver)
+
+
+def _resolved_parent(invocation: Invocation) -> Invocation | None:
+    """The framework step a new span belongs under, when it is newer than the OTel current span.
+
+    Both the framework's current step and the OTel current span are current in this very
+    context, so one encloses the other: the one that started later is the inner one.
+    """
+    best: Invocation | None = None
+    for resolver in tuple(_parent_resolvers):
+        try:
+            found = resolver(invocation)
+        except Exception as exc:  # noqa: BLE001
+            report("handler.parent_resolver", exc)
+            continue
+        if found is not None and found.span is not None and (best is None or found.start_time_ns > best.start_time_ns):
+            best = found
+    if best is None:
+        return None
+    started = getattr(trace.get_current_span(), "start_time", None)  # SDK spans only
+    if isinstance(started, int) and started > best.start_time_ns:
+        return None
+    return best
+
+
 class TelemetryHandler:
     """Starts, stops and fails spans for invocations; records the GenAI client metrics.
 
@@ -223,6 +264,11 @@ class TelemetryHandler:
     ) -> Invocation:
         """Open the invocation's span (current in this context when ``activate``)."""
         invocation.parent = _current_invocation.get()
+        if parent_context is None and _parent_resolvers:
+            found = _resolved_parent(invocation)
+            if found is not None:
+                invocation.parent = found
+                parent_context = trace.set_span_in_context(found.span)  # type: ignore[arg-type]
         invocation.start_time_ns = start_time_ns or time.time_ns()
         attributes = self._start_attributes(invocation)
         invocation.span = self._tracer.start_span(
@@ -240,6 +286,15 @@ class TelemetryHandler:
         """Make the invocation's span current; hand the result to :meth:`deactivate`."""
         ctx = trace.set_span_in_context(invocation.span)  # type: ignore[arg-type]
         return _current_invocation.set(invocation), otel_context.attach(ctx)
+
+    @staticmethod
+    def rename(invocation: Invocation, name: str) -> None:
+        """Rename an open invocation's span: for frameworks that learn a step's model or target
+        only when it ends (an Agents SDK response span, a handoff's destination)."""
+        invocation.name = name
+        span = invocation.span
+        if span is not None and span.is_recording():
+            span.update_name(name)
 
     @staticmethod
     def deactivate(tokens: tuple[Token[Invocation | None], object]) -> None:
@@ -529,4 +584,4 @@ def _content_attributes(inv: Invocation, settings: _config.Settings, out: dict[s
     return out
 
 
-__all__ = ["TelemetryHandler", "current_invocation"]
+__all__ = ["TelemetryHandler", "add_parent_resolver", "current_invocation", "remove_parent_resolver"]

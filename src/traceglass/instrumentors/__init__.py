@@ -33,6 +33,7 @@ INSTRUMENTORS: dict[str, InstrumentorSpec] = {
         InstrumentorSpec("anthropic", "traceglass.instrumentors.anthropic:AnthropicInstrumentor", "anthropic"),
         InstrumentorSpec("langchain", "traceglass.instrumentors.langchain:LangChainInstrumentor", "langchain_core"),
         InstrumentorSpec("litellm", "traceglass.instrumentors.litellm:LiteLLMInstrumentor", "litellm"),
+        InstrumentorSpec("openai_agents", "traceglass.instrumentors.openai_agents:OpenAIAgentsInstrumentor", "agents"),
         InstrumentorSpec("threading", "traceglass.instrumentors.threading:ThreadingInstrumentor", None),
     )
 }

@@ -28,6 +28,16 @@ EMBEDDINGS_INPUT_COUNT = "traceglass.embeddings.input_count"
 # Agents: the tools an agent may call and the agents it may hand off to (JSON lists).
 AGENT_TOOLS = "traceglass.agent.tools"
 AGENT_HANDOFFS = "traceglass.agent.handoffs"
+# Agent frameworks' steps the GenAI conventions do not name (OpenAI Agents SDK, CrewAI, LlamaIndex).
+# Their span types are kept as given, like any custom type.
+SPAN_TYPE_HANDOFF = "handoff"
+SPAN_TYPE_GUARDRAIL = "guardrail"
+SPAN_TYPE_TURN = "turn"
+SPAN_TYPE_TASK = "task"
+HANDOFF_FROM_AGENT = "traceglass.handoff.from_agent"
+HANDOFF_TO_AGENT = "traceglass.handoff.to_agent"
+GUARDRAIL_TRIGGERED = "traceglass.guardrail.triggered"
+AGENT_TURN = "traceglass.agent.turn"
 
 # User-supplied evaluation metrics of @observe(metrics=...), as a JSON list of names.
 METRICS = "traceglass.metrics"
