@@ -137,3 +137,20 @@ def test_a_secret_from_the_environment_is_never_in_an_error(tmp_path):
 def test_python_rules_check_the_same_way():
     with pytest.raises(RuleError, match=r"^rule 'x', field 'window': '1 fortnight' is not a duration"):
         AlertRule("x", "calls", window="1 fortnight", above=1)
+
+
+def test_the_rules_files_in_the_docs_load():
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    from traceglass.alerts import parse_rules
+
+    root = Path(__file__).resolve().parents[2]
+    blocks = [b for doc in ("docs/alerts.md", "README.md")
+              for b in re.findall(r"```yaml\n(.*?)```", (root / doc).read_text(), re.S) if "rules:" in b]
+    assert len(blocks) == 2
+    env = {"SLACK_WEBHOOK_URL": "https://hooks.example/T0", "HOOK_SECRET": "s"}
+    assert [[r.name for r in parse_rules(yaml.safe_load(b), environ=env)] for b in blocks] == [
+        ["spend-too-high", "pricey-trace"], ["spend-too-high"]]
