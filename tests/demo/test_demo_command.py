@@ -46,10 +46,10 @@ def test_demo_fills_a_fresh_store_and_reports_what_it_added(tmp_path):
     assert lines[0] == f"--fresh: deleted {db}, {db}-wal, {db}-shm"
     assert lines[1] == ("Running the example apps against the bundled OpenAI- and Anthropic-compatible server "
                         "(no API key needed):")
-    assert [re.sub(r" \(\d+\.\d s\)$", "", line) for line in lines[2:10]] == [
+    assert [re.sub(r" \(\d+\.\d s\)$", "", line) for line in lines[2:11]] == [
         f"  ran {name}" for name in ("rag_pipeline", "deepeval_agent", "openai_tools_streaming",
-                                     "anthropic_tools_streaming", "langchain_agent", "sessions_users",
-                                     "chat_feedback", "openai_zero_code")]
+                                     "anthropic_tools_streaming", "litellm_two_providers", "langchain_agent",
+                                     "sessions_users", "chat_feedback", "openai_zero_code")]
     assert lines[-1] == f"Browse them with: traceglass traces --db {db}"
 
     store = TraceStore(str(db))
@@ -74,11 +74,12 @@ def test_demo_fills_a_fresh_store_and_reports_what_it_added(tmp_path):
         "openai-tools-streaming": {"weather_turn", "chat gpt-4o", "chat gpt-4o-mini",
                                    "embeddings text-embedding-3-small", "chat error-429"},
         "anthropic-tools-streaming": {"claude_weather_turn", "chat claude-sonnet-4-5"},
+        "litellm-two-providers": {"compare_providers", "chat claude-haiku-4-5"},
     }
     counts = {p: sum(t.project == p for t in traces) for p in by_project}
     assert counts == {"rag-pipeline": 2, "support-agent": 2, "langchain-agent": 2, "openai-zero-code": 4,
                       "travel-assistant": 10, "openai-tools-streaming": 6, "chat-feedback": 3,
-                      "anthropic-tools-streaming": 2}
+                      "anthropic-tools-streaming": 2, "litellm-two-providers": 2}
     assert {s.type for s in spans} == {"chain", "tool", "llm", "agent", "retriever", "embedding", "chat_model",
                                        "graph_node"}
     unpriced = sorted(t.name for t in traces if not t.cost_usd)
@@ -94,10 +95,10 @@ def test_demo_fills_a_fresh_store_and_reports_what_it_added(tmp_path):
         ("user_feedback", "true", "human", "maya", None),
     ]
     assert {s.trace_id for s in scores} == {t.trace_id for t in traces if t.project == "chat-feedback"}
-    summary = lines[10]
-    assert summary.startswith(f"This run added 31 traces, {len(spans)} spans, 5 scores, $")
-    assert summary.endswith(f" to {db} (now 31 traces in all)")
-    rows = {line.split()[0]: line.split()[1:] for line in lines[11:-1]}
+    summary = lines[11]
+    assert summary.startswith(f"This run added 33 traces, {len(spans)} spans, 5 scores, $")
+    assert summary.endswith(f" to {db} (now 33 traces in all)")
+    rows = {line.split()[0]: line.split()[1:] for line in lines[12:-1]}
     assert {p: (int(r[0]), r[1], int(r[2]), r[3]) for p, r in rows.items()} == {
         p: (counts[p], "traces", sum(t.total_tokens for t in traces if t.project == p), "tokens") for p in counts}
 

@@ -338,3 +338,46 @@ def test_anthropic_tools_streaming(tmp_path):
         ("claude_weather_turn", 119 + 168, 18 + 28, pytest.approx(calls[0].cost_usd + calls[1].cost_usd)),
         ("chat claude-sonnet-4-5", 116, 17, pytest.approx(calls[2].cost_usd)),
     ]
+
+
+# Claude Haiku 4.5 per million tokens (input, output)
+HAIKU_4_5 = (1.0, 5.0)
+
+
+def test_litellm_two_providers(tmp_path):
+    db = tmp_path / "t.db"
+    done = run_example("litellm_two_providers", db)
+    assert done.stdout.splitlines() == [
+        "openai/gpt-4o-mini: The capital of France is Paris, which sits on the Seine.",
+        "anthropic/claude-haiku-4-5: The capital of France is Paris, which sits on the Seine.",
+        "Streamed: Spans fall like leaves / each call carries its own cost / the trace tells the tale",
+    ]
+    # one span per call: LiteLLM's, with no SDK span below it
+    found = trees(db)
+    assert found == {
+        "compare_providers": [[(0, "compare_providers", "chain"), (1, "chat gpt-4o-mini", "llm"),
+                               (1, "chat claude-haiku-4-5", "llm")]],
+        "chat claude-haiku-4-5": [[(0, "chat claude-haiku-4-5", "llm")]],
+    }
+    calls = [s for s in all_spans(db) if s.type == "llm"]
+    assert [(s.name, s.attributes["gen_ai.provider.name"], s.attributes["gen_ai.request.model"],
+             s.attributes["gen_ai.response.model"], s.model, s.input_tokens, s.output_tokens,
+             s.attributes.get("gen_ai.request.stream")) for s in calls] == [
+        ("chat gpt-4o-mini", "openai", "gpt-4o-mini", "gpt-4o-mini-2024-07-18", "gpt-4o-mini-2024-07-18", 14, 13,
+         None),
+        ("chat claude-haiku-4-5", "anthropic", "claude-haiku-4-5", "claude-haiku-4-5-20251001",
+         "claude-haiku-4-5-20251001", 11, 13, None),
+        # LiteLLM's stream names the model as asked; its usage chunk (asked for by traceglass) has the tokens
+        ("chat claude-haiku-4-5", "anthropic", "claude-haiku-4-5", "claude-haiku-4-5", "claude-haiku-4-5", 9, 17,
+         True),
+    ]
+    assert [s.cost_usd for s in calls] == [usd(14, 13, *GPT_4O_MINI), usd(11, 13, *HAIKU_4_5),
+                                           usd(9, 17, *HAIKU_4_5)]
+    # LiteLLM's own figure is kept beside traceglass's for comparison, never added to the totals
+    assert [s.attributes["traceglass.cost.provider_reported_usd"] for s in calls] == [
+        pytest.approx(s.cost_usd) for s in calls]
+    assert totals(db) == [
+        ("compare_providers", 14 + 11, 13 + 13, pytest.approx(calls[0].cost_usd + calls[1].cost_usd)),
+        ("chat claude-haiku-4-5", 9, 17, pytest.approx(calls[2].cost_usd)),
+    ]
+    assert {s.project for s in all_spans(db)} == {"litellm-two-providers"}

@@ -22,7 +22,8 @@ from traceglass.demo.fake_openai import FakeOpenAIServer
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 _NEEDS = {"langchain_agent": ("langchain_core", "langgraph", "langchain_openai"),
-          "anthropic_tools_streaming": ("anthropic",)}
+          "anthropic_tools_streaming": ("anthropic",),
+          "litellm_two_providers": ("litellm",)}
 _TIMEOUT_S = 300
 
 

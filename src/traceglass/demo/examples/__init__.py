@@ -14,6 +14,7 @@ DEMO_ORDER = (
     "deepeval_agent",
     "openai_tools_streaming",
     "anthropic_tools_streaming",
+    "litellm_two_providers",
     "langchain_agent",
     "sessions_users",
     "chat_feedback",
