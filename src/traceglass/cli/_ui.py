@@ -63,6 +63,9 @@ def add_subcommands(subparsers: Any, common: argparse.ArgumentParser) -> None:
     ui.add_argument("--alerts", metavar="FILE", default=None,
                     help="evaluate the alert rules of this file while serving (window rules on its interval, "
                          "per-trace rules as spans arrive); see `traceglass alerts check`")
+    ui.add_argument("--evals", metavar="FILE", default=None,
+                    help="run the evaluation schedules of this file (YAML or TOML: scorers, filters, every or "
+                         "cron) while serving; see docs/evals.md")
     ui.set_defaults(func=run_ui)
 
 
@@ -84,10 +87,19 @@ def run_ui(args: argparse.Namespace) -> int:
             rules = load_rules(args.alerts)
         except RuleError as exc:
             raise CommandError(str(exc), EXIT_USAGE) from None
+    schedules = None
+    if getattr(args, "evals", None):
+        from traceglass.evals import load_schedules
+
+        try:
+            schedules = load_schedules(args.evals, store=db)
+        except ValueError as exc:
+            raise CommandError(str(exc), EXIT_USAGE) from None
     check_can_serve(args.host, args.port, args.token)
     try:
         serve(args.host, args.port, db=os.fspath(db) if db else None, token=args.token,
-              cors_origins=args.cors_origins, announce=lambda line: print(line, flush=True), alerts=rules)
+              cors_origins=args.cors_origins, announce=lambda line: print(line, flush=True), alerts=rules,
+              evals=schedules)
     except UnsafeBindError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
     return EXIT_OK

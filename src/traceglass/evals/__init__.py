@@ -9,6 +9,7 @@ from traceglass.evals._online import configure_online_metrics, flush_online_metr
 from traceglass.evals._registry import get_scorer, register, scorer_names
 from traceglass.evals._run import EvalRun, ItemResult, evaluate_traces
 from traceglass.evals._schedule import EvalSchedule
+from traceglass.evals._schedules_file import load_schedules
 from traceglass.evals._scorer import ScoreResult, Scorer
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "evaluate_traces",
     "flush_online_metrics",
     "get_scorer",
+    "load_schedules",
     "online_metrics_stats",
     "register",
     "scorer_names",

@@ -46,6 +46,7 @@ class EvalSchedule:
         # Resolved now: a bad spec fails here, not in the background thread at 2 a.m.
         given = [scorers] if isinstance(scorers, str) or hasattr(scorers, "score") else list(scorers)
         self.scorers = [get_scorer(spec, judge=judge, model=model) for spec in given]
+        self.name = "schedule"  # a schedules file names each one
         self.store = store
         self.concurrency = concurrency
         self.filters = filters

@@ -50,17 +50,19 @@ def serve(
     announce: Callable[[str], Any] | None = None,
     log_level: str = "warning",
     alerts: Any = None,
+    evals: Any = None,
 ) -> None:
     """Run the server until interrupted; prints the URL once listening (``announce`` replaces print).
 
     Refuses a non-loopback ``host`` without a token (:class:`UnsafeBindError`). ``alerts``: alert
-    rules (or a rules file's path) evaluated while it runs."""
+    rules (or a rules file's path) evaluated while it runs. ``evals``: evaluation schedules (or a
+    schedules file's path) run while it runs."""
     import uvicorn
 
     from traceglass.server.app import create_app
 
     chosen = resolve_token(host, token)
-    app = create_app(db, token=chosen, cors_origins=cors_origins, alerts=alerts)
+    app = create_app(db, token=chosen, cors_origins=cors_origins, alerts=alerts, evals=evals)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on",
                             server_header=False, proxy_headers=False)
     server = uvicorn.Server(config)

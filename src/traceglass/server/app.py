@@ -44,6 +44,7 @@ def create_app(
     *,
     prices: Any = None,
     alerts: Any = None,
+    evals: Any = None,
 ) -> Any:
     """The traceglass server as an ASGI app, over the database at ``db_path`` (default: the exporter's).
 
@@ -54,6 +55,8 @@ def create_app(
     ``prices``: a price table for the spans received over OTLP (default: ``TRACEGLASS_PRICES``).
     ``alerts``: alert rules (an ``AlertRules``, or a rules file's path) evaluated while the app runs:
     window rules on the file's interval, per-trace rules as spans arrive (see docs/alerts.md).
+    ``evals``: evaluation schedules (``EvalSchedule``s, or a schedules file's path: ``traceglass ui
+    --evals FILE``) run in background threads while the app runs (see docs/evals.md).
     """
     if max_body_bytes <= 0:
         raise ValueError(f"max_body_bytes must be positive, got {max_body_bytes!r}")
@@ -61,6 +64,14 @@ def create_app(
     if alerts is not None and not isinstance(alerts, AlertRules):
         alerts = load_rules(alerts)  # a bad rules file raises RuleError before anything opens
     store = TraceStore(db_path)
+    if evals is not None and not isinstance(evals, (list, tuple)):
+        from traceglass.evals import load_schedules  # a bad schedules file raises ValueError
+
+        try:
+            evals = load_schedules(evals, store=store.path)
+        except BaseException:
+            store.close()
+            raise
     ingest = SpanIngest(store.path, prices=prices)
     api = RestApi(store, pricer=ingest.price)
     scores = ScoresApi(store)
@@ -95,9 +106,13 @@ def create_app(
             runners.append(runner)
             alerts_api.runner = runner
             ingest.on_written = runner.traces_written
+        for schedule in evals or ():
+            schedule.start()
         try:
             yield
         finally:
+            for schedule in evals or ():
+                schedule.stop()
             ingest.on_written = None
             for runner in runners:
                 runner.close()
