@@ -21,6 +21,8 @@ def test_declared_entry_points():
         ("opentelemetry_instrumentor", "traceglass_langchain",
          "traceglass.instrumentors.langchain:LangChainInstrumentor"),
         ("opentelemetry_instrumentor", "traceglass_litellm", "traceglass.instrumentors.litellm:LiteLLMInstrumentor"),
+        ("opentelemetry_instrumentor", "traceglass_llamaindex",
+         "traceglass.instrumentors.llamaindex:LlamaIndexInstrumentor"),
         ("opentelemetry_instrumentor", "traceglass_openai", "traceglass.instrumentors.openai:OpenAIInstrumentor"),
         ("opentelemetry_instrumentor", "traceglass_openai_agents",
          "traceglass.instrumentors.openai_agents:OpenAIAgentsInstrumentor"),
@@ -38,4 +40,5 @@ def test_entry_point_loads(group, name, value):
 def test_instruments_any_declared():
     requires = distribution("traceglass").requires or []
     instruments_any = sorted(r.split(";")[0].strip() for r in requires if 'extra == "instruments-any"' in r)
-    assert instruments_any == ["anthropic>=0.40", "langchain-core>=0.3", "litellm>=1.60", "openai-agents>=0.2", "openai>=1.40"]
+    assert instruments_any == ["anthropic>=0.40", "langchain-core>=0.3", "litellm>=1.60", "llama-index-core>=0.12", "openai-agents>=0.2",
+                               "openai>=1.40"]

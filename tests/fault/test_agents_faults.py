@@ -160,3 +160,77 @@ def test_open_steps_are_bounded(captured, monkeypatch):
     for i in range(20):  # spans the SDK never ends
         processor.on_span_start(_Span(f"s{i}", AgentSpanData(name="a")))
     assert len(processor._open) == 5
+
+
+# --- LlamaIndex -----------------------------------------------------------------------------------
+class _Event:
+    """A stand-in for a LlamaIndex event: the class name picks the mapping, attributes are hostile."""
+
+    def __init__(self, kind, span_id, **fields):
+        self.__class__ = type(kind, (_Event,), {})
+        self.span_id = span_id
+        self.__dict__.update(fields)
+
+
+def test_llamaindex_internal_error_is_swallowed(captured, monkeypatch, caplog):
+    pytest.importorskip("llama_index.core")
+    from llama_index.core.tools import FunctionTool
+
+    from traceglass.instrumentors.llamaindex import LlamaIndexInstrumentor
+    from traceglass.instrumentors.llamaindex import _extract as li_extract
+
+    monkeypatch.setenv("TRACEGLASS_RAISE_INTERNAL_ERRORS", "0")
+    monkeypatch.setattr(li_extract, "apply_result", lambda *a: 1 / 0)
+    instrumentor = LlamaIndexInstrumentor()
+    instrumentor.instrument()
+    try:
+        with caplog.at_level(logging.WARNING, logger="traceglass"):
+            result = FunctionTool.from_defaults(fn=lambda city: city * 2, name="double").call(city="ab")
+    finally:
+        instrumentor.uninstrument()
+    assert result.content == "abab"
+    assert "ZeroDivisionError" in caplog.text
+    assert [s["name"] for s in captured.spans()] == ["execute_tool double"]  # a lost field, not a lost span
+
+
+HOSTILE_EVENTS = [
+    ("QueryStartEvent", {"query": object()}),
+    ("RetrievalStartEvent", {}),
+    ("EmbeddingStartEvent", {"model_dict": "not a dict"}),
+    ("LLMChatStartEvent", {"messages": [object(), None], "model_dict": {"model": 7}}),
+    ("LLMCompletionStartEvent", {"prompt": None, "model_dict": None}),
+]
+
+
+@pytest.mark.parametrize(("kind", "fields"), HOSTILE_EVENTS, ids=[k for k, _ in HOSTILE_EVENTS])
+def test_llamaindex_hostile_events_and_odd_orders(captured, kind, fields):
+    from traceglass.instrumentors.llamaindex._tracker import Tracker
+
+    tracker = Tracker()
+    tracker.enabled = True
+    tracker.event(_Event(kind, "Never.entered-1"))  # an event for a span never entered
+    tracker.exit("Never.entered-1", None)
+    tracker.enter("Thing.call-1-2-3-4-5", None, None, None)
+    tracker.event(_Event(kind, "Thing.call-1-2-3-4-5", **fields))
+    end = {"RetrievalStartEvent": ("RetrievalEndEvent", {"nodes": [object(), None]}),
+           "EmbeddingStartEvent": ("EmbeddingEndEvent", {"chunks": None, "embeddings": [None]}),
+           "LLMChatStartEvent": ("LLMChatEndEvent", {"response": object()})}.get(kind)
+    if end is not None:
+        tracker.event(_Event(end[0], "Thing.call-1-2-3-4-5", **end[1]))
+    tracker.exit("Thing.call-1-2-3-4-5", object())
+    tracker.exit("Thing.call-1-2-3-4-5", object())  # exited twice: ended once
+    assert len(captured.spans()) == 1
+    assert tracker._open == {}
+
+
+def test_llamaindex_an_abandoned_stream_is_bounded(captured, monkeypatch):
+    from traceglass.instrumentors.llamaindex import _tracker
+
+    monkeypatch.setattr(_tracker, "_MAX_OPEN", 3)
+    tracker = _tracker.Tracker()
+    tracker.enabled = True
+    for i in range(10):
+        tracker.enter(f"LLM.stream_complete-{i}", None, None, None)
+        tracker.event(_Event("LLMCompletionStartEvent", f"LLM.stream_complete-{i}", prompt="p", model_dict={}))
+        tracker.exit(f"LLM.stream_complete-{i}", (x for x in ()))  # a generator nobody consumes
+    assert len(tracker._open) == 3

@@ -34,6 +34,7 @@ INSTRUMENTORS: dict[str, InstrumentorSpec] = {
         InstrumentorSpec("langchain", "traceglass.instrumentors.langchain:LangChainInstrumentor", "langchain_core"),
         InstrumentorSpec("litellm", "traceglass.instrumentors.litellm:LiteLLMInstrumentor", "litellm"),
         InstrumentorSpec("openai_agents", "traceglass.instrumentors.openai_agents:OpenAIAgentsInstrumentor", "agents"),
+        InstrumentorSpec("llamaindex", "traceglass.instrumentors.llamaindex:LlamaIndexInstrumentor", "llama_index.core"),
         InstrumentorSpec("threading", "traceglass.instrumentors.threading:ThreadingInstrumentor", None),
     )
 }
