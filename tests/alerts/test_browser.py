@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+from playwright.sync_api import expect
+
 from traceglass.alerts import AlertRule, check
 from traceglass.server import create_app
 from traceglass.store import TraceStore
@@ -45,7 +47,8 @@ def test_the_banner_shows_what_fires_and_the_alerts_page_lists_it(tmp_path, brow
         # The alert's link: the trace list filtered to that user over the window.
         page.locator("table.alerts").first.locator("a").click()
         page.locator("#view-list").wait_for(state="visible", timeout=15000)
-        page.wait_for_function("document.querySelectorAll('#trace-rows tr').length === 2", timeout=15000)
+        # (expect, not wait_for_function: the dashboard's CSP forbids the eval that polling a string uses)
+        expect(page.locator("#trace-rows tr")).to_have_count(2, timeout=15000)
         assert page.input_value("#f-user") == "alice" and page.input_value("#f-since") == "1h"
     finally:
         page.close()

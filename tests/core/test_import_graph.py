@@ -241,10 +241,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # Assembly: configure() (_setup), the public facade, opentelemetry-instrument's distro, the test kit.
     ("assembly", ("traceglass._setup", "traceglass", "traceglass.distro", "traceglass.testing")),
     # Quality: what judges finished traces over the assembled library: evaluations (datasets, scorers, runs,
-    # schedules, online metrics).
-    ("quality", ("traceglass.evals",)),
-    # Quality over the stored traces: alert rules, their evaluation and notifications (issue 16).
-    ("quality", ("traceglass.alerts",)),
+    # schedules, online metrics) and alerts (rules over the stored traces, their evaluation, notifications).
+    ("quality", ("traceglass.evals", "traceglass.alerts")),
     # Applications over the library: the server (REST, OTLP receiver, dashboard) and the demo.
     ("applications", ("traceglass.server", "traceglass.demo")),
     # The traceglass command and `python -m traceglass`: over everything, imported by nothing of ours.
