@@ -35,7 +35,9 @@ def traced_clients():
     _targets.uninstall()
 
 
-def test_instrument_is_idempotent_and_uninstrument_restores(make_client, captured):
+def test_instrument_is_idempotent_and_uninstrument_restores(make_client, captured, monkeypatch):
+    # A TracedOpenAI made by an earlier test (a process-wide fact) keeps the patches; this is about the instrumentor.
+    monkeypatch.setattr(STATE, "clients_made", False)
     instrumentor = OpenAIInstrumentor()
     instrumentor.instrument()
     instrumentor.instrument()
