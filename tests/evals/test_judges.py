@@ -262,3 +262,16 @@ def test_parse_verdict_unit():
     assert parse_verdict('{"label": 1}', choices) is None
     long = parse_verdict(json.dumps({"label": "fail", "explanation": "y" * 5000}), choices)
     assert long.explanation == "y" * 2000 + "..."
+
+
+def test_a_judge_span_inside_an_evaluation_run_names_the_run(captured, client):
+    # evaluate_traces sets the run id around each scorer call; the run's judge cost is summed from these spans.
+    from traceglass.evals import _context
+
+    token = _context._run_id.set("run-42")
+    try:
+        s.relevance(judge=client).score(ITEM)
+    finally:
+        _context._run_id.reset(token)
+    s.relevance(judge=client).score(ITEM)  # outside a run: no run id
+    assert [span["attributes"].get("traceglass.eval.run_id") for span in captured.spans()] == ["run-42", None]

@@ -23,6 +23,7 @@ from typing import Any, Mapping
 
 from traceglass import semconv
 from traceglass.decorators import span as traced_span
+from traceglass.evals._context import current_run_id
 from traceglass.evals._code import _Options
 from traceglass.evals._item import EvalItem
 from traceglass.evals._judge_config import judge_config
@@ -251,6 +252,9 @@ class _judge_span:  # noqa: N801 - used like a function
         span = self._span.__enter__()
         span.set_attribute(semconv.EVAL_JUDGE, True)
         span.set_attribute(semconv.EVAL_SCORER, self._name)
+        run_id = current_run_id()
+        if run_id is not None:  # the run's judge cost is summed from these spans
+            span.set_attribute(semconv.EVAL_RUN_ID, run_id)
         return span
 
     def __exit__(self, *exc: Any) -> None:

@@ -45,6 +45,7 @@ METRICS = "traceglass.metrics"
 # traceglass.eval.judge = true, so they are never evaluated themselves; traceglass.eval.scorer names the scorer.
 EVAL_JUDGE = "traceglass.eval.judge"
 EVAL_SCORER = "traceglass.eval.scorer"
+EVAL_RUN_ID = "traceglass.eval.run_id"  # on a judge span made inside evaluate_traces: the run it belongs to
 
 # Token counts estimated offline (the user opted in) rather than reported by the provider.
 USAGE_ESTIMATED = "traceglass.usage.estimated"
