@@ -35,8 +35,6 @@ _LAZY = {
     "TracedAsyncOpenAI": "traceglass.instrumentors.openai",
     "TracedAnthropic": "traceglass.instrumentors.anthropic",
     "TracedAsyncAnthropic": "traceglass.instrumentors.anthropic",
-    "TracedAnthropic": "traceglass.instrumentors.anthropic",
-    "TracedAsyncAnthropic": "traceglass.instrumentors.anthropic",
     "trace_graph": "traceglass.instrumentors.langchain",
 }
 
