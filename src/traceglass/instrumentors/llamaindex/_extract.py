@@ -17,6 +17,7 @@ from opentelemetry.trace import SpanKind
 from traceglass import semconv
 from traceglass._handler import (
     UNSET,
+    AgentInvocation,
     EmbeddingInvocation,
     Invocation,
     LLMInvocation,
@@ -24,7 +25,7 @@ from traceglass._handler import (
     StepInvocation,
     ToolInvocation,
 )
-from traceglass._handler._messages import message, text_part
+from traceglass._handler._messages import message, text_part, tool_call_part
 from traceglass._handler._providers import provider_for_model
 from traceglass._handler._usage import apply_usage
 
@@ -33,6 +34,8 @@ Op = semconv.GenAIOperation
 # the generator) ends with them.
 LLM_END_EVENTS = frozenset({"LLMChatEndEvent", "LLMCompletionEndEvent"})
 TOOL_METHODS = frozenset({"call", "acall", "__call__"})
+# The instrument tag llama-index-workflows puts on a step's span (and, inherited, on what runs in it).
+STEP_TAG = "llamaindex.step.input_event"
 
 
 def owner_of(span_id: str) -> tuple[str, str]:
@@ -59,7 +62,12 @@ def _model(model_dict: Any) -> str | None:
 def _chat_message(msg: Any) -> dict[str, Any]:
     role = getattr(getattr(msg, "role", None), "value", None) or str(getattr(msg, "role", "user"))
     content = getattr(msg, "content", None)
-    return message(role, [text_part(content)] if isinstance(content, str) and content else [])
+    parts = [text_part(content)] if isinstance(content, str) and content else []
+    for block in getattr(msg, "blocks", None) or ():
+        if getattr(block, "block_type", None) == "tool_call":  # llama-index-core 0.14's ToolCallBlock
+            parts.append(tool_call_part(getattr(block, "tool_call_id", None), str(getattr(block, "tool_name", "")),
+                                        getattr(block, "tool_kwargs", None)))
+    return message(role, parts)
 
 
 def begin(event: Any, span_id: str, capture: bool) -> tuple[Invocation, SpanKind] | None:
@@ -119,6 +127,37 @@ def tool(instance: Any, bound_args: Any) -> ToolInvocation:
         if args:
             values["args"] = list(args)
         inv.input_value = values
+    return inv
+
+
+def workflow_run(instance: Any, is_agent: bool) -> Invocation:
+    """``Workflow.run``: an agent (``FunctionAgent``, ``ReActAgent``, ...) or a workflow."""
+    cls = type(instance).__name__
+    if is_agent:
+        name = getattr(instance, "name", None)
+        description = getattr(instance, "description", None)
+        tools = [_tool_name(t) for t in getattr(instance, "tools", None) or ()]
+        return AgentInvocation(operation=Op.INVOKE_AGENT, agent_name=name if isinstance(name, str) else cls,
+                               agent_description=description if isinstance(description, str) and description else None,
+                               available_tools=[t for t in tools if t] or None)
+    inv = StepInvocation(span_type=semconv.SpanType.CHAIN.value, operation=Op.INVOKE_WORKFLOW,
+                         name=f"{Op.INVOKE_WORKFLOW} {cls}")
+    inv.attributes[semconv.GEN_AI_WORKFLOW_NAME] = cls
+    return inv
+
+
+def _tool_name(tool_: Any) -> str | None:
+    name = getattr(getattr(tool_, "metadata", None), "name", None) or getattr(tool_, "__name__", None)
+    return name if isinstance(name, str) else None
+
+
+def workflow_step(span_id: str, tags: dict[str, Any]) -> StepInvocation:
+    """One step of a workflow (a graph node: the step's name, its input event as input)."""
+    owner, method = owner_of(span_id)
+    inv = StepInvocation(span_type=semconv.SpanType.GRAPH_NODE.value, name=f"{owner}.{method}", graph_node=method)
+    summary = tags.get("llamaindex.step.input_summary")
+    if isinstance(summary, str):
+        inv.input_value = summary
     return inv
 
 
@@ -184,6 +223,13 @@ def _apply_response(inv: LLMInvocation, response: Any, capture: bool, chat: bool
 
 def apply_result(inv: Invocation, result: Any, capture: bool) -> None:
     """A non-streamed model call's result (its end event already came) or a tool's output."""
+    if type(result).__name__ == "StopEvent":  # a workflow's or an agent's end
+        value = getattr(result, "result", None)
+        response = getattr(value, "response", None)  # an agent's AgentOutput
+        content = getattr(response, "content", None) if response is not None else value
+        if isinstance(content, (str, int, float, list, dict)):
+            inv.output_value = content
+        return
     if isinstance(inv, ToolInvocation):
         content = getattr(result, "content", None)
         inv.output_value = content if isinstance(content, str) else (result if isinstance(result, (str, int, float))

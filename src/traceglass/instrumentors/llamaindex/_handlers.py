@@ -23,7 +23,7 @@ class TraceglassSpanHandler(BaseSpanHandler[SimpleSpan]):  # type: ignore[misc]
     def new_span(self, id_: str, bound_args: Any, instance: Any = None, parent_span_id: str | None = None,
                  tags: Any = None, **kwargs: Any) -> None:
         with guard("llamaindex.span_enter"):
-            TRACKER.enter(id_, parent_span_id, instance, bound_args)
+            TRACKER.enter(id_, parent_span_id, instance, bound_args, tags)
         return None
 
     def prepare_to_exit_span(self, id_: str, bound_args: Any, instance: Any = None, result: Any = None,
@@ -52,4 +52,11 @@ class TraceglassEventHandler(BaseEventHandler):  # type: ignore[misc]
 def wire() -> None:
     """Tell the tracker how to recognise tools and read the active span id."""
     TRACKER.is_tool = lambda instance: isinstance(instance, BaseTool)
+    try:  # llama-index-workflows (a dependency of llama-index-core 0.13+)
+        from llama_index.core.agent.workflow import BaseWorkflowAgent
+        from llama_index.core.workflow import Workflow
+    except ImportError:  # pragma: no cover - older llama-index-core
+        return
+    TRACKER.is_workflow = lambda instance: isinstance(instance, Workflow)
+    TRACKER.is_agent = lambda instance: isinstance(instance, BaseWorkflowAgent)
     TRACKER.active_span_id = active_span_id.get

@@ -24,7 +24,7 @@ from opentelemetry.trace import SpanKind
 
 from traceglass import _config
 from traceglass._guard import guard
-from traceglass._handler import EmbeddingInvocation, Invocation, LLMInvocation, TelemetryHandler
+from traceglass._handler import AgentInvocation, EmbeddingInvocation, Invocation, LLMInvocation, TelemetryHandler
 from traceglass._runtime import get_handler
 from traceglass.instrumentors.llamaindex import _extract
 
@@ -52,12 +52,15 @@ class Tracker:
         self.enabled = False
         self.telemetry: TelemetryHandler | None = None
         self.is_tool: Callable[[Any], bool] = lambda instance: False
+        self.is_workflow: Callable[[Any], bool] = lambda instance: False
+        self.is_agent: Callable[[Any], bool] = lambda instance: False
         self.active_span_id: Callable[[], str | None] = lambda: None
         self._open: dict[str, _Entry] = {}
         self._lock = threading.Lock()
 
     # --- from the dispatcher -----------------------------------------------------------------
-    def enter(self, span_id: str, parent_id: str | None, instance: Any, bound_args: Any) -> None:
+    def enter(self, span_id: str, parent_id: str | None, instance: Any, bound_args: Any,
+              tags: dict[str, Any] | None = None) -> None:
         if not self.enabled:
             return
         entry = _Entry(span_id, parent_id)
@@ -65,8 +68,18 @@ class Tracker:
             if len(self._open) >= _MAX_OPEN:
                 self._open.pop(next(iter(self._open)))
             self._open[span_id] = entry
-        if instance is not None and self.is_tool(instance) and _extract.owner_of(span_id)[1] in _extract.TOOL_METHODS:
-            self._show(entry, _extract.tool(instance, bound_args), SpanKind.INTERNAL)
+        method = _extract.owner_of(span_id)[1]
+        if instance is not None:
+            if method in _extract.TOOL_METHODS and self.is_tool(instance):
+                self._show(entry, _extract.tool(instance, bound_args), SpanKind.INTERNAL)
+            elif method == "run" and self.is_workflow(instance):
+                self._show(entry, _extract.workflow_run(instance, self.is_agent(instance)), SpanKind.INTERNAL)
+        elif tags and _extract.STEP_TAG in tags:
+            # A workflow's step. An agent's steps (init_run, setup_agent, run_agent_step, call_tool,
+            # ...) are its own machinery: hidden, so its model calls and tools sit right under it.
+            parent = self._shown_from(parent_id)
+            if parent is None or not isinstance(parent.invocation, AgentInvocation):
+                self._show(entry, _extract.workflow_step(span_id, tags), SpanKind.INTERNAL)
 
     def event(self, event: Any) -> None:
         span_id = getattr(event, "span_id", None)
