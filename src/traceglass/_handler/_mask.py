@@ -10,12 +10,14 @@ that wants the whole Python value of each content attribute instead is wrapped i
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 from traceglass._guard import logger
 from traceglass._handler._content import to_jsonable
 
+_MAX_DEPTH = 12  # as to_jsonable: plain data deeper than this is made plain by it (cycles cut)
 _warned = False  # the first failure of a mask is a warning, later ones debug lines
 
 
@@ -65,9 +67,9 @@ def apply_mask(mask: Callable[[Any], Any], value: Any, field: str = "") -> tuple
     recorded as plain text rather than JSON.
 
     ``mask`` is applied to every string inside the value but the message shape's own, or to the
-    whole value when it came from :func:`mask_whole_values`. A value that was not a string stays
-    JSON even when it is made of one string (bytes, an object's repr). The mask's exceptions
-    propagate.
+    whole value when it came from :func:`mask_whole_values`. The result is a new structure: the
+    application's objects are never changed. A value that was not a string stays JSON even when
+    it is made of one string (bytes, an object's repr). The mask's exceptions propagate.
     """
     if mask.__class__ is _WholeValueMask:
         value = mask(value)
@@ -75,51 +77,54 @@ def apply_mask(mask: Callable[[Any], Any], value: Any, field: str = "") -> tuple
     if value.__class__ is str:
         value = mask(value)
         return value, isinstance(value, str)
-    # to_jsonable builds a fresh tree of dicts and lists (objects, tuples and sets made plain,
-    # cycles and depth cut), so masking it in place touches nothing of the application's.
-    data = to_jsonable(value)
-    if isinstance(data, str):
-        return mask(data), False
     shape = _SHAPES.get(field)
-    if shape is not None and isinstance(data, list):
-        _mask_items(data, mask, shape == "messages")
-    elif isinstance(data, (dict, list)):
-        _mask_in_place(data, mask)
-    return data, False
+    if shape is not None and value.__class__ is list:
+        inner = _PART_KEYS if shape == "messages" else None
+        keep = _MESSAGE_KEYS if inner is not None else _PART_KEYS
+        return [_masked_shape(item, mask, keep, inner) for item in value], False
+    return _masked(value, mask, 0), False
 
 
-def _mask_items(items: list[Any], mask: Callable[[Any], Any], messages: bool) -> None:
-    """Mask a list of messages (or of parts), keeping their structural strings; an item of
-    another shape is masked whole, like any value."""
-    for index, node in enumerate(items):
-        if not isinstance(node, dict):
-            if isinstance(node, str):
-                items[index] = mask(node)
-            elif isinstance(node, list):
-                _mask_in_place(node, mask)
-            continue
-        keep = _MESSAGE_KEYS if messages else _PART_KEYS
-        for key, item in list(node.items()):
-            if isinstance(item, str):
-                if key not in keep:
-                    node[key] = mask(item)
-            elif messages and key == "parts" and isinstance(item, list):
-                _mask_items(item, mask, False)
-            elif isinstance(item, (dict, list)):
-                _mask_in_place(item, mask)
+def _masked_shape(node: Any, mask: Callable[[Any], Any], keep: frozenset[str], inner: frozenset[str] | None) -> Any:
+    """A message (``inner``: its parts' structural keys) or a part, masked but for the strings
+    under ``keep``; an item of another shape is masked like any value."""
+    if node.__class__ is not dict:
+        return _masked(node, mask, 1)
+    out = {}
+    for key, item in node.items():
+        if item.__class__ is str:
+            out[key] = item if key in keep else mask(item)
+        elif inner is not None and key == "parts" and item.__class__ is list:
+            out[key] = [_masked_shape(part, mask, inner, None) for part in item]
+        else:
+            out[key] = _masked(item, mask, 2)
+    return out
 
 
-def _mask_in_place(data: dict[str, Any] | list[Any], mask: Callable[[Any], Any]) -> None:
-    """Every string in ``data`` (not its keys) replaced by what ``mask`` returns for it."""
-    pending: list[dict[str, Any] | list[Any]] = [data]
-    while pending:  # a loop, not recursion: to_jsonable's depth cap is ours, not the stack's
-        node = pending.pop()
-        items = node.items() if isinstance(node, dict) else enumerate(node)
-        for key, item in list(items):
-            if isinstance(item, str):
-                node[key] = mask(item)  # type: ignore[index]
-            elif isinstance(item, (dict, list)):
-                pending.append(item)
+def _masked(value: Any, mask: Callable[[Any], Any], depth: int) -> Any:
+    """A copy of ``value`` with every string (not dict keys) replaced by what ``mask`` returns.
+
+    Plain data (dict, list, tuple, str, finite numbers, None) is walked directly: what content
+    capture records is mostly that, and one call per node keeps a mask cheap. Anything else, and
+    anything deeper than ``to_jsonable`` goes, is first made plain by it (objects, bytes, sets and
+    NaN become dicts, lists and text, cycles are cut) and then walked.
+    """
+    cls = value.__class__
+    if cls is str:
+        return mask(value)
+    if depth < _MAX_DEPTH:
+        if cls is dict:
+            return {key: _masked(item, mask, depth + 1) for key, item in value.items()}
+        if cls is list or cls is tuple:
+            return [_masked(item, mask, depth + 1) for item in value]
+        if value is None or cls is bool or cls is int or (cls is float and math.isfinite(value)):
+            return value
+    plain = to_jsonable(value)
+    if plain.__class__ is str:
+        return mask(plain)
+    if plain.__class__ is dict or plain.__class__ is list:
+        return _masked(plain, mask, 0)  # to_jsonable's output is acyclic and depth-capped
+    return plain
 
 
 def report_mask_error(key: str, exc: Exception) -> None:
