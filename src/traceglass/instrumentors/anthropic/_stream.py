@@ -132,10 +132,13 @@ class _TracedStreamBase(wrapt.ObjectProxy):  # type: ignore[misc]
         self._self_started = False
 
     def _self_on_event(self, event: Any) -> None:
+        self._self_first()
+        self._self_accumulator.add(event)
+
+    def _self_first(self) -> None:
         if not self._self_started:
             self._self_started = True
             self._self_call.first_chunk()
-        self._self_accumulator.add(event)
 
     def _self_on_end(self) -> None:
         if not self._self_done:
@@ -170,11 +173,17 @@ class TracedStream(_TracedStreamBase):
         return self._self_events()
 
     def _self_events(self) -> Any:
-        on_event = self._self_on_event
+        # Per event only the accumulator's bound ``add`` is called: the first-event check is a local,
+        # and no proxy attribute is read (each costs a lookup through the wrapt proxy).
+        add = self._self_accumulator.add
+        first = True
         try:
             for event in self.__wrapped__.__iter__():
                 try:
-                    on_event(event)
+                    if first:
+                        first = False
+                        self._self_first()  # once, whether the first event came from here or next()
+                    add(event)
                 except Exception as exc:  # noqa: BLE001 - our fault: lose the event, never the user's stream
                     report("anthropic.stream.event", exc)
                 yield event
