@@ -11,6 +11,7 @@ import sys
 
 from traceglass._scores import from_ns, new_score
 from traceglass.cli._demo import _summary
+from traceglass.evals import EvalRun
 from traceglass.store import TraceStore, TraceWriter
 
 _EARLIER_NS = 1_700_000_000_000_000_000  # 2023-11-14: long before any run
@@ -51,6 +52,10 @@ def test_demo_fills_a_fresh_store_and_reports_what_it_added(tmp_path):
                                      "anthropic_tools_streaming", "litellm_two_providers", "langchain_agent",
                                      "sessions_users", "chat_feedback", "openai_zero_code")]
     assert lines[-1] == f"Browse them with: traceglass traces --db {db}"
+    assert lines[-3] == ("Evaluating the traced LLM calls (length_between, max_latency, and the relevance "
+                         "judge):")
+    assert re.fullmatch(r"Evaluation run [0-9a-f]{32}: \d+ LLM calls scored; means: length_between \d\.\d\d, "
+                        r"max_latency \d\.\d\d, relevance \d\.\d\d", lines[-2]), lines[-2]
 
     store = TraceStore(str(db))
     try:
@@ -59,9 +64,12 @@ def test_demo_fills_a_fresh_store_and_reports_what_it_added(tmp_path):
         for t in traces:
             by_project.setdefault(t.project, set()).add(t.name)
         spans = [s for t in traces for s in store.get_trace(t.trace_id).spans]
-        scores = store.scores(limit=500).scores
+        every_score = store.scores(limit=500).scores
+        runs = EvalRun.list(store=store)
+        run = EvalRun.load(runs[0].id, store=store) if runs else None
     finally:
         store.close()
+    scores = [s for s in every_score if s.source != "eval"]
     assert "sk-must-not-be-used" not in str(spans)
     assert "earlier-app" not in by_project  # --fresh: only this run's traces
     assert by_project == {
@@ -95,10 +103,23 @@ def test_demo_fills_a_fresh_store_and_reports_what_it_added(tmp_path):
         ("user_feedback", "true", "human", "maya", None),
     ]
     assert {s.trace_id for s in scores} == {t.trace_id for t in traces if t.project == "chat-feedback"}
+    # the demo ends with one stored evaluation run over every LLM call, its results written as scores
+    assert [r.id for r in runs] == [run.id] and lines[-2].startswith(f"Evaluation run {run.id}: ")
+    assert run.scorers == ["length_between", "max_latency", "relevance"]
+    llm_spans = {(s.trace_id, s.span_id) for s in spans if s.type == "llm"}
+    with_llm = sorted({trace_id for trace_id, _ in llm_spans})  # one item per such trace: its last LLM call
+    assert sorted(i.trace_id for i in run.items) == with_llm
+    assert {(i.trace_id, i.span_id) for i in run.items} <= llm_spans
+    assert lines[-2].split(": ")[1] == f"{len(with_llm)} LLM calls scored; means"
+    means = {name: s["mean"] for name, s in run.summary().items()}
+    assert lines[-2].endswith("means: " + ", ".join(f"{n} {m:.2f}" for n, m in means.items()))
+    assert run.errors == [] and {r.value for r in run.results if r.scorer == "relevance"} - {None} == {0.0, 0.5, 1.0}
+    assert sorted((s.name, s.trace_id, s.span_id, s.value) for s in every_score if s.source == "eval") == sorted(
+        (r.scorer, r.item.trace_id, r.item.span_id, r.value) for r in run.results if r.value is not None)
     summary = lines[11]
     assert summary.startswith(f"This run added 33 traces, {len(spans)} spans, 5 scores, $")
     assert summary.endswith(f" to {db} (now 33 traces in all)")
-    rows = {line.split()[0]: line.split()[1:] for line in lines[12:-1]}
+    rows = {line.split()[0]: line.split()[1:] for line in lines[12:-3]}
     assert {p: (int(r[0]), r[1], int(r[2]), r[3]) for p, r in rows.items()} == {
         p: (counts[p], "traces", sum(t.total_tokens for t in traces if t.project == p), "tokens") for p in counts}
 

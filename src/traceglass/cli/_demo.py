@@ -111,6 +111,14 @@ def _count_scores(store: Any, since: Any) -> int:
     return count
 
 
+def _evaluate(db: str) -> None:
+    """Score the LLM calls just traced (two code scorers, one judge on the bundled server)."""
+    from traceglass.demo._evaluate import evaluate_demo, summary_line
+
+    print("Evaluating the traced LLM calls (length_between, max_latency, and the relevance judge):")
+    print(summary_line(evaluate_demo(db)))
+
+
 def _demo(args: argparse.Namespace) -> int:
     from traceglass.demo._run import run_examples
     from traceglass.store import default_db_path
@@ -126,6 +134,7 @@ def _demo(args: argparse.Namespace) -> int:
     started_ns = time.time_ns()
     failed = run_examples(db, verbose=args.verbose)
     print(_summary(db, started_ns))
+    _evaluate(db)
     if failed:
         raise CommandError(f"{len(failed)} example(s) failed: {', '.join(failed)}")
     if args.no_ui:
