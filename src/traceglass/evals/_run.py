@@ -41,7 +41,7 @@ logger = logging.getLogger("traceglass")
 #: A result passes when its value is at least this (booleans: True is 1.0).
 PASS_THRESHOLD = 0.5
 #: The attribute an LLM judge's span carries with the run id (judge cost is summed over it).
-RUN_ID_ATTRIBUTE: str = getattr(semconv, "EVAL_RUN_ID", "traceglass.eval.run_id")
+RUN_ID_ATTRIBUTE: str = semconv.EVAL_RUN_ID
 _WRITE_BATCH = 500
 _FLUSH_MS = 5000
 
