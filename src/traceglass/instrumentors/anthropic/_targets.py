@@ -19,8 +19,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-import wrapt
-
+from traceglass.instrumentors import _patching
 from traceglass.instrumentors.anthropic._wrappers import (
     IN_CALL,
     OPERATIONS,
@@ -66,29 +65,6 @@ _WRAPPERS = {"sync": sync_wrapper, "async": async_wrapper, "stream": stream_help
 _CLIENT_MODULE = "anthropic._base_client"
 
 
-def _owner(target: Target) -> Any:
-    """The class a target lives on, or None when this SDK release has no such method."""
-    try:
-        module = importlib.import_module(target.module)
-    except ImportError:
-        return None
-    cls = getattr(module, target.cls, None)
-    if cls is None or target.method not in vars(cls):
-        return None
-    return cls
-
-
-def foreign_wrappers() -> list[str]:
-    """Targets some other instrumentation has already wrapped (a wrapt proxy we did not make)."""
-    found = []
-    for target in TARGETS:
-        cls = _owner(target)
-        attr = vars(cls).get(target.method) if cls is not None else None
-        if isinstance(attr, wrapt.ObjectProxy) and not getattr(attr, "_self_traceglass", False):
-            found.append(f"{target.cls}.{target.method}")
-    return found
-
-
 class _NativeSpanOff(property):
     """The SDK client's ``_tracer`` property, answering None while a traced call is open."""
 
@@ -129,25 +105,18 @@ def _native_span_on() -> None:
         base._tracer = attr.original
 
 
+_owner = _patching.owner  # the class a target lives on (None: not in this SDK release)
+
+
+def foreign_wrappers() -> list[str]:
+    """Targets some other instrumentation has already wrapped (a wrapt proxy we did not make)."""
+    return _patching.foreign_wrappers(TARGETS)
+
+
 def install() -> list[str]:
     """Wrap every target this SDK has; return the ``Class.method`` names wrapped."""
-    done = []
-    for target in TARGETS:
-        cls = _owner(target)
-        if cls is None:
-            logger.debug("traceglass: anthropic has no %s.%s.%s; skipped", target.module, target.cls, target.method)
-            continue
-        if getattr(vars(cls)[target.method], "_self_traceglass", False):
-            continue  # already ours
-        wrapper = _WRAPPERS[target.kind](OPERATIONS[target.operation])
-        try:
-            proxy = wrapt.FunctionWrapper(vars(cls)[target.method], wrapper)
-            proxy._self_traceglass = True
-            setattr(cls, target.method, proxy)
-        except Exception as exc:  # noqa: BLE001 - one target failing must not stop the others
-            logger.warning("traceglass: could not wrap anthropic %s.%s: %s", target.cls, target.method, exc)
-            continue
-        done.append(f"{target.module.rsplit('.', 2)[-2]}.{target.cls}.{target.method}")
+    wrapped = _patching.wrap(TARGETS, "anthropic", lambda t: _WRAPPERS[t.kind](OPERATIONS[t.operation]))
+    done = [f"{t.module.rsplit('.', 2)[-2]}.{t.cls}.{t.method}" for t in wrapped]
     try:
         native_span_off()
     except Exception as exc:  # noqa: BLE001
@@ -157,11 +126,5 @@ def install() -> list[str]:
 
 def uninstall() -> None:
     """Restore every target whose outermost wrapper is ours, and the client's ``_tracer``."""
-    for target in TARGETS:
-        cls = _owner(target)
-        if cls is None:
-            continue
-        attr = vars(cls)[target.method]
-        if getattr(attr, "_self_traceglass", False):
-            setattr(cls, target.method, attr.__wrapped__)
+    _patching.unwrap(TARGETS)
     _native_span_on()

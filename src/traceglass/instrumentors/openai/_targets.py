@@ -10,13 +10,11 @@ listed because it posts directly (``resource._post``), not through ``create``.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from dataclasses import dataclass
 from typing import Any
 
-import wrapt
-
+from traceglass.instrumentors import _patching
 from traceglass.instrumentors.openai._wrappers import (
     OPERATIONS,
     async_wrapper,
@@ -59,58 +57,23 @@ TARGETS: tuple[Target, ...] = (
 )
 
 
-def _owner(target: Target) -> Any:
-    """The class a target lives on, or None when this SDK release has no such method."""
-    try:
-        module = importlib.import_module(target.module)
-    except ImportError:
-        return None
-    cls = getattr(module, target.cls, None)
-    if cls is None or target.method not in vars(cls):
-        return None
-    return cls
+_owner = _patching.owner  # the class a target lives on (None: not in this SDK release)
 
 
 def foreign_wrappers() -> list[str]:
     """Targets some other instrumentation has already wrapped (a wrapt proxy we did not make)."""
-    found = []
-    for target in TARGETS:
-        cls = _owner(target)
-        attr = vars(cls).get(target.method) if cls is not None else None
-        if isinstance(attr, wrapt.ObjectProxy) and not getattr(attr, "_self_traceglass", False):
-            found.append(f"{target.cls}.{target.method}")
-    return found
+    return _patching.foreign_wrappers(TARGETS)
 
 
 def install() -> list[str]:
     """Wrap every target this SDK has; return the ``Class.method`` names wrapped."""
-    done = []
-    for target in TARGETS:
-        cls = _owner(target)
-        if cls is None:
-            logger.debug("traceglass: openai has no %s.%s.%s; skipped", target.module, target.cls, target.method)
-            continue
-        if getattr(vars(cls)[target.method], "_self_traceglass", False):
-            continue  # already ours
+    def wrapper_for(target: Target) -> Any:
         op = OPERATIONS[target.operation]
-        wrapper = async_wrapper(op) if target.is_async else sync_wrapper(op)
-        try:
-            proxy = wrapt.FunctionWrapper(vars(cls)[target.method], wrapper)
-            proxy._self_traceglass = True
-            setattr(cls, target.method, proxy)
-        except Exception as exc:  # noqa: BLE001 - one target failing must not stop the others
-            logger.warning("traceglass: could not wrap openai %s.%s: %s", target.cls, target.method, exc)
-            continue
-        done.append(f"{target.cls}.{target.method}")
-    return done
+        return async_wrapper(op) if target.is_async else sync_wrapper(op)
+
+    return [f"{t.cls}.{t.method}" for t in _patching.wrap(TARGETS, "openai", wrapper_for)]
 
 
 def uninstall() -> None:
     """Restore every target whose outermost wrapper is ours."""
-    for target in TARGETS:
-        cls = _owner(target)
-        if cls is None:
-            continue
-        attr = vars(cls)[target.method]
-        if getattr(attr, "_self_traceglass", False):
-            setattr(cls, target.method, attr.__wrapped__)
+    _patching.unwrap(TARGETS)
