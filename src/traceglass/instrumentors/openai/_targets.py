@@ -10,7 +10,6 @@ listed because it posts directly (``resource._post``), not through ``create``.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +20,6 @@ from traceglass.instrumentors.openai._wrappers import (
     sync_wrapper,
 )
 
-logger = logging.getLogger("traceglass")
 
 
 @dataclass(frozen=True)
