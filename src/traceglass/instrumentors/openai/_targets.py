@@ -21,7 +21,6 @@ from traceglass.instrumentors.openai._wrappers import (
 )
 
 
-
 @dataclass(frozen=True)
 class Target:
     module: str
