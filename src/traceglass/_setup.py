@@ -17,8 +17,8 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from traceglass import _config, _runtime, instrumentors, semconv
-from traceglass._sampling import CONTENT_SAMPLED, Exporter, Sampling, head_sampler
 from traceglass._handler import TelemetryHandler
+from traceglass._sampling import CONTENT_SAMPLED, Exporter, Sampling, head_sampler
 from traceglass.exporters import _named
 from traceglass.processors._batch import BatchSpanProcessor
 from traceglass.processors._fanout import FanOutSpanProcessor
@@ -283,10 +283,14 @@ def _content_policy(settings: _config.Settings, policies: dict[Any, str], name: 
     return (settings.exporter_content or {}).get(key, CONTENT_SAMPLED)
 
 
-def _named_exporters(settings: _config.Settings, names: list[str] | None, given: bool) -> list[tuple[str, SpanExporter]]:
+def _chosen_names(settings: _config.Settings, names: list[str] | None, given: bool) -> list[str]:
+    """The destinations by name: configure()'s argument when given, else TRACEGLASS_EXPORTERS, else the default."""
     chosen = names if given else (list(settings.exporters) if settings.exporters is not None else None)
-    if chosen is None:
-        chosen = list(DEFAULT_EXPORTERS)
+    return list(DEFAULT_EXPORTERS) if chosen is None else chosen
+
+
+def _named_exporters(settings: _config.Settings, names: list[str] | None, given: bool) -> list[tuple[str, SpanExporter]]:
+    chosen = _chosen_names(settings, names, given)
     out = []
     for name in dict.fromkeys(chosen):
         try:
@@ -304,9 +308,7 @@ def _named_exporters(settings: _config.Settings, names: list[str] | None, given:
 
 def _named_log_exporters(settings: _config.Settings, names: list[str] | None, given: bool) -> list[Any]:
     """Where scores go: the log exporter of each named destination that has one (sqlite, otlp, console)."""
-    chosen = names if given else (list(settings.exporters) if settings.exporters is not None else None)
-    if chosen is None:
-        chosen = list(DEFAULT_EXPORTERS)
+    chosen = _chosen_names(settings, names, given)
     # Unknown names from the environment were warned about (and skipped) with the span exporters.
     known = [name for name in dict.fromkeys(chosen) if name.strip().lower() in _named.KNOWN]
     return [e for e in (_named.log_exporter(name, db_path=settings.db_path) for name in known) if e is not None]
@@ -331,7 +333,9 @@ def _install_log_processors(pipeline: Pipeline, exporters: list[Any]) -> None:
 
 def _logger_provider(pipeline: Pipeline) -> Any:
     from opentelemetry import _logs
-    from opentelemetry._logs._internal import ProxyLoggerProvider  # the API's stand-in until one is set
+    from opentelemetry._logs._internal import (
+        ProxyLoggerProvider,  # the API's stand-in until one is set
+    )
     from opentelemetry.sdk._logs import LoggerProvider
 
     current = _logs.get_logger_provider()
