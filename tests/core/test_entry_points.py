@@ -42,3 +42,13 @@ def test_instruments_any_declared():
     instruments_any = sorted(r.split(";")[0].strip() for r in requires if 'extra == "instruments-any"' in r)
     assert instruments_any == ["anthropic>=0.40", "langchain-core>=0.3", "litellm>=1.60", "llama-index-core>=0.12", "openai-agents>=0.2",
                                "openai>=1.40"]
+
+
+def test_a_dotted_library_whose_parent_is_missing_is_not_installed():
+    # configure() asks every instrumentor whether its library is installed; "llama_index.core" without
+    # llama_index raised ModuleNotFoundError there, so configure() failed on any machine without LlamaIndex.
+    from traceglass.instrumentors import InstrumentorSpec
+
+    spec = InstrumentorSpec("x", "traceglass.instrumentors.openai:OpenAIInstrumentor", "no_such_package_tg.core")
+    assert spec.library_installed() is False
+    assert InstrumentorSpec("y", "traceglass.instrumentors.openai:OpenAIInstrumentor", "json").library_installed()

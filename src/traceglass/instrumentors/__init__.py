@@ -19,7 +19,12 @@ class InstrumentorSpec:
     library: str | None  # import name of the library it patches (None: the standard library)
 
     def library_installed(self) -> bool:
-        return self.library is None or importlib.util.find_spec(self.library) is not None
+        if self.library is None:
+            return True
+        try:
+            return importlib.util.find_spec(self.library) is not None
+        except ModuleNotFoundError:  # a dotted name ("llama_index.core") whose parent package is not installed
+            return False
 
     def load(self) -> Any:
         module_name, _, attr = self.target.partition(":")
