@@ -126,4 +126,8 @@ class Backend(Protocol):
 
     def size_bytes(self) -> int: ...
 
+    def ping(self) -> None:
+        """Ask the database a cheap question that reaches it (not only this process's memory);
+        raises the backend's error when it does not answer (the server's ``/readyz``)."""
+
     def close(self) -> None: ...

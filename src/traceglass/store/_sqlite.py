@@ -224,6 +224,12 @@ class SQLiteBackend:
     def size_bytes(self) -> int:
         return _retention.used_bytes(self.conn)
 
+    def ping(self) -> None:
+        # An open connection answers SELECT 1 even after its file was deleted: check the path too.
+        os.stat(self.path)
+        with FORK_LOCK:
+            self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+
     def close(self, *, stale: bool = False) -> None:
         """Close the connection and stop its checkpoints; idempotent. ``stale``: the file was
         deleted or replaced under us, so the WAL our connection leaves beside it goes too."""

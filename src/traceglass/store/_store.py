@@ -310,6 +310,11 @@ class TraceStore:
         with self._lock:
             return self._db.size_bytes()
 
+    def ping(self) -> None:
+        """Ask the database a cheap question; raises its error when it does not answer (for health checks)."""
+        with self._lock:
+            self._db.ping()
+
     # -- export ------------------------------------------------------------------------------
     def export(
         self,
