@@ -39,6 +39,12 @@ HANDOFF_TO_AGENT = "traceglass.handoff.to_agent"
 GUARDRAIL_TRIGGERED = "traceglass.guardrail.triggered"
 AGENT_TURN = "traceglass.agent.turn"
 
+# Replay (the dashboard's playground): a replayed call's root span (type "replay") names the span it
+# replays, beside an OTel link to it.
+SPAN_TYPE_REPLAY = "replay"
+REPLAY_SOURCE_TRACE_ID = "traceglass.replay.source.trace_id"
+REPLAY_SOURCE_SPAN_ID = "traceglass.replay.source.span_id"
+
 # User-supplied evaluation metrics of @observe(metrics=...), as a JSON list of names.
 METRICS = "traceglass.metrics"
 # Evaluations: a judge's own spans (an LLM judge or embedding call made by a scorer) carry
