@@ -19,6 +19,7 @@ from traceglass.store._models import ScorePage, SpanNode, StatsRow, Trace, Trace
 from traceglass.store._paths import default_db_path
 from traceglass.store._schema import SCHEMA_VERSION, NotATraceDatabaseError, SchemaTooNewError, SchemaTooOldError
 from traceglass.store._store import TraceStore
+from traceglass.store._timeseries_models import ScorePoint, Series, TimePoint, TimeSeries
 from traceglass.store._trace_writer import TraceWriter
 
 __all__ = [
@@ -34,6 +35,8 @@ __all__ = [
     "Score",
     "ScoreError",
     "ScorePage",
+    "ScorePoint",
+    "Series",
     "SpanNode",
     "StatsRow",
     "Trace",
@@ -43,6 +46,8 @@ __all__ = [
     "TraceStore",
     "TraceSummary",
     "TraceQuery",
+    "TimePoint",
+    "TimeSeries",
     "TraceWriter",
     "WindowMetrics",
     "WindowQuery",

@@ -22,6 +22,7 @@ from traceglass.store._filter import TraceFilter
 from traceglass.store._models import ScorePage, SpanNode, StatsRow, Trace, TracePage
 from traceglass.store._rows import SpanRow
 from traceglass.store._time import TimeLike
+from traceglass.store._timeseries_models import SeriesQuery, TimeSeries
 
 
 class Backend(Protocol):
@@ -56,6 +57,15 @@ class Backend(Protocol):
               project: str | None) -> list[StatsRow]: ...
 
     def count(self) -> dict[str, int]: ...
+
+    def call_timeseries(self, query: SeriesQuery) -> TimeSeries:
+        """The model calls (spans with a model, not superseded: what ``stats("model")`` counts) whose
+        start is in the query's range and project, per bucket and group (None, model or project):
+        sums and durations assembled by ``_timeseries_models.call_series``."""
+
+    def score_timeseries(self, query: SeriesQuery) -> TimeSeries:
+        """The numeric scores created in the query's range (of its name, source and project), per
+        bucket and name: assembled by ``_timeseries_models.score_series``."""
 
     def get_score(self, score_id: str) -> Score | None: ...
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from traceglass._scores import Score, ScoreError
 from traceglass.store import _alert_history, _alert_queries, _evals_sql, _queries, _retention, _schema, _scores
+from traceglass.store import _timeseries
 from traceglass.store._alert_models import AlertRecord, AlertState, TraceBreach, TraceQuery, WindowMetrics, WindowQuery
 from traceglass.store._checkpointer import Checkpointer, hand_over
 from traceglass.store._eval_models import DatasetInfo, EvalResultRecord, EvalRunRecord
@@ -28,6 +29,7 @@ from traceglass.store._forksafe import LOCK as FORK_LOCK
 from traceglass.store._models import ScorePage, SpanNode, StatsRow, Trace, TracePage
 from traceglass.store._rows import SpanRow
 from traceglass.store._time import TimeLike
+from traceglass.store._timeseries_models import SeriesQuery, TimeSeries
 from traceglass.store._writer import write_rows
 
 logger = logging.getLogger("traceglass")
@@ -143,6 +145,12 @@ class SQLiteBackend:
         traces = self.conn.execute("SELECT count(*) FROM traces").fetchone()[0]
         spans = self.conn.execute("SELECT count(*) FROM spans").fetchone()[0]
         return {"traces": traces, "spans": spans}
+
+    def call_timeseries(self, query: SeriesQuery) -> TimeSeries:
+        return _timeseries.call_timeseries(self.conn, query)
+
+    def score_timeseries(self, query: SeriesQuery) -> TimeSeries:
+        return _timeseries.score_timeseries(self.conn, query)
 
     def get_score(self, score_id: str) -> Score | None:
         return _scores.get_score(self.conn, score_id)

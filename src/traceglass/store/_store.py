@@ -22,6 +22,7 @@ from traceglass.store._eval_models import DatasetInfo, EvalResultRecord, EvalRun
 from traceglass.store._filter import GROUPS, TraceFilter
 from traceglass.store._models import ScorePage, SpanNode, StatsRow, Trace, TracePage
 from traceglass.store._time import TimeLike
+from traceglass.store._timeseries_models import BUCKETS, SERIES_GROUPS, SeriesQuery, TimeSeries
 from traceglass.store._trace_writer import TraceWriter
 
 # What TraceStore.upsert_span waits, at most, for a database another process keeps locked.
@@ -41,6 +42,9 @@ class TraceStore:
 
     #: The ``group_by`` values :meth:`stats` takes.
     STATS_GROUPS: tuple[str, ...] = GROUPS
+    #: The ``bucket`` and ``group_by`` values :meth:`timeseries` takes.
+    TIMESERIES_BUCKETS: tuple[str, ...] = tuple(BUCKETS)
+    TIMESERIES_GROUPS: tuple[str | None, ...] = SERIES_GROUPS
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, create: bool = True,
                  read_only: bool = False) -> None:
@@ -111,6 +115,27 @@ class TraceStore:
         count each model call once (the :mod:`traceglass.rollup` rule)."""
         with self._lock:
             return self._db.stats(group_by, since=since, until=until, project=project)
+
+    def timeseries(self, bucket: str = "day", *, group_by: str | None = None, since: TimeLike | None = None,
+                   until: TimeLike | None = None, project: str | None = None) -> TimeSeries:
+        """Calls, errors, tokens, cost and p50/p95 latency of the model calls per ``bucket`` (``"hour"``
+        or ``"day"``, UTC) that started in [since, until): one series, or one per ``group_by``
+        ``"model"`` (family, as :meth:`stats`) or ``"project"``. Every series has a point for every
+        bucket of the range (from ``since``, else the first call; to ``until``, else now when
+        ``since`` is given, else the last call). Calls count as in ``stats("model")``."""
+        query = SeriesQuery.make(bucket, group_by=group_by, since=since, until=until, project=project)
+        with self._lock:
+            return self._db.call_timeseries(query)
+
+    def score_timeseries(self, bucket: str = "day", *, name: str | None = None, source: str | None = None,
+                         since: TimeLike | None = None, until: TimeLike | None = None,
+                         project: str | None = None) -> TimeSeries:
+        """The mean and count of the numeric (and boolean, as 1/0) scores per name and ``bucket``, by
+        the time each score was created; only ``name``'s, ``source``'s, or those of ``project``'s
+        traces when given. Buckets as in :meth:`timeseries`."""
+        query = SeriesQuery.make(bucket, since=since, until=until, project=project, name=name, source=source)
+        with self._lock:
+            return self._db.score_timeseries(query)
 
     def count(self) -> dict[str, int]:
         """Numbers of traces and spans stored."""
