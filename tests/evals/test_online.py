@@ -254,3 +254,63 @@ def test_without_traceglass_evals_a_span_naming_metrics_says_so_once(caplog):
     assert [r.getMessage() for r in caplog.records] == [
         "traceglass: spans name metrics ['relevance'] but nothing runs them: import traceglass.evals "
         "(and configure_judge() for LLM judges) to score them online"]
+
+
+def test_a_queued_call_keeps_its_input_and_output_but_not_its_span(fresh_queue):
+    """The queue holds what the scorers need, not the span: a queue of live spans made every garbage
+    collection on the app's thread traverse them (the app-thread cost of online metrics tripled)."""
+    import gc
+    import weakref
+
+    from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+
+    from traceglass import _config, _runtime
+
+    class Remember(SpanProcessor):
+        def __init__(self) -> None:
+            self.spans: list[weakref.ref] = []
+
+        def on_start(self, span, parent_context=None) -> None:  # the live span (on_end gets a copy)
+            self.spans.append(weakref.ref(span))
+
+    remember, blocking, seen = Remember(), Blocking(), []
+    provider = TracerProvider()
+    provider.add_span_processor(remember)
+
+    class Record:
+        name = "record"
+
+        def score(self, item):
+            seen.append((item.input, item.output, item.trace_id, item.span_id, sorted(item.metadata)))
+            return None
+
+    register("blocking", blocking)
+    register("record", Record())
+    try:
+        with _runtime.installed(_runtime.Runtime.build(_config.Settings.from_env(), provider)):
+            @traceglass.observe(metrics=["blocking"])
+            def hold():
+                return "held"
+
+            @traceglass.observe(metrics=["record"])
+            def answer(question):
+                return "Paris"
+
+            hold()
+            assert blocking.started.wait(WAIT)  # the worker is busy: answer's call waits in the queue
+            assert answer("capital of France?") == "Paris"
+            gc.collect()
+            assert len(remember.spans) == 2
+            assert [span() for span in remember.spans] == [None, None]  # gone, their calls still queued
+            assert online_metrics_stats().pending == 2
+            blocking.release.set()
+            assert flush_online_metrics(WAIT)
+        assert len(seen) == 1
+        question, output, trace_id, span_id, metadata = seen[0]
+        assert (question, output, metadata) == ({"question": "capital of France?"}, "Paris", ["latency_ms"])
+        assert len(trace_id) == 32 and len(span_id) == 16 and int(span_id, 16) != 0
+    finally:
+        blocking.release.set()
+        unregister("blocking")
+        unregister("record")
+        provider.shutdown()

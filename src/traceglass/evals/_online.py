@@ -1,9 +1,12 @@
 """Online metrics: the scorers named on ``@observe(metrics=[...])`` / ``@trace_llm(metrics=[...])``,
 run on each call after its span ends, their results attached as scores to that span.
 
-The app's thread only appends ``(metrics, span, input, output)`` to a bounded queue (the
-decorators call :meth:`OnlineMetrics.submit` after the span has ended, so its export is never
-delayed); one daemon worker thread builds the :class:`EvalItem`, runs the scorers and emits each
+The app's thread only reads the span's few facts a scorer needs (ids, latency, cost, model) and
+appends them with the call's input and output to a bounded queue (the decorators call
+:meth:`OnlineMetrics.submit` after the span has ended, so its export is never delayed). The span
+itself is not kept: a queue of live spans (each a dozen objects the garbage collector tracks) made
+the app's own collections several times dearer than the enqueue. One daemon worker thread builds
+the :class:`EvalItem`, runs the scorers and emits each
 result with ``traceglass.score(..., source="eval")``. A full queue drops the call (counted in
 :func:`online_metrics_stats`); a scorer that raises or names nothing known is logged once per
 scorer and the others still run. The worker runs each job in an empty context, so a judge's own
@@ -62,11 +65,12 @@ class OnlineMetrics:
     # --- the app's thread: an append, nothing else --------------------------------------------
     def submit(self, metrics: tuple[str, ...], span: Any, arguments: Any, output: Any) -> None:
         """Queue one finished call (the decorators' listener). Never blocks; drops when full."""
+        facts = _span_facts(span)
         with self._cond:
             if len(self._jobs) >= self.max_queue:
                 self._dropped += 1
                 return
-            self._jobs.append((metrics, span, arguments, output))
+            self._jobs.append((metrics, facts, arguments, output))
             self._queued += 1
             if self._thread is None:
                 self._start()
@@ -104,11 +108,11 @@ class OnlineMetrics:
                     self._failed += failed
                     self._cond.notify_all()
 
-    def _score(self, metrics: tuple[str, ...], span: Any, arguments: Any, output: Any) -> int:
+    def _score(self, metrics: tuple[str, ...], facts: _SpanFacts, arguments: Any, output: Any) -> int:
         """Run each named scorer on the call; the number that failed."""
         if callable(arguments):  # the decorators defer binding the arguments to this thread
             arguments = arguments()
-        item = item_from_span(span, arguments, output)
+        item = _item(facts, arguments, output)
         failed = 0
         for name in metrics:
             try:
@@ -152,24 +156,53 @@ class OnlineMetrics:
                                       len(self._jobs) + self._busy)
 
 
-def item_from_span(span: Any, arguments: Any, output: Any) -> EvalItem:
-    """The item of one finished call: its input/output, latency and cost, and its span's ids."""
+# (trace id, span id, latency ms, cost USD, model): atoms only, so the collector never traverses a
+# queued job's facts; None where the span has no such value.
+_SpanFacts = tuple[int, int, "float | None", "float | None", "str | None"]
+
+
+def _span_facts(span: Any) -> _SpanFacts:
     context = span.get_span_context()
-    metadata: dict[str, Any] = {}
+    latency = None
     start, end = getattr(span, "start_time", None), getattr(span, "end_time", None)
     if isinstance(start, int) and isinstance(end, int) and end >= start:
-        metadata[LATENCY_MS] = (end - start) / 1e6
-    attributes = getattr(span, "attributes", None) or {}
+        latency = (end - start) / 1e6
+    attributes = _readable(span)
+    cost = None
     for key in (semconv.COST_TOTAL, semconv.ROLLUP_COST):
-        cost = attributes.get(key)
-        if isinstance(cost, (int, float)) and not isinstance(cost, bool):
-            metadata[COST_USD] = float(cost)
+        value = attributes.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            cost = float(value)
             break
     model = attributes.get(semconv.GEN_AI_REQUEST_MODEL)
-    if isinstance(model, str):
+    return context.trace_id, context.span_id, latency, cost, model if isinstance(model, str) else None
+
+
+def _readable(span: Any) -> Any:
+    """The span's attributes, as the SDK's plain dict where it has one: through the public read-only
+    view each missing key costs a Python-level lookup and a caught KeyError, on the app's thread."""
+    inner = getattr(getattr(span, "_attributes", None), "_dict", None)
+    if isinstance(inner, dict):
+        return inner
+    return getattr(span, "attributes", None) or {}
+
+
+def _item(facts: _SpanFacts, arguments: Any, output: Any) -> EvalItem:
+    trace_id, span_id, latency, cost, model = facts
+    metadata: dict[str, Any] = {}
+    if latency is not None:
+        metadata[LATENCY_MS] = latency
+    if cost is not None:
+        metadata[COST_USD] = cost
+    if model is not None:
         metadata["model"] = model
     return EvalItem(input=arguments, output=output, metadata=metadata,
-                    trace_id=format(context.trace_id, "032x"), span_id=format(context.span_id, "016x"))
+                    trace_id=format(trace_id, "032x"), span_id=format(span_id, "016x"))
+
+
+def item_from_span(span: Any, arguments: Any, output: Any) -> EvalItem:
+    """The item of one finished call: its input/output, latency and cost, and its span's ids."""
+    return _item(_span_facts(span), arguments, output)
 
 
 _lock = threading.Lock()
