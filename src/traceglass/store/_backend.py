@@ -21,6 +21,7 @@ from traceglass.store._eval_models import DatasetInfo, EvalResultRecord, EvalRun
 from traceglass.store._filter import TraceFilter
 from traceglass.store._models import ScorePage, SpanNode, StatsRow, Trace, TracePage
 from traceglass.store._rows import SpanRow
+from traceglass.store._session_models import Session, SessionPage, UserPage
 from traceglass.store._time import TimeLike
 from traceglass.store._timeseries_models import SeriesQuery, TimeSeries
 
@@ -76,6 +77,21 @@ class Backend(Protocol):
     def export_spans(self, *, trace_id: str | None, project: str | None, since: TimeLike | None,
                      until: TimeLike | None) -> tuple[int, Iterator[SpanNode]]:
         """The number of matching spans and an iterator over them (oldest trace first)."""
+
+    # -- sessions and users ------------------------------------------------------------------
+    def sessions(self, *, since_ns: int | None, until_ns: int | None, project: str | None, user: str | None,
+                 limit: int, cursor: str | None) -> SessionPage:
+        """Per session id (traces with one, started in [since_ns, until_ns), of the project and user
+        given): turns, users, first/last seen, totals and scores; the latest active first."""
+
+    def session(self, session_id: str, *, limit: int) -> Session | None:
+        """One session's totals and its first ``limit`` turns in order, each with the text its user
+        sent and the answer (``_turn_text.turn_texts``); None when no trace has the id."""
+
+    def users(self, *, since_ns: int | None, until_ns: int | None, project: str | None, limit: int,
+              cursor: str | None) -> UserPage:
+        """Per user id (traces with one, in range and project): calls (traces), sessions,
+        first/last seen, totals and scores; the latest active first."""
 
     # -- alerts ------------------------------------------------------------------------------
     def window_metrics(self, query: WindowQuery) -> list[WindowMetrics]:

@@ -20,6 +20,7 @@ from typing import Any
 
 from traceglass._scores import Score, ScoreError
 from traceglass.store import _alert_history, _alert_queries, _evals_sql, _queries, _retention, _schema, _scores
+from traceglass.store import _sessions
 from traceglass.store import _timeseries
 from traceglass.store._alert_models import AlertRecord, AlertState, TraceBreach, TraceQuery, WindowMetrics, WindowQuery
 from traceglass.store._checkpointer import Checkpointer, hand_over
@@ -28,6 +29,7 @@ from traceglass.store._filter import TraceFilter
 from traceglass.store._forksafe import LOCK as FORK_LOCK
 from traceglass.store._models import ScorePage, SpanNode, StatsRow, Trace, TracePage
 from traceglass.store._rows import SpanRow
+from traceglass.store._session_models import Session, SessionPage, UserPage
 from traceglass.store._time import TimeLike
 from traceglass.store._timeseries_models import SeriesQuery, TimeSeries
 from traceglass.store._writer import write_rows
@@ -163,6 +165,20 @@ class SQLiteBackend:
     def export_spans(self, *, trace_id: str | None, project: str | None, since: TimeLike | None,
                      until: TimeLike | None) -> tuple[int, Iterator[SpanNode]]:
         return _queries.export_spans(self.conn, trace_id=trace_id, project=project, since=since, until=until)
+
+    # -- sessions and users ------------------------------------------------------------------
+    def sessions(self, *, since_ns: int | None, until_ns: int | None, project: str | None, user: str | None,
+                 limit: int, cursor: str | None) -> SessionPage:
+        return _sessions.sessions(self.conn, since_ns=since_ns, until_ns=until_ns, project=project, user=user,
+                                  limit=limit, cursor=cursor)
+
+    def session(self, session_id: str, *, limit: int) -> Session | None:
+        return _sessions.session(self.conn, session_id, limit=limit)
+
+    def users(self, *, since_ns: int | None, until_ns: int | None, project: str | None, limit: int,
+              cursor: str | None) -> UserPage:
+        return _sessions.users(self.conn, since_ns=since_ns, until_ns=until_ns, project=project, limit=limit,
+                               cursor=cursor)
 
     # -- alerts ------------------------------------------------------------------------------
     def window_metrics(self, query: WindowQuery) -> list[WindowMetrics]:

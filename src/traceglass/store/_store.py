@@ -21,6 +21,7 @@ from traceglass.store._backend import Backend
 from traceglass.store._eval_models import DatasetInfo, EvalResultRecord, EvalRunRecord
 from traceglass.store._filter import GROUPS, TraceFilter
 from traceglass.store._models import ScorePage, SpanNode, StatsRow, Trace, TracePage
+from traceglass.store._session_models import Session, SessionPage, UserPage
 from traceglass.store._time import TimeLike
 from traceglass.store._timeseries_models import BUCKETS, SERIES_GROUPS, SeriesQuery, TimeSeries
 from traceglass.store._trace_writer import TraceWriter
@@ -141,6 +142,37 @@ class TraceStore:
         """Numbers of traces and spans stored."""
         with self._lock:
             return self._db.count()
+
+    # -- sessions and users --------------------------------------------------------------------
+    def sessions(self, *, since: TimeLike | None = None, until: TimeLike | None = None, project: str | None = None,
+                 user: str | None = None, limit: int = 50, cursor: str | None = None) -> SessionPage:
+        """Sessions (traces sharing a ``session.id``), the latest active first: each with its turns
+        (traces), users, first/last seen, errors, tokens, cost and scores, counted over its traces
+        started in ``[since, until)`` of ``project`` and ``user``. Pass ``page.next_cursor`` as
+        ``cursor`` for the next page."""
+        scope = TraceFilter(since=since, until=until)
+        with self._lock:
+            return self._db.sessions(since_ns=scope.since_ns, until_ns=scope.until_ns, project=project, user=user,
+                                     limit=limit, cursor=cursor)
+
+    def session(self, session_id: str, *, limit: int = 1000) -> Session | None:
+        """One session with its turns oldest first (the first ``limit``; ``turn_count`` counts all):
+        each turn's user input and final answer as text, its tokens, cost, latency, status and
+        scores. None when no stored trace has this session id."""
+        if not isinstance(session_id, str):
+            raise TypeError(f"session_id must be a text, got {type(session_id).__name__}")
+        with self._lock:
+            return self._db.session(session_id, limit=limit)
+
+    def users(self, *, since: TimeLike | None = None, until: TimeLike | None = None, project: str | None = None,
+              limit: int = 50, cursor: str | None = None) -> UserPage:
+        """Users (traces sharing a ``user.id``), the latest active first: each with its calls
+        (traces), sessions, first/last seen, errors, tokens, cost and scores over its traces started
+        in ``[since, until)`` of ``project``. Pass ``page.next_cursor`` as ``cursor`` for the next page."""
+        scope = TraceFilter(since=since, until=until)
+        with self._lock:
+            return self._db.users(since_ns=scope.since_ns, until_ns=scope.until_ns, project=project, limit=limit,
+                                  cursor=cursor)
 
     # -- alerts (traceglass.alerts) --------------------------------------------------------------
     def window_metrics(self, query: WindowQuery) -> list[WindowMetrics]:
