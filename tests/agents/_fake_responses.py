@@ -6,6 +6,8 @@ which an agent loop would repeat forever. This fake decides from the conversatio
 * a tool offered in ``tools`` and not yet called in the input (no ``function_call`` item with its
   name) is called, with arguments made from its JSON schema (strings ``"Paris"``, numbers ``1``);
   tools named in ``skip_tools`` are never called (an agent's handoff target that should answer);
+  ``repeat=k`` calls each pending tool k times in one response (parallel calls: ids ``call_<n>``,
+  ``call_<n>_1``, ..., string arguments "Paris", "Rome", "Oslo" in turn);
 * otherwise the model answers with text: ``"answer <n>"`` (n counts the answers given so far).
 
 Every response reports the same usage (``USAGE``), so trace totals are exact multiples of it.
@@ -36,20 +38,24 @@ def _called(items: Any) -> set[str]:
     return names
 
 
-def _arguments(tool: dict[str, Any]) -> str:
+_CITIES = ("Paris", "Rome", "Oslo")
+
+
+def _arguments(tool: dict[str, Any], repeat: int = 0) -> str:
     schema = tool.get("parameters") or {}
     out: dict[str, Any] = {}
     for name in schema.get("required") or ():
         kind = ((schema.get("properties") or {}).get(name) or {}).get("type")
-        out[name] = 1 if kind in ("integer", "number") else "Paris"
+        out[name] = 1 if kind in ("integer", "number") else _CITIES[repeat % len(_CITIES)]
     return json.dumps(out)
 
 
 class ScriptedResponses:
     """The decision logic, shared by the HTTP server and tests that inspect requests."""
 
-    def __init__(self, skip_tools: tuple[str, ...] = ()) -> None:
+    def __init__(self, skip_tools: tuple[str, ...] = (), repeat: int = 1) -> None:
         self.skip_tools = set(skip_tools)
+        self.repeat = repeat  # >1: each pending tool is called that many times in one response
         self.bodies: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._count = 0
@@ -62,9 +68,16 @@ class ScriptedResponses:
         called = _called(body.get("input"))
         pending = [t for t in body.get("tools") or () if t.get("type") == "function"
                    and t.get("name") not in called and t.get("name") not in self.skip_tools]
-        if pending:
+        if pending and self.repeat > 1:  # parallel calls: ids call_<n>, call_<n>_1, ...
+            output: list[dict[str, Any]] = []
+            for tool in pending:
+                for k in range(self.repeat):
+                    suffix = f"_{len(output)}" if output else ""
+                    output.append({"type": "function_call", "id": f"fc_{n}{suffix}", "call_id": f"call_{n}{suffix}",
+                                   "name": tool["name"], "arguments": _arguments(tool, k), "status": "completed"})
+        elif pending:
             tool = pending[0]
-            output: list[dict[str, Any]] = [{
+            output = [{
                 "type": "function_call", "id": f"fc_{n}", "call_id": f"call_{n}", "name": tool["name"],
                 "arguments": _arguments(tool), "status": "completed"}]
         else:
@@ -112,8 +125,8 @@ def stream_events(final: dict[str, Any]) -> list[dict[str, Any]]:
 class ResponsesServer:
     """:class:`ScriptedResponses` behind a real HTTP server on 127.0.0.1 (a daemon thread)."""
 
-    def __init__(self, skip_tools: tuple[str, ...] = ()) -> None:
-        script = self.script = ScriptedResponses(skip_tools)
+    def __init__(self, skip_tools: tuple[str, ...] = (), repeat: int = 1) -> None:
+        script = self.script = ScriptedResponses(skip_tools, repeat)
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"

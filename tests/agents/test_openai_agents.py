@@ -110,6 +110,7 @@ def test_tool_loop_and_handoff_make_one_tree(instrumented, responses_server, no_
         "gen_ai.operation.name": "execute_tool",
         "gen_ai.tool.name": "get_weather",
         "gen_ai.tool.type": "function",
+        "gen_ai.tool.call.id": "call_2",  # the id the server gave the call (the SDK's span lacks it)
         "gen_ai.tool.call.arguments": '{"city": "Paris"}',  # as the model sent them
         "gen_ai.tool.call.result": "sunny in Paris",
     }
@@ -174,6 +175,7 @@ def test_async_run_and_content_off(responses_server, no_detach_errors):
         "gen_ai.operation.name": "execute_tool",
         "gen_ai.tool.name": "get_weather",
         "gen_ai.tool.type": "function",
+        "gen_ai.tool.call.id": "call_1",  # an id, not content
     }
     text = json.dumps([s["attributes"] for s in spans])
     assert "secret" not in text and "Paris" not in text

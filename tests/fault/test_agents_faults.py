@@ -153,6 +153,35 @@ def test_odd_orders_make_nothing_and_raise_nothing(captured):
     assert processor._open == {}
 
 
+HOSTILE_OUTPUTS = [
+    ResponseSpanData(response={"output": "not a list"}),  # type: ignore[arg-type]
+    ResponseSpanData(response={"output": [None, 3, {"type": "function_call"}, {"type": "function_call", "name": 7,
+                                                                               "call_id": ["x"]}]}),  # type: ignore[arg-type]
+    GenerationSpanData(output=[{"tool_calls": "nope"}, {"tool_calls": [None, {"function": None, "id": None}]},
+                               {"object": "response", "output": {"x": 1}}]),
+    GenerationSpanData(output=[{"object": "response", "output": [{"type": "function_call", "name": "get_weather",
+                                                                  "call_id": "call_ok", "namespace": 5}]}]),
+]
+
+
+@pytest.mark.parametrize("data", HOSTILE_OUTPUTS, ids=range(len(HOSTILE_OUTPUTS)))
+def test_hostile_model_output_gives_only_well_formed_call_ids(captured, data):
+    processor = _processor.TraceglassAgentsProcessor()
+    processor.enabled = True
+    processor.on_trace_start(_Trace())
+    processor.on_span_start(_Span("agent", AgentSpanData(name="a")))
+    processor.on_span_start(_Span("model", data, parent_id="agent"))
+    processor.on_span_end(_Span("model", data, parent_id="agent"))
+    tool = FunctionSpanData(name="get_weather", input=None, output=None)
+    processor.on_span_start(_Span("tool", tool, parent_id="agent"))
+    processor.on_span_end(_Span("tool", tool, parent_id="agent"))
+    processor.on_span_end(_Span("agent", AgentSpanData(name="a")))
+    processor.on_trace_end(_Trace())
+    (span,) = [s for s in captured.spans() if s["name"] == "execute_tool get_weather"]
+    well_formed = data is HOSTILE_OUTPUTS[-1]  # a non-string namespace is ignored, the call kept
+    assert span["attributes"].get("gen_ai.tool.call.id") == ("call_ok" if well_formed else None)
+
+
 def test_open_steps_are_bounded(captured, monkeypatch):
     monkeypatch.setattr(_processor, "_MAX_OPEN", 5)
     processor = _processor.TraceglassAgentsProcessor()

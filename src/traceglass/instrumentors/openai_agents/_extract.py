@@ -171,6 +171,45 @@ def _finish_generation(inv: LLMInvocation, data: Any, capture: bool) -> None:
         inv.output_messages = messages_from_value(output, "assistant")
 
 
+def tool_calls(data: Any) -> list[tuple[str, str]]:
+    """``(tool's trace name, call id)`` of each function call a model call's output asked for, in order.
+
+    The SDK's function span carries only the tool's name; the id the model gave the call is in
+    the output of the ``response``/``generation`` span before it (present when the SDK records
+    data, its default). The name is the SDK's trace name (``namespace.name`` for a namespaced tool).
+    """
+    kind = getattr(data, "type", None)
+    if kind == "response":
+        items = _get(_get(data, "response"), "output")
+    elif kind == "generation":
+        items = _get(data, "output")
+    else:
+        return []
+    calls: list[tuple[str, str]] = []
+    for item in items if isinstance(items, list) else ():
+        if _get(item, "type") == "function_call":  # a Responses output item (also a streamed chat model's)
+            _add_call(calls, _get(item, "name"), _get(item, "call_id"), _get(item, "namespace"))
+        elif isinstance(item, dict) and item.get("object") == "response":  # a Response dumped whole
+            calls.extend(tool_calls(_ResponseData(item)))
+        else:  # a Chat Completions message
+            for call in _get(item, "tool_calls") or ():
+                _add_call(calls, _get(_get(call, "function"), "name"), _get(call, "id"), None)
+    return calls
+
+
+class _ResponseData:
+    type = "response"
+
+    def __init__(self, response: Any) -> None:
+        self.response = response
+
+
+def _add_call(calls: list[tuple[str, str]], name: Any, call_id: Any, namespace: Any) -> None:
+    name, call_id = _text(name), _text(call_id)
+    if name and call_id:
+        calls.append((f"{namespace}.{name}" if _text(namespace) else name, call_id))
+
+
 def error_of(error: Any) -> tuple[str, str | None] | None:
     """``(error.type, message)`` of a span the SDK marked failed (``span.error``), else None.
 
@@ -191,4 +230,4 @@ def error_of(error: Any) -> tuple[str, str | None] | None:
     return text, (str(detail) if detail is not None else text)
 
 
-__all__ = ["HIDDEN", "begin", "error_of", "finish", "workflow"]
+__all__ = ["HIDDEN", "begin", "error_of", "finish", "tool_calls", "workflow"]

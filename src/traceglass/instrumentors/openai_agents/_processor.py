@@ -29,7 +29,7 @@ from opentelemetry.trace import SpanKind
 
 from traceglass import _config
 from traceglass._guard import guard
-from traceglass._handler import EmbeddingInvocation, Invocation, LLMInvocation, TelemetryHandler
+from traceglass._handler import EmbeddingInvocation, Invocation, LLMInvocation, TelemetryHandler, ToolInvocation
 from traceglass._runtime import get_handler
 from traceglass.instrumentors.openai_agents import _extract
 
@@ -43,7 +43,7 @@ _MODEL_CALLS = (LLMInvocation, EmbeddingInvocation)
 class _Open:
     """One open SDK trace or span: its invocation and the handler that started it."""
 
-    __slots__ = ("key", "invocation", "telemetry", "parent", "kind", "deferred_ns", "covered", "failure")
+    __slots__ = ("key", "invocation", "telemetry", "parent", "kind", "deferred_ns", "covered", "failure", "calls")
 
     def __init__(self, key: str, invocation: Invocation, telemetry: TelemetryHandler,
                  parent: _Open | None = None, kind: SpanKind = SpanKind.INTERNAL) -> None:
@@ -56,6 +56,9 @@ class _Open:
         self.covered = False  # a model-call span of ours started inside it: it is not shown
         # An error the SDK put on a hidden span below (a guardrail's tripwire goes on the turn).
         self.failure: tuple[str, str | None] | None = None
+        # On a shown step: the (tool name, call id) pairs its latest model call asked for, not yet
+        # given to a function span (the SDK's function span has no call id of its own).
+        self.calls: list[tuple[str, str]] | None = None
 
 
 class TraceglassAgentsProcessor(TracingProcessor):  # type: ignore[misc]
@@ -104,6 +107,8 @@ class TraceglassAgentsProcessor(TracingProcessor):  # type: ignore[misc]
                     entry.deferred_ns = time.time_ns()
                     self._remember(entry, key)
                 return
+            if kind == "function" and isinstance(inv, ToolInvocation):
+                inv.call_id = self._take_call_id(parent_key, inv.tool_name)
             self._start(key, parent_key, inv, span_kind)
 
     def on_span_end(self, span: Any) -> None:
@@ -141,6 +146,32 @@ class TraceglassAgentsProcessor(TracingProcessor):  # type: ignore[misc]
         """Start a deferred model call's span, back-dated to when the SDK started it."""
         start_ns, entry.deferred_ns = entry.deferred_ns, 0
         self._start_under(entry, entry.parent, start_ns)
+
+    # --- tool call ids: from the model call's output to the function spans that follow it ------
+    def _shown(self, entry: _Open | None) -> _Open | None:
+        """The shown step an entry stands for (itself, or a hidden span's shown ancestor)."""
+        return self._open.get(entry.key) if entry is not None else None
+
+    def _offer_calls(self, entry: _Open, span: Any) -> None:
+        """Keep the tool calls a finished model call asked for on its step: the SDK runs them next,
+        in this order, each in a function span named after the tool."""
+        shown = self._shown(entry.parent)
+        if shown is not None:
+            with guard("openai_agents.tool_calls"):
+                shown.calls = _extract.tool_calls(span.span_data)  # the next model call's replace them
+
+    def _take_call_id(self, parent_key: str, tool_name: str | None) -> str | None:
+        """The call id of the first call to ``tool_name`` the step's model call asked for and no
+        function span has taken yet (matched by name, in order)."""
+        shown = self._shown(self._open.get(parent_key))
+        if shown is None or not shown.calls or not tool_name:
+            return None
+        with self._lock:
+            for index, (name, call_id) in enumerate(shown.calls):
+                if tool_name in (name, name.rpartition(".")[2]):
+                    del shown.calls[index]
+                    return call_id
+        return None
 
     # --- the core: one start, one end ------------------------------------------------------------
     def _start(self, key: str, parent_key: str | None, inv: Invocation, kind: SpanKind) -> None:
@@ -181,6 +212,8 @@ class TraceglassAgentsProcessor(TracingProcessor):  # type: ignore[misc]
             if failure is not None and shown is not None and shown.failure is None:
                 shown.failure = failure
             return
+        if span is not None and getattr(span.span_data, "type", None) in _DEFERRED:
+            self._offer_calls(entry, span)
         if entry.covered:  # a model-call span of ours stood in for it
             return
         inv, telemetry = entry.invocation, entry.telemetry
