@@ -9,6 +9,8 @@
 * Body size: a larger ``Content-Length`` or a longer streamed body gets 413.
 * Headers: a strict Content-Security-Policy (no inline script at all) on every response, so even
   markup that slipped into the page could not run.
+* Public paths (the health probes, :mod:`traceglass.server._health`): ``GET``/``HEAD`` need no
+  token (an orchestrator's probe carries none); the Host check and the headers still apply.
 * CORS (only with an allow-list, :mod:`traceglass.server._cors`): a preflight from a listed origin
   is answered here, after the Host check and before the token check (a preflight carries no
   credentials); every response to a listed origin, errors included, says it may read it.
@@ -80,8 +82,9 @@ class SecurityMiddleware:
     """Token check, loopback Host check, body size limit, CORS and security headers around ``app``."""
 
     def __init__(self, app: ASGIApp, *, token: str | None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-                 cors: CorsPolicy | None = None) -> None:
+                 cors: CorsPolicy | None = None, public_paths: frozenset[str] = frozenset()) -> None:
         self.app = app
+        self.public_paths = public_paths
         self.token = token or None
         self.max_body_bytes = max_body_bytes
         self.cors = cors
@@ -106,7 +109,8 @@ class SecurityMiddleware:
         if self.cors is not None and CorsPolicy.is_preflight(scope.get("method", ""), headers):
             await self._preflight(self.cors, headers, send)
             return
-        if self.token is not None:
+        public = scope.get("path") in self.public_paths and scope.get("method") in ("GET", "HEAD")
+        if self.token is not None and not public:
             verdict = self._authorize(scope, headers)
             if verdict == "redirect":
                 await self._set_cookie_and_redirect(scope, send_with_headers)

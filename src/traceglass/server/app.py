@@ -17,16 +17,20 @@ from starlette.staticfiles import StaticFiles
 from traceglass.server._alerts import AlertRunner, AlertsApi
 from traceglass.server._cors import CorsPolicy
 from traceglass.server._evals_api import EvalsApi
+from traceglass.server._health import HEALTH_PATHS, Health
 from traceglass.server._ingest import SpanIngest
 from traceglass.server._openapi import openapi_schema
 from traceglass.server._receiver import OTLPReceiver
+from traceglass.server._replay import ReplayApi, ReplayConfig
 from traceglass.server._rest import ApiError, RestApi, error
 from traceglass.server._scores_api import ScoresApi
+from traceglass.server._sessions_api import SessionsApi
 from traceglass.server._security import (
     DEFAULT_MAX_BODY_BYTES,
     BodyTooLargeError,
     SecurityMiddleware,
 )
+from traceglass.server._timeseries_api import TimeseriesApi
 from traceglass.alerts import AlertRules, load_rules
 from traceglass.store import TraceStore
 
@@ -45,6 +49,7 @@ def create_app(
     prices: Any = None,
     alerts: Any = None,
     evals: Any = None,
+    replay: ReplayConfig | str | None = None,
 ) -> Any:
     """The traceglass server as an ASGI app, over the database at ``db_path`` (default: the exporter's).
 
@@ -57,9 +62,14 @@ def create_app(
     window rules on the file's interval, per-trace rules as spans arrive (see docs/alerts.md).
     ``evals``: evaluation schedules (``EvalSchedule``s, or a schedules file's path: ``traceglass ui
     --evals FILE``) run in background threads while the app runs (see docs/evals.md).
+    ``replay``: an OpenAI-compatible base URL (or a ``ReplayConfig``) that the dashboard's Replay sends
+    edited LLM requests to, with the key from ``TRACEGLASS_REPLAY_API_KEY`` (else ``OPENAI_API_KEY``);
+    off when None (see :mod:`traceglass.server._replay`).
     """
     if max_body_bytes <= 0:
         raise ValueError(f"max_body_bytes must be positive, got {max_body_bytes!r}")
+    if replay is not None and not isinstance(replay, ReplayConfig):
+        replay = ReplayConfig.from_env(replay)  # a bad URL raises ValueError before anything opens
     cors = CorsPolicy(cors_origins) if cors_origins else None  # a bad origin raises before anything opens
     if alerts is not None and not isinstance(alerts, AlertRules):
         alerts = load_rules(alerts)  # a bad rules file raises RuleError before anything opens
@@ -76,9 +86,13 @@ def create_app(
     api = RestApi(store, pricer=ingest.price)
     scores = ScoresApi(store)
     evals_api = EvalsApi(store)
+    sessions_api = SessionsApi(store)
+    charts = TimeseriesApi(store)
+    health = Health(store)
     receiver = OTLPReceiver(ingest, max_body_bytes)
     runners: list[AlertRunner] = []  # the rules' runner, while the app runs (started by the lifespan)
     alerts_api = AlertsApi(store, None)
+    replay_api = ReplayApi(store, ingest, replay, token=token or None)
     schema = openapi_schema()
     static = static_dir()
     index = os.path.join(static, "index.html")
@@ -114,6 +128,7 @@ def create_app(
             for schedule in evals or ():
                 schedule.stop()
             ingest.on_written = None
+            replay_api.close()
             for runner in runners:
                 runner.close()
             ingest.shutdown()
@@ -123,6 +138,8 @@ def create_app(
     routes = [
         Route("/", page, methods=["GET", "HEAD"]),
         Route("/traces", page, methods=["GET", "HEAD"]),
+        Route("/sessions", page, methods=["GET", "HEAD"]),
+        Route("/users", page, methods=["GET", "HEAD"]),
         Route("/api/traces/", api.list_traces, methods=["GET"]),
         Route("/api/traces", api.list_traces, methods=["GET"]),
         Route("/api/traces/", api.post_span, methods=["POST"]),
@@ -133,12 +150,21 @@ def create_app(
         Route("/api/scores", scores.list_all, methods=["GET"]),
         Route("/api/scores/{score_id}", scores.delete, methods=["DELETE"]),
         Route("/api/stats", api.stats, methods=["GET"]),
+        Route("/api/timeseries", charts.calls, methods=["GET"]),
+        Route("/api/timeseries/scores", charts.scores, methods=["GET"]),
+        Route("/api/sessions", sessions_api.list_sessions, methods=["GET"]),
+        Route("/api/sessions/{session_id:path}", sessions_api.get_session, methods=["GET"]),
+        Route("/api/users", sessions_api.list_users, methods=["GET"]),
         Route("/api/alerts", alerts_api.get, methods=["GET"]),
         Route("/api/evals/runs", evals_api.list_runs, methods=["GET"]),
         Route("/api/evals/runs/{run_id}", evals_api.get_run, methods=["GET"]),
         Route("/api/datasets", evals_api.list_datasets, methods=["GET"]),
         Route("/api/datasets/{name}", evals_api.get_dataset, methods=["GET"]),
+        Route("/api/replay", replay_api.status, methods=["GET"]),
+        Route("/api/replay", replay_api.replay, methods=["POST"]),
         Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/healthz", health.healthz, methods=["GET", "HEAD"]),
+        Route("/readyz", health.readyz, methods=["GET", "HEAD"]),
         Route("/v1/traces", receiver.handle, methods=["POST"]),
         Route("/v1/logs", receiver.handle_logs, methods=["POST"]),
         Route("/v1/metrics", receiver.handle_metrics, methods=["POST"]),
@@ -148,6 +174,8 @@ def create_app(
                     exception_handlers={ApiError: api_error, BodyTooLargeError: too_large, 404: not_found})
     app.state.store = store
     app.state.ingest = ingest
+    app.state.replay = replay_api
     # Outermost: the Host, token and size checks run before anything else; CORS preflights are
     # answered there (after the Host check), and every answer to an allowed origin carries CORS headers.
-    return SecurityMiddleware(app, token=token, max_body_bytes=max_body_bytes, cors=cors)
+    # The health probes need no token (orchestrators send none; they reveal nothing).
+    return SecurityMiddleware(app, token=token, max_body_bytes=max_body_bytes, cors=cors, public_paths=HEALTH_PATHS)
