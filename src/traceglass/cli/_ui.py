@@ -29,6 +29,17 @@ def cors_origin(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def replay_url(text: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"not an http(s) URL: {text!r}")
+    if parts.username or parts.password:
+        raise argparse.ArgumentTypeError("the URL must not carry credentials: set $TRACEGLASS_REPLAY_API_KEY")
+    return text
+
+
 def check_can_serve(host: str, port: int, token: str | None) -> None:
     """Everything that would stop the dashboard from starting, as a usage :class:`CommandError`:
     a non-loopback host without a token, then a port that cannot be bound."""
@@ -66,6 +77,10 @@ def add_subcommands(subparsers: Any, common: argparse.ArgumentParser) -> None:
     ui.add_argument("--evals", metavar="FILE", default=None,
                     help="run the evaluation schedules of this file (YAML or TOML: scorers, filters, every or "
                          "cron) while serving; see docs/evals.md")
+    ui.add_argument("--replay-base-url", metavar="URL", default=None, type=replay_url,
+                    help="turn on the dashboard's Replay: edited LLM requests are sent to this OpenAI-compatible "
+                         "endpoint (e.g. https://api.openai.com/v1) with the key from $TRACEGLASS_REPLAY_API_KEY, "
+                         "else $OPENAI_API_KEY, and traced as new traces (off by default)")
     ui.set_defaults(func=run_ui)
 
 
@@ -99,7 +114,7 @@ def run_ui(args: argparse.Namespace) -> int:
     try:
         serve(args.host, args.port, db=os.fspath(db) if db else None, token=args.token,
               cors_origins=args.cors_origins, announce=lambda line: print(line, flush=True), alerts=rules,
-              evals=schedules)
+              evals=schedules, replay=getattr(args, "replay_base_url", None))
     except UnsafeBindError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
     return EXIT_OK

@@ -51,18 +51,21 @@ def serve(
     log_level: str = "warning",
     alerts: Any = None,
     evals: Any = None,
+    replay: Any = None,
 ) -> None:
     """Run the server until interrupted; prints the URL once listening (``announce`` replaces print).
 
     Refuses a non-loopback ``host`` without a token (:class:`UnsafeBindError`). ``alerts``: alert
     rules (or a rules file's path) evaluated while it runs. ``evals``: evaluation schedules (or a
-    schedules file's path) run while it runs."""
+    schedules file's path) run while it runs. ``replay``: an OpenAI-compatible base URL the dashboard's
+    Replay sends edited LLM requests to (key from ``TRACEGLASS_REPLAY_API_KEY``, else ``OPENAI_API_KEY``)."""
     import uvicorn
 
     from traceglass.server.app import create_app
 
     chosen = resolve_token(host, token)
-    app = create_app(db, token=chosen, cors_origins=cors_origins, alerts=alerts, evals=evals)
+    app = create_app(db, token=chosen, cors_origins=cors_origins, alerts=alerts, evals=evals,
+                     replay=replay)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on",
                             server_header=False, proxy_headers=False)
     server = uvicorn.Server(config)
