@@ -107,8 +107,74 @@ _DATASET: dict[str, Any] = {
     "created_at": _nullable("string"), "metadata": {"type": "object"},
 }
 
+_TIME_POINT: dict[str, Any] = {
+    "start": {"type": "string", "format": "date-time", "description": "the bucket's start (UTC)"},
+    "start_ns": {"type": "integer"}, "calls": {"type": "integer"}, "errors": {"type": "integer"},
+    "error_rate": {**_nullable("number"), "description": "null without calls"},
+    "input_tokens": {"type": "integer"}, "output_tokens": {"type": "integer"}, "total_tokens": {"type": "integer"},
+    "cost_usd": {**_nullable("number"), "description": "null when no call had a cost"},
+    "p50_ms": _nullable("number"), "p95_ms": _nullable("number"),
+}
+_SCORE_POINT: dict[str, Any] = {
+    "start": {"type": "string", "format": "date-time"}, "start_ns": {"type": "integer"},
+    "mean": {**_nullable("number"), "description": "null: no score of this name in the bucket"},
+    "count": {"type": "integer"},
+}
+
+
+def _time_series(point: dict[str, Any], key: str, description: str) -> dict[str, Any]:
+    return _object({
+        "kind": {"enum": ["calls", "scores"]}, "bucket": {"enum": list(TraceStore.TIMESERIES_BUCKETS)},
+        "group_by": {"type": ["string", "null"]},
+        "buckets": {"type": "array", "items": {"type": "string", "format": "date-time"},
+                    "description": "every bucket of the range, oldest first (UTC)"},
+        "buckets_ns": {"type": "array", "items": {"type": "integer"}},
+        "series": {"type": "array", "description": "largest first; each has one point per bucket",
+                   "items": _object({"key": {**_nullable("string"), "description": key},
+                                     "points": {"type": "array", "items": _object(point)}})},
+    }, description)
+
+
+_SEEN: dict[str, Any] = {
+    "first_seen_ns": {"type": "integer", "description": "the start of the earliest trace"},
+    "last_seen_ns": {"type": "integer", "description": "the end (else the start) of the latest trace"},
+    "errors": {"type": "integer", "description": "traces whose status is ERROR"},
+    "input_tokens": {"type": "integer"}, "output_tokens": {"type": "integer"}, "total_tokens": {"type": "integer"},
+    "cost_usd": _nullable("number"), "scores": _ref("ScoreSummary"),
+}
+_SESSION: dict[str, Any] = {
+    "session_id": {"type": "string"}, "turn_count": {"type": "integer", "description": "traces (turns)"},
+    "users": {"type": "array", "items": {"type": "string"}}, **_SEEN,
+}
+_TURN: dict[str, Any] = {
+    "trace_id": {"type": "string"}, "name": _nullable("string"), "start_ns": {"type": "integer"},
+    "end_ns": _nullable("integer"), "latency_ms": _nullable("number"), "status": {"type": "string"},
+    "user": _nullable("string"),
+    "input": {**_nullable("string"), "description": "what the user sent: the root span's input (the user message "
+                                                   "of a chat-shaped one), else the first model call's last user "
+                                                   "message"},
+    "output": {**_nullable("string"), "description": "the answer: the root span's output, else the last model "
+                                                    "call's answer"},
+    "span_count": {"type": "integer"}, "error_count": {"type": "integer"}, "input_tokens": {"type": "integer"},
+    "output_tokens": {"type": "integer"}, "total_tokens": {"type": "integer"}, "cost_usd": _nullable("number"),
+    "scores": _ref("ScoreSummary"),
+}
+
 SCHEMAS: dict[str, Any] = {
     "Error": _object({"error": {"type": "string"}}),
+    "SessionSummary": _object(_SESSION, "One session: the traces sharing a session.id"),
+    "SessionPage": _object({"sessions": {"type": "array", "items": _ref("SessionSummary")},
+                            "next_cursor": _nullable("string")}),
+    "Session": _object({**_SESSION, "turns": {"type": "array", "items": _object(_TURN, "One turn (a trace)")}},
+                       "A session with its turns oldest first"),
+    "UserSummary": _object({"user_id": {"type": "string"}, "calls": {"type": "integer", "description": "traces"},
+                            "sessions": {"type": "integer"}, **_SEEN}, "One user: the traces sharing a user.id"),
+    "UserPage": _object({"users": {"type": "array", "items": _ref("UserSummary")}, "next_cursor": _nullable("string")}),
+    "TimeSeries": _time_series(_TIME_POINT, "the model family or project (null: every call, or no project)",
+                               "The model calls per bucket: counts, tokens, cost (each call once) and "
+                               "nearest-rank latency percentiles"),
+    "ScoreTimeSeries": _time_series(_SCORE_POINT, "the score name",
+                                    "Per score name: the mean and count of its numeric scores per bucket"),
     "AlertEvent": _object(_ALERT_EVENT, "One alert event: a rule's group started firing or resolved"),
     "Alerts": _object({
         "rules": {"type": "array", "items": {"type": "object"},
@@ -360,6 +426,60 @@ def openapi_schema() -> dict[str, Any]:
                         ],
                         "responses": {"200": _json(_ref("Stats"), "Statistics"), "400": _ERROR}},
             },
+            "/api/timeseries": {
+                "get": {"summary": "Calls, errors, tokens, cost and p50/p95 latency of the model calls per hour or "
+                                   "day, in one series or per model or project (the charts)",
+                        "operationId": "timeseries",
+                        "parameters": [
+                            _param("bucket", "hour or day (default), aligned to UTC",
+                                   {"enum": list(TraceStore.TIMESERIES_BUCKETS)}),
+                            _param("group_by", "none (default: one series), model (family) or project",
+                                   {"enum": ["none", *(g for g in TraceStore.TIMESERIES_GROUPS if g)]}),
+                            _filter_param("since"), _filter_param("until"), _filter_param("project"),
+                        ],
+                        "responses": {"200": _json(_ref("TimeSeries"), "The series"), "400": _ERROR}},
+            },
+            "/api/timeseries/scores": {
+                "get": {"summary": "Score means per name and hour or day, by when each score was created",
+                        "operationId": "scoreTimeseries",
+                        "parameters": [
+                            _param("bucket", "hour or day (default), aligned to UTC",
+                                   {"enum": list(TraceStore.TIMESERIES_BUCKETS)}),
+                            _param("name", "Only scores of this name"),
+                            _param("source", "Only scores from this source", {"enum": list(_scores.SOURCES)}),
+                            _param("since", "Scores created at or after: " + _TIME_DOC),
+                            _param("until", "Scores created before: " + _TIME_DOC),
+                            _filter_param("project"),
+                        ],
+                        "responses": {"200": _json(_ref("ScoreTimeSeries"), "The series"), "400": _ERROR}},
+            },
+            "/api/sessions": {
+                "get": {"summary": "Sessions, the latest active first (totals over their traces in range)",
+                        "operationId": "listSessions",
+                        "parameters": [_filter_param("since"), _filter_param("until"), _filter_param("project"),
+                                       _param("user", "Only the traces of this user.id"),
+                                       _param("limit", f"At most this many rows (1-{MAX_LIMIT}, default {DEFAULT_LIMIT})",
+                                              {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}),
+                                       _param("cursor", "The next_cursor of the previous page")],
+                        "responses": {"200": _json(_ref("SessionPage"), "A page of sessions"), "400": _ERROR}},
+            },
+            "/api/sessions/{session_id}": {
+                "get": {"summary": "One session with its turns oldest first: each turn's user input and answer",
+                        "operationId": "getSession",
+                        "parameters": [_param("session_id", "The session.id", where="path", required=True),
+                                       _param("limit", "At most this many turns (1-5000, default 1000)",
+                                              {"type": "integer", "minimum": 1, "maximum": 5000})],
+                        "responses": {"200": _json(_ref("Session"), "The session"), "400": _ERROR, "404": _ERROR}},
+            },
+            "/api/users": {
+                "get": {"summary": "Users, the latest active first: calls, sessions, errors, tokens, cost, scores",
+                        "operationId": "listUsers",
+                        "parameters": [_filter_param("since"), _filter_param("until"), _filter_param("project"),
+                                       _param("limit", f"At most this many rows (1-{MAX_LIMIT}, default {DEFAULT_LIMIT})",
+                                              {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}),
+                                       _param("cursor", "The next_cursor of the previous page")],
+                        "responses": {"200": _json(_ref("UserPage"), "A page of users"), "400": _ERROR}},
+            },
             "/api/alerts": {
                 "get": {"summary": "Alerts firing now and the alert history (newest first)", "operationId": "alerts",
                         "parameters": [
@@ -391,6 +511,20 @@ def openapi_schema() -> dict[str, Any]:
                                               {"type": "integer", "minimum": 1})],
                         "responses": {"200": _json(_ref("DatasetDetail"), "The dataset"), "400": _ERROR,
                                       "404": _ERROR}},
+            },
+            "/healthz": {
+                "get": {"summary": "Liveness: the process answers (never touches the database); no token needed",
+                        "operationId": "healthz", "security": [],
+                        "responses": {"200": _json(_object({"status": {"enum": ["ok"]}}), "Alive")}},
+            },
+            "/readyz": {
+                "get": {"summary": "Readiness: the database answers a cheap query in time; no token needed",
+                        "operationId": "readyz", "security": [],
+                        "responses": {
+                            "200": _json(_object({"status": {"enum": ["ready"]}}), "Ready to serve"),
+                            "503": _json(_object({"status": {"enum": ["unavailable"]},
+                                                  "reason": {"type": "string"}}),
+                                         "Not ready: why, in a fixed phrase (the error itself is logged)")}},
             },
             "/api/replay": {
                 "get": {"summary": "Whether replay is on", "operationId": "replayStatus",

@@ -17,17 +17,20 @@ from starlette.staticfiles import StaticFiles
 from traceglass.server._alerts import AlertRunner, AlertsApi
 from traceglass.server._cors import CorsPolicy
 from traceglass.server._evals_api import EvalsApi
+from traceglass.server._health import HEALTH_PATHS, Health
 from traceglass.server._ingest import SpanIngest
 from traceglass.server._openapi import openapi_schema
 from traceglass.server._receiver import OTLPReceiver
 from traceglass.server._replay import ReplayApi, ReplayConfig
 from traceglass.server._rest import ApiError, RestApi, error
 from traceglass.server._scores_api import ScoresApi
+from traceglass.server._sessions_api import SessionsApi
 from traceglass.server._security import (
     DEFAULT_MAX_BODY_BYTES,
     BodyTooLargeError,
     SecurityMiddleware,
 )
+from traceglass.server._timeseries_api import TimeseriesApi
 from traceglass.alerts import AlertRules, load_rules
 from traceglass.store import TraceStore
 
@@ -83,6 +86,9 @@ def create_app(
     api = RestApi(store, pricer=ingest.price)
     scores = ScoresApi(store)
     evals_api = EvalsApi(store)
+    sessions_api = SessionsApi(store)
+    charts = TimeseriesApi(store)
+    health = Health(store)
     receiver = OTLPReceiver(ingest, max_body_bytes)
     runners: list[AlertRunner] = []  # the rules' runner, while the app runs (started by the lifespan)
     alerts_api = AlertsApi(store, None)
@@ -132,6 +138,8 @@ def create_app(
     routes = [
         Route("/", page, methods=["GET", "HEAD"]),
         Route("/traces", page, methods=["GET", "HEAD"]),
+        Route("/sessions", page, methods=["GET", "HEAD"]),
+        Route("/users", page, methods=["GET", "HEAD"]),
         Route("/api/traces/", api.list_traces, methods=["GET"]),
         Route("/api/traces", api.list_traces, methods=["GET"]),
         Route("/api/traces/", api.post_span, methods=["POST"]),
@@ -142,6 +150,11 @@ def create_app(
         Route("/api/scores", scores.list_all, methods=["GET"]),
         Route("/api/scores/{score_id}", scores.delete, methods=["DELETE"]),
         Route("/api/stats", api.stats, methods=["GET"]),
+        Route("/api/timeseries", charts.calls, methods=["GET"]),
+        Route("/api/timeseries/scores", charts.scores, methods=["GET"]),
+        Route("/api/sessions", sessions_api.list_sessions, methods=["GET"]),
+        Route("/api/sessions/{session_id:path}", sessions_api.get_session, methods=["GET"]),
+        Route("/api/users", sessions_api.list_users, methods=["GET"]),
         Route("/api/alerts", alerts_api.get, methods=["GET"]),
         Route("/api/evals/runs", evals_api.list_runs, methods=["GET"]),
         Route("/api/evals/runs/{run_id}", evals_api.get_run, methods=["GET"]),
@@ -150,6 +163,8 @@ def create_app(
         Route("/api/replay", replay_api.status, methods=["GET"]),
         Route("/api/replay", replay_api.replay, methods=["POST"]),
         Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/healthz", health.healthz, methods=["GET", "HEAD"]),
+        Route("/readyz", health.readyz, methods=["GET", "HEAD"]),
         Route("/v1/traces", receiver.handle, methods=["POST"]),
         Route("/v1/logs", receiver.handle_logs, methods=["POST"]),
         Route("/v1/metrics", receiver.handle_metrics, methods=["POST"]),
@@ -162,4 +177,5 @@ def create_app(
     app.state.replay = replay_api
     # Outermost: the Host, token and size checks run before anything else; CORS preflights are
     # answered there (after the Host check), and every answer to an allowed origin carries CORS headers.
-    return SecurityMiddleware(app, token=token, max_body_bytes=max_body_bytes, cors=cors)
+    # The health probes need no token (orchestrators send none; they reveal nothing).
+    return SecurityMiddleware(app, token=token, max_body_bytes=max_body_bytes, cors=cors, public_paths=HEALTH_PATHS)
