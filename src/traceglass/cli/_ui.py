@@ -20,6 +20,16 @@ def port_number(text: str) -> int:
     return value
 
 
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
 def cors_origin(text: str) -> str:
     from traceglass.server._cors import check_origin
 
@@ -81,6 +91,9 @@ def add_subcommands(subparsers: Any, common: argparse.ArgumentParser) -> None:
                     help="turn on the dashboard's Replay: edited LLM requests are sent to this OpenAI-compatible "
                          "endpoint (e.g. https://api.openai.com/v1) with the key from $TRACEGLASS_REPLAY_API_KEY, "
                          "else $OPENAI_API_KEY, and traced as new traces (off by default)")
+    ui.add_argument("--shutdown-timeout", type=seconds, default=None, metavar="SECONDS",
+                    help="on SIGTERM or Ctrl-C, stop accepting and let the requests in flight finish for at most "
+                         "this long before closing the database and exiting with status 0 (default: 20)")
     ui.set_defaults(func=run_ui)
 
 
@@ -114,7 +127,8 @@ def run_ui(args: argparse.Namespace) -> int:
     try:
         serve(args.host, args.port, db=os.fspath(db) if db else None, token=args.token,
               cors_origins=args.cors_origins, announce=lambda line: print(line, flush=True), alerts=rules,
-              evals=schedules, replay=getattr(args, "replay_base_url", None))
+              evals=schedules, replay=getattr(args, "replay_base_url", None),
+              shutdown_timeout=getattr(args, "shutdown_timeout", None))
     except UnsafeBindError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
     return EXIT_OK

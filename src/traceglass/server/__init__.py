@@ -52,25 +52,37 @@ def serve(
     alerts: Any = None,
     evals: Any = None,
     replay: Any = None,
+    shutdown_timeout: float | None = None,
 ) -> None:
     """Run the server until interrupted; prints the URL once listening (``announce`` replaces print).
 
     Refuses a non-loopback ``host`` without a token (:class:`UnsafeBindError`). ``alerts``: alert
     rules (or a rules file's path) evaluated while it runs. ``evals``: evaluation schedules (or a
     schedules file's path) run while it runs. ``replay``: an OpenAI-compatible base URL the dashboard's
-    Replay sends edited LLM requests to (key from ``TRACEGLASS_REPLAY_API_KEY``, else ``OPENAI_API_KEY``)."""
+    Replay sends edited LLM requests to (key from ``TRACEGLASS_REPLAY_API_KEY``, else ``OPENAI_API_KEY``).
+    On SIGTERM or Ctrl-C it stops accepting, finishes the requests in flight for at most
+    ``shutdown_timeout`` seconds (default 20), closes the database and returns (so a SIGTERM ends
+    ``traceglass ui`` with status 0)."""
     import uvicorn
 
+    from traceglass.server import _shutdown
     from traceglass.server.app import create_app
+
+    if shutdown_timeout is None:
+        shutdown_timeout = _shutdown.DEFAULT_SHUTDOWN_TIMEOUT_S
+    if not shutdown_timeout > 0:
+        raise ValueError(f"shutdown_timeout must be a positive number of seconds, got {shutdown_timeout!r}")
 
     chosen = resolve_token(host, token)
     app = create_app(db, token=chosen, cors_origins=cors_origins, alerts=alerts, evals=evals,
                      replay=replay)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on",
-                            server_header=False, proxy_headers=False)
+                            server_header=False, proxy_headers=False, timeout_graceful_shutdown=shutdown_timeout)
     server = uvicorn.Server(config)
     _announce_when_started(server, announce or _print, dashboard_url(host, port, chosen))
-    server.run()
+    _shutdown.announce_shutdown(server, announce or _print, shutdown_timeout)
+    with _shutdown.sigterm_is_a_clean_exit():
+        server.run()
 
 
 def _print(line: str) -> None:
