@@ -97,6 +97,29 @@
     },
   };
 
+  // What a span's status means, not the raw enum: OpenTelemetry leaves most spans UNSET (no error was
+  // recorded: "ok"); ERROR carries its message; a span without an end time never finished (or was lost).
+  function statusWord(span) {
+    if (span.status === "ERROR") {
+      return { word: "error", cls: "status-error", note: span.status_message || span.error_type || "" };
+    }
+    if (span.end_ns === null || span.end_ns === undefined) {
+      return { word: "open", cls: "status-open", note: "no end time recorded: still running, or its end was lost" };
+    }
+    return { word: "ok", cls: "status-ok",
+      note: span.status === "OK" ? "the span set its status to OK" : "no error recorded (the status was not set)" };
+  }
+  function traceStatusText(trace) {
+    if (trace.status !== "ERROR") return "ok";
+    const n = trace.error_count || 0;
+    return n ? `error (${n} span${n === 1 ? "" : "s"})` : "error";
+  }
+  // A model's family: a dated snapshot name without its date (gpt-4o-2024-08-06 -> gpt-4o,
+  // claude-3-5-sonnet-20241022 -> claude-3-5-sonnet, gpt-3.5-turbo-0125 -> gpt-3.5-turbo).
+  function modelFamily(name) {
+    return String(name).replace(/[-@](?:\d{4}-\d{2}-\d{2}|20\d{6}|(?:0[1-9]|1[0-2])\d{2})$/, "");
+  }
+
   // ---- API ---------------------------------------------------------------------------------------
   async function api(path) {
     const response = await fetch(path, { headers: { accept: "application/json" }, credentials: "same-origin" });
@@ -248,8 +271,14 @@
   function resetPaging() { list.cursors = [null]; list.page = 0; list.seen = new Set(); }
 
   // ---- trace view ----------------------------------------------------------------------------------
-  const view = { trace: null, rows: [], byId: new Map(), selected: null, spacer: null, window: [-1, -1],
-    start: 0, total: 1 };
+  const AXIS_HEIGHT = 24;  // px; matches .wf-axis in app.css
+  const MODEL_TYPES = new Set(["llm", "chat_model"]);
+  const FIRST_CHUNK = "gen_ai.response.time_to_first_chunk";  // seconds from the span's start
+  // nodes: every span as {span, depth, parent, children, call, index}; rows: the nodes shown, in order.
+  // A node's `call` is the provider span merged into it (see mergeable); `toggled` holds the span ids whose
+  // subtree is not in its default state (expanded, or merged for a model step with its provider call).
+  const view = { trace: null, rows: [], nodes: [], byId: new Map(), selected: null, spacer: null, layer: null,
+    window: [-1, -1], start: 0, total: 1, toggled: new Set(), critical: new Set(), ticks: [] };
 
   async function openTrace(traceId, spanId) {
     performance.clearMarks();
@@ -271,7 +300,8 @@
     performance.mark("tg-trace-loaded");
     renderTrace(trace);
     const target = spanId ? view.byId.get(spanId) : null;
-    selectSpan(target || view.rows[0], false);
+    if (target) reveal(target);
+    selectSpan(target ? shownNode(target) : view.rows[0], false);
     // "Rendered": the waterfall is laid out (forced here) and the next frame has been painted.
     void waterfall.offsetHeight;
     performance.mark("tg-waterfall-built");
@@ -282,23 +312,128 @@
     }, 0));
   }
 
-  function flatten(roots) {
+  const endOf = (span) => (span.end_ns === null || span.end_ns === undefined ? span.start_ns : span.end_ns);
+
+  // A framework's model step (LangChain chat_model/llm) whose only child is the provider's own call to the
+  // same model is one model call seen twice: it is shown as one row, expandable into both.
+  function mergeable(node) {
+    if (node.children.length !== 1 || !MODEL_TYPES.has(node.span.type)) return null;
+    const child = node.children[0];
+    if (!MODEL_TYPES.has(child.span.type)) return null;
+    const a = node.span.model, b = child.span.model;
+    return a && b && modelFamily(a) === modelFamily(b) ? child : null;
+  }
+
+  function buildNodes(roots) {
     // Depth-first, children in start order; iterative (a 5,000-span chain must not overflow the stack).
-    const out = [];
-    const stack = roots.slice().reverse().map((span) => [span, 0]);
+    const nodes = [];
+    const stack = roots.slice().reverse().map((span) => ({ span, depth: 0, parent: null }));
     while (stack.length) {
-      const [span, depth] = stack.pop();
-      out.push({ span, depth });
-      const children = span.children || [];
-      for (let i = children.length - 1; i >= 0; i--) stack.push([children[i], depth + 1]);
+      const node = stack.pop();
+      node.children = [];
+      node.call = null;
+      node.index = -1;
+      if (node.parent) node.parent.children.push(node);
+      nodes.push(node);
+      const children = node.span.children || [];
+      for (let i = children.length - 1; i >= 0; i--) stack.push({ span: children[i], depth: node.depth + 1, parent: node });
     }
-    return out;
+    for (const node of nodes) node.call = mergeable(node);
+    return nodes;
+  }
+
+  function expanded(node) { return view.toggled.has(node.span.span_id) === Boolean(node.call); }
+
+  function layoutRows() {
+    const rows = [];
+    for (const node of view.nodes) node.index = -1;
+    const stack = view.nodes.filter((n) => !n.parent).reverse();
+    while (stack.length) {
+      const node = stack.pop();
+      node.index = rows.length;
+      rows.push(node);
+      if (expanded(node)) for (let i = node.children.length - 1; i >= 0; i--) stack.push(node.children[i]);
+    }
+    view.rows = rows;
+    view.spacer.style.height = rows.length * ROW_HEIGHT + "px";
+    $("waterfall").dataset.rows = String(rows.length);
+  }
+
+  // The nearest shown node at or above `node` (a collapsed ancestor stands for what it hides).
+  function shownNode(node) {
+    let shown = node;
+    for (let p = node.parent; p; p = p.parent) if (!expanded(p)) shown = p;
+    return shown;
+  }
+
+  function reveal(node) {
+    let changed = false;
+    for (let p = node.parent; p; p = p.parent) {
+      if (!expanded(p)) { toggleState(p); changed = true; }
+    }
+    if (changed) layoutRows();
+  }
+
+  function toggleState(node) {
+    const id = node.span.span_id;
+    if (view.toggled.has(id)) view.toggled.delete(id); else view.toggled.add(id);
+  }
+
+  // Collapse or expand `node`'s subtree (or un-merge / merge a model call); the selection stays, or moves to
+  // `node` when its row is now hidden. The details follow: a merged row shows the provider's span.
+  function setExpanded(node, open, select) {
+    if (!node.children.length || expanded(node) === open) return;
+    toggleState(node);
+    layoutRows();
+    const keep = select || (view.selected && view.selected.index >= 0 ? view.selected : node);
+    view.selected = null;
+    selectSpan(keep, false);
+  }
+
+  // Axis ticks at 1, 2 or 5 times a power of ten nanoseconds, at least TICK_PX apart on the timeline.
+  const TICK_PX = 100;
+  function axisTicks(total, width) {
+    const raw = total / Math.max(2, Math.floor(width / TICK_PX));
+    const pow = Math.pow(10, Math.floor(Math.log10(raw)));
+    const step = [1, 2, 5, 10].map((m) => m * pow).find((s) => s >= raw * (1 - 1e-9)) || 10 * pow;
+    const inSeconds = total >= 1e9;
+    const unit = inSeconds ? 1e9 : 1e6;
+    const digits = Math.max(0, -Math.floor(Math.log10(step / unit) + 1e-9));
+    const ticks = [];
+    for (let i = 0; i * step <= total * (1 + 1e-9) && i <= 50; i++) {
+      ticks.push({ at: i * step, text: (i * step / unit).toFixed(digits) + (inSeconds ? " s" : " ms") });
+    }
+    return ticks;
+  }
+
+  // The axis (sticky above the rows) and the tick lines behind the rows; the tick spacing follows the
+  // timeline's width, measured once the axis is in the page.
+  function renderAxis(waterfall) {
+    const track = el("div", { className: "wf-ticks" });
+    const lines = el("div", { className: "wf-ticks" });
+    const axis = el("div", { className: "wf-axis", "aria-hidden": "true" }, el("div", { className: "h-name" }, "Span"),
+      track, el("div", { className: "num" }, "Tokens"), el("div", { className: "num" }, "Cost"),
+      el("div", { className: "num" }, "Duration"));
+    waterfall.appendChild(axis);
+    view.ticks = axisTicks(view.total, track.clientWidth || 300);
+    for (const tick of view.ticks) {
+      const pct = tick.at / view.total * 100;
+      const label = el("span", { className: "tick" + (pct > 85 ? " flip" : "") }, tick.text);
+      label.style.left = pct + "%";
+      track.appendChild(label);
+      const line = el("span", { className: "tick-line" });
+      line.style.left = pct + "%";
+      lines.appendChild(line);
+    }
+    return el("div", { className: "wf-grid", "aria-hidden": "true" }, el("div"), lines);
   }
 
   function renderTrace(trace) {
     view.trace = trace;
-    view.rows = flatten(trace.spans || []);
-    view.byId = new Map(view.rows.map((r) => [r.span.span_id, r]));
+    view.nodes = buildNodes(trace.spans || []);
+    view.byId = new Map(view.nodes.map((n) => [n.span.span_id, n]));
+    view.toggled = new Set();
+    view.critical = new Set();
     $("trace-title").textContent = trace.name || trace.trace_id;
     const summary = $("trace-summary");
     clear(summary);
@@ -312,16 +447,16 @@
     item("Output tokens", fmt.usage(trace, "output_tokens"), "output-tokens");
     item("Total tokens", fmt.usage(trace, "total_tokens"), "total-tokens");
     item("Cost", fmt.cost(trace.cost_usd), "cost");
-    item("Status", trace.status === "ERROR" ? "error" : "ok", "status-" + trace.status);
+    item("Status", traceStatusText(trace), "status status-" + (trace.status === "ERROR" ? "error" : "ok"));
     const scoresBody = $("trace-scores-body");
     clear(scoresBody);
     scoresBody.appendChild(scoresBlock(trace, null));
 
     let start = Infinity, end = -Infinity;
     const types = new Set();
-    for (const { span } of view.rows) {
+    for (const { span } of view.nodes) {
       start = Math.min(start, span.start_ns);
-      end = Math.max(end, span.end_ns || span.start_ns);
+      end = Math.max(end, endOf(span));
       types.add(span.type || "span");
     }
     view.start = start;
@@ -332,10 +467,12 @@
     clear(waterfall);
     // Windowed rendering: only the rows in (and near) view exist in the DOM, absolutely placed in a
     // spacer as tall as all rows, so a 5,000-span trace costs what a 60-span one does.
-    view.spacer = el("div", { className: "rows" });
-    view.spacer.style.height = view.rows.length * ROW_HEIGHT + "px";
+    const grid = renderAxis(waterfall);
+    view.layer = el("div", { className: "layer" });
+    view.spacer = el("div", { className: "rows" }, grid, view.layer);
     waterfall.appendChild(view.spacer);
-    waterfall.dataset.rows = String(view.rows.length);
+    waterfall.removeAttribute("aria-activedescendant");
+    layoutRows();
     waterfall.scrollTop = 0;
     renderWindow(true);
     const legend = $("legend");
@@ -343,27 +480,98 @@
     for (const type of Array.from(types).sort()) legend.appendChild(badge(type));
   }
 
+  // The spans that set the selected span's end: the child that finished last, then the child that finished
+  // last before that one started, and so on; each of them followed down the same way (as Jaeger does).
+  function criticalPath(node) {
+    const out = new Set();
+    const stack = [node];
+    while (stack.length) {
+      const current = stack.pop();
+      out.add(current.span.span_id);
+      const children = current.children.slice().sort((x, y) => endOf(y.span) - endOf(x.span));
+      let cursor = Infinity;
+      for (const child of children) {
+        if (endOf(child.span) <= cursor) {
+          stack.push(child);
+          cursor = child.span.start_ns;
+        }
+      }
+    }
+    return out;
+  }
+
+  function usageText(span) {
+    const total = span.total_tokens ?? (span.input_tokens === null && span.output_tokens === null ? null
+      : (span.input_tokens || 0) + (span.output_tokens || 0));
+    return total === null || total === undefined ? "–" : fmt.tokens(total);
+  }
+
+  // The markers on a span's bar: its events (an exception in red) and, for a stream, the first token.
+  function markers(span) {
+    const out = [];
+    for (const e of span.events || []) {
+      const at = Number(e.time_unix_nano);
+      if (!Number.isFinite(at)) continue;
+      const ea = e.attributes || {};
+      const exception = e.name === "exception";
+      const what = exception ? `exception ${ea["exception.type"] || ""}: ${ea["exception.message"] || ""}` : e.name;
+      out.push({ at, cls: exception ? "ev-exception" : "ev-event",
+        title: `${what} (at ${fmt.ms((at - span.start_ns) / 1e6)})` });
+    }
+    const ttfc = Number((span.attributes || {})[FIRST_CHUNK]);
+    if ((span.attributes || {})[FIRST_CHUNK] !== undefined && Number.isFinite(ttfc)) {
+      out.push({ at: span.start_ns + ttfc * 1e9, cls: "ev-first-token", title: `first token after ${fmt.ms(ttfc * 1000)}` });
+    }
+    return out;
+  }
+
   function spanRow(index) {
-    const row = view.rows[index];
-    const span = row.span;
+    const node = view.rows[index];
+    const span = node.span;
+    const merged = node.call && !expanded(node) ? node.call.span : null;
+    const counted = merged || span;  // the span whose usage counts: the provider's, for a merged call
     const left = ((span.start_ns - view.start) / view.total) * 100;
-    const width = (((span.end_ns || span.start_ns) - span.start_ns) / view.total) * 100;
-    const bar = el("div", { className: "bar " + typeClass(span.type) + (span.status === "ERROR" ? " err" : "") });
+    const width = ((endOf(span) - span.start_ns) / view.total) * 100;
+    const failed = span.status === "ERROR" || (merged && merged.status === "ERROR");
+    const bar = el("div", { className: "bar " + typeClass(span.type) + (failed ? " err" : "") });
     bar.style.left = left + "%";
     bar.style.width = width + "%";
-    const scored = span.scores && span.scores.length;
-    const label = el("div", { className: "label", title: span.name }, badge(span.type),
-      el("span", { className: "span-name" }, span.name),
-      scored ? el("span", { className: "score-mark", title: `${scored} score${scored === 1 ? "" : "s"}` }, "★" + scored) : null);
-    label.style.paddingLeft = (4 + row.depth * 14) + "px";
-    const node = el("div", {
-      className: "span-row", role: "treeitem", "aria-level": String(row.depth + 1),
-      "aria-selected": view.selected === row ? "true" : "false",
+    const track = el("div", { className: "track" }, bar);
+    for (const mark of markers(span).concat(merged ? markers(merged) : [])) {
+      const m = el("span", { className: "ev " + mark.cls, title: mark.title });
+      m.style.left = ((mark.at - view.start) / view.total) * 100 + "%";
+      track.appendChild(m);
+    }
+    const scores = (span.scores || []).length + (merged ? (merged.scores || []).length : 0);
+    const open = expanded(node);
+    const twisty = node.children.length
+      ? el("span", { className: "twisty", title: open ? "Collapse" : (node.call ? "Show both spans" : "Expand") },
+        open ? "▾" : "▸")
+      : el("span", { className: "twisty leaf" });
+    const status = failed ? statusWord(merged && merged.status === "ERROR" ? merged : span) : null;
+    const label = el("div", { className: "label", title: merged ? `${span.name} + ${merged.name}` : span.name },
+      twisty, badge(span.type), el("span", { className: "span-name" }, span.name),
+      merged ? el("span", { className: "call-tag", title: `one model call: ${span.name} and its provider span ` +
+        `${merged.name} (expand to see both)` }, "+ " + (merged.provider || merged.name)) : null,
+      status ? el("span", { className: "row-status status-error", title: status.note }, status.word) : null,
+      scores ? el("span", { className: "score-mark", title: `${scores} score${scores === 1 ? "" : "s"}` }, "★" + scores) : null);
+    label.style.paddingLeft = (4 + node.depth * 14) + "px";
+    const superseded = counted.usage_superseded;
+    const note = superseded ? "counted in the span below" : null;
+    const row = el("div", {
+      className: "span-row" + (view.critical.has(span.span_id) ? " critical" : "") + (merged ? " merged" : ""),
+      role: "treeitem", id: "row-" + span.span_id, "aria-level": String(node.depth + 1),
+      "aria-selected": view.selected === node ? "true" : "false",
+      "aria-expanded": node.children.length ? String(open) : null,
       "aria-posinset": String(index + 1), "aria-setsize": String(view.rows.length),
       dataset: { spanId: span.span_id, index: String(index) },
-    }, label, el("div", { className: "track" }, bar), el("div", { className: "dur" }, fmt.ms(span.duration_ms)));
-    node.style.top = index * ROW_HEIGHT + "px";
-    return node;
+    }, label, track,
+    el("div", { className: "tok" + (superseded ? " superseded" : ""), title: note }, usageText(counted)),
+    el("div", { className: "cost" + (superseded ? " superseded" : ""), title: note },
+      counted.cost_usd === null || counted.cost_usd === undefined ? "–" : fmt.cost(counted.cost_usd)),
+    el("div", { className: "dur" }, fmt.ms(span.duration_ms)));
+    row.style.top = index * ROW_HEIGHT + "px";
+    return row;
   }
 
   function renderWindow(force) {
@@ -375,32 +583,43 @@
     view.window = [first, last];
     const fragment = document.createDocumentFragment();
     for (let i = first; i < last; i++) fragment.appendChild(spanRow(i));
-    clear(view.spacer);
-    view.spacer.appendChild(fragment);
+    clear(view.layer);
+    view.layer.appendChild(fragment);
+    const selected = view.selected && view.selected.index >= first && view.selected.index < last;
+    if (selected) waterfall.setAttribute("aria-activedescendant", "row-" + view.selected.span.span_id);
+    else waterfall.removeAttribute("aria-activedescendant");
   }
 
-  function selectSpan(row, focusDetails) {
-    if (!row) return;
-    view.selected = row;
-    const index = view.rows.indexOf(row);
+  function selectSpan(node, focusDetails) {
+    if (!node || node.index < 0) return;
+    const changed = view.selected !== node;
+    view.selected = node;
+    if (changed) view.critical = criticalPath(node);
     const waterfall = $("waterfall");
-    const top = index * ROW_HEIGHT;
+    const top = node.index * ROW_HEIGHT;  // within the rows, which start below the sticky axis
     if (top < waterfall.scrollTop) waterfall.scrollTop = top;
-    else if (top + ROW_HEIGHT > waterfall.scrollTop + waterfall.clientHeight) {
-      waterfall.scrollTop = top + ROW_HEIGHT - waterfall.clientHeight;
+    else if (top + ROW_HEIGHT + AXIS_HEIGHT > waterfall.scrollTop + waterfall.clientHeight) {
+      waterfall.scrollTop = top + ROW_HEIGHT + AXIS_HEIGHT - waterfall.clientHeight;
     }
     renderWindow(true);
-    renderDetails(row.span);
+    if (changed) renderDetails(node.call && !expanded(node) ? node.call.span : node.span, node);
     if (focusDetails) $("details").focus();
   }
 
   function onWaterfallClick(ev) {
-    const node = ev.target.closest(".span-row");
-    if (node) selectSpan(view.rows[Number(node.dataset.index)], false);
+    const row = ev.target.closest(".span-row");
+    if (!row) return;
+    const node = view.rows[Number(row.dataset.index)];
+    if (ev.target.closest(".twisty") && node.children.length) {
+      setExpanded(node, !expanded(node), node);
+    } else {
+      selectSpan(node, false);
+    }
   }
   function onWaterfallKey(ev) {
     if (!view.rows.length) return;
-    const index = view.selected ? view.rows.indexOf(view.selected) : -1;
+    const node = view.selected;
+    const index = node ? node.index : -1;
     const moves = { ArrowDown: 1, ArrowUp: -1, PageDown: 20, PageUp: -20, j: 1, k: -1 };
     if (ev.key in moves) {
       ev.preventDefault();
@@ -408,8 +627,17 @@
     } else if (ev.key === "Home" || ev.key === "End") {
       ev.preventDefault();
       selectSpan(view.rows[ev.key === "Home" ? 0 : view.rows.length - 1], false);
+    } else if (ev.key === "ArrowRight" && node) {
+      ev.preventDefault();
+      if (node.children.length && !expanded(node)) setExpanded(node, true);
+      else if (node.children.length) selectSpan(view.rows[index + 1], false);
+    } else if (ev.key === "ArrowLeft" && node) {
+      ev.preventDefault();
+      if (node.children.length && expanded(node)) setExpanded(node, false);
+      else if (node.parent) selectSpan(shownNode(node.parent), false);
     } else if (ev.key === "Enter") {
       ev.preventDefault();
+      if (!node) selectSpan(view.rows[0], false);
       $("details").focus();
     }
   }
@@ -468,15 +696,23 @@
     return section;
   }
 
-  function renderDetails(span) {
+  // `node` (optional): the waterfall row shown; a merged model call shows its provider span, and says so.
+  function renderDetails(span, node) {
     const box = $("details");
     clear(box);
     const a = span.attributes || {};
     box.appendChild(el("h2", { className: "span-name" }, badge(span.type), " ", span.name));
+    if (node && node.call && node.call.span === span) {
+      box.appendChild(el("p", { className: "muted merged-note" }, `One model call: ${node.span.name} ` +
+        `(${node.span.type}) and the provider's span ${span.name} below it, shown as one row; ` +
+        "expand the row to see both."));
+    }
+    const status = statusWord(span);
     const params = Object.keys(a).filter((k) => k.startsWith("gen_ai.request.") && k !== "gen_ai.request.model")
       .sort().map((k) => [k.slice("gen_ai.request.".length), Array.isArray(a[k]) ? a[k].join(", ") : a[k]]);
     box.appendChild(kv([
-      ["Type", span.type], ["Kind", span.kind], ["Status", span.status, "status-" + span.status],
+      ["Type", span.type], ["Kind", span.kind], ["Status", status.word === "ok" ? "ok" : `${status.word}${status.note ? ": " + status.note : ""}`,
+        "status " + status.cls],
       ["Duration", fmt.ms(span.duration_ms)], ["Started", fmt.time(span.start_ns)],
       ["Model", span.model, "model"], ["Provider", span.provider], ["Operation", span.operation],
       ["Prompt tokens", span.input_tokens === null ? null : fmt.tokens(span.input_tokens), "input-tokens"],
