@@ -1,10 +1,16 @@
-"""Where the trace database lives: ``$TRACEGLASS_DB``, else a per-user data directory."""
+"""Where the trace database lives: ``$TRACEGLASS_DB``, else a per-user data directory.
+
+Either may also be a PostgreSQL URL (``postgresql://`` or ``postgres://``), resolved to a
+:class:`~traceglass.store._postgres_url.DatabaseURL` instead of a ``Path``."""
 
 from __future__ import annotations
 
 import os
 import sys
 from pathlib import Path
+from typing import Union
+
+from traceglass.store._postgres_url import DatabaseURL, as_target
 
 DB_ENV = "TRACEGLASS_DB"
 FILE_NAME = "traces.db"
@@ -29,6 +35,13 @@ def default_db_path() -> Path:
     return data_dir() / FILE_NAME
 
 
-def resolve(path: str | os.PathLike[str] | None) -> Path:
-    """The database path for an optional explicit ``path``."""
-    return Path(path).expanduser() if path else default_db_path()
+def resolve(path: str | os.PathLike[str] | DatabaseURL | None) -> Union[Path, DatabaseURL]:
+    """The database for an optional explicit ``path``: a file path, or a PostgreSQL URL."""
+    if not path:
+        path = os.environ.get(DB_ENV, "").strip() or None
+        if path is None:
+            return default_db_path()
+    url = as_target(path)
+    if url is not None:
+        return url
+    return Path(path).expanduser()

@@ -15,12 +15,13 @@ from typing import IO, Any
 
 from traceglass._scores import Score, new_score
 from traceglass._units import as_seconds, parse_duration
-from traceglass.store import _paths, _sqlite
+from traceglass.store import _open, _paths
 from traceglass.store._alert_models import AlertRecord, AlertState, TraceBreach, TraceQuery, WindowMetrics, WindowQuery
 from traceglass.store._backend import Backend
 from traceglass.store._eval_models import DatasetInfo, EvalResultRecord, EvalRunRecord
 from traceglass.store._filter import GROUPS, TraceFilter
 from traceglass.store._models import ScorePage, SpanNode, StatsRow, Trace, TracePage
+from traceglass.store._postgres_url import DatabaseURL
 from traceglass.store._session_models import Session, SessionPage, UserPage
 from traceglass.store._time import TimeLike
 from traceglass.store._timeseries_models import BUCKETS, SERIES_GROUPS, SeriesQuery, TimeSeries
@@ -49,9 +50,10 @@ class TraceStore:
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, create: bool = True,
                  read_only: bool = False) -> None:
-        self.path: Path = _paths.resolve(path)
+        # A file path, or a PostgreSQL URL (a DatabaseURL: it prints with its password masked).
+        self.path: Path | DatabaseURL = _paths.resolve(path)
         self.read_only = read_only
-        self._db: Backend = _sqlite.open_backend(self.path, create=create, read_only=read_only)
+        self._db: Backend = _open.open_backend(self.path, create=create, read_only=read_only)
         self._writer: TraceWriter | None = None  # upsert_span's, opened at its first call
         self._closed = False
         self._lock = threading.RLock()
@@ -390,7 +392,7 @@ class TraceStore:
                 return self.export(file, trace_id=trace_id, project=project, since=since, until=until,
                                    progress=progress)
         # A second connection: a long export must not hold the lock other callers need.
-        db = _sqlite.open_backend(self.path, read_only=True)  # opened (and migrated) by self._db already
+        db = _open.open_backend(self.path, read_only=True)  # opened (and migrated) by self._db already
         try:
             total, spans = db.export_spans(trace_id=trace_id, project=project, since=since, until=until)
             done = 0

@@ -24,7 +24,8 @@ from opentelemetry.sdk.trace import ReadableSpan
 
 from traceglass._scores import BOOLEAN, CATEGORICAL, Score, ScoreError, new_score
 from traceglass._units import as_seconds, parse_size
-from traceglass.store import _paths, _schema, _sqlite, _upsert
+from traceglass.store import _open, _paths, _schema, _sqlite, _upsert
+from traceglass.store._backend import Backend
 from traceglass.store._models import SpanNode
 from traceglass.store._rows import row_from_parts, row_from_span
 
@@ -75,7 +76,7 @@ class TraceWriter:
         self._stop = threading.Event()  # set by close(): ends a retry's wait
         self._lock = threading.Lock()
         self._retention_lock = threading.Lock()
-        self._db: _sqlite.SQLiteBackend | None = None
+        self._db: Backend | None = None
         self._pid = os.getpid()
         self._last_retention = float("-inf")
         self._retention_thread: threading.Thread | None = None
@@ -102,7 +103,7 @@ class TraceWriter:
         body = span if isinstance(span, Mapping) else {}
         trace_id, span_id = body.get("trace_id"), body.get("span_id")
 
-        def upsert(db: _sqlite.SQLiteBackend) -> SpanNode:
+        def upsert(db: Backend) -> SpanNode:
             existing = None
             if isinstance(trace_id, str) and isinstance(span_id, str):
                 existing = db.span_parts(trace_id, span_id)
@@ -168,7 +169,7 @@ class TraceWriter:
         return f"TraceWriter({str(self.path)!r})"
 
     # -- internals ---------------------------------------------------------------------------
-    def _run(self, step: Callable[[_sqlite.SQLiteBackend], T]) -> T:
+    def _run(self, step: Callable[[Backend], T]) -> T:
         """``step(db)`` under our lock, retried while another connection holds the write lock, for at
         most ``retry_for`` seconds (or until close); the error given up on is raised."""
         deadline = time.monotonic() + self.retry_for
@@ -180,7 +181,7 @@ class TraceWriter:
                 with self._lock:
                     return step(self._connection())
             except self.STORAGE_ERRORS as exc:
-                if not _sqlite.SQLiteBackend.is_busy(exc):
+                if not _open.is_busy(exc):
                     self._drop_connection()  # the next write starts from a fresh connection
                     raise
                 left = deadline - time.monotonic()
@@ -192,7 +193,7 @@ class TraceWriter:
                     raise
                 pause = min(pause * 2, _MAX_PAUSE_S)
 
-    def _connection(self) -> _sqlite.SQLiteBackend:
+    def _connection(self) -> Backend:
         """The write connection (caller holds ``_lock``), opened anew after a fork or a deleted file."""
         if self._db is not None and self._pid != os.getpid():
             # A forked child must not use its parent's connection (nor its thread); open its own.
@@ -203,7 +204,7 @@ class TraceWriter:
             self._close_db(stale=True)
         if self._db is None:
             # Short waits for the lock: the retry loop does the rest, and close() can end it.
-            self._db = _sqlite.open_writer(self.path, busy_timeout_ms=min(self._busy_timeout_ms, _ATTEMPT_WAIT_MS),
+            self._db = _open.open_writer(self.path, busy_timeout_ms=min(self._busy_timeout_ms, _ATTEMPT_WAIT_MS),
                                            checkpoint_busy_timeout_ms=self._busy_timeout_ms,
                                            on_connect=self._on_connect)
             self._pid = os.getpid()
@@ -245,7 +246,7 @@ class TraceWriter:
     def _apply_retention(self) -> None:
         try:
             with suppress_instrumentation():
-                db = _sqlite.open_backend(self.path, create=False, busy_timeout_ms=self._busy_timeout_ms)
+                db = _open.open_backend(self.path, create=False, busy_timeout_ms=self._busy_timeout_ms)
                 try:
                     # A short pause between slices lets writes take the write lock in between.
                     db.prune(older_than=self.max_age, max_size=self.max_size, pause=0.001)

@@ -1,0 +1,275 @@
+"""The read queries on PostgreSQL: a span, a trace as a tree, the filtered trace list, statistics,
+span rows for export.
+
+The statements of :mod:`._queries` (SQLite) in PostgreSQL's dialect, with the same ordering and
+cursors (newest first by start time, then trace id, compared byte by byte); rows read back through
+the same readers (``span_node``, ``summary_fields``), so both backends return equal objects. The
+content search is ``ILIKE`` over span names and the stored JSON (attributes, events), which pg_trgm
+indexes serve when the schema could create them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from traceglass._pricing import model_candidates
+from traceglass.store import _postgres_scores as scores
+from traceglass.store._filter import GROUPS, TraceFilter
+from traceglass.store._models import SpanNode, StatsRow, Trace, TracePage, TraceSummary
+from traceglass.store._queries import (
+    SPAN_SELECT,
+    TRACE_COLUMNS,
+    _key,
+    _like,
+    _rank,
+    _time,
+    decode_cursor,
+    encode_cursor,
+    hex_prefix,
+    model_family,
+    span_node,
+    summary_fields,
+)
+from traceglass.store._time import NS_MAX, TimeLike
+
+_SPAN_KEY = " WHERE s.trace_no = (SELECT id FROM traces WHERE trace_id = %s) AND s.span_id = %s"
+_SPAN_PARTS = """SELECT s.trace_id, s.span_id, s.parent_id, s.name, s.kind, s.start_ns, s.end_ns, s.status,
+    s.status_message, d.attributes, d.events, d.links, d.resource
+    FROM spans s LEFT JOIN span_data d ON d.id = s.id""" + _SPAN_KEY
+# The distinct stored models, one index seek each (a loose scan of spans_model).
+DISTINCT_MODELS = """WITH RECURSIVE m(name) AS (
+    SELECT min(model) FROM spans WHERE model IS NOT NULL
+    UNION ALL
+    SELECT (SELECT min(model) FROM spans WHERE model > m.name) FROM m WHERE m.name IS NOT NULL)
+    SELECT name FROM m WHERE name IS NOT NULL"""
+_EXPORT_PAGE = 1000
+_EXPORT_SELECT = SPAN_SELECT.replace("s.superseded", "s.superseded, s.id", 1)
+
+
+def span_parts(conn: Any, trace_id: str, span_id: str) -> dict[str, Any] | None:
+    row = conn.execute(_SPAN_PARTS, (trace_id.lower(), span_id.lower())).fetchone()
+    if row is None:
+        return None
+    parts = dict(zip(("trace_id", "span_id", "parent_id", "name", "kind", "start_ns", "end_ns", "status",
+                      "status_message"), row[:9]))
+    for key, text, empty in zip(("attributes", "events", "links", "resource"), row[9:], ({}, [], [], {})):
+        parts[key] = json.loads(text) if text else empty
+    return parts
+
+
+def get_span(conn: Any, trace_id: str, span_id: str) -> SpanNode | None:
+    row = conn.execute(SPAN_SELECT + _SPAN_KEY, (trace_id.lower(), span_id.lower())).fetchone()
+    return None if row is None else span_node(row)
+
+
+def _head(conn: Any, trace_id: str) -> Any:
+    return conn.execute(f"SELECT t.id, {TRACE_COLUMNS} FROM traces t WHERE t.trace_id = %s", (trace_id,)).fetchone()
+
+
+def get_trace(conn: Any, trace_id: str, *, prefix: bool = False) -> Trace | None:
+    trace_id = trace_id.strip().lower()
+    head = _head(conn, trace_id)
+    if head is None and prefix and hex_prefix(trace_id):
+        found = [r[0] for r in conn.execute("SELECT trace_id FROM traces WHERE trace_id LIKE %s LIMIT 2",
+                                            (trace_id + "%",))]
+        if len(found) > 1:
+            count = conn.execute("SELECT count(*) FROM traces WHERE trace_id LIKE %s", (trace_id + "%",)).fetchone()[0]
+            raise ValueError(f"trace id prefix {trace_id!r} matches {count} traces; give more of the id")
+        if found:
+            head = _head(conn, found[0])
+    if head is None:
+        return None
+    trace_no, head = head[0], head[1:]
+    spans = [span_node(r) for r in conn.execute(f"{SPAN_SELECT} WHERE s.trace_no = %s ORDER BY s.start_ns, s.id",
+                                                 (trace_no,))]
+    by_id = {span.span_id: span for span in spans}
+    roots = []
+    for span in spans:
+        parent = by_id.get(span.parent_id) if span.parent_id else None
+        (parent.children if parent is not None else roots).append(span)
+    root = next((s for s in roots if s.parent_id is None), roots[0] if roots else None)
+    trace = Trace(*summary_fields(head), root=root, roots=roots, spans=spans)
+    trace.scores = scores.trace_scores(conn, trace.trace_id)
+    for score in trace.scores:
+        span = by_id.get(score.span_id) if score.span_id else None
+        if span is not None:
+            span.scores.append(score)
+    return trace
+
+
+def models_matching(conn: Any, model: str) -> list[str]:
+    """The stored model names a ``model`` filter matches (as ``_queries.models_matching``)."""
+    wanted = model.strip().lower()
+    return [name for (name,) in conn.execute(DISTINCT_MODELS)
+            if isinstance(name, str) and name.strip() and wanted in model_candidates(name)]
+
+
+def list_traces(conn: Any, where: TraceFilter, *, limit: int = 50, cursor: str | None = None) -> TracePage:
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
+        raise ValueError(f"limit must be a positive integer, got {limit!r}")
+    clauses: list[str] = []
+    params: list[Any] = []
+
+    def add(clause: str, *values: Any) -> None:
+        clauses.append(clause)
+        params.extend(values)
+
+    if where.project is not None:
+        add("t.project = %s", where.project)
+    if where.trace_id:
+        add("t.trace_id LIKE %s", (hex_prefix(where.trace_id) or "-") + "%")
+    if where.session is not None:
+        add("t.session_id = %s", where.session)
+    if where.user is not None:
+        add("t.user_id = %s", where.user)
+    if where.status is not None:
+        add("t.status = %s", where.status.upper())
+    if where.since_ns is not None:
+        add("t.start_ns >= %s", where.since_ns)
+    if where.until_ns is not None:
+        add("t.start_ns < %s", where.until_ns)
+    if where.min_cost_usd is not None:
+        add("t.cost_usd >= %s", where.min_cost_usd)
+    if where.min_latency_ns is not None:
+        add("t.duration_ns >= %s", where.min_latency_ns)
+    if where.span_type is not None:
+        add("EXISTS (SELECT 1 FROM spans s WHERE s.trace_no = t.id AND s.span_type = %s)", where.span_type)
+    if where.model is not None:
+        add("EXISTS (SELECT 1 FROM spans s WHERE s.trace_no = t.id AND s.model = ANY(%s))",
+            models_matching(conn, where.model))
+    if where.search:
+        # SQLite's LIKE ignores ASCII case; ILIKE does too (and beyond ASCII).
+        pattern = _like(where.search).replace("\x00", "\ufffd")
+        add("(EXISTS (SELECT 1 FROM spans s WHERE s.trace_no = t.id AND s.name ILIKE %s)"
+            " OR EXISTS (SELECT 1 FROM spans s JOIN span_data d ON d.id = s.id WHERE s.trace_no = t.id"
+            " AND (d.attributes ILIKE %s OR d.events ILIKE %s)))", pattern, pattern, pattern)
+    if where.score_name is not None or where.min_score_value is not None or where.max_score_value is not None:
+        clause, values = scores.filter_clause(where.score_name, where.min_score_value, where.max_score_value)
+        add(clause, *values)
+    if cursor:
+        start, last_id = decode_cursor(cursor)
+        add("(t.start_ns < %s OR (t.start_ns = %s AND t.trace_id < %s))", start, start, last_id)
+    sql = (f"SELECT {TRACE_COLUMNS} FROM traces t {'WHERE ' + ' AND '.join(clauses) if clauses else ''}"
+           " ORDER BY t.start_ns DESC, t.trace_id DESC LIMIT %s")
+    rows = conn.execute(sql, [*params, min(limit, NS_MAX - 1) + 1]).fetchall()
+    traces = [TraceSummary(*summary_fields(row)) for row in rows[:limit]]
+    summaries = scores.trace_summaries(conn, [t.trace_id for t in traces])
+    for summary in traces:
+        summary.scores = summaries.get(summary.trace_id, {})
+    next_cursor = encode_cursor(traces[-1]) if len(rows) > limit else None
+    return TracePage(traces, next_cursor)
+
+
+def types_and_models(conn: Any, trace_ids: Sequence[str]) -> dict[str, tuple[str | None, list[str]]]:
+    if not trace_ids:
+        return {}
+    sql = """SELECT t.trace_id,
+        (SELECT s.span_type FROM spans s WHERE s.trace_no = t.id AND s.span_id = t.root_span_id),
+        ARRAY(SELECT DISTINCT s.model FROM spans s WHERE s.trace_no = t.id AND s.model IS NOT NULL)
+        FROM traces t WHERE t.trace_id = ANY(%s)"""
+    # Sorted here, by code point, as SQLite's binary ORDER BY sorts them.
+    return {trace_id: (span_type, sorted(models)) for trace_id, span_type, models in
+            conn.execute(sql, (list(trace_ids),))}
+
+
+# Per group: the table, the key, which rows count as calls, which rows' tokens and cost count.
+_GROUPS = {
+    "model": ("spans", "model", "model IS NOT NULL AND superseded = 0", "true"),
+    "type": ("spans", "span_type", "true", "superseded = 0"),
+    "project": ("traces", "project", "true", "true"),
+    "user": ("traces", "user_id", "true", "true"),
+    "session": ("traces", "session_id", "true", "true"),
+    "day": ("traces", scores.DAY.format(col="start_ns"), "true", "true"),
+}
+
+
+def _scope(prefix: str, *, since: TimeLike | None, until: TimeLike | None,
+           project: str | None) -> tuple[list[str], list[Any]]:
+    where: list[str] = []
+    params: list[Any] = []
+    if since is not None:
+        where.append(f"{prefix}start_ns >= %s")
+        params.append(_time("since", since))
+    if until is not None:
+        where.append(f"{prefix}start_ns < %s")
+        params.append(_time("until", until))
+    if project is not None:
+        where.append(f"{prefix}project = %s")
+        params.append(project)
+    return where, params
+
+
+def stats(conn: Any, group_by: str = "model", *, since: TimeLike | None = None, until: TimeLike | None = None,
+          project: str | None = None) -> list[StatsRow]:
+    if group_by not in _GROUPS:
+        raise ValueError(f"group_by must be one of {list(GROUPS)}, got {group_by!r}")
+    table, key, calls_filter, usage_filter = _GROUPS[group_by]
+    where, params = _scope("", since=since, until=until, project=project)
+    condition = " AND ".join([calls_filter, *where])
+    # sum() of bigint is numeric in PostgreSQL: it cannot overflow, unlike SQLite's.
+    sums = conn.execute(
+        f"SELECT {key} AS k, count(*), count(*) FILTER (WHERE status = 'ERROR'), "
+        f"sum(CASE WHEN {usage_filter} THEN input_tokens END), sum(CASE WHEN {usage_filter} THEN output_tokens END), "
+        f"sum(CASE WHEN {usage_filter} THEN cost_usd END) FROM {table} WHERE {condition} GROUP BY 1", params).fetchall()
+    durations: dict[Any, list[int]] = {}
+    for k, value in conn.execute(f"SELECT {key}, duration_ns FROM {table} WHERE {condition}"
+                                 " AND duration_ns IS NOT NULL", params):
+        durations.setdefault(k, []).append(value)
+    fold = model_family if group_by == "model" else (lambda k: k)
+    totals: dict[Any, list[Any]] = {}
+    for k, calls, errors, tokens_in, tokens_out, cost in sums:
+        row = totals.setdefault(_key(fold(k)), [0, 0, 0, 0, None])
+        row[0] += calls
+        row[1] += errors or 0
+        row[2] += int(tokens_in or 0)
+        row[3] += int(tokens_out or 0)
+        if cost is not None:
+            row[4] = cost if row[4] is None else row[4] + cost
+    scope, scope_params = _scope("g.", since=since, until=until, project=project)
+    score_groups = scores.group_summaries(conn, group_by, scope, scope_params, lambda k: _key(fold(k)))
+    merged: dict[Any, list[int]] = {}
+    for k, values in durations.items():
+        merged.setdefault(_key(fold(k)), []).extend(values)
+    rows = []
+    for k, (calls, errors, tokens_in, tokens_out, cost) in totals.items():
+        values = sorted(merged.get(k, ()))
+        p50, p95 = ((values[_rank(50, len(values)) - 1] / 1e6, values[_rank(95, len(values)) - 1] / 1e6)
+                    if values else (None, None))
+        rows.append(StatsRow(k, calls, errors, tokens_in, tokens_out, tokens_in + tokens_out, cost, p50, p95,
+                             scores=score_groups.get(k, {})))
+    rows.sort(key=lambda r: (-(r.cost_usd or 0.0), -r.calls, str(r.key)))
+    return rows
+
+
+def count(conn: Any) -> dict[str, int]:
+    traces, spans = conn.execute("SELECT (SELECT count(*) FROM traces), (SELECT count(*) FROM spans)").fetchone()
+    return {"traces": traces, "spans": spans}
+
+
+def export_spans(pool_conn: Any, *, trace_id: str | None, project: str | None, since: TimeLike | None,
+                 until: TimeLike | None) -> tuple[int, Iterator[SpanNode]]:
+    """The number of matching spans and an iterator over them, in row order, read a page at a time
+    (``pool_conn()``: a context manager lending a connection) so no connection is held between pages."""
+    where, params = _scope("s.", since=since, until=until, project=project)
+    if trace_id:
+        where.append("s.trace_no = (SELECT id FROM traces WHERE trace_id = %s)")
+        params.append(trace_id.strip().lower())
+    with pool_conn() as conn:
+        total = conn.execute(f"SELECT count(*) FROM spans s{' WHERE ' + ' AND '.join(where) if where else ''}",
+                             params).fetchone()[0]
+
+    def pages() -> Iterator[SpanNode]:
+        last = -1
+        while True:
+            condition = " WHERE " + " AND ".join([*where, "s.id > %s"])
+            with pool_conn() as conn:
+                rows = conn.execute(f"{_EXPORT_SELECT}{condition} ORDER BY s.id LIMIT {_EXPORT_PAGE}",
+                                    [*params, last]).fetchall()
+            yield from (span_node(row) for row in rows)  # span_node reads the columns before the id
+            if len(rows) < _EXPORT_PAGE:
+                return
+            last = rows[-1][-1]
+
+    return total, pages()

@@ -1,0 +1,177 @@
+"""The scores SQL on PostgreSQL: upsert with the data-type check, read, summarize, filter, delete.
+
+The same statements as :mod:`._scores` (SQLite) in PostgreSQL's dialect; what a score is, how a
+row reads back and how summaries fold are that module's and :mod:`traceglass._scores`'s. Two
+processes storing the first scores of one name with different data types must not both succeed:
+each batch takes a transaction-level advisory lock per name (in name order) before it looks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from traceglass._scores import DATA_TYPES, Score, ScoreError, check_data_type
+from traceglass.store._models import ScorePage
+from traceglass.store._scores import (
+    _COLUMNS,
+    _decode_cursor,
+    _row,
+    score_from_row,
+    summarize,
+)
+from traceglass.store._scores import _time as _score_time
+from traceglass.store._time import NS_MAX, TimeLike
+
+SELECT = f"SELECT {', '.join(_COLUMNS)} FROM scores"
+_UPSERT = (f"INSERT INTO scores ({', '.join(_COLUMNS)}) VALUES ({', '.join(['%s'] * len(_COLUMNS))}) "
+           f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _COLUMNS[1:])}")
+_KNOWN_TYPE = "SELECT data_type FROM scores WHERE name = %s AND id <> %s LIMIT 1"
+# pg_advisory_xact_lock(int, int)'s first key: "tgsc", apart from the schema lock's.
+_NAME_LOCK = 0x74677363
+
+
+def write_scores(conn: Any, scores: Sequence[Score]) -> tuple[list[Score], list[tuple[Score, ScoreError]]]:
+    batch = list({score.id: score for score in scores}.values())
+    if not batch:
+        return [], []
+    stored: list[Score] = []
+    refused: list[tuple[Score, ScoreError]] = []
+    with conn.transaction():
+        for name in sorted({score.name for score in batch}):
+            conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_NAME_LOCK, name))
+        known: dict[str, str] = {}
+        for score in batch:
+            if score.name not in known:
+                row = conn.execute(_KNOWN_TYPE, (score.name, score.id)).fetchone()
+                if row is not None and row[0] in DATA_TYPES:
+                    known[score.name] = row[0]
+            try:
+                check_data_type(score, known)
+            except ScoreError as exc:
+                refused.append((score, exc))
+                continue
+            known[score.name] = score.data_type
+            conn.execute(_UPSERT, tuple(_nul_free(v) for v in _row(score)))
+            stored.append(score)
+    return stored, refused
+
+
+def _nul_free(value: Any) -> Any:
+    return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
+
+
+def delete_score(conn: Any, score_id: str) -> bool:
+    return conn.execute("DELETE FROM scores WHERE id = %s", (score_id,)).rowcount > 0
+
+
+def get_score(conn: Any, score_id: str) -> Score | None:
+    row = conn.execute(f"{SELECT} WHERE id = %s", (score_id,)).fetchone()
+    return None if row is None else score_from_row(row)
+
+
+def trace_scores(conn: Any, trace_id: str) -> list[Score]:
+    return [score_from_row(row) for row in conn.execute(
+        f"{SELECT} WHERE trace_id = %s ORDER BY created_ns, id", (trace_id,))]
+
+
+def list_scores(conn: Any, *, trace_id: str | None = None, name: str | None = None, source: str | None = None,
+                since: TimeLike | None = None, until: TimeLike | None = None, limit: int = 100,
+                cursor: str | None = None) -> ScorePage:
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
+        raise ValueError(f"limit must be a positive integer, got {limit!r}")
+    clauses: list[str] = []
+    params: list[Any] = []
+    if trace_id is not None:
+        clauses.append("trace_id = %s")
+        params.append(trace_id.strip().lower())
+    if name is not None:
+        clauses.append("name = %s")
+        params.append(name.strip())
+    if source is not None:
+        clauses.append("source = %s")
+        params.append(source)
+    if since is not None:
+        clauses.append("created_ns >= %s")
+        params.append(_score_time("since", since))
+    if until is not None:
+        clauses.append("created_ns < %s")
+        params.append(_score_time("until", until))
+    if cursor:
+        created, last_id = _decode_cursor(cursor)
+        clauses.append("(created_ns < %s OR (created_ns = %s AND id < %s))")
+        params.extend((created, created, last_id))
+    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    rows = conn.execute(f"{SELECT}{where} ORDER BY created_ns DESC, id DESC LIMIT %s",
+                        [*params, min(limit, NS_MAX - 1) + 1]).fetchall()
+    scores = [score_from_row(row) for row in rows[:limit]]
+    next_cursor = f"{rows[limit - 1][10]}.{rows[limit - 1][0]}" if len(rows) > limit else None
+    return ScorePage(scores, next_cursor)
+
+
+_GROUP_TAIL = "name, label, count(*), coalesce(sum(value), 0.0), count(value)"
+
+
+def trace_summaries(conn: Any, trace_ids: Sequence[str]) -> dict[str, dict[str, dict[str, Any]]]:
+    if not trace_ids:
+        return {}
+    rows = conn.execute(f"SELECT trace_id, {_GROUP_TAIL} FROM scores WHERE trace_id = ANY(%s) "
+                        "GROUP BY trace_id, name, label", (list(trace_ids),))
+    return summarize(rows)
+
+
+def filter_clause(name: str | None, min_score: float | None, max_score: float | None) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if name is not None:
+        clauses.append("name = %s")
+        params.append(name.strip())
+    if min_score is not None:
+        clauses.append("value >= %s")
+        params.append(min_score)
+    if max_score is not None:
+        clauses.append("value <= %s")
+        params.append(max_score)
+    return f"t.trace_id IN (SELECT trace_id FROM scores WHERE {' AND '.join(clauses)})", params
+
+
+DAY = "to_char(to_timestamp({col} / 1000000000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+_SUMS = """(SELECT trace_id, span_id, name, label, count(*) AS n, coalesce(sum(value), 0.0) AS total,
+    count(value) AS counted FROM scores GROUP BY trace_id, span_id, name, label)"""
+_TRACE_KEYS = {"project": "g.project", "user": "g.user_id", "session": "g.session_id",
+               "day": DAY.format(col="g.start_ns")}
+_BY_TRACE = """SELECT {key}, c.name, c.label, sum(c.n), sum(c.total), sum(c.counted)
+    FROM {sums} c JOIN traces g ON g.trace_id = c.trace_id WHERE {where} GROUP BY 1, 2, 3"""
+_BY_TYPE = """SELECT g.span_type, c.name, c.label, sum(c.n), sum(c.total), sum(c.counted)
+    FROM {sums} c JOIN traces t ON t.trace_id = c.trace_id
+    JOIN spans g ON g.trace_no = t.id AND g.span_id = CASE WHEN c.span_id IS NOT NULL AND EXISTS
+        (SELECT 1 FROM spans x WHERE x.trace_no = t.id AND x.span_id = c.span_id) THEN c.span_id
+        ELSE t.root_span_id END
+    WHERE {where} GROUP BY 1, 2, 3"""
+_BY_MODEL = """SELECT c.no, g.model, c.name, c.label, c.value
+    FROM scores c JOIN traces t ON t.trace_id = c.trace_id JOIN spans g ON g.trace_no = t.id
+    WHERE g.model IS NOT NULL AND g.superseded = 0 AND {where} AND (c.span_id IS NULL OR g.span_id = c.span_id
+        OR NOT EXISTS (SELECT 1 FROM spans x WHERE x.trace_no = t.id AND x.span_id = c.span_id
+                       AND x.model IS NOT NULL AND x.superseded = 0))"""
+
+
+def group_summaries(conn: Any, group_by: str, where: list[str], params: list[Any],
+                    fold: Callable[[Any], Any]) -> dict[Any, dict[str, dict[str, Any]]]:
+    """Per stats group key: the summary of the scores of its traces (as SQLite's)."""
+    condition = " AND ".join(where) or "true"
+    if group_by == "model":
+        seen: set[tuple[Any, Any]] = set()
+        rows: list[tuple[Any, ...]] = []
+        for number, model, name, label, value in conn.execute(_BY_MODEL.format(where=condition), params):
+            key = fold(model)
+            if (number, key) not in seen:
+                seen.add((number, key))
+                counted = isinstance(value, (int, float))
+                rows.append((key, name, label, 1, value if counted else 0.0, int(counted)))
+        return summarize(rows)
+    if group_by == "type":
+        sql = _BY_TYPE.format(sums=_SUMS, where=condition)
+    else:
+        sql = _BY_TRACE.format(key=_TRACE_KEYS[group_by], sums=_SUMS, where=condition)
+    return summarize((fold(key), name, label, int(n), float(total), int(counted))
+                     for key, name, label, n, total, counted in conn.execute(sql, params))

@@ -1,0 +1,95 @@
+"""Write a batch of span rows into PostgreSQL and refresh their traces' summaries, in one transaction.
+
+Several processes may write spans of the same trace at once (server replicas behind a load
+balancer). Each batch first upserts its traces' summary rows, in trace id order, which takes a row
+lock on each: a second writer of the same trace waits there until the first commits, then reads
+the spans the first wrote. The summary is then computed from every stored span plus the batch, by
+the same code SQLite's writer uses (:func:`traceglass.store._writer._summaries`, the roll-up
+rule), so it is right whoever wrote which span. Locking in one order keeps two writers of the same
+traces from deadlocking (a deadlock the server reports anyway is retried, see ``is_busy``).
+
+Spans are upserted by their (trace_no, span_id) key: a span exported again (a retried export)
+replaces itself. Rows go in as multi-row ``VALUES`` lists, as few statements as the server's
+65,535-parameter cap allows.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from itertools import chain
+from typing import Any
+
+from traceglass.store._rows import DATA_COLUMNS, SPAN_COLUMNS, SpanRow
+from traceglass.store._writer import _summaries
+
+_MAX_PARAMS = 65535
+_PLACEHOLDERS = """INSERT INTO traces (trace_id, start_ns, status, span_count, error_count, input_tokens,
+    output_tokens, total_tokens)
+    SELECT t, 0, 'OK', 0, 0, 0, 0, 0 FROM unnest(%s::text[]) AS t ORDER BY t
+    ON CONFLICT (trace_id) DO UPDATE SET trace_id = excluded.trace_id RETURNING trace_id, id"""
+_STORED = """SELECT trace_no, span_id, parent_id, name, project, start_ns, end_ns, status, input_tokens,
+    output_tokens, cost_usd, session_id, user_id, superseded, id FROM spans WHERE trace_no = ANY(%s)"""
+_SPAN_FIELDS = ("trace_no", *SPAN_COLUMNS, "superseded")
+_SPAN_HEAD = f"INSERT INTO spans ({', '.join(_SPAN_FIELDS)}) VALUES "
+_SPAN_TAIL = (" ON CONFLICT (trace_no, span_id) DO UPDATE SET "
+              + ", ".join(f"{c} = excluded.{c}" for c in _SPAN_FIELDS[1:]) + " RETURNING trace_no, span_id, id")
+_DATA_HEAD = f"INSERT INTO span_data (id, {', '.join(DATA_COLUMNS)}) VALUES "
+_DATA_TAIL = " ON CONFLICT (id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in DATA_COLUMNS)
+_SUMMARY = """UPDATE traces SET root_span_id = %s, name = %s, project = %s, start_ns = %s, end_ns = %s,
+    duration_ns = %s, status = %s, span_count = %s, error_count = %s, input_tokens = %s, output_tokens = %s,
+    total_tokens = %s, cost_usd = %s, session_id = %s, user_id = %s WHERE id = %s"""
+_FLAG = "UPDATE spans SET superseded = %s WHERE id = ANY(%s)"
+
+
+def write_rows(conn: Any, rows: Sequence[SpanRow]) -> None:
+    """Upsert ``rows`` and refresh their traces in one transaction (``conn`` in autocommit mode)."""
+    if not rows:
+        return
+    # A span given twice is stored once: the last copy wins.
+    batch = list({(row.trace_id, row.span[1]): row for row in rows}.values())
+    batch = [SpanRow(row.trace_id, _clean(row.span), _clean(row.data)) for row in batch]
+    with conn.transaction():
+        trace_ids = sorted({row.trace_id for row in batch})
+        numbers: dict[str, int] = dict(conn.execute(_PLACEHOLDERS, (trace_ids,)).fetchall())
+        stored = {(r[0], r[1]): tuple(r) for r in conn.execute(_STORED, (list(numbers.values()),))}
+        # Every trace of the batch now has a (locked) row: all are "known", a new one with no spans.
+        summaries, flagged, flips = _summaries(batch, numbers, numbers, stored)
+        spans = [(numbers[row.trace_id], *row.span, int((row.trace_id, row.span[1]) in flagged)) for row in batch]
+        ids: dict[tuple[int, str], int] = {}
+        for returned in _insert(conn, _SPAN_HEAD, _SPAN_TAIL, len(_SPAN_FIELDS), spans):
+            ids[(returned[0], returned[1])] = returned[2]
+        data = [(ids[(numbers[row.trace_id], row.span[1])], *row.data) for row in batch]
+        _insert(conn, _DATA_HEAD, _DATA_TAIL, len(DATA_COLUMNS) + 1, data)
+        with conn.cursor() as cursor:
+            # summary: (trace number, trace id, root span id, name, ..., user id)
+            cursor.executemany(_SUMMARY, [(*s[2:], s[0]) for s in summaries])
+            for value in (0, 1):
+                if flips[value]:
+                    cursor.execute(_FLAG, (value, flips[value]))
+
+
+def _insert(conn: Any, head: str, tail: str, width: int, values: list[tuple]) -> list[tuple]:
+    """Insert ``values`` in as few statements as the parameter cap allows; the rows returned."""
+    returned: list[tuple] = []
+    per = max(1, _MAX_PARAMS // width)
+    for i in range(0, len(values), per):
+        chunk = values[i:i + per]
+        cursor = conn.execute(_values_sql(head, tail, width, len(chunk)), list(chain.from_iterable(chunk)))
+        if cursor.description is not None:
+            returned.extend(cursor.fetchall())
+    return returned
+
+
+@functools.lru_cache(maxsize=64)
+def _values_sql(head: str, tail: str, width: int, count: int) -> str:
+    row = "(" + ",".join(["%s"] * width) + ")"
+    return head + ",".join([row] * count) + tail
+
+
+def _clean(values: tuple) -> tuple:
+    """PostgreSQL text cannot hold NUL characters (SQLite's can): each becomes U+FFFD. JSON text
+    holds them escaped already, so only plain columns (a span name, a status message) change."""
+    if not any(isinstance(v, str) and "\x00" in v for v in values):
+        return values
+    return tuple(v.replace("\x00", "\ufffd") if isinstance(v, str) else v for v in values)
