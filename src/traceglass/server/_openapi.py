@@ -137,7 +137,7 @@ def _time_series(point: dict[str, Any], key: str, description: str) -> dict[str,
 
 _SEEN: dict[str, Any] = {
     "first_seen_ns": {"type": "integer", "description": "the start of the earliest trace"},
-    "last_seen_ns": {"type": "integer", "description": "the end (else the start) of the latest trace"},
+    "last_seen_ns": {"type": "integer", "description": "the start of the latest trace"},
     "errors": {"type": "integer", "description": "traces whose status is ERROR"},
     "input_tokens": {"type": "integer"}, "output_tokens": {"type": "integer"}, "total_tokens": {"type": "integer"},
     "cost_usd": _nullable("number"), "scores": _ref("ScoreSummary"),

@@ -16,7 +16,7 @@ class _Usage:
     """Totals over a group of traces (a session's turns, a user's calls)."""
 
     first_seen_ns: int  # the start of the earliest trace
-    last_seen_ns: int  # the end (else the start) of the latest trace
+    last_seen_ns: int  # the start of the latest trace (what pages are ordered by)
     errors: int  # traces whose status is ERROR
     input_tokens: int
     output_tokens: int

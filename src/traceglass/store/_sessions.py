@@ -19,19 +19,21 @@ from traceglass.store._session_models import Session, SessionPage, SessionSummar
 from traceglass.store._time import NS_MAX, NS_MIN
 from traceglass.store._turn_text import turn_texts
 
-_LAST = "max(coalesce(end_ns, start_ns))"
 # The totals of a group of traces; ``{sum}`` is sum(), or total() when a hand-written row's huge
 # counts overflow a 64-bit sum.
-_TOTALS = (f"min(start_ns), {_LAST} AS last_seen, sum(CASE WHEN status = 'ERROR' THEN 1 ELSE 0 END), "
+_TOTALS = ("min(start_ns), max(start_ns), sum(CASE WHEN status = 'ERROR' THEN 1 ELSE 0 END), "
            "{sum}(input_tokens), {sum}(output_tokens), {sum}(total_tokens), {sum}(cost_usd)")
+_WALK_BATCH = 500
 
 
 def _scope(since_ns: int | None, until_ns: int | None, project: str | None, user: str | None = None,
-           prefix: str = "") -> tuple[list[str], list[Any]]:
+           prefix: str = "", plus: str = "") -> tuple[list[str], list[Any]]:
+    """Clauses keeping the traces of a time range, project and user (``plus``: "+" keeps SQLite on
+    the group key's index rather than the project's or user's)."""
     where: list[str] = []
     params: list[Any] = []
     for clause, value in ((f"{prefix}start_ns >= ?", since_ns), (f"{prefix}start_ns < ?", until_ns),
-                          (f"{prefix}project = ?", project), (f"{prefix}user_id = ?", user)):
+                          (f"{plus}{prefix}project = ?", project), (f"{plus}{prefix}user_id = ?", user)):
         if value is not None:
             where.append(clause)
             params.append(value)
@@ -76,39 +78,82 @@ def _usage(row: Sequence[Any]) -> dict[str, Any]:
             "total_tokens": numbers[2], "cost_usd": _float(cost)}
 
 
-def _page(conn: sqlite3.Connection, key: str, extra: str, where: list[str], params: list[Any], limit: int,
-          cursor: str | None, what: str) -> tuple[list[tuple], str | None]:
-    """Groups of traces by ``key``, the latest active first, one page after ``cursor``."""
+def _latest(conn: sqlite3.Connection, key: str, where: list[str], params: list[Any], plus_where: list[str],
+            limit: int, cursor: str | None, what: str) -> tuple[list[str], str | None]:
+    """One page of the group ids (session or user ids) in scope, the latest active first (by their
+    latest trace's start, then id, both descending), and the cursor of the next page.
+
+    The traces are walked newest first (over the start-time index) until the page is full, so a
+    page costs the traces it passes, not a grouping of the whole table. With a cursor the walk
+    starts at its time, and an id met there is skipped when it has a later trace in scope (it was
+    on an earlier page): one index seek each.
+    """
     _check_limit(limit)
-    having, having_params = "", []
+    walk, walk_params = list(where), list(params)
+    after: tuple[int, str] | None = None
     if cursor:
-        last_ns, last_key = decode_cursor(cursor, what)
-        having = f" HAVING {_LAST} < ? OR ({_LAST} = ? AND {key} < ?)"
-        having_params = [last_ns, last_ns, last_key]
-    # The unary + keeps SQLite off the (key, start_ns) index for the grouping: it would fetch every
-    # trace row at random through it; one pass over the table and a temporary B-tree are faster.
-    condition = " AND ".join([f"{key} IS NOT NULL", *where])
-    sql = (f"SELECT +{key} AS k, count(*), {extra}{_TOTALS} FROM traces WHERE {condition} GROUP BY k{having} "
-           "ORDER BY last_seen DESC, k DESC LIMIT ?")
-    rows = _grouped(conn, sql, [*params, *having_params, min(limit, NS_MAX - 1) + 1])
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        next_cursor = encode_cursor(last[-6], _text(last[0]) or "")
-    # A key stored as a number or bytes (a hand-written row) reads as text.
-    return [(_text(row[0]), *row[1:]) for row in rows], next_cursor
+        after = decode_cursor(cursor, what)
+        walk.append("start_ns <= ?")
+        walk_params.append(after[0])
+    # The unary + keeps SQLite on the start-time index (or the project's or user's, also ordered by
+    # start time) instead of the key's own, which would sort every trace.
+    rows = conn.execute(f"SELECT {key}, start_ns FROM traces WHERE {' AND '.join([f'+{key} IS NOT NULL', *walk])} "
+                        "ORDER BY start_ns DESC", walk_params)
+    later = (f"SELECT 1 FROM traces WHERE {' AND '.join([f'{key} = ?', 'start_ns > ?', *plus_where])} LIMIT 1")
+    found: dict[str, int] = {}
+    skipped: set[str] = set()
+    boundary: int | None = None  # the start of the (limit+1)-th id: ids tied with it still count
+    while True:
+        batch = rows.fetchmany(_WALK_BATCH)
+        for value, start in batch:
+            if boundary is not None and start != boundary:
+                break
+            if not isinstance(value, str) or value in found or value in skipped or not isinstance(start, int):
+                continue
+            if after is not None and (conn.execute(later, [value, after[0], *params]).fetchone() is not None
+                                      or (start == after[0] and value >= after[1])):
+                skipped.add(value)
+                continue
+            found[value] = start
+            if len(found) > limit and boundary is None:
+                boundary = start
+        else:
+            if batch:
+                continue
+        break
+    ordered = sorted(found.items(), key=lambda item: (item[1], item[0]), reverse=True)
+    next_cursor = encode_cursor(ordered[limit - 1][1], ordered[limit - 1][0]) if len(ordered) > limit else None
+    return [value for value, _ in ordered[:limit]], next_cursor
 
 
-def _score_summaries(conn: sqlite3.Connection, key: str, ids: list[str], where: list[str],
-                     params: list[Any]) -> dict[str, dict[str, Any]]:
-    """Per group id of ``ids``: the summary of the scores of its traces in scope."""
+def _totals(conn: sqlite3.Connection, key: str, extra: str, ids: list[str], where: list[str],
+            params: list[Any]) -> dict[str, tuple]:
+    """Per id of ``ids``: count of traces, ``extra`` columns, then _TOTALS, over its traces in scope."""
     if not ids:
         return {}
+    condition = " AND ".join([f"{key} IN (SELECT value FROM json_each(?))", *where])
+    sql = f"SELECT {key}, count(*), {extra}{_TOTALS} FROM traces WHERE {condition} GROUP BY {key}"
+    return {row[0]: row[1:] for row in _grouped(conn, sql, [json.dumps(ids), *params])}
+
+
+def _score_summaries(conn: sqlite3.Connection, key: str, ids: list[str], where: list[str], params: list[Any],
+                     traces: int) -> dict[str, dict[str, Any]]:
+    """Per group id of ``ids``: the summary of the scores of its ``traces`` traces in scope.
+
+    Read from whichever side is smaller: every score looking up its trace (one seek each), or each
+    trace of the groups looking up its scores; the largest score number bounds how many there are.
+    """
+    if not ids:
+        return {}
+    (bound,) = conn.execute("SELECT coalesce(max(no), 0) FROM scores").fetchone()
+    if not bound:
+        return {}
+    tables = ("scores c CROSS JOIN traces t ON t.trace_id = c.trace_id" if bound < traces
+              else "traces t CROSS JOIN scores c ON c.trace_id = t.trace_id")
     condition = " AND ".join([f"t.{key} IN (SELECT value FROM json_each(?))", *where])
     rows = conn.execute(f"SELECT t.{key}, c.name, c.label, count(*), total(c.value), count(c.value) "
-                        f"FROM traces t JOIN scores c ON c.trace_id = t.trace_id WHERE {condition} "
-                        f"GROUP BY t.{key}, c.name, c.label", [json.dumps(ids), *params])
+                        f"FROM {tables} WHERE {condition} GROUP BY t.{key}, c.name, c.label",
+                        [json.dumps(ids), *params])
     return _scores.summarize(rows)
 
 
@@ -128,26 +173,27 @@ def _session_users(conn: sqlite3.Connection, ids: list[str], where: list[str],
 def sessions(conn: sqlite3.Connection, *, since_ns: int | None, until_ns: int | None, project: str | None,
              user: str | None, limit: int, cursor: str | None) -> SessionPage:
     where, params = _scope(since_ns, until_ns, project, user)
-    rows, next_cursor = _page(conn, "session_id", "", where, params, limit, cursor, "sessions()")
-    ids = [row[0] for row in rows]
-    t_where, t_params = _scope(since_ns, until_ns, project, user, prefix="t.")
-    scores = _score_summaries(conn, "session_id", ids, t_where, t_params)
-    users = _session_users(conn, ids, where, params)
-    out = [SessionSummary(session_id=row[0], turn_count=row[1], users=users.get(row[0], []),
-                          scores=scores.get(row[0], {}), **_usage(row[2:])) for row in rows]
+    plus_where, _ = _scope(since_ns, until_ns, project, user, plus="+")
+    ids, next_cursor = _latest(conn, "session_id", where, params, plus_where, limit, cursor, "sessions()")
+    totals = _totals(conn, "session_id", "", ids, plus_where, params)
+    t_where, t_params = _scope(since_ns, until_ns, project, user, prefix="t.", plus="+")
+    scores = _score_summaries(conn, "session_id", ids, t_where, t_params, sum(row[0] for row in totals.values()))
+    users = _session_users(conn, ids, plus_where, params)
+    out = [SessionSummary(session_id=sid, turn_count=totals[sid][0], users=users.get(sid, []),
+                          scores=scores.get(sid, {}), **_usage(totals[sid][1:])) for sid in ids if sid in totals]
     return SessionPage(out, next_cursor)
 
 
 def users(conn: sqlite3.Connection, *, since_ns: int | None, until_ns: int | None, project: str | None,
           limit: int, cursor: str | None) -> UserPage:
     where, params = _scope(since_ns, until_ns, project)
-    rows, next_cursor = _page(conn, "user_id", "count(DISTINCT session_id), ", where, params, limit, cursor,
-                              "users()")
-    ids = [row[0] for row in rows]
-    t_where, t_params = _scope(since_ns, until_ns, project, prefix="t.")
-    scores = _score_summaries(conn, "user_id", ids, t_where, t_params)
-    out = [UserSummary(user_id=row[0], calls=row[1], sessions=_int(row[2]) or 0, scores=scores.get(row[0], {}),
-                       **_usage(row[3:])) for row in rows]
+    plus_where, _ = _scope(since_ns, until_ns, project, plus="+")
+    ids, next_cursor = _latest(conn, "user_id", where, params, plus_where, limit, cursor, "users()")
+    totals = _totals(conn, "user_id", "count(DISTINCT session_id), ", ids, plus_where, params)
+    t_where, t_params = _scope(since_ns, until_ns, project, prefix="t.", plus="+")
+    scores = _score_summaries(conn, "user_id", ids, t_where, t_params, sum(row[0] for row in totals.values()))
+    out = [UserSummary(user_id=uid, calls=totals[uid][0], sessions=_int(totals[uid][1]) or 0,
+                       scores=scores.get(uid, {}), **_usage(totals[uid][2:])) for uid in ids if uid in totals]
     return UserPage(out, next_cursor)
 
 
@@ -194,6 +240,6 @@ def session(conn: sqlite3.Connection, session_id: str, *, limit: int) -> Session
             span_count=_int(row[7]) or 0, error_count=_int(row[8]) or 0, input_tokens=_int(row[9]) or 0,
             output_tokens=_int(row[10]) or 0, total_tokens=_int(row[11]) or 0, cost_usd=_float(row[12]),
             scores=scores.get(trace_id, {})))
-    summary = _score_summaries(conn, "session_id", [session_id], [], [])
+    summary = _score_summaries(conn, "session_id", [session_id], [], [], head[0])
     return Session(session_id=session_id, turn_count=head[0], users=users.get(session_id, []),
                    scores=summary.get(session_id, {}), turns=turns, **_usage(head[1:]))
