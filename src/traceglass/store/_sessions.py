@@ -3,7 +3,8 @@ table, and one session's turns with what each said.
 
 Everything is read from ``traces`` (one row per trace, carrying its session and user), so a page
 never aggregates spans. The statements keep to SQL that PostgreSQL runs too, but for the list of
-ids, passed as one JSON array (``json_each``), and ``total()`` in the overflow fallback.
+ids, passed as one JSON array (``json_each``), ``typeof`` in the overflow fallback and the unary ``+``
+that steers SQLite's choice of index.
 """
 
 from __future__ import annotations
@@ -19,10 +20,14 @@ from traceglass.store._session_models import Session, SessionPage, SessionSummar
 from traceglass.store._time import NS_MAX, NS_MIN
 from traceglass.store._turn_text import turn_texts
 
-# The totals of a group of traces; ``{sum}`` is sum(), or total() when a hand-written row's huge
-# counts overflow a 64-bit sum.
+# The totals of a group of traces. ``{tokens}``/``{cost}`` are plain sums, or, when a hand-written
+# row's huge counts overflow a 64-bit sum, sums of only the plausible values (as stats does).
 _TOTALS = ("min(start_ns), max(start_ns), sum(CASE WHEN status = 'ERROR' THEN 1 ELSE 0 END), "
-           "{sum}(input_tokens), {sum}(output_tokens), {sum}(total_tokens), {sum}(cost_usd)")
+           "{tokens[0]}, {tokens[1]}, {tokens[2]}, {cost}")
+_PLAIN = {"tokens": [f"sum({c})" for c in ("input_tokens", "output_tokens", "total_tokens")], "cost": "sum(cost_usd)"}
+_CHECKED = {"tokens": [f"sum(CASE WHEN typeof({c}) = 'integer' AND {c} BETWEEN 0 AND 1000000000000 THEN {c} END)"
+                       for c in ("input_tokens", "output_tokens", "total_tokens")],
+            "cost": "sum(CASE WHEN typeof(cost_usd) IN ('real', 'integer') AND abs(cost_usd) <= 1e12 THEN cost_usd END)"}
 _WALK_BATCH = 500
 
 
@@ -62,11 +67,11 @@ def _check_limit(limit: Any) -> None:
 
 def _grouped(conn: sqlite3.Connection, sql: str, params: list[Any]) -> list[tuple]:
     try:
-        return conn.execute(sql.format(sum="sum"), params).fetchall()
+        return conn.execute(sql.format(**_PLAIN), params).fetchall()
     except sqlite3.OperationalError as exc:  # "integer overflow": a stored count beyond any real one
         if "overflow" not in str(exc):
             raise
-    return conn.execute(sql.format(sum="total"), params).fetchall()
+    return conn.execute(sql.format(**_CHECKED), params).fetchall()
 
 
 def _usage(row: Sequence[Any]) -> dict[str, Any]:
