@@ -131,11 +131,39 @@ def new_score(
         problems.append(("created_at", f"must be between 1677 and 2262, got {created_at.isoformat()}"))
     if problems:
         raise ScoreError(problems)
-    return Score(
+    score = Score(
         id=score_id or uuid.uuid4().hex, name=name, value=number, label=label, data_type=data_type,
         trace_id=trace_id, span_id=span_id, comment=comment, source=source, user_id=user_id,
         created_at=(created_at or datetime.now(timezone.utc)).astimezone(timezone.utc), metadata=meta,
     )
+    object.__setattr__(score, "_checked", True)  # not a field: Score(...) and dataclasses.replace() lack it
+    return score
+
+
+def checked(score: Any) -> Score:
+    """``score`` as :func:`new_score` would make it, for storing; raises :class:`ScoreError`.
+
+    A Score made by hand (or changed with ``dataclasses.replace``) may hold anything, so it is checked
+    whole. One that ``new_score`` made is frozen apart from its metadata (a dict anyone holding the
+    score can change), so only the metadata is checked again: half the cost of a write was checking
+    scores a second time."""
+    if not isinstance(score, Score):
+        raise ScoreError([("score", f"must be a Score, got {type(score).__name__}")])
+    if type(score) is Score and score.__dict__.get("_checked"):
+        problems: list[tuple[str, str]] = []
+        _metadata(score.metadata, problems)
+        if problems:
+            raise ScoreError(problems)
+        return score
+    if score.data_type == BOOLEAN and score.label in ("true", "false"):
+        value: Any = score.label == "true"
+    elif score.data_type == CATEGORICAL:
+        value = score.label
+    else:
+        value = score.value
+    return new_score(score.name, value, trace_id=score.trace_id, span_id=score.span_id, comment=score.comment,
+                     source=score.source, user_id=score.user_id, metadata=score.metadata, id=score.id,
+                     created_at=score.created_at)
 
 
 def check_data_type(score: Score, known: Mapping[str, str]) -> None:

@@ -226,6 +226,36 @@ def test_write_scores_stores_nothing_invalid_from_a_hand_made_score(tmp_path, ca
     assert len(caplog.records) == 2
 
 
+def test_write_scores_checks_again_what_may_have_changed_since_new_score(tmp_path, caplog):
+    """A score new_score made is stored without its fields checked twice, but its metadata dict can
+    still be changed, and a dataclasses.replace() copy is anyone's: both are checked again."""
+    import dataclasses
+
+    path = tmp_path / "s.db"
+    changed = new_score("ok", 1, trace_id=TRACE_HEX, id="m", metadata={"run": "r1"})
+    changed.metadata["ratio"] = float("nan")  # not JSON: would fail the whole batch's statement
+    renamed = dataclasses.replace(new_score("ok", 1, trace_id=TRACE_HEX, id="r"), name="")
+    fine = new_score("ok", 1, trace_id=TRACE_HEX, id="f", metadata={"run": "r1"})
+    with TraceWriter(path) as writer, caplog.at_level(logging.WARNING, logger="traceglass"):
+        assert writer.write_scores([changed, renamed, fine]) == [fine]
+    assert [(r["id"], r["metadata"]) for r in _stored(path)] == [("f", '{"run": "r1"}')]
+    assert len(caplog.records) == 2
+
+
+def test_a_batch_of_scores_is_checked_in_order_against_the_names_stored_type(tmp_path):
+    path = tmp_path / "s.db"
+    with TraceWriter(path) as writer:
+        writer.write_scores([new_score("tone", "warm", trace_id=TRACE_HEX, id="t0")])
+        batch = [new_score("tone", "cold", trace_id=TRACE_HEX, id="t1"),
+                 new_score("tone", 0.5, trace_id=TRACE_HEX, id="t2"),
+                 new_score("fresh", 0.5, trace_id=TRACE_HEX, id="f1"),
+                 new_score("fresh", "label", trace_id=TRACE_HEX, id="f2"),
+                 new_score("fresh", 0.7, trace_id=TRACE_HEX, id="f3")]
+        assert [s.id for s in writer.write_scores(batch)] == ["t1", "f1", "f3"]
+    assert sorted((r["id"], r["value"], r["label"]) for r in _stored(path)) == [
+        ("f1", 0.5, None), ("f3", 0.7, None), ("t0", None, "warm"), ("t1", None, "cold")]
+
+
 def test_a_read_only_store_refuses_add_score(tmp_path):
     path = tmp_path / "s.db"
     TraceStore(path).close()

@@ -38,6 +38,7 @@ def write_scores(conn: sqlite3.Connection, scores: Sequence[Score]) -> tuple[lis
         return [], []
     stored: list[Score] = []
     refused: list[tuple[Score, ScoreError]] = []
+    rows: list[tuple[Any, ...]] = []
     conn.execute("BEGIN IMMEDIATE")
     try:
         known: dict[str, str] = {}  # the batch's names: stored data types, then the batch's own
@@ -52,8 +53,11 @@ def write_scores(conn: sqlite3.Connection, scores: Sequence[Score]) -> tuple[lis
                 refused.append((score, exc))
                 continue
             known[score.name] = score.data_type
-            conn.execute(_UPSERT, _row(score))
+            rows.append(_row(score))
             stored.append(score)
+        # One statement for the batch: a name's stored type is read before any of its rows is written
+        # (a batch's later scores are checked against its earlier ones through ``known``).
+        conn.executemany(_UPSERT, rows)
         conn.execute("COMMIT")
     except BaseException:
         rollback(conn)

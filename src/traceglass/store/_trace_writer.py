@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.trace import ReadableSpan
 
-from traceglass._scores import BOOLEAN, CATEGORICAL, Score, ScoreError, new_score
+from traceglass._scores import Score, ScoreError, checked
 from traceglass._units import as_seconds, parse_size
 from traceglass.store import _open, _paths, _schema, _sqlite, _upsert
 from traceglass.store._backend import Backend
@@ -137,7 +137,7 @@ class TraceWriter:
         refused: list[tuple[Any, ScoreError]] = []
         for score in scores:
             try:
-                valid.append(_rechecked(score))
+                valid.append(checked(score))
             except ScoreError as exc:
                 refused.append((score, exc))
         if valid:
@@ -262,22 +262,6 @@ class TraceWriter:
         thread = self._retention_thread
         if thread is not None:
             thread.join(timeout)
-
-
-def _rechecked(score: Any) -> Score:
-    """``score`` through the model's checks again: a Score made by hand (not by ``new_score``) may
-    hold anything, and nothing invalid is stored. Raises ScoreError."""
-    if not isinstance(score, Score):
-        raise ScoreError([("score", f"must be a Score, got {type(score).__name__}")])
-    if score.data_type == BOOLEAN and score.label in ("true", "false"):
-        value: Any = score.label == "true"
-    elif score.data_type == CATEGORICAL:
-        value = score.label
-    else:
-        value = score.value
-    return new_score(score.name, value, trace_id=score.trace_id, span_id=score.span_id, comment=score.comment,
-                     source=score.source, user_id=score.user_id, metadata=score.metadata, id=score.id,
-                     created_at=score.created_at)
 
 
 def _after_fork_in_child(ref: weakref.ref[TraceWriter]) -> None:
