@@ -473,8 +473,7 @@
     waterfall.appendChild(view.spacer);
     waterfall.removeAttribute("aria-activedescendant");
     layoutRows();
-    waterfall.scrollTop = 0;
-    renderWindow(true);
+    waterfall.scrollTop = 0;  // the rows are drawn when a span is selected (openTrace selects one)
     const legend = $("legend");
     clear(legend);
     for (const type of Array.from(types).sort()) legend.appendChild(badge(type));
@@ -488,7 +487,8 @@
     while (stack.length) {
       const current = stack.pop();
       out.add(current.span.span_id);
-      const children = current.children.slice().sort((x, y) => endOf(y.span) - endOf(x.span));
+      const children = current.children.length < 2 ? current.children
+        : current.children.slice().sort((x, y) => endOf(y.span) - endOf(x.span));
       let cursor = Infinity;
       for (const child of children) {
         if (endOf(child.span) <= cursor) {
