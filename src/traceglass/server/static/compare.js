@@ -63,7 +63,7 @@
     if (num(a) === null || num(b) === null) return "";
     const d = b - a;
     if (d === 0) return "=";
-    const pct = a !== 0 ? ` (${d > 0 ? "+" : ""}${Math.round((d / Math.abs(a)) * 100)}%)` : "";
+    const pct = a !== 0 ? ` (${d > 0 ? "+" : "−"}${Math.abs(Math.round((d / Math.abs(a)) * 100))}%)` : "";
     return (d > 0 ? "+" : "−") + format(Math.abs(d)) + pct;
   }
 
@@ -146,8 +146,9 @@
       let i = 0, j = 0;
       while (i < n || j < m) {
         if (i < n && j < m && a[start + i] === b[start + j]) { out.push({ op: "same", a: a[start + i], b: b[start + j] }); i++; j++; }
-        else if (j < m && (i === n || lengths[i * width + j + 1] >= lengths[(i + 1) * width + j])) { out.push({ op: "add", b: b[start + j] }); j++; }
-        else { out.push({ op: "del", a: a[start + i] }); i++; }
+        // On a tie the removal comes first, so a changed line reads as "− old" then "+ new".
+        else if (i < n && (j === m || lengths[(i + 1) * width + j] >= lengths[i * width + j + 1])) { out.push({ op: "del", a: a[start + i] }); i++; }
+        else { out.push({ op: "add", b: b[start + j] }); j++; }
       }
     }
     for (let i = endA, j = endB; i < a.length; i++, j++) out.push({ op: "same", a: a[i], b: b[j] });
@@ -175,8 +176,9 @@
     for (let k = 0; k < ops.length;) {
       if (ops[k].op === "same") { box.append(wordLine("same", " ", [["same", ops[k].a]])); k++; continue; }
       const dels = [], adds = [];
-      while (k < ops.length && ops[k].op === "del") dels.push(ops[k++].a);
-      while (k < ops.length && ops[k].op === "add") adds.push(ops[k++].b);
+      for (; k < ops.length && ops[k].op !== "same"; k++) {
+        if (ops[k].op === "del") dels.push(ops[k].a); else adds.push(ops[k].b);
+      }
       changed += dels.length + adds.length;
       const paired = Math.min(dels.length, adds.length);
       for (let p = 0; p < paired; p++) {
