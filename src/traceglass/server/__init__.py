@@ -76,7 +76,7 @@ def serve(
     chosen = resolve_token(host, token)
     app = create_app(db, token=chosen, cors_origins=cors_origins, alerts=alerts, evals=evals,
                      replay=replay)
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on",
+    config = uvicorn.Config(_shutdown.RetryElsewhere(app), host=host, port=port, log_level=log_level, lifespan="on",
                             server_header=False, proxy_headers=False, timeout_graceful_shutdown=shutdown_timeout)
     server = uvicorn.Server(config)
     _announce_when_started(server, announce or _print, dashboard_url(host, port, chosen))

@@ -8,11 +8,16 @@ app's lifespan shutdown, where the writer and the store are closed. Two things a
   handler that was in place before it started. For SIGTERM that is the default action, so the process
   would die "killed by SIGTERM" (status 143) after a clean stop; :func:`sigterm_is_a_clean_exit`
   installs a handler that ignores that replay, so an orchestrator's stop ends with status 0;
+* a request still running when the time is up is cancelled by uvicorn, which would answer it 500 (an
+  OTLP exporter does not retry that): :class:`RetryElsewhere` answers 503 with ``Retry-After``
+  instead, so the exporter sends the batch again, to another replica;
 * one line saying the server is draining, and one when it is done, so a container's log shows both.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -52,3 +57,35 @@ def announce_shutdown(server: Any, announce: Callable[[str], Any], timeout: floa
         announce("traceglass: stopped")
 
     server.shutdown = shutdown_and_announce
+
+
+class RetryElsewhere:
+    """ASGI wrapper: a request cancelled before its answer started (the drain's time is up) gets 503."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: dict[str, Any]) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except asyncio.CancelledError:
+            if started:
+                raise
+            # Only uvicorn's shutdown cancels a request task: answer it, and let the task end quietly
+            # (re-raising would log a traceback per straggler and send a 500).
+            body = json.dumps({"error": "the server is shutting down; retry"}).encode()
+            await send({"type": "http.response.start", "status": 503,
+                        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                                    (b"retry-after", b"1"), (b"connection", b"close")]})
+            await send({"type": "http.response.body", "body": body})
