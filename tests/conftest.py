@@ -24,3 +24,24 @@ def captured():
 
     with capture() as result:
         yield result
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """A throwaway PostgreSQL cluster on 127.0.0.1 for the whole session (see tests/_postgres.py);
+    skips without PostgreSQL's binaries, fails then under CI."""
+    from tests._postgres import start
+
+    cluster, stop = start()
+    try:
+        yield cluster
+    finally:
+        stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster):
+    """The URL of a fresh, empty database of the session's cluster, dropped after the test."""
+    url = postgres_cluster.new_database()
+    yield url
+    postgres_cluster.drop_database(url)

@@ -87,8 +87,15 @@ def make_sdk(path: Path, service: str = "shop", **exporter_options: Any) -> Sdk:
     return Sdk(path, provider, exporter)
 
 
-def rows(path: Path, sql: str, params: tuple = ()) -> list[dict[str, Any]]:
-    """Query the database file directly, rows as dicts."""
+def rows(path: Path | str, sql: str, params: tuple = ()) -> list[dict[str, Any]]:
+    """Query the database directly (a SQLite file, or a PostgreSQL URL: ``?`` marks a parameter in
+    both), rows as dicts."""
+    if isinstance(path, str) and path.startswith("postgresql://"):
+        import psycopg
+        from psycopg.rows import dict_row
+
+        with psycopg.connect(path, autocommit=True, row_factory=dict_row) as pg:
+            return [dict(r) for r in pg.execute(sql.replace("%", "%%").replace("?", "%s"), params)]
     conn = sqlite3.connect(str(path))
     conn.row_factory = sqlite3.Row
     try:

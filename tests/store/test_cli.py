@@ -11,6 +11,7 @@ import pytest
 from ._helpers import BASE_S, make_sdk
 
 from traceglass.cli import main
+from traceglass.store._postgres_url import mask
 
 
 @pytest.fixture
@@ -125,7 +126,7 @@ def test_errors_are_one_line_with_proper_exit_codes(filled, tmp_path):
     assert missing.stderr == f"traceglass: no trace database at {tmp_path / 'nope.db'} (pass --db PATH or set TRACEGLASS_DB)\n"
     assert not (tmp_path / "nope.db").exists()
     unknown = run("show", "ffff", "--db", str(db))
-    assert (unknown.returncode, unknown.stderr) == (1, f"traceglass: no trace 'ffff' in {db}\n")
+    assert (unknown.returncode, unknown.stderr) == (1, f"traceglass: no trace 'ffff' in {mask(str(db))}\n")
     usage = run("stats", "--by", "colour", "--db", str(db))
     assert usage.returncode == 2 and "invalid choice: 'colour'" in usage.stderr
     bad_time = run("traces", "--since", "whenever", "--db", str(db))
@@ -203,7 +204,7 @@ def test_show_takes_a_unique_prefix_and_names_the_count_of_an_ambiguous_one(db_p
         2, f"traceglass: trace id prefix '{shared}' matches {count} traces; give more of the id\n", "")
     for pattern in ("*", "[0-9]", "?"):  # GLOB's wildcards are not a prefix
         wild = run("show", pattern, "--db", str(db_path))
-        assert (wild.returncode, wild.stderr) == (1, f"traceglass: no trace '{pattern}' in {db_path}\n")
+        assert (wild.returncode, wild.stderr) == (1, f"traceglass: no trace '{pattern}' in {mask(str(db_path))}\n")
 
 
 def test_show_content_prints_prompts_and_completions(db_path):

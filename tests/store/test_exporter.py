@@ -125,6 +125,7 @@ def test_superseded_marks_the_outer_layer_of_a_doubly_reported_call(sdk, db_path
         {"name": "generate", "superseded": 1}, {"name": "chat gpt-4o-mini", "superseded": 0}]
 
 
+@pytest.mark.sqlite_only("SQLite's user_version and WAL journal mode")
 def test_schema_version_and_wal(sdk, db_path):
     sdk.span("x", BASE_S, BASE_S + 1)
     conn = sqlite3.connect(str(db_path))
@@ -135,6 +136,7 @@ def test_schema_version_and_wal(sdk, db_path):
         conn.close()
 
 
+@pytest.mark.sqlite_only("the _on_connect seam hooks a sqlite3 connection's statements; PostgreSQL writes run under the same suppression in TraceWriter.write")
 def test_export_runs_with_instrumentation_suppressed(db_path):
     seen = []
 

@@ -118,7 +118,8 @@ def test_prune_by_size_deletes_the_oldest_and_shrinks_the_file(sdk, db_path):
         remaining = [t.trace_id for t in store.list_traces(limit=100).traces]
         assert remaining == list(reversed(ids))[:len(remaining)]  # the newest survive
         assert len(remaining) == 60 - deleted
-    assert db_path.stat().st_size <= limit + 4096 * 4  # free pages went back to the file system
+    if not isinstance(db_path, str):  # SQLite: free pages go back to the file system (PostgreSQL reuses them)
+        assert db_path.stat().st_size <= limit + 4096 * 4
 
 
 def test_exporter_retention_runs_in_the_background(db_path):
@@ -169,6 +170,7 @@ def test_an_empty_database_is_migrated_to_the_current_version(tmp_path):
     assert rows(path, "PRAGMA user_version") == [{"user_version": SCHEMA_VERSION}]
 
 
+@pytest.mark.sqlite_only("builds SQLite databases of schemas 1-6 by hand; PostgreSQL's migration is tested in test_postgres.py")
 def test_migrations_run_forward_and_keep_the_data(sdk, db_path, monkeypatch):
     trace_id = sdk.rag_trace(BASE_S)
     sdk.provider.shutdown()
@@ -267,6 +269,7 @@ def test_a_version_3_database_keeps_its_spans_and_their_data(tmp_path, caplog):
     assert rows(path, "SELECT count(*) AS n FROM span_data d JOIN spans s ON s.id = d.id") == [{"n": 6}]
 
 
+@pytest.mark.sqlite_only("SQLite's page size")
 def test_a_new_database_uses_large_pages(db_path, sdk):
     sdk.rag_trace(BASE_S)
     assert rows(db_path, "PRAGMA page_size") == [{"page_size": _schema.PAGE_SIZE}]

@@ -92,6 +92,7 @@ def test_a_writer_refuses_a_foreign_database_without_switching_it_to_wal(tmp_pat
     assert rows(path, "SELECT body FROM notes") == [{"body": "keep me"}]
 
 
+@pytest.mark.sqlite_only("compares the database file's bytes and directory listing")
 def test_reading_our_database_changes_nothing_in_it(sdk, db_path):
     trace_id = sdk.rag_trace(BASE_S)
     sdk.provider.shutdown()  # closes the writer: the WAL is folded in and removed
@@ -143,6 +144,7 @@ def test_a_reader_sees_what_a_live_writer_commits(db_path):
     sdk.provider.shutdown()
 
 
+@pytest.mark.sqlite_only("SQLite's -shm file in a read-only directory")
 def test_a_read_only_directory_is_read_without_a_shared_memory_file(sdk, db_path, monkeypatch):
     trace_id = sdk.rag_trace(BASE_S)
     sdk.provider.shutdown()

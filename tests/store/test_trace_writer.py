@@ -93,6 +93,7 @@ def test_a_read_only_or_closed_store_does_not_write(tmp_path):
     assert rows(path, "SELECT name FROM spans") == [{"name": "one"}]
 
 
+@pytest.mark.sqlite_only("compares the database file's bytes")
 def test_types_and_models_per_trace_read_only(sdk, db_path):
     rag = sdk.rag_trace(BASE_S, model="gpt-4o")
     before = db_path.read_bytes()

@@ -1,0 +1,184 @@
+"""What only the PostgreSQL backend has to prove: concurrent writers of the same traces from several
+processes, migrations run once when replicas start together, no password anywhere, and a clear
+error without the driver. (Everything else runs on both backends through the parametrized ``db_path``.)"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import random
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+from tests._postgres import PASSWORD
+from traceglass.store import TraceStore, TraceWriter
+
+from ._helpers import BASE_S, SEC, rows
+
+TRACES = 12
+SPANS = 40  # per trace: a root and 39 children, each an LLM call of 3 + 2 tokens
+
+
+def _ids(t: int, s: int) -> tuple[int, int]:
+    return 0x5EED0000 + t, 0x100 + s
+
+
+def _span(t: int, s: int):
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.trace import SpanContext, TraceFlags
+
+    trace_id, span_id = _ids(t, s)
+    context = SpanContext(trace_id, span_id, is_remote=False, trace_flags=TraceFlags(1))
+    parent = None if s == 0 else SpanContext(trace_id, _ids(t, 0)[1], is_remote=False)
+    attributes = {} if s == 0 else {"gen_ai.operation.name": "chat", "gen_ai.request.model": "m",
+                                    "gen_ai.usage.input_tokens": 3, "gen_ai.usage.output_tokens": 2}
+    start = (BASE_S + t) * SEC + s * 1000
+    return ReadableSpan(name="root" if s == 0 else f"call {s}", context=context, parent=parent,
+                        resource=Resource.create({"service.name": "race"}), attributes=attributes,
+                        start_time=start, end_time=start + 10_000 + s)
+
+
+def _write_everything(url: str, worker: int, go: str) -> None:
+    """4 threads, each its own TraceWriter, writing every span of every trace in small shuffled
+    batches: every span reaches the database 8 times (4 threads x 2 processes), mixed in batches
+    with other traces' spans, racing the other process for the same traces."""
+    deadline = time.time() + 60
+    while not __import__("os").path.exists(go) and time.time() < deadline:
+        time.sleep(0.005)
+
+    def thread(n: int) -> None:
+        pairs = [(t, s) for t in range(TRACES) for s in range(SPANS)]
+        random.Random(worker * 10 + n).shuffle(pairs)
+        with TraceWriter(url) as writer:
+            for i in range(0, len(pairs), 7):
+                writer.write([_span(t, s) for t, s in pairs[i:i + 7]])
+
+    threads = [threading.Thread(target=thread, args=(n,)) for n in range(4)]
+    for started in threads:
+        started.start()
+    for joined in threads:
+        joined.join(120)
+
+
+def test_two_processes_of_four_writers_store_each_span_once_with_right_summaries(postgres_url, tmp_path):
+    TraceStore(postgres_url).close()  # the schema, so the race is about the spans
+    go = str(tmp_path / "go")
+    context = multiprocessing.get_context("spawn")
+    procs = [context.Process(target=_write_everything, args=(postgres_url, w, go)) for w in range(2)]
+    for proc in procs:
+        proc.start()
+    time.sleep(0.3)
+    (tmp_path / "go").write_text("go")
+    for proc in procs:
+        proc.join(180)
+        assert proc.exitcode == 0
+    assert rows(postgres_url, "SELECT count(*) AS n, count(DISTINCT (trace_no, span_id)) AS distinct_spans "
+                              "FROM spans") == [{"n": TRACES * SPANS, "distinct_spans": TRACES * SPANS}]
+    assert rows(postgres_url, "SELECT count(*) AS n FROM span_data d JOIN spans s ON s.id = d.id") == [
+        {"n": TRACES * SPANS}]
+    summaries = rows(postgres_url, "SELECT trace_id, root_span_id, name, project, start_ns, end_ns, status, "
+                                   "span_count, error_count, input_tokens, output_tokens, total_tokens "
+                                   "FROM traces ORDER BY trace_id")
+    expected = []
+    for t in range(TRACES):
+        trace_id, root = _ids(t, 0)
+        start = (BASE_S + t) * SEC
+        expected.append({"trace_id": format(trace_id, "032x"), "root_span_id": format(root, "016x"),
+                         "name": "root", "project": "race", "start_ns": start,
+                         "end_ns": start + (SPANS - 1) * 1000 + 10_000 + SPANS - 1, "status": "OK",
+                         "span_count": SPANS, "error_count": 0, "input_tokens": 3 * (SPANS - 1),
+                         "output_tokens": 2 * (SPANS - 1), "total_tokens": 5 * (SPANS - 1)})
+    assert summaries == expected
+
+
+MIGRATOR = textwrap.dedent("""
+    import os, sys, time
+    from traceglass.store import TraceStore
+    url, go = sys.argv[1], sys.argv[2]
+    deadline = time.time() + 30
+    while not os.path.exists(go) and time.time() < deadline:
+        time.sleep(0.002)
+    TraceStore(url).close()
+""")
+
+
+def test_replicas_starting_together_migrate_the_schema_once(postgres_cluster, tmp_path, caplog):
+    url = postgres_cluster.new_database(empty=True)
+    try:
+        script, go = tmp_path / "migrate.py", tmp_path / "go"
+        script.write_text(MIGRATOR)
+        procs = [subprocess.Popen([sys.executable, str(script), url, str(go)], stderr=subprocess.PIPE, text=True)
+                 for _ in range(4)]
+        time.sleep(0.5)
+        go.write_text("go")
+        for proc in procs:
+            _, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0, err
+        assert rows(url, "SELECT version FROM traceglass_schema") == [{"version": 7}]
+        tables = rows(url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")
+        assert [t["tablename"] for t in tables] == [
+            "alert_events", "alert_state", "eval_dataset_items", "eval_datasets", "eval_results", "eval_run_items",
+            "eval_runs", "scores", "span_data", "spans", "traceglass_schema", "traces"]
+    finally:
+        postgres_cluster.drop_database(url)
+
+
+def test_the_password_never_shows(postgres_url, postgres_cluster, caplog, capsys):
+    caplog.set_level(logging.DEBUG)
+    with TraceStore(postgres_url) as store:
+        shown = [str(store.path), repr(store.path), f"{store.path}", repr(store), "%s" % store.path]
+        assert all(PASSWORD not in text and "***" in text for text in shown), shown
+        writer = TraceWriter(store.path)  # the server hands store.path on: it opens the same database
+        assert PASSWORD not in repr(writer)
+        writer.close()
+    wrong = postgres_url.replace(PASSWORD, "not-" + PASSWORD)
+    with pytest.raises(OSError) as raised:
+        TraceStore(wrong)
+    assert "password authentication failed" in str(raised.value)
+    assert "not-" + PASSWORD not in str(raised.value) and PASSWORD not in str(raised.value)
+    from traceglass.cli import main
+
+    code = main(["traces", "--db", wrong])
+    out, err = capsys.readouterr()
+    assert code != 0 and "password authentication failed" in err
+    assert PASSWORD not in out + err + caplog.text
+
+
+def test_content_search_and_trace_id_prefix(postgres_url):
+    with TraceStore(postgres_url) as store:
+        span = store.upsert_span({"name": "Answer", "trace_id": "ab" * 16,
+                                  "attributes": {"gen_ai.prompt": "100% of the_CAT"}})
+        store.upsert_span({"name": "other", "trace_id": "cd" * 16})
+        assert [t.trace_id for t in store.list_traces(search="of THE_cat").traces] == [span.trace_id]
+        assert [t.trace_id for t in store.list_traces(search="100%").traces] == [span.trace_id]
+        assert store.list_traces(search="of_the").traces == []  # _ is a character, not a wildcard
+        assert store.get_trace("abab", prefix=True).trace_id == span.trace_id
+
+
+def test_without_psycopg_the_error_names_the_extra(postgres_url, tmp_path):
+    code = textwrap.dedent(f"""
+        import sys
+        sys.modules["psycopg"] = None  # as if not installed
+        from traceglass.store import TraceStore
+        TraceStore({str(tmp_path / "plain.db")!r}).close()  # SQLite never needs it
+        try:
+            TraceStore({postgres_url!r})
+        except ImportError as exc:
+            print("ImportError:", exc)
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == ("ImportError: a PostgreSQL database needs psycopg: "
+                                   "pip install 'traceglass[postgres]'"), done.stderr
+
+
+def test_a_sqlite_user_never_imports_psycopg(tmp_path):
+    code = (f"import sys; from traceglass.store import TraceStore; TraceStore({str(tmp_path / 'x.db')!r}).close(); "
+            "print(sorted(m for m in sys.modules if m.startswith('psycopg') or m == 'traceglass.store._postgres'))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "[]", done.stderr
