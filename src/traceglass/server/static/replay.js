@@ -158,6 +158,7 @@
     fact("Latency", `${Math.round(data.latency_ms)} ms`, "replay-latency");
     box.append(facts);
     box.append(links(dialog, source, data));
+    box.scrollIntoView({ block: "nearest" });
   }
 
   function links(dialog, source, data) {
@@ -231,7 +232,7 @@
     sendButton.addEventListener("click", () => send(box, source));
     const closeButton = el("button", { type: "button", id: "replay-close", text: "Close" });
     closeButton.addEventListener("click", () => box.close());
-    box.replaceChildren(
+    box.replaceChildren(...[
       el("h2", { id: "replay-title", text: `Replay ${span.name}` }),
       el("p", { class: "muted", text: "Edit the request and send it to the server's replay endpoint. The call is " +
         "traced as a new trace, linked to this span." }),
@@ -242,7 +243,7 @@
       el("label", { class: "replay-field" }, "Tools (JSON)", toolsBox),
       el("div", { class: "replay-buttons" }, sendButton, closeButton),
       el("p", { id: "replay-status", class: "muted", "aria-live": "polite" }),
-      el("section", { id: "replay-result" }));
+      el("section", { id: "replay-result" })].filter(Boolean));  // replaceChildren would write null as text
     if (!box.open) box.showModal();
     model.focus();
   }
