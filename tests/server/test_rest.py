@@ -36,12 +36,14 @@ def test_list_traces_rows_match_the_store(sample, db_path):
     for row in rows:
         expected = row.to_dict()
         got = dict(by_id[row.trace_id])
-        extras = {"type": got.pop("type"), "models": got.pop("models")}
+        extras = {key: got.pop(key) for key in ("type", "models", "input_preview", "output_preview")}
         assert got == expected
         if row.name == "rag_agent":
-            assert extras == {"type": "agent", "models": ["gpt-4o-mini"]}
-        else:
-            assert extras == {"type": "chain", "models": []}
+            question = "What is the capital of France?" if row.input_tokens == 120 else HOSTILE_PROMPT
+            assert extras == {"type": "agent", "models": ["gpt-4o-mini"], "input_preview": question,
+                              "output_preview": "Answer to: " + question}
+        else:  # no arguments, and it raised: nothing to preview
+            assert extras == {"type": "chain", "models": [], "input_preview": None, "output_preview": None}
     first_rag = body["traces"][2]
     assert (first_rag["input_tokens"], first_rag["output_tokens"], first_rag["total_tokens"]) == (120, 30, 150)
     assert first_rag["cost_usd"] == pytest.approx(120 * 0.15 / 1000 + 30 * 0.6 / 1000)

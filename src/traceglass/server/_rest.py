@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from traceglass import semconv
+from traceglass.server._previews import preview
 from traceglass.store import TraceFilter, TraceStore
 from traceglass.store._upsert import USD_KEYS
 
@@ -92,6 +93,13 @@ class RestApi:
         for row in rows:
             row["type"], row["models"] = found.get(row["trace_id"], (None, []))
 
+    def _add_previews(self, rows: list[dict[str, Any]]) -> None:
+        """The trace list's input and output previews: one short line each, from the root span."""
+        found = self.store.root_io([row["trace_id"] for row in rows])
+        for row in rows:
+            given, made = found.get(row["trace_id"], (None, None))
+            row["input_preview"], row["output_preview"] = preview(given), preview(made, output=True)
+
     async def _call(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
             return await run_in_threadpool(func, *args, **kwargs)
@@ -119,6 +127,7 @@ class RestApi:
             result = self.store.list_traces(filter=TraceFilter(**filters), limit=limit, cursor=cursor)
             rows = [summary.to_dict() for summary in result.traces]
             self._add_type_and_models(rows)
+            self._add_previews(rows)
             return {"traces": rows, "next_cursor": result.next_cursor}
 
         return SafeJSONResponse(await self._call(page))

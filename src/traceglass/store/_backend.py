@@ -54,6 +54,11 @@ class Backend(Protocol):
     def types_and_models(self, trace_ids: Sequence[str]) -> dict[str, tuple[str | None, list[str]]]:
         """Per stored trace id: its root span's type and the models it called."""
 
+    def root_io(self, trace_ids: Sequence[str]) -> dict[str, tuple[Any, Any]]:
+        """Per stored trace id: its root span's input and output attribute values as stored
+        (``traceglass.input`` else ``gen_ai.input.messages``; ``traceglass.output`` else
+        ``gen_ai.output.messages``), None where absent. For the trace list's previews."""
+
     def stats(self, group_by: str, *, since: TimeLike | None, until: TimeLike | None,
               project: str | None) -> list[StatsRow]: ...
 

@@ -402,3 +402,22 @@ def types_and_models(conn: sqlite3.Connection, trace_ids: list[str]) -> dict[str
         return {}
     return {_text(trace_id): (_text(span_type), [_text(m) for m in models.split("\x1f")] if models else [])
             for trace_id, span_type, models in conn.execute(_TYPES_AND_MODELS, (json.dumps(trace_ids),))}
+
+
+# Only the four values are taken out of the root span's attributes (json_extract parses each row's JSON
+# once: SQLite caches the parse within a statement); attributes that are not valid JSON (written by
+# another tool) give no previews rather than failing the page.
+_ROOT_IO = """SELECT t.trace_id, json_extract(d.attributes, '$."traceglass.input"'),
+    json_extract(d.attributes, '$."gen_ai.input.messages"'), json_extract(d.attributes, '$."traceglass.output"'),
+    json_extract(d.attributes, '$."gen_ai.output.messages"')
+    FROM traces t JOIN spans s ON s.trace_no = t.id AND s.span_id = t.root_span_id
+    JOIN span_data d ON d.id = s.id AND json_valid(d.attributes)
+    WHERE t.trace_id IN (SELECT value FROM json_each(?))"""
+
+
+def root_io(conn: sqlite3.Connection, trace_ids: list[str]) -> dict[str, tuple[Any, Any]]:
+    """Per stored trace id of ``trace_ids``: its root span's input and output values as stored (None if absent)."""
+    if not trace_ids:
+        return {}
+    return {_text(trace_id): (tg_in if tg_in is not None else gen_in, tg_out if tg_out is not None else gen_out)
+            for trace_id, tg_in, gen_in, tg_out, gen_out in conn.execute(_ROOT_IO, (json.dumps(trace_ids),))}

@@ -139,6 +139,9 @@ class SQLiteBackend:
     def types_and_models(self, trace_ids: Sequence[str]) -> dict[str, tuple[str | None, list[str]]]:
         return _queries.types_and_models(self.conn, list(trace_ids))
 
+    def root_io(self, trace_ids: Sequence[str]) -> dict[str, tuple[Any, Any]]:
+        return _queries.root_io(self.conn, list(trace_ids))
+
     def stats(self, group_by: str, *, since: TimeLike | None, until: TimeLike | None,
               project: str | None) -> list[StatsRow]:
         return _queries.stats(self.conn, group_by, since=since, until=until, project=project)

@@ -111,6 +111,12 @@ class TraceStore:
         with self._lock:
             return self._db.types_and_models([trace_id.strip().lower() for trace_id in trace_ids])
 
+    def root_io(self, trace_ids: Sequence[str]) -> dict[str, tuple[Any, Any]]:
+        """Per stored trace of ``trace_ids``: its root span's input and output as stored (the
+        ``traceglass.input``/``output`` values, else the ``gen_ai`` input/output messages; None if absent)."""
+        with self._lock:
+            return self._db.root_io([trace_id.strip().lower() for trace_id in trace_ids])
+
     def stats(self, group_by: str = "model", *, since: TimeLike | None = None, until: TimeLike | None = None,
               project: str | None = None) -> list[StatsRow]:
         """Calls, errors, tokens, cost and p50/p95 latency per ``model``, ``type`` (per span) or
