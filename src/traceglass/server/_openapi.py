@@ -193,7 +193,10 @@ SCHEMAS: dict[str, Any] = {
                               "items": {"type": "array", "items": _ref("EvalItem")}},
                              "A dataset version with its items, and every version of the name (newest first)"),
     "EvalItem": _object(_EVAL_ITEM, "One item: what was asked, what came back, where it came from"),
-    "TraceSummary": _object(_SUMMARY_PROPERTIES, "One row of the trace list"),
+    "TraceSummary": _object({**_SUMMARY_PROPERTIES,
+                             "input_preview": _nullable("string"), "output_preview": _nullable("string")},
+                            "One row of the trace list; the previews are one short line from the root "
+                            "span's input and output (null when it recorded none)"),
     "TracePage": _object({"traces": {"type": "array", "items": _ref("TraceSummary")},
                           "next_cursor": _nullable("string")}),
     "Span": _object({**_SPAN_PROPERTIES, "children": {"type": "array", "items": _ref("Span")}},
