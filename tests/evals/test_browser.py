@@ -13,6 +13,7 @@ from traceglass.server import create_app
 from traceglass.store import TraceStore
 
 from ..server.conftest import RunningServer
+from ..server.test_browser import _screenshot
 from ..server.test_browser import browser  # noqa: F401 - the fixture (Debian's chromium, skipped without it)
 
 HOSTILE = '<img src=x onerror="document.title=\'pwned\'"> & "quotes"'
@@ -113,3 +114,52 @@ def test_no_runs_yet_and_an_unknown_run(tmp_path, browser):  # noqa: F811
     finally:
         page.close()
         server.stop()
+
+
+def test_add_to_dataset_on_a_trace_saves_new_versions(tmp_path, browser):  # noqa: F811
+    from traceglass.evals import EvalDataset
+
+    from ._traces import Spans
+
+    path = tmp_path / "t.db"
+    spans = Spans(path)
+    chat = {"traceglass.span.type": "llm", "gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o-mini",
+            "gen_ai.output.messages": '[{"role":"assistant","parts":[{"type":"text","content":"On its way."}]}]'}
+    root = spans.span("answer", 0, 100, {"traceglass.span.type": "chain", "traceglass.input": "refund?",
+                                         "traceglass.output": "Your refund is on its way."},
+                      children=lambda parent: spans.span("chat gpt-4o-mini", 10, 90, chat, parent=parent))
+    trace_id, span_id = format(root.get_span_context().trace_id, "032x"), format(root.get_span_context().span_id, "016x")
+    spans.close()
+    EvalDataset([EvalItem(HOSTILE)]).save("golden", store=path)
+    server = RunningServer(create_app(path)).start()
+    page = browser.new_page()
+    try:
+        page.goto(f"{server.url}/#/trace/{trace_id}")
+        expect(page.locator("#trace-dataset")).to_be_visible(timeout=15000)
+        expect(page.locator("#dataset-span-label")).to_be_hidden()  # no span in the URL: the whole trace
+        expect(page.locator("#dataset-names option")).to_have_count(1, timeout=15000)
+        assert page.locator("#dataset-names option").first.get_attribute("value") == "golden"
+        page.fill("#dataset-name", "golden")
+        page.click("#dataset-add")
+        expect(page.locator("#dataset-status")).to_have_text("Added to golden: version 2, 2 items.", timeout=15000)
+        page.click("#dataset-add")
+        expect(page.locator("#dataset-status")).to_have_text("Already in golden (version 2): nothing added.",
+                                                             timeout=15000)
+        page.goto(f"{server.url}/#/trace/{trace_id}/{span_id}")  # a span selected: "this span only"
+        expect(page.locator("#dataset-span-label")).to_be_visible(timeout=15000)
+        page.fill("#dataset-name", HOSTILE)
+        page.check("#dataset-span-only")
+        page.click("#dataset-add")
+        expect(page.locator("#dataset-status")).to_have_text(f"Added to {HOSTILE}: version 1, 1 items.",
+                                                             timeout=15000)
+        _screenshot(page, "add-to-dataset.png")
+        assert page.title() != "pwned"
+    finally:
+        page.close()
+        server.stop()
+    with TraceStore(path) as store:
+        assert sorted((d.name, d.version, d.item_count) for d in store.datasets()) == sorted(
+            [(HOSTILE, 1, 1), ("golden", 2, 2)])
+    added = EvalDataset.load(HOSTILE, store=path)  # the root span, not the model call the trace's item is
+    assert [(i.trace_id, i.span_id, i.output) for i in added] == [(trace_id, span_id, "Your refund is on its way.")]
+    assert EvalDataset.load("golden", store=path)[1].output == "On its way."

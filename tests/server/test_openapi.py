@@ -87,7 +87,7 @@ def _requests(url: str, trace_id: str) -> list[tuple[str, str, int, httpx.Respon
         ("/healthz", "get", 200, get(url + "/healthz")),
         ("/readyz", "get", 200, get(url + "/readyz")),
         *_score_requests(url, trace_id),
-        *_eval_requests(url),
+        *_eval_requests(url, trace_id),
         *_session_requests(url),
         *(request for signal in ("traces", "logs", "metrics") for request in [
             (f"/v1/{signal}", "post", 200, post(f"/v1/{signal}", content=b"{}", headers=otlp)),
@@ -111,9 +111,19 @@ def _session_requests(url: str) -> list[tuple[str, str, int, httpx.Response]]:
     ]
 
 
-def _eval_requests(url: str) -> list[tuple[str, str, int, httpx.Response]]:
+def _eval_requests(url: str, trace_id: str) -> list[tuple[str, str, int, httpx.Response]]:
     run_id = get(url + "/api/evals/runs").json()["runs"][0]["id"]
+    items = "/api/datasets/{name}/items"
+    add = lambda body, **kw: httpx.post(url + "/api/datasets/picked/items", timeout=10, json=body, **kw)
     return [
+        (items, "post", 201, add({"trace_id": trace_id})),
+        (items, "post", 200, add({"trace_id": trace_id})),
+        (items, "post", 404, add({"trace_id": "e" * 32})),
+        (items, "post", 413, httpx.post(url + "/api/datasets/picked/items", timeout=10, content=b" " * 60_000,
+                                        headers={"content-type": "application/json"})),
+        (items, "post", 415, httpx.post(url + "/api/datasets/picked/items", timeout=10, content=b"x",
+                                        headers={"content-type": "text/plain"})),
+        (items, "post", 422, add({"trace_id": trace_id, "answer": "middle"})),
         ("/api/evals/runs", "get", 200, get(url + "/api/evals/runs", params={"limit": 5})),
         ("/api/evals/runs", "get", 400, get(url + "/api/evals/runs", params={"limit": 0})),
         ("/api/evals/runs/{run_id}", "get", 200, get(f"{url}/api/evals/runs/{run_id}")),

@@ -96,6 +96,24 @@ class TraceBridge:
                 return
 
 
+    def trace_items(self, trace_id: str, *, span_id: str | None = None, span_type: str | None = "llm",
+                    answer: str = "last") -> list[EvalItem]:
+        """The items of one stored trace, chosen as :meth:`to_dataset` chooses them; with ``span_id``,
+        the item of that span alone. KeyError when the store has no such trace (or span)."""
+        if answer not in ANSWERS:
+            raise ValueError(f"answer must be one of {', '.join(ANSWERS)}, got {answer!r}")
+        trace = self.store.get_trace(trace_id)
+        if trace is None:
+            raise KeyError(f"no trace {trace_id!r}")
+        spans = trace.spans
+        if span_id is None:
+            return items_of_trace(trace, spans, span_type=span_type, name=None, answer=answer)
+        span = next((s for s in spans if s.span_id == str(span_id).strip().lower()), None)
+        if span is None:
+            raise KeyError(f"no span {span_id!r} in trace {trace.trace_id}")
+        return [_item(span, trace, spans, _context(spans), whole_trace=span is _root(spans))]
+
+
 def to_dataset(store: _stores.StoreLike = None, **filters: Any) -> EvalDataset:
     """``TraceBridge(store).to_dataset(**filters)``, closing a store it opened."""
     with TraceBridge(store) as bridge:

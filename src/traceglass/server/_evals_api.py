@@ -1,10 +1,12 @@
 """The REST API of evaluations: stored runs (``/api/evals/runs``, one run with its results) and
-saved datasets (``/api/datasets``, one with its items). Read-only: runs are made by
+saved datasets (``/api/datasets``, one with its items), and adding a trace to a dataset
+(``POST /api/datasets/{name}/items``, the dashboard's "add to dataset"). Runs are made by
 ``evaluate_traces`` / ``traceglass evals run``, datasets by ``EvalDataset.save`` / ``traceglass
 datasets create``."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
 from typing import Any
@@ -13,8 +15,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from traceglass.evals import EvalRun
+from traceglass.evals import EvalRun, TraceBridge
+from traceglass.evals._additions import add_to_dataset
+from traceglass.evals._bridge import ANSWERS
 from traceglass.server._rest import ApiError, SafeJSONResponse, _number
+from traceglass.server._scores_api import invalid
 from traceglass.store import TraceStore
 
 MAX_RUNS = 500
@@ -76,3 +81,61 @@ class EvalsApi:
             which = f"version {version} of " if version is not None else ""
             raise ApiError(404, f"no saved dataset {which}{name!r}")
         return SafeJSONResponse(found)
+
+    async def add_items(self, request: Request) -> Response:
+        """POST /api/datasets/{name}/items: add a stored trace's item (or one span's) to a dataset as
+        its next version; 201 with the version made, 200 when the dataset already holds it."""
+        name = request.path_params["name"]
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "application/json":  # as for scores: no preflight-free cross-site form post
+            raise ApiError(415, f"Content-Type must be application/json, got {content_type or 'none'!r}")
+        fields, problems = _item_request(await request.body())
+        if not name.strip() or len(name.strip()) > 200 or "\x00" in name:
+            problems.append(("name", "must be a non-empty text of at most 200 characters"))
+        if problems or fields is None:
+            return invalid(problems, "invalid dataset item")
+
+        def add() -> tuple[Any, int] | str:
+            bridge = TraceBridge(self.store)
+            try:
+                answer = fields.get("answer") or "last"
+                items = bridge.trace_items(fields["trace_id"], span_id=fields.get("span_id"), answer=answer)
+                if not items and "answer" not in fields:  # no model call: the trace's own input and output
+                    items = bridge.trace_items(fields["trace_id"], answer="root")
+            except KeyError as exc:
+                return str(exc.args[0])
+            if not items:
+                return ""
+            return add_to_dataset(self.store, name.strip(), items)
+
+        outcome = await self._call(add)
+        if isinstance(outcome, str):
+            if outcome:
+                raise ApiError(404, outcome)
+            return invalid([("trace_id", "the trace has no span to make an item of (a judge's trace never has)")],
+                           "invalid dataset item")
+        info, added = outcome
+        return SafeJSONResponse({"dataset": info.to_dict(), "added": added}, status_code=201 if added else 200)
+
+
+def _item_request(raw: bytes) -> tuple[dict[str, Any] | None, list[tuple[str, str]]]:
+    """The fields of a posted item request (``trace_id``, optional ``span_id`` and ``answer``) and
+    every problem with them."""
+    try:
+        data = json.loads(raw or b"null")
+    except (ValueError, RecursionError) as exc:
+        return None, [("body", f"is not valid JSON: {str(exc)[:200]}")]
+    if not isinstance(data, dict):
+        return None, [("body", f"must be a JSON object, got {type(data).__name__}")]
+    problems = [(key, "is not a field of a dataset item request") for key in data
+                if key not in ("trace_id", "span_id", "answer")]
+    for key, required in (("trace_id", True), ("span_id", False)):
+        value = data.get(key)
+        if value is None and not required:
+            continue
+        if not isinstance(value, str) or not value.strip() or len(value) > 64:
+            problems.append((key, "is required" if value is None else "must be a span or trace id"))
+    answer = data.get("answer")
+    if answer is not None and answer not in ANSWERS:
+        problems.append(("answer", f"must be one of {', '.join(ANSWERS)}"))
+    return data, problems

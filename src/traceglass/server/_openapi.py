@@ -189,6 +189,18 @@ SCHEMAS: dict[str, Any] = {
     "EvalRuns": _object({"runs": {"type": "array", "items": _ref("EvalRun")}}),
     "Dataset": _object(_DATASET, "One saved version of a dataset"),
     "Datasets": _object({"datasets": {"type": "array", "items": _ref("Dataset")}}),
+    "DatasetItemInput": {
+        "type": "object", "additionalProperties": False, "required": ["trace_id"],
+        "properties": {
+            "trace_id": {"type": "string", "maxLength": 64, "description": "The stored trace to add"},
+            "span_id": {"type": ["string", "null"], "maxLength": 64,
+                        "description": "Add this span's item (default: the span answer= picks)"},
+            "answer": {"enum": ["last", "root", "all"], "description":
+                       "Which span answers for the trace, as TraceBridge.to_dataset takes it; by default the "
+                       "last model call, or the trace's root when it made none"},
+        },
+    },
+    "DatasetAdded": _object({"dataset": _ref("Dataset"), "added": {"type": "integer", "minimum": 0}}),
     "DatasetDetail": _object({**_DATASET, "versions": {"type": "array", "items": _ref("Dataset")},
                               "items": {"type": "array", "items": _ref("EvalItem")}},
                              "A dataset version with its items, and every version of the name (newest first)"),
@@ -514,6 +526,19 @@ def openapi_schema() -> dict[str, Any]:
                                               {"type": "integer", "minimum": 1})],
                         "responses": {"200": _json(_ref("DatasetDetail"), "The dataset"), "400": _ERROR,
                                       "404": _ERROR}},
+            },
+            "/api/datasets/{name}/items": {
+                "post": {"summary": "Add a stored trace (or one of its spans) to a dataset as its next version; "
+                                    "an item the dataset already holds is not added again",
+                         "operationId": "addDatasetItems",
+                         "parameters": [_param("name", "The dataset's name (made when new)", where="path",
+                                               required=True)],
+                         "requestBody": {"required": True,
+                                         "content": {"application/json": {"schema": _ref("DatasetItemInput")}}},
+                         "responses": {"201": _json(_ref("DatasetAdded"), "Added: the version made"),
+                                       "200": _json(_ref("DatasetAdded"), "Already there: the latest version"),
+                                       "404": _json(_ref("Error"), "No such trace or span"),
+                                       "413": _ERROR, "415": _ERROR, "422": _INVALID}},
             },
             "/healthz": {
                 "get": {"summary": "Liveness: the process answers (never touches the database); no token needed",

@@ -160,6 +160,7 @@ def create_app(
         Route("/api/evals/runs/{run_id}", evals_api.get_run, methods=["GET"]),
         Route("/api/datasets", evals_api.list_datasets, methods=["GET"]),
         Route("/api/datasets/{name}", evals_api.get_dataset, methods=["GET"]),
+        Route("/api/datasets/{name}/items", evals_api.add_items, methods=["POST"]),
         Route("/api/replay", replay_api.status, methods=["GET"]),
         Route("/api/replay", replay_api.replay, methods=["POST"]),
         Route("/openapi.json", openapi, methods=["GET"]),
