@@ -92,3 +92,22 @@ def test_datasets_create_export_list_and_evaluate_a_saved_one(db, tmp_path):
     EvalDataset([EvalItem("x")]).save("with\x1bescape", store=db)
     code, out, _ = cli("datasets", "list", "--db", db)
     assert "with\\x1bescape  version 1  1 items" in out and "\x1b" not in out
+
+
+def test_datasets_add_adds_one_trace_or_span_as_a_new_version(db):
+    with TraceStore(db) as store:
+        [bob, alice] = [t.trace_id for t in store.list_traces().traces]
+        alice_span = store.get_trace(alice).spans[0].span_id
+    assert cli("datasets", "add", "picked", alice, "--db", db) == (
+        0, "added 1 item to dataset picked: version 1 (1 items)\n", "")
+    assert cli("datasets", "add", "picked", alice[:32].upper(), "--span", alice_span, "--db", db) == (
+        0, "dataset picked version 1 already holds it: nothing added\n", "")
+    code, out, err = cli("datasets", "add", "picked", bob, "--db", db, "--json")
+    assert (code, err, json.loads(out)["version"], json.loads(out)["item_count"], json.loads(out)["added"]) == (
+        0, "", 2, 2, 1)
+    assert [(i.output, i.trace_id) for i in EvalDataset.load("picked", store=db)] == [
+        ("Your refund is on its way.", alice), ("Hello!", bob)]
+    assert cli("datasets", "add", "picked", "e" * 32, "--db", db) == (
+        1, "", f"traceglass: no trace {'e' * 32!r}\n")
+    code, out, err = cli("datasets", "add", " ", alice, "--db", db)
+    assert (code, out) == (2, "") and "a dataset name must be a non-empty text" in err

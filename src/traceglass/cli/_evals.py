@@ -1,5 +1,5 @@
 """``traceglass evals run`` / ``evals runs`` (evaluate stored traces, list the runs) and
-``traceglass datasets create`` / ``export`` / ``list`` (datasets made from traces, saved as versions)."""
+``traceglass datasets create`` / ``add`` / ``export`` / ``list`` (datasets made from traces, saved as versions)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ _TIME = "ISO 8601 time, epoch seconds or an age such as 1h or 7d"
 
 
 def add_subcommands(subparsers: Any, common: argparse.ArgumentParser) -> None:
-    """Add ``evals`` (``run``, ``runs``) and ``datasets`` (``create``, ``export``, ``list``)."""
+    """Add ``evals`` (``run``, ``runs``) and ``datasets`` (``create``, ``add``, ``export``, ``list``)."""
     evals = subparsers.add_parser("evals", help="evaluate stored traces with scorers and LLM judges",
                                   description="Evaluations on the stored traces (docs/evals.md).")
     commands = evals.add_subparsers(dest="evals_command", metavar="COMMAND")
@@ -46,6 +46,16 @@ def add_subcommands(subparsers: Any, common: argparse.ArgumentParser) -> None:
     create.add_argument("name", metavar="NAME")
     _filters(create)
     create.set_defaults(func=_create)
+    add = commands.add_parser("add", parents=[common], help="add one stored trace (or span) to a dataset",
+                              description="Add the item of trace TRACE_ID (its last LLM call, or its root when it "
+                                          "made none; --span for one span) to dataset NAME as its next version. An "
+                                          "item the dataset already holds is not added again.")
+    add.add_argument("name", metavar="NAME")
+    add.add_argument("trace_id", metavar="TRACE_ID")
+    add.add_argument("--span", dest="span_id", metavar="SPAN_ID", help="add this span's item")
+    add.add_argument("--answer", choices=("last", "root", "all"),
+                     help="which span answers for the trace (as datasets create takes it)")
+    add.set_defaults(func=_add)
     export = commands.add_parser("export", parents=[common], help="write a saved dataset as JSON Lines")
     export.add_argument("name", metavar="NAME")
     export.add_argument("--version", type=_positive_int, help="this version (default: the latest)")
@@ -175,6 +185,34 @@ def _create(args: argparse.Namespace) -> int:
         _print_json({"name": dataset.name, "version": version, "item_count": len(dataset)})
     else:
         print(f"saved dataset {_printable(dataset.name)} version {version} ({len(dataset)} items)")
+    return EXIT_OK
+
+
+def _add(args: argparse.Namespace) -> int:
+    from traceglass.evals import TraceBridge
+    from traceglass.evals._additions import add_to_dataset
+
+    with _open(args, write=True) as store:
+        bridge = TraceBridge(store)
+        try:
+            items = bridge.trace_items(args.trace_id, span_id=args.span_id, answer=args.answer or "last")
+            if not items and args.answer is None and args.span_id is None:  # no model call: the root's item
+                items = bridge.trace_items(args.trace_id, answer="root")
+            if not items:
+                raise CommandError(f"trace {_printable(args.trace_id)} has no span to make an item of", EXIT_USAGE)
+            info, added = add_to_dataset(store, args.name, items)
+        except KeyError as exc:
+            raise CommandError(_printable(exc.args[0]), EXIT_NOT_FOUND) from None
+        except ValueError as exc:
+            raise CommandError(_printable(exc), EXIT_USAGE) from None
+    assert info is not None  # items were given: the dataset has a version now
+    if _wants_json(args):
+        _print_json({**info.to_dict(), "added": added})
+    elif added:
+        print(f"added {added} item{'s' if added != 1 else ''} to dataset {_printable(info.name)}: "
+              f"version {info.version} ({info.item_count} items)")
+    else:
+        print(f"dataset {_printable(info.name)} version {info.version} already holds it: nothing added")
     return EXIT_OK
 
 
