@@ -52,6 +52,7 @@ class TraceglassEventHandler(BaseEventHandler):  # type: ignore[misc]
 def wire() -> None:
     """Tell the tracker how to recognise tools and read the active span id."""
     TRACKER.is_tool = lambda instance: isinstance(instance, BaseTool)
+    TRACKER.span_var = active_span_id
     try:  # llama-index-workflows (a dependency of llama-index-core 0.13+)
         from llama_index.core.agent.workflow import BaseWorkflowAgent
         from llama_index.core.workflow import Workflow
