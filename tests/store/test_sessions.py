@@ -133,6 +133,21 @@ def test_sessions_at_the_same_time_page_by_id(tmp_path):
     assert seen == ["s-3", "s-2", "s-1"]
 
 
+def test_ties_are_all_read_before_a_page_is_cut(tmp_path):
+    # Five sessions at the same time; the walk meets them in trace id order (s-1 first), so the page
+    # of the two greatest ids (s-5, s-4) is right only when every tied trace is read.
+    with TraceStore(tmp_path / "t.db") as store:
+        for n in range(1, 6):
+            store.upsert_span({"trace_id": f"{10 - n:032x}", "span_id": f"{n:016x}", "name": "turn",
+                               "start_ns": ns(BASE_S), "end_ns": ns(BASE_S + 1), "session": f"s-{n}", "user": "u"})
+        first = store.sessions(limit=2)
+        rest = store.sessions(limit=5, cursor=first.next_cursor)
+        users = store.users(limit=1)
+    assert [s.session_id for s in first] == ["s-5", "s-4"]
+    assert [s.session_id for s in rest] == ["s-3", "s-2", "s-1"] and rest.next_cursor is None
+    assert [(u.user_id, u.calls, u.sessions) for u in users] == [("u", 5, 5)]
+
+
 def test_sessions_filters_count_only_the_traces_in_scope(chats):
     path, _ = chats
     with TraceStore(path) as store:
