@@ -10,8 +10,8 @@ a failover) is replaced by the pool instead of failing every later call. Every e
 driver leaves here as a :class:`PostgresError` (an ``OSError``, like a SQLite file's I/O failure)
 with any password masked; ``is_busy`` says which of them (a serialization failure, a deadlock)
 are worth another try. The SQL lives in ``_postgres_schema`` (migrations), ``_postgres_write``
-(span batches), ``_postgres_read`` and ``_postgres_scores`` (reads, scores), ``_postgres_alerts``,
-``_postgres_evals`` and ``_postgres_retention``.
+(span batches), ``_postgres_read`` and ``_postgres_scores`` (reads, scores), ``_postgres_series``
+(time series), ``_postgres_sessions``, ``_postgres_alerts``, ``_postgres_evals`` and ``_postgres_retention``.
 """
 
 from __future__ import annotations
@@ -40,7 +40,9 @@ from traceglass.store._postgres_url import (
     PostgresError,
 )
 from traceglass.store._rows import SpanRow
+from traceglass.store._session_models import Session, SessionPage, UserPage
 from traceglass.store._time import TimeLike
+from traceglass.store._timeseries_models import SeriesQuery, TimeSeries
 
 try:
     import psycopg
@@ -55,6 +57,8 @@ from traceglass.store import (
     _postgres_retention,
     _postgres_schema,
     _postgres_scores,
+    _postgres_series,
+    _postgres_sessions,
     _postgres_write,
 )
 
@@ -148,6 +152,18 @@ class PostgresBackend:
         with self._conn() as conn:
             return _postgres_read.types_and_models(conn, list(trace_ids))
 
+    def root_io(self, trace_ids: Sequence[str]) -> dict[str, tuple[Any, Any]]:
+        with self._conn() as conn:
+            return _postgres_read.root_io(conn, list(trace_ids))
+
+    def call_timeseries(self, query: SeriesQuery) -> TimeSeries:
+        with self._conn() as conn:
+            return _postgres_series.call_timeseries(conn, query)
+
+    def score_timeseries(self, query: SeriesQuery) -> TimeSeries:
+        with self._conn() as conn:
+            return _postgres_series.score_timeseries(conn, query)
+
     def stats(self, group_by: str, *, since: TimeLike | None, until: TimeLike | None,
               project: str | None) -> list[StatsRow]:
         with self._conn() as conn:
@@ -170,6 +186,23 @@ class PostgresBackend:
     def export_spans(self, *, trace_id: str | None, project: str | None, since: TimeLike | None,
                      until: TimeLike | None) -> tuple[int, Iterator[SpanNode]]:
         return _postgres_read.export_spans(self._conn, trace_id=trace_id, project=project, since=since, until=until)
+
+    # -- sessions and users ------------------------------------------------------------------
+    def sessions(self, *, since_ns: int | None, until_ns: int | None, project: str | None, user: str | None,
+                 limit: int, cursor: str | None) -> SessionPage:
+        with self._conn() as conn:
+            return _postgres_sessions.sessions(conn, since_ns=since_ns, until_ns=until_ns, project=project, user=user,
+                                               limit=limit, cursor=cursor)
+
+    def session(self, session_id: str, *, limit: int) -> Session | None:
+        with self._conn() as conn:
+            return _postgres_sessions.session(conn, session_id, limit=limit)
+
+    def users(self, *, since_ns: int | None, until_ns: int | None, project: str | None, limit: int,
+              cursor: str | None) -> UserPage:
+        with self._conn() as conn:
+            return _postgres_sessions.users(conn, since_ns=since_ns, until_ns=until_ns, project=project, limit=limit,
+                                            cursor=cursor)
 
     # -- alerts ------------------------------------------------------------------------------
     def window_metrics(self, query: WindowQuery) -> list[WindowMetrics]:

@@ -174,6 +174,38 @@ def types_and_models(conn: Any, trace_ids: Sequence[str]) -> dict[str, tuple[str
             conn.execute(sql, (list(trace_ids),))}
 
 
+_ROOT_KEYS = ("traceglass.input", "gen_ai.input.messages", "traceglass.output", "gen_ai.output.messages")
+
+
+def root_io(conn: Any, trace_ids: Sequence[str]) -> dict[str, tuple[Any, Any]]:
+    """Per stored trace id: its root span's input and output values as SQLite's json_extract reads
+    them (text as text, a list or object as compact JSON text, a boolean as 1 or 0)."""
+    if not trace_ids:
+        return {}
+    found: dict[str, tuple[Any, Any]] = {}
+    for trace_id, text in conn.execute(
+            "SELECT t.trace_id, d.attributes FROM traces t JOIN spans s ON s.trace_no = t.id AND "
+            "s.span_id = t.root_span_id JOIN span_data d ON d.id = s.id WHERE t.trace_id = ANY(%s)",
+            (list(trace_ids),)):
+        try:
+            attributes = json.loads(text)
+        except (TypeError, ValueError, RecursionError):
+            continue  # not JSON (written by another tool): as SQLite's json_valid leaves it out
+        if not isinstance(attributes, dict):
+            continue
+        tg_in, gen_in, tg_out, gen_out = (_extracted(attributes.get(key)) for key in _ROOT_KEYS)
+        found[trace_id] = (tg_in if tg_in is not None else gen_in, tg_out if tg_out is not None else gen_out)
+    return found
+
+
+def _extracted(value: Any) -> Any:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return value
+
+
 # Per group: the table, the key, which rows count as calls, which rows' tokens and cost count.
 _GROUPS = {
     "model": ("spans", "model", "model IS NOT NULL AND superseded = 0", "true"),
