@@ -172,12 +172,21 @@ def _problems(body: Any) -> tuple[list[dict[str, str]], tuple[str, str], dict[st
     n = request.get("n")
     if n is not None and n != 1:
         bad("request.n", "replay asks for one answer (n=1)")
+    try:  # what the SDK will send: UTF-8 JSON, finite numbers
+        json.dumps(request, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except UnicodeEncodeError:
+        bad("request", "text that is not valid Unicode (a lone surrogate)")
+    except ValueError:
+        bad("request", "numbers must be finite (no NaN or Infinity)")
     return problems, (trace_id, span_id), dict(request)
 
 
 def _answer(completion: Any) -> dict[str, Any]:
-    """What the dashboard shows of a completion: the first choice's message, finish reason and usage."""
-    choice = completion.choices[0] if completion.choices else None
+    """What the dashboard shows of a completion: the first choice's message, finish reason and usage
+    (ValueError for an answer that is not a chat completion)."""
+    if not getattr(completion, "choices", None):
+        raise ValueError("no choices")
+    choice = completion.choices[0]
     message = choice.message if choice is not None else None
     tool_calls = [{"id": call.id, "name": call.function.name, "arguments": call.function.arguments}
                   for call in (getattr(message, "tool_calls", None) or []) if getattr(call, "function", None)]
@@ -298,6 +307,7 @@ class ReplayApi:
             new_trace = root.get_span_context().trace_id
             try:
                 completion = client.chat.completions.create(**call)
+                answer = _answer(completion)
             except openai.APITimeoutError:
                 status, failure = 504, f"the endpoint did not answer within {self.config.timeout_s:g} s"
             except openai.APIStatusError as exc:
@@ -306,6 +316,8 @@ class ReplayApi:
                 status, failure = 502, f"could not reach the endpoint: {exc.__cause__ or exc}"
             except openai.OpenAIError as exc:
                 status, failure = 502, f"the call failed: {exc}"
+            except Exception as exc:  # noqa: BLE001 - an answer the SDK could not parse, or not a completion
+                status, failure = 502, f"the call failed: the endpoint's answer could not be read ({type(exc).__name__})"
             if failure is not None:
                 failure = _scrub(failure, secret) if secret else failure
                 root.set_status(Status(StatusCode.ERROR, failure))
@@ -318,7 +330,7 @@ class ReplayApi:
         if failure is not None:
             logger.info("traceglass: replay of span %s failed: %s", span_id, failure)
             return status, {"error": failure, **out}
-        return 200, {**out, "answer": _answer(completion)}
+        return 200, {**out, "answer": answer}
 
     def close(self) -> None:
         if self._client is not None:
