@@ -1,8 +1,8 @@
 """One-line previews of a trace's input and output for the trace list, from its root span's stored values.
 
 A chat input previews as its last user message, a chat output as its last assistant message; a
-function's arguments (or a result object) as its one text value when it has exactly one, else compact
-JSON; anything else as text.
+function's arguments as their one text value when there is exactly one (a result object: its only
+field's), else compact JSON; anything else as text.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ def preview(value: Any, *, output: bool = False) -> str | None:
         return None
     if _is_messages(data):
         text = _message_text(data, "assistant" if output else "user")
-    elif isinstance(data, dict) and len(texts := [v for v in data.values() if isinstance(v, str)]) == 1:
-        text = texts[0]  # a function's one text argument (the question), or a result's one text field
+    elif isinstance(data, dict) and (len(data) == 1 or not output) and len(
+            texts := [v for v in data.values() if isinstance(v, str)]) == 1:
+        text = texts[0]  # a function's one text argument (the question), or a result's only field
     elif isinstance(data, str):
         text = data
     else:

@@ -180,12 +180,14 @@
     } else {
       $("view-list").hidden = false;
       $("nav-traces").setAttribute("aria-current", "page");
+      showListFilters();
       loadList(true);
     }
   }
 
   // ---- trace list --------------------------------------------------------------------------------
-  const list = { cursors: [null], page: 0, next: null, seen: new Set(), timer: null, ticket: 0 };
+  const list = { cursors: [null], page: 0, next: null, seen: new Set(), timer: null, ticket: 0, hash: "#/",
+    filterKey: null };
 
   function filterParams() {
     const params = new URLSearchParams();
@@ -193,6 +195,49 @@
       if (field.name && field.value.trim()) params.set(field.name, field.value.trim());
     }
     return params;
+  }
+
+  // The filters live in the URL (#/?q=...&status=error): a link opens the same list, and back/forward
+  // step through the filters applied. A value left at its default is left out of the URL.
+  const LIST_DEFAULTS = { limit: "50" };
+  function listHash(params) {
+    for (const [name, value] of Object.entries(LIST_DEFAULTS)) if (params.get(name) === value) params.delete(name);
+    const query = params.toString();
+    return "#/" + (query ? "?" + query : "");
+  }
+  function hashParams() {
+    const hash = location.hash || "#/";
+    const at = hash.indexOf("?");
+    return new URLSearchParams(at >= 0 ? hash.slice(at + 1) : "");
+  }
+  // On entering the list (a link, back/forward, a filter applied): the form shows the URL's filters,
+  // and a change of filters starts again from the first page.
+  function showListFilters() {
+    const params = hashParams();
+    const key = listHash(hashParams());
+    list.hash = key;
+    $("back").setAttribute("href", key);
+    if (key === list.filterKey) return;
+    list.filterKey = key;
+    for (const field of $("filters").elements) {
+      if (!field.name || field === document.activeElement) continue;  // never rewrite what is being typed
+      const value = params.get(field.name) ?? (LIST_DEFAULTS[field.name] || "");
+      if (field.value !== value) field.value = value;
+    }
+    resetPaging();
+  }
+  // Apply the form's filters: a new history entry (replace: the same entry, for search-as-you-type).
+  function applyFilters(replace) {
+    const hash = listHash(filterParams());
+    if (hash === list.hash) {
+      resetPaging();
+      loadList(false);
+    } else if (replace) {
+      history.replaceState(null, "", hash);
+      route();
+    } else {
+      location.hash = hash;
+    }
   }
 
   async function loadList(highlightNew) {
@@ -234,15 +279,18 @@
       },
       el("td", { className: "time" }, fmt.time(t.start_ns)),
       el("td", { className: "name", title: t.name || "" }, t.name || "(no root)"),
-      el("td", null, t.project || "–"),
-      el("td", null, t.type ? badge(t.type) : "–"),
-      el("td", { className: "model", title: (t.models || []).join(", ") }, (t.models || []).join(", ") || "–"),
+      el("td", { className: "project", title: t.project || null }, t.project || "–"),
+      el("td", { className: "type" }, t.type ? badge(t.type) : "–"),
+      modelCell(t.models),
+      el("td", { className: "preview input-preview", title: t.input_preview || null }, t.input_preview || "–"),
+      el("td", { className: "preview output-preview", title: t.output_preview || null }, t.output_preview || "–"),
       el("td", { className: "num latency" }, fmt.ms(t.latency_ms)),
       el("td", { className: "num tokens" }, fmt.usage(t, "total_tokens")),
-      el("td", { className: "num cost" }, fmt.cost(t.cost_usd)),
-      el("td", { className: "status status-" + (t.status === "ERROR" ? "ERROR" : "OK") },
-        t.status === "ERROR" ? `error (${t.error_count})` : "ok"),
-      el("td", { className: "scores" }, fmt.scoreSummary(t.scores)));
+      el("td", { className: "num cost", title: t.cost_usd ? `$${t.cost_usd}` : null }, fmt.cost(t.cost_usd)),
+      el("td", { className: "status status-" + (t.status === "ERROR" ? "ERROR" : "OK"),
+        title: t.status === "ERROR" ? `${t.error_count} span${t.error_count === 1 ? "" : "s"} failed`
+          : "no span recorded an error" }, t.status === "ERROR" ? `error (${t.error_count})` : "ok"),
+      el("td", { className: "scores", title: fmt.scoreSummary(t.scores) }, fmt.scoreSummary(t.scores)));
       fragment.appendChild(row);
     }
     body.appendChild(fragment);
@@ -257,6 +305,13 @@
     $("list-status").textContent = page.traces.length ? "" : "No traces match. Run your app with traceglass " +
       "configured, or send OTLP to /v1/traces.";
     $("list-status").dataset.live = list.page === 0 ? "on" : "off";
+  }
+
+  // The models' families (gpt-4o-2024-08-06 reads gpt-4o), the full names on hover.
+  function modelCell(models) {
+    const names = models || [];
+    const families = Array.from(new Set(names.map(modelFamily)));
+    return el("td", { className: "model", title: names.join(", ") || null }, families.join(", ") || "–");
   }
 
   function schedulePoll() {
@@ -935,12 +990,12 @@
 
   // ---- wiring ---------------------------------------------------------------------------------------
   document.addEventListener("DOMContentLoaded", () => {
-    $("filters").addEventListener("submit", (ev) => { ev.preventDefault(); resetPaging(); loadList(false); });
-    $("filters").addEventListener("reset", () => setTimeout(() => { resetPaging(); loadList(false); }, 0));
-    $("f-limit").addEventListener("change", () => { resetPaging(); loadList(false); });
-    $("f-status").addEventListener("change", () => { resetPaging(); loadList(false); });
-    $("f-since").addEventListener("change", () => { resetPaging(); loadList(false); });
-    $("f-q").addEventListener("input", debounce(() => { resetPaging(); loadList(false); }, 300));
+    $("filters").addEventListener("submit", (ev) => { ev.preventDefault(); applyFilters(false); });
+    $("filters").addEventListener("reset", () => setTimeout(() => applyFilters(false), 0));
+    $("f-limit").addEventListener("change", () => applyFilters(false));
+    $("f-status").addEventListener("change", () => applyFilters(false));
+    $("f-since").addEventListener("change", () => applyFilters(false));
+    $("f-q").addEventListener("input", debounce(() => applyFilters(true), 300));
     $("page-older").addEventListener("click", () => {
       if (!list.next) return;
       list.cursors[list.page + 1] = list.next;
@@ -960,7 +1015,7 @@
       if (!scrollFrame) scrollFrame = requestAnimationFrame(() => { scrollFrame = 0; if (view.spacer) renderWindow(false); });
     });
     document.addEventListener("keydown", (ev) => {
-      if (ev.key === "Escape" && !$("view-trace").hidden) location.hash = "#/";
+      if (ev.key === "Escape" && !$("view-trace").hidden) location.hash = list.hash;  // the list as it was
       if (ev.key === "/" && !$("view-list").hidden && document.activeElement.tagName !== "INPUT") {
         ev.preventDefault();
         $("f-q").focus();
