@@ -8,7 +8,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import socket
+import subprocess
+import sys
 from typing import Any
 
 import httpx
@@ -24,7 +27,7 @@ from traceglass.server._replay import (
 )
 from traceglass.store import TraceStore
 
-from .conftest import get, rag_agent
+from .conftest import free_port, get, rag_agent
 from .test_openapi import check
 
 KEY = "sk-replay-test-0123456789-SECRET"
@@ -278,3 +281,24 @@ def test_every_documented_replay_status(keyed, source, db_path, serve_app, fake)
     assert timed_out["error"] == "the endpoint did not answer within 0.5 s"
     assert answers[8][2].json()["error"] == "the endpoint answered 500: Simulated error 500 for model error-500"
     assert answers[10][2].json() == {"error": f"{MAX_CONCURRENT} replays are running; try again when one is done"}
+
+
+def test_the_ui_command_turns_replay_on(tmp_path, fake):
+    env = {k: v for k, v in os.environ.items() if k not in ("TRACEGLASS_TOKEN", "TRACEGLASS_DB")}
+    env.update(PYTHONUNBUFFERED="1", TRACEGLASS_REPLAY_API_KEY=KEY)
+    command = [sys.executable, "-m", "traceglass", "ui", "--db", str(tmp_path / "t.db")]
+    bad = subprocess.run([*command, "--replay-base-url", "https://user:pw@api.example/v1"], env=env,
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert bad.returncode == 2
+    assert bad.stderr.endswith("argument --replay-base-url: the URL must not carry credentials: set "
+                               "$TRACEGLASS_REPLAY_API_KEY\n")
+    port = free_port()
+    process = subprocess.Popen([*command, "--port", str(port), "--replay-base-url", fake.base_url], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().strip() == f"traceglass dashboard: http://127.0.0.1:{port}/"
+        assert get(f"http://127.0.0.1:{port}/api/replay").json() == {"enabled": True, "reason": None}
+    finally:
+        process.terminate()
+        out, err = process.communicate(timeout=15)
+    assert KEY not in out + err
