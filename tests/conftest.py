@@ -39,6 +39,32 @@ def postgres_cluster():
         stop()
 
 
+STORE_BACKENDS = ("sqlite", "postgres")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sqlite_only(reason): a store test about SQLite itself; skipped on PostgreSQL")
+
+
+@pytest.fixture(params=STORE_BACKENDS)
+def store_backend(request):
+    """The store backend under test, "sqlite" or "postgres": a fixture that opens a store and asks for
+    this runs its tests on both. A test marked ``sqlite_only("why")`` is skipped on PostgreSQL."""
+    if request.param == "postgres":
+        marker = request.node.get_closest_marker("sqlite_only")
+        if marker is not None:
+            pytest.skip(f"SQLite only: {marker.args[0] if marker.args else marker.kwargs.get('reason', '')}")
+    return request.param
+
+
+@pytest.fixture
+def store_target(request, tmp_path, store_backend):
+    """Where a test's store lives: a SQLite file in tmp_path, or a fresh PostgreSQL database's URL."""
+    if store_backend == "postgres":
+        return request.getfixturevalue("postgres_url")
+    return tmp_path / "data" / "traces.db"
+
+
 @pytest.fixture
 def postgres_url(postgres_cluster):
     """The URL of a fresh, empty database of the session's cluster, dropped after the test."""

@@ -6,7 +6,6 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -67,8 +66,9 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[TraceStore]:
-    with TraceStore(tmp_path / "traces.db") as opened:
+def store(store_target) -> Iterator[TraceStore]:
+    """A store on each backend: a SQLite file, then a PostgreSQL database (tests/conftest.py)."""
+    with TraceStore(store_target) as opened:
         yield opened
 
 

@@ -9,34 +9,15 @@ skipped on PostgreSQL with that reason.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+
 from ._helpers import make_sdk
-
-BACKENDS = ("sqlite", "postgres")
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "sqlite_only(reason): a store test about SQLite itself; skipped on PostgreSQL")
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    """The store backend under test: "sqlite" or "postgres"."""
-    if request.param == "postgres":
-        marker = request.node.get_closest_marker("sqlite_only")
-        if marker is not None:
-            pytest.skip(f"SQLite only: {marker.args[0] if marker.args else marker.kwargs.get('reason', '')}")
-    return request.param
 
 
 @pytest.fixture
-def db_path(request: pytest.FixtureRequest, tmp_path: Path, backend: str):
+def db_path(store_target):
     """The database of the test: a SQLite file path, or a PostgreSQL URL (a fresh database)."""
-    if backend == "postgres":
-        return request.getfixturevalue("postgres_url")
-    return tmp_path / "data" / "traces.db"
+    return store_target
 
 
 @pytest.fixture
