@@ -1,9 +1,9 @@
 """Time series of the model calls and of the scores, database-neutral: the query, the points, and the
 assembly of a backend's grouped rows into dense series (one point per bucket, empty buckets included).
 
-A backend runs two grouped reads per metric series (sums per bucket and group, and the durations
-for the percentiles) and one for the scores; everything else (bucket range, model families,
-percentiles, empty buckets) happens here, once for every backend.
+A backend reads the calls' sums and durations per bucket and group, and the scores' sums per bucket
+and name; everything else (bucket range, model families, percentiles, empty buckets) happens here,
+once for every backend.
 """
 
 from __future__ import annotations
@@ -76,6 +76,20 @@ class SeriesQuery:
     @property
     def width_ns(self) -> int:
         return BUCKETS[self.bucket]
+
+    def span(self, first_ns: int | None, last_ns: int | None) -> range:
+        """The bucket indexes worth reading for stored times from ``first_ns`` to ``last_ns`` (a
+        backend reading bucket by bucket): those of the range, at most ``MAX_BUCKETS`` ending at the
+        last one."""
+        width = self.width_ns
+        if self.since_ns is not None:
+            first_ns = self.since_ns if first_ns is None else max(first_ns, self.since_ns)
+        if self.until_ns is not None:
+            last_ns = self.until_ns - 1 if last_ns is None else min(last_ns, self.until_ns - 1)
+        if first_ns is None or last_ns is None or last_ns < first_ns:
+            return range(0)
+        last = last_ns // width
+        return range(max(first_ns // width, last - MAX_BUCKETS + 1), last + 1)
 
     def buckets(self, seen: Iterable[int]) -> list[int]:
         """The bucket indexes the series show: from the bucket of ``since`` (else the first one with
@@ -190,38 +204,42 @@ def _rank(percent: int, n: int) -> int:
     return max(1, (percent * n + 99) // 100) - 1
 
 
-def call_series(query: SeriesQuery, sums: Iterable[tuple], durations: Iterable[tuple]) -> TimeSeries:
-    """Dense series from ``sums`` rows (bucket index, group key, calls, errors, input tokens, output
-    tokens, cost: one per stored bucket and key) and ``durations`` rows (bucket index, group key,
-    duration in ns: one per call)."""
-    fold = _family if query.group_by == "model" else (lambda k: k)
+def call_series(query: SeriesQuery, rows: Iterable[tuple]) -> TimeSeries:
+    """Dense series from grouped ``rows``: (bucket index, group key, calls, errors, input tokens, output
+    tokens, cost, the calls' durations in ns). Without ``group_by`` every row counts in the one series
+    (whatever its key); with ``"model"`` a model's dated snapshots add up under its family."""
+    folded: dict[Any, str | None] = {}  # stored key -> series key, worked out once per distinct key
+
+    def fold(key: Any) -> str | None:
+        if key not in folded:
+            folded[key] = (None if query.group_by is None
+                           else _key(_family(key) if query.group_by == "model" else key))
+        return folded[key]
+
     width = query.width_ns
     totals: dict[tuple[int, str | None], list[Any]] = {}
-    for bucket, key, calls, errors, tokens_in, tokens_out, cost in sums:
+    for bucket, key, calls, errors, tokens_in, tokens_out, cost, durations in rows:
         if type(bucket) is not int:
             continue
-        row = totals.setdefault((bucket, _key(fold(key))), [0, 0, 0, 0, None])
+        row = totals.setdefault((bucket, fold(key)), [0, 0, 0, 0, None, []])
         row[0] += _count(calls)
         row[1] += _count(errors)
         row[2] += _count(tokens_in)
         row[3] += _count(tokens_out)
         if isinstance(cost, (int, float)) and not isinstance(cost, bool) and math.isfinite(cost):
             row[4] = cost if row[4] is None else row[4] + cost
-    spread: dict[tuple[int, str | None], list[int]] = {}
-    for bucket, key, duration in durations:
-        if type(bucket) is int and type(duration) is int:
-            spread.setdefault((bucket, _key(fold(key))), []).append(duration)
+        row[5].extend(durations)
     buckets = query.buckets(bucket for bucket, _ in totals)
     index = {bucket: position for position, bucket in enumerate(buckets)}
     lines: dict[str | None, Series] = {}
-    for (bucket, key), (calls, errors, tokens_in, tokens_out, cost) in totals.items():
+    for (bucket, key), (calls, errors, tokens_in, tokens_out, cost, durations) in totals.items():
         position = index.get(bucket)
-        if position is None:
+        if position is None or not calls:
             continue
         line = lines.get(key)
         if line is None:
             line = lines[key] = Series(key, [TimePoint(b * width) for b in buckets])
-        values = sorted(spread.get((bucket, key), ()))
+        values = sorted(durations)
         p50, p95 = ((values[_rank(50, len(values))] / 1e6, values[_rank(95, len(values))] / 1e6)
                     if values else (None, None))
         line.points[position] = TimePoint(bucket * width, calls, errors, tokens_in, tokens_out, cost, p50, p95)
