@@ -57,7 +57,7 @@ def _fenced_blocks(language: str):
 
 def test_the_guides_are_all_there():
     assert {p.name for p in MARKDOWN_FILES} == {"jaeger.md", "tempo.md", "collector.md", "multiple-destinations.md",
-                                                "grafana-alerts.md"}
+                                                "grafana-alerts.md", "team-server.md"}
     assert {_rel(p) for p in COMPOSE_FILES} == {
         "jaeger/docker-compose.yaml", "tempo/docker-compose.yaml", "collector/docker-compose.yaml"}
 
@@ -190,7 +190,8 @@ COLLECTOR_CONFIGS = [p for p in YAML_FILES if "service" in _load(p) and "pipelin
 
 def test_the_collector_configs_are_found():
     assert {_rel(p) for p in COLLECTOR_CONFIGS} == {
-        "collector/otel-collector.yaml", "collector/otel-collector-fanout.yaml", "tempo/otel-collector.yaml"}
+        "collector/otel-collector.yaml", "collector/otel-collector-fanout.yaml", "tempo/otel-collector.yaml",
+        "team-server/otel-collector-gateway.yaml", "team-server/otel-collector-sidecar.yaml"}
 
 
 @pytest.mark.parametrize("path", COLLECTOR_CONFIGS, ids=_rel)
