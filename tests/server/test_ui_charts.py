@@ -152,3 +152,36 @@ def test_a_model_name_with_markup_stays_text(page, db_path, serve_app):
     assert page.locator("[data-chart='cost'] .tg-tooltip").inner_text().split("\n")[1] == f"{HOSTILE_MODEL}: $0.001"
     assert page.locator("#stats-charts img").count() == 0
     assert page.evaluate("window.__xss") is None
+
+
+def test_the_evaluations_page_charts_each_scorers_daily_mean(page, tmp_path, serve_app):
+    from traceglass.evals import EvalItem, ScoreResult, evaluate_traces
+    from traceglass.store import TraceStore
+
+    class Fixed:
+        def __init__(self, name, values):
+            self.name, self.values = name, values
+
+        def score(self, item):
+            return ScoreResult(self.values[item.input])
+
+    path = tmp_path / "evals.db"
+    items = [EvalItem(f"q{n}", "a", trace_id=f"{n + 1:032x}") for n in range(3)]
+    evaluate_traces([Fixed("quality", {"q0": 1.0, "q1": 1.0, "q2": 0.25})], dataset=items, store=str(path),
+                    progress=False)
+    evaluate_traces([Fixed("quality", {"q0": 0.5, "q1": 0.0, "q2": 0.75}),
+                     Fixed("brevity", {"q0": 1.0, "q1": 0.2, "q2": 0.6})], dataset=items, store=str(path),
+                    progress=False)
+    with TraceStore(path) as store:
+        store.add_score("user_feedback", 0.0, trace_id="f" * 32)  # not an evaluation's: not charted here
+    server = serve_app(path)
+    page.goto(server.url + "/#/evals")
+    page.wait_for_selector("#evals-chart[data-rendered] svg")
+    today = datetime.now(timezone.utc)
+    day = f"{today:%b} {today.day}"
+    assert _texts(page, "#evals-chart .tg-chart-title") == ["Scores over time (daily mean per scorer, UTC)"]
+    assert _texts(page, "#evals-chart .tg-legend-item") == ["quality", "brevity"]  # the most scored first
+    assert [m[3] for m in _marks(page, "scores", "point")] == [f"quality · {day}: 0.58", f"brevity · {day}: 0.60"]
+    assert _texts(page, "#evals-chart .x-tick") == [day]
+    _screenshot(page, "dashboard-evals-chart.png")
+    assert page.console_errors == []

@@ -315,7 +315,7 @@
     const params = new URLSearchParams({ bucket: "day", ...(query || {}) });
     try {
       const data = await getJSON("/api/timeseries/scores?" + params);
-      container.replaceChildren(scoreChart(data, title));
+      container.replaceChildren(el("div", { class: "tg-chart-grid" }, scoreChart(data, title)));
       container.dataset.rendered = "1";
     } catch (e) {
       container.replaceChildren(el("p", { class: "error", text: "Could not load the score chart: " + e.message }));

@@ -90,6 +90,15 @@
       return tr;
     });
     body.append(table("evals runs", [["Run"], ["Status"], ["Items", "num"], ["Mean per scorer"], ["Judge cost", "num"]], rows));
+    scoresOverTime(body);
+  }
+
+  // Scores over time per scorer (charts.js draws it): the daily mean of every evaluation score by name.
+  function scoresOverTime(body) {
+    if (!window.TraceglassCharts) return;
+    const chart = el("div", { id: "evals-chart" });
+    body.append(el("section", { class: "evals-over-time", "aria-label": "Scores over time" }, chart));
+    window.TraceglassCharts.scores(chart, { source: "eval", bucket: "day" }, "Scores over time (daily mean per scorer, UTC)");
   }
 
   // Lowest value first; results without a value (the scorer raised or gave none) after every scored one.
