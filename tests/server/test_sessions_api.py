@@ -118,3 +118,17 @@ def test_pages_are_served_at_sessions_and_users(server):
         assert response.headers["content-type"] == "text/html; charset=utf-8"
         assert response.text == index
         assert '<script src="/static/sessions.js" defer></script>' in response.text
+
+
+def test_pages_do_not_wait_for_the_apps_busy_store(server):
+    # The app's store serializes its calls; the dashboard's heavy /api/stats (its counts, on every load)
+    # held it for seconds over a large store. Sessions read on a connection of their own: they answer
+    # while the shared store is held.
+    store = server.server.config.app.app.state.store
+    with store._lock:
+        sessions = get(server.url + "/api/sessions")
+        session = get(server.url + "/api/sessions/chat-2")
+        users = get(server.url + "/api/users")
+    assert [r.status_code for r in (sessions, session, users)] == [200, 200, 200]
+    assert [s["session_id"] for s in sessions.json()["sessions"]] == ["chat-2", "chat/1"]
+    assert session.json()["turn_count"] == 1 and [u["user_id"] for u in users.json()["users"]] == ["bob", "alice"]

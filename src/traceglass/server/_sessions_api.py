@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -43,9 +44,31 @@ class SessionsApi:
     def __init__(self, store: TraceStore) -> None:
         self.store = store
 
-    async def _call(self, func: Callable[[], Any]) -> Any:
+    def _on_own_connection(self, func: Callable[[TraceStore], Any]) -> Any:
+        """``func`` over a read-only connection of this request's own, when the store is a SQLite file.
+
+        The app's store serializes its calls on one connection, so a page would otherwise wait for
+        whatever heavy query another request runs (the dashboard asks /api/stats for its counts on
+        every load: seconds over a million spans). WAL lets readers run side by side; opening one
+        costs about a millisecond. Any other store is read through the app's own.
+        """
+        path = self.store.path
+        reader = None
+        if isinstance(path, Path) and path.is_file():
+            try:
+                reader = TraceStore(path, read_only=True)
+            except (sqlite3.Error, OSError, RuntimeError):
+                reader = None
+        if reader is None:
+            return func(self.store)
         try:
-            return await run_in_threadpool(func)
+            return func(reader)
+        finally:
+            reader.close()
+
+    async def _call(self, func: Callable[[TraceStore], Any]) -> Any:
+        try:
+            return await run_in_threadpool(self._on_own_connection, func)
         except (ValueError, OverflowError) as exc:  # a bad time or cursor, named by the store
             raise ApiError(400, str(exc)) from None
         except sqlite3.Error as exc:
@@ -56,7 +79,7 @@ class SessionsApi:
         _check_params(request, SESSION_PARAMS)
         limit = _number(request, "limit", int, 1, MAX_LIMIT) or DEFAULT_LIMIT
         options = _texts(request, ("since", "until", "project", "user", "cursor"))
-        page = await self._call(lambda: self.store.sessions(limit=limit, **options).to_dict())
+        page = await self._call(lambda store: store.sessions(limit=limit, **options).to_dict())
         return SafeJSONResponse(page)
 
     async def get_session(self, request: Request) -> Response:
@@ -65,8 +88,8 @@ class SessionsApi:
         session_id = request.path_params["session_id"]
         limit = _number(request, "limit", int, 1, MAX_TURNS) or DEFAULT_TURNS
 
-        def read() -> dict[str, Any] | None:
-            found = self.store.session(session_id, limit=limit)
+        def read(store: TraceStore) -> dict[str, Any] | None:
+            found = store.session(session_id, limit=limit)
             return None if found is None else found.to_dict()
 
         data = await self._call(read)
@@ -79,5 +102,5 @@ class SessionsApi:
         _check_params(request, USER_PARAMS)
         limit = _number(request, "limit", int, 1, MAX_LIMIT) or DEFAULT_LIMIT
         options = _texts(request, ("since", "until", "project", "cursor"))
-        page = await self._call(lambda: self.store.users(limit=limit, **options).to_dict())
+        page = await self._call(lambda store: store.users(limit=limit, **options).to_dict())
         return SafeJSONResponse(page)
