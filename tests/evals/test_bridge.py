@@ -19,9 +19,10 @@ DOCS = ["Paris is the capital of France.", "The Seine flows through Paris."]
 
 
 @pytest.fixture
-def rag_db(tmp_path):
-    """One RAG trace made by the app: chain -> retriever, chat (the openai SDK against the fake)."""
-    path = tmp_path / "traces.db"
+def rag_db(store_target):
+    """One RAG trace made by the app: chain -> retriever, chat (the openai SDK against the fake), on
+    each backend (a SQLite file, a PostgreSQL database: tests/conftest.py)."""
+    path = store_target
     with FakeOpenAIServer() as server, stored_app(path):
         client = traceglass.TracedOpenAI(base_url=server.base_url, api_key="test")
 

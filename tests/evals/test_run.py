@@ -19,8 +19,9 @@ from ._traces import Spans, stored_app
 
 
 @pytest.fixture
-def db(tmp_path):
-    path = tmp_path / "t.db"
+def db(store_target):
+    """Three chat traces, on each backend (a SQLite file, a PostgreSQL database: tests/conftest.py)."""
+    path = store_target
     spans = Spans(path)
     ids = [spans.chat(0, "refund?", "Your refund is on its way."), spans.chat(1000, "hi", "Hello!"),
            spans.chat(2000, "bill?", "See your invoice.")]

@@ -17,6 +17,8 @@ are worth another try. The SQL lives in ``_postgres_schema`` (migrations), ``_po
 from __future__ import annotations
 
 import logging
+import os
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -108,6 +110,10 @@ class PostgresBackend:
                                         num_workers=1, check=ConnectionPool.check_connection,
                                         name="traceglass")
             self._pool.open(wait=False)
+        # A store dropped without close() (as a sqlite3 connection may be) closes its pool from the
+        # thread that collects it; left to the pool's own __del__, a worker thread may end up
+        # collecting it and fail to join itself.
+        self._finalizer = weakref.finalize(self, _close_pool, self._pool, os.getpid())
 
     @contextmanager
     def _conn(self) -> Iterator[Any]:
@@ -292,9 +298,13 @@ class PostgresBackend:
 
     def close(self, *, stale: bool = False) -> None:
         """Close the pool's connections; idempotent (``stale`` is SQLite's and means nothing here)."""
-        pool = getattr(self, "_pool", None)
-        if pool is not None and not pool.closed:
-            pool.close(timeout=5)
+        self._finalizer()
 
     def __repr__(self) -> str:
         return f"PostgresBackend({str(self.path)!r})"
+
+
+def _close_pool(pool: ConnectionPool, pid: int) -> None:
+    # Never in a forked child: closing would end the parent's sessions on the sockets it shares.
+    if pid == os.getpid() and not pool.closed:
+        pool.close(timeout=5)
