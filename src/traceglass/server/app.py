@@ -16,6 +16,7 @@ from starlette.staticfiles import StaticFiles
 
 from traceglass.server._alerts import AlertRunner, AlertsApi
 from traceglass.server._cors import CorsPolicy
+from traceglass.server._docs import docs_page
 from traceglass.server._evals_api import EvalsApi
 from traceglass.server._health import HEALTH_PATHS, Health
 from traceglass.server._ingest import SpanIngest
@@ -164,6 +165,7 @@ def create_app(
         Route("/api/replay", replay_api.status, methods=["GET"]),
         Route("/api/replay", replay_api.replay, methods=["POST"]),
         Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/docs", docs_page(static), methods=["GET", "HEAD"]),
         Route("/healthz", health.healthz, methods=["GET", "HEAD"]),
         Route("/readyz", health.readyz, methods=["GET", "HEAD"]),
         Route("/v1/traces", receiver.handle, methods=["POST"]),
