@@ -185,3 +185,20 @@ def test_a_sqlite_user_never_imports_psycopg(tmp_path):
             "print(sorted(m for m in sys.modules if m.startswith('psycopg') or m == 'traceglass.store._postgres'))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "[]", done.stderr
+
+
+def test_the_dashboard_and_its_api_serve_a_postgres_store_without_the_password(postgres_url):
+    from starlette.testclient import TestClient
+
+    from traceglass.server import create_app
+
+    with TraceStore(postgres_url) as store:
+        span = store.upsert_span({"name": "chat", "trace_id": "ef" * 16, "model": "gpt-4o-mini", "input_tokens": 3,
+                                  "output_tokens": 2, "project": "team"})
+    app = create_app(postgres_url)
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        pages = {path: client.get(path) for path in ("/", "/api/traces", f"/api/traces/{span.trace_id}",
+                                                     "/api/stats?group_by=project", "/readyz")}
+    assert {path: response.status_code for path, response in pages.items()} == dict.fromkeys(pages, 200)
+    assert [t["trace_id"] for t in pages["/api/traces"].json()["traces"]] == [span.trace_id]
+    assert all(PASSWORD not in response.text for response in pages.values())
