@@ -48,15 +48,15 @@ def _check(db):
     assert rows(db, "SELECT name, total_tokens FROM traces") == [{"name": "job", "total_tokens": 6}]
 
 
-def test_configure_with_the_sqlite_exporter_writes_rows(tmp_path):
-    db = tmp_path / "configured.db"
+def test_configure_with_the_sqlite_exporter_writes_rows(store_target):
+    db = store_target  # a file, or a postgresql:// URL (configure(db_path=url))
     result = _run(APP.format(exporters='["sqlite"]', db=str(db)))
     assert result.returncode == 0, result.stderr
     _check(db)
 
 
-def test_configure_uses_sqlite_by_default_and_reads_traceglass_db(tmp_path):
-    db = tmp_path / "default.db"
+def test_configure_uses_sqlite_by_default_and_reads_traceglass_db(store_target):
+    db = store_target  # a file, or a postgresql:// URL in TRACEGLASS_DB
     result = _run(APP.format(exporters="None", db=None), env={"TRACEGLASS_DB": str(db)})
     assert result.returncode == 0, result.stderr
     _check(db)
