@@ -9,7 +9,8 @@ import pytest
 
 from traceglass.store import TraceStore
 
-from .test_browser import LAUNCH_ARGS, _screenshot, browser  # noqa: F401 - browser is a fixture
+from .conftest import HOSTILE_PROMPT, record_sample
+from .test_browser import _screenshot, browser  # noqa: F401 - browser is a fixture
 
 T0 = 1_800_000_000
 LONG_PROJECT = "customer-support-assistant-production-eu-west-1-canary"
@@ -119,4 +120,18 @@ def test_filters_round_trip_through_the_url(page, server):
     page.keyboard.press("Escape")
     _rows(page, 1)
     assert page.evaluate("location.hash") == "#/?status=error"
+    assert page.console_errors == []
+
+
+def test_a_hostile_input_preview_is_inert_text(page, recorder, db_path, serve_app):
+    record_sample(recorder)
+    server = serve_app(db_path)
+    page.goto(server.url + "/")
+    rows = _rows(page, 3)
+    hostile = [row for row in rows if row.locator("td.input-preview").inner_text() == HOSTILE_PROMPT]
+    assert len(hostile) == 1  # shown character for character, as text
+    assert hostile[0].locator("td.output-preview").inner_text() == "Answer to: " + HOSTILE_PROMPT
+    page.wait_for_timeout(300)  # give any onerror handler a chance to fire
+    assert page.evaluate("window.__xss") is None
+    assert page.evaluate("document.querySelectorAll('img').length") == 0
     assert page.console_errors == []
