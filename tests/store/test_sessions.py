@@ -295,3 +295,20 @@ def test_turn_texts_fall_back_to_model_calls_then_to_compact_json():
     long = "x" * (TEXT_LIMIT + 5)
     said, _ = turn_texts({"traceglass.input": json.dumps(long)}, [])
     assert len(said) == TEXT_LIMIT and said.endswith("…")
+
+
+def test_a_users_totals_read_the_user_index_alone(chats):
+    # Schema 8: the user index covers what a page of users totals, so no trace row is read at random.
+    path, _ = chats
+    with TraceStore(path):
+        pass  # opened (and migrated) by the store
+    conn = sqlite3.connect(path)
+    try:
+        plan = conn.execute("EXPLAIN QUERY PLAN SELECT user_id, count(*), count(DISTINCT session_id), min(start_ns), "
+                            "max(start_ns), sum(CASE WHEN status = 'ERROR' THEN 1 ELSE 0 END), sum(input_tokens), "
+                            "sum(output_tokens), sum(total_tokens), sum(cost_usd) FROM traces WHERE user_id IN "
+                            "(SELECT value FROM json_each(?)) AND +project = ? GROUP BY user_id",
+                            ('["ann"]', "shop")).fetchall()
+    finally:
+        conn.close()
+    assert any("USING COVERING INDEX traces_user (user_id=?)" in row[3] for row in plan), plan

@@ -189,6 +189,13 @@ _V7 = [
     "CREATE INDEX eval_results_trace ON eval_results (trace_id, scorer)",
 ]
 
+# Step 8 (SQLite's _v8): the user index covers a user's totals (the sessions and users pages).
+_V8 = [
+    "DROP INDEX traces_user",
+    "CREATE INDEX traces_user ON traces (user_id, start_ns) INCLUDE (session_id, status, input_tokens, "
+    "output_tokens, total_tokens, cost_usd, project)",
+]
+
 
 def _steps(statements: list[str]) -> Callable[[Any], None]:
     def run(conn: Any) -> None:
@@ -203,8 +210,11 @@ def _nothing(conn: Any) -> None:
 
 MIGRATIONS: dict[int, Callable[[Any], None]] = {
     1: _nothing, 2: _nothing, 3: _nothing, 4: _steps(_V4), 5: _steps(_V5), 6: _steps(_V6), 7: _steps(_V7),
+    8: _steps(_V8),
 }
-assert sorted(MIGRATIONS) == list(range(1, SCHEMA_VERSION + 1))
+_MISSING = [version for version in range(1, SCHEMA_VERSION + 1) if version not in MIGRATIONS]
+if _MISSING:  # a SQLite schema step without its PostgreSQL twin: every PostgreSQL open would be wrong
+    raise RuntimeError(f"no PostgreSQL migration for schema version(s) {_MISSING}: mirror _schema.MIGRATIONS here")
 
 _TRGM = [
     "CREATE INDEX spans_name_trgm ON spans USING gin (name gin_trgm_ops)",

