@@ -11,6 +11,8 @@ os.environ.setdefault("TRACEGLASS_RAISE_INTERNAL_ERRORS", "1")
 # configure() turns on every instrumentor whose library is installed; litellm would then fetch its
 # model price map from GitHub at import. Tests never leave 127.0.0.1.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+# deepeval (the evals bridge) sends telemetry from import on unless told not to.
+os.environ["DEEPEVAL_TELEMETRY_OPT_OUT"] = "1"
 # Tests decide on content capture themselves; a developer's shell must not change results.
 for _name in ("TRACEGLASS_CAPTURE_CONTENT", "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
               "OTEL_SEMCONV_STABILITY_OPT_IN", "TRACEGLASS_DB", "TRACEGLASS_PRICES"):

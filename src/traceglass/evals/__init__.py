@@ -3,6 +3,7 @@ schedules, online metrics. Every result is a score (``source="eval"``)."""
 
 from traceglass.evals._bridge import TraceBridge
 from traceglass.evals._dataset import EvalDataset
+from traceglass.evals._deepeval import DeepEvalScorer
 from traceglass.evals._item import EvalItem
 from traceglass.evals._judge_config import configure_judge
 from traceglass.evals._online import configure_online_metrics, flush_online_metrics, online_metrics_stats
@@ -13,6 +14,7 @@ from traceglass.evals._schedules_file import load_schedules
 from traceglass.evals._scorer import ScoreResult, Scorer
 
 __all__ = [
+    "DeepEvalScorer",
     "EvalDataset",
     "EvalItem",
     "EvalRun",

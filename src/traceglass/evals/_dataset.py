@@ -101,6 +101,14 @@ class EvalDataset:
                               "pip install pandas") from None
         return pandas.DataFrame.from_records(self.to_dicts(), columns=list(EvalItem.__dataclass_fields__))
 
+    def to_deepeval(self) -> list[Any]:
+        """The items as ``deepeval.test_case.LLMTestCase`` objects (the ``deepeval`` extra; a clear
+        ImportError without it): the question as ``input``, the output as ``actual_output``, the
+        documents as ``retrieval_context``, the metadata and trace/span ids as ``metadata``."""
+        from traceglass.evals._deepeval import test_cases
+
+        return test_cases(self.items)
+
     # -- the store ---------------------------------------------------------------------------
     def save(self, name: str, *, store: _stores.StoreLike = None, metadata: Mapping[str, Any] | None = None) -> int:
         """Save the items as the next version of ``name`` in the store (default: the default

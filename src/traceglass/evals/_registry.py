@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Union
 
 from traceglass.evals import _code, _embedding, _judges
+from traceglass.evals._deepeval import DeepEvalScorer, is_deepeval_metric
 from traceglass.evals._scorer import Scorer
 
 # A registered entry: a scorer, or a function of the spec's argument (None when absent) giving one.
@@ -127,8 +128,10 @@ def get_scorer(spec: str | Scorer, *, judge: Any = None, model: str | None = Non
     """The scorer a spec names (``"relevance"``, ``"max_latency:2000"``), or ``spec`` itself when it
     is a scorer. ``judge``/``model`` give LLM judges and ``embedding_similarity`` their client and
     model (default: ``configure_judge``'s). Raises ValueError for an unknown name or a bad argument."""
-    if is_scorer(spec):
-        scorer: Any = spec
+    if is_deepeval_metric(spec):  # a deepeval metric given as it is
+        scorer: Any = DeepEvalScorer(spec)
+    elif is_scorer(spec):
+        scorer = spec
     elif isinstance(spec, str):
         name, colon, arg = spec.partition(":")
         name = name.strip()
