@@ -16,7 +16,7 @@ import time
 import pytest
 
 from tests._postgres import PASSWORD
-from traceglass.store import TraceStore, TraceWriter
+from traceglass.store import SCHEMA_VERSION, TraceStore, TraceWriter
 
 from ._helpers import BASE_S, SEC, rows
 
@@ -123,7 +123,7 @@ def test_replicas_starting_together_migrate_the_schema_once(postgres_cluster, tm
         for proc in procs:
             _, err = proc.communicate(timeout=120)
             assert proc.returncode == 0, err
-        assert rows(url, "SELECT version FROM traceglass_schema") == [{"version": 7}]
+        assert rows(url, "SELECT version FROM traceglass_schema") == [{"version": SCHEMA_VERSION}]
         tables = rows(url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")
         assert [t["tablename"] for t in tables] == [
             "alert_events", "alert_state", "eval_dataset_items", "eval_datasets", "eval_results", "eval_run_items",
