@@ -39,7 +39,8 @@ _RETRY_FOR_S = 30.0
 
 
 class SQLiteSpanExporter(SpanExporter):
-    """Write finished spans to a SQLite file (WAL mode; one transaction per batch).
+    """Write finished spans to a SQLite file (WAL mode; one transaction per batch), or to PostgreSQL
+    when ``path`` (or ``$TRACEGLASS_DB``) is a ``postgresql://`` URL (``traceglass[postgres]``).
 
     ``path`` defaults to ``$TRACEGLASS_DB`` or the per-user data directory. ``max_age`` (seconds
     or a timedelta) and ``max_size`` (bytes or ``"500MB"``) turn on retention, applied in a
@@ -118,7 +119,7 @@ class SQLiteSpanExporter(SpanExporter):
 class SQLiteLogExporter(LogRecordExporter):
     """Store the scores that ``gen_ai.evaluation.result`` log records carry; other records are ignored.
 
-    ``path`` defaults to ``$TRACEGLASS_DB`` or the per-user data directory. Each score is written
+    ``path`` defaults to ``$TRACEGLASS_DB`` or the per-user data directory (or is a ``postgresql://`` URL). Each score is written
     by its id, so a retried export updates what it wrote before instead of adding a copy (a
     record from another SDK gets an id derived from its content). ``export`` never raises: a
     database another process keeps locked out is retried for up to 30 s, then the batch is
