@@ -47,10 +47,11 @@ def test_demo_fills_a_fresh_store_and_reports_what_it_added(tmp_path):
     assert lines[0] == f"--fresh: deleted {db}, {db}-wal, {db}-shm"
     assert lines[1] == ("Running the example apps against the bundled OpenAI- and Anthropic-compatible server "
                         "(no API key needed):")
-    assert [re.sub(r" \(\d+\.\d s\)$", "", line) for line in lines[2:11]] == [
+    assert [re.sub(r" \(\d+\.\d s\)$", "", line) for line in lines[2:13]] == [
         f"  ran {name}" for name in ("rag_pipeline", "deepeval_agent", "openai_tools_streaming",
                                      "anthropic_tools_streaming", "litellm_two_providers", "langchain_agent",
-                                     "sessions_users", "chat_feedback", "openai_zero_code")]
+                                     "openai_agents_tools", "llamaindex_rag", "sessions_users", "chat_feedback",
+                                     "openai_zero_code")]
     assert lines[-1] == f"Browse them with: traceglass traces --db {db}"
     assert lines[-3] == ("Evaluating the traced LLM calls (length_between, max_latency, and the relevance "
                          "judge):")
@@ -83,15 +84,20 @@ def test_demo_fills_a_fresh_store_and_reports_what_it_added(tmp_path):
                                    "embeddings text-embedding-3-small", "chat error-429"},
         "anthropic-tools-streaming": {"claude_weather_turn", "chat claude-sonnet-4-5"},
         "litellm-two-providers": {"compare_providers", "chat claude-haiku-4-5"},
+        "openai-agents-tools": {"invoke_workflow Agent workflow"},
+        "llamaindex-rag": {"embeddings text-embedding-3-small", "RetrieverQueryEngine.query",
+                           "execute_tool get_weather"},
     }
     counts = {p: sum(t.project == p for t in traces) for p in by_project}
     assert counts == {"rag-pipeline": 2, "support-agent": 2, "langchain-agent": 2, "openai-zero-code": 4,
                       "travel-assistant": 10, "openai-tools-streaming": 6, "chat-feedback": 3,
-                      "anthropic-tools-streaming": 2, "litellm-two-providers": 2}
+                      "anthropic-tools-streaming": 2, "litellm-two-providers": 2, "openai-agents-tools": 2,
+                      "llamaindex-rag": 4}
     assert {s.type for s in spans} == {"chain", "tool", "llm", "agent", "retriever", "embedding", "chat_model",
-                                       "graph_node"}
+                                       "graph_node", "handoff"}
     unpriced = sorted(t.name for t in traces if not t.cost_usd)
-    assert unpriced == ["chat error-429"]  # every other trace reports usage and has a price
+    # every other trace reports usage and has a price (a LlamaIndex tool called alone makes no model call)
+    assert unpriced == ["chat error-429", "execute_tool get_weather"]
     assert all(t.total_tokens > 0 for t in traces if t.cost_usd)
     # the summary is this run's, in the store's own figures
     # chat_feedback's end-user thumbs and code checks, each on a trace of this run
@@ -116,10 +122,10 @@ def test_demo_fills_a_fresh_store_and_reports_what_it_added(tmp_path):
     assert run.errors == [] and {r.value for r in run.results if r.scorer == "relevance"} - {None} == {0.0, 0.5, 1.0}
     assert sorted((s.name, s.trace_id, s.span_id, s.value) for s in every_score if s.source == "eval") == sorted(
         (r.scorer, r.item.trace_id, r.item.span_id, r.value) for r in run.results if r.value is not None)
-    summary = lines[11]
-    assert summary.startswith(f"This run added 33 traces, {len(spans)} spans, 5 scores, $")
-    assert summary.endswith(f" to {db} (now 33 traces in all)")
-    rows = {line.split()[0]: line.split()[1:] for line in lines[12:-3]}
+    summary = lines[13]
+    assert summary.startswith(f"This run added 39 traces, {len(spans)} spans, 5 scores, $")
+    assert summary.endswith(f" to {db} (now 39 traces in all)")
+    rows = {line.split()[0]: line.split()[1:] for line in lines[14:-3]}
     assert {p: (int(r[0]), r[1], int(r[2]), r[3]) for p, r in rows.items()} == {
         p: (counts[p], "traces", sum(t.total_tokens for t in traces if t.project == p), "tokens") for p in counts}
 

@@ -381,3 +381,33 @@ def test_litellm_two_providers(tmp_path):
         ("chat claude-haiku-4-5", 9, 17, pytest.approx(calls[2].cost_usd)),
     ]
     assert {s.project for s in all_spans(db)} == {"litellm-two-providers"}
+
+
+def test_evaluate_traces(tmp_path):
+    db = tmp_path / "t.db"
+    done = run_example("evaluate_traces", db)
+    assert done.stdout.splitlines() == [
+        "dataset support-answers version 1: 3 items",
+        "relevance: mean 0.50, pass rate 67%, 3 scored, 0 errors",
+        "contains: mean 0.33, pass rate 33%, 3 scored, 0 errors",
+        "max_latency: mean 1.00, pass rate 100%, 3 scored, 0 errors",
+        "lowest: contains 0.00 on {'question': 'What is the capital of France?'}",
+    ]
+    store = TraceStore(str(db))
+    try:
+        answers = {t.trace_id: store.get_trace(t.trace_id) for t in store.list_traces(project="support-evals").traces
+                   if t.name == "answer"}
+        scores = store.scores(limit=100).scores
+        [run] = store.eval_runs()
+        [dataset] = store.datasets()
+    finally:
+        store.close()
+    assert trees(db)["answer"] == [[(0, "answer", "chain"), (1, "chat gpt-4o-mini", "llm")]] * 3
+    roots = {trace.root.span_id for trace in answers.values()}
+    # each answer's span: 2 online metrics (run after the call) and 3 from the stored run
+    per_span = sorted(sorted(s.name for s in scores if s.span_id == span) for span in roots)
+    assert per_span == [sorted(["length_between", "max_latency", "relevance", "contains", "max_latency"])] * 3
+    assert {s.source for s in scores} == {"eval"} and len(scores) == 15
+    assert (dataset.name, dataset.version, dataset.item_count) == ("support-answers", 1, 3)
+    assert (run.item_count, run.details["scorers"], run.details["dataset"]) == (
+        3, ["relevance", "contains", "max_latency"], {"name": "support-answers", "version": 1})

@@ -23,12 +23,23 @@ from traceglass.demo.fake_openai import FakeOpenAIServer
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 _NEEDS = {"langchain_agent": ("langchain_core", "langgraph", "langchain_openai"),
           "anthropic_tools_streaming": ("anthropic",),
-          "litellm_two_providers": ("litellm",)}
+          "litellm_two_providers": ("litellm",),
+          "openai_agents_tools": ("agents",),
+          "llamaindex_rag": ("llama_index.core",)}
+# The frameworks not in the demo extra: their examples run when their own extra is installed.
+_EXTRAS = {"openai_agents_tools": "openai-agents", "llamaindex_rag": "llamaindex"}
 _TIMEOUT_S = 300
 
 
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a dotted name whose parent package is missing (llama_index.core)
+        return False
+
+
 def _missing(name: str) -> list[str]:
-    return [module for module in _NEEDS.get(name, ()) if importlib.util.find_spec(module) is None]
+    return [module for module in _NEEDS.get(name, ()) if not _installed(module)]
 
 
 def _instrument_command() -> str | None:
@@ -80,7 +91,8 @@ def run_examples(db: str, *, verbose: bool = False, out: Any = None) -> list[str
             missing = _missing(name)
             command = _command_for(name)
             if missing or command is None:
-                why = f"needs {', '.join(missing)}: pip install 'traceglass[demo]'" if missing \
+                extra = _EXTRAS.get(name, "demo")
+                why = f"needs {', '.join(missing)}: pip install 'traceglass[{extra}]'" if missing \
                     else "opentelemetry-instrument not found"
                 print(f"  skipped {name}: {why}", file=out)
                 continue

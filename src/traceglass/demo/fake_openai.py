@@ -1,12 +1,15 @@
 """A local OpenAI-compatible HTTP server with plausible replies and real-looking usage figures.
 
 Serves ``/v1/chat/completions`` (JSON and SSE streams, tool calls), ``/v1/completions``,
-``/v1/embeddings`` (float and base64), ``/v1/responses`` (JSON and SSE) and ``/v1/models``, in
+``/v1/embeddings`` (float and base64), ``/v1/responses`` (JSON and SSE, function calls) and ``/v1/models``, in
 the exact shapes of OpenAI's API, so the real ``openai`` client — and anything built on it —
 runs against it with no API key and no network. It also speaks Anthropic's Messages API
 (``/v1/messages``, JSON and SSE, tool use, prompt caching; ``/v1/messages/count_tokens``) for the
 ``anthropic`` client given :attr:`FakeOpenAIServer.anthropic_base_url`. A model named
-``error-429`` (any status) answers with that status and the API's error body. Repeated prompt prefixes are reported as
+``error-429`` (any status) answers with that status and the API's error body. It drives agent
+loops: offered tools, Chat Completions calls one when the last message is the user's and answers
+once a tool result is in; the Responses API calls each offered function tool once per user turn
+(so a handed-off agent calls its own), then answers from the last tool result. Repeated prompt prefixes are reported as
 cached input tokens, as OpenAI's prompt caching does.
 
     with FakeOpenAIServer() as server:
@@ -259,24 +262,30 @@ class _Handler(BaseHTTPRequestHandler):
     # --- responses API --------------------------------------------------------------------
     def _responses(self, body: dict[str, Any], model: str) -> None:
         given = body.get("input")
+        items = [m for m in given if isinstance(m, dict)] if isinstance(given, list) else []
         if isinstance(given, str):
             prompt = question = given
         else:
-            messages = [m for m in given or [] if isinstance(m, dict)]
-            prompt = "\n".join(_replies.message_text(m) for m in messages)
-            question = _replies.message_text(messages[-1]) if messages else ""
+            prompt = "\n".join(_replies.message_text(m) for m in items)
+            question = _user_question(items)
         instructions = body.get("instructions") or ""
-        text = _replies.reply_text(question, instructions)
-        input_tokens = _replies.count_tokens(instructions + prompt) + 10
+        tools = [t for t in body.get("tools") or [] if isinstance(t, dict)]
+        calls = _function_calls(body, items, tools, question)
+        output_text = _last_tool_output(items)
+        text = "" if calls else (_replies.tool_result_reply(output_text) if output_text is not None
+                                 else _replies.reply_text(question, instructions))
+        input_tokens = _replies.count_tokens(instructions + prompt) + 10 + 30 * len(tools)
         cached = self.server.cache.cached_tokens(instructions) if instructions else 0
-        output_tokens = _replies.count_tokens(text)
+        output_tokens = _replies.count_tokens(text or json.dumps(calls))
         reasoning = output_tokens // 4 if model.startswith(("o1", "o3", "o4", "gpt-5")) else 0
         response = {
             "id": _id("resp"), "object": "response", "created_at": int(time.time()), "status": "completed",
             "error": None, "incomplete_details": None, "instructions": instructions or None,
-            "model": DATED_MODELS.get(model, model), "output": [], "parallel_tool_calls": True,
+            "model": DATED_MODELS.get(model, model), "output": [],
+            "parallel_tool_calls": body.get("parallel_tool_calls", True),
             "temperature": body.get("temperature", 1.0), "top_p": body.get("top_p", 1.0),
-            "tool_choice": "auto", "tools": [], "max_output_tokens": body.get("max_output_tokens"),
+            "tool_choice": body.get("tool_choice") or "auto", "tools": tools,
+            "max_output_tokens": body.get("max_output_tokens"),
             "service_tier": "default", "store": True, "text": {"format": {"type": "text"}}, "truncation": "disabled",
             "usage": {
                 "input_tokens": input_tokens, "input_tokens_details": {"cached_tokens": cached},
@@ -285,12 +294,54 @@ class _Handler(BaseHTTPRequestHandler):
                 "total_tokens": input_tokens + output_tokens + reasoning,
             },
         }
-        item = {"type": "message", "id": _id("msg"), "status": "completed", "role": "assistant",
-                "content": [{"type": "output_text", "text": text, "annotations": []}]}
+        output: list[dict[str, Any]] = calls or [
+            {"type": "message", "id": _id("msg"), "status": "completed", "role": "assistant",
+             "content": [{"type": "output_text", "text": text, "annotations": []}]}]
         if not body.get("stream"):
-            self._send_json(200, {**response, "output": [item]})
+            self._send_json(200, {**response, "output": output})
             return
-        self._send_events(_response_events(response, item, text))
+        self._send_events(_response_events(response, output))
+
+
+def _user_question(items: list[dict[str, Any]]) -> str:
+    """The text of the last user message of a Responses ``input`` list."""
+    for item in reversed(items):
+        if item.get("role") == "user":
+            return _replies.message_text(item)
+    return _replies.message_text(items[-1]) if items else ""
+
+
+def _since_user(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The items after the user's last message: this turn of the agent loop."""
+    for index in range(len(items) - 1, -1, -1):
+        if items[index].get("role") == "user":
+            return items[index + 1:]
+    return items
+
+
+def _function_calls(body: dict[str, Any], items: list[dict[str, Any]], tools: list[dict[str, Any]],
+                    question: str) -> list[dict[str, Any]]:
+    """The model's function calls: the first offered function tool not yet called since the user's
+    last message (so an agent loop calls each of its tools once, then answers; after a handoff,
+    the new agent calls its own tool). None once every offered tool has been called."""
+    if body.get("tool_choice") == "none":
+        return []
+    called = {item.get("name") for item in _since_user(items) if item.get("type") == "function_call"}
+    for tool in tools:
+        if tool.get("type") == "function" and tool.get("name") and tool["name"] not in called:
+            return [{"type": "function_call", "id": "fc_" + uuid.uuid4().hex[:24],
+                     "call_id": "call_" + uuid.uuid4().hex[:24], "name": tool["name"],
+                     "arguments": _replies.tool_arguments(tool, question), "status": "completed"}]
+    return []
+
+
+def _last_tool_output(items: list[dict[str, Any]]) -> str | None:
+    """The output of the last tool result of this turn, if the turn has one."""
+    for item in reversed(_since_user(items)):
+        if item.get("type") == "function_call_output":
+            output = item.get("output")
+            return output if isinstance(output, str) else json.dumps(output)
+    return None
 
 
 def _chat_usage(prompt_tokens: int, completion_tokens: int, cached: int) -> dict[str, Any]:
@@ -332,29 +383,44 @@ def _chat_chunks(completion_id: str, created: int, model: str, text: str | None,
     yield None, "[DONE]"
 
 
-def _response_events(response: dict[str, Any], item: dict[str, Any], text: str) -> Iterator[tuple[str, Any]]:
+def _response_events(response: dict[str, Any], output: list[dict[str, Any]]) -> Iterator[tuple[str, Any]]:
+    """The Responses API's event stream for ``output`` (message text in word deltas, function call
+    arguments in 8-character deltas), as OpenAI sends it."""
     sequence = iter(range(1_000_000))
     in_progress = {**response, "status": "in_progress", "usage": None}
-    empty_item = {**item, "status": "in_progress", "content": []}
-    part = {"type": "output_text", "text": "", "annotations": []}
 
-    def event(name: str, **data: Any) -> tuple[str, Any]:
-        return name, {"type": name, "sequence_number": next(sequence), **data}
+    def event(kind: str, **data: Any) -> tuple[str, Any]:
+        return kind, {"type": kind, "sequence_number": next(sequence), **data}
 
     yield event("response.created", response=in_progress)
     yield event("response.in_progress", response=in_progress)
-    yield event("response.output_item.added", output_index=0, item=empty_item)
-    yield event("response.content_part.added", item_id=item["id"], output_index=0, content_index=0, part=part)
-    words = text.split(" ")
-    for i, word in enumerate(words):
-        yield event("response.output_text.delta", item_id=item["id"], output_index=0, content_index=0,
-                    delta=word if i == 0 else " " + word, logprobs=[])
-    yield event("response.output_text.done", item_id=item["id"], output_index=0, content_index=0, text=text,
-                logprobs=[])
-    yield event("response.content_part.done", item_id=item["id"], output_index=0, content_index=0,
-                part={**part, "text": text})
-    yield event("response.output_item.done", output_index=0, item=item)
-    yield event("response.completed", response={**response, "output": [item]})
+    for index, item in enumerate(output):
+        if item["type"] == "function_call":
+            arguments = item["arguments"]
+            yield event("response.output_item.added", output_index=index,
+                        item={**item, "arguments": "", "status": "in_progress"})
+            for start in range(0, len(arguments), 8):
+                yield event("response.function_call_arguments.delta", item_id=item["id"], output_index=index,
+                            delta=arguments[start:start + 8])
+            yield event("response.function_call_arguments.done", item_id=item["id"], name=item["name"],
+                        output_index=index, arguments=arguments)
+            yield event("response.output_item.done", output_index=index, item=item)
+            continue
+        text = item["content"][0]["text"]
+        part = {"type": "output_text", "text": "", "annotations": []}
+        yield event("response.output_item.added", output_index=index,
+                    item={**item, "status": "in_progress", "content": []})
+        yield event("response.content_part.added", item_id=item["id"], output_index=index, content_index=0,
+                    part=part)
+        for i, word in enumerate(text.split(" ")):
+            yield event("response.output_text.delta", item_id=item["id"], output_index=index, content_index=0,
+                        delta=word if i == 0 else " " + word, logprobs=[])
+        yield event("response.output_text.done", item_id=item["id"], output_index=index, content_index=0,
+                    text=text, logprobs=[])
+        yield event("response.content_part.done", item_id=item["id"], output_index=index, content_index=0,
+                    part={**part, "text": text})
+        yield event("response.output_item.done", output_index=index, item=item)
+    yield event("response.completed", response={**response, "output": output})
 
 
 # A route answers one request: (handler, JSON body, model name) -> None, writing the reply with the

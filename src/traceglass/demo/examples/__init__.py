@@ -16,6 +16,8 @@ DEMO_ORDER = (
     "anthropic_tools_streaming",
     "litellm_two_providers",
     "langchain_agent",
+    "openai_agents_tools",
+    "llamaindex_rag",
     "sessions_users",
     "chat_feedback",
     "openai_zero_code",
