@@ -18,18 +18,20 @@ def _id(text: str, bits: int) -> int:
 
 
 def trace_id(label: str) -> int:
+    """The trace id of trace number ``n`` of ``spans(label, ...)``: ``trace_id(f"{label} {n}")``."""
     return _id(f"trace {label}", 128)
 
 
-def spans(label: str, count: int, *, per_trace: int = 10) -> list[ReadableSpan]:
-    """``count`` spans named ``{label} {i}``, in traces of ``per_trace`` spans (a root and its children)."""
+def spans(label: str, count: int, *, per_trace: int = 10, base_ns: int = BASE_NS) -> list[ReadableSpan]:
+    """``count`` spans named ``{label} {i}``, in traces of ``per_trace`` spans (a root and its children),
+    the ``i``-th starting ``i`` ms after ``base_ns``."""
     out = []
     for i in range(count):
         trace = trace_id(f"{label} {i // per_trace}")
         root = _id(f"span {label} {i - i % per_trace}", 64)
         span = _id(f"span {label} {i}", 64)
         parent = None if span == root else SpanContext(trace, root, is_remote=False)
-        start = BASE_NS + i * 1_000_000
+        start = base_ns + i * 1_000_000
         out.append(ReadableSpan(
             name=f"{label} {i}", context=SpanContext(trace, span, is_remote=False, trace_flags=TraceFlags(1)),
             parent=parent, resource=RESOURCE, start_time=start, end_time=start + 500_000,
