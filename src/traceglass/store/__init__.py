@@ -17,6 +17,7 @@ from traceglass.store._eval_models import DatasetInfo, EvalResultRecord, EvalRun
 from traceglass.store._filter import TraceFilter
 from traceglass.store._models import ScorePage, SpanNode, StatsRow, Trace, TracePage, TraceSummary
 from traceglass.store._paths import default_db_path
+from traceglass.store._session_models import Session, SessionPage, SessionSummary, SessionTurn, UserPage, UserSummary
 from traceglass.store._schema import SCHEMA_VERSION, NotATraceDatabaseError, SchemaTooNewError, SchemaTooOldError
 from traceglass.store._store import TraceStore
 from traceglass.store._timeseries_models import ScorePoint, Series, TimePoint, TimeSeries
@@ -37,6 +38,10 @@ __all__ = [
     "ScorePage",
     "ScorePoint",
     "Series",
+    "Session",
+    "SessionPage",
+    "SessionSummary",
+    "SessionTurn",
     "SpanNode",
     "StatsRow",
     "Trace",
@@ -49,6 +54,8 @@ __all__ = [
     "TimePoint",
     "TimeSeries",
     "TraceWriter",
+    "UserPage",
+    "UserSummary",
     "WindowMetrics",
     "WindowQuery",
     "default_db_path",
