@@ -4,6 +4,7 @@ error without the driver. (Everything else runs on both backends through the par
 
 from __future__ import annotations
 
+import json
 import logging
 import multiprocessing
 import random
@@ -202,3 +203,18 @@ def test_the_dashboard_and_its_api_serve_a_postgres_store_without_the_password(p
     assert {path: response.status_code for path, response in pages.items()} == dict.fromkeys(pages, 200)
     assert [t["trace_id"] for t in pages["/api/traces"].json()["traces"]] == [span.trace_id]
     assert all(PASSWORD not in response.text for response in pages.values())
+
+
+def test_traceglass_migrate_takes_a_postgres_url(postgres_cluster, capsys):
+    from traceglass.cli import main
+
+    url = postgres_cluster.new_database(empty=True)
+    try:
+        assert main(["migrate", "--db", url, "--json"]) == 0
+        shown = url.replace(PASSWORD, "***")
+        assert json.loads(capsys.readouterr().out) == {"path": shown, "schema_before": None,
+                                                       "schema": SCHEMA_VERSION}
+        assert main(["migrate", "--db", url]) == 0
+        assert capsys.readouterr().out == f"{shown}: already at schema {SCHEMA_VERSION}\n"
+    finally:
+        postgres_cluster.drop_database(url)

@@ -11,6 +11,8 @@ from typing import Any
 
 from traceglass.cli._errors import EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, CommandError
 from traceglass.store import TraceFilter, TraceStore, _paths
+from traceglass.store._open import schema_version
+from traceglass.store._postgres_url import DatabaseURL
 from traceglass.store._schema import SCHEMA_VERSION, NotATraceDatabaseError, SchemaTooNewError, SchemaTooOldError
 
 _PROGRESS_MIN_SPANS = 5000  # show a progress bar for exports at least this long
@@ -198,6 +200,8 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _version(path: Any) -> int | None:
+    if isinstance(path, DatabaseURL):
+        return schema_version(path)
     try:
         conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
         try:

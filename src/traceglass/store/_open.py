@@ -34,6 +34,14 @@ def open_writer(target: Path | DatabaseURL, **sqlite_options: Any) -> Backend:
     return _sqlite.open_writer(target, **sqlite_options)
 
 
+def schema_version(url: DatabaseURL) -> int | None:
+    """The schema version of the PostgreSQL database at ``url`` (None: no traceglass schema), or the
+    OSError (PostgresError) of a database that cannot be reached."""
+    from traceglass.store import _postgres
+
+    return _postgres.schema_version(url)
+
+
 def is_busy(exc: BaseException) -> bool:
     """Whether ``exc`` means another writer holds the database for now, whichever backend raised it."""
     return _sqlite.SQLiteBackend.is_busy(exc) or DatabaseURL.busy(exc)

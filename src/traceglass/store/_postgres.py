@@ -85,6 +85,12 @@ def open_backend(url: DatabaseURL, *, create: bool = True, read_only: bool = Fal
     return PostgresBackend(url, read_only=read_only)
 
 
+def schema_version(url: DatabaseURL) -> int | None:
+    """The stored schema version (None when the database has no traceglass schema)."""
+    with _translated(url), psycopg.connect(url.secret(), autocommit=True, connect_timeout=_CONNECT_TIMEOUT_S) as conn:
+        return _postgres_schema.version(conn)
+
+
 @contextmanager
 def _translated(url: DatabaseURL) -> Iterator[None]:
     """The driver's errors as PostgresError (an OSError) with passwords masked; ours pass through."""
