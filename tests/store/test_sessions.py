@@ -12,7 +12,7 @@ import pytest
 from traceglass.store import TraceStore
 from traceglass.store._turn_text import TEXT_LIMIT, chat_text, turn_texts
 
-from ._helpers import BASE_S, SEC, make_sdk, ns
+from ._helpers import BASE_S, make_sdk, ns
 
 
 def _turn(sdk, start_s: float, *, session: str | None, user: str | None, question: str, answer: str,

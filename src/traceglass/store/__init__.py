@@ -17,8 +17,8 @@ from traceglass.store._eval_models import DatasetInfo, EvalResultRecord, EvalRun
 from traceglass.store._filter import TraceFilter
 from traceglass.store._models import ScorePage, SpanNode, StatsRow, Trace, TracePage, TraceSummary
 from traceglass.store._paths import default_db_path
-from traceglass.store._session_models import Session, SessionPage, SessionSummary, SessionTurn, UserPage, UserSummary
 from traceglass.store._schema import SCHEMA_VERSION, NotATraceDatabaseError, SchemaTooNewError, SchemaTooOldError
+from traceglass.store._session_models import Session, SessionPage, SessionSummary, SessionTurn, UserPage, UserSummary
 from traceglass.store._store import TraceStore
 from traceglass.store._timeseries_models import ScorePoint, Series, TimePoint, TimeSeries
 from traceglass.store._trace_writer import TraceWriter
