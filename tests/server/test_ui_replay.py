@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
 
 from traceglass.demo.fake_openai import FakeOpenAIServer
@@ -122,4 +123,40 @@ def test_no_replay_button_unless_the_server_has_an_endpoint(page, recorded, db_p
     page.click(f".span-row[data-span-id='{recorded.span_id}']")
     assert page.locator("#details .conversation.input").count() == 1  # an LLM span with its request
     assert page.locator("button.replay-open").count() == 0
+    assert page.console_errors == []
+
+
+def test_system_instructions_tool_calls_and_results_replay_in_the_chat_format(page, db_path, serve_app, fake):
+    """A span from another instrumentor (system instructions apart, a tool call and its result in the
+    history, stop sequences, a parameter OpenAI has not got), posted over REST."""
+    server = serve_app(db_path, replay=fake.base_url)
+    history = [
+        {"role": "user", "parts": [{"type": "text", "content": "Weather in Paris?"}]},
+        {"role": "assistant", "parts": [{"type": "tool_call", "id": "call_1", "name": "get_weather",
+                                         "arguments": {"city": "Paris"}}]},
+        {"role": "tool", "parts": [{"type": "tool_call_response", "id": "call_1", "response": "21C and sunny"}]},
+    ]
+    posted = httpx.post(server.url + "/api/traces/", timeout=10, json={
+        "name": "chat claude", "type": "llm", "model": "gpt-4o-mini", "attributes": {
+            "gen_ai.request.model": "gpt-4o-mini", "gen_ai.request.stop_sequences": ["\n\n"],
+            "gen_ai.request.top_k": 5,
+            "gen_ai.system_instructions": json.dumps([{"type": "text", "content": "Answer in French."}]),
+            "gen_ai.input.messages": json.dumps(history)}}).json()["span"]
+    _open_trace(page, server.url, posted["trace_id"])
+    page.wait_for_selector("body[data-replay='on']")
+    page.click("#details button.replay-open")
+    page.wait_for_selector("#replay-dialog[open] .replay-msg")
+    assert _editor(page) == {"open": True, "model": "gpt-4o-mini", "roles": ["system", "user", "assistant", "tool"],
+                             "contents": ["Answer in French.", "Weather in Paris?", "", "21C and sunny"],
+                             "params": {"stop": ["\n\n"]}, "tools": None}
+    assert page.locator("#replay-dialog p.muted:not(#replay-status)").all_inner_texts()[1:] == [
+        "+ 1 tool call(s): get_weather", "answers tool call call_1", "Not replayed: top_k"]
+    page.click("#replay-send")
+    page.wait_for_selector("#replay-result pre.replay-answer")
+    assert fake.requests[-1] == ("/v1/chat/completions", {"model": "gpt-4o-mini", "stop": ["\n\n"], "messages": [
+        {"role": "system", "content": "Answer in French."},
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "21C and sunny"}]})
     assert page.console_errors == []
