@@ -35,7 +35,8 @@ class TraceStore:
     """Query and maintain the traces the SQLite exporter wrote.
 
     ``path`` defaults to the exporter's default (``$TRACEGLASS_DB`` or the per-user data
-    directory). With ``create=False`` a missing database raises ``FileNotFoundError``.
+    directory); a ``postgresql://`` URL opens a PostgreSQL database instead (docs/postgres.md).
+    With ``create=False`` a missing database raises ``FileNotFoundError``.
     With ``read_only=True`` the file is opened read-only and never changed (not created, not
     migrated); another application's file raises ``NotATraceDatabaseError`` and an older schema
     ``SchemaTooOldError``, and the writing methods raise ``sqlite3.OperationalError``.
