@@ -22,7 +22,8 @@ from traceglass._version import __version__
 from traceglass.cli._errors import EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, CommandError
 
 SUBCOMMAND_MODULES: list[str] = ["traceglass.cli._store", "traceglass.cli._scores", "traceglass.cli._ui",
-                                  "traceglass.cli._demo", "traceglass.cli._alerts", "traceglass.cli._evals"]
+                                  "traceglass.cli._demo", "traceglass.cli._alerts", "traceglass.cli._evals",
+                                  "traceglass.cli._sessions"]
 
 
 def common_options() -> argparse.ArgumentParser:
