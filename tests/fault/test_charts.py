@@ -42,6 +42,7 @@ def odd_db(tmp_path):
     conn.execute("UPDATE spans SET input_tokens = ?, output_tokens = 'many' WHERE id = ?", (big, ids[1]))
     conn.execute("UPDATE spans SET duration_ns = 'slow', cost_usd = 'free' WHERE id = ?", (ids[2],))
     conn.execute("UPDATE spans SET start_ns = start_ns + 0.5 WHERE id = ?", (ids[3],))
+    conn.execute("UPDATE spans SET model = X'00ff', project = X'01' WHERE id = ?", (ids[4],))
     conn.execute("INSERT INTO scores (id, trace_id, name, value, data_type, source, created_ns, metadata) "
                  "VALUES ('x', ?, 'odd', 9e999, 'NUMERIC', 'api', ?, '{}')", ("a" * 32, BASE_S * 10**9))
     conn.close()
@@ -56,8 +57,10 @@ def test_hostile_rows_are_left_out_of_the_sums_not_failing_the_chart(odd_db):
         # the duration stored as text is not a duration (4 left: 100, 200, 400, 500 ms).
         assert (point.calls, point.input_tokens, point.output_tokens, point.cost_usd, point.p50_ms, point.p95_ms) == (
             5, 30, 4, 1.5, 200.0, 500.0)
-        _strict(store.timeseries("day", group_by="model").to_dict())
-        _strict(store.timeseries("day", group_by="project").to_dict())
+        by_model = _strict(store.timeseries("day", group_by="model").to_dict())
+        assert [(s["key"], s["points"][0]["calls"]) for s in by_model["series"]] == [("m", 4), ("x00ff", 1)]  # (a family name is lower case)
+        by_project = _strict(store.timeseries("day", group_by="project").to_dict())
+        assert [(s["key"], s["points"][0]["calls"]) for s in by_project["series"]] == [("shop", 4), ("x01", 1)]
         assert store.score_timeseries("day").series == []  # an infinite score has no mean
 
 

@@ -30,10 +30,22 @@ def _options(request: Request, known: tuple[str, ...]) -> dict[str, Any]:
 
 
 class TimeseriesApi:
-    """Chart request handlers bound to one store."""
+    """Chart request handlers bound to one store.
+
+    Each request reads through a connection of its own (read-only, closed after it): the store's
+    shared connection serializes its callers, and the Aggregates page asks for its four tables at the
+    same moment as its charts, which would otherwise wait for all of them."""
 
     def __init__(self, store: TraceStore) -> None:
         self.store = store
+
+    def _read(self, method: str, **kwargs: Any) -> Any:
+        try:
+            own = TraceStore(self.store.path, create=False, read_only=True)
+        except (sqlite3.Error, OSError, RuntimeError, ValueError):  # no second connection: share the store's
+            return getattr(self.store, method)(**kwargs).to_dict()
+        with own:
+            return getattr(own, method)(**kwargs).to_dict()
 
     async def _call(self, func: Callable[..., Any], **kwargs: Any) -> Any:
         try:
@@ -49,12 +61,12 @@ class TimeseriesApi:
         group = request.query_params.get("group_by", "")
         options["group_by"] = None if group.lower() in _NO_GROUP else group
         options["bucket"] = options["bucket"] or "day"
-        result = await self._call(lambda **kw: self.store.timeseries(**kw).to_dict(), **options)
+        result = await self._call(self._read, method="timeseries", **options)
         return SafeJSONResponse(result)
 
     async def scores(self, request: Request) -> Response:
         """GET /api/timeseries/scores: per score name, the mean and count per bucket."""
         options = _options(request, SCORE_PARAMS)
         options["bucket"] = options["bucket"] or "day"
-        result = await self._call(lambda **kw: self.store.score_timeseries(**kw).to_dict(), **options)
+        result = await self._call(self._read, method="score_timeseries", **options)
         return SafeJSONResponse(result)

@@ -3,25 +3,26 @@
 
 The calls are the spans ``stats(group_by="model")`` counts (a model, not superseded by a span below
 it), so the charts and the tables agree. SQLite groups by sorting, and sorting every call of a month
-(and moving each call's duration into Python one row at a time) costs more than the rest of the read:
-so the calls are read one model and one bucket at a time, each an index range on ``spans_model``
-(model, start_ns, ...: it covers every column used) aggregated without a sort, the durations coming
-back as one ``group_concat`` text per bucket. 31 days of 8 models is 248 such reads; an hour of them
-costs little more than the scan itself.
+(or moving each call's duration into Python one row at a time) costs more than the rest of the read.
+So one statement walks the stored models and the buckets and, per model and bucket, aggregates an
+index range of ``spans_model`` (model, start_ns, ...: it covers every column used) without a sort,
+the whole answer coming back as one JSON value: one step of one statement, because each step gives
+Python's GIL away and waits to take it back, which is slow while another request (the page's
+tables) holds it.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 from typing import Any
 
-from traceglass.store._queries import _DISTINCT_MODELS
 from traceglass.store._timeseries_models import SeriesQuery, TimeSeries, call_series, score_series
 
 # Stored values another tool may have written by hand (text in a number column, counts beyond any
-# real one) are left out of the sums. The checks cost half as much again as the sums, so they run
-# only for a bucket whose plain sums are not plausible (or overflow).
+# real one) are left out of the sums. The checks cost a third more, so they run only when the plain
+# sums are not plausible (or overflow).
 _MAX_TOKENS = 10**12
 _MAX_COST = 1e12
 _CHECKED = {
@@ -31,54 +32,86 @@ _CHECKED = {
                      "THEN output_tokens END",
     "cost_usd": f"CASE WHEN typeof(cost_usd) IN ('real', 'integer') AND abs(cost_usd) <= {_MAX_COST} THEN cost_usd END",
 }
-_CALLS = """SELECT {key}, count(*), sum(CASE WHEN status = 'ERROR' THEN 1 ELSE 0 END), sum({input_tokens}),
-    sum({output_tokens}), sum({cost_usd}), group_concat(CASE WHEN typeof(duration_ns) = 'integer' THEN duration_ns END)
-    FROM spans WHERE model = ? AND start_ns >= ? AND start_ns < ? AND superseded = 0{project}{group}"""
-_FIRST = "SELECT min(start_ns) FROM spans WHERE model = ?"  # each one index seek
-_LAST = "SELECT max(start_ns) FROM spans WHERE model = ?"
+# m: the stored models, one index seek each; b: the bucket indexes of the range. One JSON value: per
+# (model, bucket), [model, bucket, groups], each group [key, calls, errors, input tokens, output
+# tokens, cost, "durations,..."]: the whole read in one step of one statement.
+_CALLS = """WITH RECURSIVE m(name) AS (
+        SELECT min(model) FROM spans WHERE model IS NOT NULL
+        UNION ALL
+        SELECT (SELECT min(model) FROM spans WHERE model > m.name) FROM m WHERE m.name IS NOT NULL),
+    b(i) AS (SELECT ? UNION ALL SELECT i + 1 FROM b WHERE i < ?)
+    SELECT json_group_array(json_array({model_label}, b.i, (SELECT json_group_array(json_array(k, c, e, ti, tout, cost, d)) FROM (
+        SELECT {key} AS k, count(*) AS c, sum(CASE WHEN status = 'ERROR' THEN 1 ELSE 0 END) AS e,
+            sum({input_tokens}) AS ti, sum({output_tokens}) AS tout, sum({cost_usd}) AS cost,
+            group_concat(CASE WHEN typeof(duration_ns) = 'integer' THEN duration_ns END) AS d
+        FROM spans WHERE model = m.name AND start_ns >= max(b.i * {width}, ?) AND start_ns < min((b.i + 1) * {width}, ?)
+            AND superseded = 0{project}{group}))))
+    FROM m, b WHERE m.name IS NOT NULL"""
 _SCORES = """SELECT created_ns / {width} AS b, name, sum(value), count(*) FROM scores
     WHERE {where} GROUP BY b, name"""
+# Each walks the spans_start index from one end to the first model call: one seek in practice.
+_FIRST = "SELECT min(start_ns) FROM spans WHERE model IS NOT NULL"
+_LAST = "SELECT max(start_ns) FROM spans WHERE model IS NOT NULL"
+_NS_MAX = 2**63 - 1
 
 
-def _plausible(row: tuple) -> bool:
-    _, _, _, tokens_in, tokens_out, cost, _ = row
-    return (all(t is None or (type(t) is int and 0 <= t <= 2**62) for t in (tokens_in, tokens_out))
-            and (cost is None or (isinstance(cost, (int, float)) and math.isfinite(cost) and abs(cost) <= _MAX_COST)))
+def _label(column: str) -> str:
+    # JSON holds no BLOB: a key stored as bytes (by another tool) reads as its hex digits.
+    return f"CASE WHEN typeof({column}) = 'blob' THEN 'x' || hex({column}) ELSE {column} END"
 
 
 def _ns(value: Any) -> int | None:
     return int(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
+def _plausible(group: list[Any]) -> bool:
+    _, _, _, tokens_in, tokens_out, cost, _ = group
+    return (all(t is None or (type(t) is int and 0 <= t <= 2**62) for t in (tokens_in, tokens_out))
+            and (cost is None or (isinstance(cost, (int, float)) and math.isfinite(cost) and abs(cost) <= _MAX_COST)))
+
+
+def _read(conn: sqlite3.Connection, sql: str, params: list[Any]) -> list[tuple[Any, Any, list[Any]]] | None:
+    """(model, bucket, groups) per model and bucket; None when a sum is not plausible."""
+    packed = conn.execute(sql, params).fetchone()[0]
+    found = json.loads(packed) if packed else []
+    for _, _, groups in found:
+        if not all(_plausible(group) for group in groups if group[1]):
+            return None
+    return found
+
+
 def call_timeseries(conn: sqlite3.Connection, query: SeriesQuery) -> TimeSeries:
-    group = query.group_by == "project"
-    fill = {"key": "project" if group else "NULL", "project": " AND project = ?" if query.project is not None else "",
-            "group": " GROUP BY project" if group else ""}
-    plain = _CALLS.format(**fill, **{column: column for column in _CHECKED})
-    checked = _CALLS.format(**fill, **_CHECKED)
-    extra = [query.project] if query.project is not None else []
     width = query.width_ns
+    if query.since_ns is None or query.until_ns is None:
+        # An open end: from the first stored call, or to the last one.
+        first, last = (_ns(conn.execute(sql).fetchone()[0]) for sql in (_FIRST, _LAST))
+    else:
+        first = last = None
+    buckets = query.span(first, last)
+    if not buckets:
+        return call_series(query, [])
+    group = query.group_by == "project"
+    fill = {"width": width, "key": _label("project") if group else "NULL", "model_label": _label("m.name"),
+            "project": " AND project = ?" if query.project is not None else "",
+            "group": " GROUP BY project" if group else ""}
+    params = [buckets[0], buckets[-1], query.since_ns if query.since_ns is not None else -_NS_MAX,
+              query.until_ns if query.until_ns is not None else _NS_MAX,
+              *([query.project] if query.project is not None else [])]
+    try:
+        found = _read(conn, _CALLS.format(**fill, **{column: column for column in _CHECKED}), params)
+    except sqlite3.OperationalError as exc:  # "integer overflow" from a sum of huge stored counts
+        if "overflow" not in str(exc):
+            raise
+        found = None
+    if found is None:
+        found = _read(conn, _CALLS.format(**fill, **_CHECKED), params) or []
     rows = []
-    for (model,) in conn.execute(_DISTINCT_MODELS).fetchall():
-        first = _ns(conn.execute(_FIRST, (model,)).fetchone()[0])
-        last = _ns(conn.execute(_LAST, (model,)).fetchone()[0])
-        for bucket in query.span(first, last):
-            low = bucket * width if query.since_ns is None else max(bucket * width, query.since_ns)
-            high = (bucket + 1) * width if query.until_ns is None else min((bucket + 1) * width, query.until_ns)
-            params = [model, low, high, *extra]
-            try:
-                found = conn.execute(plain, params).fetchall()
-                if not all(_plausible(row) for row in found):
-                    found = conn.execute(checked, params).fetchall()
-            except sqlite3.OperationalError as exc:  # "integer overflow" from a sum of huge stored counts
-                if "overflow" not in str(exc):
-                    raise
-                found = conn.execute(checked, params).fetchall()
-            for key, calls, errors, tokens_in, tokens_out, cost, durations in found:
-                if calls:
-                    key = key if group else model  # call_series folds models into families or one series
-                    rows.append((bucket, key, calls, errors, tokens_in, tokens_out, cost,
-                                 [int(d) for d in durations.split(",")] if durations else []))
+    for model, bucket, groups in found:
+        for key, calls, errors, tokens_in, tokens_out, cost, durations in groups:
+            if calls:
+                # call_series folds the models into families, or into the one ungrouped series.
+                rows.append((bucket, key if group else model, calls, errors, tokens_in, tokens_out, cost,
+                             [int(d) for d in durations.split(",")] if durations else []))
     return call_series(query, rows)
 
 
