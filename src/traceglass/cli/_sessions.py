@@ -154,7 +154,8 @@ def _transcript(session: Any) -> None:
         line.append(f" · trace {turn.trace_id}", style="dim")
         console.print(line)
         if turn.scores:
-            console.print(Text("  scores: ", style="dim") + plain(score_summary(turn.scores).plain.replace("\n", " · ")))
+            scores = score_summary(turn.scores).plain.replace("\n", " · ")
+            console.print(Text("  scores: ", style="dim") + plain(scores))
         for role, text in (("user", turn.input), ("assistant", turn.output)):
             said = Text(f"  {role}: ", style="bold cyan" if role == "user" else "bold magenta")
             said.append_text(plain(text if text is not None else "(nothing captured)"))

@@ -2,8 +2,8 @@
 table, and one session's turns with what each said.
 
 Everything is read from ``traces`` (one row per trace, carrying its session and user), so a page
-never aggregates spans. The statements keep to SQL that PostgreSQL runs too, but for the list of
-ids, passed as one JSON array (``json_each``), ``typeof`` in the overflow fallback and the unary ``+``
+never aggregates spans. The statements keep to SQL that PostgreSQL runs too, but for a session's
+trace numbers passed as one JSON array (``json_each``), ``typeof`` in the overflow fallback and the unary ``+``
 that steers SQLite's choice of index.
 """
 
@@ -27,8 +27,10 @@ _TOTALS = ("min(start_ns), max(start_ns), sum(CASE WHEN status = 'ERROR' THEN 1 
 _PLAIN = {"tokens": [f"sum({c})" for c in ("input_tokens", "output_tokens", "total_tokens")], "cost": "sum(cost_usd)"}
 _CHECKED = {"tokens": [f"sum(CASE WHEN typeof({c}) = 'integer' AND {c} BETWEEN 0 AND 1000000000000 THEN {c} END)"
                        for c in ("input_tokens", "output_tokens", "total_tokens")],
-            "cost": "sum(CASE WHEN typeof(cost_usd) IN ('real', 'integer') AND abs(cost_usd) <= 1e12 THEN cost_usd END)"}
+            "cost": ("sum(CASE WHEN typeof(cost_usd) IN ('real', 'integer') AND abs(cost_usd) <= 1e12 "
+                     "THEN cost_usd END)")}
 _WALK_BATCH = 500
+_CHUNK = 500  # ids bound per statement (SQLite allows 32,766 variables; PostgreSQL 65,535)
 
 
 def _scope(since_ns: int | None, until_ns: int | None, project: str | None, user: str | None = None,
@@ -131,14 +133,22 @@ def _latest(conn: sqlite3.Connection, key: str, where: list[str], params: list[A
     return [value for value, _ in ordered[:limit]], next_cursor
 
 
+def _chunks(ids: list[str]) -> list[tuple[str, list[str]]]:
+    """``ids`` as bound parameters, a few hundred at a time: ``(placeholders, chunk)``. Bound, not one
+    JSON array: an id may hold any character (a NUL included), and a JSON value would not compare
+    equal to it in SQL."""
+    return [(", ".join("?" * len(ids[i:i + _CHUNK])), ids[i:i + _CHUNK]) for i in range(0, len(ids), _CHUNK)]
+
+
 def _totals(conn: sqlite3.Connection, key: str, extra: str, ids: list[str], where: list[str],
             params: list[Any]) -> dict[str, tuple]:
     """Per id of ``ids``: count of traces, ``extra`` columns, then _TOTALS, over its traces in scope."""
-    if not ids:
-        return {}
-    condition = " AND ".join([f"{key} IN (SELECT value FROM json_each(?))", *where])
-    sql = f"SELECT {key}, count(*), {extra}{_TOTALS} FROM traces WHERE {condition} GROUP BY {key}"
-    return {row[0]: row[1:] for row in _grouped(conn, sql, [json.dumps(ids), *params])}
+    found: dict[str, tuple] = {}
+    for marks, chunk in _chunks(ids):
+        condition = " AND ".join([f"{key} IN ({marks})", *where])
+        sql = f"SELECT {key}, count(*), {extra}{_TOTALS} FROM traces WHERE {condition} GROUP BY {key}"
+        found.update((row[0], row[1:]) for row in _grouped(conn, sql, [*chunk, *params]))
+    return found
 
 
 def _score_summaries(conn: sqlite3.Connection, key: str, ids: list[str], where: list[str], params: list[Any],
@@ -155,23 +165,24 @@ def _score_summaries(conn: sqlite3.Connection, key: str, ids: list[str], where: 
         return {}
     tables = ("scores c CROSS JOIN traces t ON t.trace_id = c.trace_id" if bound < traces
               else "traces t CROSS JOIN scores c ON c.trace_id = t.trace_id")
-    condition = " AND ".join([f"t.{key} IN (SELECT value FROM json_each(?))", *where])
-    rows = conn.execute(f"SELECT t.{key}, c.name, c.label, count(*), total(c.value), count(c.value) "
-                        f"FROM {tables} WHERE {condition} GROUP BY t.{key}, c.name, c.label",
-                        [json.dumps(ids), *params])
+    rows: list[tuple] = []
+    for marks, chunk in _chunks(ids):
+        condition = " AND ".join([f"t.{key} IN ({marks})", *where])
+        rows += conn.execute(f"SELECT t.{key}, c.name, c.label, count(*), total(c.value), count(c.value) "
+                             f"FROM {tables} WHERE {condition} GROUP BY t.{key}, c.name, c.label",
+                             [*chunk, *params]).fetchall()
     return _scores.summarize(rows)
 
 
 def _session_users(conn: sqlite3.Connection, ids: list[str], where: list[str],
                    params: list[Any]) -> dict[str, list[str]]:
-    if not ids:
-        return {}
-    condition = " AND ".join(["session_id IN (SELECT value FROM json_each(?))", "user_id IS NOT NULL", *where])
     users: dict[str, list[str]] = {}
-    for session, user in conn.execute(f"SELECT DISTINCT session_id, user_id FROM traces WHERE {condition} "
-                                      "ORDER BY session_id, user_id", [json.dumps(ids), *params]):
-        if isinstance(user, (str, int, float, bytes)):
-            users.setdefault(session, []).append(_text(user))  # type: ignore[arg-type]
+    for marks, chunk in _chunks(ids):
+        condition = " AND ".join([f"session_id IN ({marks})", "user_id IS NOT NULL", *where])
+        for session, user in conn.execute(f"SELECT DISTINCT session_id, user_id FROM traces WHERE {condition} "
+                                          "ORDER BY session_id, user_id", [*chunk, *params]):
+            if isinstance(user, (str, int, float, bytes)):
+                users.setdefault(session, []).append(_text(user))  # type: ignore[arg-type]
     return users
 
 

@@ -76,7 +76,10 @@ def _from_messages(messages: list[Any], role: str) -> str | None:
     return _content(chosen if chosen is not None else chat[-1])
 
 
-def chat_text(value: Any, role: str) -> str | None:
+_MAX_DEPTH = 8  # dicts inside dicts looked into: a message sits a level or two down, not thousands
+
+
+def chat_text(value: Any, role: str, _depth: int = 0) -> str | None:
     """The message of ``role`` (``user`` for an input, ``assistant`` for an output) a captured value
     holds, or None when the value is not chat-shaped."""
     if isinstance(value, str):
@@ -86,9 +89,11 @@ def chat_text(value: Any, role: str) -> str | None:
     if isinstance(value, dict):
         if _is_message(value):
             return _content(value)
+        if _depth >= _MAX_DEPTH:
+            return None
         for key in _INPUT_KEYS if role == "user" else _OUTPUT_KEYS:
             if key in value:
-                found = chat_text(value[key], role)
+                found = chat_text(value[key], role, _depth + 1)
                 if found is not None:
                     return found
     return None
