@@ -191,3 +191,45 @@ def test_collapse_by_mouse_and_a_hidden_span_in_the_url(page, server):
     page.wait_for_selector(f"body[data-rendered='{TRACE}']")
     assert _selected(page) == "chat gpt-4o-mini"
     assert page.get_attribute("#waterfall", "data-rows") == "7"
+
+
+def test_a_real_langchain_call_over_the_openai_client_is_one_row(page, recorder, db_path, serve_app):  # noqa: F811
+    """ChatOpenAI streaming through the instrumented OpenAI SDK against a local fake API: LangChain's
+    chat_model span and the OpenAI client's llm span are one row with the counted tokens and the first token."""
+    from langchain_core.runnables import RunnableLambda
+    from langchain_openai import ChatOpenAI
+
+    from traceglass.instrumentors.langchain import LangChainInstrumentor
+    from traceglass.instrumentors.openai import OpenAIInstrumentor
+    from tests.langchain._lc_support import OpenAIServer, stream_chunks
+
+    api = OpenAIServer()
+    langchain, openai = LangChainInstrumentor(), OpenAIInstrumentor()
+    langchain.instrument()
+    openai.instrument()
+    try:
+        api.replies.append(stream_chunks("Hi there", prompt_tokens=10, completion_tokens=2))
+        model = ChatOpenAI(model="gpt-4o-mini", api_key="sk-test", base_url=api.base_url, max_retries=0,
+                           stream_usage=True)
+        list((RunnableLambda(lambda q: q, name="prepare") | model).stream("hello"))
+    finally:
+        openai.uninstrument()
+        langchain.uninstrument()
+        api.close()
+    server = serve_app(db_path)
+    with TraceStore(db_path) as store:
+        [summary] = store.list_traces(limit=5).traces
+        trace = store.get_trace(summary.trace_id)
+    client = next(s for s in trace.spans if s.type == "llm")
+    assert client.attributes["gen_ai.response.time_to_first_chunk"] >= 0
+    _open_trace(page, server.url, trace.trace_id)
+    assert page.locator(".span-row .span-name").all_inner_texts() == ["RunnableSequence", "prepare", "chat gpt-4o-mini"]
+    merged = page.locator(".span-row.merged")
+    assert merged.locator(".badge").inner_text() == "chat_model"
+    assert merged.locator(".call-tag").inner_text() == "+ openai"
+    assert (merged.locator(".tok").inner_text(), merged.locator(".cost").inner_text()) == (
+        "12", "–" if client.cost_usd is None else f"${client.cost_usd:.6f}")
+    assert merged.locator(".ev-first-token").count() == 1
+    merged.locator(".twisty").click()
+    assert page.locator(".span-row .badge").all_inner_texts() == ["chain", "chain", "chat_model", "llm"]
+    assert page.console_errors == []

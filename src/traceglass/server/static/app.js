@@ -523,8 +523,8 @@
     // Windowed rendering: only the rows in (and near) view exist in the DOM, absolutely placed in a
     // spacer as tall as all rows, so a 5,000-span trace costs what a 60-span one does.
     const grid = renderAxis(waterfall);
-    view.layer = el("div", { className: "layer" });
-    view.spacer = el("div", { className: "rows" }, grid, view.layer);
+    view.layer = el("div", { className: "layer", role: "none" });
+    view.spacer = el("div", { className: "rows", role: "none" }, grid, view.layer);
     waterfall.appendChild(view.spacer);
     waterfall.removeAttribute("aria-activedescendant");
     layoutRows();
@@ -532,6 +532,10 @@
     const legend = $("legend");
     clear(legend);
     for (const type of Array.from(types).sort()) legend.appendChild(badge(type));
+    legend.appendChild(el("span", { className: "legend-keys muted" },
+      el("span", { className: "key key-critical" }), "critical path of the selected span",
+      el("span", { className: "key ev-exception" }), "exception",
+      el("span", { className: "key ev-first-token" }), "first token"));
   }
 
   // The spans that set the selected span's end: the child that finished last, then the child that finished
@@ -570,14 +574,22 @@
       const ea = e.attributes || {};
       const exception = e.name === "exception";
       const what = exception ? `exception ${ea["exception.type"] || ""}: ${ea["exception.message"] || ""}` : e.name;
-      out.push({ at, cls: exception ? "ev-exception" : "ev-event",
+      out.push({ at, cls: exception ? "ev-exception" : "ev-event", what,
         title: `${what} (at ${fmt.ms((at - span.start_ns) / 1e6)})` });
     }
     const ttfc = Number((span.attributes || {})[FIRST_CHUNK]);
     if ((span.attributes || {})[FIRST_CHUNK] !== undefined && Number.isFinite(ttfc)) {
-      out.push({ at: span.start_ns + ttfc * 1e9, cls: "ev-first-token", title: `first token after ${fmt.ms(ttfc * 1000)}` });
+      out.push({ at: span.start_ns + ttfc * 1e9, cls: "ev-first-token", what: "first token",
+        title: `first token after ${fmt.ms(ttfc * 1000)}` });
     }
     return out;
+  }
+  // A merged model call's markers: the provider span's, and the framework step's that say something else
+  // (both layers see the same first token, and often the same exception).
+  function callMarkers(step, call) {
+    const own = markers(call);
+    const seen = new Set(own.map((m) => m.cls + "\n" + m.what));
+    return own.concat(markers(step).filter((m) => !seen.has(m.cls + "\n" + m.what)));
   }
 
   function spanRow(index) {
@@ -592,7 +604,7 @@
     bar.style.left = left + "%";
     bar.style.width = width + "%";
     const track = el("div", { className: "track" }, bar);
-    for (const mark of markers(span).concat(merged ? markers(merged) : [])) {
+    for (const mark of merged ? callMarkers(span, merged) : markers(span)) {
       const m = el("span", { className: "ev " + mark.cls, title: mark.title });
       m.style.left = ((mark.at - view.start) / view.total) * 100 + "%";
       track.appendChild(m);
@@ -796,7 +808,8 @@
         lines.push(`${ea["exception.type"] || "exception"}: ${ea["exception.message"] || ""}`);
         if (ea["exception.stacktrace"]) lines.push(ea["exception.stacktrace"]);
       }
-      err.appendChild(el("div", { className: "error-box" }, lines.join("\n") || "error"));
+      // The status message often repeats the exception's "Type: message": said once.
+      err.appendChild(el("div", { className: "error-box" }, Array.from(new Set(lines)).join("\n") || "error"));
       box.appendChild(err);
     }
     if (a[K.system] !== undefined) box.appendChild(conversation("System instructions",
