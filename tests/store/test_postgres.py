@@ -218,3 +218,21 @@ def test_traceglass_migrate_takes_a_postgres_url(postgres_cluster, capsys):
         assert capsys.readouterr().out == f"{shown}: already at schema {SCHEMA_VERSION}\n"
     finally:
         postgres_cluster.drop_database(url)
+
+
+def test_root_io_reads_what_sqlite_reads(postgres_url, tmp_path):
+    """The trace list's previews: the root span's input/output values as SQLite's json_extract gives them."""
+    spans = [
+        {"name": "agent", "trace_id": "a1" * 16, "input": "What is OTel?",
+         "attributes": {"gen_ai.output.messages": '[{"role": "assistant"}]', "traceglass.output": ["a", "b"]}},
+        {"name": "chain", "trace_id": "a2" * 16, "attributes": {"gen_ai.input.messages": "plain"}},
+        {"name": "bare", "trace_id": "a3" * 16},
+    ]
+    found = []
+    for target in (tmp_path / "t.db", postgres_url):
+        with TraceStore(target) as store:
+            for span in spans:
+                store.upsert_span(span)
+            found.append(store.root_io([s["trace_id"] for s in spans] + ["ff" * 16]))
+    assert found[0] == found[1] == {"a1" * 16: ("What is OTel?", '["a","b"]'), "a2" * 16: ("plain", None),
+                                    "a3" * 16: (None, None)}
