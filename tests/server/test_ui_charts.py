@@ -25,11 +25,12 @@ def _chat(sdk, start_s, ms, model, tokens, cost, error=None):
 
 @pytest.fixture
 def dashboard(db_path, serve_app):
-    """Three days from 2027-01-15: gpt-4o-mini on the 15th and (failing) the 17th, gpt-4o on the 16th."""
+    """Three days from 2027-01-15: gpt-4o-mini on the 15th and (failing) the 17th, gpt-4o on the 16th and 17th."""
     sdk = make_sdk(db_path)
     _chat(sdk, BASE_S, 100, "gpt-4o-mini", (10, 2), 0.25)
     _chat(sdk, BASE_S + DAY, 400, "gpt-4o", (20, 4), 0.5)
     _chat(sdk, BASE_S + 2 * DAY, 300, "gpt-4o-mini", (30, 6), 0.125, error="RateLimitError")
+    _chat(sdk, BASE_S + 2 * DAY + 60, 200, "gpt-4o", (5, 5), 0.25)
     sdk.provider.shutdown()
     writer = TraceWriter(db_path)
     for day, value in ((0, 0.5), (0, 1.0), (2, 0.25)):
@@ -66,13 +67,19 @@ def test_cost_per_model_and_day_as_stacked_bars_with_axes_legend_and_hover(page,
     assert _marks(page, "cost", "bar") == [
         ["gpt-4o-mini", BASE_S - 8 * 3600, 0.25, "gpt-4o-mini · Jan 15: $0.25"],
         ["gpt-4o", BASE_S - 8 * 3600 + DAY, 0.5, "gpt-4o · Jan 16: $0.5"],
+        ["gpt-4o", BASE_S - 8 * 3600 + 2 * DAY, 0.25, "gpt-4o · Jan 17: $0.25"],
         ["gpt-4o-mini", BASE_S - 8 * 3600 + 2 * DAY, 0.125, "gpt-4o-mini · Jan 17: $0.125"],
     ]
+    # Jan 17's bars stack: gpt-4o-mini's sits on gpt-4o's.
+    boxes = page.eval_on_selector_all("svg[data-chart='cost'] .bar",
+                                      "n => n.map(b => { const r = b.getBBox(); return [r.x, r.y, r.height]; })")
+    assert boxes[3][0] == boxes[2][0] and boxes[3][1] + boxes[3][2] == pytest.approx(boxes[2][1], abs=0.01)
     assert _texts(page, "svg[data-chart='cost'] .x-tick") == ["Jan 15", "Jan 16", "Jan 17"]
     assert _texts(page, "svg[data-chart='cost'] .y-tick") == ["$0", "$0.2", "$0.4", "$0.6"]
     assert _texts(page, "svg[data-chart='cost'] .axis-label") == ["USD", "day (UTC)"]
-    assert _texts(page, "[data-chart='cost'] .tg-legend-item") == ["gpt-4o-mini", "gpt-4o"]
-    assert _texts(page, "svg[data-chart='tokens'] .y-tick") == ["0", "10", "20", "30", "40"]
+    assert _texts(page, "[data-chart='cost'] .tg-legend-item") == ["gpt-4o", "gpt-4o-mini"]  # as many calls: by name
+    assert _texts(page, "svg[data-chart='tokens'] .y-tick") == ["0", "20", "40", "60"]
+    assert _texts(page, "svg[data-chart='calls'] .y-tick") == ["0", "1", "2"]  # counts: whole ticks only
     # A bar is as tall as its value on the axis: $0.5 of $0.6 is 5/6 of the plot's height.
     heights = page.eval_on_selector_all("svg[data-chart='cost'] .bar", "n => n.map(b => b.getBBox().height)")
     assert heights[1] == pytest.approx(heights[0] * 2, abs=0.01) and heights[1] == pytest.approx(158 * 5 / 6, abs=0.01)
@@ -80,7 +87,7 @@ def test_cost_per_model_and_day_as_stacked_bars_with_axes_legend_and_hover(page,
     page.hover("svg[data-chart='cost'] .hover-zone[data-index='1']")
     tip = page.locator("[data-chart='cost'] .tg-tooltip")
     tip.wait_for(state="visible")
-    assert tip.locator("div").all_inner_texts() == ["Jan 16 UTC", "gpt-4o-mini: –", "gpt-4o: $0.5", "total: $0.5"]
+    assert tip.locator("div").all_inner_texts() == ["Jan 16 UTC", "gpt-4o: $0.5", "gpt-4o-mini: –", "total: $0.5"]
     _screenshot(page, "dashboard-charts.png")
     page.mouse.move(5, 5)
     tip.wait_for(state="hidden")
@@ -90,17 +97,21 @@ def test_cost_per_model_and_day_as_stacked_bars_with_axes_legend_and_hover(page,
 def test_error_rate_and_latency_as_lines_and_points_with_gaps(page, dashboard):
     _open_charts(page, dashboard.url, group="model")
     assert _marks(page, "error-rate", "point") == [
+        ["gpt-4o", BASE_S - 8 * 3600 + DAY, 0, "gpt-4o · Jan 16: 0%"],
+        ["gpt-4o", BASE_S - 8 * 3600 + 2 * DAY, 0, "gpt-4o · Jan 17: 0%"],
         ["gpt-4o-mini", BASE_S - 8 * 3600, 0, "gpt-4o-mini · Jan 15: 0%"],
         ["gpt-4o-mini", BASE_S - 8 * 3600 + 2 * DAY, 1, "gpt-4o-mini · Jan 17: 100%"],
-        ["gpt-4o", BASE_S - 8 * 3600 + DAY, 0, "gpt-4o · Jan 16: 0%"],
     ]
-    assert page.locator("svg[data-chart='error-rate'] .line").count() == 0  # no call on the 16th: a gap, no line
+    # gpt-4o: a line from the 16th to the 17th; gpt-4o-mini had no call on the 16th: a gap, no line.
+    assert page.eval_on_selector_all("svg[data-chart='error-rate'] .line", "n => n.map(l => l.getAttribute('class'))") == [
+        "line s-0"]
     assert _texts(page, "svg[data-chart='error-rate'] .y-tick") == ["0%", "25%", "50%", "75%", "100%"]
     assert [m[3] for m in _marks(page, "p95", "point")] == [
-        "gpt-4o-mini · Jan 15: 100 ms", "gpt-4o-mini · Jan 17: 300 ms", "gpt-4o · Jan 16: 400 ms"]
+        "gpt-4o · Jan 16: 400 ms", "gpt-4o · Jan 17: 200 ms", "gpt-4o-mini · Jan 15: 100 ms",
+        "gpt-4o-mini · Jan 17: 300 ms"]
     # One series over every call: a line through three points.
     _open_charts(page, dashboard.url, group="none")
-    assert [m[2] for m in _marks(page, "p50", "point")] == [100, 400, 300]
+    assert [m[2] for m in _marks(page, "p50", "point")] == [100, 400, 200]  # Jan 17: 200 and 300 ms, nearest rank
     assert page.locator("svg[data-chart='p50'] .line").count() == 1
     assert _texts(page, "[data-chart='p50'] .tg-legend-item") == ["all model calls"]
     assert _marks(page, "scores", "point") == [
@@ -110,7 +121,8 @@ def test_error_rate_and_latency_as_lines_and_points_with_gaps(page, dashboard):
     # Keyboard: the chart takes focus and the arrows walk its buckets.
     page.focus("svg[data-chart='calls']")
     page.keyboard.press("ArrowLeft")
-    assert page.locator("[data-chart='calls'] .tg-tooltip .tg-tip-head").inner_text() == "Jan 17 UTC"
+    assert page.locator("[data-chart='calls'] .tg-tooltip").inner_text().split("\n") == [
+        "Jan 17 UTC", "all model calls: 2"]
     page.keyboard.press("ArrowLeft")
     assert page.locator("[data-chart='calls'] .tg-tooltip").inner_text().split("\n") == [
         "Jan 16 UTC", "all model calls: 1"]
