@@ -233,3 +233,25 @@ def test_a_real_langchain_call_over_the_openai_client_is_one_row(page, recorder,
     merged.locator(".twisty").click()
     assert page.locator(".span-row .badge").all_inner_texts() == ["chain", "chain", "chat_model", "llm"]
     assert page.console_errors == []
+
+
+def test_a_short_trace_in_milliseconds_and_a_span_that_never_ended(page, db_path, serve_app):
+    trace_id = "cd" * 16
+    with TraceStore(db_path) as store:
+        store.upsert_span({"trace_id": trace_id, "span_id": "1" * 16, "name": "quick", "type": "chain",
+                           "start_ns": T0, "end_ns": T0 + 30 * MS, "status": "OK"})
+        store.upsert_span({"trace_id": trace_id, "span_id": "2" * 16, "parent_id": "1" * 16, "name": "lost",
+                           "type": "tool", "start_ns": T0 + 5 * MS})  # no end: still running, or its end was lost
+    server = serve_app(db_path)
+    _open_trace(page, server.url, trace_id)
+    # 30 ms over a timeline of 200-399 px: ticks at least 100 px apart, 10 or 20 ms, labelled in ms.
+    width = page.eval_on_selector(".wf-axis .wf-ticks", "t => t.clientWidth")
+    expected = ["0 ms", "10 ms", "20 ms", "30 ms"] if width >= 300 else ["0 ms", "20 ms"]
+    assert 200 <= width < 400
+    assert page.locator(".wf-axis .tick").all_inner_texts() == expected
+    assert page.locator("#details dd.status").inner_text() == "ok"  # set OK: reads the same as unset
+    page.locator(".span-row[data-span-id='2222222222222222']").click()
+    assert page.locator("#details dd.status").inner_text() == (
+        "open: no end time recorded: still running, or its end was lost")
+    assert page.locator(".span-row .row-status").count() == 0
+    assert page.console_errors == []

@@ -450,12 +450,14 @@
   function axisTicks(total, width) {
     const raw = total / Math.max(2, Math.floor(width / TICK_PX));
     const pow = Math.pow(10, Math.floor(Math.log10(raw)));
-    const step = [1, 2, 5, 10].map((m) => m * pow).find((s) => s >= raw * (1 - 1e-9)) || 10 * pow;
+    // Nanosecond times beyond 2^53 reach JavaScript rounded (to 256 ns today): a 30 ms trace may measure
+    // 30.00005 ms, so the step and the last tick allow for that.
+    const step = [1, 2, 5, 10].map((m) => m * pow).find((s) => s >= raw * (1 - 1e-4)) || 10 * pow;
     const inSeconds = total >= 1e9;
     const unit = inSeconds ? 1e9 : 1e6;
     const digits = Math.max(0, -Math.floor(Math.log10(step / unit) + 1e-9));
     const ticks = [];
-    for (let i = 0; i * step <= total * (1 + 1e-9) && i <= 50; i++) {
+    for (let i = 0; i * step <= total * (1 + 1e-4) && i <= 50; i++) {
       ticks.push({ at: i * step, text: (i * step / unit).toFixed(digits) + (inSeconds ? " s" : " ms") });
     }
     return ticks;
@@ -470,15 +472,29 @@
       track, el("div", { className: "num" }, "Tokens"), el("div", { className: "num" }, "Cost"),
       el("div", { className: "num" }, "Duration"));
     waterfall.appendChild(axis);
-    view.ticks = axisTicks(view.total, track.clientWidth || 300);
-    for (const tick of view.ticks) {
-      const pct = tick.at / view.total * 100;
-      const label = el("span", { className: "tick" + (pct > 85 ? " flip" : "") }, tick.text);
-      label.style.left = pct + "%";
-      track.appendChild(label);
-      const line = el("span", { className: "tick-line" });
-      line.style.left = pct + "%";
-      lines.appendChild(line);
+    const draw = () => {
+      const ticks = axisTicks(view.total, track.clientWidth || 300);
+      if (ticks.length === view.ticks.length && track.firstChild) return;  // the same spacing: nothing to do
+      view.ticks = ticks;
+      clear(track);
+      clear(lines);
+      for (const tick of ticks) {
+        const pct = tick.at / view.total * 100;
+        const label = el("span", { className: "tick" + (pct > 85 ? " flip" : "") }, tick.text);
+        label.style.left = pct + "%";
+        track.appendChild(label);
+        const line = el("span", { className: "tick-line" });
+        line.style.left = pct + "%";
+        lines.appendChild(line);
+      }
+    };
+    view.ticks = [];
+    draw();
+    // The timeline's width settles once the details are drawn (and changes with the window): redraw then.
+    if (view.axisObserver) view.axisObserver.disconnect();
+    if (window.ResizeObserver) {
+      view.axisObserver = new ResizeObserver(draw);
+      view.axisObserver.observe(track);
     }
     return el("div", { className: "wf-grid", "aria-hidden": "true" }, el("div"), lines);
   }
