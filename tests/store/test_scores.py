@@ -271,8 +271,8 @@ THIRD_HEX = "fedcba9876543210fedcba9876543210"
 
 
 @pytest.fixture
-def scored(tmp_path):
-    path = tmp_path / "s.db"
+def scored(store_target):
+    path = store_target  # a SQLite file, then a PostgreSQL database (tests/conftest.py)
     with TraceWriter(path) as writer:
         _trace(writer, trace=int(TRACE_HEX, 16), start_s=BASE_S + 30, model="gpt-4o")
         _trace(writer, trace=int(OTHER_HEX, 16), start_s=BASE_S + 20, model="gpt-4o-mini")
@@ -305,6 +305,7 @@ def test_list_traces_filters_by_score_name_and_range(scored):
         scored.list_traces(score_name=" ")
 
 
+@pytest.mark.sqlite_only("reads SQLite's EXPLAIN QUERY PLAN")
 def test_the_score_filter_reads_the_name_index_once_not_per_trace(scored):
     from traceglass.store._filter import TraceFilter
     from traceglass.store._scores import filter_clause

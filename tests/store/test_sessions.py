@@ -46,9 +46,10 @@ def _turn(sdk, start_s: float, *, session: str | None, user: str | None, questio
 
 
 @pytest.fixture
-def chats(tmp_path):
-    """Two users, three sessions, five turns (one failed), one trace without a session, and scores."""
-    path = tmp_path / "sessions.db"
+def chats(store_target):
+    """Two users, three sessions, five turns (one failed), one trace without a session, and scores
+    (on each backend: a SQLite file, a PostgreSQL database)."""
+    path = store_target
     sdk = make_sdk(path)
     ids = {
         "a1": _turn(sdk, BASE_S + 0, session="s-a", user="ann", question="Hi?", answer="Hello!"),
@@ -297,6 +298,7 @@ def test_turn_texts_fall_back_to_model_calls_then_to_compact_json():
     assert len(said) == TEXT_LIMIT and said.endswith("…")
 
 
+@pytest.mark.sqlite_only("reads SQLite's EXPLAIN QUERY PLAN")
 def test_a_users_totals_read_the_user_index_alone(chats):
     # Schema 8: the user index covers what a page of users totals, so no trace row is read at random.
     path, _ = chats
