@@ -88,3 +88,14 @@ def test_score_means_per_bucket(server):
 def test_bad_parameters_are_400_with_the_reason(server, path, params, message):
     response = _get(server, path, **params)
     assert (response.status_code, response.json()) == (400, {"error": message})
+
+
+def test_the_charts_do_not_wait_for_the_app_store(server):
+    """While another request holds the app's shared store (the Aggregates tables), the charts still answer:
+    they read on a connection of their own."""
+    store = server.server.config.app.app.state.store
+    with store._lock:  # what a long /api/stats query holds meanwhile
+        response = _get(server, "/api/timeseries", bucket="hour")
+        scores = _get(server, "/api/timeseries/scores")
+    assert response.status_code == 200 and [len(s["points"]) for s in response.json()["series"]] == [2]
+    assert scores.status_code == 200 and [s["key"] for s in scores.json()["series"]] == ["relevance"]
