@@ -58,7 +58,8 @@ def test_hostile_bodies_are_refused_and_nothing_is_sent(source, db_path, serve_a
 
 @pytest.mark.parametrize(("extra", "problem"), [
     ('"messages": [{"role": "user", "content": "\\ud800"}]', "text that is not valid Unicode (a lone surrogate)"),
-    ('"messages": [{"role": "user", "content": "x"}], "temperature": NaN', "numbers must be finite (no NaN or Infinity)"),
+    ('"messages": [{"role": "user", "content": "x"}], "temperature": NaN',
+     "numbers must be finite (no NaN or Infinity)"),
 ])
 def test_a_request_the_endpoint_cannot_be_sent_is_refused(source, db_path, serve_app, fake, extra, problem):
     """JSON the parser accepts but the SDK could not send: a lone surrogate escape, a NaN."""

@@ -157,6 +157,7 @@ def test_system_instructions_tool_calls_and_results_replay_in_the_chat_format(pa
         {"role": "system", "content": "Answer in French."},
         {"role": "user", "content": "Weather in Paris?"},
         {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}]},
+            {"id": "call_1", "type": "function",
+             "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}]},
         {"role": "tool", "tool_call_id": "call_1", "content": "21C and sunny"}]})
     assert page.console_errors == []

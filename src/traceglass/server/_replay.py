@@ -48,6 +48,7 @@ NO_KEY = "unused"  # sent when no key is set: local OpenAI-compatible servers ne
 MAX_REQUEST_BYTES = 1024 * 1024
 DEFAULT_TIMEOUT_S = 60.0
 MAX_CONCURRENT = 4
+MAX_NAME_MODEL = 200  # characters of the model named in the replay span's name
 REDACTED = "[redacted]"
 # The chat.completions parameters a replay may set; anything else is refused (422), streaming included.
 PARAMETERS = frozenset({
@@ -300,7 +301,7 @@ class ReplayApi:
         started = time.perf_counter()
         status, failure = 200, None
         # A new trace: the empty context has no parent, whatever the server's own context holds.
-        with tracer.start_as_current_span(f"replay {call['model']}", context=otel_context.Context(),
+        with tracer.start_as_current_span(f"replay {call['model'][:MAX_NAME_MODEL]}", context=otel_context.Context(),
                                           links=[Link(source, {semconv.REPLAY_SOURCE_SPAN_ID: span_id})],
                                           attributes=attributes, record_exception=False,
                                           set_status_on_exception=False) as root:
@@ -317,16 +318,17 @@ class ReplayApi:
             except openai.OpenAIError as exc:
                 status, failure = 502, f"the call failed: {exc}"
             except Exception as exc:  # noqa: BLE001 - an answer the SDK could not parse, or not a completion
-                status, failure = 502, f"the call failed: the endpoint's answer could not be read ({type(exc).__name__})"
+                failure = f"the call failed: the endpoint's answer could not be read ({type(exc).__name__})"
+                status = 502
             if failure is not None:
                 failure = _scrub(failure, secret) if secret else failure
                 root.set_status(Status(StatusCode.ERROR, failure))
         latency_ms = round((time.perf_counter() - started) * 1000, 3)
         spans = [_scrubbed(span, secret) for span in self._collect.take(new_trace)]
         stored = bool(spans) and self.ingest.write(spans)
-        out: dict[str, Any] = {"trace_id": format(new_trace, "032x"), "span_id": format(root.get_span_context().span_id, "016x"),
-                               "stored": stored, "latency_ms": latency_ms,
-                               "source": {"trace_id": trace_id, "span_id": span_id}}
+        out: dict[str, Any] = {
+            "trace_id": format(new_trace, "032x"), "span_id": format(root.get_span_context().span_id, "016x"),
+            "stored": stored, "latency_ms": latency_ms, "source": {"trace_id": trace_id, "span_id": span_id}}
         if failure is not None:
             logger.info("traceglass: replay of span %s failed: %s", span_id, failure)
             return status, {"error": failure, **out}
