@@ -197,3 +197,24 @@ def test_the_evaluations_page_charts_each_scorers_daily_mean(page, tmp_path, ser
     assert _texts(page, "#evals-chart .x-tick") == [day]
     _screenshot(page, "dashboard-evals-chart.png")
     assert page.console_errors == []
+
+
+def test_the_charts_work_under_the_servers_strict_csp(browser, dashboard):  # noqa: F811 - the imported fixture
+    context = browser.new_context(viewport={"width": 1440, "height": 900})  # no bypass_csp: the real policy
+    strict = context.new_page()
+    errors = []
+    strict.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
+    strict.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        strict.goto(dashboard.url + "/#/stats")
+        strict.select_option("#s-since", "")
+        strict.click("#stats-filters button[type=submit]")
+        strict.wait_for_selector("svg[data-chart='cost'] .bar")
+        strict.hover("svg[data-chart='cost'] .hover-zone[data-index='0']")
+        tip = strict.locator("[data-chart='cost'] .tg-tooltip")
+        tip.wait_for(state="visible")
+        assert tip.inner_text().split("\n")[0] == "Jan 15 UTC"
+        assert tip.evaluate("t => t.style.left.endsWith('px')")  # positioned through the CSSOM, not a style attribute
+        assert errors == []  # a CSP violation is reported as a console error
+    finally:
+        context.close()
