@@ -30,6 +30,7 @@ import platform
 import random
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -222,33 +223,41 @@ def bench_ingest(fresh_pg: Callable[[], str], pg_cpu: PostgresCPU, workdir: path
                    f"{both / spans * 1e6:4.0f} us/span)  load {load:.1f}")
     report("  medians:")
     for (backend, replicas), samples in results.items():
-        walls = sorted(w for w, _ in samples)
-        cpus = sorted(c for _, c in samples)
-        wall, cpu = walls[len(walls) // 2], cpus[len(cpus) // 2]
+        wall, cpu = statistics.median(w for w, _ in samples), statistics.median(c for _, c in samples)
         report(f"    {backend:<10} {replicas} replica{'s' if replicas > 1 else ' '}  {spans / wall:8,.0f} spans/s  "
                f"[{cpu / spans * 1e6:5.0f} us server CPU per span]")
     report("  (wall figures on a loaded machine swing between runs; the CPU per span is the figure to compare)")
 
 
-def bench_queries(url: str, total: int, report: Callable[[str], None]) -> None:
-    factory = SpanFactory(seed=2, traces=total // SPANS_PER_TRACE)
-    sample_ids: list[str] = []
-    rng = random.Random(3)
-    written, write_s, started = 0, 0.0, time.perf_counter()
-    with TraceWriter(url) as writer:
-        for batch in factory.batches(total):
-            if rng.random() < 0.2:
-                sample_ids.append(format(batch[-1].context.trace_id, "032x"))
-            start = time.perf_counter()
-            writer.write(batch)
-            write_s += time.perf_counter() - start
-            written += len(batch)
-    wall = time.perf_counter() - started
-    store = TraceStore(url)
-    report(f"PostgreSQL database of {written:,} spans ({written // SPANS_PER_TRACE:,} traces), "
-           f"{store.size_bytes() / 1e9:.2f} GB of rows:")
-    report(f"  built through TraceWriter.write in {wall:.1f} s wall ({written / write_s:,.0f} spans/s inside write)")
+def bench_queries(url: str, total: int, report: Callable[[str], None], *, existing: bool = False) -> None:
     import psycopg
+
+    rng = random.Random(3)
+    if existing:  # a database filled before (an earlier, interrupted build): query it as it is
+        with psycopg.connect(url) as conn:
+            written = conn.execute("SELECT count(*) FROM spans").fetchone()[0]
+            sample_ids = [r[0] for r in conn.execute("SELECT trace_id FROM traces ORDER BY random() LIMIT 2000")]
+        store = TraceStore(url)
+        report(f"PostgreSQL database of {written:,} spans ({written // SPANS_PER_TRACE:,} traces), "
+               f"{store.size_bytes() / 1e9:.2f} GB of rows, built earlier through TraceWriter.write:")
+    else:
+        factory = SpanFactory(seed=2, traces=total // SPANS_PER_TRACE)
+        sample_ids = []
+        written, write_s, started = 0, 0.0, time.perf_counter()
+        with TraceWriter(url) as writer:
+            for batch in factory.batches(total):
+                if rng.random() < 0.2:
+                    sample_ids.append(format(batch[-1].context.trace_id, "032x"))
+                start = time.perf_counter()
+                writer.write(batch)
+                write_s += time.perf_counter() - start
+                written += len(batch)
+        wall = time.perf_counter() - started
+        store = TraceStore(url)
+        report(f"PostgreSQL database of {written:,} spans ({written // SPANS_PER_TRACE:,} traces), "
+               f"{store.size_bytes() / 1e9:.2f} GB of rows:")
+        report(f"  built through TraceWriter.write in {wall:.1f} s wall ({written / write_s:,.0f} spans/s inside "
+               "write)")
 
     with psycopg.connect(url, autocommit=True) as conn:  # fresh statistics, as autovacuum would make them
         conn.execute("ANALYZE")
@@ -283,6 +292,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs of each ingest setup")
     parser.add_argument("--spans", type=int, default=1_000_000, help="spans in the query database (0: skip)")
     parser.add_argument("--postgres", default=None, help="a PostgreSQL URL to use (default: a throwaway cluster)")
+    parser.add_argument("--existing", action="store_true",
+                        help="with --postgres: query the database as it is (no ingest, no build)")
     parser.add_argument("--output", type=pathlib.Path,
                         default=pathlib.Path(__file__).parent / "results" / "team_server.txt")
     args = parser.parse_args()
@@ -295,20 +306,27 @@ def main() -> None:
 
     import psycopg
 
+    if args.existing and not args.postgres:
+        parser.error("--existing needs --postgres URL")
     fresh_pg, stop, pg_cpu = _postgres(args.postgres)
+    if args.existing:
+        fresh_pg = lambda: args.postgres  # noqa: E731 - the database as it is, never emptied
     try:
         url = fresh_pg()
         with psycopg.connect(url) as conn:
             server_version = conn.execute("SHOW server_version").fetchone()[0]
         report(f"# bench_team_server.py --ingest-spans {args.ingest_spans} --senders {args.senders} "
-               f"--runs {args.runs} --spans {args.spans}" + (" --postgres URL" if args.postgres else ""))
+               f"--runs {args.runs} --spans {args.spans}" + (" --postgres URL" if args.postgres else "")
+               + (" --existing" if args.existing else ""))
         report(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; Python {platform.python_version()}, "
                f"PostgreSQL {server_version}" + ("" if args.postgres else " (throwaway cluster, fsync off)") +
                f", psycopg {psycopg.__version__}, {os.cpu_count()} CPUs, {platform.machine()}")
         report("# load average at start: %.2f %.2f %.2f" % os.getloadavg())
-        if args.ingest_spans > 0:
+        if args.ingest_spans > 0 and not args.existing:
             bench_ingest(fresh_pg, pg_cpu, workdir, args.ingest_spans, args.senders, args.runs, report)
-        if args.spans > 0:
+        if args.existing:
+            bench_queries(args.postgres, 0, report, existing=True)
+        elif args.spans > 0:
             bench_queries(fresh_pg(), args.spans, report)
         report("# load average at end: %.2f %.2f %.2f" % os.getloadavg())
     finally:
