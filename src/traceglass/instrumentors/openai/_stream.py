@@ -9,6 +9,9 @@ not become the parent of every later span in its thread. Proxy state lives in ``
 so nothing lands on the user's object.
 
 Accumulators fold chunks into what the span needs: text, tool-call deltas, finish reasons, usage.
+The OpenAI proxies do no per-chunk work beyond keeping the chunk: they fold the chunks they kept
+when the stream ends (or fails, or every ``_FOLD_EVERY`` chunks, so a long stream holds a bounded
+number of them), where one loop over a batch costs a fraction of a call per chunk.
 """
 
 from __future__ import annotations
@@ -72,6 +75,41 @@ class ChoicesAccumulator:
             if reason is not None:
                 self.reasons[choice.index] = reason
 
+    def fold(self, chunks: list[Any]) -> None:
+        """``add`` every chunk of ``chunks``, in one pass over the batch.
+
+        The SDK's chunk models are pydantic models with a ``__getattr__``, so each attribute read
+        costs as much as a dozen dict lookups: the batch loop reads each choice's and delta's
+        ``__dict__`` once (the models keep every field there, defaults included) and the usage
+        from the last chunk that has one. Anything else (a subclass reading chunks its own way,
+        objects without those fields) goes through ``add``, chunk by chunk.
+        """
+        if not chunks:
+            return
+        if type(self).add is not ChoicesAccumulator.add:
+            for chunk in chunks:
+                self.add(chunk)
+            return
+        try:
+            texts, reasons, tool_deltas = _fold_choices(chunks)
+            usage = next((u for u in map(_usage_of, reversed(chunks)) if u is not None), None)
+        except (AttributeError, KeyError, TypeError):
+            for chunk in chunks:
+                self.add(chunk)
+            return
+        self.last = chunks[-1]
+        if usage is not None:
+            self.usage = usage
+        for index, pieces in texts.items():
+            known = self.texts.get(index)
+            if known is None:
+                self.texts[index] = pieces
+            else:
+                known.extend(pieces)
+        for index, deltas in tool_deltas:
+            self._add_tool_calls(index, deltas)
+        self.reasons.update(reasons)
+
     def _add_tool_calls(self, index: int, deltas: Any) -> None:
         calls = self.tools.setdefault(index, {})
         for call in deltas:
@@ -113,6 +151,46 @@ class ChoicesAccumulator:
             inv.output_messages = outputs
 
 
+def _usage_of(chunk: Any) -> Any:
+    return chunk.usage
+
+
+def _fold_choices(chunks: list[Any]) -> tuple[dict[int, list[str]], dict[int, str], list[tuple[int, Any]]]:
+    """Per choice index: the text pieces, the last finish reason; and the tool-call deltas in order.
+
+    Reads ``__dict__`` (fields by key: KeyError when a chunk is not the SDK's model), once per
+    choice and per delta: this loop is every chunk's whole cost.
+    """
+    texts: dict[int, list[str]] = {}
+    reasons: dict[int, str] = {}
+    tool_deltas: list[tuple[int, Any]] = []
+    first: list[str] = []  # choice 0's pieces (most streams have no other choice)
+    keep = first.append
+    for chunk in chunks:
+        choices = chunk.choices
+        for choice in choices:
+            fields = choice.__dict__
+            index = fields["index"]
+            delta = fields["delta"]
+            if delta is not None:
+                delta = delta.__dict__
+                content = delta["content"]
+                if content:
+                    if index == 0:
+                        keep(content)
+                    else:
+                        texts.setdefault(index, []).append(content)
+                calls = delta["tool_calls"]
+                if calls:
+                    tool_deltas.append((index, calls))
+            reason = fields["finish_reason"]
+            if reason is not None:
+                reasons[index] = reason
+    if first:
+        texts = {0: first, **texts}
+    return texts, reasons, tool_deltas
+
+
 class CompletionAccumulator(ChoicesAccumulator):
     """Legacy Completions chunks: ``choices[].text`` instead of a delta."""
 
@@ -151,6 +229,10 @@ class ResponsesAccumulator:
             self.error = (code if isinstance(code, str) and code else "error",
                           text if isinstance(text, str) else None)
 
+    def fold(self, events: list[Any]) -> None:
+        for event in events:
+            self.add(event)
+
     def output_text(self) -> str:
         return "".join(self.texts)
 
@@ -174,8 +256,46 @@ class ResponsesAccumulator:
 
 
 # --- proxies -------------------------------------------------------------------------------------
+# Chunks kept before they are folded: a long stream holds at most this many of them at a time.
+_FOLD_EVERY = 256
+
+
+def _chunk_iterator(stream: Any) -> Any:
+    """What ``for chunk in stream`` draws from, one generator layer shorter where that is safe.
+
+    ``openai.Stream.__iter__`` (openai 1.x-3.x) is ``for item in self._iterator: yield item``: the
+    proxy's own generator replaces that layer (a generator resume per chunk) rather than adding
+    one on top. Any other ``__iter__`` (a subclass's, another SDK's) is called as it is.
+    """
+    iterate = type(stream).__iter__
+    if iterate is _sdk_stream_iter():
+        iterator = stream.__dict__.get("_iterator")
+        if iterator is not None:
+            return iterator
+    return iterate(stream)
+
+
+_SDK_STREAM_ITER: list[Any] = []
+
+
+def _sdk_stream_iter() -> Any:
+    if not _SDK_STREAM_ITER:
+        try:
+            from openai import Stream
+
+            _SDK_STREAM_ITER.append(Stream.__iter__)
+        except Exception:  # noqa: BLE001 - no such SDK: every stream's own __iter__ is used
+            _SDK_STREAM_ITER.append(None)
+    return _SDK_STREAM_ITER[0]
+
+
 class _TracedStreamBase(wrapt.ObjectProxy):  # type: ignore[misc]
-    """The shared part: state in ``_self_`` names, the three hooks, end-exactly-once."""
+    """The shared part: state in ``_self_`` names, the three hooks, end-exactly-once.
+
+    Chunks arrive either through ``_self_on_chunk`` (the accumulator's ``add`` at once: LiteLLM's
+    proxies) or into ``_self_pending``, folded into the accumulator when the stream ends or
+    fails, or when ``_FOLD_EVERY`` of them are waiting (the OpenAI proxies).
+    """
 
     def __init__(self, wrapped: Any, call: SpanCall, accumulator: Any, hide_usage: bool = False) -> None:
         super().__init__(wrapped)
@@ -184,26 +304,43 @@ class _TracedStreamBase(wrapt.ObjectProxy):  # type: ignore[misc]
         self._self_done = False
         # traceglass asked for the usage chunk: it feeds the span, the caller never sees it.
         self._self_hide_usage = hide_usage
-        # None until the first chunk, then the accumulator's ``add``. Not a bound method of the
-        # proxy: that would be a reference cycle, and an abandoned stream must end on ``del``.
-        self._self_add: Any = None
+        self._self_started = False  # the first chunk has arrived (and set the time to it)
+        self._self_pending: list[Any] = []
+
+    def _self_first(self) -> None:
+        self._self_started = True
+        self._self_call.first_chunk()
 
     def _self_on_chunk(self, chunk: Any) -> None:
-        add = self._self_add
-        if add is None:
-            add = self._self_add = self._self_accumulator.add
-            self._self_call.first_chunk()
-        add(chunk)
+        if not self._self_started:
+            self._self_first()
+        self._self_accumulator.add(chunk)
+
+    def _self_fold(self) -> None:
+        pending = self._self_pending
+        if pending:
+            chunks = pending[:]
+            pending.clear()  # the same list: a running iteration appends to it
+            try:
+                self._self_accumulator.fold(chunks)
+            except Exception as exc:  # noqa: BLE001 - our fault: lose these chunks, never the span
+                report("openai.stream.chunk", exc)
 
     def _self_on_end(self) -> None:
         if not self._self_done:
             self._self_done = True
-            self._self_call.end_stream(self._self_accumulator)
+            try:
+                self._self_fold()
+            finally:
+                self._self_call.end_stream(self._self_accumulator)
 
     def _self_on_error(self, error: BaseException) -> None:
         if not self._self_done:
             self._self_done = True
-            self._self_call.fail_stream(self._self_accumulator, error)
+            try:
+                self._self_fold()
+            finally:
+                self._self_call.fail_stream(self._self_accumulator, error)
 
     def __del__(self) -> None:
         # Abandoned without being exhausted or closed: end the span with what arrived.
@@ -221,31 +358,34 @@ class TracedStream(_TracedStreamBase):
     """A synchronous ``openai.Stream`` whose span covers the whole iteration.
 
     ``for chunk in stream`` runs :meth:`_self_chunks`, a generator over the stream's own iterator
-    (as ``openai.Stream.__iter__`` is): resuming a generator costs a fraction of a ``__next__``
-    call through the proxy, and this loop runs once per chunk. ``next(stream)`` still works, and
-    the two can be mixed: both draw from the same underlying iterator.
+    (see ``_chunk_iterator``): resuming a generator costs a fraction of a ``__next__`` call
+    through the proxy, and this loop runs once per chunk. ``next(stream)`` still works, and the
+    two can be mixed: both draw from the same underlying iterator.
     """
 
     def __iter__(self) -> Any:
         return self._self_chunks()
 
     def _self_chunks(self) -> Any:
-        add = self._self_accumulator.add
+        pending = self._self_pending
+        keep = pending.append
         hide_usage = self._self_hide_usage
-        started = False
+        started = self._self_started
         try:
-            for chunk in self.__wrapped__.__iter__():
+            for chunk in _chunk_iterator(self.__wrapped__):
+                keep(chunk)
                 if not started:
                     started = True
-                    if self._self_add is None:  # not already begun by next(stream)
-                        self._self_add = add
-                        self._self_call.first_chunk()
-                try:
-                    add(chunk)
-                    if hide_usage and hidden(chunk):
-                        continue
-                except Exception as exc:  # noqa: BLE001 - our fault: lose the chunk, never the user's stream
-                    report("openai.stream.chunk", exc)
+                    if not self._self_started:  # not already begun by next(stream)
+                        self._self_first()
+                if hide_usage:
+                    try:
+                        if hidden(chunk):
+                            continue
+                    except Exception as exc:  # noqa: BLE001 - our fault: never the user's stream
+                        report("openai.stream.chunk", exc)
+                if len(pending) >= _FOLD_EVERY:
+                    self._self_fold()
                 yield chunk
         except GeneratorExit:
             # The consumer stopped iterating (break, or the loop was dropped): the stream may
@@ -266,13 +406,22 @@ class TracedStream(_TracedStreamBase):
             except BaseException as exc:
                 self._self_on_error(exc)
                 raise
-            try:
-                self._self_on_chunk(chunk)
-                if self._self_hide_usage and hidden(chunk):
-                    continue
-            except Exception as exc:  # noqa: BLE001 - our fault: lose the chunk, never the user's stream
-                report("openai.stream.chunk", exc)
+            self._self_keep(chunk)
+            if self._self_hide_usage:
+                try:
+                    if hidden(chunk):
+                        continue
+                except Exception as exc:  # noqa: BLE001 - our fault: never the user's stream
+                    report("openai.stream.chunk", exc)
             return chunk
+
+    def _self_keep(self, chunk: Any) -> None:
+        pending = self._self_pending
+        pending.append(chunk)
+        if not self._self_started:
+            self._self_first()
+        if len(pending) >= _FOLD_EVERY:
+            self._self_fold()
 
     def __enter__(self) -> Any:
         self.__wrapped__.__enter__()
@@ -307,16 +456,18 @@ class TracedAsyncStream(_TracedStreamBase):
             except BaseException as exc:
                 self._self_on_error(exc)
                 raise
-            try:
-                add = self._self_add  # _self_on_chunk, inlined: this runs once per chunk
-                if add is None:
-                    add = self._self_add = self._self_accumulator.add
-                    self._self_call.first_chunk()
-                add(chunk)
-                if self._self_hide_usage and hidden(chunk):
-                    continue
-            except Exception as exc:  # noqa: BLE001 - our fault: lose the chunk, never the user's stream
-                report("openai.stream.chunk", exc)
+            pending = self._self_pending  # _self_keep, inlined: this runs once per chunk
+            pending.append(chunk)
+            if not self._self_started:
+                self._self_first()
+            if len(pending) >= _FOLD_EVERY:
+                self._self_fold()
+            if self._self_hide_usage:
+                try:
+                    if hidden(chunk):
+                        continue
+                except Exception as exc:  # noqa: BLE001 - our fault: never the user's stream
+                    report("openai.stream.chunk", exc)
             return chunk
 
     async def __aenter__(self) -> Any:

@@ -1,0 +1,126 @@
+"""Streams fold their chunks in batches (at the end, or every ``_FOLD_EVERY``): nothing recorded is lost."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from openai._models import construct_type
+from openai.types.chat import ChatCompletionChunk
+
+from traceglass._handler import LLMInvocation
+from traceglass._handler._invocations import UNSET
+from traceglass.instrumentors.openai import _stream
+from traceglass.instrumentors.openai._stream import ChoicesAccumulator
+from traceglass.testing import capture
+
+from ._fake_api import chat_usage
+from .test_openai_chat import TEXT_OUTPUT_JSON, TOOL_OUTPUT_JSON, TOOLS
+from .test_openai_stream import HI, HI_JSON, consume, create, streamed, without_ttft
+
+
+@pytest.mark.parametrize("every", [1, 2, 3], ids=lambda n: f"fold-every-{n}")
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("tools", [False, True], ids=["text", "tools"])
+async def test_batches_split_anywhere_keep_text_tool_deltas_finish_and_usage(instrumented, make_client, monkeypatch,
+                                                                           every, is_async, tools):
+    # Tool-call deltas (id and name in one chunk, the arguments over four more) and the text
+    # pieces fall on every side of a batch boundary; the usage chunk comes last.
+    monkeypatch.setattr(_stream, "_FOLD_EVERY", every)
+    kwargs = {"model": "gpt-4o-mini", "messages": HI, "stream": True, "stream_options": {"include_usage": True}}
+    if tools:
+        kwargs["tools"] = TOOLS
+    with capture() as captured:
+        chunks = await consume(await create(make_client(is_async), **kwargs))
+    assert len(chunks) == (7 if tools else 6)
+    expected = {**streamed("tool_calls" if tools else "stop"), "gen_ai.input.messages": HI_JSON,
+                "gen_ai.output.messages": TOOL_OUTPUT_JSON if tools else TEXT_OUTPUT_JSON}
+    if tools:
+        expected["gen_ai.tool.definitions"] = captured.span("chat gpt-4o-mini")["attributes"]["gen_ai.tool.definitions"]
+    assert without_ttft(captured.span("chat gpt-4o-mini")) == expected
+
+
+def test_next_then_for_loop_read_one_stream(instrumented, make_client):
+    with capture() as captured:
+        stream = make_client().chat.completions.create(model="gpt-4o-mini", messages=HI, stream=True)
+        first = [next(stream), next(stream)]
+        rest = list(stream)
+    assert [c.choices[0].delta.content for c in first + rest] == [
+        "", "Hello", " there", "!", None]
+    assert without_ttft(captured.span("chat gpt-4o-mini")) == {
+        **streamed("stop"), "gen_ai.input.messages": HI_JSON, "gen_ai.output.messages": TEXT_OUTPUT_JSON}
+
+
+# --- the fold against chunk-by-chunk accumulation -------------------------------------------------
+def _chunk(choices: list[dict], usage: dict | None = None) -> dict:
+    return {"id": "chatcmpl-fold", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini-x",
+            "service_tier": "default", "system_fingerprint": "fp_fold", "choices": choices, "usage": usage}
+
+
+def _choice(index: int, delta: dict, finish: str | None = None) -> dict:
+    return {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
+
+
+def _call(index: int, call_id: str | None, name: str | None, arguments: str) -> dict:
+    function = {"arguments": arguments, **({"name": name} if name else {})}
+    return {"index": index, **({"id": call_id, "type": "function"} if call_id else {}), "function": function}
+
+
+# Two choices interleaved: choice 1 streams text, choice 0 two tool calls whose arguments arrive in
+# pieces; usage rides on a chunk before the last (as some OpenAI-compatible servers send it).
+MULTI = [
+    _chunk([_choice(0, {"role": "assistant", "content": ""}), _choice(1, {"role": "assistant", "content": "Bon"})]),
+    _chunk([_choice(0, {"tool_calls": [_call(0, "call_a", "get_weather", '{"ci')]})]),
+    _chunk([_choice(1, {"content": "jour"}), _choice(0, {"tool_calls": [_call(0, None, None, 'ty": "Paris"}')]})]),
+    _chunk([_choice(0, {"tool_calls": [_call(1, "call_b", "get_time", "{}")]})]),
+    _chunk([_choice(1, {"content": "!"}, "stop")], usage=chat_usage()),
+    _chunk([_choice(0, {}, "tool_calls")]),
+]
+
+
+def _sdk_chunks() -> list:
+    return [construct_type(type_=ChatCompletionChunk, value=chunk) for chunk in MULTI]
+
+
+def _plain(value):
+    """The same chunk as plain objects (every field an attribute, no pydantic model)."""
+    if isinstance(value, dict):
+        return SimpleNamespace(**{k: _plain(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _applied(accumulator: ChoicesAccumulator) -> dict:
+    inv = LLMInvocation.new(operation="chat")
+    accumulator.apply(inv, True)
+    return {k: v for k, v in vars(inv).items() if v is not None and v is not UNSET and k != "attributes"}
+
+
+EXPECTED_MULTI = {
+    "response_id": "chatcmpl-fold", "response_model": "gpt-4o-mini-x", "response_service_tier": "default",
+    "system_fingerprint": "fp_fold", "finish_reasons": ["tool_calls", "stop"],
+    "input_tokens": 20, "output_tokens": 5, "cache_read_tokens": 8, "reasoning_tokens": 2,
+    "output_messages": [
+        {"role": "assistant", "finish_reason": "tool_call", "parts": [
+            {"type": "tool_call", "id": "call_a", "name": "get_weather", "arguments": {"city": "Paris"}},
+            {"type": "tool_call", "id": "call_b", "name": "get_time", "arguments": {}}]},
+        {"role": "assistant", "finish_reason": "stop", "parts": [{"type": "text", "content": "Bonjour!"}]},
+    ],
+}
+
+
+@pytest.mark.parametrize("make", [_sdk_chunks, lambda: [_plain(c.model_dump()) for c in _sdk_chunks()]], ids=["sdk-models", "plain"])
+@pytest.mark.parametrize("batch", [1, 2, 4, 6])
+def test_fold_in_any_batches_equals_adding_each_chunk(make, batch):
+    one_by_one, folded = ChoicesAccumulator(), ChoicesAccumulator()
+    for chunk in make():
+        one_by_one.add(chunk)
+    chunks = make()
+    for start in range(0, len(chunks), batch):
+        folded.fold(chunks[start:start + batch])
+    expected = {**EXPECTED_MULTI, "start_time_ns": 0, "span_type": "llm", "operation": "chat"}
+    for key in ("usage_estimated", "subtree_reported_usage", "subtree_model_call"):
+        expected[key] = False
+    assert _applied(one_by_one) == expected
+    assert _applied(folded) == expected
