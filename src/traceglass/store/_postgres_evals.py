@@ -12,6 +12,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from traceglass import semconv
 from traceglass.store._eval_models import DatasetInfo, EvalResultRecord, EvalRunRecord
 from traceglass.store._evals_sql import (
     _DATASET_COLUMNS,
@@ -35,7 +36,6 @@ _TRACE_SPANS = """SELECT s.trace_id, s.span_id, s.parent_id, s.name, s.span_type
     WHERE s.trace_no IN (SELECT id FROM traces WHERE trace_id = ANY(%s))
     ORDER BY s.trace_no, s.start_ns, s.id"""
 _DATASET_LOCK = 0x74676473  # "tgds": pg_advisory_xact_lock(int, int)'s first key for dataset names
-_ROLLUP_COST = "traceglass.rollup.cost_usd"
 
 
 def _clean(value: Any) -> Any:
@@ -170,7 +170,7 @@ def attributed_cost(conn: Any, key: str, value: str, *, since_ns: int) -> float 
         if attributes.get(key) != value or not isinstance(attributes.get(key), str):
             continue
         count += 1
-        cost = attributes.get(_ROLLUP_COST)
+        cost = attributes.get(semconv.ROLLUP_COST)
         if isinstance(cost, (int, float)) and not isinstance(cost, bool):
             total += float(cost)
     return round(total, 12) if count else None

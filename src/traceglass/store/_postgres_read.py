@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from traceglass import semconv
 from traceglass._pricing import model_candidates
 from traceglass.store import _postgres_scores as scores
 from traceglass.store._filter import GROUPS, TraceFilter
@@ -174,7 +175,7 @@ def types_and_models(conn: Any, trace_ids: Sequence[str]) -> dict[str, tuple[str
             conn.execute(sql, (list(trace_ids),))}
 
 
-_ROOT_KEYS = ("traceglass.input", "gen_ai.input.messages", "traceglass.output", "gen_ai.output.messages")
+_ROOT_KEYS = (semconv.INPUT_VALUE, semconv.GEN_AI_INPUT_MESSAGES, semconv.OUTPUT_VALUE, semconv.GEN_AI_OUTPUT_MESSAGES)
 
 
 def root_io(conn: Any, trace_ids: Sequence[str]) -> dict[str, tuple[Any, Any]]:
