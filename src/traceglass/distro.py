@@ -49,8 +49,8 @@ class TraceglassDistro(BaseDistro):
         traces = os.environ[OTEL_TRACES_EXPORTER]
         default = "otlp" if _names_otlp(traces) else "none"
         os.environ.setdefault(OTEL_METRICS_EXPORTER, default)
-        logs = [name for name, chosen in (("traceglass_sqlite", _names_store(traces)), ("otlp", default == "otlp"))
-                if chosen]
+        store = _store_name(traces)  # scores go to the store under the name the user chose for it
+        logs = [name for name, chosen in ((store, store is not None), ("otlp", default == "otlp")) if chosen]
         os.environ.setdefault(OTEL_LOGS_EXPORTER, ",".join(logs) or "none")
         os.environ.setdefault(OTEL_EXPORTER_OTLP_PROTOCOL, "grpc")
         # Another installed configurator (opentelemetry-distro's) would otherwise race ours.
@@ -72,8 +72,14 @@ def _names_otlp(exporters: str) -> bool:
     return any(name.strip().lower().startswith("otlp") for name in exporters.split(","))
 
 
-def _names_store(exporters: str) -> bool:
-    return any(name.strip().lower() == "traceglass_sqlite" for name in exporters.split(","))
+# The store exporter's entry-point names: traceglass_store (a SQLite file or a PostgreSQL URL) and
+# its first name, traceglass_sqlite.
+_STORE_NAMES = ("traceglass_store", "traceglass_sqlite")
+
+
+def _store_name(exporters: str) -> str | None:
+    return next((name.strip().lower() for name in exporters.split(",") if name.strip().lower() in _STORE_NAMES),
+                None)
 
 
 def _warn_if_openai_traced_twice() -> None:

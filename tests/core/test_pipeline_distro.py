@@ -21,6 +21,9 @@ _VARIABLES = ("OTEL_TRACES_EXPORTER", "OTEL_METRICS_EXPORTER", "OTEL_LOGS_EXPORT
         ({"OTEL_TRACES_EXPORTER": "traceglass_sqlite, otlp"},
          ("traceglass_sqlite, otlp", "otlp", "traceglass_sqlite,otlp")),
         ({"OTEL_TRACES_EXPORTER": "console"}, ("console", "none", "none")),
+        # the store exporter's name for a SQLite file or a PostgreSQL URL: scores follow under the same name
+        ({"OTEL_TRACES_EXPORTER": "traceglass_store"}, ("traceglass_store", "none", "traceglass_store")),
+        ({"OTEL_TRACES_EXPORTER": "otlp,Traceglass_Store"}, ("otlp,Traceglass_Store", "otlp", "traceglass_store,otlp")),
         ({"OTEL_TRACES_EXPORTER": "otlp_proto_http"}, ("otlp_proto_http", "otlp", "otlp")),
         ({"OTEL_TRACES_EXPORTER": "traceglass_sqlite", "OTEL_METRICS_EXPORTER": "console"},
          ("traceglass_sqlite", "console", "traceglass_sqlite")),  # what the user set wins

@@ -87,6 +87,38 @@ def test_opentelemetry_instrument_uses_it_by_entry_point_name(tmp_path):
     ]
 
 
+def test_opentelemetry_instrument_writes_spans_and_scores_to_postgresql_as_traceglass_store(tmp_path, postgres_url):
+    """The team path without a server: OTEL_TRACES_EXPORTER=traceglass_store and a PostgreSQL URL in
+    TRACEGLASS_DB; the distro sends the scores (log records) to the same store."""
+    from traceglass.store import TraceStore
+
+    code = textwrap.dedent("""
+        import traceglass
+        from opentelemetry import trace
+        tracer = trace.get_tracer("app")
+        with tracer.start_as_current_span("outer"):
+            with tracer.start_as_current_span("chat m", attributes={"gen_ai.operation.name": "chat"}):
+                traceglass.score("helpful", 0.75, source="code")
+    """)
+    script = tmp_path / "app.py"
+    script.write_text(code)
+    instrument = os.path.join(os.path.dirname(sys.executable), "opentelemetry-instrument")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("TRACEGLASS_", "OTEL_"))}
+    environ.update({"OTEL_TRACES_EXPORTER": "traceglass_store", "OTEL_SERVICE_NAME": "team-app",
+                    "TRACEGLASS_DB": postgres_url,
+                    "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "openai,traceglass_openai,traceglass_langchain"})
+    result = subprocess.run([instrument, sys.executable, str(script)], capture_output=True, text=True,
+                            timeout=120, env=environ)
+    assert result.returncode == 0, result.stderr
+    with TraceStore(postgres_url) as store:
+        [summary] = store.list_traces().traces
+        trace = store.get_trace(summary.trace_id)
+        scores = store.scores().scores
+    assert [(s.name, s.type, trace.project) for s in trace.spans] == [("outer", None, "team-app"),
+                                                                       ("chat m", "llm", "team-app")]
+    assert [(s.name, s.value, s.span_id) for s in scores] == [("helpful", 0.75, trace.span("chat m").span_id)]
+
+
 def test_spans_flushed_only_at_interpreter_exit_are_written(tmp_path):
     db = tmp_path / "exit.db"
     code = textwrap.dedent(f"""
