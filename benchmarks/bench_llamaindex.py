@@ -25,10 +25,11 @@ from __future__ import annotations
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _peer_harness import Bench, main  # noqa: E402
+from _peer_harness import Bench, main
 
 OURS = ("traceglass", "traceglass, content off")
 PEERS = {"openinference": "/tmp/li-oi/bin/python", "openllmetry": "/tmp/li-ollm/bin/python"}
@@ -66,11 +67,15 @@ def instrument(setup: str, tracer_provider: Any) -> None:
         _runtime.install(_runtime.Runtime.build(settings, tracer_provider))
         LlamaIndexInstrumentor().instrument()
     elif setup == "openinference":
-        from openinference.instrumentation.llama_index import LlamaIndexInstrumentor as Peer
+        from openinference.instrumentation.llama_index import (
+            LlamaIndexInstrumentor as Peer,
+        )
 
         Peer().instrument(tracer_provider=tracer_provider)
     elif setup == "openllmetry":
-        from opentelemetry.instrumentation.llamaindex import LlamaIndexInstrumentor as Peer
+        from opentelemetry.instrumentation.llamaindex import (
+            LlamaIndexInstrumentor as Peer,
+        )
 
         Peer().instrument(tracer_provider=tracer_provider)
     elif setup == "openlit":

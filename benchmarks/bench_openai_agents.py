@@ -31,10 +31,11 @@ import json
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _peer_harness import Bench, main  # noqa: E402
+from _peer_harness import Bench, main
 
 OURS = ("traceglass", "traceglass, content off", "traceglass + openai instrumentor")
 PEERS = {"openinference": "/tmp/ag-oi/bin/python", "openllmetry": "/tmp/ag-ollm/bin/python"}
@@ -108,11 +109,15 @@ def instrument(setup: str, tracer_provider: Any) -> None:
         if setup == "traceglass + openai instrumentor":
             OpenAIInstrumentor().instrument()
     elif setup == "openinference":
-        from openinference.instrumentation.openai_agents import OpenAIAgentsInstrumentor as Peer
+        from openinference.instrumentation.openai_agents import (
+            OpenAIAgentsInstrumentor as Peer,
+        )
 
         Peer().instrument(tracer_provider=tracer_provider)
     elif setup == "openllmetry":
-        from opentelemetry.instrumentation.openai_agents import OpenAIAgentsInstrumentor as Peer
+        from opentelemetry.instrumentation.openai_agents import (
+            OpenAIAgentsInstrumentor as Peer,
+        )
 
         Peer().instrument(tracer_provider=tracer_provider)
     elif setup == "openlit":
@@ -120,7 +125,9 @@ def instrument(setup: str, tracer_provider: Any) -> None:
 
         trace.set_tracer_provider(tracer_provider)  # OpenLIT's instrumentor takes the global provider
         from openlit._config import OpenlitConfig
-        from openlit.instrumentation.openai_agents import OpenAIAgentsInstrumentor as Peer
+        from openlit.instrumentation.openai_agents import (
+            OpenAIAgentsInstrumentor as Peer,
+        )
 
         OpenlitConfig()  # its defaults, as openlit.init() would set them (init() also installs exporters)
         Peer().instrument(environment="bench", application_name="bench", pricing_info={},

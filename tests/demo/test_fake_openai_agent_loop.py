@@ -101,7 +101,7 @@ def test_demo_skips_a_framework_example_that_is_not_installed(monkeypatch, tmp_p
         if name == "llama_index.core":  # as the real find_spec does when the parent package is missing
             raise ModuleNotFoundError("No module named 'llama_index'")
         if name == "agents":
-            return None
+            return
         raise AssertionError(name)
 
     monkeypatch.setattr(_run.importlib.util, "find_spec", find_spec)

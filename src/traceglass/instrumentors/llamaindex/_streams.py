@@ -21,7 +21,7 @@ _MAX_TEXT = 1_000_000  # characters of answer kept for the spans' output
 class Stream:
     """One streamed answer: the dispatcher span it runs under, the steps held open until it ends."""
 
-    __slots__ = ("span_id", "held", "pieces", "size", "on_end", "ended")
+    __slots__ = ("ended", "held", "on_end", "pieces", "size", "span_id")
 
     def __init__(self, span_id: str, on_end: Callable[[Stream, BaseException | None], None]) -> None:
         self.span_id = span_id
