@@ -7,11 +7,9 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from opentelemetry import metrics, trace
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
@@ -23,6 +21,9 @@ from traceglass.exporters import _named
 from traceglass.processors._batch import BatchSpanProcessor
 from traceglass.processors._fanout import FanOutSpanProcessor
 from traceglass.processors.session import SessionSpanProcessor
+
+if TYPE_CHECKING:  # the metrics SDK (~50 ms to import) loads only when configure() sets up metrics
+    from opentelemetry.sdk.metrics.export import MetricReader
 
 logger = logging.getLogger("traceglass")
 
@@ -363,6 +364,9 @@ def _stopper(processor: Any) -> Callable[..., None]:
 
 def _meter_provider(pipeline: Pipeline, settings: _config.Settings, names: list[str],
                     readers: Sequence[MetricReader] | None) -> Any:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
     current = metrics.get_meter_provider()
     if isinstance(current, MeterProvider) and current is not pipeline.global_meter_provider:
         return current  # the application's (or opentelemetry-instrument's)
