@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import sqlite3
 from importlib.metadata import entry_points
 
@@ -229,7 +230,8 @@ def test_a_full_database_fails_cleanly(tmp_path, caplog):
         memory = InMemorySpanExporter()
         sdk = make_sdk(tmp_path / "scratch" / f"{i}.db")
         sdk.provider.add_span_processor(SimpleSpanProcessor(memory))
-        sdk.span("big", BASE_S, BASE_S + 1, attributes={"gen_ai.input.messages": "x" * 4000})
+        # Random text: large values are stored compressed, and "x" * 4000 would fit in a few bytes.
+        sdk.span("big", BASE_S, BASE_S + 1, attributes={"gen_ai.input.messages": secrets.token_urlsafe(6000)})
         sdk.provider.shutdown()
         big.extend(memory.get_finished_spans())
     with caplog.at_level(logging.WARNING, logger="traceglass"):

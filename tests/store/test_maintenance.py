@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import secrets
 import sqlite3
 import time
 
@@ -107,8 +108,9 @@ def test_prune_by_age(sdk, db_path):
 
 
 def test_prune_by_size_deletes_the_oldest_and_shrinks_the_file(sdk, db_path):
-    # Questions large enough that the traces, not the empty tables of a new schema, fill the file.
-    ids = [sdk.rag_trace(BASE_S + i, question="q" * 12000) for i in range(60)]
+    # Questions large enough that the traces, not the empty tables of a new schema, fill the file
+    # (random text: large values are stored compressed, and "q" * 12000 would take a few bytes).
+    ids = [sdk.rag_trace(BASE_S + i, question=secrets.token_urlsafe(9000)) for i in range(60)]
     with TraceStore(db_path) as store:
         before = store.size_bytes()
         limit = before // 2

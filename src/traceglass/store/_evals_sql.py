@@ -19,7 +19,7 @@ from traceglass.store._writer import rollback
 # none of them, and parsing them was half the time of building one).
 _TRACE_SPANS = """SELECT s.trace_id, s.span_id, s.parent_id, s.name, s.span_type, s.kind, s.project,
     s.start_ns, s.end_ns, s.status, s.status_message, s.error_type, s.model, s.provider, s.operation,
-    s.input_tokens, s.output_tokens, s.total_tokens, s.cost_usd, s.session_id, s.user_id, d.attributes, s.superseded
+    s.input_tokens, s.output_tokens, s.total_tokens, s.cost_usd, s.session_id, s.user_id, tg_json(d.attributes), s.superseded
     FROM spans s LEFT JOIN span_data d ON d.id = s.id
     WHERE s.trace_no IN (SELECT id FROM traces WHERE trace_id IN (SELECT value FROM json_each(?)))
     ORDER BY s.trace_no, s.start_ns, s.id"""
@@ -218,7 +218,7 @@ def attributed_cost(conn: sqlite3.Connection, key: str, value: str, *, since_ns:
     attribute ``key`` is ``value``; None when no such span is stored."""
     path = "$." + json.dumps(key)
     row = conn.execute(
-        "SELECT count(*), total(json_extract(d.attributes, '$.\"traceglass.rollup.cost_usd\"')) "
-        "FROM spans s JOIN span_data d ON d.id = s.id WHERE s.start_ns >= ? AND json_valid(d.attributes) "
-        "AND json_extract(d.attributes, ?) = ?", (since_ns, path, value)).fetchone()
+        "SELECT count(*), total(json_extract(d.a, '$.\"traceglass.rollup.cost_usd\"')) "
+        "FROM spans s JOIN (SELECT id, tg_json(attributes) AS a FROM span_data) d ON d.id = s.id "
+        "WHERE s.start_ns >= ? AND json_valid(d.a) AND json_extract(d.a, ?) = ?", (since_ns, path, value)).fetchone()
     return round(float(row[1]), 12) if row and row[0] else None

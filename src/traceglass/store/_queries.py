@@ -13,6 +13,7 @@ from traceglass._pricing import model_candidates
 from traceglass.store import _scores
 from traceglass.store._filter import GROUPS, TraceFilter
 from traceglass.store._models import SpanNode, StatsRow, Trace, TracePage, TraceSummary
+from traceglass.store._packed import unpacked
 from traceglass.store._time import NS_MAX, NS_MIN, TimeLike, to_ns
 
 SPAN_SELECT = """SELECT s.trace_id, s.span_id, s.parent_id, s.name, s.span_type, s.kind, s.project,
@@ -36,6 +37,8 @@ def _constant(name: str) -> None:
 def _loads(text: Any, empty: Any) -> Any:
     if not text:
         return empty
+    if type(text) is bytes:  # a large value, stored compressed (SQLite)
+        text = unpacked(text)
     try:
         value = json.loads(text, parse_constant=_constant)
     except (TypeError, ValueError, RecursionError):
@@ -222,7 +225,7 @@ def list_traces(conn: sqlite3.Connection, where: TraceFilter, *, limit: int = 50
         pattern = _like(where.search)
         add("(EXISTS (SELECT 1 FROM spans s WHERE s.trace_no = t.id AND +s.name LIKE ? ESCAPE '\\')"
             " OR EXISTS (SELECT 1 FROM spans s JOIN span_data d ON d.id = s.id WHERE s.trace_no = t.id"
-            " AND (d.attributes LIKE ? ESCAPE '\\' OR d.events LIKE ? ESCAPE '\\')))", pattern, pattern, pattern)
+            " AND (tg_json(d.attributes) LIKE ? ESCAPE '\\' OR tg_json(d.events) LIKE ? ESCAPE '\\')))", pattern, pattern, pattern)
     if where.score_name is not None or where.min_score_value is not None or where.max_score_value is not None:
         clause, values = _scores.filter_clause(where.score_name, where.min_score_value, where.max_score_value)
         add(clause, *values)
@@ -407,11 +410,11 @@ def types_and_models(conn: sqlite3.Connection, trace_ids: list[str]) -> dict[str
 # Only the four values are taken out of the root span's attributes (json_extract parses each row's JSON
 # once: SQLite caches the parse within a statement); attributes that are not valid JSON (written by
 # another tool) give no previews rather than failing the page.
-_ROOT_IO = """SELECT t.trace_id, json_extract(d.attributes, '$."traceglass.input"'),
-    json_extract(d.attributes, '$."gen_ai.input.messages"'), json_extract(d.attributes, '$."traceglass.output"'),
-    json_extract(d.attributes, '$."gen_ai.output.messages"')
+_ROOT_IO = """SELECT t.trace_id, json_extract(a, '$."traceglass.input"'),
+    json_extract(a, '$."gen_ai.input.messages"'), json_extract(a, '$."traceglass.output"'),
+    json_extract(a, '$."gen_ai.output.messages"')
     FROM traces t JOIN spans s ON s.trace_no = t.id AND s.span_id = t.root_span_id
-    JOIN span_data d ON d.id = s.id AND json_valid(d.attributes)
+    JOIN (SELECT id, tg_json(attributes) AS a FROM span_data) d ON d.id = s.id AND json_valid(a)
     WHERE t.trace_id IN (SELECT value FROM json_each(?))"""
 
 

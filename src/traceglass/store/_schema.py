@@ -26,6 +26,8 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+from traceglass.store import _packed
+
 logger = logging.getLogger("traceglass")
 
 SCHEMA_VERSION = 8
@@ -385,6 +387,7 @@ def connect(
     conn = sqlite3.connect(str(file), timeout=busy_timeout_ms / 1000, isolation_level=None,
                            check_same_thread=False)
     try:
+        _packed.register(conn)
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         # Refuse another application's database before anything (the journal mode first) changes it.
@@ -411,6 +414,7 @@ def _connect_read_only(file: Path, busy_timeout_ms: int) -> sqlite3.Connection:
     conn = sqlite3.connect(uri, uri=True, timeout=busy_timeout_ms / 1000, isolation_level=None,
                            check_same_thread=False)
     try:
+        _packed.register(conn)
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         _check_ours(conn, file, version)

@@ -218,7 +218,7 @@ _TURNS = """SELECT t.id, t.trace_id, t.name, t.start_ns, t.end_ns, t.status, t.u
     FROM traces t WHERE t.session_id = ? ORDER BY t.start_ns, t.trace_id LIMIT ?"""
 # The attributes of the turns' root spans and model calls (the root among them when it is one), by
 # start time. The unary + keeps SQLite on the (trace_no, span_id) index.
-_TURN_SPANS = """SELECT s.trace_no, s.span_id, s.span_type, d.attributes FROM spans s JOIN span_data d ON d.id = s.id
+_TURN_SPANS = """SELECT s.trace_no, s.span_id, s.span_type, tg_json(d.attributes) FROM spans s JOIN span_data d ON d.id = s.id
     WHERE s.trace_no IN (SELECT value FROM json_each(?))
         AND (s.span_id IN (SELECT value FROM json_each(?)) OR +s.span_type = 'llm')
     ORDER BY s.trace_no, s.start_ns, s.id"""

@@ -40,7 +40,7 @@ logger = logging.getLogger("traceglass")
 STORAGE_ERRORS: tuple[type[BaseException], ...] = (sqlite3.Error, OSError, _schema.SchemaTooNewError)
 
 _SPAN_PARTS = """SELECT s.trace_id, s.span_id, s.parent_id, s.name, s.kind, s.start_ns, s.end_ns, s.status,
-    s.status_message, d.attributes, d.events, d.links, d.resource
+    s.status_message, tg_json(d.attributes), tg_json(d.events), d.links, d.resource
     FROM spans s LEFT JOIN span_data d ON d.id = s.id
     WHERE s.trace_no = (SELECT id FROM traces WHERE trace_id = ?) AND s.span_id = ?"""
 _SPAN_KEY = " WHERE s.trace_no = (SELECT id FROM traces WHERE trace_id = ?) AND s.span_id = ?"

@@ -22,6 +22,7 @@ from itertools import chain
 import orjson
 
 from traceglass import rollup
+from traceglass.store._packed import pack
 from traceglass.store._rows import DATA_COLUMNS, SPAN_COLUMNS, SpanRow
 
 # One statement: the next free ids and, of the batch's trace ids (a JSON array), the stored ones.
@@ -102,7 +103,9 @@ def _write(conn: sqlite3.Connection, rows: list[SpanRow], *, replace_all: bool) 
         summaries, flagged, flips = _summaries(rows, numbers, known, stored)
         spans = [(row_id, numbers[row.trace_id], *row.span, int((row.trace_id, row.span[1]) in flagged))
                  for row_id, row in zip(ids, rows)]
-        data = [(row_id, *row.data) for row_id, row in zip(ids, rows)]
+        # Large attributes and events go in compressed (see _packed); links and resource are short.
+        data = [(row_id, pack(row.data[0]), pack(row.data[1]), row.data[2], row.data[3])
+                for row_id, row in zip(ids, rows)]
         if replace_all:  # whatever is stored under these spans' keys goes first, with its JSON
             keys = orjson.dumps([[span[1], span[3]] for span in spans]).decode()
             conn.execute(f"DELETE FROM span_data WHERE id IN ({_KEYED})", (keys,))
@@ -174,14 +177,31 @@ def _insert(conn: sqlite3.Connection, verb: str, head: str, width: int, values: 
         return
     limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) if hasattr(conn, "getlimit") else _DEFAULT_MAX_PARAMS
     per = max(1, limit // width)
+    nullable = _NULLABLE.get(head, ())
     for i in range(0, len(values), per):
         chunk = values[i:i + per]
-        conn.execute(_values_sql(verb, head, width, len(chunk)), list(chain.from_iterable(chunk)))
+        params = list(chain.from_iterable(chunk))
+        if nullable:
+            params = [_NULL if value is None else value for value in params]
+        conn.execute(_values_sql(verb, head, width, len(chunk), nullable), params)
+
+
+# The sqlite3 module binds an int, float, str or bytearray directly, but looks every other value up
+# in its adapter registry first: ~3,300 instructions for each None (a span row has six or so), more
+# than the rest of its binding. So a NULL goes in as an empty bytearray, which nullif() turns back
+# into NULL: no value of these columns is a BLOB, so no stored value can be taken for it.
+_NULL = bytearray()
+_NOT_NULL_SPAN = {"trace_id", "span_id", "name", "start_ns", "status"}
+_NOT_NULL_TRACE = {0, 1, 5, 8, 9, 10, 11, 12, 13}  # id, trace_id, start_ns, status, counts, tokens
+_NULLABLE: dict[str, frozenset[int]] = {
+    _SPAN_HEAD: frozenset(i + 2 for i, c in enumerate(SPAN_COLUMNS) if c not in _NOT_NULL_SPAN),
+    _TRACE_HEAD: frozenset(range(_TRACE_WIDTH)) - _NOT_NULL_TRACE,
+}
 
 
 @functools.lru_cache(maxsize=64)
-def _values_sql(verb: str, head: str, width: int, count: int) -> str:
-    row = "(" + ",".join("?" * width) + ")"
+def _values_sql(verb: str, head: str, width: int, count: int, nullable: frozenset[int] = frozenset()) -> str:
+    row = "(" + ",".join("nullif(?,X'')" if i in nullable else "?" for i in range(width)) + ")"
     return f"{verb} {head} VALUES " + ",".join([row] * count)
 
 
@@ -191,21 +211,55 @@ def _summary_input(span: tuple) -> tuple:
             span[19], span[20], span[21], 0)
 
 
+def _few_calls(parents: Mapping[str, str | None], spans: list[tuple]) -> tuple[rollup.UsageTotals, set[str]] | None:
+    """The roll-up rule's total and superseded spans for a trace with at most two spans that report
+    usage (nearly every trace), without building the tree: a usage span is superseded when another
+    one is below it. None (use :mod:`traceglass.rollup`) for more, or for a cycle of parents.
+
+    With at most two calls counted, the sum is the same whatever the order (float addition of two
+    values commutes), so the result equals ``rollup.trace_total``'s exactly."""
+    calls = [s for s in spans if s[8] is not None or s[9] is not None]
+    if len(calls) > 2:
+        return None
+    superseded: set[str] = set()
+    for call in calls:
+        parent, steps = parents.get(call[1]), 0
+        while parent is not None and parent in parents:
+            steps += 1
+            if steps > len(parents):  # a cycle: its spans are no root's descendants
+                return None
+            superseded.add(parent)
+            parent = parents[parent]
+    total = rollup.NOTHING
+    ids = set()
+    for call in calls:
+        ids.add(call[1])
+        if call[1] not in superseded:
+            total = total + rollup.own_usage(call[8], call[9], call[10])
+    return total, superseded & ids
+
+
 def _summarize(trace_id: str, spans: list[tuple]) -> tuple[tuple, list[tuple]]:
     parents = {s[1]: s[2] for s in spans}
-    own = {s[1]: rollup.own_usage(s[8], s[9], s[10]) for s in spans}
-    totals = rollup.tree_totals(parents, own)
-    total = rollup.trace_total(parents, own, totals)
-    children: dict[str, list[str]] = {s[1]: [] for s in spans}
-    for span_id, parent in parents.items():
-        if parent in children:
-            children[parent].append(span_id)
-    changed = []
-    for s in spans:
-        span_id = s[1]
-        superseded = int(own[span_id] is not None and any(totals[c].calls for c in children[span_id]))
-        if superseded != s[13]:
-            changed.append((superseded, trace_id, span_id))
+    found = _few_calls(parents, spans)
+    if found is not None:
+        total, superseded_ids = found
+        changed = [(int(s[1] in superseded_ids), trace_id, s[1]) for s in spans
+                   if int(s[1] in superseded_ids) != s[13]]
+    else:
+        own = {s[1]: rollup.own_usage(s[8], s[9], s[10]) for s in spans}
+        totals = rollup.tree_totals(parents, own)
+        total = rollup.trace_total(parents, own, totals)
+        children: dict[str, list[str]] = {s[1]: [] for s in spans}
+        for span_id, parent in parents.items():
+            if parent in children:
+                children[parent].append(span_id)
+        changed = []
+        for s in spans:
+            span_id = s[1]
+            superseded = int(own[span_id] is not None and any(totals[c].calls for c in children[span_id]))
+            if superseded != s[13]:
+                changed.append((superseded, trace_id, span_id))
     ordered = sorted(spans, key=lambda s: s[5])
     roots = [s for s in ordered if s[2] is None or s[2] not in parents]
     # The true root (no parent) wins over spans whose parent is missing (not exported yet).

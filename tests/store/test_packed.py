@@ -1,0 +1,87 @@
+"""Large attribute and event values stored compressed (store/_packed.py): smaller on disk, read back
+exactly, found by content search and the trace list's previews, on both backends."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+from opentelemetry import trace
+
+from traceglass.store import TraceStore
+
+from ._helpers import BASE_S, rows
+
+# Captured content as an application writes it: prose, some of it repeated (a chat history).
+QUESTION = ("Which plan includes priority support for enterprise accounts in Europe, and does it cover "
+            "refunds for delayed shipping? ") * 30 + "The order number is 84-2231-ZEBRA."
+ANSWER = "Priority support is part of the premium plan. " * 40
+
+
+def _trace(sdk) -> tuple[str, str]:
+    def children(root):
+        span = sdk.tracer.start_span("chat", context=trace.set_span_in_context(root),
+                                     start_time=int((BASE_S + 0.1) * 1e9),
+                                     attributes={"gen_ai.input.messages": QUESTION, "gen_ai.output.messages": ANSWER})
+        span.add_event("streamed", {"chunk": ANSWER}, timestamp=int((BASE_S + 0.2) * 1e9))
+        span.end(end_time=int((BASE_S + 0.3) * 1e9))
+
+    root = sdk.span("agent", BASE_S, BASE_S + 1, attributes={"traceglass.input": QUESTION, "traceglass.output": ANSWER,
+                                                            "small": "x"}, children=children)
+    return format(root.get_span_context().trace_id, "032x"), format(root.get_span_context().span_id, "016x")
+
+
+def test_large_values_read_back_exactly_and_are_found(sdk, db_path):
+    trace_id, root_id = _trace(sdk)
+    other = sdk.rag_trace(BASE_S + 10)
+    with TraceStore(db_path) as store:
+        trace = store.get_trace(trace_id)
+        spans = {s.name: s for s in trace.spans}
+        assert spans["agent"].attributes == {"traceglass.input": QUESTION, "traceglass.output": ANSWER, "small": "x"}
+        assert spans["chat"].attributes == {"gen_ai.input.messages": QUESTION, "gen_ai.output.messages": ANSWER}
+        assert [(e["name"], e["attributes"]) for e in spans["chat"].events] == [("streamed", {"chunk": ANSWER})]
+        # Content search reads inside the stored values: text only in the question, only in an event.
+        assert [t.trace_id for t in store.list_traces(search="84-2231-zebra").traces] == [trace_id]
+        assert [t.trace_id for t in store.list_traces(search="priority support is part").traces] == [trace_id]
+        assert store.list_traces(search="84-2231-zebras").traces == []
+        assert store.root_io([trace_id, other]) == {trace_id: (QUESTION, ANSWER), other: (None, None)}
+        # An upsert merges into the stored (compressed) attributes.
+        store.upsert_span({"trace_id": trace_id, "span_id": root_id, "attributes": {"extra": 1}})
+        assert store.upsert_span({"trace_id": trace_id, "span_id": root_id}).attributes == {
+            "traceglass.input": QUESTION, "traceglass.output": ANSWER, "small": "x", "extra": 1}
+
+
+@pytest.mark.sqlite_only("the stored form of a SQLite row")
+def test_large_values_take_under_half_their_text(sdk, db_path):
+    _trace(sdk)
+    sdk.rag_trace(BASE_S + 10)
+    stored = rows(db_path, "SELECT s.name, typeof(d.attributes) AS a, length(d.attributes) AS n, "
+                           "typeof(d.events) AS e FROM spans s JOIN span_data d ON d.id = s.id ORDER BY s.name")
+    by_name = {r["name"]: r for r in stored}
+    agent_text = len(json.dumps({"traceglass.input": QUESTION, "traceglass.output": ANSWER, "small": "x"}))
+    assert by_name["agent"]["a"] == "blob" and by_name["agent"]["n"] < agent_text / 2
+    assert (by_name["chat"]["a"], by_name["chat"]["e"]) == ("blob", "blob")
+    # Short values stay JSON text, readable with any SQLite tool.
+    assert {r["name"]: (r["a"], r["e"]) for r in stored if r["name"] not in ("agent", "chat")} == {
+        "retrieve": ("text", "text"), "generate": ("text", "text"), "chat gpt-4o-mini": ("text", "text"),
+        "rag": ("text", "text")}
+
+
+@pytest.mark.sqlite_only("rows as an earlier traceglass or another tool wrote them")
+def test_plain_text_rows_and_foreign_blobs_still_read(sdk, db_path):
+    trace_id, root_id = _trace(sdk)
+    big = json.dumps({"traceglass.input": QUESTION})  # as written before compression: plain text
+    conn = sqlite3.connect(db_path)
+    with conn:
+        conn.execute("UPDATE span_data SET attributes = ? WHERE id = (SELECT id FROM spans WHERE span_id = ?)",
+                     (big, root_id))
+        conn.execute("UPDATE span_data SET attributes = ? WHERE id = (SELECT id FROM spans WHERE name = 'chat')",
+                     (b"not a zstd frame",))
+    conn.close()
+    with TraceStore(db_path) as store:
+        spans = {s.name: s for s in store.get_trace(trace_id).spans}
+        assert spans["agent"].attributes == {"traceglass.input": QUESTION}
+        assert spans["chat"].attributes == {}  # unreadable: unknown, as JSON that does not parse
+        assert [t.trace_id for t in store.list_traces(search="84-2231-ZEBRA").traces] == [trace_id]
+        assert store.root_io([trace_id]) == {trace_id: (QUESTION, None)}
