@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import sqlite3
 import threading
 
@@ -20,7 +21,8 @@ from ..store._helpers import rows
 
 def _span(n: int, name: str = "job", attributes: dict | None = None, size: int = 0) -> ReadableSpan:
     context = SpanContext(n, n, is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED))
-    attrs = {"gen_ai.input.messages": "x" * size} if size else {}
+    # Random text: large values are stored compressed, and "x" * size would take a few bytes.
+    attrs = {"gen_ai.input.messages": secrets.token_urlsafe(size)} if size else {}
     attrs.update(attributes or {})
     return ReadableSpan(name=name, context=context, attributes=attrs, start_time=1_000 + n, end_time=2_000 + n)
 
