@@ -93,3 +93,24 @@ def test_a_fault_while_patching_on_import_never_breaks_the_apps_import(library):
     assert result == {"imported": library,
                       "logged": [f"traceglass internal error in instrumenting {library} on import "
                                  "(further ones here are logged at debug)"]}
+
+
+def test_configure_never_imports_langchain_and_traces_its_runs_once_the_app_does():
+    result = _run("""
+        import json, sys
+        import traceglass
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+        exporter = InMemorySpanExporter()
+        telemetry = traceglass.configure(exporters=[exporter], instrument=["langchain"])
+        before = "langchain_core" in sys.modules
+        from langchain_core.language_models.fake_chat_models import FakeListChatModel
+        from langchain_core.output_parsers import StrOutputParser
+        chain = FakeListChatModel(responses=["Paris"]) | StrOutputParser()
+        answer = chain.invoke("capital of France?")
+        traceglass.flush()
+        spans = sorted((s.name, s.attributes.get("traceglass.span.type")) for s in exporter.get_finished_spans())
+        print(json.dumps({"before": before, "instrumented": telemetry.instrumented, "answer": answer,
+                          "spans": spans}))
+    """)
+    assert result == {"before": False, "instrumented": ["langchain"], "answer": "Paris", "spans": [
+        ["FakeListChatModel", "chat_model"], ["RunnableSequence", "chain"], ["StrOutputParser", "chain"]]}

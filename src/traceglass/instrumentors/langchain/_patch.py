@@ -20,6 +20,7 @@ from wrapt import wrap_function_wrapper
 
 from traceglass._guard import guard
 from traceglass._runtime import handler_for
+from traceglass.instrumentors._deferred import Pending, when_imported
 from traceglass.instrumentors.langchain._ours import has_ours
 
 if TYPE_CHECKING:
@@ -112,9 +113,16 @@ class LangChainInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def instrumentation_dependencies(self) -> Collection[str]:
         return ("langchain-core >= 0.3",)
 
+    _pending: Pending | None = None  # the patch, until the application imports LangChain
+
     def _instrument(self, **kwargs: Any) -> None:
         tracer_provider = kwargs.get("tracer_provider")
         meter_provider = kwargs.get("meter_provider")
+        # Patched when the application imports LangChain's callback managers, not imported by us:
+        # langchain-core takes a quarter of a second to import (see instrumentors/_deferred.py).
+        self._pending = when_imported(_MODULE, lambda: self._install(tracer_provider, meter_provider))
+
+    def _install(self, tracer_provider: Any, meter_provider: Any) -> None:
         if tracer_provider is None and meter_provider is None:
             callback = default_callback()
         else:
@@ -132,6 +140,11 @@ class LangChainInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             wrap_function_wrapper(_MODULE, _INIT, _AddOnInit(callback))
 
     def _uninstrument(self, **kwargs: Any) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.cancel()
+            if not pending.installed:  # LangChain never imported: nothing was patched
+                return
         import langchain_core.callbacks.manager as manager_module
 
         if hasattr(getattr(manager_module, _CONFIGURE, None), "__wrapped__"):
