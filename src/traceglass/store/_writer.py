@@ -177,31 +177,14 @@ def _insert(conn: sqlite3.Connection, verb: str, head: str, width: int, values: 
         return
     limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) if hasattr(conn, "getlimit") else _DEFAULT_MAX_PARAMS
     per = max(1, limit // width)
-    nullable = _NULLABLE.get(head, ())
     for i in range(0, len(values), per):
         chunk = values[i:i + per]
-        params = list(chain.from_iterable(chunk))
-        if nullable:
-            params = [_NULL if value is None else value for value in params]
-        conn.execute(_values_sql(verb, head, width, len(chunk), nullable), params)
-
-
-# The sqlite3 module binds an int, float, str or bytearray directly, but looks every other value up
-# in its adapter registry first: ~3,300 instructions for each None (a span row has six or so), more
-# than the rest of its binding. So a NULL goes in as an empty bytearray, which nullif() turns back
-# into NULL: no value of these columns is a BLOB, so no stored value can be taken for it.
-_NULL = bytearray()
-_NOT_NULL_SPAN = {"trace_id", "span_id", "name", "start_ns", "status"}
-_NOT_NULL_TRACE = {0, 1, 5, 8, 9, 10, 11, 12, 13}  # id, trace_id, start_ns, status, counts, tokens
-_NULLABLE: dict[str, frozenset[int]] = {
-    _SPAN_HEAD: frozenset(i + 2 for i, c in enumerate(SPAN_COLUMNS) if c not in _NOT_NULL_SPAN),
-    _TRACE_HEAD: frozenset(range(_TRACE_WIDTH)) - _NOT_NULL_TRACE,
-}
+        conn.execute(_values_sql(verb, head, width, len(chunk)), list(chain.from_iterable(chunk)))
 
 
 @functools.lru_cache(maxsize=64)
-def _values_sql(verb: str, head: str, width: int, count: int, nullable: frozenset[int] = frozenset()) -> str:
-    row = "(" + ",".join("nullif(?,X'')" if i in nullable else "?" for i in range(width)) + ")"
+def _values_sql(verb: str, head: str, width: int, count: int) -> str:
+    row = "(" + ",".join("?" * width) + ")"
     return f"{verb} {head} VALUES " + ",".join([row] * count)
 
 
