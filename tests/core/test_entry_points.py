@@ -27,7 +27,9 @@ def test_declared_entry_points():
         ("opentelemetry_instrumentor", "traceglass_openai_agents",
          "traceglass.instrumentors.openai_agents:OpenAIAgentsInstrumentor"),
         ("opentelemetry_logs_exporter", "traceglass_sqlite", "traceglass.exporters.sqlite:SQLiteLogExporter"),
+        ("opentelemetry_logs_exporter", "traceglass_store", "traceglass.exporters.sqlite:SQLiteLogExporter"),
         ("opentelemetry_traces_exporter", "traceglass_sqlite", "traceglass.exporters.sqlite:SQLiteSpanExporter"),
+        ("opentelemetry_traces_exporter", "traceglass_store", "traceglass.exporters.sqlite:SQLiteSpanExporter"),
     ]
 
 

@@ -73,8 +73,7 @@ def test_spans_tokens_and_cost_in_the_database(run):
         rows = conn.execute(
             "SELECT name, kind, span_type, status, model, provider, operation, input_tokens, output_tokens,"
             " round(cost_usd, 10), error_type FROM spans ORDER BY start_ns").fetchall()
-        attributes = [json.loads(a) for (a,) in conn.execute(
-            "SELECT d.attributes FROM span_data d JOIN spans s ON s.id = d.id ORDER BY s.start_ns")]
+        attributes = [json.loads(a) for (a,) in _stored_json(conn, "attributes")]
     # gpt-4o-mini: 12 fresh input tokens at $0.15/M, 8 cached at $0.075/M, 5 output at $0.60/M.
     assert rows == [
         ("chat gpt-4o-mini", "CLIENT", "llm", "UNSET", "gpt-4o-mini-2024-07-18", "openai", "chat", 20, 5, 5.4e-06,
@@ -105,6 +104,18 @@ def test_console_output_matches_and_no_secret_anywhere(run):
     assert first["attributes"]["traceglass.cost.total_usd"] == pytest.approx(5.4e-06)
     assert SECRET not in done.stdout and SECRET not in done.stderr
     assert SECRET.encode() not in Path(db).read_bytes()
+    with sqlite3.connect(db) as conn:  # large values are stored compressed: read them as JSON text too
+        stored = [text for column in ("attributes", "events") for (text,) in _stored_json(conn, column)]
+    assert len(stored) == 8 and not any(SECRET in (text or "") for text in stored)
+
+
+def _stored_json(conn: sqlite3.Connection, column: str) -> list[tuple[str]]:
+    """Each span's stored ``column`` as JSON text (the store keeps large values zstd-compressed), by start."""
+    from traceglass.store import _packed
+
+    _packed.register(conn)
+    return conn.execute(f"SELECT tg_json(d.{column}) FROM span_data d JOIN spans s ON s.id = d.id "
+                        "ORDER BY s.start_ns").fetchall()
 
 
 def _closed_port() -> int:
