@@ -4,8 +4,11 @@ Realistic GenAI spans: five per trace (agent -> embedding, retriever, llm, tool)
 attributes and 2 KB of captured content each. Two parts:
 
 1. Sustained export: ``SQLiteSpanExporter.export`` in batches of 512 (the BatchSpanProcessor's
-   default) against a bare ``executemany`` of the very same rows into the same schema, in the
-   same run. Span building is outside the timings; row conversion is inside the exporter's.
+   default) against, in the same run, the same exporter storing every value as text (no
+   compression), a bare ``executemany`` of the very same rows into the same schema, the span rows
+   as one JSON document per batch unpacked by SQLite (``json_each``), and the no-index ceiling;
+   CPU microseconds and bytes on disk per span beside each. Span building is outside the
+   timings; row conversion is inside the exporter's.
 2. Export beside a CPU-busy application: a thread calls an ``@observe`` function in a tight loop
    for ``--busy-seconds`` through the real ``configure()`` pipeline (BatchSpanProcessor + this
    exporter), in a child process; spans stored per second while it runs.
@@ -32,12 +35,13 @@ import textwrap
 import time
 from collections.abc import Callable, Iterator
 
+import orjson
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 from traceglass.exporters import SQLiteSpanExporter
-from traceglass.store import TraceStore, _schema
+from traceglass.store import TraceStore, _packed, _schema
 from traceglass.store._rows import (
     DATA_COLUMNS,
     INSERT_DATA,
@@ -191,26 +195,57 @@ def bench_throughput(workdir: pathlib.Path, total: int, report: Callable[[str], 
 
     exporter_s, exporter_cpu = _wall_and_cpu(export)
     exporter.shutdown()
+    exporter_bytes = _size(path) / spans
+    # The same exporter storing every value as plain JSON text (what it did before compression).
+    plain_path = workdir / "throughput-plain.db"
+    _fresh(plain_path)
+    plain = SQLiteSpanExporter(plain_path)
+    plain.export(batches[0][:1])
+    saved, _packed.MIN_PACKED = _packed.MIN_PACKED, float("inf")
+    try:
+        plain_s, plain_cpu = _wall_and_cpu(lambda: [plain.export(batch) for batch in batches])
+    finally:
+        _packed.MIN_PACKED = saved
+    plain.shutdown()
+    plain_bytes = _size(plain_path) / spans
 
     # Row conversion alone, then a bare executemany of the same rows into the same schema.
     row_batches: list[list[SpanRow]] = []
     convert_s, convert_cpu = _wall_and_cpu(
         lambda: row_batches.extend([row_from_span(s) for s in batch] for batch in batches))
     bare_s, bare_cpu = _bare_inserts(workdir / "throughput-bare.db", row_batches, _schema.connect)
+    bare_bytes = _size(workdir / "throughput-bare.db") / spans
     # The ceiling of any layout: the same rows appended to the two tables with no index at all.
     ceiling_s, ceiling_cpu = _bare_inserts(workdir / "throughput-unindexed.db", row_batches, _unindexed)
-    report(f"sustained export, {spans:,} spans in batches of {BATCH} (wall; CPU seconds of all threads in brackets):")
-    report(f"  SQLiteSpanExporter.export        {spans / exporter_s:>10,.0f} spans/s  ({exporter_s:.2f} s "
-           f"[{exporter_cpu:.2f}], incl. row conversion and trace summaries)")
-    report(f"  bare executemany of the same rows {spans / bare_s:>9,.0f} spans/s  ({bare_s:.2f} s [{bare_cpu:.2f}], "
-           "rows prebuilt)")
-    report(f"  row conversion alone             {spans / convert_s:>10,.0f} spans/s  ({convert_s:.2f} s "
-           f"[{convert_cpu:.2f}])")
-    report(f"  exporter / bare executemany+conversion: {(bare_s + convert_s) / exporter_s:.2f}x")
-    report(f"  ceiling: the same rows into tables without indexes {spans / ceiling_s:,.0f} spans/s ({ceiling_s:.2f} s "
-           f"[{ceiling_cpu:.2f}]); with the conversion: {spans / (ceiling_s + convert_s):,.0f} spans/s")
-    for name in ("throughput-exporter.db", "throughput-bare.db", "throughput-unindexed.db"):
+    ceiling_bytes = _size(workdir / "throughput-unindexed.db") / spans
+    # A candidate measured and not adopted: each batch's span rows as one JSON document that SQLite
+    # unpacks itself (INSERT ... SELECT value->>0, ... FROM json_each(?)), instead of bound parameters.
+    json_s, json_cpu = _bare_inserts(workdir / "throughput-json.db", row_batches, _schema.connect, as_json=True)
+    json_bytes = _size(workdir / "throughput-json.db") / spans
+
+    def line(label: str, wall: float, cpu: float, size: float, note: str) -> str:
+        return (f"  {label:<34}{spans / wall:>9,.0f} spans/s  {wall:6.2f} s [{cpu:5.2f}]  "
+                f"{cpu / spans * 1e6:5.1f} us CPU/span  {size:6,.0f} B/span  {note}")
+
+    report(f"sustained export, {spans:,} spans in batches of {BATCH} (wall; CPU seconds of all threads in brackets; "
+           "bytes on disk per span, WAL included):")
+    report(line("SQLiteSpanExporter.export", exporter_s, exporter_cpu, exporter_bytes,
+                "incl. row conversion, compression and trace summaries"))
+    report(line("  the same, values stored as text", plain_s, plain_cpu, plain_bytes, "(no compression)"))
+    report(line("bare executemany of the same rows", bare_s, bare_cpu, bare_bytes, "rows prebuilt, text"))
+    report(line("  spans as one JSON doc per batch", json_s, json_cpu, json_bytes, "rows prebuilt, json_each"))
+    report(line("ceiling: no index at all", ceiling_s, ceiling_cpu, ceiling_bytes, "rows prebuilt, text"))
+    report(line("row conversion alone", convert_s, convert_cpu, 0, ""))
+    report(f"  exporter / bare executemany+conversion: {(bare_s + convert_s) / exporter_s:.2f}x; "
+           f"ceiling with the conversion: {spans / (ceiling_s + convert_s):,.0f} spans/s "
+           f"({(ceiling_cpu + convert_cpu) / spans * 1e6:.1f} us CPU/span)")
+    for name in ("throughput-exporter.db", "throughput-plain.db", "throughput-bare.db", "throughput-unindexed.db",
+                 "throughput-json.db"):
         _fresh(workdir / name)
+
+
+def _size(path: pathlib.Path) -> int:
+    return sum(os.path.getsize(f"{path}{s}") for s in ("", "-wal") if os.path.exists(f"{path}{s}"))
 
 
 BUSY_APP = textwrap.dedent("""
@@ -266,8 +301,12 @@ def _wall_and_cpu(func: Callable[[], object]) -> tuple[float, float]:
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
+_JSON_SPANS = (f"INSERT INTO spans (id, trace_no, {', '.join(SPAN_COLUMNS)}) SELECT "
+               + ", ".join(f"value->>{i}" for i in range(len(SPAN_COLUMNS) + 2)) + " FROM json_each(?)")
+
+
 def _bare_inserts(path: pathlib.Path, row_batches: list[list[SpanRow]],
-                  connect: Callable[[pathlib.Path], sqlite3.Connection]) -> tuple[float, float]:
+                  connect: Callable[[pathlib.Path], sqlite3.Connection], *, as_json: bool = False) -> tuple[float, float]:
     _fresh(path)
     conn = connect(path)
 
@@ -277,7 +316,11 @@ def _bare_inserts(path: pathlib.Path, row_batches: list[list[SpanRow]],
             for r in rows:
                 numbers.setdefault(r.trace_id, len(numbers) + 1)
             conn.execute("BEGIN")
-            conn.executemany(INSERT_SPAN, [(next_id + i, numbers[r.trace_id], *r.span) for i, r in enumerate(rows)])
+            spans = [(next_id + i, numbers[r.trace_id], *r.span) for i, r in enumerate(rows)]
+            if as_json:
+                conn.execute(_JSON_SPANS, (orjson.dumps(spans).decode(),))
+            else:
+                conn.executemany(INSERT_SPAN, spans)
             conn.executemany(INSERT_DATA, [(next_id + i, *r.data) for i, r in enumerate(rows)])
             conn.execute("COMMIT")
             next_id += len(rows)
@@ -299,12 +342,17 @@ def _unindexed(path: pathlib.Path) -> sqlite3.Connection:
     return conn
 
 
+_cpu_ms: list[float] = []  # CPU time of the last _timed's calls: on a loaded machine wall time mostly waits
+
+
 def _timed(func: Callable[[], object], repeat: int) -> list[float]:
     out = []
+    _cpu_ms.clear()
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         func()
         out.append((time.perf_counter() - start) * 1000)
+        _cpu_ms.append((time.process_time() - cpu) * 1000)
     return out
 
 
@@ -313,7 +361,8 @@ def _summary(label: str, samples_ms: list[float], target_ms: float | None = None
     p95 = sorted(samples_ms)[max(0, -(-len(samples_ms) * 95 // 100) - 1)]  # nearest rank
     verdict = "" if target_ms is None else ("  [target < %g ms: %s]" % (target_ms, "met" if p95 < target_ms else
                                                                           "MISSED"))
-    return f"  {label:<46} median {median:8.2f} ms  p95 {p95:8.2f} ms  (n={len(samples_ms)}){verdict}"
+    return (f"  {label:<46} median {median:8.2f} ms  p95 {p95:8.2f} ms  CPU median {statistics.median(_cpu_ms):8.2f} ms"
+            f"  (n={len(samples_ms)}){verdict}")
 
 
 def bench_queries(workdir: pathlib.Path, total: int, report: Callable[[str], None], keep: bool) -> None:
@@ -333,8 +382,9 @@ def bench_queries(workdir: pathlib.Path, total: int, report: Callable[[str], Non
         written += len(batch)
     exporter.shutdown()
     wall = time.perf_counter() - started
-    size = sum(os.path.getsize(f"{path}{s}") for s in ("", "-wal") if os.path.exists(f"{path}{s}"))
-    report(f"database of {written:,} spans ({written // SPANS_PER_TRACE:,} traces), {size / 1e9:.2f} GB on disk:")
+    size = _size(path)
+    report(f"database of {written:,} spans ({written // SPANS_PER_TRACE:,} traces), {size / 1e9:.2f} GB on disk "
+           f"({size / written:,.0f} bytes per span):")
     report(f"  built through the exporter in {wall:.1f} s wall ({written / export_s:,.0f} spans/s inside export)")
 
     store = TraceStore(path, create=False)
