@@ -85,3 +85,15 @@ def test_plain_text_rows_and_foreign_blobs_still_read(sdk, db_path):
         assert spans["chat"].attributes == {}  # unreadable: unknown, as JSON that does not parse
         assert [t.trace_id for t in store.list_traces(search="84-2231-ZEBRA").traces] == [trace_id]
         assert store.root_io([trace_id]) == {trace_id: (QUESTION, None)}
+
+
+@pytest.mark.sqlite_only("SQLite's schema version")
+def test_a_schema_8_database_is_upgraded_to_9_and_reads_as_before(sdk, db_path):
+    trace_id, _ = _trace(sdk)
+    sdk.provider.shutdown()
+    conn = sqlite3.connect(db_path)
+    conn.execute("PRAGMA user_version = 8")  # schema 9 changed no table: a schema 8 file looks like this
+    conn.close()
+    with TraceStore(db_path) as store:
+        assert {s.name: s.attributes for s in store.get_trace(trace_id).spans}["agent"]["traceglass.input"] == QUESTION
+    assert rows(db_path, "PRAGMA user_version") == [{"user_version": 9}]

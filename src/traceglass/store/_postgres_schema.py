@@ -211,6 +211,7 @@ def _nothing(conn: Any) -> None:
 MIGRATIONS: dict[int, Callable[[Any], None]] = {
     1: _nothing, 2: _nothing, 3: _nothing, 4: _steps(_V4), 5: _steps(_V5), 6: _steps(_V6), 7: _steps(_V7),
     8: _steps(_V8),
+    9: _nothing,  # SQLite 9 stores large span_data values compressed; PostgreSQL keeps text (TOAST compresses it)
 }
 _MISSING = [version for version in range(1, SCHEMA_VERSION + 1) if version not in MIGRATIONS]
 if _MISSING:  # a SQLite schema step without its PostgreSQL twin: every PostgreSQL open would be wrong

@@ -8,7 +8,9 @@ trace, so the trace list never aggregates spans. ``scores`` (schema 5) holds sco
 id, joined to a trace by its id text, so a score may arrive before its trace. ``alert_state`` and
 ``alert_events`` (schema 6) keep what the alert rules found and their history. ``eval_*`` (schema
 7) hold saved evaluation datasets (immutable named versions) and evaluation runs with their results.
-Schema 8 widens the user index so a user's totals read the index alone.
+Schema 8 widens the user index so a user's totals read the index alone. Schema 9 stores large
+``span_data`` values as zstd frames (see :mod:`._packed`): no table changes, but an older traceglass
+must not read such a value as JSON.
 
 Write speed is mostly a matter of where inserts land: an index keyed by something random (a trace
 id, a duration) dirties a different page for nearly every row, and every dirty page is written to
@@ -30,7 +32,7 @@ from traceglass.store import _packed
 
 logger = logging.getLogger("traceglass")
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 DEFAULT_BUSY_TIMEOUT_MS = 10_000
 # Of a new database (an existing one keeps its own). A span's JSON (~2 KB) fills half of a 4 KiB
 # page; six of them share a 16 KiB page, which halves the bytes written per span.
@@ -353,10 +355,18 @@ def _v8(conn: sqlite3.Connection) -> None:
                  "output_tokens, total_tokens, cost_usd, project)")
 
 
+def _v9(conn: sqlite3.Connection) -> None:
+    """Large span_data values stored compressed: no table changes (see below)."""
+    # Large attributes and events are written as zstd frames (BLOBs) from now on (store/_packed.py);
+    # stored text stays as it is, and reads either. Nothing to change in the tables: the version
+    # makes an older traceglass refuse the file (SchemaTooNewError) instead of reading a frame as
+    # JSON that does not parse, i.e. showing large spans with no attributes.
+
+
 # Version N is reached by running MIGRATIONS[N] on a database at version N - 1. Append only:
 # a released step never changes, later needs get a new step.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7,
-                                                                8: _v8}
+                                                                8: _v8, 9: _v9}
 
 
 def connect(
