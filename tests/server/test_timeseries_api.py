@@ -99,3 +99,17 @@ def test_the_charts_do_not_wait_for_the_app_store(server):
         scores = _get(server, "/api/timeseries/scores")
     assert response.status_code == 200 and [len(s["points"]) for s in response.json()["series"]] == [2]
     assert scores.status_code == 200 and [s["key"] for s in scores.json()["series"]] == ["relevance"]
+
+
+def test_the_stats_tables_do_not_wait_for_the_app_store_and_readers_are_reused(server):
+    """/api/stats (the Aggregates tables and the header counts, seconds over a big store) reads on a
+    reader of its own too, and the readers are kept: requests do not each open the database."""
+    app_state = server.server.config.app.app.state
+    store = app_state.store
+    with store._lock:  # what another long query holds meanwhile
+        answers = [_get(server, "/api/stats", group_by="model") for _ in range(3)]
+        charts = _get(server, "/api/timeseries", bucket="hour")
+    assert [a.status_code for a in answers] == [200, 200, 200] and charts.status_code == 200
+    assert answers[0].json()["count"] == answers[2].json()["count"]
+    readers = app_state.readers
+    assert (readers._open, len(readers._idle)) == (1, 1)  # one reader made, lent in turn, back idle

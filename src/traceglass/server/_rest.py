@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 
 from traceglass import semconv
 from traceglass.server._previews import preview
+from traceglass.server._readers import Readers
 from traceglass.store import TraceFilter, TraceStore
 from traceglass.store._upsert import USD_KEYS
 
@@ -83,9 +84,10 @@ def _number(request: Request, name: str, cast: Callable[[str], Any], low: float 
 class RestApi:
     """Request handlers bound to one store."""
 
-    def __init__(self, store: TraceStore, pricer: Pricer | None = None) -> None:
+    def __init__(self, store: TraceStore, pricer: Pricer | None = None, readers: Readers | None = None) -> None:
         self.store = store
         self.pricer = pricer
+        self.readers = readers  # read-only stores for the heavy reads (None: the store itself)
 
     def _add_type_and_models(self, rows: list[dict[str, Any]]) -> None:
         """The trace-list columns a TraceSummary does not carry: the root span's type and the models."""
@@ -193,11 +195,15 @@ class RestApi:
             raise ApiError(400, f"group_by must be one of {list(TraceStore.STATS_GROUPS)}, got {group_by!r}")
         options = {k: request.query_params.get(k) or None for k in ("since", "until", "project")}
 
-        def compute() -> dict[str, Any]:
-            rows = self.store.stats(group_by, **options)
-            return {"group_by": group_by, "rows": [row.to_dict() for row in rows], "count": self.store.count()}
+        def compute(store: TraceStore) -> dict[str, Any]:
+            rows = store.stats(group_by, **options)
+            return {"group_by": group_by, "rows": [row.to_dict() for row in rows], "count": store.count()}
 
-        return SafeJSONResponse(await self._call(compute))
+        # On a reader of its own: the page asks for several at once, seconds each over a big store,
+        # and the app's one connection would make every other request wait for them.
+        readers = self.readers
+        return SafeJSONResponse(await self._call(
+            lambda: readers.run(compute) if readers is not None else compute(self.store)))
 
     def close(self) -> None:
         """Nothing of its own to release: the store is the app's (kept for the app's shutdown)."""

@@ -8,14 +8,20 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from traceglass.server._rest import DEFAULT_LIMIT, MAX_LIMIT, ApiError, SafeJSONResponse, _number
+from traceglass.server._readers import Readers
+from traceglass.server._rest import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    ApiError,
+    SafeJSONResponse,
+    _number,
+)
 from traceglass.store import TraceStore
 
 MAX_TURNS = 5000  # turns of one session in one answer
@@ -41,34 +47,15 @@ def _texts(request: Request, names: tuple[str, ...]) -> dict[str, str | None]:
 class SessionsApi:
     """Sessions and users request handlers bound to one store."""
 
-    def __init__(self, store: TraceStore) -> None:
+    def __init__(self, store: TraceStore, readers: Readers | None = None) -> None:
         self.store = store
-
-    def _on_own_connection(self, func: Callable[[TraceStore], Any]) -> Any:
-        """``func`` over a read-only connection of this request's own, when the store is a SQLite file.
-
-        The app's store serializes its calls on one connection, so a page would otherwise wait for
-        whatever heavy query another request runs (the dashboard asks /api/stats for its counts on
-        every load: seconds over a million spans). WAL lets readers run side by side; opening one
-        costs about a millisecond. Any other store is read through the app's own.
-        """
-        path = self.store.path
-        reader = None
-        if isinstance(path, Path) and path.is_file():
-            try:
-                reader = TraceStore(path, read_only=True)
-            except (sqlite3.Error, OSError, RuntimeError):
-                reader = None
-        if reader is None:
-            return func(self.store)
-        try:
-            return func(reader)
-        finally:
-            reader.close()
+        # A reader of the request's own (server/_readers.py): the dashboard asks /api/stats for its
+        # counts on every load, seconds over a million spans on the app's one connection.
+        self.readers = readers or Readers(store)
 
     async def _call(self, func: Callable[[TraceStore], Any]) -> Any:
         try:
-            return await run_in_threadpool(self._on_own_connection, func)
+            return await run_in_threadpool(self.readers.run, func)
         except (ValueError, OverflowError) as exc:  # a bad time or cursor, named by the store
             raise ApiError(400, str(exc)) from None
         except sqlite3.Error as exc:

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from traceglass.server._readers import Readers
 from traceglass.server._rest import ApiError, SafeJSONResponse
 from traceglass.store import TraceStore
 
@@ -32,20 +33,16 @@ def _options(request: Request, known: tuple[str, ...]) -> dict[str, Any]:
 class TimeseriesApi:
     """Chart request handlers bound to one store.
 
-    Each request reads through a connection of its own (read-only, closed after it): the store's
-    shared connection serializes its callers, and the Aggregates page asks for its four tables at the
-    same moment as its charts, which would otherwise wait for all of them."""
+    Each request reads through a reader of its own (server/_readers.py): the store's shared
+    connection serializes its callers, and the Aggregates page asks for its four tables at the same
+    moment as its charts, which would otherwise wait for all of them."""
 
-    def __init__(self, store: TraceStore) -> None:
+    def __init__(self, store: TraceStore, readers: Readers | None = None) -> None:
         self.store = store
+        self.readers = readers or Readers(store)
 
     def _read(self, method: str, **kwargs: Any) -> Any:
-        try:
-            own = TraceStore(self.store.path, create=False, read_only=True)
-        except (sqlite3.Error, OSError, RuntimeError, ValueError):  # no second connection: share the store's
-            return getattr(self.store, method)(**kwargs).to_dict()
-        with own:
-            return getattr(own, method)(**kwargs).to_dict()
+        return self.readers.run(lambda reader: getattr(reader, method)(**kwargs).to_dict())
 
     async def _call(self, func: Callable[..., Any], **kwargs: Any) -> Any:
         try:

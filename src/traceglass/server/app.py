@@ -22,6 +22,7 @@ from traceglass.server._health import HEALTH_PATHS, Health
 from traceglass.server._ingest import SpanIngest
 from traceglass.server._openapi import openapi_schema
 from traceglass.server._receiver import OTLPReceiver
+from traceglass.server._readers import Readers
 from traceglass.server._replay import ReplayApi, ReplayConfig
 from traceglass.server._rest import ApiError, RestApi, error
 from traceglass.server._scores_api import ScoresApi
@@ -84,11 +85,12 @@ def create_app(
             store.close()
             raise
     ingest = SpanIngest(store.path, prices=prices)
-    api = RestApi(store, pricer=ingest.price)
+    readers = Readers(store)  # read-only stores beside the app's, for the dashboard's heavy reads
+    api = RestApi(store, pricer=ingest.price, readers=readers)
     scores = ScoresApi(store)
     evals_api = EvalsApi(store)
-    sessions_api = SessionsApi(store)
-    charts = TimeseriesApi(store)
+    sessions_api = SessionsApi(store, readers)
+    charts = TimeseriesApi(store, readers)
     health = Health(store)
     receiver = OTLPReceiver(ingest, max_body_bytes)
     runners: list[AlertRunner] = []  # the rules' runner, while the app runs (started by the lifespan)
@@ -134,6 +136,7 @@ def create_app(
                 runner.close()
             ingest.shutdown()
             api.close()
+            readers.close()
             store.close()
 
     routes = [
@@ -177,6 +180,7 @@ def create_app(
                     exception_handlers={ApiError: api_error, BodyTooLargeError: too_large, 404: not_found})
     app.state.store = store
     app.state.ingest = ingest
+    app.state.readers = readers
     app.state.replay = replay_api
     # Outermost: the Host, token and size checks run before anything else; CORS preflights are
     # answered there (after the Host check), and every answer to an allowed origin carries CORS headers.
