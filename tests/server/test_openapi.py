@@ -78,6 +78,7 @@ def _requests(url: str, trace_id: str) -> list[tuple[str, str, int, httpx.Respon
         ("/api/traces/{trace_id}", "get", 404, get(f"{url}/api/traces/{'f' * 32}")),
         ("/api/stats", "get", 200, get(url + "/api/stats", params={"group_by": "type"})),
         ("/api/stats", "get", 400, get(url + "/api/stats", params={"group_by": "planet"})),
+        ("/api/counts", "get", 200, get(url + "/api/counts")),
         ("/api/timeseries", "get", 200, get(url + "/api/timeseries", params={"group_by": "model", "bucket": "hour"})),
         ("/api/timeseries", "get", 400, get(url + "/api/timeseries", params={"bucket": "week"})),
         ("/api/timeseries/scores", "get", 200, get(url + "/api/timeseries/scores", params={"since": "1d"})),

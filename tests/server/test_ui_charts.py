@@ -218,3 +218,22 @@ def test_the_charts_work_under_the_servers_strict_csp(browser, dashboard):  # no
         assert errors == []  # a CSP violation is reported as a console error
     finally:
         context.close()
+
+
+def test_the_charts_are_asked_for_before_the_aggregates_tables(dashboard, page):  # noqa: F811
+    """Both are CPU-bound reads of one server; over a big store the four tables take seconds and the
+    charts waited behind them (benchmarks/results/dashboard.txt): the page asks for the charts first
+    and for its tables once they are answered."""
+    events: list[str] = []
+    page.on("request", lambda r: events.append("ask " + r.url.split("/api/")[1].split("?")[0])
+            if "/api/stats" in r.url or "/api/timeseries?" in r.url else None)
+    page.on("response", lambda r: events.append("got " + r.url.split("/api/")[1].split("?")[0])
+            if "/api/timeseries?" in r.url else None)
+    page.goto(dashboard.url + "/#/stats")
+    page.wait_for_selector("#stats-charts-body[data-rendered]")
+    page.wait_for_selector("#stats-body table.stats")
+    stats = [i for i, event in enumerate(events) if event == "ask stats"]
+    assert events.index("got timeseries") < min(stats) and len(stats) == 4, events
+    # the header's counts come from /api/counts, not from a fifth aggregation
+    page.wait_for_function("() => document.querySelector('#counts').textContent !== ''")
+    assert page.text_content("#counts") == "4 traces · 4 spans"

@@ -441,6 +441,12 @@ def openapi_schema() -> dict[str, Any]:
                         ],
                         "responses": {"200": _json(_ref("Stats"), "Statistics"), "400": _ERROR}},
             },
+            "/api/counts": {
+                "get": {"summary": "How many traces and spans are stored (the dashboard's header)",
+                        "operationId": "counts",
+                        "responses": {"200": _json(_object({"traces": {"type": "integer"},
+                                                             "spans": {"type": "integer"}}), "The counts")}},
+            },
             "/api/timeseries": {
                 "get": {"summary": "Calls, errors, tokens, cost and p50/p95 latency of the model calls per hour or "
                                    "day, in one series or per model or project (the charts)",

@@ -205,5 +205,12 @@ class RestApi:
         return SafeJSONResponse(await self._call(
             lambda: readers.run(compute) if readers is not None else compute(self.store)))
 
+    async def counts(self, request: Request) -> Response:
+        """GET /api/counts: the numbers of traces and spans stored (two counts, no aggregation)."""
+        readers = self.readers
+        found = await self._call(lambda: readers.run(lambda store: store.count()) if readers is not None
+                                 else self.store.count())
+        return SafeJSONResponse({"traces": found["traces"], "spans": found["spans"]})
+
     def close(self) -> None:
         """Nothing of its own to release: the store is the app's (kept for the app's shutdown)."""

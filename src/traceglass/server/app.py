@@ -154,6 +154,7 @@ def create_app(
         Route("/api/scores", scores.list_all, methods=["GET"]),
         Route("/api/scores/{score_id}", scores.delete, methods=["DELETE"]),
         Route("/api/stats", api.stats, methods=["GET"]),
+        Route("/api/counts", api.counts, methods=["GET"]),
         Route("/api/timeseries", charts.calls, methods=["GET"]),
         Route("/api/timeseries/scores", charts.scores, methods=["GET"]),
         Route("/api/sessions", sessions_api.list_sessions, methods=["GET"]),

@@ -308,11 +308,17 @@
     form.after(section);
     controls.addEventListener("change", loadStatsCharts);
     controls.addEventListener("submit", (ev) => { ev.preventDefault(); loadStatsCharts(); });
-    form.addEventListener("submit", () => loadStatsCharts()); // app.js reloads its tables on the same event
+    form.addEventListener("submit", () => pageCharts()); // app.js reloads its tables on the same event
+  }
+
+  // The page's charts, loading: app.js waits for them (bounded) before asking for its tables, which
+  // take seconds of the same server's CPU over a big store and would make the charts wait instead.
+  function pageCharts() {
+    window.TraceglassCharts.pending = loadStatsCharts();
   }
 
   function route() {
-    if ((location.hash || "").startsWith("#/stats")) loadStatsCharts();
+    if ((location.hash || "").startsWith("#/stats")) pageCharts();
     else loading++;
   }
 
