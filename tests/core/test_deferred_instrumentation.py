@@ -103,8 +103,9 @@ def test_configure_never_imports_langchain_and_traces_its_runs_once_the_app_does
         exporter = InMemorySpanExporter()
         telemetry = traceglass.configure(exporters=[exporter], instrument=["langchain"])
         before = "langchain_core" in sys.modules
-        from langchain_core.language_models.fake_chat_models import FakeListChatModel
+        # a parser first: it loads LangChain's callback managers halfway through loading its runnables
         from langchain_core.output_parsers import StrOutputParser
+        from langchain_core.language_models.fake_chat_models import FakeListChatModel
         chain = FakeListChatModel(responses=["Paris"]) | StrOutputParser()
         answer = chain.invoke("capital of France?")
         traceglass.flush()

@@ -26,6 +26,7 @@ from traceglass.instrumentors.langchain._ours import has_ours
 if TYPE_CHECKING:
     from traceglass.instrumentors.langchain._callback import TraceglassCallbackHandler
 
+_PACKAGE = "langchain_core"
 _MODULE = "langchain_core.callbacks.manager"
 _CONFIGURE = "_configure"
 _INIT = "BaseCallbackManager.__init__"
@@ -118,9 +119,11 @@ class LangChainInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def _instrument(self, **kwargs: Any) -> None:
         tracer_provider = kwargs.get("tracer_provider")
         meter_provider = kwargs.get("meter_provider")
-        # Patched when the application imports LangChain's callback managers, not imported by us:
-        # langchain-core takes a quarter of a second to import (see instrumentors/_deferred.py).
-        self._pending = when_imported(_MODULE, lambda: self._install(tracer_provider, meter_provider))
+        # Patched when the application imports LangChain, not imported by us: langchain-core takes a
+        # quarter of a second to import (see instrumentors/_deferred.py). The hook is on the package,
+        # which loads nothing else itself: one on the callback managers ran while the app's import of a
+        # parser or a runnable was halfway through (``run_in_executor`` not defined yet), and failed.
+        self._pending = when_imported(_PACKAGE, lambda: self._install(tracer_provider, meter_provider))
 
     def _install(self, tracer_provider: Any, meter_provider: Any) -> None:
         if tracer_provider is None and meter_provider is None:
