@@ -131,3 +131,14 @@ def test_a_hung_database_is_503_in_bounded_time_and_probes_share_one_check(db_pa
 ])
 def test_mask_secrets(text, masked):
     assert _health.mask_secrets(text) == masked
+
+
+def test_readyz_does_not_wait_behind_a_long_query_on_the_apps_store(db_path, serve_app, monkeypatch):
+    """A content search over a big store can hold the app's store for seconds: /readyz asks on a reader
+    of its own, so the replica stays ready (a 503 would take it out of the load balancer)."""
+    monkeypatch.setattr(_health, "READY_TIMEOUT_S", 0.5)
+    server = serve_app(db_path)
+    store = server.server.config.app.app.state.store
+    with store._lock:  # what the long query holds meanwhile
+        readyz = get(server.url + "/readyz")
+    assert (readyz.status_code, readyz.json()) == (200, {"status": "ready"})

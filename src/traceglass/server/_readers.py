@@ -45,6 +45,11 @@ class Readers:
         finally:
             self._give_back(reader)
 
+    def ping(self) -> None:
+        """The database answers (``TraceStore.ping``), asked on a reader: ``/readyz`` does not wait for
+        a long query on the app's store and report a healthy replica as not ready."""
+        self.run(lambda store: store.ping())
+
     def _borrow(self) -> TraceStore | None:
         with self._lock:
             if self._closed or self._unavailable:

@@ -91,7 +91,7 @@ def create_app(
     evals_api = EvalsApi(store)
     sessions_api = SessionsApi(store, readers)
     charts = TimeseriesApi(store, readers)
-    health = Health(store)
+    health = Health(readers)
     receiver = OTLPReceiver(ingest, max_body_bytes)
     runners: list[AlertRunner] = []  # the rules' runner, while the app runs (started by the lifespan)
     alerts_api = AlertsApi(store, None)
