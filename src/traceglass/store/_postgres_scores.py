@@ -12,16 +12,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from traceglass._scores import DATA_TYPES, Score, ScoreError, check_data_type
+from traceglass.store import _scores as _sqlite_scores
 from traceglass.store._models import ScorePage
 from traceglass.store._scores import (
     _COLUMNS,
-    _decode_cursor,
     _row,
     score_from_row,
     summarize,
 )
-from traceglass.store._scores import _time as _score_time
-from traceglass.store._time import NS_MAX, TimeLike
 
 SELECT = f"SELECT {', '.join(_COLUMNS)} FROM scores"
 _UPSERT = (f"INSERT INTO scores ({', '.join(_COLUMNS)}) VALUES ({', '.join(['%s'] * len(_COLUMNS))}) "
@@ -75,38 +73,9 @@ def trace_scores(conn: Any, trace_id: str) -> list[Score]:
         f"{SELECT} WHERE trace_id = %s ORDER BY created_ns, id", (trace_id,))]
 
 
-def list_scores(conn: Any, *, trace_id: str | None = None, name: str | None = None, source: str | None = None,
-                since: TimeLike | None = None, until: TimeLike | None = None, limit: int = 100,
-                cursor: str | None = None) -> ScorePage:
-    if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
-        raise ValueError(f"limit must be a positive integer, got {limit!r}")
-    clauses: list[str] = []
-    params: list[Any] = []
-    if trace_id is not None:
-        clauses.append("trace_id = %s")
-        params.append(trace_id.strip().lower())
-    if name is not None:
-        clauses.append("name = %s")
-        params.append(name.strip())
-    if source is not None:
-        clauses.append("source = %s")
-        params.append(source)
-    if since is not None:
-        clauses.append("created_ns >= %s")
-        params.append(_score_time("since", since))
-    if until is not None:
-        clauses.append("created_ns < %s")
-        params.append(_score_time("until", until))
-    if cursor:
-        created, last_id = _decode_cursor(cursor)
-        clauses.append("(created_ns < %s OR (created_ns = %s AND id < %s))")
-        params.extend((created, created, last_id))
-    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-    rows = conn.execute(f"{SELECT}{where} ORDER BY created_ns DESC, id DESC LIMIT %s",
-                        [*params, min(limit, NS_MAX - 1) + 1]).fetchall()
-    scores = [score_from_row(row) for row in rows[:limit]]
-    next_cursor = f"{rows[limit - 1][10]}.{rows[limit - 1][0]}" if len(rows) > limit else None
-    return ScorePage(scores, next_cursor)
+def list_scores(conn: Any, **query: Any) -> ScorePage:
+    """SQLite's score listing (the same query) with psycopg's placeholders."""
+    return _sqlite_scores.list_scores(conn, mark="%s", **query)
 
 
 _GROUP_TAIL = "name, label, count(*), coalesce(sum(value), 0.0), count(value)"

@@ -142,35 +142,36 @@ def _decode_cursor(cursor: str) -> tuple[int, str]:
     return created_ns, score_id
 
 
-def list_scores(conn: sqlite3.Connection, *, trace_id: str | None = None, name: str | None = None,
+def list_scores(conn: Any, *, trace_id: str | None = None, name: str | None = None,
                 source: str | None = None, since: TimeLike | None = None, until: TimeLike | None = None,
-                limit: int = 100, cursor: str | None = None) -> ScorePage:
-    """Scores newest first (by creation time), filtered; ``cursor`` continues a page."""
+                limit: int = 100, cursor: str | None = None, mark: str = "?") -> ScorePage:
+    """Scores newest first (by creation time), filtered; ``cursor`` continues a page. ``mark`` is the
+    driver's placeholder (PostgreSQL's psycopg takes ``%s``): the query is the same on both."""
     if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
         raise ValueError(f"limit must be a positive integer, got {limit!r}")
     clauses: list[str] = []
     params: list[Any] = []
     if trace_id is not None:
-        clauses.append("trace_id = ?")
+        clauses.append(f"trace_id = {mark}")
         params.append(trace_id.strip().lower())
     if name is not None:
-        clauses.append("name = ?")
+        clauses.append(f"name = {mark}")
         params.append(name.strip())
     if source is not None:
-        clauses.append("source = ?")
+        clauses.append(f"source = {mark}")
         params.append(source)
     if since is not None:
-        clauses.append("created_ns >= ?")
+        clauses.append(f"created_ns >= {mark}")
         params.append(_time("since", since))
     if until is not None:
-        clauses.append("created_ns < ?")
+        clauses.append(f"created_ns < {mark}")
         params.append(_time("until", until))
     if cursor:
         created, last_id = _decode_cursor(cursor)
-        clauses.append("(created_ns < ? OR (created_ns = ? AND id < ?))")
+        clauses.append(f"(created_ns < {mark} OR (created_ns = {mark} AND id < {mark}))")
         params.extend((created, created, last_id))
     where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-    rows = conn.execute(f"{SELECT}{where} ORDER BY created_ns DESC, id DESC LIMIT ?",
+    rows = conn.execute(f"{SELECT}{where} ORDER BY created_ns DESC, id DESC LIMIT {mark}",
                         [*params, min(limit, NS_MAX - 1) + 1]).fetchall()
     scores = [score_from_row(row) for row in rows[:limit]]
     next_cursor = None
