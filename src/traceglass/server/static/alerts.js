@@ -3,19 +3,9 @@
 // Kept apart from app.js: it adds its own nav link, banner and view, and reads only GET /api/alerts.
 (function () {
   "use strict";
+  const { el } = window.Traceglass;
   const POLL_MS = 30000;
   const state = { timer: null, last: null };
-
-  function el(tag, props, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(props || {})) {
-      if (key === "class") node.className = value;
-      else if (key === "text") node.textContent = value;
-      else node.setAttribute(key, value);
-    }
-    for (const child of children) node.append(child);
-    return node;
-  }
 
   async function fetchAlerts() {
     const response = await fetch("/api/alerts?limit=100", { headers: { accept: "application/json" },

@@ -4,20 +4,10 @@
 // Every string from the document is set as text (textContent), never as markup.
 (function () {
   "use strict";
+  const { el } = window.Traceglass;
   const METHODS = ["get", "post", "put", "patch", "delete"];
   const MAX_DEPTH = 4; // nested schemas shown inline; deeper ones (and every $ref) are links
   let doc = null;
-
-  function el(tag, props, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(props || {})) {
-      if (key === "class") node.className = value;
-      else if (key === "text") node.textContent = value;
-      else node.setAttribute(key, value);
-    }
-    for (const child of children) if (child !== null && child !== undefined) node.append(child);
-    return node;
-  }
 
   const refName = (ref) => String(ref).split("/").pop();
   const anchor = (prefix, text) => prefix + "-" + String(text).replace(/[^A-Za-z0-9_-]+/g, "-").replace(/^-+|-+$/g, "");

@@ -47,15 +47,7 @@
     tokens: (n) => (n === null || n === undefined ? "–" : Number(n).toLocaleString("en-US")),
     // A known cost, however tiny, never reads as $0: below a micro-dollar it keeps two significant
     // digits (down to a trillionth of a dollar); only an exact zero is "$0".
-    cost: (c) => {
-      if (c === null || c === undefined || !Number.isFinite(Number(c))) return "–";
-      const n = Number(c);
-      if (n === 0) return "$0";
-      if (Math.abs(n) >= 0.000001) return "$" + n.toFixed(6);
-      const digits = Math.min(12, 1 - Math.floor(Math.log10(Math.abs(n))));
-      const text = n.toFixed(digits).replace(/0+$/, "");
-      return Number(text) === 0 ? "<$0.000000000001" : "$" + text;
-    },
+    cost: window.Traceglass.formatCost,
     // Tokens of a trace or group that reported no usage at all: unknown ("–"), not 0.
     usage: (row, key) => (row.input_tokens || row.output_tokens || row.total_tokens ? fmt.tokens(row[key]) : "–"),
     ms: (ms) => {

@@ -5,23 +5,13 @@
 // GET /api/timeseries/scores. Every value from the store is set as text (textContent), never as markup.
 (function () {
   "use strict";
+  const { el } = window.Traceglass;
   const SVG = "http://www.w3.org/2000/svg";
   const W = 460, H = 210; // about the size a chart is drawn at, so text stays ~11 px
   const M = { left: 62, right: 12, top: 12, bottom: 40 };
   const MAX_SERIES = 6; // lines in one chart; the rest are named in a note
   const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
   let loading = 0; // the latest request wins: an older answer arriving late is dropped
-
-  function el(tag, props, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(props || {})) {
-      if (key === "class") node.className = value;
-      else if (key === "text") node.textContent = value;
-      else node.setAttribute(key, value);
-    }
-    for (const child of children) node.append(child);
-    return node;
-  }
 
   function svg(tag, attrs, text) {
     const node = document.createElementNS(SVG, tag);

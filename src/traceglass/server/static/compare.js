@@ -7,6 +7,7 @@
 // list's rows and the details panel (MutationObserver) and adds its own view; every value is set as text.
 (function () {
   "use strict";
+  const { el, getJSON } = window.Traceglass;
   const PENDING_KEY = "traceglass.compare.pending";
   const MAX_CALLS = 20;  // LLM calls paired per trace: enough to read, bounded for huge traces
   const MAX_CELLS = 400000;  // the line/word diff's table size; larger texts show as replaced whole
@@ -20,28 +21,6 @@
   const ID = /^([0-9a-fA-F]{32})(?::([0-9a-fA-F]{16}))?$/;
   const picked = new Set();  // trace ids checked in the list
   let loading = 0;
-
-  function el(tag, props, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(props || {})) {
-      if (value === undefined || value === null) continue;
-      if (key === "class") node.className = value;
-      else if (key === "text") node.textContent = value;
-      else node.setAttribute(key, String(value));
-    }
-    for (const child of children) if (child !== null && child !== undefined) node.append(child);
-    return node;
-  }
-
-  async function getJSON(url) {
-    const response = await fetch(url, { headers: { accept: "application/json" }, credentials: "same-origin" });
-    if (!response.ok) {
-      let detail = "";
-      try { detail = (await response.json()).error || ""; } catch (e) { /* not JSON */ }
-      throw new Error(`HTTP ${response.status}${detail ? ": " + detail : ""}`);
-    }
-    return response.json();
-  }
 
   // ---- formatting ------------------------------------------------------------------------------------
   const num = (v) => (typeof v === "number" && Number.isFinite(v) ? v : null);

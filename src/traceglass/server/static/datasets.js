@@ -4,19 +4,9 @@
 // watches the hash itself. Every value from the server is set as text, never as markup.
 (function () {
   "use strict";
+  const { el } = window.Traceglass;
   const ROUTE = /^#\/trace\/([0-9a-fA-F]{32})(?:\/([0-9a-fA-F]{16}))?$/;
   let current = null; // { trace, span } of the trace view shown, or null
-
-  function el(tag, props, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(props || {})) {
-      if (key === "class") node.className = value;
-      else if (key === "text") node.textContent = value;
-      else node.setAttribute(key, value);
-    }
-    for (const child of children) node.append(child);
-    return node;
-  }
 
   function say(text, isError) {
     const status = document.getElementById("dataset-status");

@@ -4,30 +4,10 @@
 // Every value from the store is set as text (textContent), never as markup.
 (function () {
   "use strict";
+  const { el, getJSON } = window.Traceglass;
   const MAX_ROWS = 1000; // a run's results shown at once, lowest first: enough to find what went wrong
   const TEXT_CHARS = 160;
   let loading = 0; // the latest request wins: an older answer arriving late is dropped
-
-  function el(tag, props, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(props || {})) {
-      if (key === "class") node.className = value;
-      else if (key === "text") node.textContent = value;
-      else node.setAttribute(key, value);
-    }
-    for (const child of children) node.append(child);
-    return node;
-  }
-
-  async function getJSON(url) {
-    const response = await fetch(url, { headers: { accept: "application/json" }, credentials: "same-origin" });
-    if (!response.ok) {
-      let detail = "";
-      try { detail = (await response.json()).error || ""; } catch (e) { /* not JSON */ }
-      throw new Error(`HTTP ${response.status}${detail ? ": " + detail : ""}`);
-    }
-    return response.json();
-  }
 
   function when(iso) {
     const date = new Date(iso);

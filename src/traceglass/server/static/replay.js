@@ -7,6 +7,7 @@
 // the trace's JSON; every value is set as text or as a form field's value, never as markup.
 (function () {
   "use strict";
+  const { el } = window.Traceglass;
   const ROLES = ["system", "developer", "user", "assistant", "tool"];
   const MODEL_TYPES = new Set(["llm", "chat_model"]);
   const K = { input: "gen_ai.input.messages", system: "gen_ai.system_instructions", tools: "gen_ai.tool.definitions",
@@ -18,18 +19,6 @@
     "choice.count": "n", reasoning_effort: "reasoning_effort" };
   let enabled = false;
   let traces = new Map();  // trace id -> the trace JSON (a promise), for the trace shown
-
-  function el(tag, props, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(props || {})) {
-      if (value === undefined || value === null) continue;
-      if (key === "class") node.className = value;
-      else if (key === "text") node.textContent = value;
-      else node.setAttribute(key, String(value));
-    }
-    for (const child of children) if (child !== null && child !== undefined) node.append(child);
-    return node;
-  }
 
   async function request(url, options) {
     const response = await fetch(url, { credentials: "same-origin", ...options,

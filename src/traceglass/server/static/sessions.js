@@ -6,6 +6,7 @@
 // Every value from the store is set as text (textContent), never as markup.
 (function () {
   "use strict";
+  const { el, getJSON } = window.Traceglass;
   const PAGE = 50;
   let loading = 0; // the latest request wins: an older answer arriving late is dropped
   const paging = { key: "", cursors: [null], page: 0 }; // the list shown, its cursors and page number
@@ -14,42 +15,12 @@
   const start = { "/sessions": "#/sessions", "/users": "#/users" }[location.pathname.replace(/\/+$/, "")];
   if (start && !location.hash) history.replaceState(null, "", location.pathname + location.search + start);
 
-  function el(tag, props, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(props || {})) {
-      if (value === undefined || value === null) continue;
-      if (key === "class") node.className = value;
-      else if (key === "text") node.textContent = value;
-      else node.setAttribute(key, String(value));
-    }
-    for (const child of children) if (child !== null && child !== undefined) node.append(child);
-    return node;
-  }
-
-  async function getJSON(url) {
-    const response = await fetch(url, { headers: { accept: "application/json" }, credentials: "same-origin" });
-    if (!response.ok) {
-      let detail = "";
-      try { detail = (await response.json()).error || ""; } catch (e) { /* not JSON */ }
-      throw new Error(`HTTP ${response.status}${detail ? ": " + detail : ""}`);
-    }
-    return response.json();
-  }
-
   // ---- formatting: the trace list's rules (a known tiny cost never reads $0; no usage reads –) ----------
   const fmt = {
     int: (n) => (typeof n === "number" && isFinite(n) ? n.toLocaleString("en-US") : "–"),
     tokens: (row) => (row.input_tokens || row.output_tokens || row.total_tokens
       ? Number(row.total_tokens).toLocaleString("en-US") : "–"),
-    cost: (c) => {
-      if (c === null || c === undefined || !Number.isFinite(Number(c))) return "–";
-      const n = Number(c);
-      if (n === 0) return "$0";
-      if (Math.abs(n) >= 0.000001) return "$" + n.toFixed(6);
-      const digits = Math.min(12, 1 - Math.floor(Math.log10(Math.abs(n))));
-      const text = n.toFixed(digits).replace(/0+$/, "");
-      return Number(text) === 0 ? "<$0.000000000001" : "$" + text;
-    },
+    cost: window.Traceglass.formatCost,
     ms: (ms) => {
       if (typeof ms !== "number" || !isFinite(ms)) return "–";
       if (ms < 1) return ms.toFixed(2) + " ms";
