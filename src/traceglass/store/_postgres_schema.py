@@ -212,6 +212,7 @@ MIGRATIONS: dict[int, Callable[[Any], None]] = {
     1: _nothing, 2: _nothing, 3: _nothing, 4: _steps(_V4), 5: _steps(_V5), 6: _steps(_V6), 7: _steps(_V7),
     8: _steps(_V8),
     9: _nothing,  # SQLite 9 stores large span_data values compressed; PostgreSQL keeps text (TOAST compresses it)
+    10: _nothing,  # SQLite 10 adds its FTS5 word index for the content search; PostgreSQL has pg_trgm's
 }
 _MISSING = [version for version in range(1, SCHEMA_VERSION + 1) if version not in MIGRATIONS]
 if _MISSING:  # a SQLite schema step without its PostgreSQL twin: every PostgreSQL open would be wrong
