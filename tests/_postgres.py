@@ -58,6 +58,14 @@ class Cluster:
             self._migrated = url.rsplit("/", 1)[1]
         return self._migrated
 
+    def restore_database(self, url: str) -> None:
+        """Make the database of ``url`` again (after ``drop_database``), migrated and empty."""
+        import psycopg
+
+        name, template = url.rsplit("/", 1)[1], self._template()
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+
     def drop_database(self, url: str) -> None:
         import psycopg
 
