@@ -159,12 +159,14 @@ def _statements_per_batch(tmp_path, traces: int) -> list[int]:
     statements: list[str] = []
     exporter = SQLiteSpanExporter(tmp_path / f"counted-{traces}.db",
                                   _on_connect=lambda conn: conn.set_trace_callback(statements.append))
+    # Statements a virtual table (the FTS5 word index) runs inside one step of ours show as "-- ...":
+    # they run in SQLite's C code within that step and are not counted.
     counts = []
     for batch in (by_name["generate"] + by_name["retrieve"],
                   by_name["chat"] + by_name["rag"] + by_name["generate"]):
         statements.clear()
         assert exporter.export(batch) is SpanExportResult.SUCCESS
-        counts.append(len(statements))
+        counts.append(len([s for s in statements if not s.startswith("-- ")]))
     exporter.shutdown()
     assert rows(tmp_path / f"counted-{traces}.db", "SELECT count(*) AS n, sum(superseded) AS outer_layers FROM spans"
                 ) == [{"n": 4 * traces, "outer_layers": traces}]
