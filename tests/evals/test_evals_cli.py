@@ -111,3 +111,21 @@ def test_datasets_add_adds_one_trace_or_span_as_a_new_version(db):
         1, "", f"traceglass: no trace {'e' * 32!r}\n")
     code, out, err = cli("datasets", "add", " ", alice, "--db", db)
     assert (code, out) == (2, "") and "a dataset name must be a non-empty text" in err
+
+
+def test_datasets_add_takes_the_root_without_a_model_call_and_refuses_a_judges_trace(tmp_path):
+    path = tmp_path / "t.db"
+    spans = Spans(path)
+    plain = spans.span("plain step", 0, 100, {"traceglass.span.type": "chain", "traceglass.input": "in",
+                                               "traceglass.output": "out"})
+    judged, _ = spans.chat(1000, "judge me", "fine", judge=True)
+    spans.close()
+    plain_trace = format(plain.get_span_context().trace_id, "032x")
+    assert cli("datasets", "add", "picked", plain_trace, "--db", str(path)) == (
+        0, "added 1 item to dataset picked: version 1 (1 items)\n", "")
+    assert [(i.input, i.output, i.trace_id) for i in EvalDataset.load("picked", store=path)] == [
+        ("in", "out", plain_trace)]
+    assert cli("datasets", "add", "picked", plain_trace, "--answer", "last", "--db", str(path)) == (
+        2, "", f"traceglass: trace {plain_trace} has no span to make an item of\n")
+    assert cli("datasets", "add", "picked", judged, "--db", str(path)) == (
+        2, "", f"traceglass: trace {judged} has no span to make an item of\n")

@@ -189,15 +189,11 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _add(args: argparse.Namespace) -> int:
-    from traceglass.evals import TraceBridge
-    from traceglass.evals._additions import add_to_dataset
+    from traceglass.evals._additions import add_to_dataset, items_to_add
 
     with _open(args, write=True) as store:
-        bridge = TraceBridge(store)
         try:
-            items = bridge.trace_items(args.trace_id, span_id=args.span_id, answer=args.answer or "last")
-            if not items and args.answer is None and args.span_id is None:  # no model call: the root's item
-                items = bridge.trace_items(args.trace_id, answer="root")
+            items = items_to_add(store, args.trace_id, span_id=args.span_id, answer=args.answer)
             if not items:
                 raise CommandError(f"trace {_printable(args.trace_id)} has no span to make an item of", EXIT_USAGE)
             info, added = add_to_dataset(store, args.name, items)

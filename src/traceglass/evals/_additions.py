@@ -3,7 +3,7 @@
 A saved version never changes, so adding makes the next version: the latest version's items plus
 the new ones, skipping an item whose trace and span the dataset already holds (adding twice is a
 no-op, not a duplicate). Additions in one process are serialized, so two at once never both build
-on the same version and lose one of the items.
+on the same version and lose one of the items. :func:`items_to_add` chooses what a trace adds.
 """
 
 from __future__ import annotations
@@ -11,10 +11,24 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
+from traceglass.evals._bridge import TraceBridge
 from traceglass.evals._item import EvalItem
 from traceglass.store import DatasetInfo, TraceStore
 
 _lock = threading.Lock()
+
+
+def items_to_add(store: TraceStore, trace_id: str, *, span_id: str | None = None,
+                 answer: str | None = None) -> list[EvalItem]:
+    """The items adding trace ``trace_id`` gives: span ``span_id``'s, or the spans ``answer`` picks
+    (as :meth:`TraceBridge.trace_items`); with neither, the last LLM call's, else the root's.
+
+    Empty for a judge's trace (never an item); KeyError for an unknown trace or span."""
+    bridge = TraceBridge(store)
+    items = bridge.trace_items(trace_id, span_id=span_id, answer=answer or "last")
+    if not items and answer is None and span_id is None:  # no model call: the trace's own input and output
+        items = bridge.trace_items(trace_id, answer="root")
+    return items
 
 
 def add_to_dataset(store: TraceStore, name: str, items: Sequence[EvalItem]) -> tuple[DatasetInfo | None, int]:

@@ -15,8 +15,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from traceglass.evals import EvalRun, TraceBridge
-from traceglass.evals._additions import add_to_dataset
+from traceglass.evals import EvalRun
+from traceglass.evals._additions import add_to_dataset, items_to_add
 from traceglass.evals._bridge import ANSWERS
 from traceglass.server._rest import ApiError, SafeJSONResponse, _number
 from traceglass.server._scores_api import invalid
@@ -95,13 +95,12 @@ class EvalsApi:
         if problems or fields is None:
             return invalid(problems, "invalid dataset item")
 
+        # An explicit "answer": null means "last" without the root fallback, as before items_to_add.
+        answer = (fields.get("answer") or "last") if "answer" in fields else None
+
         def add() -> tuple[Any, int] | str:
-            bridge = TraceBridge(self.store)
             try:
-                answer = fields.get("answer") or "last"
-                items = bridge.trace_items(fields["trace_id"], span_id=fields.get("span_id"), answer=answer)
-                if not items and "answer" not in fields:  # no model call: the trace's own input and output
-                    items = bridge.trace_items(fields["trace_id"], answer="root")
+                items = items_to_add(self.store, fields["trace_id"], span_id=fields.get("span_id"), answer=answer)
             except KeyError as exc:
                 return str(exc.args[0])
             if not items:
