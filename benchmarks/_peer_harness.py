@@ -10,24 +10,35 @@ are the instrumentation's own cost.
 Two measures: CPU time per run (``time.process_time``, medians of the rounds), and instructions per
 run under valgrind's callgrind (``--instructions``): one bare loop and one instrumented loop, each
 inside its own ``functools.reduce`` (what callgrind is told to count), so the count is free of the
-machine's load.
+machine's load. Timing, callgrind and the results file are ``_harness.py``'s.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import pathlib
 import platform
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import _harness
+
+
+class Peer(NamedTuple):
+    """A peer setup: its distribution (its version is reported), the default Python of its virtualenv (None
+    where it would not install: ``note`` says why, in the results file), and the (module, class) of its
+    instrumentor when ``instrument(tracer_provider=...)`` is all it takes (else the file's ``instrument``)."""
+
+    dist: str
+    python: str | None = None
+    instrumentor: tuple[str, str] | None = None
+    note: str = ""
 
 
 @dataclass
@@ -37,95 +48,75 @@ class Bench:
     title: str  # the results file's first line, before the versions
     out_name: str  # benchmarks/results/<out_name>
     make_run: Callable[[], Callable[[], None]]  # prepares the workload; returns one run
-    instrument: Callable[[str, Any], None]  # (setup, tracer provider): turn that setup's instrumentation on
-    versions: Callable[[str], dict[str, str]]  # setup -> {distribution: version} to report
+    # (setup, tracer provider): turn that setup's instrumentation on (ours: traceglass's runtime is installed;
+    # a setup named "..., content off" has content capture off)
+    instrument: Callable[[str, Any], None]
+    dists: tuple[str, ...]  # the distributions whose versions every setup reports
     ours: tuple[str, ...]  # setups measured with this interpreter
-    peers: dict[str, str]  # setup -> default Python of its virtualenv
-    peer_notes: dict[str, str]  # setup -> why it is not measured (did not install), written instead
+    peers: dict[str, Peer]  # the peer setups
     notes: tuple[str, ...] = ()  # extra lines for the results file
 
-
-def provider() -> tuple[Any, list[int]]:
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import (
-        SimpleSpanProcessor,
-        SpanExporter,
-        SpanExportResult,
-    )
-
-    counter = [0]
-
-    class Discard(SpanExporter):
-        def export(self, spans):  # type: ignore[no-untyped-def]
-            counter[0] += len(spans)
-            return SpanExportResult.SUCCESS
-
-    tracer_provider = TracerProvider()
-    tracer_provider.add_span_processor(SimpleSpanProcessor(Discard()))
-    return tracer_provider, counter
+    def versions(self, setup: str) -> dict[str, str]:
+        peer = self.peers.get(setup)
+        return _harness.versions(*self.dists, peer.dist if peer else "traceglass")
 
 
-def _time(run: Callable[[], None], runs: int) -> float:
-    start = time.process_time()
-    for _ in range(runs):
-        run()
-    return (time.process_time() - start) / runs * 1e6
+def install_traceglass(tracer_provider: Any, *, capture_content: bool) -> None:
+    """traceglass's runtime bound to this provider (what configure() would install, without its exporters)."""
+    from traceglass import _config, _runtime
+
+    settings = _config.Settings.from_env({}, capture_content=capture_content)
+    _runtime.install(_runtime.Runtime.build(settings, tracer_provider))
+
+
+def instrument_peer(module: str, name: str, tracer_provider: Any) -> None:
+    """A peer's instrumentor (``module.name``) turned on with this provider, the way all of them take it."""
+    import importlib
+
+    getattr(importlib.import_module(module), name)().instrument(tracer_provider=tracer_provider)
 
 
 def _worker(bench: Bench, setup: str, rounds: int, runs: int, count: bool) -> None:
-    import functools
     import warnings
 
     warnings.simplefilter("ignore")  # a peer's per-call deprecation warnings must not flood the output
-    tracer_provider, counter = provider()
+    tracer_provider, drop = _harness.tracer_provider(set_global=False)
     run = bench.make_run()
     for _ in range(5):
         run()
     if count:
-        functools.reduce(lambda _, __: run(), range(runs), None)
+        _harness.counted_loop(run, runs)
     else:
-        bare = [_time(run, runs) for _ in range(rounds)]
-    bench.instrument(setup, tracer_provider)
+        bare = [_harness.block(run, runs, time.process_time) for _ in range(rounds)]
+    peer = bench.peers.get(setup)
+    if peer and peer.instrumentor:
+        instrument_peer(*peer.instrumentor, tracer_provider)
+    else:
+        if setup in bench.ours:  # our runtime first, bound to this provider; the file turns instrumentors on
+            install_traceglass(tracer_provider, capture_content="content off" not in setup)
+        bench.instrument(setup, tracer_provider)
     for _ in range(5):  # warm: first-call costs (imports, caches) stay out of the figures
         run()
-    before = counter[0]
+    before = drop.spans
     run()
-    spans = counter[0] - before
+    spans = drop.spans - before
     if count:
-        functools.reduce(lambda _, __: run(), range(runs), None)
+        _harness.counted_loop(run, runs)
         print(json.dumps({"spans": spans, "runs": runs, "versions": bench.versions(setup)}))
         return
-    traced = [_time(run, runs) for _ in range(rounds)]
+    traced = [_harness.block(run, runs, time.process_time) for _ in range(rounds)]
     print(json.dumps({"bare": statistics.median(bare), "traced": statistics.median(traced), "spans": spans,
-                      "bare_iqr": _iqr(bare), "traced_iqr": _iqr(traced), "versions": bench.versions(setup)}))
-
-
-def _iqr(values: list[float]) -> tuple[float, float]:
-    q = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
-    return q[0], q[2]
+                      "bare_iqr": _harness.iqr(bare), "traced_iqr": _harness.iqr(traced),
+                      "versions": bench.versions(setup)}))
 
 
 def _call(script: str, python: str, setup: str, rounds: int, runs: int, count: bool) -> dict[str, Any]:
-    args = [python, script, "--worker", setup, "--rounds", str(rounds), "--runs", str(runs)]
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    args = ["--worker", setup, "--rounds", str(rounds), "--runs", str(runs)]
     if not count:
-        done = subprocess.run(args, capture_output=True, text=True, timeout=3600, check=False, env=env)
-        if done.returncode != 0:
-            raise RuntimeError(done.stderr[-3000:])
-        return json.loads(done.stdout.strip().splitlines()[-1])
-    with tempfile.TemporaryDirectory() as tmp:
-        out = pathlib.Path(tmp) / "callgrind.out"
-        done = subprocess.run(["valgrind", "--tool=callgrind", "--toggle-collect=functools_reduce",
-                               "--dump-after=functools_reduce", f"--callgrind-out-file={out}", *args, "--count"],
-                              capture_output=True, text=True, timeout=7200, check=False, env=env)
-        if done.returncode != 0:
-            raise RuntimeError(done.stderr[-3000:])
-        report = json.loads(done.stdout.strip().splitlines()[-1])
-        totals = []
-        for i in (1, 2):
-            text = (pathlib.Path(tmp) / f"callgrind.out.{i}").read_text()
-            totals.append(int(next(line for line in text.splitlines() if line.startswith("totals:")).split()[1]))
-    report["bare"], report["traced"] = totals[0] / runs, totals[1] / runs
+        return _harness.run_worker(python, script, args)
+    report, totals = _harness.callgrind([python, script, *args, "--count"], _harness.COUNT_LOOPS, dumps=2,
+                                        timeout=7200)
+    report["bare"], report["traced"] = totals[1, 1] / runs, totals[2, 1] / runs
     return report
 
 
@@ -139,23 +130,27 @@ def main(bench: Bench, script: str) -> None:
     parser.add_argument("--peer", action="append", default=[], help="setup=/path/to/python")
     parser.add_argument("--no-instructions", action="store_true", help="time only (no callgrind)")
     parser.add_argument("--why-no-instructions", default="--no-instructions", help="said in the results file")
+    parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path(script).parent / "results" / bench.out_name,
+                        help="the results file (default: benchmarks/results/<name>.txt)")
     args = parser.parse_args()
     if args.worker:
         _worker(bench, args.worker, args.rounds, args.runs, args.count)
         return
 
-    peers = dict(bench.peers)
+    started = _harness.load()
+    peers = {name: peer.python for name, peer in bench.peers.items() if peer.python}
+    notes = {name: peer.note for name, peer in bench.peers.items() if peer.note}
     peers.update(dict(p.split("=", 1) for p in args.peer))
     setups = {name: sys.executable for name in bench.ours}
     setups.update(peers)
     timed: dict[str, dict[str, Any] | str] = {}
     counted: dict[str, dict[str, Any] | str] = {}
-    for name, why in bench.peer_notes.items():  # peers that would not install: said in the file
+    for name, why in notes.items():  # peers that would not install: said in the file
         if name not in setups:
             timed[name] = counted[name] = f"not measured: {why}"
     for name, python in setups.items():
         if not pathlib.Path(python).exists():
-            why = bench.peer_notes.get(name) or f"no virtualenv at {python}"
+            why = notes.get(name) or f"no virtualenv at {python}"
             timed[name] = counted[name] = f"not measured: {why}"
             continue
         try:
@@ -167,9 +162,9 @@ def main(bench: Bench, script: str) -> None:
             timed.setdefault(name, "not measured: its worker failed (see the run's stderr)")
             counted.setdefault(name, "not measured: its worker failed")
 
-    lines = [f"{bench.title} — CPython {platform.python_version()}",
-             f"time: {args.rounds} rounds x {args.runs} runs per setup, medians of CPU time per run; each setup in "
-             "its own process, overhead against that process's uninstrumented rounds (run first)",
+    lines = [f"{bench.title} — CPython {platform.python_version()}", _harness.header(started),
+             (f"time: {args.rounds} rounds x {args.runs} runs per setup, medians of CPU time per run; each setup in "
+              "its own process, overhead against that process's uninstrumented rounds (run first)"),
              *bench.notes, "",
              f"{'setup':<30}{'bare µs':>10}{'traced µs':>11}{'overhead µs':>13}{'IQR traced':>16}{'spans/run':>11}"]
     for name, row in timed.items():
@@ -185,8 +180,8 @@ def main(bench: Bench, script: str) -> None:
     elif counted:
         ours = counted.get(bench.ours[0])
         base = ours["traced"] - ours["bare"] if isinstance(ours, dict) else None
-        lines += ["", f"instructions per run (callgrind, {args.count_runs} runs per loop; noise-free); "
-                      f"x ours: the overhead over {bench.ours[0]}'s",
+        lines += ["", (f"instructions per run (callgrind, {args.count_runs} runs per loop; noise-free); "
+                       f"x ours: the overhead over {bench.ours[0]}'s"),
                   f"{'setup':<30}{'bare':>14}{'traced':>14}{'overhead':>14}{'x ours':>9}{'spans/run':>11}"]
         for name, row in counted.items():
             if isinstance(row, str):
@@ -196,8 +191,4 @@ def main(bench: Bench, script: str) -> None:
             ratio = f"{overhead / base:.2f}" if base else ""
             lines.append(f"{name:<30}{row['bare']:>14,.0f}{row['traced']:>14,.0f}{overhead:>14,.0f}{ratio:>9}"
                          f"{row['spans']:>11}")
-    text = "\n".join(lines) + "\n"
-    print(text, end="")
-    out = pathlib.Path(script).parent / "results" / bench.out_name
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(text, encoding="utf-8")
+    _harness.write_result(args.out, "\n".join(lines))

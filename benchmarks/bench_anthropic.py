@@ -49,20 +49,16 @@ openlit, otel-genai), each in its own virtualenv with the same ``anthropic`` as 
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import statistics
-import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ROUNDS = 31
-CALLS = {"message": 100, "stream": 30, "floor": 2000}  # per block; x4 when isolated
-HERE = Path(__file__).resolve()
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _harness
+
 # The SDK's own span, off for every setup (see the module docstring); set before any client exists.
 os.environ["ANTHROPIC_OPEN_TELEMETRY"] = "false"
 
@@ -152,35 +148,6 @@ def scenarios(client: Any) -> dict[str, Callable[[], Any]]:
 
 
 # --- setups (one per process) ------------------------------------------------------------------------------
-class _Drop:
-    """A span exporter that counts and drops everything (duck-typed: works with any SDK version)."""
-
-    spans = 0
-
-    def export(self, spans: Any) -> Any:
-        from opentelemetry.sdk.trace.export import SpanExportResult
-
-        _Drop.spans += len(spans)
-        return SpanExportResult.SUCCESS
-
-    def shutdown(self) -> None:
-        pass
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return True
-
-
-def tracer_provider() -> Any:
-    from opentelemetry import trace
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(_Drop()))
-    trace.set_tracer_provider(provider)
-    return provider
-
-
 def instrumentor(setup: str, provider: Any) -> Callable[[], None]:
     """A setup's instrument call, content capture on."""
     if setup == "traceglass":
@@ -230,327 +197,30 @@ def _patched_classes() -> list[Any]:
     import anthropic
     import anthropic._base_client as base_client
 
-    found = [anthropic.Anthropic, anthropic.AsyncAnthropic, base_client.BaseClient, base_client.SyncAPIClient,
-             base_client.AsyncAPIClient]
-    for module, names in (("anthropic.resources.messages.messages", ("Messages", "AsyncMessages")),
-                          ("anthropic.resources.messages.batches", ("Batches", "AsyncBatches")),
-                          ("anthropic.resources.beta.messages.messages", ("Messages", "AsyncMessages")),
-                          ("anthropic.resources.completions", ("Completions", "AsyncCompletions")),
-                          ("anthropic.lib.streaming._messages", ("MessageStreamManager", "MessageStream")),
-                          ("anthropic._response", ("ResponseContextManager", "AsyncResponseContextManager"))):
-        try:
-            mod = __import__(module, fromlist=["_"])
-        except ImportError:
-            continue
-        found.extend(getattr(mod, n) for n in names if hasattr(mod, n))
-    return found
+    return _harness.classes(
+        [anthropic.Anthropic, anthropic.AsyncAnthropic, base_client.BaseClient, base_client.SyncAPIClient,
+         base_client.AsyncAPIClient],
+        (("anthropic.resources.messages.messages", ("Messages", "AsyncMessages")),
+         ("anthropic.resources.messages.batches", ("Batches", "AsyncBatches")),
+         ("anthropic.resources.beta.messages.messages", ("Messages", "AsyncMessages")),
+         ("anthropic.resources.completions", ("Completions", "AsyncCompletions")),
+         ("anthropic.lib.streaming._messages", ("MessageStreamManager", "MessageStream")),
+         ("anthropic._response", ("ResponseContextManager", "AsyncResponseContextManager"))))
 
 
-def toggles(setup: str, provider: Any) -> tuple[Callable[[], None], Callable[[], None]]:
-    """Switch a setup's patches on and off by snapshots of the SDK's classes (not every peer's
-    ``uninstrument()`` restores the SDK), recorded once and swapped."""
-    classes = _patched_classes()
-    snapshot = lambda: {(cls, k): v for cls in classes for k, v in vars(cls).items()}
-    pristine = snapshot()
-    instrumentor(setup, provider)()
-    patched = {key: value for key, value in snapshot().items() if pristine.get(key) is not value}
-    if not patched:
-        raise SystemExit(f"{setup}: instrument() patched nothing")
-    absent = object()
-
-    def apply(values: dict[Any, Any]) -> Callable[[], None]:
-        def run() -> None:
-            for (cls, name), value in values.items():
-                if value is absent:
-                    delattr(cls, name)
-                else:
-                    setattr(cls, name, value)
-
-        return run
-
-    restore = {key: pristine.get(key, absent) for key in patched}
-    apply(restore)()
-    return apply(patched), apply(restore)
-
-
-def floor_call(provider: Any) -> Callable[[], None]:
-    tracer = provider.get_tracer("floor")
-    attributes = {f"gen_ai.attribute_{i}": ("value" if i % 3 else i) for i in range(15)}
-
-    def call() -> None:
-        span = tracer.start_span("chat claude-sonnet-4-5", attributes=attributes)
-        span.end()
-
-    return call
-
-
-def span_shapes(calls: dict[str, Callable[[], Any]]) -> dict[str, tuple[str, Any, dict[str, Any]]]:
-    """Per scenario, traceglass's span for it: (name, kind, attributes), from one traced call each."""
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
-        InMemorySpanExporter,
-    )
-
+def _ours() -> Any:
     from traceglass.instrumentors.anthropic import AnthropicInstrumentor
 
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    inst = AnthropicInstrumentor()
-    inst.instrument(tracer_provider=provider)
-    shapes = {}
-    try:
-        for name, call in calls.items():
-            exporter.clear()
-            call()
-            (span,) = exporter.get_finished_spans()
-            shapes[name] = (span.name, span.kind, dict(span.attributes))
-    finally:
-        inst.uninstrument()
-    return shapes
+    return AnthropicInstrumentor()
 
 
-def in_situ_floor(provider: Any, calls: dict[str, Callable[[], Any]]) -> dict[str, Callable[[], Any]]:
-    """Each call inside a bare current span with traceglass's attributes for it, set at start."""
-    tracer = provider.get_tracer("floor")
-    shapes = span_shapes({name: call for name, call in calls.items() if "/" not in name})
-
-    def floored(call: Callable[[], Any], name: str, kind: Any, attributes: dict[str, Any]) -> Callable[[], Any]:
-        def run() -> Any:
-            with tracer.start_as_current_span(name, kind=kind, attributes=attributes):
-                return call()
-
-        return run
-
-    return {name: floored(call, *shapes[name.split("/")[0]]) for name, call in calls.items()}
-
-
-def _setup_calls(setup: str, provider: Any) -> tuple[dict[str, Callable[[], Any]], dict[str, Callable[[], Any]],
-                                                   Callable[[], None], Callable[[], None]]:
-    """Every scenario's bare call, its instrumented counterpart, and the switches of the patches."""
-    calls = {**scenarios(make_client("transport")),
-             **{f"{name}/isolated": call for name, call in scenarios(make_client("isolated")).items()}}
-    if setup == "floor":  # no patches: the instrumented call is the bare one inside a bare span
-        return calls, in_situ_floor(provider, calls), lambda: None, lambda: None
-    on, off = toggles(setup, provider)
-    return calls, calls, on, off
-
-
-def _spans_of(call: Callable[[], Any]) -> int:
-    """How many spans one call exports: every setup must make exactly one, or it is not the same work."""
-    before = _Drop.spans
-    call()
-    return _Drop.spans - before
-
-
-def _block(call: Callable[[], Any], n: int) -> float:
-    # CPU time of this thread: on a shared machine, other processes' load does not count against us.
-    start = time.thread_time()
-    for _ in range(n):
-        call()
-    return (time.thread_time() - start) / n * 1e6
-
-
-def _versions() -> dict[str, str]:
-    import anthropic
-
-    return {"python": sys.version.split()[0], "anthropic": anthropic.__version__}
-
-
-def worker(setup: str, rounds: int) -> dict[str, Any]:
-    """Measure one setup in this process: bare and instrumented blocks alternate per round."""
-    provider = tracer_provider()
-    results: dict[str, Any] = {}
-    calls, instrumented_calls, on, off = _setup_calls(setup, provider)
-    for name, call in calls.items():
-        traced_call = instrumented_calls[name]
-        for _ in range(3):  # warm up both paths
-            call()
-        on()
-        made = _spans_of(traced_call)
-        off()
-        if made != 1 or _spans_of(call) != 0:
-            raise SystemExit(f"{setup} {name}: {made} spans per instrumented call (expected 1), or the bare call made one")
-        bare, traced, diffs = [], [], []
-        for r in range(rounds):
-            order = (False, True) if r % 2 == 0 else (True, False)
-            times = {}
-            for instrumented in order:
-                if instrumented:
-                    on()
-                times[instrumented] = _block(traced_call if instrumented else call,
-                                             CALLS[name.split("/")[0]] * (4 if "/" in name else 1))
-                if instrumented:
-                    off()
-            bare.append(times[False])
-            traced.append(times[True])
-            diffs.append(times[True] - times[False])
-        q1, _, q3 = statistics.quantiles(diffs, n=4)
-        results[name] = {"bare_us": statistics.median(bare), "traced_us": statistics.median(traced),
-                         "overhead_us": statistics.median(diffs), "overhead_iqr_us": [q1, q3]}
-    floor = floor_call(provider)
-    results["floor"] = {"span_us": statistics.median(_block(floor, CALLS["floor"]) for _ in range(rounds))}
-    results["versions"] = _versions()
-    return results
-
-
-COUNTED_CALLS = {"message": 10, "stream": 5}  # per loop under callgrind; x2 isolated
-
-
-def counting_worker(setup: str) -> dict[str, Any]:
-    """Under callgrind: per scenario, a bare loop then an instrumented loop, each in its own
-    ``functools.reduce`` (what callgrind counts). Reports the loops' order and lengths."""
-    import functools
-
-    calls, instrumented_calls, on, off = _setup_calls(setup, tracer_provider())
-    loops = []
-    for name in SCENARIOS:
-        n = COUNTED_CALLS[name.split("/")[0]] * (2 if "/" in name else 1)
-        for instrumented in (False, True):
-            call = instrumented_calls[name] if instrumented else calls[name]
-            if instrumented:
-                on()
-            for _ in range(3):  # warm: first-call costs stay out of the count
-                call()
-            if instrumented and _spans_of(call) != 1:
-                raise SystemExit(f"{setup} {name}: not one span per instrumented call")
-            functools.reduce(lambda _, __: call(), range(n), None)
-            if instrumented:
-                off()
-            loops.append([name, instrumented, n])
-    return {"loops": loops, "versions": _versions()}
-
-
-def count_setup(setup: str, python: str) -> dict[str, Any]:
-    """Instructions per call, bare and instrumented, for each scenario (see ``--instructions``)."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "callgrind.out"
-        done = subprocess.run(
-            ["valgrind", "--tool=callgrind", "--toggle-collect=functools_reduce", "--dump-after=functools_reduce",
-             f"--callgrind-out-file={out}", python, str(HERE), "--worker", setup, "--count"],
-            check=False, capture_output=True, text=True, timeout=3600,
-            env={**os.environ, "PYTHONHASHSEED": "0"})
-        if done.returncode != 0:
-            raise SystemExit(f"{setup} failed:\n{done.stderr[-3000:]}")
-        report_ = json.loads(done.stdout.strip().splitlines()[-1])
-        totals = []
-        for i in range(1, len(report_["loops"]) + 1):
-            text = (Path(tmp) / f"callgrind.out.{i}").read_text()
-            totals.append(int(next(line for line in text.splitlines() if line.startswith("totals:")).split()[1]))
-    results: dict[str, Any] = {"versions": report_["versions"]}
-    for (name, instrumented, n), total in zip(report_["loops"], totals):
-        results.setdefault(name, {})["traced" if instrumented else "bare"] = total / n
-    for row in results.values():
-        if "bare" in row:
-            row["overhead"] = row["traced"] - row["bare"]
-    return results
-
-
-SCENARIOS = ("message", "stream", "message/isolated", "stream/isolated")
-
-
-def _scenario_rows(data: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    for name in SCENARIOS:
-        yield name, data[name]
-
-
-def count_report(results: dict[str, dict[str, Any]]) -> str:
-    floor = results["floor"]
-    lines = [
-        "Anthropic instrumentation overhead in instructions per call (callgrind; noise-free; content capture on)",
-        "x in situ: the overhead over the in-situ floor's (the bare SDK call inside a bare current span",
-        "with traceglass's attributes for the scenario)",
-        "",
-        f"{'setup':<14}{'scenario':<20}{'bare SDK':>12}{'traced':>12}{'overhead':>12}{'x in situ':>11}",
-    ]
-    for setup, data in results.items():
-        for name, row in _scenario_rows(data):
-            multiple = f"{row['overhead'] / floor[name]['overhead']:>11.2f}" if setup != "floor" else f"{'':>11}"
-            lines.append(f"{setup:<14}{name:<20}{row['bare']:>12,.0f}{row['traced']:>12,.0f}"
-                         f"{row['overhead']:>12,.0f}{multiple}")
-    return "\n".join(lines)
-
-
-# --- driver --------------------------------------------------------------------------------------------------
-def run_setup(setup: str, python: str, rounds: int) -> dict[str, Any]:
-    done = subprocess.run([python, str(HERE), "--worker", setup, "--rounds", str(rounds)], check=False,
-                          capture_output=True, text=True, timeout=1800)
-    if done.returncode != 0:
-        raise SystemExit(f"{setup} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def report(results: dict[str, dict[str, Any]]) -> str:
-    """The table: per setup and scenario, overhead and its multiples of both floors (``x floor``: over the
-    tight-loop floor of traceglass's process; ``x in situ``: over the ``floor`` setup's overhead for the
-    scenario; ``IQR``: the middle half of the per-round differences)."""
-    floor = results["traceglass"]["floor"]["span_us"]
-    in_situ = results.get("floor")
-    lines = [
-        "Anthropic instrumentation overhead (medians of interleaved rounds; content capture on)",
-        (f"floor (tight loop): a bare OTel span with 15 attributes = {floor:.1f} us "
-         f"(python {results['traceglass']['versions']['python']})"),
-    ]
-    if in_situ:
-        lines.append("floor (in situ): per scenario, the bare SDK call inside a bare current span with traceglass's "
-                     "attributes = " + ", ".join(f"{name} {in_situ[name]['overhead_us']:.1f}" for name in SCENARIOS)
-                     + " us")
-    lines += ["", (f"{'setup':<14}{'scenario':<20}{'bare SDK us':>12}{'traced us':>11}{'overhead us':>13}"
-                   f"{'IQR us':>16}{'x floor':>9}{'x in situ':>11}")]
-    for setup, data in results.items():
-        for name, row in _scenario_rows(data):
-            q1, q3 = row["overhead_iqr_us"]
-            multiple = (f"{row['overhead_us'] / in_situ[name]['overhead_us']:>11.1f}"
-                        if in_situ and setup != "floor" else f"{'':>11}")
-            lines.append(f"{setup:<14}{name:<20}{row['bare_us']:>12.1f}{row['traced_us']:>11.1f}"
-                         f"{row['overhead_us']:>13.1f}{f'{q1:.0f}..{q3:.0f}':>16}"
-                         f"{row['overhead_us'] / floor:>9.1f}{multiple}")
-        lines.append(f"{'':<14}(anthropic {data['versions']['anthropic']}, own floor {data['floor']['span_us']:.1f} us)")
-    return "\n".join(lines)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--rounds", type=int, default=ROUNDS)
-    parser.add_argument("--peer", action="append", default=[], metavar="NAME=PYTHON",
-                        help="a peer setup (openllmetry, openinference, openlit, otel-genai) and its virtualenv's "
-                             "python")
-    parser.add_argument("--out", type=Path, help="also write the report to this file")
-    parser.add_argument("--instructions", action="store_true",
-                        help="count instructions per call under valgrind's callgrind instead of timing")
-    parser.add_argument("--jobs", type=int, default=1,
-                        help="with --instructions: count this many setups at once (counts do not depend on load)")
-    parser.add_argument("--count", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.worker:
-        print(json.dumps(counting_worker(args.worker) if args.count else worker(args.worker, args.rounds)))
-        return
-    if args.instructions:
-        from concurrent.futures import ThreadPoolExecutor
-
-        setups = [("floor", sys.executable), ("traceglass", sys.executable)]
-        setups += [(name, python) for name, _, python in (spec.partition("=") for spec in args.peer)]
-        with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-            pending = {name: pool.submit(count_setup, name, python) for name, python in setups}
-        text = count_report({name: future.result() for name, future in pending.items()})
-        print(text)
-        if args.out:
-            args.out.write_text(text + "\n")
-        return
-    results = {"floor": run_setup("floor", sys.executable, args.rounds),
-               "traceglass": run_setup("traceglass", sys.executable, args.rounds)}
-    for spec in args.peer:
-        name, _, python = spec.partition("=")
-        results[name] = run_setup(name, python, args.rounds)
-    text = report(results)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
-
+BENCH = _harness.SdkBench(
+    title="Anthropic instrumentation overhead", sdk="anthropic", script=Path(__file__).resolve(),
+    scenarios=("message", "stream"), calls={"message": 100, "stream": 30, "floor": 2000},
+    counted={"message": 10, "stream": 5},
+    make_calls=lambda mode: scenarios(make_client(mode)), instrumentor=instrumentor, patched=_patched_classes,
+    ours=_ours, floor_span="chat claude-sonnet-4-5", peers="openllmetry, openinference, openlit, otel-genai",
+)
 
 if __name__ == "__main__":
-    main()
+    _harness.main(BENCH)

@@ -18,7 +18,7 @@ same openai-agents and openai as ours:
         opentelemetry-sdk opentelemetry-instrumentation-openai-agents
 
 OpenLIT is not measured: its Agents SDK instrumentor needs openai<3, which openai-agents 0.24 does not
-run with (see PEER_NOTES).
+run with (see PEERS).
 
 Run: python benchmarks/bench_openai_agents.py [--rounds 7] [--runs 200] [--count-runs 10]
      [--peer openinference=/path/to/python] [--no-instructions]
@@ -29,22 +29,24 @@ from __future__ import annotations
 
 import json
 import sys
-from importlib.metadata import PackageNotFoundError, version
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from collections.abc import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _peer_harness import Bench, main
+from _peer_harness import Bench, Peer, main
 
 OURS = ("traceglass", "traceglass, content off", "traceglass + openai instrumentor")
-PEERS = {"openinference": "/tmp/ag-oi/bin/python", "openllmetry": "/tmp/ag-ollm/bin/python"}
-PEER_DISTS = {"openinference": "openinference-instrumentation-openai-agents",
-              "openllmetry": "opentelemetry-instrumentation-openai-agents", "openlit": "openlit"}
-# Peers that would not install beside openai-agents 0.24 (pass --peer openlit=PYTHON to measure one anyway).
-PEER_NOTES = {"openlit": "openlit 1.45 (the release with an Agents SDK instrumentor) requires openai<3 and "
-                         "openai-agents 0.24 requires openai>=3: pip cannot install them together (its resolver "
-                         "falls back to openlit 1.26, which has no Agents SDK instrumentation)"}
+PEERS = {
+    "openinference": Peer("openinference-instrumentation-openai-agents", "/tmp/ag-oi/bin/python",
+                          ("openinference.instrumentation.openai_agents", "OpenAIAgentsInstrumentor")),
+    "openllmetry": Peer("opentelemetry-instrumentation-openai-agents", "/tmp/ag-ollm/bin/python",
+                        ("opentelemetry.instrumentation.openai_agents", "OpenAIAgentsInstrumentor")),
+    # would not install beside openai-agents 0.24 (pass --peer openlit=PYTHON to measure it anyway)
+    "openlit": Peer("openlit", note="openlit 1.45 (the release with an Agents SDK instrumentor) requires openai<3 and "
+                    "openai-agents 0.24 requires openai>=3: pip cannot install them together (its resolver falls "
+                    "back to openlit 1.26, which has no Agents SDK instrumentation)"),
+}
 
 
 def _response(output: list[dict[str, Any]], n: int) -> bytes:
@@ -99,60 +101,34 @@ def make_run() -> Callable[[], None]:
 
 def instrument(setup: str, tracer_provider: Any) -> None:
     if setup.startswith("traceglass"):
-        from traceglass import _config, _runtime
         from traceglass.instrumentors.openai import OpenAIInstrumentor
         from traceglass.instrumentors.openai_agents import OpenAIAgentsInstrumentor
 
-        settings = _config.Settings.from_env({}, capture_content=setup != "traceglass, content off")
-        _runtime.install(_runtime.Runtime.build(settings, tracer_provider))
         OpenAIAgentsInstrumentor().instrument()
         if setup == "traceglass + openai instrumentor":
             OpenAIInstrumentor().instrument()
-    elif setup == "openinference":
-        from openinference.instrumentation.openai_agents import (
-            OpenAIAgentsInstrumentor as Peer,
-        )
-
-        Peer().instrument(tracer_provider=tracer_provider)
-    elif setup == "openllmetry":
-        from opentelemetry.instrumentation.openai_agents import (
-            OpenAIAgentsInstrumentor as Peer,
-        )
-
-        Peer().instrument(tracer_provider=tracer_provider)
     elif setup == "openlit":
         from opentelemetry import trace
 
         trace.set_tracer_provider(tracer_provider)  # OpenLIT's instrumentor takes the global provider
         from openlit._config import OpenlitConfig
         from openlit.instrumentation.openai_agents import (
-            OpenAIAgentsInstrumentor as Peer,
+            OpenAIAgentsInstrumentor as OpenLIT,
         )
 
         OpenlitConfig()  # its defaults, as openlit.init() would set them (init() also installs exporters)
-        Peer().instrument(environment="bench", application_name="bench", pricing_info={},
-                          capture_message_content=True, disable_metrics=True, tracer_provider=tracer_provider)
+        OpenLIT().instrument(environment="bench", application_name="bench", pricing_info={},
+                             capture_message_content=True, disable_metrics=True, tracer_provider=tracer_provider)
     else:
         raise SystemExit(f"unknown setup {setup!r}")
 
 
-def versions(setup: str) -> dict[str, str]:
-    dists = ["openai-agents", "openai", PEER_DISTS.get(setup, "traceglass")]
-    out = {}
-    for dist in dists:
-        try:
-            out[dist] = version(dist)
-        except PackageNotFoundError:
-            out[dist] = "?"
-    return out
-
-
 BENCH = Bench(
     title="OpenAI Agents SDK run cost: one agent, one tool, two Responses API calls (in-process transport)",
-    out_name="openai_agents.txt", make_run=make_run, instrument=instrument, versions=versions, ours=OURS,
-    peers=PEERS, peer_notes=PEER_NOTES,
-    notes=("spans/run: traceglass shows workflow, agent, 2 model calls, tool (the SDK's task/turn spans are "
-           "hidden); peers map the SDK's spans their own way",),
+    out_name="openai_agents.txt", make_run=make_run, instrument=instrument, dists=("openai-agents", "openai"), ours=OURS,
+    peers=PEERS,
+    notes=(("spans/run: traceglass shows workflow, agent, 2 model calls, tool (the SDK's task/turn spans are "
+            "hidden); peers map the SDK's spans their own way"),),
 )
 
 if __name__ == "__main__":

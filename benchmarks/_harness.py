@@ -1,0 +1,497 @@
+"""The benchmarks' shared harness: spans that go nowhere, timing, callgrind, result files.
+
+Every benchmark runs each setup (traceglass, a peer in its own virtualenv, a baseline) in a process of
+its own and reads back one JSON line from it. This module holds what they all do alike:
+
+- ``tracer_provider``: an SDK provider whose ``SimpleSpanProcessor`` hands spans to ``Drop``, an
+  exporter that counts and discards them, so export costs the same in every setup;
+- ``block`` / ``iqr``: CPU time per call over a block of calls (the thread's, or the process's), and
+  the middle half of a list of figures;
+- ``callgrind``: run a command under valgrind's callgrind and return the instructions of each dump
+  (per thread with ``separate_threads``), checking the dumps are the ones the worker announced;
+  ``counted_loop`` is the loop ``COUNT_LOOPS`` tells callgrind to count (one ``functools.reduce``,
+  collected alone and dumped after);
+- ``run_worker``, ``versions``, ``header`` and ``write_result``: one worker's JSON, distribution
+  versions, and a results file that says when it ran and under what load.
+
+Below them, the engine of the SDK benchmarks (bench_openai.py, bench_anthropic.py, bench_litellm.py):
+a file describes its SDK in an ``SdkBench`` and hands it to ``main``, which measures the floor, the
+interleaved rounds and the instruction counts and writes the tables. The frameworks' engine (a
+baseline first, then instrumented rounds) is ``_peer_harness.py``, on the same primitives.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+
+# --- spans that go nowhere -------------------------------------------------------------------------------
+class Drop:
+    """A span exporter that counts and drops everything (duck-typed: works with any SDK version)."""
+
+    def __init__(self) -> None:
+        self.spans = 0
+
+    def export(self, spans: Any) -> Any:
+        from opentelemetry.sdk.trace.export import SpanExportResult
+
+        self.spans += len(spans)
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+def tracer_provider(*, set_global: bool = True) -> tuple[Any, Drop]:
+    """A provider exporting synchronously into a ``Drop`` (also the global provider unless told not)."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    drop = Drop()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(drop))
+    if set_global:
+        trace.set_tracer_provider(provider)
+    return provider, drop
+
+
+# --- timing ----------------------------------------------------------------------------------------------
+def block(call: Callable[[], Any], n: int, clock: Callable[[], float] = time.thread_time) -> float:
+    """µs of CPU per call over ``n`` calls. The thread's CPU by default: on a shared machine, other
+    processes' load does not count against us (everything runs in-process: no I/O waits to miss)."""
+    start = clock()
+    for _ in range(n):
+        call()
+    return (clock() - start) / n * 1e6
+
+
+def iqr(values: Sequence[float]) -> tuple[float, float]:
+    """The first and third quartiles (the one value twice, for one value)."""
+    q = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
+    return q[0], q[2]
+
+
+# --- callgrind --------------------------------------------------------------------------------------------
+# What callgrind counts in a worker that marks its loops with ``counted_loop``: only the inside of
+# functools.reduce (--toggle-collect, so other threads and the rest of the process are not counted),
+# one dump after each loop.
+COUNT_LOOPS = ("--toggle-collect=functools_reduce", "--dump-after=functools_reduce")
+
+
+def counted_loop(call: Callable[[], Any], n: int) -> None:
+    """Call ``call`` n times inside one ``functools.reduce``: the loop ``COUNT_LOOPS`` counts."""
+    functools.reduce(lambda _, __: call(), range(n), None)
+
+
+_DUMP = re.compile(r"callgrind\.out\.(\d+)(?:-(\d+))?$")
+
+
+def callgrind(command: Sequence[str], options: Sequence[str], *, dumps: int | None = None,
+              separate_threads: bool = False, env: dict[str, str] | None = None,
+              timeout: float = 3600) -> tuple[dict[str, Any], dict[tuple[int, int], int]]:
+    """Run ``command`` under callgrind with ``options``; return the worker's JSON (its last line of
+    output) and the instructions of each numbered dump, keyed (dump, thread) (thread 1 unless
+    ``separate_threads``; callgrind numbers the main thread 1). A function-triggered dump of a
+    separate-threads run writes the dumping thread only; the others' counts come in the final dump,
+    which is not numbered and not returned. ``dumps``: how many numbered dumps the run must make (a
+    library calling the marker function would add some: then the figures would be wrong, so raise)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "callgrind.out"
+        threads = ["--separate-threads=yes"] if separate_threads else []
+        done = subprocess.run(["valgrind", "--tool=callgrind", *threads, *options, f"--callgrind-out-file={out}",
+                               *command], check=False, capture_output=True, text=True, timeout=timeout,
+                              env={**os.environ, "PYTHONHASHSEED": "0", **(env or {})})
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(command[-3:])} failed under callgrind:\n{done.stderr[-3000:]}")
+        totals: dict[tuple[int, int], int] = {}
+        for path in Path(tmp).iterdir():
+            match = _DUMP.match(path.name)
+            if match:
+                line = next(x for x in path.read_text().splitlines() if x.startswith("totals:"))
+                totals[int(match[1]), int(match[2] or 1)] = int(line.split()[1])
+    found = len({dump for dump, _ in totals})
+    if dumps is not None and found != dumps:
+        raise RuntimeError(f"{found} callgrind dumps where the worker made {dumps}: something else called the marker")
+    return json.loads(done.stdout.strip().splitlines()[-1]), totals
+
+
+# --- workers and results --------------------------------------------------------------------------------
+def run_worker(python: str, script: str | Path, args: Sequence[str], *, timeout: float = 3600,
+               env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run ``script`` as a worker with ``python``; return its last line of output, parsed."""
+    done = subprocess.run([python, str(script), *args], capture_output=True, text=True, timeout=timeout,
+                          check=False, env={**os.environ, "PYTHONHASHSEED": "0", **(env or {})})
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-3000:])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def versions(*dists: str) -> dict[str, str]:
+    """Installed versions of these distributions ('?' for one not installed)."""
+    out = {}
+    for dist in dists:
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = "?"
+    return out
+
+
+def load() -> float:
+    """The one-minute load average."""
+    return os.getloadavg()[0]
+
+
+def header(started_load: float) -> str:
+    """The line that dates a results file and gives the machine's load at the start and the end of the run."""
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"run {now}; load average (1 min) at start {started_load:.2f}, at end {load():.2f}; {os.cpu_count()} cores"
+
+
+def write_result(path: str | Path, text: str, *, append: bool = False) -> None:
+    """Print ``text`` and write it to ``path`` (after what is there, with ``append``)."""
+    text = text if text.endswith("\n") else text + "\n"
+    print(text, end="")
+    path = Path(path)
+    path.parent.mkdir(exist_ok=True)
+    if append and path.exists():
+        text = path.read_text(encoding="utf-8").rstrip("\n") + "\n\n" + text
+    path.write_text(text, encoding="utf-8")
+
+
+# --- the SDK benchmarks' engine --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SdkBench:
+    """What an SDK benchmark file tells the engine (see bench_openai.py's docstring for the method)."""
+
+    title: str  # "OpenAI instrumentation overhead": the tables' first words
+    sdk: str  # the distribution whose version is reported
+    script: Path  # the benchmark file, run again as each setup's worker
+    scenarios: tuple[str, ...]  # without the "/isolated" variants
+    calls: dict[str, int]  # calls per timed block, per scenario and "floor"; x4 when isolated
+    counted: dict[str, int]  # calls per loop under callgrind; x2 when isolated
+    make_calls: Callable[[str], dict[str, Callable[[], Any]]]  # "transport" / "isolated" -> scenario -> call
+    instrumentor: Callable[[str, Any], Callable[[], None]]  # (setup, provider) -> its instrument(), content on
+    patched: Callable[[], list[Any]]  # the classes (or modules) whose attributes instrumentors replace
+    ours: Callable[[], Any]  # a new traceglass instrumentor (its spans' shapes make the in-situ floor)
+    floor_span: str  # the tight-loop floor span's name
+    isolated: bool = True  # whether make_calls("isolated") exists
+    no_isolated: dict[str, str] = field(default_factory=dict)  # setup -> why it has no isolated figure
+    subtitle: tuple[str, ...] = ()  # lines under the tables' titles
+    peers: str = ""  # the peer setups' names, for --help
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.scenarios + (tuple(f"{s}/isolated" for s in self.scenarios) if self.isolated else ())
+
+    def per_block(self, name: str, table: dict[str, int], factor: int) -> int:
+        return table[name.split("/")[0]] * (factor if "/" in name else 1)
+
+
+def classes(found: list[Any], table: Sequence[tuple[str, Sequence[str]]]) -> list[Any]:
+    """``found`` and, per (module, names) of ``table``, those of the names the module has (a module this
+    release of the SDK lacks is skipped): the classes an instrumentor may patch, for ``SdkBench.patched``."""
+    import importlib
+
+    for module, names in table:
+        try:
+            mod = importlib.import_module(module)
+        except ImportError:
+            continue
+        found.extend(getattr(mod, n) for n in names if hasattr(mod, n))
+    return found
+
+
+def _toggles(bench: SdkBench, setup: str, provider: Any) -> tuple[Callable[[], None], Callable[[], None]]:
+    """Switch a setup's patches on and off by snapshots of the SDK's classes.
+
+    Not every peer's ``uninstrument()`` restores the SDK (OpenLLMetry 0.62 leaves its wrappers on
+    openai 3.x), so the patched and the pristine class dictionaries are recorded once and swapped.
+    """
+    classes = bench.patched()
+    snapshot = lambda: {(cls, k): v for cls in classes for k, v in vars(cls).items()}
+    pristine = snapshot()
+    bench.instrumentor(setup, provider)()
+    patched = {key: value for key, value in snapshot().items() if pristine.get(key) is not value}
+    if not patched:
+        raise SystemExit(f"{setup}: instrument() patched nothing")
+    absent = object()  # an attribute the peer added (e.g. OpenInference wraps OpenAI.request)
+
+    def apply(values: dict[Any, Any]) -> Callable[[], None]:
+        def run() -> None:
+            for (cls, name), value in values.items():
+                if value is absent:
+                    delattr(cls, name)
+                else:
+                    setattr(cls, name, value)
+
+        return run
+
+    restore = {key: pristine.get(key, absent) for key in patched}
+    apply(restore)()
+    return apply(patched), apply(restore)
+
+
+def _in_situ_floor(bench: SdkBench, provider: Any, calls: dict[str, Callable[[], Any]]) -> dict[str, Callable[[], Any]]:
+    """Each call inside a bare current span with traceglass's name, kind and attributes for its scenario
+    (learnt from one traced call each, through a provider of its own), set at start."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
+        InMemorySpanExporter,
+    )
+
+    exporter = InMemorySpanExporter()
+    learning = TracerProvider()
+    learning.add_span_processor(SimpleSpanProcessor(exporter))
+    inst = bench.ours()
+    inst.instrument(tracer_provider=learning)
+    shapes = {}
+    try:
+        for name in bench.scenarios:
+            exporter.clear()
+            calls[name]()
+            (span,) = exporter.get_finished_spans()
+            shapes[name] = (span.name, span.kind, dict(span.attributes))
+    finally:
+        inst.uninstrument()
+    tracer = provider.get_tracer("floor")
+
+    def floored(call: Callable[[], Any], name: str, kind: Any, attributes: dict[str, Any]) -> Callable[[], Any]:
+        def run() -> Any:
+            with tracer.start_as_current_span(name, kind=kind, attributes=attributes):
+                return call()
+
+        return run
+
+    return {name: floored(call, *shapes[name.split("/")[0]]) for name, call in calls.items()}
+
+
+def _setup_calls(bench: SdkBench, setup: str, provider: Any) -> tuple[dict[str, Callable[[], Any]],
+                                                                      dict[str, Callable[[], Any]],
+                                                                      Callable[[], None], Callable[[], None]]:
+    """Every scenario's bare call, its instrumented counterpart, and the switches of the patches."""
+    calls = dict(bench.make_calls("transport"))
+    if bench.isolated:
+        calls.update({f"{name}/isolated": call for name, call in bench.make_calls("isolated").items()})
+    if setup == "floor":  # no patches: the instrumented call is the bare one inside a bare span
+        return calls, _in_situ_floor(bench, provider, calls), lambda: None, lambda: None
+    on, off = _toggles(bench, setup, provider)
+    return calls, calls, on, off
+
+
+def _spans_of(drop: Drop, call: Callable[[], Any]) -> int:
+    before = drop.spans
+    call()
+    return drop.spans - before
+
+
+def _check_one_span(setup: str, name: str, drop: Drop, bare: Callable[[], Any], traced: Callable[[], Any],
+                    on: Callable[[], None], off: Callable[[], None]) -> None:
+    """Every setup must make exactly one span per call (and the bare call none), or it is not the same work."""
+    on()
+    made = _spans_of(drop, traced)
+    off()
+    if made != 1 or _spans_of(drop, bare) != 0:
+        raise SystemExit(f"{setup} {name}: {made} spans per instrumented call (expected 1), or the bare call made one")
+
+
+def _versions(bench: SdkBench) -> dict[str, str]:
+    import sys
+
+    return {"python": sys.version.split()[0], **versions(bench.sdk)}
+
+
+def timing_worker(bench: SdkBench, setup: str, rounds: int) -> dict[str, Any]:
+    """Measure one setup in this process: bare and instrumented blocks alternate per round."""
+    provider, drop = tracer_provider()
+    results: dict[str, Any] = {}
+    calls, instrumented_calls, on, off = _setup_calls(bench, setup, provider)
+    for name, call in calls.items():
+        traced_call = instrumented_calls[name]
+        for _ in range(3):  # warm up both paths
+            call()
+        _check_one_span(setup, name, drop, call, traced_call, on, off)
+        bare, traced, diffs = [], [], []
+        n = bench.per_block(name, bench.calls, 4)
+        for r in range(rounds):
+            times = {}
+            for instrumented in (False, True) if r % 2 == 0 else (True, False):
+                if instrumented:
+                    on()
+                times[instrumented] = block(traced_call if instrumented else call, n)
+                if instrumented:
+                    off()
+            bare.append(times[False])
+            traced.append(times[True])
+            diffs.append(times[True] - times[False])
+        results[name] = {"bare_us": statistics.median(bare), "traced_us": statistics.median(traced),
+                         "overhead_us": statistics.median(diffs), "overhead_iqr_us": list(iqr(diffs))}
+    tracer = provider.get_tracer("floor")
+    attributes = {f"gen_ai.attribute_{i}": ("value" if i % 3 else i) for i in range(15)}
+    floor = lambda: tracer.start_span(bench.floor_span, attributes=attributes).end()
+    results["floor"] = {"span_us": statistics.median(block(floor, bench.calls["floor"]) for _ in range(rounds))}
+    results["versions"] = _versions(bench)
+    return results
+
+
+def counting_worker(bench: SdkBench, setup: str) -> dict[str, Any]:
+    """Under callgrind: per scenario, a bare loop then an instrumented loop, each a ``counted_loop``.
+    Reports the loops' order and lengths."""
+    provider, drop = tracer_provider()
+    calls, instrumented_calls, on, off = _setup_calls(bench, setup, provider)
+    loops = []
+    for name in bench.names:
+        n = bench.per_block(name, bench.counted, 2)
+        for instrumented in (False, True):
+            call = instrumented_calls[name] if instrumented else calls[name]
+            if instrumented:
+                on()
+            for _ in range(3):  # warm: first-call costs stay out of the count
+                call()
+            if _spans_of(drop, call) != instrumented:
+                raise SystemExit(f"{setup} {name}: not one span per instrumented call (or a span from the bare one)")
+            counted_loop(call, n)
+            if instrumented:
+                off()
+            loops.append([name, instrumented, n])
+    return {"loops": loops, "versions": _versions(bench)}
+
+
+def count_setup(bench: SdkBench, setup: str, python: str) -> dict[str, Any]:
+    """Instructions per call, bare and instrumented, for each scenario (see ``--instructions``)."""
+    report_, totals = callgrind([python, str(bench.script), "--worker", setup, "--count"], COUNT_LOOPS)
+    if len(totals) != len(report_["loops"]):
+        raise RuntimeError(f"{setup}: {len(totals)} callgrind dumps for {len(report_['loops'])} loops")
+    results: dict[str, Any] = {"versions": report_["versions"]}
+    for i, (name, instrumented, n) in enumerate(report_["loops"], 1):
+        results.setdefault(name, {})["traced" if instrumented else "bare"] = totals[i, 1] / n
+    for name in bench.names:
+        results[name]["overhead"] = results[name]["traced"] - results[name]["bare"]
+    return results
+
+
+def _rows(bench: SdkBench, setup: str, data: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any] | None]]:
+    """Each scenario's figures of ``setup``; None where the setup has none."""
+    for name in bench.names:
+        yield name, None if setup in bench.no_isolated and "/" in name else data[name]
+
+
+def count_report(bench: SdkBench, results: dict[str, dict[str, Any]]) -> str:
+    floor = results["floor"]
+    w = max(10, max(map(len, bench.names)) + 1)
+    lines = [
+        f"{bench.title} in instructions per call (callgrind; noise-free; content capture on)",
+        *bench.subtitle,
+        "x in situ: the overhead over the in-situ floor's (the bare SDK call inside a bare current span",
+        "with traceglass's attributes for the scenario)",
+        "",
+        f"{'setup':<14}{'scenario':<{w}}{'bare SDK':>12}{'traced':>12}{'overhead':>12}{'x in situ':>11}",
+    ]
+    for setup, data in results.items():
+        for name, row in _rows(bench, setup, data):
+            if row is None:
+                lines.append(f"{setup:<14}{name:<{w}}{bench.no_isolated[setup]:>45}")
+                continue
+            multiple = f"{row['overhead'] / floor[name]['overhead']:>11.2f}" if setup != "floor" else f"{'':>11}"
+            lines.append(f"{setup:<14}{name:<{w}}{row['bare']:>12,.0f}{row['traced']:>12,.0f}"
+                         f"{row['overhead']:>12,.0f}{multiple}")
+        lines.append(f"{'':<14}({bench.sdk} {data['versions'][bench.sdk]}, python {data['versions']['python']})")
+    return "\n".join(lines)
+
+
+def time_report(bench: SdkBench, results: dict[str, dict[str, Any]]) -> str:
+    """The table: per setup and scenario, overhead and its multiples of both floors.
+
+    ``x floor``: over the tight-loop floor (traceglass's process). ``x in situ``: over the
+    in-situ floor of the same scenario (the ``floor`` setup's overhead). ``IQR``: the middle half
+    of the per-round differences, i.e. how far one round's figure is to be trusted.
+    """
+    floor = results["traceglass"]["floor"]["span_us"]
+    in_situ = results.get("floor")
+    w = max(10, max(map(len, bench.names)) + 1)
+    lines = [
+        f"{bench.title} (medians of interleaved rounds; content capture on)",
+        *bench.subtitle,
+        (f"floor (tight loop): a bare OTel span with 15 attributes = {floor:.1f} us "
+         f"(python {results['traceglass']['versions']['python']})"),
+    ]
+    if in_situ:
+        lines.append("floor (in situ): per scenario, the bare SDK call inside a bare current span with traceglass's "
+                     "attributes = " + ", ".join(f"{name} {in_situ[name]['overhead_us']:.1f}" for name in bench.names)
+                     + " us")
+    lines += ["", (f"{'setup':<14}{'scenario':<{w}}{'bare SDK us':>12}{'traced us':>11}{'overhead us':>13}"
+                   f"{'IQR us':>16}{'x floor':>9}{'x in situ':>11}")]
+    for setup, data in results.items():
+        for name, row in _rows(bench, setup, data):
+            if row is None:
+                lines.append(f"{setup:<14}{name:<{w}}{bench.no_isolated[setup]:>45}")
+                continue
+            q1, q3 = row["overhead_iqr_us"]
+            multiple = (f"{row['overhead_us'] / in_situ[name]['overhead_us']:>11.1f}"
+                        if in_situ and setup != "floor" else f"{'':>11}")
+            lines.append(f"{setup:<14}{name:<{w}}{row['bare_us']:>12.1f}{row['traced_us']:>11.1f}"
+                         f"{row['overhead_us']:>13.1f}{f'{q1:.0f}..{q3:.0f}':>16}"
+                         f"{row['overhead_us'] / floor:>9.1f}{multiple}")
+        lines.append(f"{'':<14}({bench.sdk} {data['versions'][bench.sdk]}, own floor {data['floor']['span_us']:.1f} us)")
+    return "\n".join(lines)
+
+
+def main(bench: SdkBench) -> None:
+    """The command line of an SDK benchmark: time (default) or count (``--instructions``) every setup, each
+    in its own process (a peer with its virtualenv's Python), and print / write the table."""
+    import argparse
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    parser = argparse.ArgumentParser(description=bench.title)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--rounds", type=int, default=31, help="interleaved rounds per setup (3 for a quick check)")
+    parser.add_argument("--peer", action="append", default=[], metavar="NAME=PYTHON",
+                        help=f"a peer setup ({bench.peers}) and its virtualenv's python")
+    parser.add_argument("--out", type=Path, help="also write the report to this file")
+    parser.add_argument("--instructions", action="store_true",
+                        help="count instructions per call under valgrind's callgrind instead of timing")
+    parser.add_argument("--both", action="store_true", help="time, then count, and write both tables")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="with --instructions: count this many setups at once (counts do not depend on load)")
+    parser.add_argument("--count", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(counting_worker(bench, args.worker) if args.count
+                         else timing_worker(bench, args.worker, args.rounds)))
+        return
+    started = load()
+    setups = [("floor", sys.executable), ("traceglass", sys.executable)]
+    setups += [(name, python) for name, _, python in (spec.partition("=") for spec in args.peer)]
+    tables = []
+    if not args.instructions:
+        timed = {name: run_worker(python, bench.script, ["--worker", name, "--rounds", str(args.rounds)])
+                 for name, python in setups}
+        tables.append(time_report(bench, timed))
+    if args.instructions or args.both:
+        with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            pending = {name: pool.submit(count_setup, bench, name, python) for name, python in setups}
+        tables.append(count_report(bench, {name: future.result() for name, future in pending.items()}))
+    text = "\n\n".join([header(started), *tables])
+    if args.out:
+        write_result(args.out, text)
+    else:
+        print(text)
