@@ -107,6 +107,18 @@ async def test_async_break_then_aclose_ends_once(instrumented, route, captured):
     assert len(captured.spans()) == 1
 
 
+async def test_async_stream_close_is_litellms_synchronous_close_and_ends_once(instrumented, route, captured):
+    # LiteLLM's async stream has a synchronous close() beside aclose(): the proxy keeps it synchronous
+    # (awaiting it would break the caller) and it ends the span like aclose() does.
+    stream = await litellm.acompletion(model="openai/gpt-4o-mini", messages=MESSAGES, stream=True, **route)
+    async for _ in stream:
+        break
+    assert stream.close() is None
+    stream.close()
+    await stream.aclose()
+    assert len(captured.spans()) == 1
+
+
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
 async def test_context_manager_exit_ends_once(instrumented, route, captured, is_async):
     stream = await open_stream(is_async, route)

@@ -15,24 +15,20 @@ manager whose ``MessageStream`` reads the raw stream: :class:`TracedStreamManage
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 import wrapt
 
 from traceglass._guard import report
 from traceglass._handler import LLMInvocation
-from traceglass._handler._messages import message, reasoning_part, text_part, tool_call_part
+from traceglass._handler._messages import (
+    message,
+    reasoning_part,
+    text_part,
+    tool_call_part,
+)
+from traceglass.instrumentors._stream_proxy import AsyncStreamShell, SyncStreamShell
 from traceglass.instrumentors.anthropic import _extract
-
-
-class SpanCall(Protocol):
-    """What a proxy needs from the call that opened the span (see ``_wrappers._Call``)."""
-
-    def first_chunk(self) -> None: ...
-
-    def end_stream(self, accumulator: Any) -> None: ...
-
-    def fail_stream(self, accumulator: Any, error: BaseException) -> None: ...
 
 
 # --- the accumulator ---------------------------------------------------------------------------
@@ -121,53 +117,16 @@ def _apply_delta_usage(inv: LLMInvocation, usage: Any) -> None:
 
 
 # --- proxies -------------------------------------------------------------------------------------
-class _TracedStreamBase(wrapt.ObjectProxy):  # type: ignore[misc]
-    """The shared part: state in ``_self_`` names, the three hooks, end-exactly-once."""
-
-    def __init__(self, wrapped: Any, call: SpanCall, accumulator: MessageAccumulator) -> None:
-        super().__init__(wrapped)
-        self._self_call = call
-        self._self_accumulator = accumulator
-        self._self_done = False
-        self._self_started = False
-
-    def _self_on_event(self, event: Any) -> None:
-        self._self_first()
-        self._self_accumulator.add(event)
-
-    def _self_first(self) -> None:
-        if not self._self_started:
-            self._self_started = True
-            self._self_call.first_chunk()
-
-    def _self_on_end(self) -> None:
-        if not self._self_done:
-            self._self_done = True
-            self._self_call.end_stream(self._self_accumulator)
-
-    def _self_on_error(self, error: BaseException) -> None:
-        if not self._self_done:
-            self._self_done = True
-            self._self_call.fail_stream(self._self_accumulator, error)
-
-    def __del__(self) -> None:
-        # Abandoned without being exhausted or closed: end the span with what arrived.
-        if not getattr(self, "_self_done", True):
-            self._self_on_end()
-
-    def __copy__(self) -> Any:  # pragma: no cover - a stream is not copyable
-        raise TypeError("a traced stream cannot be copied")
-
-    def __reduce_ex__(self, protocol: Any) -> Any:  # pragma: no cover
-        raise TypeError("a traced stream cannot be pickled")
 
 
-class TracedStream(_TracedStreamBase):
+class TracedStream(SyncStreamShell):
     """A synchronous ``anthropic.Stream`` whose span covers the whole iteration.
 
     ``for event in stream`` runs a generator over the stream's own iterator (cheaper per event than
     ``__next__`` through the proxy); ``next(stream)`` works too, and both draw from the same iterator.
     """
+
+    _self_fault = "anthropic.stream.event"
 
     def __iter__(self) -> Any:
         return self._self_events()
@@ -206,33 +165,17 @@ class TracedStream(_TracedStreamBase):
             self._self_on_error(exc)
             raise
         try:
-            self._self_on_event(event)
+            self._self_on_chunk(event)
         except Exception as exc:  # noqa: BLE001
             report("anthropic.stream.event", exc)
         return event
 
-    def __enter__(self) -> Any:
-        self.__wrapped__.__enter__()
-        return self
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> Any:
-        try:
-            return self.__wrapped__.__exit__(exc_type, exc, tb)
-        finally:
-            self._self_on_end()
-
-    def close(self) -> None:
-        try:
-            self.__wrapped__.close()
-        finally:
-            self._self_on_end()
 
 
-class TracedAsyncStream(_TracedStreamBase):
+class TracedAsyncStream(AsyncStreamShell):
     """An ``anthropic.AsyncStream`` whose span covers the whole iteration."""
 
-    def __aiter__(self) -> Any:
-        return self
+    _self_fault = "anthropic.stream.event"
 
     async def __anext__(self) -> Any:
         try:
@@ -244,26 +187,11 @@ class TracedAsyncStream(_TracedStreamBase):
             self._self_on_error(exc)
             raise
         try:
-            self._self_on_event(event)
+            self._self_on_chunk(event)
         except Exception as exc:  # noqa: BLE001
             report("anthropic.stream.event", exc)
         return event
 
-    async def __aenter__(self) -> Any:
-        await self.__wrapped__.__aenter__()
-        return self
-
-    async def __aexit__(self, exc_type: object, exc: object, tb: object) -> Any:
-        try:
-            return await self.__wrapped__.__aexit__(exc_type, exc, tb)
-        finally:
-            self._self_on_end()
-
-    async def close(self) -> None:
-        try:
-            await self.__wrapped__.close()
-        finally:
-            self._self_on_end()
 
 
 class TracedStreamManager(wrapt.ObjectProxy):  # type: ignore[misc]

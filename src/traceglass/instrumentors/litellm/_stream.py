@@ -1,7 +1,7 @@
 """Stream proxies over LiteLLM's stream wrappers (``CustomStreamWrapper``, the text-completion and
 Responses iterators): the span covers the whole stream and ends exactly once.
 
-They share the OpenAI instrumentor's proxy base (state in ``_self_`` names, the three hooks,
+They share every instrumentor's proxy base (``instrumentors/_stream_proxy``: state in ``_self_`` names, the three hooks,
 end-exactly-once, end on collection). LiteLLM's wrappers differ from the SDK's streams where these
 shells differ: one object is both the sync and the async iterator, the async close is ``aclose()``,
 and a chunk has no ``usage`` attribute at all unless usage was asked for.
@@ -12,11 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from traceglass._guard import report
+from traceglass.instrumentors._stream_proxy import AsyncStreamShell, SyncStreamShell
 from traceglass.instrumentors.openai._stream import (
     ChoicesAccumulator,
     CompletionAccumulator,
     ResponsesAccumulator,
-    _TracedStreamBase,
 )
 
 
@@ -71,9 +71,11 @@ def usage_only(chunk: Any) -> bool:
     return not getattr(chunk, "choices", True) and getattr(chunk, "usage", None) is not None
 
 
-class TracedStream(_TracedStreamBase):
+class TracedStream(SyncStreamShell):
     """A synchronous LiteLLM stream. ``hide_usage``: traceglass asked for the usage chunk, so
     the caller does not see it."""
+
+    _self_fault = "litellm.stream.chunk"
 
     def __iter__(self) -> Any:
         return self
@@ -96,33 +98,11 @@ class TracedStream(_TracedStreamBase):
                 report("litellm.stream.chunk", exc)
             return chunk
 
-    def __enter__(self) -> Any:
-        enter = getattr(self.__wrapped__, "__enter__", None)
-        if enter is not None:
-            enter()
-        return self
 
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> Any:
-        try:
-            leave = getattr(self.__wrapped__, "__exit__", None)
-            return leave(exc_type, exc, tb) if leave is not None else None
-        finally:
-            self._self_on_end()
-
-    def close(self) -> None:
-        try:
-            close = getattr(self.__wrapped__, "close", None)
-            if close is not None:
-                close()
-        finally:
-            self._self_on_end()
-
-
-class TracedAsyncStream(_TracedStreamBase):
+class TracedAsyncStream(AsyncStreamShell):
     """An asynchronous LiteLLM stream (``acompletion(stream=True)`` and friends)."""
 
-    def __aiter__(self) -> Any:
-        return self
+    _self_fault = "litellm.stream.chunk"
 
     async def __anext__(self) -> Any:
         while True:
@@ -142,16 +122,10 @@ class TracedAsyncStream(_TracedStreamBase):
                 report("litellm.stream.chunk", exc)
             return chunk
 
-    async def __aenter__(self) -> Any:
-        enter = getattr(self.__wrapped__, "__aenter__", None)
-        if enter is not None:
-            await enter()
-        return self
-
-    async def __aexit__(self, exc_type: object, exc: object, tb: object) -> Any:
+    def close(self) -> Any:
+        """LiteLLM's ``close`` is synchronous even on its async stream (``aclose`` is the awaitable one)."""
         try:
-            leave = getattr(self.__wrapped__, "__aexit__", None)
-            return await leave(exc_type, exc, tb) if leave is not None else None
+            return self.__wrapped__.close()
         finally:
             self._self_on_end()
 

@@ -16,25 +16,14 @@ number of them), where one loop over a batch costs a fraction of a call per chun
 
 from __future__ import annotations
 
-from typing import Any, Protocol
-
-import wrapt
+from typing import Any
 
 from traceglass._guard import report
 from traceglass._handler import LLMInvocation
 from traceglass._handler._messages import message, text_part, tool_call_part
+from traceglass.instrumentors._stream_proxy import AsyncStreamShell, SyncStreamShell
 from traceglass.instrumentors.openai import _extract
 from traceglass.instrumentors.openai._stream_usage import hidden
-
-
-class SpanCall(Protocol):
-    """What a proxy needs from the call that opened the span (see ``_wrappers._Call``)."""
-
-    def first_chunk(self) -> None: ...
-
-    def end_stream(self, accumulator: Any) -> None: ...
-
-    def fail_stream(self, accumulator: Any, error: BaseException) -> None: ...
 
 
 # --- accumulators ------------------------------------------------------------------------------
@@ -130,7 +119,7 @@ class ChoicesAccumulator:
 
     def failure(self) -> None:
         """Never: an error in a Chat Completions stream is raised by the SDK itself."""
-        return None
+        return
 
     def apply(self, inv: LLMInvocation, capture: bool) -> None:
         last = self.last
@@ -289,72 +278,9 @@ def _sdk_stream_iter() -> Any:
     return _SDK_STREAM_ITER[0]
 
 
-class _TracedStreamBase(wrapt.ObjectProxy):  # type: ignore[misc]
-    """The shared part: state in ``_self_`` names, the three hooks, end-exactly-once.
-
-    Chunks arrive either through ``_self_on_chunk`` (the accumulator's ``add`` at once: LiteLLM's
-    proxies) or into ``_self_pending``, folded into the accumulator when the stream ends or
-    fails, or when ``_FOLD_EVERY`` of them are waiting (the OpenAI proxies).
-    """
-
-    def __init__(self, wrapped: Any, call: SpanCall, accumulator: Any, hide_usage: bool = False) -> None:
-        super().__init__(wrapped)
-        self._self_call = call
-        self._self_accumulator = accumulator
-        self._self_done = False
-        # traceglass asked for the usage chunk: it feeds the span, the caller never sees it.
-        self._self_hide_usage = hide_usage
-        self._self_started = False  # the first chunk has arrived (and set the time to it)
-        self._self_pending: list[Any] = []
-
-    def _self_first(self) -> None:
-        self._self_started = True
-        self._self_call.first_chunk()
-
-    def _self_on_chunk(self, chunk: Any) -> None:
-        if not self._self_started:
-            self._self_first()
-        self._self_accumulator.add(chunk)
-
-    def _self_fold(self) -> None:
-        pending = self._self_pending
-        if pending:
-            chunks = pending[:]
-            pending.clear()  # the same list: a running iteration appends to it
-            try:
-                self._self_accumulator.fold(chunks)
-            except Exception as exc:  # noqa: BLE001 - our fault: lose these chunks, never the span
-                report("openai.stream.chunk", exc)
-
-    def _self_on_end(self) -> None:
-        if not self._self_done:
-            self._self_done = True
-            try:
-                self._self_fold()
-            finally:
-                self._self_call.end_stream(self._self_accumulator)
-
-    def _self_on_error(self, error: BaseException) -> None:
-        if not self._self_done:
-            self._self_done = True
-            try:
-                self._self_fold()
-            finally:
-                self._self_call.fail_stream(self._self_accumulator, error)
-
-    def __del__(self) -> None:
-        # Abandoned without being exhausted or closed: end the span with what arrived.
-        if not getattr(self, "_self_done", True):
-            self._self_on_end()
-
-    def __copy__(self) -> Any:  # pragma: no cover - a stream is not copyable
-        raise TypeError("a traced stream cannot be copied")
-
-    def __reduce_ex__(self, protocol: Any) -> Any:  # pragma: no cover
-        raise TypeError("a traced stream cannot be pickled")
 
 
-class TracedStream(_TracedStreamBase):
+class TracedStream(SyncStreamShell):
     """A synchronous ``openai.Stream`` whose span covers the whole iteration.
 
     ``for chunk in stream`` runs :meth:`_self_chunks`, a generator over the stream's own iterator
@@ -362,6 +288,8 @@ class TracedStream(_TracedStreamBase):
     through the proxy, and this loop runs once per chunk. ``next(stream)`` still works, and the
     two can be mixed: both draw from the same underlying iterator.
     """
+
+    _self_fault = "openai.stream.chunk"
 
     def __iter__(self) -> Any:
         return self._self_chunks()
@@ -423,28 +351,12 @@ class TracedStream(_TracedStreamBase):
         if len(pending) >= _FOLD_EVERY:
             self._self_fold()
 
-    def __enter__(self) -> Any:
-        self.__wrapped__.__enter__()
-        return self
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> Any:
-        try:
-            return self.__wrapped__.__exit__(exc_type, exc, tb)
-        finally:
-            self._self_on_end()
-
-    def close(self) -> None:
-        try:
-            self.__wrapped__.close()
-        finally:
-            self._self_on_end()
 
 
-class TracedAsyncStream(_TracedStreamBase):
+class TracedAsyncStream(AsyncStreamShell):
     """An ``openai.AsyncStream`` whose span covers the whole iteration."""
 
-    def __aiter__(self) -> Any:
-        return self
+    _self_fault = "openai.stream.chunk"
 
     async def __anext__(self) -> Any:
         while True:
@@ -470,18 +382,3 @@ class TracedAsyncStream(_TracedStreamBase):
                     report("openai.stream.chunk", exc)
             return chunk
 
-    async def __aenter__(self) -> Any:
-        await self.__wrapped__.__aenter__()
-        return self
-
-    async def __aexit__(self, exc_type: object, exc: object, tb: object) -> Any:
-        try:
-            return await self.__wrapped__.__aexit__(exc_type, exc, tb)
-        finally:
-            self._self_on_end()
-
-    async def close(self) -> None:
-        try:
-            await self.__wrapped__.close()
-        finally:
-            self._self_on_end()
