@@ -21,6 +21,7 @@ from traceglass.evals._bridge import ANSWERS
 from traceglass.server._rest import ApiError, SafeJSONResponse, _number
 from traceglass.server._scores_api import invalid
 from traceglass.store import TraceStore
+from traceglass.store._store import dataset_name_problem
 
 MAX_RUNS = 500
 
@@ -90,8 +91,8 @@ class EvalsApi:
         if content_type != "application/json":  # as for scores: no preflight-free cross-site form post
             raise ApiError(415, f"Content-Type must be application/json, got {content_type or 'none'!r}")
         fields, problems = _item_request(await request.body())
-        if not name.strip() or len(name.strip()) > 200 or "\x00" in name:
-            problems.append(("name", "must be a non-empty text of at most 200 characters"))
+        if (problem := dataset_name_problem(name)) is not None:
+            problems.append(("name", problem))
         if problems or fields is None:
             return invalid(problems, "invalid dataset item")
 

@@ -439,7 +439,16 @@ class TraceStore:
         return f"TraceStore({str(self.path)!r})"
 
 
-def _dataset_name(name: Any) -> str:
+def dataset_name_problem(name: Any) -> str | None:
+    """What is wrong with ``name`` as a dataset's name (None when nothing is): the one rule the store
+    raises and the server reports in its 422."""
     if not isinstance(name, str) or not name.strip() or len(name.strip()) > 200 or "\x00" in name:
-        raise ValueError(f"a dataset name must be a non-empty text of at most 200 characters, got {name!r}")
+        return "must be a non-empty text of at most 200 characters"
+    return None
+
+
+def _dataset_name(name: Any) -> str:
+    problem = dataset_name_problem(name)
+    if problem is not None:
+        raise ValueError(f"a dataset name {problem}, got {name!r}")
     return name.strip()
