@@ -10,6 +10,7 @@ import pytest
 from opentelemetry import trace
 
 from traceglass.store import TraceStore
+from traceglass.store._schema import SCHEMA_VERSION
 
 from ._helpers import BASE_S, rows
 
@@ -91,9 +92,11 @@ def test_plain_text_rows_and_foreign_blobs_still_read(sdk, db_path):
 def test_a_schema_8_database_is_upgraded_to_9_and_reads_as_before(sdk, db_path):
     trace_id, _ = _trace(sdk)
     sdk.provider.shutdown()
-    conn = sqlite3.connect(db_path)
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    for table in ("span_words_vocab", "span_words", "search_index"):  # schema 10's
+        conn.execute(f"DROP TABLE {table}")
     conn.execute("PRAGMA user_version = 8")  # schema 9 changed no table: a schema 8 file looks like this
     conn.close()
     with TraceStore(db_path) as store:
         assert {s.name: s.attributes for s in store.get_trace(trace_id).spans}["agent"]["traceglass.input"] == QUESTION
-    assert rows(db_path, "PRAGMA user_version") == [{"user_version": 9}]
+    assert rows(db_path, "PRAGMA user_version") == [{"user_version": SCHEMA_VERSION}]

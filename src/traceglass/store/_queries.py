@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from traceglass._pricing import model_candidates
-from traceglass.store import _scores
+from traceglass.store import _scores, _search
 from traceglass.store._filter import GROUPS, TraceFilter
 from traceglass.store._models import SpanNode, StatsRow, Trace, TracePage, TraceSummary
 from traceglass.store._packed import unpacked
@@ -136,9 +136,7 @@ def get_trace(conn: sqlite3.Connection, trace_id: str, *, prefix: bool = False) 
     return trace
 
 
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+_like = _search.like  # a LIKE pattern that finds ``text`` anywhere (PostgreSQL's search too)
 
 
 def _scope(prefix: str, *, since: TimeLike | None = None, until: TimeLike | None = None,
@@ -221,11 +219,9 @@ def list_traces(conn: sqlite3.Connection, where: TraceFilter, *, limit: int = 50
             add("0")
         add(f"EXISTS (SELECT 1 FROM spans s WHERE s.trace_no = t.id AND +s.model IN ({', '.join('?' * len(names))}))",
             *names)
-    if where.search:
-        pattern = _like(where.search)
-        add("(EXISTS (SELECT 1 FROM spans s WHERE s.trace_no = t.id AND +s.name LIKE ? ESCAPE '\\')"
-            " OR EXISTS (SELECT 1 FROM spans s JOIN span_data d ON d.id = s.id WHERE s.trace_no = t.id"
-            " AND (tg_json(d.attributes) LIKE ? ESCAPE '\\' OR tg_json(d.events) LIKE ? ESCAPE '\\')))", pattern, pattern, pattern)
+    if where.search:  # served by the word index where it can (see _search)
+        clause, values = _search.clause(conn, where.search)
+        add(clause, *values)
     if where.score_name is not None or where.min_score_value is not None or where.max_score_value is not None:
         clause, values = _scores.filter_clause(where.score_name, where.min_score_value, where.max_score_value)
         add(clause, *values)

@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager, nullcontext
 from datetime import timedelta
 
 from traceglass._units import as_seconds, parse_size
+from traceglass.store import _search
 from traceglass.store._writer import rollback
 
 DELETE_CHUNK = 200  # traces per transaction
@@ -30,6 +31,11 @@ def delete_traces(conn: sqlite3.Connection, trace_ids: Sequence[str]) -> int:
         numbers = [row[0] for row in conn.execute(f"SELECT id FROM traces WHERE trace_id IN ({marks})", trace_ids)]
         if numbers:
             of = ",".join("?" * len(numbers))
+            first = conn.execute(f"SELECT {_search.FIRST_ID}").fetchone()[0]
+            if first is not None and _search.FTS5:  # the spans' words go with them
+                _search.forget(conn, first, f"s.trace_no IN ({of})", numbers)
+            elif first is not None:
+                _search.abandon(conn)
             conn.execute(f"DELETE FROM span_data WHERE id IN (SELECT id FROM spans WHERE trace_no IN ({of}))", numbers)
             conn.execute(f"DELETE FROM spans WHERE trace_no IN ({of})", numbers)
             conn.execute(f"DELETE FROM traces WHERE id IN ({of})", numbers)
@@ -92,10 +98,15 @@ def _delete_orphan_scores(conn: sqlite3.Connection, cutoff_ns: int, chunk: int) 
 def prune_size(conn: sqlite3.Connection, max_bytes: int, *, chunk: int = DELETE_CHUNK, pause: float = 0.0,
                step: AbstractContextManager = _NO_LOCK) -> int:
     """Delete the oldest traces until the data fits in ``max_bytes``; returns the count."""
-    deleted = 0
+    deleted, merged = 0, False
     while True:
         with step:
+            before = used_bytes(conn)
             count = _delete_some_oldest(conn, max_bytes, chunk)
+            # A word index's deletions are entries of their own until its segments merge: when a
+            # step freed nothing, merge them once, or the loop would delete everything.
+            if count and not merged and used_bytes(conn) >= before:
+                merged = _search.compact(conn)
         if not count:
             return deleted
         deleted += count

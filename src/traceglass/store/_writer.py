@@ -22,13 +22,16 @@ from itertools import chain
 import orjson
 
 from traceglass import rollup
+from traceglass.store import _search
 from traceglass.store._packed import pack
 from traceglass.store._rows import DATA_COLUMNS, SPAN_COLUMNS, SpanRow
 
 # One statement: the next free ids and, of the batch's trace ids (a JSON array), the stored ones.
-_LOOKUP = """SELECT (SELECT coalesce(max(id), 0) + 1 FROM traces), (SELECT coalesce(max(id), 0) + 1 FROM spans),
+# New spans never take a row id below the word index's watermark (see _search): they are indexed.
+_LOOKUP = f"""SELECT (SELECT coalesce(max(id), 0) + 1 FROM traces),
+    max((SELECT coalesce(max(id), 0) + 1 FROM spans), coalesce({_search.FIRST_ID}, 0)),
     (SELECT json_group_array(json_array(trace_id, id)) FROM traces
-     WHERE trace_id IN (SELECT value FROM json_each(?)))"""
+     WHERE trace_id IN (SELECT value FROM json_each(?))), {_search.FIRST_ID}"""
 # The stored spans of some traces (their ``traces.id`` as a JSON array), in the shape ``_summarize``
 # reads plus the row id, as one JSON document. The cost goes as 21 digits of text: JSON keeps 15
 # and quote() 15 when SQLite's own parser reads them back alike (Python's may not); with 21, every
@@ -82,7 +85,7 @@ def _write(conn: sqlite3.Connection, rows: list[SpanRow], *, replace_all: bool) 
     conn.execute("BEGIN IMMEDIATE")
     try:
         trace_ids = list(dict.fromkeys(row.trace_id for row in rows))
-        next_no, next_id, found = conn.execute(_LOOKUP, (orjson.dumps(trace_ids).decode(),)).fetchone()
+        next_no, next_id, found, first = conn.execute(_LOOKUP, (orjson.dumps(trace_ids).decode(),)).fetchone()
         known: dict[str, int] = dict(orjson.loads(found))
         # New traces take the next ids, in the order they came: appended to every index.
         numbers = dict(known)
@@ -106,6 +109,10 @@ def _write(conn: sqlite3.Connection, rows: list[SpanRow], *, replace_all: bool) 
         # Large attributes and events go in compressed (see _packed); links and resource are short.
         data = [(row_id, pack(row.data[0]), pack(row.data[1]), row.data[2], row.data[3])
                 for row_id, row in zip(ids, rows)]
+        indexed = first is not None and _search.FTS5 and not replace_all
+        if indexed and again:  # the words of the stored spans these replace go first
+            _search.forget(conn, first, "s.id IN (SELECT value FROM json_each(?))",
+                           [orjson.dumps([ids[i] for i in again]).decode()])
         if replace_all:  # whatever is stored under these spans' keys goes first, with its JSON
             keys = orjson.dumps([[span[1], span[3]] for span in spans]).decode()
             conn.execute(f"DELETE FROM span_data WHERE id IN ({_KEYED})", (keys,))
@@ -118,6 +125,12 @@ def _write(conn: sqlite3.Connection, rows: list[SpanRow], *, replace_all: bool) 
             _insert(conn, "INSERT", _DATA_HEAD, _DATA_WIDTH, [d for i, d in enumerate(data) if i not in replaced])
             _insert(conn, "INSERT OR REPLACE", _SPAN_HEAD, _SPAN_WIDTH, [spans[i] for i in again])
             _insert(conn, "INSERT OR REPLACE", _DATA_HEAD, _DATA_WIDTH, [data[i] for i in again])
+        if indexed:  # the texts the content search reads, before compression
+            _insert(conn, "INSERT", _search.INSERT, 4,
+                    [(row_id, row.span[3], row.data[0], row.data[1]) for row_id, row in zip(ids, rows)
+                     if row_id >= first])
+        elif first is not None:  # rows changed that the index cannot follow: below its watermark now
+            _search.abandon(conn)
         # A known trace's row is replaced under its own id and trace id: it keeps its place.
         new_summaries = [s for s in summaries if s[1] not in known]
         _insert(conn, "INSERT OR REPLACE" if replace_all else "INSERT", _TRACE_HEAD, _TRACE_WIDTH, new_summaries)

@@ -1,0 +1,199 @@
+"""The content search's word index: which spans may hold a text, so that only those are read.
+
+``span_words`` is a contentless FTS5 table (``unicode61`` words, ``detail=none``: no positions,
+~245 bytes and ~36 us of SQLite's own CPU per span, the GIL released) under each span's row id,
+over the three texts the search looks at: the name and the attributes and events JSON, indexed
+before compression so nothing is decompressed to find candidates.
+
+Why a word index can serve a substring search: ASCII letters and digits are always word
+characters for ``unicode61`` and are only folded to lower case, every other ASCII character
+separates words. So each run of ASCII letters and digits in the needle lies inside one word of
+any span that holds the needle; when the needle has an ASCII separator before (after) the run,
+that word starts (ends) with it. A run bounded on both sides is a word (``"run"``), one bounded
+before is a prefix (``"run"*``), others are looked up in the vocabulary (``fts5vocab``: words
+ending with or containing the run). The spans that have a word for every run chosen are the
+candidates, a superset; each is then checked with the real substring test, so results are what
+a scan finds.
+
+``search_index.first_id``: spans from this row id up are in the index, those below are not (the
+spans of a store written before the index existed, schema 10, or by a SQLite without FTS5) and are
+scanned. NULL: no index at all. The index holds exactly each indexed span's current texts: a
+replaced or deleted span's words are deleted with its stored texts (FTS5's 'delete'); a writer
+that cannot maintain the index moves ``first_id`` above every row instead (:func:`abandon`).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from typing import Any
+
+TABLE = "span_words"
+_VOCAB = "span_words_vocab"
+
+
+def _probe() -> bool:
+    try:
+        with sqlite3.connect(":memory:") as conn:
+            conn.execute("CREATE VIRTUAL TABLE t USING fts5(x)")
+        return True
+    except sqlite3.Error:
+        return False
+
+
+FTS5 = _probe()  # whether this process's SQLite has FTS5 (tests set it False to simulate one without)
+
+# A word index run expands to at most this many vocabulary words; beyond, the needle is too
+# unselective for the index to pay and the search scans.
+MAX_TERMS = 64
+# Candidates read into a list and checked one by one up to this many; beyond, the search walks the
+# traces newest first and checks only the candidate spans of each (a common text fills a page soon).
+MAX_CANDIDATES = 20_000
+_MAX_RUNS = 3
+_RUN = re.compile(r"[A-Za-z0-9]+")
+
+SCHEMA = [
+    "CREATE TABLE search_index (first_id INTEGER)",
+    (f"CREATE VIRTUAL TABLE {TABLE} USING fts5(name, attributes, events, tokenize='unicode61', content='', "
+     "detail=none, columnsize=0)"),
+    f"CREATE VIRTUAL TABLE {_VOCAB} USING fts5vocab({TABLE}, 'row')",
+]
+
+
+def create(conn: sqlite3.Connection) -> None:
+    """Schema 10: the index, empty, and its watermark above every stored span (see the module doc)."""
+    conn.execute(SCHEMA[0])
+    if FTS5:
+        for statement in SCHEMA[1:]:
+            conn.execute(statement)
+        conn.execute("INSERT INTO search_index (first_id) SELECT coalesce(max(id), 0) + 1 FROM spans")
+    else:
+        conn.execute("INSERT INTO search_index (first_id) VALUES (NULL)")
+
+
+FIRST_ID = "(SELECT first_id FROM search_index)"
+
+
+def first_id(conn: sqlite3.Connection) -> int | None:
+    """The first indexed row id; None when there is no index this process can use."""
+    if not FTS5:
+        return None
+    row = conn.execute(f"SELECT {FIRST_ID}").fetchone()
+    return row[0] if row else None
+
+
+def abandon(conn: sqlite3.Connection) -> None:
+    """Spans are being changed without the index (no FTS5 here): every stored row id goes below the
+    watermark, to be scanned. Called inside the write transaction, after the change."""
+    conn.execute("UPDATE search_index SET first_id = max(first_id, (SELECT coalesce(max(id), 0) + 1 FROM spans)) "
+                 "WHERE first_id IS NOT NULL")
+
+
+def compact(conn: sqlite3.Connection) -> bool:
+    """Merge the index into one segment, dropping deleted entries (its own transaction); whether it ran.
+    A contentless index records a deletion as entries that cancel the span's when the segments
+    holding both are merged, so until then a deletion takes space instead of freeing it."""
+    if first_id(conn) is None:
+        return False
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(f"INSERT INTO {TABLE} ({TABLE}) VALUES ('optimize')")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return True
+
+
+INSERT = f"INTO {TABLE} (rowid, name, attributes, events)"
+# The words of stored spans, taken out again with the texts they were indexed from.
+_FORGET = (f"INSERT INTO {TABLE} ({TABLE}, rowid, name, attributes, events) "
+           "SELECT 'delete', s.id, s.name, tg_json(d.attributes), tg_json(d.events) "
+           "FROM spans s JOIN span_data d ON d.id = s.id WHERE s.id >= ? AND ")
+
+
+def forget(conn: sqlite3.Connection, first: int, condition: str, params: list[Any]) -> None:
+    """Delete the index entries of the stored spans ``s`` that meet ``condition`` (before the rows go)."""
+    conn.execute(_FORGET + condition, [first, *params])
+
+
+def _runs(needle: str) -> list[tuple[str, str]]:
+    """Each ASCII letter-and-digit run of ``needle`` with its kind: ``word`` (separators on both
+    sides within the needle), ``prefix`` (before only), ``suffix`` (after only) or ``infix``."""
+    out = []
+    for match in _RUN.finditer(needle):
+        start, end = match.span()
+        before = start > 0 and ord(needle[start - 1]) < 128
+        after = end < len(needle) and ord(needle[end]) < 128
+        kind = ("word" if after else "prefix") if before else ("suffix" if after else "infix")
+        out.append((match.group().lower(), kind))
+    return out
+
+
+def match_expression(conn: sqlite3.Connection, needle: str) -> str | None:
+    """An FTS5 query whose matches include every span holding ``needle``; None when the needle
+    gives the index nothing selective (the search then scans)."""
+    runs = _runs(needle)
+    # Words and prefixes cost one lookup each; one-letter words and short prefixes select little.
+    direct = sorted({(run, kind) for run, kind in runs
+                     if (kind == "word" and len(run) >= 2) or (kind == "prefix" and len(run) >= 3)},
+                    key=lambda r: (-len(r[0]), r[0]))
+    if direct:
+        return " AND ".join(f'"{run}"*' if kind == "prefix" else f'"{run}"' for run, kind in direct[:_MAX_RUNS])
+    # Otherwise the vocabulary is read (a pass over the whole index): for the longest run only.
+    rest = sorted((r for r in runs if len(r[0]) >= 3), key=lambda r: -len(r[0]))
+    if not rest:
+        return None
+    run, kind = rest[0]
+    pattern = f"%{run}" if kind == "suffix" else f"%{run}%"
+    terms = [term for (term,) in conn.execute(f"SELECT term FROM {_VOCAB} WHERE term LIKE ? LIMIT ?",
+                                              (pattern, MAX_TERMS + 1))]
+    if len(terms) > MAX_TERMS:
+        return None
+    if not terms:
+        return ""  # no span has such a word: only unindexed spans can match
+    return "(" + " OR ".join(f'"{term}"' for term in terms) + ")"
+
+
+def like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+# Whether the span ``s`` (its data ``d``) holds the needle: the name with LIKE, the JSON text with
+# LIKE when stored as text and tg_contains when stored as a frame (no text object built).
+_HOLDS = ("(s.name LIKE ? ESCAPE '\\'"
+          " OR (CASE WHEN typeof(d.attributes) = 'blob' THEN tg_contains(d.attributes, ?)"
+          " ELSE d.attributes LIKE ? ESCAPE '\\' END)"
+          " OR (CASE WHEN typeof(d.events) = 'blob' THEN tg_contains(d.events, ?)"
+          " ELSE d.events LIKE ? ESCAPE '\\' END))")
+_SPANS = "SELECT 1 FROM spans s LEFT JOIN span_data d ON d.id = s.id WHERE s.trace_no = t.id"
+
+
+def clause(conn: sqlite3.Connection, needle: str) -> tuple[str, list[Any]]:
+    """A condition on the trace ``t`` that it has a span holding ``needle``, and its parameters."""
+    pattern = like(needle)
+    lowered = needle.encode("utf-8", "surrogatepass").lower()
+    holds = [pattern, lowered, pattern, lowered, pattern]
+    first = first_id(conn)
+    query = match_expression(conn, needle) if first is not None else None
+    if query is None:  # scan every span
+        return f"EXISTS ({_SPANS} AND {_HOLDS})", holds
+    # The spans below the watermark are not indexed: scanned (unary +: keep the trace_no index).
+    old = (f"EXISTS ({_SPANS} AND +s.id < ? AND {_HOLDS})", [first, *holds]) if first > 1 else ("0", [])
+    if query == "":
+        return old
+    found = [row_id for (row_id,) in conn.execute(f"SELECT rowid FROM {TABLE} WHERE {TABLE} MATCH ? LIMIT ?",
+                                                  (query, MAX_CANDIDATES + 1))]
+    if len(found) <= MAX_CANDIDATES:
+        if not found:
+            return old
+        import orjson
+
+        new = ("t.id IN (SELECT s.trace_no FROM spans s LEFT JOIN span_data d ON d.id = s.id"
+               f" WHERE s.id IN (SELECT value FROM json_each(?)) AND {_HOLDS})")
+        return f"({new} OR {old[0]})", [orjson.dumps(found).decode(), *holds, *old[1]]
+    # Many candidates: per trace, newest first, only its candidate spans are checked.
+    new = f"EXISTS ({_SPANS} AND +s.id IN (SELECT rowid FROM {TABLE} WHERE {TABLE} MATCH ?) AND {_HOLDS})"
+    return f"({new} OR {old[0]})", [query, *holds, *old[1]]

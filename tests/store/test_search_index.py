@@ -1,0 +1,237 @@
+"""The content search served by the word index (store/_search.py) finds exactly what a scan finds.
+
+Every result is compared with a brute-force check: the stored name, attributes and events texts
+read back and searched in Python (ASCII letters in any case, as SQLite's LIKE compares).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import string
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from traceglass.store import TraceStore, _search
+from traceglass.store._schema import SCHEMA_VERSION
+
+BASE_NS = 1_800_000_000 * 10**9
+FILLER = " ".join(f"word{i} lorem ipsum dolor {i * 7919 % 1000}" for i in range(60))  # > 1 KB: packed
+
+
+def _post(store: TraceStore, n: int, text: str, *, name: str = "step", events_text: str | None = None,
+          trace_no: int | None = None, span_no: int = 0) -> str:
+    trace_id = f"{(trace_no if trace_no is not None else n) + 1:032x}"
+    span = {"trace_id": trace_id, "span_id": f"{span_no + 1:016x}", "name": name,
+            "start_ns": BASE_NS + n * 10**9, "end_ns": BASE_NS + n * 10**9 + 1000,
+            "attributes": {"traceglass.input": text}}
+    if events_text is not None:
+        span["events"] = [{"name": "log", "time_unix_nano": BASE_NS, "attributes": {"message": events_text}}]
+    store.upsert_span(span)
+    return trace_id
+
+
+def _brute(path: Path, needle: str) -> set[str]:
+    """Trace ids with a span whose stored texts hold ``needle``, found by reading every span."""
+    wanted = needle.encode("utf-8", "surrogatepass").lower()
+    conn = sqlite3.connect(path)
+    from traceglass.store import _packed
+
+    _packed.register(conn)
+    found = set()
+    for trace_id, *texts in conn.execute(
+            "SELECT s.trace_id, s.name, tg_json(d.attributes), tg_json(d.events) FROM spans s "
+            "JOIN span_data d ON d.id = s.id"):
+        if any(t is not None and wanted in t.encode().lower() for t in texts):
+            found.add(trace_id)
+    conn.close()
+    return found
+
+
+def _search_ids(store: TraceStore, needle: str) -> set[str]:
+    return {t.trace_id for t in store.list_traces(search=needle, limit=10_000).traces}
+
+
+def _words(path: Path) -> set[str]:
+    """The index's vocabulary once merged: only words of live indexed spans remain when deletes are exact."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("INSERT INTO span_words (span_words) VALUES ('optimize')")
+    words = {term for (term,) in conn.execute("SELECT term FROM span_words_vocab")}
+    conn.close()
+    return words
+
+
+def _first_id(path: Path) -> int | None:
+    conn = sqlite3.connect(path)
+    (first,) = conn.execute("SELECT first_id FROM search_index").fetchone()
+    conn.close()
+    return first
+
+
+DOCS = [
+    "The customer asked about Refunds for order #A-1234 (priority: HIGH)",
+    "Shipping delays in Europe; the premium plan includes priority_support",
+    "naïve café ÉCOLE résumé Straße 東京 emoji 🙂 done",
+    "path/to/file.py:42 raised ValueError('bad input') at 0x7ffe",
+    "nonrefundable deposit of $1,000.50 — see https://example.com/terms?x=1&y=2",
+    FILLER + " hidden-needle-in-a-packed-value " + FILLER,
+]
+NEEDLES = [
+    "refund", "REFUND", "efun", "Refunds for", "for order #A-12", "order", "#A-1234", "1234", "A-1", "a-1",
+    "priority", "priority_support", "_support", "support", "y: HIGH)", "HIGH", "high)",
+    "café", "CAFÉ", "caf", "école", "ÉCOLE", "cole", "straße", "東京", "🙂", "e 🙂 d",
+    "file.py:42", ".py", "ValueError('bad", "0x7ff", "x7ffe", "$1,000.50", "1,000", "example.com/terms?x=1",
+    "nonrefund", "refundable", "hidden-needle", "needle-in-a-packed", "packed-value", "word59", "ord5",
+    "lorem ipsum", "m ipsu", "a", "ab", "th", "zzz absent", "absent", "%", "_", "\\", "'", "\"", " ",
+    "step", "ste", "log", "message",
+]
+
+
+@pytest.fixture
+def store_with_docs(tmp_path):
+    path = tmp_path / "s.db"
+    with TraceStore(path) as store:
+        for i, doc in enumerate(DOCS):
+            _post(store, i, doc, name=f"step {i}", events_text=doc[::-1] if i % 2 else None)
+        yield path, store
+
+
+@pytest.mark.parametrize("needle", NEEDLES)
+def test_search_finds_what_a_scan_finds(store_with_docs, needle):
+    path, store = store_with_docs
+    assert _first_id(path) == 1  # a new store: every span indexed
+    assert _search_ids(store, needle) == _brute(path, needle)
+
+
+def test_the_index_serves_needles_with_a_word_and_the_vocabulary_others(store_with_docs):
+    _, store = store_with_docs
+    conn = store._db.conn  # the plan is what this test is about
+    assert _search.match_expression(conn, "Refunds for") == '"for"*'
+    assert _search.match_expression(conn, "for order #A-12") == '"order"'
+    assert _search.match_expression(conn, "ValueError('bad input')") == '"input" AND "bad"'
+    assert _search.match_expression(conn, "efun") == '("nonrefundable" OR "refunds")'
+    assert _search.match_expression(conn, "zzz absent") == '"absent"*'
+    assert _search.match_expression(conn, "qqqq") == ""  # no such word: nothing indexed can match
+    assert _search.match_expression(conn, "ab") is None  # too short to look up: scanned
+    assert _search.match_expression(conn, "é") is None
+
+
+def test_many_candidates_take_the_per_trace_path(tmp_path, monkeypatch):
+    path = tmp_path / "s.db"
+    monkeypatch.setattr(_search, "MAX_CANDIDATES", 3)
+    with TraceStore(path) as store:
+        for i in range(8):
+            _post(store, i, f"common text number {i}" + (" rare" if i % 3 == 0 else ""))
+        for needle in ("common", "common text", "text number 4", "rare", "number 9"):
+            assert _search_ids(store, needle) == _brute(path, needle)
+
+
+_ALPHABET = string.ascii_letters[:6] + "XYZ" + "0123" + " _-.:'\"\\%" + "éÉßﬁ🙂東"
+_texts = st.text(alphabet=_ALPHABET, max_size=40)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(docs=st.lists(_texts, min_size=1, max_size=6), picks=st.lists(st.tuples(st.integers(0, 5),
+       st.integers(0, 40), st.integers(1, 12)), max_size=6), extra=st.lists(_texts.filter(bool), max_size=3))
+def test_property_index_search_equals_a_substring_scan(docs, picks, extra):
+    needles = [docs[i % len(docs)][start:start + size] for i, start, size in picks] + extra
+    needles = [n for n in needles if n.strip("\x00")]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "p.db"
+        with TraceStore(path) as store:
+            for i, doc in enumerate(docs):
+                _post(store, i, doc + (" " + FILLER if i == 1 else ""), name=doc[:8] or "x")
+            for needle in needles:
+                assert _search_ids(store, needle) == _brute(path, needle), needle
+
+
+def _downgrade_to_9(path: Path) -> None:
+    conn = sqlite3.connect(path, isolation_level=None)
+    for table in ("span_words_vocab", "span_words", "search_index"):
+        conn.execute(f"DROP TABLE {table}")
+    conn.execute("PRAGMA user_version = 9")
+    conn.close()
+
+
+def test_a_store_from_before_the_index_still_finds_its_old_spans(tmp_path):
+    path = tmp_path / "old.db"
+    with TraceStore(path) as store:
+        old = [_post(store, i, doc) for i, doc in enumerate(DOCS[:3])]
+    _downgrade_to_9(path)
+    with TraceStore(path) as store:
+        assert _first_id(path) == 4  # the old spans stay below the watermark, scanned
+        new = _post(store, 10, "a refund asked for today")
+        assert _search_ids(store, "refund") == {old[0], new} == _brute(path, "refund")
+        assert _search_ids(store, "café") == {old[2]}
+        _post(store, 0, "replaced text, no longer about money")  # an old span re-posted stays scanned
+        assert _search_ids(store, "refund") == {new}
+        assert _search_ids(store, "no longer") == {old[0]}
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    conn.close()
+
+
+def test_retention_deletes_the_words_of_deleted_spans(tmp_path):
+    path = tmp_path / "r.db"
+    with TraceStore(path) as store:
+        ids = [_post(store, i, f"uniqueword{i} shared") for i in range(6)]
+        for trace_id in ids[:4]:
+            assert store.delete_trace(trace_id)
+        assert _search_ids(store, "shared") == set(ids[4:])
+        assert _search_ids(store, "uniqueword1") == set()
+        # New spans may take the deleted spans' row ids: found by their own words only.
+        again = _post(store, 20, "different content")
+        assert _search_ids(store, "uniqueword") == set(ids[4:])
+        assert _search_ids(store, "different") == {again}
+    assert {w for w in _words(path) if w.startswith("uniqueword")} == {"uniqueword4", "uniqueword5"}
+    with TraceStore(path) as store:
+        assert store.prune(max_size=1) == 3
+    assert _words(path) == set()  # every deletion was exact
+
+
+def test_a_reposted_span_is_found_by_its_new_text_only(tmp_path):
+    path = tmp_path / "u.db"
+    with TraceStore(path) as store:
+        trace_id = _post(store, 0, "original wording here", name="first")
+        _post(store, 1, "another trace")
+        _post(store, 0, "rewritten sentence", name="second")
+        assert _search_ids(store, "original") == set() == _brute(path, "original")
+        assert _search_ids(store, "rewritten") == {trace_id}
+        assert _search_ids(store, "second") == {trace_id}
+        assert _search_ids(store, "first") == set()
+    words = _words(path)
+    assert "original" not in words and "first" not in words and "rewritten" in words
+
+
+def test_without_fts5_the_store_works_and_scans(tmp_path, monkeypatch):
+    monkeypatch.setattr(_search, "FTS5", False)
+    path = tmp_path / "n.db"
+    with TraceStore(path) as store:
+        for i, doc in enumerate(DOCS):
+            _post(store, i, doc)
+        assert _first_id(path) is None
+        conn = sqlite3.connect(path)
+        assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'span_words'").fetchone()
+        conn.close()
+        for needle in ("refund", "café", "hidden-needle", "zzz"):
+            assert _search_ids(store, needle) == _brute(path, needle)
+
+
+def test_a_process_without_fts5_moves_the_watermark_and_nothing_is_missed(tmp_path, monkeypatch):
+    path = tmp_path / "m.db"
+    with TraceStore(path) as store:
+        ids = [_post(store, i, doc) for i, doc in enumerate(DOCS[:4])]
+    monkeypatch.setattr(_search, "FTS5", False)  # e.g. the same file opened by another Python
+    with TraceStore(path) as store:
+        _post(store, 1, "changed without the index: refund")
+        late = _post(store, 10, "written without the index: refund")
+        assert store.delete_trace(ids[3])
+    assert _first_id(path) == 6
+    monkeypatch.setattr(_search, "FTS5", True)
+    with TraceStore(path) as store:
+        newest = _post(store, 11, "indexed again: refund")
+        assert _search_ids(store, "refund") == {ids[0], ids[1], late, newest} == _brute(path, "refund")
+        assert _search_ids(store, "Shipping") == set() == _brute(path, "Shipping")
