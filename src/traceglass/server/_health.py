@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+
+from traceglass._secrets import mask_secrets
 
 logger = logging.getLogger("traceglass")
 
@@ -29,17 +30,6 @@ HEALTH_PATHS = frozenset({"/healthz", "/readyz"})
 READY_TIMEOUT_S = 2.0
 NO_ANSWER = "the database did not answer in time"
 UNREACHABLE = "the database cannot be reached"
-
-# user:password@ in a URL, and password=... in a libpq key/value string or an error message.
-_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]*@", re.IGNORECASE)
-_KEY_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)('[^']*'|\S+)", re.IGNORECASE)
-
-
-def mask_secrets(text: str) -> str:
-    """``text`` with the password of any URL (``scheme://user:***@host``) or ``password=`` masked."""
-    text = _URL_PASSWORD.sub(lambda m: m.group("head") + "***@", text)
-    return _KEY_PASSWORD.sub(lambda m: m.group("head") + "***", text)
-
 
 class Health:
     """The two probe handlers over ``store`` (anything with a ``ping()`` that raises when the database is down)."""

@@ -9,17 +9,15 @@ log line, an error message, the CLI or the dashboard showing a store's path show
 from __future__ import annotations
 
 import os
-import re
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+from traceglass._secrets import mask_secrets
 
 SCHEMES = ("postgresql", "postgres")
 # Serialization failure, deadlock, lock not available, too many connections: another writer (or
 # client) is in the way for now.
 BUSY_STATES = frozenset({"40001", "40P01", "55P03", "53300"})
-_PASSWORD_IN_TEXT = re.compile(r"(\b(?:postgres|postgresql)://[^:/@\s]*:)([^@\s]*)(@)")
-# libpq's keyword form too (an error message may echo a conninfo string).
-_PASSWORD_KEYWORD = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)")
 
 
 def is_url(value: Any) -> bool:
@@ -33,9 +31,8 @@ def is_url(value: Any) -> bool:
 
 
 def mask(text: str) -> str:
-    """``text`` with every password of a PostgreSQL URL (or ``password=`` keyword) in it as ``***``."""
-    text = _PASSWORD_IN_TEXT.sub(r"\1***\3", text)
-    return _PASSWORD_KEYWORD.sub(r"\1***", text)
+    """``text`` with every password in it (of a URL, any scheme, or a ``password=`` keyword) as ``***``."""
+    return mask_secrets(text)
 
 
 def _masked_url(url: str) -> str:
