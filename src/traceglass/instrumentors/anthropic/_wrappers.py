@@ -10,7 +10,6 @@ work is guarded; the user's exceptions pass unchanged.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from traceglass import _config
 from traceglass._guard import report
 from traceglass._handler import TelemetryHandler
 from traceglass._runtime import get_handler, handler_for
+from traceglass.instrumentors._provider_call import ProviderCall
 from traceglass.instrumentors.anthropic import _extract
 from traceglass.instrumentors.anthropic._stream import (
     MessageAccumulator,
@@ -80,29 +80,13 @@ OPERATIONS: dict[str, Operation] = {
 }
 
 
-class _Call:
-    """One traced call: its invocation, the handler that owns its span, and while the user's call
-    runs, the tokens that made the span current."""
+class _Call(ProviderCall):
+    """One traced Anthropic call (see ``ProviderCall``)."""
 
-    __slots__ = ("capture", "handler", "inv", "op", "streaming", "tokens")
-
-    def __init__(self, handler: TelemetryHandler, op: Operation, inv: Any, capture: bool, streaming: bool) -> None:
-        self.handler = handler
-        self.op = op
-        self.inv = inv
-        self.capture = capture
-        self.streaming = streaming
-        self.tokens: Any = None
-
-    def deactivate(self) -> None:
-        tokens = self.tokens
-        if tokens is not None:
-            self.tokens = None
-            try:
-                IN_CALL.reset(tokens[1])
-                self.handler.deactivate(tokens[0])
-            except Exception as exc:  # noqa: BLE001
-                report("anthropic.deactivate", exc)
+    __slots__ = ()
+    in_call = IN_CALL
+    fault = "anthropic"
+    error_type = staticmethod(_extract.error_type)
 
     def finish(self, result: Any) -> Any:
         """Read a response and end the span, or hand a stream to its proxy."""
@@ -132,37 +116,13 @@ class _Call:
             self.stop()
         return message_stream
 
-    def stop(self) -> None:
-        try:
-            self.handler.stop(self.inv)
-        except Exception as exc:  # noqa: BLE001
-            report("anthropic.stop", exc)
-
-    def fail(self, error: BaseException) -> None:
-        self.deactivate()
-        try:
-            self.inv.error_type = _extract.error_type(error)
-            self.handler.fail(self.inv, error)
-        except Exception as exc:  # noqa: BLE001
-            report("anthropic.fail", exc)
-
-    # --- what stream proxies call -----------------------------------------------------------
-    def first_chunk(self) -> None:
-        self.inv.time_to_first_token_s = (time.time_ns() - self.inv.start_time_ns) / 1e9
-
+    # --- what stream proxies call (and ProviderCall's first_chunk, fail_stream) ---------------------
     def end_stream(self, accumulator: MessageAccumulator) -> None:
         try:
             accumulator.apply(self.inv, self.capture)
         except Exception as exc:  # noqa: BLE001
             report("anthropic.stream.end", exc)
         self.stop()
-
-    def fail_stream(self, accumulator: MessageAccumulator, error: BaseException) -> None:
-        try:
-            accumulator.apply(self.inv, self.capture)  # keep what arrived before the error
-        except Exception as exc:  # noqa: BLE001
-            report("anthropic.stream.fail", exc)
-        self.fail(error)
 
 
 def _begin(op: Operation, instance: Any, kwargs: dict[str, Any], helper_stream: bool = False) -> _Call | None:

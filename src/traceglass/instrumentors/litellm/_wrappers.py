@@ -9,7 +9,6 @@ current, then reads the response, or hands a stream to a proxy that ends the spa
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from traceglass import _config
 from traceglass._guard import report
 from traceglass._handler import TelemetryHandler
 from traceglass._runtime import get_handler
+from traceglass.instrumentors._provider_call import ProviderCall
 from traceglass.instrumentors.litellm import _extract
 from traceglass.instrumentors.litellm._state import STATE
 from traceglass.instrumentors.litellm._stream import ACCUMULATORS, TracedAsyncStream, TracedStream
@@ -58,21 +58,20 @@ OPERATIONS: dict[str, Operation] = {
 }
 
 
-class _Call:
-    """One traced call: its invocation, the handler that owns its span, the context tokens."""
+class _Call(ProviderCall):
+    """One traced LiteLLM call (see ``ProviderCall``), with the request as sent (the user's, or a copy
+    asking for the stream's usage)."""
 
-    __slots__ = ("capture", "handler", "hide_usage", "inv", "kwargs", "op", "streaming", "tokens")
+    __slots__ = ("hide_usage", "kwargs")
+    in_call = _IN_CALL
+    fault = "litellm"
+    error_type = staticmethod(_extract.error_type)
 
     def __init__(self, handler: TelemetryHandler, op: Operation, inv: Any, capture: bool,
                  kwargs: dict[str, Any], streaming: bool) -> None:
-        self.handler = handler
-        self.op = op
-        self.inv = inv
-        self.capture = capture
+        super().__init__(handler, op, inv, capture, streaming)
         self.kwargs = kwargs  # what is sent: the user's, or a copy asking for the stream's usage
-        self.streaming = streaming
         self.hide_usage = False
-        self.tokens: Any = None
 
     def ask_for_usage(self) -> None:
         """Ask LiteLLM for the stream's usage (its last, choice-less chunk, hidden from the caller)
@@ -80,16 +79,6 @@ class _Call:
         if self.kwargs.get("stream_options") is None:
             self.kwargs = {**self.kwargs, "stream_options": {"include_usage": True}}
             self.hide_usage = True
-
-    def deactivate(self) -> None:
-        tokens = self.tokens
-        if tokens is not None:
-            self.tokens = None
-            try:
-                _IN_CALL.reset(tokens[1])
-                self.handler.deactivate(tokens[0])
-            except Exception as exc:  # noqa: BLE001
-                report("litellm.deactivate", exc)
 
     def finish(self, result: Any, is_async: bool) -> Any:
         """Read a response and end the span, or hand a stream to its proxy."""
@@ -108,27 +97,7 @@ class _Call:
         self.stop()
         return result
 
-    def stop(self, failed: tuple[str, str | None] | None = None) -> None:
-        try:
-            if failed is None:
-                self.handler.stop(self.inv)
-            else:
-                self.handler.stop_failed(self.inv, *failed)
-        except Exception as exc:  # noqa: BLE001
-            report("litellm.stop", exc)
-
-    def fail(self, error: BaseException) -> None:
-        self.deactivate()
-        try:
-            self.inv.error_type = _extract.error_type(error)
-            self.handler.fail(self.inv, error)
-        except Exception as exc:  # noqa: BLE001
-            report("litellm.fail", exc)
-
-    # --- what stream proxies call -----------------------------------------------------------
-    def first_chunk(self) -> None:
-        self.inv.time_to_first_token_s = (time.time_ns() - self.inv.start_time_ns) / 1e9
-
+    # --- what stream proxies call (and ProviderCall's first_chunk, fail_stream) ---------------------
     def end_stream(self, accumulator: Any) -> None:
         failed = None
         try:
@@ -143,13 +112,6 @@ class _Call:
         except Exception as exc:  # noqa: BLE001
             report("litellm.stream.end", exc)
         self.stop(failed)
-
-    def fail_stream(self, accumulator: Any, error: BaseException) -> None:
-        try:
-            accumulator.apply(self.inv, self.capture)  # keep what arrived before the error
-        except Exception as exc:  # noqa: BLE001
-            report("litellm.stream.fail", exc)
-        self.fail(error)
 
 
 def _begin(op: Operation, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Call | None:

@@ -10,7 +10,6 @@ plain ``try``/``except``: this is every call's hot path); the user's exceptions 
 from __future__ import annotations
 
 import inspect
-import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from traceglass import _config
 from traceglass._guard import report
 from traceglass._handler import TelemetryHandler
 from traceglass._runtime import get_handler, handler_for
+from traceglass.instrumentors._provider_call import ProviderCall
 from traceglass.instrumentors.openai import _extract, _stream_usage, _tokens
 from traceglass.instrumentors.openai._stream import (
     ChoicesAccumulator,
@@ -111,15 +111,18 @@ def error_type(error: BaseException) -> str:
     return type(error).__qualname__
 
 
-class _Call:
-    """One traced call: its invocation, the handler that owns its span, and while the user's
-    call runs, the tokens that made the span current."""
+class _Call(ProviderCall):
+    """One traced OpenAI call (see ``ProviderCall``), with what a stream's usage needs: the request as
+    sent (the user's, or a copy asking for the usage chunk), the options and the client."""
 
-    __slots__ = ("capture", "client", "handler", "hide_usage", "inv", "kwargs", "op", "options", "streaming",
-                 "tokens", "user_kwargs")
+    __slots__ = ("client", "hide_usage", "kwargs", "options", "user_kwargs")
+    in_call = _IN_CALL
+    fault = "openai"
+    error_type = staticmethod(error_type)
 
     def __init__(self, handler: TelemetryHandler, op: Operation, inv: Any, capture: bool,
                  kwargs: dict[str, Any], options: Options, client: Any) -> None:
+        # Every field set here rather than through ProviderCall.__init__: this runs on every call.
         self.handler = handler
         self.op = op
         self.inv = inv
@@ -157,16 +160,6 @@ class _Call:
         self.kwargs, self.hide_usage = self.user_kwargs, False
         return True
 
-    def deactivate(self) -> None:
-        tokens = self.tokens
-        if tokens is not None:
-            self.tokens = None
-            try:
-                _IN_CALL.reset(tokens[1])
-                self.handler.deactivate(tokens[0])
-            except Exception as exc:  # noqa: BLE001
-                report("openai.deactivate", exc)
-
     def finish(self, result: Any) -> Any:
         """Read a response and end the span, or hand a stream/raw response to its proxy."""
         self.deactivate()
@@ -186,28 +179,7 @@ class _Call:
         self.stop(failed)
         return result
 
-    def stop(self, failed: tuple[str, str | None] | None = None) -> None:
-        """End the span; ``failed``: the error type and message of a response that reported failure."""
-        try:
-            if failed is None:
-                self.handler.stop(self.inv)
-            else:
-                self.handler.stop_failed(self.inv, *failed)
-        except Exception as exc:  # noqa: BLE001
-            report("openai.stop", exc)
-
-    def fail(self, error: BaseException) -> None:
-        self.deactivate()
-        self.inv.error_type = error_type(error)
-        try:
-            self.handler.fail(self.inv, error)
-        except Exception as exc:  # noqa: BLE001
-            report("openai.fail", exc)
-
-    # --- what stream proxies call -----------------------------------------------------------
-    def first_chunk(self) -> None:
-        self.inv.time_to_first_token_s = (time.time_ns() - self.inv.start_time_ns) / 1e9
-
+    # --- what stream proxies call (and ProviderCall's first_chunk, fail_stream) ---------------------
     def end_stream(self, accumulator: Any) -> None:
         failed = None
         try:
@@ -218,13 +190,6 @@ class _Call:
         except Exception as exc:  # noqa: BLE001
             report("openai.stream.end", exc)
         self.stop(failed)
-
-    def fail_stream(self, accumulator: Any, error: BaseException) -> None:
-        try:
-            accumulator.apply(self.inv, self.capture)  # keep what arrived before the error
-        except Exception as exc:  # noqa: BLE001
-            report("openai.stream.fail", exc)
-        self.fail(error)
 
 
 class RawResponseProxy(wrapt.ObjectProxy):  # type: ignore[misc]
