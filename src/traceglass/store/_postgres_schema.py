@@ -196,6 +196,16 @@ _V8 = [
     "output_tokens, total_tokens, cost_usd, project)",
 ]
 
+# Step 11: stats by model and by type read only these indexes (SQLite's cover the same columns since
+# its step 2): the sums and percentiles over 1,000,000 spans no longer read the 260 MB table.
+_STATS_COVER = "INCLUDE (duration_ns, superseded, status, input_tokens, output_tokens, cost_usd, project)"
+_V11 = [
+    "DROP INDEX spans_model",
+    f"CREATE INDEX spans_model ON spans (model, start_ns) {_STATS_COVER} WHERE model IS NOT NULL",
+    "DROP INDEX spans_type",
+    f"CREATE INDEX spans_type ON spans (span_type, start_ns) {_STATS_COVER}",
+]
+
 
 def _steps(statements: list[str]) -> Callable[[Any], None]:
     def run(conn: Any) -> None:
@@ -213,6 +223,7 @@ MIGRATIONS: dict[int, Callable[[Any], None]] = {
     8: _steps(_V8),
     9: _nothing,  # SQLite 9 stores large span_data values compressed; PostgreSQL keeps text (TOAST compresses it)
     10: _nothing,  # SQLite 10 adds its FTS5 word index for the content search; PostgreSQL has pg_trgm's
+    11: _steps(_V11),  # SQLite 11 does nothing
 }
 _MISSING = [version for version in range(1, SCHEMA_VERSION + 1) if version not in MIGRATIONS]
 if _MISSING:  # a SQLite schema step without its PostgreSQL twin: every PostgreSQL open would be wrong
