@@ -236,3 +236,61 @@ def test_root_io_reads_what_sqlite_reads(postgres_url, tmp_path):
             found.append(store.root_io([s["trace_id"] for s in spans] + ["ff" * 16]))
     assert found[0] == found[1] == {"a1" * 16: ("What is OTel?", '["a","b"]'), "a2" * 16: ("plain", None),
                                     "a3" * 16: (None, None)}
+
+
+def _haystack(store: TraceStore) -> None:
+    """40 two-span traces (pairs share a start time: the trace id breaks the tie); "needle" in a span
+    attribute, a span name or an event of some, densely among the newest ten, sparsely before."""
+    for i in range(40):
+        trace_id, start = f"{100 - i:032x}", (BASE_S + i // 2) * SEC
+        project = "odd" if i in (3, 5, 9) else "shop"
+        store.upsert_span({"trace_id": trace_id, "span_id": f"{i + 1:016x}", "name": "NEEDLE finder" if i == 5
+                           else "root", "start_ns": start, "end_ns": start + SEC, "project": project})
+        child = {"trace_id": trace_id, "span_id": f"{i + 1000:016x}", "parent_id": f"{i + 1:016x}",
+                 "name": "child", "start_ns": start + 1, "end_ns": start + 2, "project": project,
+                 "attributes": {"note": "a Needle here" if i % 7 == 0 or (i >= 30 and i % 2 == 0) else "hay"}}
+        if i == 11:
+            child["events"] = [{"name": "found", "attributes": {"what": "the needle"}}]
+        store.upsert_span(child)
+
+
+def _pages(store: TraceStore, limit: int, **filters) -> list[tuple[list[str], str | None]]:
+    pages, cursor = [], None
+    for _ in range(50):
+        page = store.list_traces(search="needle", limit=limit, cursor=cursor, **filters)
+        pages.append(([t.trace_id for t in page.traces], page.next_cursor))
+        cursor = page.next_cursor
+        if cursor is None:
+            return pages
+    raise AssertionError("no last page")
+
+
+def test_content_search_looks_in_the_newest_traces_first_and_answers_as_sqlite(postgres_url, tmp_path, monkeypatch):
+    """Text many spans contain is found among the newest traces without the query over every span (which
+    took 50 s over 385,536 spans); rarer text falls back to it; pages and cursors equal SQLite's."""
+    from traceglass.store import _postgres_read
+
+    everything = []
+    real = _postgres_read._search_everything
+    monkeypatch.setattr(_postgres_read, "_search_everything",
+                        lambda *args: everything.append(args) or real(*args))
+    monkeypatch.setattr(_postgres_read, "SEARCH_WINDOW", 4)
+    with TraceStore(postgres_url) as pg, TraceStore(tmp_path / "same.db") as sqlite:
+        _haystack(pg)
+        _haystack(sqlite)
+        matching = [i for i in range(40) if i % 7 == 0 or i in (5, 11) or (i >= 30 and i % 2 == 0)]
+        newest_first = [f"{100 - i:032x}" for i in sorted(matching, key=lambda i: (i // 2, 100 - i), reverse=True)]
+        for limit in (1, 2, 3, 5, 12, 50):
+            for filters in ({}, {"project": "odd"}, {"project": "shop"}):
+                assert _pages(pg, limit, **filters) == _pages(sqlite, limit, **filters), (limit, filters)
+            assert [t for ids, _ in _pages(pg, limit) for t in ids] == newest_first, limit
+
+        everything.clear()  # the newest four traces hold two matches: a page of one needs no more
+        assert [t.trace_id for t in pg.list_traces(search="NEEDLE", limit=1).traces] == newest_first[:1]
+        assert everything == []
+        # a project of three traces: fewer than the window, so the window holds every candidate
+        assert [t.trace_id for t in pg.list_traces(search="needle", project="odd").traces] == [f"{100 - 5:032x}"]
+        assert everything == []
+        # two of the newest four match; a page of three looks further
+        assert [t.trace_id for t in pg.list_traces(search="needle", limit=3).traces] == newest_first[:3]
+        assert len(everything) == 1
