@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from traceglass._scores import Score
+from traceglass.store._pages import Page
 from traceglass.store._time import from_ns
 
 #: Per score name: ``{"mean": float | None, "count": int, "labels": {label: count}}``.
@@ -171,20 +172,12 @@ class Trace(TraceSummary):
 
 
 @dataclass
-class TracePage:
+class TracePage(Page[TraceSummary]):
     """A page of :meth:`TraceStore.list_traces`: pass ``next_cursor`` back for the next page."""
 
+    _rows: ClassVar[str] = "traces"
     traces: list[TraceSummary]
     next_cursor: str | None
-
-    def __iter__(self):
-        return iter(self.traces)
-
-    def __len__(self) -> int:
-        return len(self.traces)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"traces": [t.to_dict() for t in self.traces], "next_cursor": self.next_cursor}
 
 
 @dataclass
@@ -217,17 +210,9 @@ class StatsRow:
 
 
 @dataclass
-class ScorePage:
+class ScorePage(Page[Score]):
     """A page of :meth:`TraceStore.scores`, newest first: pass ``next_cursor`` back for the next page."""
 
+    _rows: ClassVar[str] = "scores"
     scores: list[Score]
     next_cursor: str | None
-
-    def __iter__(self):
-        return iter(self.scores)
-
-    def __len__(self) -> int:
-        return len(self.scores)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"scores": [s.to_dict() for s in self.scores], "next_cursor": self.next_cursor}

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from traceglass.store._models import ScoreSummary
+from traceglass.store._pages import Page
 from traceglass.store._time import from_ns
 
 
@@ -101,20 +102,12 @@ class Session(SessionSummary):
 
 
 @dataclass
-class SessionPage:
+class SessionPage(Page[SessionSummary]):
     """A page of :meth:`TraceStore.sessions`, the latest active first: pass ``next_cursor`` back."""
 
+    _rows: ClassVar[str] = "sessions"
     sessions: list[SessionSummary]
     next_cursor: str | None
-
-    def __iter__(self):
-        return iter(self.sessions)
-
-    def __len__(self) -> int:
-        return len(self.sessions)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"sessions": [s.to_dict() for s in self.sessions], "next_cursor": self.next_cursor}
 
 
 @dataclass
@@ -133,17 +126,9 @@ class UserSummary(_Usage):
 
 
 @dataclass
-class UserPage:
+class UserPage(Page[UserSummary]):
     """A page of :meth:`TraceStore.users`, the latest active first: pass ``next_cursor`` back."""
 
+    _rows: ClassVar[str] = "users"
     users: list[UserSummary]
     next_cursor: str | None
-
-    def __iter__(self):
-        return iter(self.users)
-
-    def __len__(self) -> int:
-        return len(self.users)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"users": [u.to_dict() for u in self.users], "next_cursor": self.next_cursor}
