@@ -180,7 +180,12 @@ def _span_facts(span: Any) -> _SpanFacts:
 
 def _readable(span: Any) -> Any:
     """The span's attributes, as the SDK's plain dict where it has one: through the public read-only
-    view each missing key costs a Python-level lookup and a caught KeyError, on the app's thread."""
+    view each missing key costs a Python-level lookup and a caught KeyError, on the app's thread.
+
+    Relies on opentelemetry-sdk's ``BoundedAttributes._dict`` (1.x; checked on 1.45.2). Measured
+    per call: the public view costs +3,400 instructions (+0.5 µs CPU) with cost and model set and
+    +13,300 (+1.9 µs) with neither, against ~10,000 (1.1 µs) here. An SDK without it falls back to
+    the public view; tests/evals/test_online_span_facts.py fails when that happens."""
     inner = getattr(getattr(span, "_attributes", None), "_dict", None)
     if isinstance(inner, dict):
         return inner
