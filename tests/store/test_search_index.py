@@ -119,13 +119,15 @@ def test_the_index_serves_needles_with_a_word_and_the_vocabulary_others(store_wi
     assert _search.match_expression(conn, "é") is None
 
 
-def test_many_candidates_take_the_per_trace_path(tmp_path, monkeypatch):
+@pytest.mark.parametrize("few, many", [(3, 5), (0, 100), (100, 100)])
+def test_many_candidates_take_the_per_trace_path_and_very_many_a_scan(tmp_path, monkeypatch, few, many):
     path = tmp_path / "s.db"
-    monkeypatch.setattr(_search, "MAX_CANDIDATES", 3)
+    monkeypatch.setattr(_search, "MAX_CANDIDATES", few)
+    monkeypatch.setattr(_search, "MANY_CANDIDATES", many)
     with TraceStore(path) as store:
         for i in range(8):
             _post(store, i, f"common text number {i}" + (" rare" if i % 3 == 0 else ""))
-        for needle in ("common", "common text", "text number 4", "rare", "number 9"):
+        for needle in ("common", "common text", "text number 4", "rare", "number 9", "n tex", " rare"):
             assert _search_ids(store, needle) == _brute(path, needle)
 
 
@@ -143,7 +145,7 @@ def test_property_index_search_equals_a_substring_scan(docs, picks, extra):
         path = Path(tmp) / "p.db"
         with TraceStore(path) as store:
             for i, doc in enumerate(docs):
-                _post(store, i, doc + (" " + FILLER if i == 1 else ""), name=doc[:8] or "x")
+                _post(store, i, doc + (" " + FILLER if i == 1 else ""), name=doc[:8] if doc[:8].strip() else "x")
             for needle in needles:
                 assert _search_ids(store, needle) == _brute(path, needle), needle
 

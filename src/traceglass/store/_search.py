@@ -28,6 +28,8 @@ import re
 import sqlite3
 from typing import Any
 
+import orjson
+
 TABLE = "span_words"
 _VOCAB = "span_words_vocab"
 
@@ -46,9 +48,12 @@ FTS5 = _probe()  # whether this process's SQLite has FTS5 (tests set it False to
 # A word index run expands to at most this many vocabulary words; beyond, the needle is too
 # unselective for the index to pay and the search scans.
 MAX_TERMS = 64
-# Candidates read into a list and checked one by one up to this many; beyond, the search walks the
-# traces newest first and checks only the candidate spans of each (a common text fills a page soon).
-MAX_CANDIDATES = 20_000
+# Candidates up to this many are checked one by one; up to MANY_CANDIDATES, the search walks the
+# traces newest first and checks only the candidate spans of each; beyond, the needle is common and a
+# plain scan newest first fills a page soonest (bench_store: 'priority support' in 300,000 spans,
+# 6 ms scanning, 157 ms through a 300,000-row candidate set).
+MAX_CANDIDATES = 2_000
+MANY_CANDIDATES = 50_000
 _MAX_RUNS = 3
 _RUN = re.compile(r"[A-Za-z0-9]+")
 
@@ -185,15 +190,15 @@ def clause(conn: sqlite3.Connection, needle: str) -> tuple[str, list[Any]]:
     if query == "":
         return old
     found = [row_id for (row_id,) in conn.execute(f"SELECT rowid FROM {TABLE} WHERE {TABLE} MATCH ? LIMIT ?",
-                                                  (query, MAX_CANDIDATES + 1))]
-    if len(found) <= MAX_CANDIDATES:
-        if not found:
-            return old
-        import orjson
-
+                                                  (query, MANY_CANDIDATES + 1))]
+    if not found:
+        return old
+    if len(found) > MANY_CANDIDATES:
+        return f"EXISTS ({_SPANS} AND {_HOLDS})", holds
+    ids = orjson.dumps(found).decode()
+    if len(found) <= MAX_CANDIDATES:  # each candidate checked once
         new = ("t.id IN (SELECT s.trace_no FROM spans s LEFT JOIN span_data d ON d.id = s.id"
                f" WHERE s.id IN (SELECT value FROM json_each(?)) AND {_HOLDS})")
-        return f"({new} OR {old[0]})", [orjson.dumps(found).decode(), *holds, *old[1]]
-    # Many candidates: per trace, newest first, only its candidate spans are checked.
-    new = f"EXISTS ({_SPANS} AND +s.id IN (SELECT rowid FROM {TABLE} WHERE {TABLE} MATCH ?) AND {_HOLDS})"
-    return f"({new} OR {old[0]})", [query, *holds, *old[1]]
+    else:  # per trace, newest first, only its candidate spans are checked
+        new = f"EXISTS ({_SPANS} AND +s.id IN (SELECT value FROM json_each(?)) AND {_HOLDS})"
+    return f"({new} OR {old[0]})", [ids, *holds, *old[1]]
