@@ -109,12 +109,13 @@ def test_search_finds_what_a_scan_finds(store_with_docs, needle):
 def test_the_index_serves_needles_with_a_word_and_the_vocabulary_others(store_with_docs):
     _, store = store_with_docs
     conn = store._db.conn  # the plan is what this test is about
-    assert _search.match_expression(conn, "Refunds for") == '"for"*'
-    assert _search.match_expression(conn, "for order #A-12") == '"order"'
-    assert _search.match_expression(conn, "ValueError('bad input')") == '"input" AND "bad"'
-    assert _search.match_expression(conn, "efun") == '("nonrefundable" OR "refunds")'
-    assert _search.match_expression(conn, "zzz absent") == '"absent"*'
-    assert _search.match_expression(conn, "qqqq") == ""  # no such word: nothing indexed can match
+    assert _search.match_expression(conn, "Refunds for") == ('("for")', 1)
+    assert _search.match_expression(conn, "for order #A-12") == ('("order")', 1)
+    assert _search.match_expression(conn, "ValueError('bad input')") == ('("input") AND ("bad")', 1)
+    assert _search.match_expression(conn, "efun") == ('("nonrefundable" OR "refunds")', 2)
+    assert _search.match_expression(conn, "Lorem ipsum dol") == ('("ipsum") AND ("dolor")', 1)
+    assert _search.match_expression(conn, "zzz absent") == ("", 0)
+    assert _search.match_expression(conn, "qqqq") == ("", 0)  # no such word: nothing indexed can match
     assert _search.match_expression(conn, "ab") is None  # too short to look up: scanned
     assert _search.match_expression(conn, "é") is None
 
