@@ -7,9 +7,8 @@ is smaller; shorter values, and everything written before, stay JSON text. The c
 which is which, so nothing else is needed to read either.
 
 Every SQLite connection the store opens has ``tg_json(value)``: the JSON text of a stored value,
-packed or not, and ``tg_contains(value, needle)``, the content search's check of a value. Each
-SQL reader of ``span_data.attributes`` / ``events`` goes through one of them (content search,
-previews, a trace's spans). PostgreSQL keeps plain text: it compresses large values itself.
+packed or not. Each SQL reader of ``span_data.attributes`` / ``events`` goes through it (content
+search, previews, a trace's spans). PostgreSQL keeps plain text: it compresses large values itself.
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ import zstandard
 MIN_PACKED = 1024  # characters of JSON text; below, a frame's ~10 bytes of framing and the call cost more
 _LEVEL = 1  # on bench_store's spans: 0.31 of the size, as zlib level 1 at about half its CPU
 FUNCTION = "tg_json"
-CONTAINS = "tg_contains"
 _local = threading.local()  # a zstd context is not for two threads at once: one per thread
 
 
@@ -43,7 +41,6 @@ def pack(text: str) -> str | bytearray:
 def register(conn: sqlite3.Connection) -> None:
     """Give ``conn`` the ``tg_json`` SQL function."""
     conn.create_function(FUNCTION, 1, unpacked, deterministic=True)
-    conn.create_function(CONTAINS, 2, contains, deterministic=True)
 
 
 def unpacked(value: Any) -> Any:
@@ -63,15 +60,3 @@ def raw(frame: bytes) -> bytes | None:
         return decompress(frame)
     except (zstandard.ZstdError, MemoryError):  # not a frame of ours (another tool wrote it)
         return None
-
-
-def contains(value: Any, needle: Any) -> int:
-    """``tg_contains(value, needle)``: whether a stored value holds ``needle`` (bytes, lower-cased),
-    ASCII letters in any case, as LIKE compares (for valid UTF-8). A frame is decompressed and
-    searched as bytes, with no text object built: the content search's check of a packed value."""
-    if type(value) is bytes:
-        data = raw(value)
-        return 0 if data is None else int(needle in data.lower())  # bytes.lower() folds ASCII only
-    if type(value) is str:
-        return int(needle in value.encode("utf-8", "surrogatepass").lower())
-    return 0

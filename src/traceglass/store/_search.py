@@ -10,10 +10,11 @@ characters for ``unicode61`` and are only folded to lower case, every other ASCI
 separates words. So each run of ASCII letters and digits in the needle lies inside one word of
 any span that holds the needle; when the needle has an ASCII separator before (after) the run,
 that word starts (ends) with it. A run bounded on both sides is a word (``"run"``), one bounded
-before is a prefix (``"run"*``), others are looked up in the vocabulary (``fts5vocab``: words
-ending with or containing the run). The spans that have a word for every run chosen are the
-candidates, a superset; each is then checked with the real substring test, so results are what
-a scan finds.
+before is a prefix of one, others a suffix or a part: each is looked up in the vocabulary
+(``fts5vocab``; a word is a seek, a prefix a range, others a pass over it) and the FTS5 query
+names the words found. The spans that have a word for every run chosen are the candidates, a
+superset; each is then checked with the real substring test (LIKE, as the scan does), so results
+are what a scan finds.
 
 ``search_index.first_id``: spans from this row id up are in the index, those below are not (the
 spans of a store written before the index existed, schema 10, or by a SQLite without FTS5) and are
@@ -185,21 +186,20 @@ def like(text: str) -> str:
     return f"%{escaped}%"
 
 
-# Whether the span ``s`` (its data ``d``) holds the needle: the name with LIKE, the JSON text with
-# LIKE when stored as text and tg_contains when stored as a frame (no text object built).
+# Whether the span ``s`` (its data ``d``) holds the needle: LIKE over the name and the JSON texts, a
+# frame decompressed first. (A tg_contains(value, needle) that searched the decompressed bytes
+# without building text measured slower: 8.6 against 6.8 us a span, bytes.lower() copying each value.)
 _HOLDS = ("(s.name LIKE ? ESCAPE '\\'"
-          " OR (CASE WHEN typeof(d.attributes) = 'blob' THEN tg_contains(d.attributes, ?)"
-          " ELSE d.attributes LIKE ? ESCAPE '\\' END)"
-          " OR (CASE WHEN typeof(d.events) = 'blob' THEN tg_contains(d.events, ?)"
-          " ELSE d.events LIKE ? ESCAPE '\\' END))")
+          " OR (CASE WHEN typeof(d.attributes) = 'blob' THEN tg_json(d.attributes) ELSE d.attributes END)"
+          " LIKE ? ESCAPE '\\'"
+          " OR (CASE WHEN typeof(d.events) = 'blob' THEN tg_json(d.events) ELSE d.events END) LIKE ? ESCAPE '\\')")
 _SPANS = "SELECT 1 FROM spans s LEFT JOIN span_data d ON d.id = s.id WHERE s.trace_no = t.id"
 
 
 def clause(conn: sqlite3.Connection, needle: str) -> tuple[str, list[Any]]:
     """A condition on the trace ``t`` that it has a span holding ``needle``, and its parameters."""
     pattern = like(needle)
-    lowered = needle.encode("utf-8", "surrogatepass").lower()
-    holds = [pattern, lowered, pattern, lowered, pattern]
+    holds = [pattern] * 3
     first = first_id(conn)
     plan = match_expression(conn, needle) if first is not None else None
     # No selective run, or a common one: scan every span, newest trace first.
