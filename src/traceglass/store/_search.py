@@ -218,4 +218,6 @@ def clause(conn: sqlite3.Connection, needle: str) -> tuple[str, list[Any]]:
                f" WHERE s.id IN (SELECT value FROM json_each(?)) AND {_HOLDS})")
     else:  # per trace, newest first, only its candidate spans are checked
         new = f"EXISTS ({_SPANS} AND +s.id IN (SELECT value FROM json_each(?)) AND {_HOLDS})"
+    if first == 1:  # every span indexed (a store begun at schema 10): the planner may start from the candidates
+        return new, [ids, *holds]
     return f"({new} OR {old[0]})", [ids, *holds, *old[1]]
