@@ -24,7 +24,6 @@ from traceglass.store._queries import (
     TRACE_COLUMNS,
     _key,
     _like,
-    _rank,
     _time,
     decode_cursor,
     encode_cursor,
@@ -275,26 +274,37 @@ def _scope(prefix: str, *, since: TimeLike | None, until: TimeLike | None,
     return where, params
 
 
+# Nearest-rank p50 and p95: percentile_disc takes the ceil(fraction * n)-th smallest value, the rank
+# _queries._rank gives (0.5 and 0.95 as doubles agree with its integer arithmetic for any n).
+_PERCENTILES = "percentile_disc(ARRAY[0.5, 0.95]) WITHIN GROUP (ORDER BY duration_ns)"
+
+
 def stats(conn: Any, group_by: str = "model", *, since: TimeLike | None = None, until: TimeLike | None = None,
           project: str | None = None) -> list[StatsRow]:
+    """As ``_queries.stats``, in one statement: the sums and both percentiles per stored key, read in
+    key order from the covering index for model and type (schema 11). Fetching every duration and
+    sorting in Python, as SQLite's does, cost 1.3 s server time for 400,000 model calls (a table scan)
+    plus the transfer; stats by type fetched 1,000,000 rows."""
     if group_by not in _GROUPS:
         raise ValueError(f"group_by must be one of {list(GROUPS)}, got {group_by!r}")
     table, key, calls_filter, usage_filter = _GROUPS[group_by]
     where, params = _scope("", since=since, until=until, project=project)
     condition = " AND ".join([calls_filter, *where])
+    usage = "" if usage_filter == "true" else f" FILTER (WHERE {usage_filter})"
     # sum() of bigint is numeric in PostgreSQL: it cannot overflow, unlike SQLite's.
     sums = conn.execute(
-        f"SELECT {key} AS k, count(*), count(*) FILTER (WHERE status = 'ERROR'), "
-        f"sum(CASE WHEN {usage_filter} THEN input_tokens END), sum(CASE WHEN {usage_filter} THEN output_tokens END), "
-        f"sum(CASE WHEN {usage_filter} THEN cost_usd END) FROM {table} WHERE {condition} GROUP BY 1", params).fetchall()
-    durations: dict[Any, list[int]] = {}
-    for k, value in conn.execute(f"SELECT {key}, duration_ns FROM {table} WHERE {condition}"
-                                 " AND duration_ns IS NOT NULL", params):
-        durations.setdefault(k, []).append(value)
+        f"SELECT {key} AS k, count(*), count(*) FILTER (WHERE status = 'ERROR'), sum(input_tokens){usage}, "
+        f"sum(output_tokens){usage}, sum(cost_usd){usage}, {_PERCENTILES} FROM {table} WHERE {condition} "
+        "GROUP BY 1", params).fetchall()
+    # Models group by family (a dated snapshot counts under the model asked for): SQL groups by the
+    # stored name, over the index; the few groups are folded here.
     fold = model_family if group_by == "model" else (lambda k: k)
     totals: dict[Any, list[Any]] = {}
-    for k, calls, errors, tokens_in, tokens_out, cost in sums:
-        row = totals.setdefault(_key(fold(k)), [0, 0, 0, 0, None])
+    stored: dict[Any, list[Any]] = {}
+    for k, calls, errors, tokens_in, tokens_out, cost, percentiles in sums:
+        folded = _key(fold(k))
+        stored.setdefault(folded, []).append((k, percentiles))
+        row = totals.setdefault(folded, [0, 0, 0, 0, None])
         row[0] += calls
         row[1] += errors or 0
         row[2] += int(tokens_in or 0)
@@ -303,14 +313,15 @@ def stats(conn: Any, group_by: str = "model", *, since: TimeLike | None = None, 
             row[4] = cost if row[4] is None else row[4] + cost
     scope, scope_params = _scope("g.", since=since, until=until, project=project)
     score_groups = scores.group_summaries(conn, group_by, scope, scope_params, lambda k: _key(fold(k)))
-    merged: dict[Any, list[int]] = {}
-    for k, values in durations.items():
-        merged.setdefault(_key(fold(k)), []).extend(values)
     rows = []
     for k, (calls, errors, tokens_in, tokens_out, cost) in totals.items():
-        values = sorted(merged.get(k, ()))
-        p50, p95 = ((values[_rank(50, len(values)) - 1] / 1e6, values[_rank(95, len(values)) - 1] / 1e6)
-                    if values else (None, None))
+        keys = stored[k]
+        if len(keys) == 1:
+            percentiles = keys[0][1]
+        else:  # a family stored under several names: its percentiles over all of them
+            percentiles = conn.execute(f"SELECT {_PERCENTILES} FROM {table} WHERE {condition} AND {key} = ANY(%s)",
+                                       [*params, [name for name, _ in keys]]).fetchone()[0]
+        p50, p95 = (percentiles[0] / 1e6, percentiles[1] / 1e6) if percentiles else (None, None)
         rows.append(StatsRow(k, calls, errors, tokens_in, tokens_out, tokens_in + tokens_out, cost, p50, p95,
                              scores=score_groups.get(k, {})))
     rows.sort(key=lambda r: (-(r.cost_usd or 0.0), -r.calls, str(r.key)))
