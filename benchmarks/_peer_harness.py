@@ -9,7 +9,7 @@ are the instrumentation's own cost.
 
 Two measures: CPU time per run (``time.process_time``, medians of the rounds), and instructions per
 run under valgrind's callgrind (``--instructions``): one bare loop and one instrumented loop, each
-inside its own ``functools.reduce`` (what callgrind is told to count), so the count is free of the
+inside its own ``operator.call`` (what callgrind is told to count), so the count is free of the
 machine's load. Timing, callgrind and the results file are ``_harness.py``'s.
 """
 
@@ -85,6 +85,7 @@ def _worker(bench: Bench, setup: str, rounds: int, runs: int, count: bool) -> No
     for _ in range(5):
         run()
     if count:
+        _harness.client_requests().tg_start()  # see _harness.COUNT_LOOPS
         _harness.counted_loop(run, runs)
     else:
         bare = [_harness.block(run, runs, time.process_time) for _ in range(rounds)]

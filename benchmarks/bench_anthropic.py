@@ -34,7 +34,7 @@ through a ``SimpleSpanProcessor`` into an exporter that drops them.
 
 ``--instructions`` counts instead of timing, as ``bench_openai.py`` does: each setup's process runs under
 valgrind's callgrind and each (scenario, bare/instrumented) loop is counted alone (one
-``functools.reduce`` per loop, ``--toggle-collect``); ``--jobs N`` runs N setups' processes at once. Peers (setup names: openllmetry, openinference,
+``operator.call`` per loop, ``--toggle-collect``); ``--jobs N`` runs N setups' processes at once. Peers (setup names: openllmetry, openinference,
 openlit, otel-genai), each in its own virtualenv with the same ``anthropic`` as ours:
 
     python -m venv /tmp/ta-ollm && /tmp/ta-ollm/bin/pip install anthropic==2.15.0 httpx opentelemetry-sdk \\

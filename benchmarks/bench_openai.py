@@ -38,7 +38,7 @@ The engine (floors, rounds, counts, tables) is ``_harness.py``'s, shared with be
 bench_litellm.py; this file gives it the workload, the setups and the classes they patch.
 
 ``--instructions`` counts instead of timing: every setup's process runs under valgrind's
-callgrind, each (scenario, bare/instrumented) loop runs inside its own ``functools.reduce``, and
+callgrind, each (scenario, bare/instrumented) loop runs inside its own ``operator.call``, and
 callgrind counts the instructions executed in that loop only (``--toggle-collect``, one dump per
 loop). Instruction counts do not depend on the machine's load, so they compare setups exactly
 (they do not see cache misses, which timing does); they also give the floors per scenario.

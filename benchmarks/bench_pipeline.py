@@ -38,13 +38,24 @@ flush of the tracer provider, so every span the block made is exported inside th
 Overheads are against ``none`` from the same round (median over rounds of the paired differences).
 Export CPU per span: ((process - app) of the setup - (process - app) of ``none``) / spans.
 
-Instructions (callgrind) are not counted yet: see the last line of the results file.
+``--instructions`` counts instead of timing (valgrind's callgrind; deterministic, so the machine's load
+does not enter). Each setup's worker does the same work twice under callgrind: imports, setup and
+warm-up uninstrumented (``--instr-atstart=no``), then, instrumented, per kind ``--count-calls`` calls
+back to back (no pacing: under callgrind a call takes ~50x longer) and a flush, with a dump (a
+callgrind client request, ``_harness.client_requests``) before the calls, between the calls and the
+flush, and after the flush. The first run separates threads (``--separate-threads=yes``: the dump a
+thread requests holds its own counts only), so the calls' dump is the app thread's instructions; the
+second counts every thread together, so calls + flush is the whole process's, the background export
+included (the export a flush does runs in the calling thread; what the processor's own thread exports
+in between is counted there). Per call: app thread, whole process, and their overheads over ``none``;
+export per span = ((process - app) of the setup - (process - app) of none) / spans per call.
 
     python -m venv /tmp/pl-ollm && /tmp/pl-ollm/bin/pip install openai==3.57.0 httpx \\
         langchain-core==1.8.3 langchain-openai==1.7.4 opentelemetry-instrumentation-openai==0.62.4 \\
         opentelemetry-instrumentation-langchain==0.62.4 opentelemetry-sdk opentelemetry-exporter-otlp-proto-http
     python benchmarks/bench_pipeline.py [--rounds 13] [--calls 100] [--interval 0.01]
-Writes benchmarks/results/pipeline.txt.
+    python benchmarks/bench_pipeline.py --instructions [--count-calls 20] [--jobs 2]
+Each run appends a dated section to benchmarks/results/pipeline.txt.
 """
 
 from __future__ import annotations
@@ -55,7 +66,6 @@ import os
 import pathlib
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -65,6 +75,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import _harness
 import bench_openai
 
 HERE = pathlib.Path(__file__).resolve()
@@ -86,11 +97,6 @@ NOTES = (
     "LangChain hooks fail on a circular import when the app imports langchain_core.output_parsers "
     "(langchain-core 1.8.3) and the chain goes untraced but for its OpenAI call"),
 )
-
-INSTRUCTIONS = ("instructions (callgrind): not measured yet: functools.reduce, the marker bench_openai.py counts "
-                "inside, is also called by the libraries while they load (several dumps per run) and the export "
-                "thread's work needs every thread counted; a marker of our own is left to do")
-
 
 # --- the app -------------------------------------------------------------------------------------------
 def _app() -> dict[str, Callable[[], Any]]:
@@ -184,27 +190,14 @@ def _setup(setup: str, tmp: str, sink: str) -> tuple[Callable[[], Any], _Count]:
 
 
 def _versions(setup: str) -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for dist in VERSIONS["none"] + VERSIONS[setup]:
-        try:
-            out[dist] = version(dist)
-        except PackageNotFoundError:
-            out[dist] = "?"
-    return out
+    return _harness.versions(*VERSIONS["none"], *VERSIONS[setup])
 
 
 def worker(setup: str, round_: int, calls: int, interval: float, sink: str) -> dict[str, Any]:
     import warnings
 
     warnings.simplefilter("ignore")  # a peer's per-call deprecation warnings must not flood the output
-    # The app's libraries load before tracing is set up: traceglass's LangChain hooks, when configure()
-    # runs first, install on the import of langchain_core.callbacks.manager and fail there on a circular
-    # import (langchain-core 1.8.3), which would leave the chain untraced (see results/pipeline.txt).
-    import langchain_core.output_parsers  # noqa: F401
-    import langchain_openai  # noqa: F401
-    import openai  # noqa: F401
+    _load_app_libraries()
 
     with tempfile.TemporaryDirectory() as tmp:
         flush, counter = _setup(setup, tmp, sink)
@@ -235,6 +228,108 @@ def worker(setup: str, round_: int, calls: int, interval: float, sink: str) -> d
         return out
 
 
+def _load_app_libraries() -> None:
+    """The app's libraries load before tracing is set up: traceglass's LangChain hooks, when configure() ran
+    first, failed on a circular import (langchain-core 1.8.3; fixed in c0912ca), which left the chain
+    untraced; the order stays so that reruns compare (see results/pipeline.txt)."""
+    import langchain_core.output_parsers  # noqa: F401
+    import langchain_openai  # noqa: F401
+    import openai  # noqa: F401
+
+
+def counting_worker(setup: str, calls: int, sink: str) -> dict[str, Any]:
+    """Under callgrind (see ``--instructions``): warm up uninstrumented, switch callgrind on, then per kind
+    ``calls`` calls back to back and a flush, with a dump of every thread's counts before the calls,
+    between the calls and the flush, and after it."""
+    import warnings
+
+    warnings.simplefilter("ignore")
+    requests = _harness.client_requests()
+    _load_app_libraries()
+    with tempfile.TemporaryDirectory() as tmp:
+        flush, counter = _setup(setup, tmp, sink)
+        app = _app()
+        for call in app.values():  # warm: first-call costs (imports, caches, the store's schema) stay out
+            for _ in range(3):
+                call()
+        flush()
+        requests.tg_start()
+        spans = {}
+        for kind in KINDS:
+            call, before = app[kind], counter.ended
+            requests.tg_dump()
+            for _ in range(calls):
+                call()
+            requests.tg_dump()
+            flush()
+            requests.tg_dump()
+            spans[kind] = (counter.ended - before) / calls
+        requests.tg_stop()
+        return {"kinds": list(KINDS), "calls": calls, "spans": spans, "versions": _versions(setup)}
+
+
+def count_setup(setup: str, python: str, calls: int, sink: str) -> dict[str, Any]:
+    """Instructions per call of one setup, per kind, from two runs of the same work: the app thread's
+    (threads separated: a dump the calling thread requests holds its own counts only) and the whole
+    process's (threads counted together: a dump holds every thread's, the background export's too)."""
+    command = [python, str(HERE), "--worker", setup, "--count", "--count-calls", str(calls), "--sink", sink]
+    options = ["--instr-atstart=no"]  # the imports and the warm-up run uninstrumented (faster)
+    report, app = _harness.callgrind(command, options, separate_threads=True, dumps=3 * len(KINDS))
+    again, together = _harness.callgrind(command, options, dumps=3 * len(KINDS))
+    if again["spans"] != report["spans"]:
+        raise RuntimeError(f"{setup}: the two runs made different spans: {report['spans']} / {again['spans']}")
+    out: dict[str, Any] = {"versions": report["versions"]}
+    for i, kind in enumerate(report["kinds"]):
+        calls_dump, flush_dump = 2 + 3 * i, 3 + 3 * i  # dump 1 + 3i holds what came before the calls
+        out[kind] = {"app": app[calls_dump, 1] / calls,
+                     "process": (together[calls_dump, 1] + together[flush_dump, 1]) / calls,
+                     "spans": report["spans"][kind]}
+    return out
+
+
+def count_report(counted: dict[str, dict[str, Any]], calls: int, started: float, skipped: dict[str, str]) -> str:
+    base = counted["none"]
+    lines = [
+        ("End to end in instructions (callgrind): the same app and setups as the timed rounds above — CPython "
+         f"{platform.python_version()}, {platform.machine()}"),
+        _harness.header(started),
+        (f"per kind {calls} calls back to back (no pacing under callgrind) after 3 warm-up calls each, then a flush; "
+         "each setup's worker run twice under callgrind, the same work both times"),
+        ("app = instructions of the calling thread per call (a --separate-threads=yes run, the calls only); "
+         "process = every thread's per call, the calls and the flush (a run counting all threads together), "
+         "i.e. with the background export; ovh = the setup's minus none's"),
+        "export/span = ((process - app) of the setup - (process - app) of none) / spans per call",
+        *NOTES,
+        "",
+        (f"{'kind':<12}{'setup':<13}{'app':>13}{'process':>13}{'app ovh':>13}{'process ovh':>13}"
+         f"{'export/span':>13}{'spans/call':>12}"),
+    ]
+    for kind in KINDS:
+        for name, data in counted.items():
+            row, none = data[kind], base[kind]
+            if name == "none":
+                lines.append(f"{kind:<12}{name:<13}{row['app']:>13,.0f}{row['process']:>13,.0f}{'':>13}{'':>13}"
+                             f"{'':>13}{row['spans']:>12.1f}")
+                continue
+            export = ((row["process"] - row["app"]) - (none["process"] - none["app"])) / row["spans"]
+            lines.append(f"{kind:<12}{name:<13}{row['app']:>13,.0f}{row['process']:>13,.0f}"
+                         f"{row['app'] - none['app']:>13,.0f}{row['process'] - none['process']:>13,.0f}"
+                         f"{export:>13,.0f}{row['spans']:>12.1f}")
+        lines.append("")
+    lines += _versions_lines({name: data["versions"] for name, data in counted.items()}, skipped)
+    return "\n".join(lines)
+
+
+def _versions_lines(versions: dict[str, dict[str, str]], skipped: dict[str, str]) -> list[str]:
+    lines = ["versions:"]
+    for name, found in versions.items():
+        shown = found if name == "none" else {k: v for k, v in found.items() if k in VERSIONS[name]}
+        lines.append(f"  {name}: " + ", ".join(f"{k} {v}" for k, v in shown.items()))
+    lines.append("not measured:" if skipped else "not measured: none (every setup ran)")
+    lines += [f"  {name}: {why}" for name, why in skipped.items()]
+    return lines
+
+
 # --- the sink -------------------------------------------------------------------------------------------
 class _Sink(BaseHTTPRequestHandler):
     requests = 0
@@ -255,15 +350,6 @@ class _Sink(BaseHTTPRequestHandler):
 
 
 # --- the orchestrator -------------------------------------------------------------------------------------
-def _run(python: str, args: list[str]) -> dict[str, Any]:
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
-    done = subprocess.run([python, str(HERE), *args], capture_output=True, text=True,
-                          timeout=3600, check=False, env=env)
-    if done.returncode != 0:
-        raise RuntimeError(done.stderr[-3000:])
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def _diffs(rows: list[dict[str, Any]], base: list[dict[str, Any]], kind: str,
            value: Callable[[dict[str, Any]], float]) -> list[float]:
     """The setup's figure minus none's, round by round (the rounds pair them in time)."""
@@ -271,8 +357,26 @@ def _diffs(rows: list[dict[str, Any]], base: list[dict[str, Any]], kind: str,
 
 
 def _iqr(values: list[float]) -> str:
-    q = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
-    return f"{q[0]:.0f}..{q[2]:.0f}"
+    low, high = _harness.iqr(values)
+    return f"{low:.0f}..{high:.0f}"
+
+
+def _count_all(pythons: dict[str, str], skipped: dict[str, str], calls: int, jobs: int, sink: str) -> str:
+    """Every setup counted under callgrind (``jobs`` at once: counts do not depend on the load)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    started = _harness.load()
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        pending = {name: pool.submit(count_setup, name, pythons[name], calls, sink)
+                   for name in SETUPS if name not in skipped}
+    counted = {}
+    for name, future in pending.items():
+        try:
+            counted[name] = future.result()
+        except RuntimeError as failure:
+            print(f"{name}: worker failed:\n{failure}", file=sys.stderr)
+            skipped[name] = "its worker failed: " + str(failure).strip().splitlines()[-1][:200]
+    return count_report(counted, calls, started, skipped)
 
 
 def main() -> None:
@@ -284,10 +388,16 @@ def main() -> None:
     parser.add_argument("--worker")
     parser.add_argument("--round", type=int, default=0)
     parser.add_argument("--sink", default="")
-    parser.add_argument("--out", default=str(HERE.parent / "results" / "pipeline.txt"))
+    parser.add_argument("--out", default=str(HERE.parent / "results" / "pipeline.txt"),
+                        help="the results file: this run's section is appended to it")
+    parser.add_argument("--instructions", action="store_true", help="count instructions under callgrind instead")
+    parser.add_argument("--count-calls", type=int, default=20, help="with --instructions: calls per kind")
+    parser.add_argument("--jobs", type=int, default=2, help="with --instructions: setups counted at once")
+    parser.add_argument("--count", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker, args.round, args.calls, args.interval, args.sink)))
+        print(json.dumps(counting_worker(args.worker, args.count_calls, args.sink) if args.count
+                         else worker(args.worker, args.round, args.calls, args.interval, args.sink)))
         return
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
@@ -297,6 +407,9 @@ def main() -> None:
     pythons.update(dict(p.split("=", 1) for p in args.peer))
     skipped = {name: f"no virtualenv at {python}" for name, python in pythons.items()
                if not pathlib.Path(python).exists()}
+    if args.instructions:
+        _harness.write_result(args.out, _count_all(pythons, skipped, args.count_calls, args.jobs, sink), append=True)
+        return
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in SETUPS if name not in skipped}
     versions: dict[str, dict[str, str]] = {}
     loads: list[float] = []
@@ -309,8 +422,9 @@ def main() -> None:
                 continue
             loads.append(os.getloadavg()[0])
             try:
-                row = _run(pythons[name], ["--worker", name, "--round", str(round_), "--calls", str(args.calls),
-                                           "--interval", str(args.interval), "--sink", sink])
+                row = _harness.run_worker(pythons[name], HERE, [
+                    "--worker", name, "--round", str(round_), "--calls", str(args.calls),
+                    "--interval", str(args.interval), "--sink", sink])
             except RuntimeError as failure:
                 print(f"{name}: worker failed:\n{failure}", file=sys.stderr)
                 skipped[name] = "its worker failed: " + str(failure).strip().splitlines()[-1][:200]
@@ -326,7 +440,8 @@ def main() -> None:
     base = rows["none"]
     lines = [
         (f"End to end: an app making traced OpenAI calls at a steady rate, export included — CPython "
-         f"{platform.python_version()}, {platform.machine()}, {os.cpu_count()} cores"),
+         f"{platform.python_version()}, {platform.machine()}, {os.cpu_count()} cores; "
+         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"),
         (f"{args.rounds} interleaved rounds (each setup in a fresh process per round) x 4 blocks of {args.calls} "
          f"calls, one call every {args.interval * 1000:.0f} ms, then a flush; medians over rounds"),
         (f"load average (1 min) while measuring: min {min(loads):.2f}, median {statistics.median(loads):.2f}, "
@@ -358,21 +473,8 @@ def main() -> None:
                          f"{statistics.median(app_ovh):>12.0f}{statistics.median(proc_ovh):>13.0f}"
                          f"{_iqr(proc_ovh):>14}{export / spans if spans else 0.0:>16.1f}{spans:>12.1f}")
         lines.append("")
-    lines.append("versions:")
-    for name, found in versions.items():
-        shown = found if name == "none" else {k: v for k, v in found.items() if k in VERSIONS[name]}
-        lines.append(f"  {name}: " + ", ".join(f"{k} {v}" for k, v in shown.items()))
-    lines.append("not measured:" if skipped else "not measured: none (every setup ran)")
-    for name, why in skipped.items():
-        lines.append(f"  {name}: {why}")
-
-    lines += ["", INSTRUCTIONS]
-
-    text = "\n".join(lines) + "\n"
-    print(text, end="")
-    out = pathlib.Path(args.out)
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(text, encoding="utf-8")
+    lines += _versions_lines(versions, skipped)
+    _harness.write_result(args.out, "\n".join(lines), append=True)
 
 
 if __name__ == "__main__":
