@@ -11,14 +11,17 @@ and ~2 KB of content a span; batches of 512, the BatchSpanProcessor's default). 
    /proc), the steadier figure on a shared machine. Every run checks the database holds every span.
 2. Queries: a PostgreSQL database of ``--spans`` spans (default 1,000,000) written through the
    TraceWriter (what the server and the exporter write with), then ``get_trace``, ``list_traces``
-   pages and ``stats`` over everything, against bench_store.py's SQLite targets (5 ms / 50 ms / 1 s).
+   pages, content searches and ``stats`` over everything, against bench_store.py's SQLite targets
+   (5 ms / 50 ms / 1 s). ``--sqlite FILE`` writes the same spans into a SQLite file (unless it
+   exists) and runs the same queries on it. ``--build-only`` then ``--existing`` (with
+   ``--postgres-data``, the cluster's CPU per call) measure a database built once, as often as needed.
 
 PostgreSQL: ``--postgres URL`` (a database the benchmark may fill and empty: every table of traceglass
 in it is dropped first), else a throwaway cluster started as the tests start theirs (tests/_postgres.py:
 Debian's postgresql, fsync off, so the figures are an upper bound for a durable server).
 
 Run: python benchmarks/bench_team_server.py [--ingest-spans 40000] [--spans 1000000] [--postgres URL]
-Writes benchmarks/results/team_server.txt.
+Appends its section to benchmarks/results/team_server.txt.
 """
 
 from __future__ import annotations
@@ -44,7 +47,8 @@ from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT)]
 
-from bench_store import BATCH, SPANS_PER_TRACE, SpanFactory, _summary, _timed  # noqa: E402
+from bench_store import BATCH, SPANS_PER_TRACE, SpanFactory, _timed
+from bench_store import _summary as _store_summary  # noqa: E402
 
 from traceglass.store import TraceStore, TraceWriter  # noqa: E402
 
@@ -229,59 +233,98 @@ def bench_ingest(fresh_pg: Callable[[], str], pg_cpu: PostgresCPU, workdir: path
     report("  (wall figures on a loaded machine swing between runs; the CPU per span is the figure to compare)")
 
 
-def bench_queries(url: str, total: int, report: Callable[[str], None], *, existing: bool = False) -> None:
-    import psycopg
-
+def build(target: str, total: int, report: Callable[[str], None]) -> list[str]:
+    """Write ``total`` bench_store spans (seed 2, as bench_store.py's query database) into ``target`` (a
+    PostgreSQL URL or a SQLite path) through TraceWriter.write, in BATCH-span batches; the sampled trace ids."""
     rng = random.Random(3)
-    if existing:  # a database filled before (an earlier, interrupted build): query it as it is
-        with psycopg.connect(url) as conn:
-            written = conn.execute("SELECT count(*) FROM spans").fetchone()[0]
-            sample_ids = [r[0] for r in conn.execute("SELECT trace_id FROM traces ORDER BY random() LIMIT 2000")]
-        store = TraceStore(url)
-        report(f"PostgreSQL database of {written:,} spans ({written // SPANS_PER_TRACE:,} traces), "
-               f"{store.size_bytes() / 1e9:.2f} GB of rows, built earlier through TraceWriter.write:")
-    else:
-        factory = SpanFactory(seed=2, traces=total // SPANS_PER_TRACE)
-        sample_ids = []
-        written, write_s, started = 0, 0.0, time.perf_counter()
-        with TraceWriter(url) as writer:
-            for batch in factory.batches(total):
-                if rng.random() < 0.2:
-                    sample_ids.append(format(batch[-1].context.trace_id, "032x"))
-                start = time.perf_counter()
-                writer.write(batch)
-                write_s += time.perf_counter() - start
-                written += len(batch)
-        wall = time.perf_counter() - started
-        store = TraceStore(url)
-        report(f"PostgreSQL database of {written:,} spans ({written // SPANS_PER_TRACE:,} traces), "
-               f"{store.size_bytes() / 1e9:.2f} GB of rows:")
-        report(f"  built through TraceWriter.write in {wall:.1f} s wall ({written / write_s:,.0f} spans/s inside "
-               "write)")
+    factory = SpanFactory(seed=2, traces=total // SPANS_PER_TRACE)
+    sample_ids: list[str] = []
+    written, write_s, cpu, started = 0, 0.0, time.process_time(), time.perf_counter()
+    with TraceWriter(target) as writer:
+        for batch in factory.batches(total):
+            if rng.random() < 0.2:
+                sample_ids.append(format(batch[-1].context.trace_id, "032x"))
+            start = time.perf_counter()
+            writer.write(batch)
+            write_s += time.perf_counter() - start
+            written += len(batch)
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    kind = "PostgreSQL" if target.startswith("postgres") else "SQLite"
+    report(f"  {kind}: {written:,} spans built through TraceWriter.write ({BATCH}-span batches) in {wall:.1f} s wall, "
+           f"{cpu:.1f} s CPU of this process ({written / write_s:,.0f} spans/s inside write); load now "
+           "%.2f %.2f %.2f" % os.getloadavg())
+    return sample_ids
 
-    with psycopg.connect(url, autocommit=True) as conn:  # fresh statistics, as autovacuum would make them
-        conn.execute("ANALYZE")
+
+def _sample(target: str) -> list[str]:
+    """2,000 random stored trace ids (for get_trace) of a database built earlier."""
+    sql = "SELECT trace_id FROM traces ORDER BY random() LIMIT 2000"
+    if target.startswith("postgres"):
+        import psycopg
+
+        with psycopg.connect(target) as conn:
+            return [r[0] for r in conn.execute(sql)]
+    import sqlite3
+
+    with sqlite3.connect(target) as conn:
+        return [r[0] for r in conn.execute(sql)]
+
+
+def bench_queries(target: str, report: Callable[[str], None], sample_ids: list[str] | None = None,
+                  pg_cpu: Callable[[], float | None] = lambda: None) -> None:
+    """bench_store.py's queries on the database at ``target`` (PostgreSQL URL or SQLite path). The CPU
+    figure is this process's; for PostgreSQL the server's CPU per call is added when ``pg_cpu`` can read it."""
+    rng = random.Random(3)
+
+    def _summary(label: str, samples: Callable[[], list[float]], target_ms: float | None = None) -> str:
+        before = pg_cpu()
+        timed = samples()
+        after = pg_cpu()
+        line = _store_summary(label, timed, target_ms)
+        if before is not None and after is not None:
+            line += f"  [PostgreSQL CPU {(after - before) / len(timed) * 1000:.2f} ms/call]"
+        return line
+
+    if target.startswith("postgres"):
+        import psycopg
+
+        with psycopg.connect(target, autocommit=True) as conn:  # fresh statistics, as autovacuum would make them
+            conn.execute("ANALYZE")
+    sample_ids = sample_ids or _sample(target)
+    store = TraceStore(target, create=False)
+    count = store.count()
+    kind = "PostgreSQL" if target.startswith("postgres") else "SQLite"
+    report(f"{kind} database of {count['spans']:,} spans ({count['traces']:,} traces), "
+           f"{store.size_bytes() / 1e9:.2f} GB; load %.2f %.2f %.2f" % os.getloadavg())
     ids = rng.sample(sample_ids, min(300, len(sample_ids)))
     it = iter(ids * 2)
-    report(_summary("get_trace (random trace, 5 spans)", _timed(lambda: store.get_trace(next(it)), len(ids)), 5))
-    report(_summary("list_traces first page (50)", _timed(lambda: store.list_traces(limit=50), 50), 50))
+    report(_summary("get_trace (random trace, 5 spans)", lambda: _timed(lambda: store.get_trace(next(it)), len(ids)), 5))
+    report(_summary("list_traces first page (50)", lambda: _timed(lambda: store.list_traces(limit=50), 50), 50))
     page = store.list_traces(limit=50)
     for _ in range(20):
         page = store.list_traces(limit=50, cursor=page.next_cursor)
     cursor = page.next_cursor
-    report(_summary("list_traces page 22 via cursor", _timed(lambda: store.list_traces(limit=50, cursor=cursor), 50),
+    report(_summary("list_traces page 22 via cursor", lambda: _timed(lambda: store.list_traces(limit=50, cursor=cursor), 50),
                     50))
-    report(_summary("list_traces project=search", _timed(lambda: store.list_traces(project="search"), 50), 50))
-    report(_summary("list_traces user=user-42", _timed(lambda: store.list_traces(user="user-42"), 50), 50))
+    report(_summary("list_traces project=search", lambda: _timed(lambda: store.list_traces(project="search"), 50), 50))
+    report(_summary("list_traces user=user-42", lambda: _timed(lambda: store.list_traces(user="user-42"), 50), 50))
     report(_summary("list_traces model=o3-mini-2025-01-01 (any span)",
-                    _timed(lambda: store.list_traces(model="o3-mini-2025-01-01"), 50), 50))
-    report(_summary("list_traces status=error", _timed(lambda: store.list_traces(status="error"), 50), 50))
+                    lambda: _timed(lambda: store.list_traces(model="o3-mini-2025-01-01"), 50), 50))
+    report(_summary("list_traces status=error", lambda: _timed(lambda: store.list_traces(status="error"), 50), 50))
+    report(_summary("list_traces since=7d min_cost=0.0003",
+                    lambda: _timed(lambda: store.list_traces(since="7d", min_cost=0.0003), 20), 50))
     report(_summary("list_traces search='priority support' (content)",
-                    _timed(lambda: store.list_traces(search="priority support"), 10), 50))
-    report(_summary('stats(group_by="model") over everything', _timed(lambda: store.stats("model"), 5), 1000))
+                    lambda: _timed(lambda: store.list_traces(search="priority support"), 10), 50))
+    second = store.list_traces(search="priority support").next_cursor
+    report(_summary("list_traces search='priority support' page 2",
+                    lambda: _timed(lambda: store.list_traces(search="priority support", cursor=second), 10), 50))
+    report(_summary("list_traces search=<absent text> (full scan)",
+                    lambda: _timed(lambda: store.list_traces(search="zebra-unicorn"), 1)))
+    report(_summary('stats(group_by="model") over everything', lambda: _timed(lambda: store.stats("model"), 5), 1000))
     for group in ("type", "project", "user", "day"):
-        report(_summary(f'stats(group_by="{group}") over everything', _timed(lambda g=group: store.stats(g), 3)))
-    report(_summary('stats(group_by="model", since="7d")', _timed(lambda: store.stats("model", since="7d"), 5)))
+        report(_summary(f'stats(group_by="{group}") over everything', lambda: _timed(lambda g=group: store.stats(g), 3),
+                        1000))
+    report(_summary('stats(group_by="model", since="7d")', lambda: _timed(lambda: store.stats("model", since="7d"), 5)))
     store.close()
 
 
@@ -294,8 +337,14 @@ def main() -> None:
     parser.add_argument("--postgres", default=None, help="a PostgreSQL URL to use (default: a throwaway cluster)")
     parser.add_argument("--existing", action="store_true",
                         help="with --postgres: query the database as it is (no ingest, no build)")
+    parser.add_argument("--postgres-data", type=pathlib.Path, default=None,
+                        help="with --postgres: the cluster's data directory on this machine (its CPU is then read)")
+    parser.add_argument("--build-only", action="store_true", help="build the query database(s), query nothing")
+    parser.add_argument("--sqlite", type=pathlib.Path, default=None,
+                        help="also a SQLite file of the same spans (built unless it exists), queried the same way")
     parser.add_argument("--output", type=pathlib.Path,
-                        default=pathlib.Path(__file__).parent / "results" / "team_server.txt")
+                        default=pathlib.Path(__file__).parent / "results" / "team_server.txt",
+                        help="the results file; this run's section is appended")
     args = parser.parse_args()
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="traceglass-bench-team-"))
     lines: list[str] = []
@@ -309,30 +358,40 @@ def main() -> None:
     if args.existing and not args.postgres:
         parser.error("--existing needs --postgres URL")
     fresh_pg, stop, pg_cpu = _postgres(args.postgres)
+    if args.postgres_data is not None:
+        pg_cpu = PostgresCPU(args.postgres_data)
     if args.existing:
         fresh_pg = lambda: args.postgres  # noqa: E731 - the database as it is, never emptied
+    cpu = time.process_time()
     try:
         url = fresh_pg()
         with psycopg.connect(url) as conn:
             server_version = conn.execute("SHOW server_version").fetchone()[0]
-        report(f"# bench_team_server.py --ingest-spans {args.ingest_spans} --senders {args.senders} "
-               f"--runs {args.runs} --spans {args.spans}" + (" --postgres URL" if args.postgres else "")
-               + (" --existing" if args.existing else ""))
+        report("# bench_team_server.py " + " ".join(
+            a if not a.startswith("postgres") else "URL" for a in sys.argv[1:]))
         report(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; Python {platform.python_version()}, "
                f"PostgreSQL {server_version}" + ("" if args.postgres else " (throwaway cluster, fsync off)") +
                f", psycopg {psycopg.__version__}, {os.cpu_count()} CPUs, {platform.machine()}")
         report("# load average at start: %.2f %.2f %.2f" % os.getloadavg())
         if args.ingest_spans > 0 and not args.existing:
             bench_ingest(fresh_pg, pg_cpu, workdir, args.ingest_spans, args.senders, args.runs, report)
-        if args.existing:
-            bench_queries(args.postgres, 0, report, existing=True)
-        elif args.spans > 0:
-            bench_queries(fresh_pg(), args.spans, report)
-        report("# load average at end: %.2f %.2f %.2f" % os.getloadavg())
+        samples = None
+        if not args.existing and args.spans > 0:
+            url = fresh_pg()
+            samples = build(url, args.spans, report)
+        if args.sqlite is not None and not args.sqlite.exists() and args.spans > 0:
+            build(str(args.sqlite), args.spans, report)
+        if not args.build_only and (args.existing or args.spans > 0):
+            bench_queries(url, report, samples, pg_cpu)
+            if args.sqlite is not None:
+                bench_queries(str(args.sqlite), report)
+        report("# CPU of this process: %.1f s; load average at end: %.2f %.2f %.2f"
+               % (time.process_time() - cpu, *os.getloadavg()))
     finally:
         stop()
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text("\n".join(lines) + "\n")
+    with args.output.open("a") as out:
+        out.write("\n" + "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
