@@ -41,7 +41,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 from traceglass.exporters import SQLiteSpanExporter
-from traceglass.store import TraceStore, _packed, _schema
+from traceglass.store import TraceStore, _packed, _schema, _search
 from traceglass.store._rows import (
     DATA_COLUMNS,
     INSERT_DATA,
@@ -208,6 +208,18 @@ def bench_throughput(workdir: pathlib.Path, total: int, report: Callable[[str], 
         _packed.MIN_PACKED = saved
     plain.shutdown()
     plain_bytes = _size(plain_path) / spans
+    # The same exporter without the content search's word index (as a SQLite without FTS5 runs it).
+    bare_index_path = workdir / "throughput-noindex.db"
+    _fresh(bare_index_path)
+    saved_fts5, _search.FTS5 = _search.FTS5, False
+    try:
+        noindex = SQLiteSpanExporter(bare_index_path)
+        noindex.export(batches[0][:1])
+        noindex_s, noindex_cpu = _wall_and_cpu(lambda: [noindex.export(batch) for batch in batches])
+        noindex.shutdown()
+    finally:
+        _search.FTS5 = saved_fts5
+    noindex_bytes = _size(bare_index_path) / spans
 
     # Row conversion alone, then a bare executemany of the same rows into the same schema.
     row_batches: list[list[SpanRow]] = []
@@ -232,6 +244,7 @@ def bench_throughput(workdir: pathlib.Path, total: int, report: Callable[[str], 
     report(line("SQLiteSpanExporter.export", exporter_s, exporter_cpu, exporter_bytes,
                 "incl. row conversion, compression and trace summaries"))
     report(line("  the same, values stored as text", plain_s, plain_cpu, plain_bytes, "(no compression)"))
+    report(line("  the same, no word index", noindex_s, noindex_cpu, noindex_bytes, "(content search scans)"))
     report(line("bare executemany of the same rows", bare_s, bare_cpu, bare_bytes, "rows prebuilt, text"))
     report(line("  spans as one JSON doc per batch", json_s, json_cpu, json_bytes, "rows prebuilt, json_each"))
     report(line("ceiling: no index at all", ceiling_s, ceiling_cpu, ceiling_bytes, "rows prebuilt, text"))
@@ -239,7 +252,7 @@ def bench_throughput(workdir: pathlib.Path, total: int, report: Callable[[str], 
     report(f"  exporter / bare executemany+conversion: {(bare_s + convert_s) / exporter_s:.2f}x; "
            f"ceiling with the conversion: {spans / (ceiling_s + convert_s):,.0f} spans/s "
            f"({(ceiling_cpu + convert_cpu) / spans * 1e6:.1f} us CPU/span)")
-    for name in ("throughput-exporter.db", "throughput-plain.db", "throughput-bare.db", "throughput-unindexed.db",
+    for name in ("throughput-exporter.db", "throughput-plain.db", "throughput-noindex.db", "throughput-bare.db", "throughput-unindexed.db",
                  "throughput-json.db"):
         _fresh(workdir / name)
 
@@ -404,10 +417,7 @@ def bench_queries(workdir: pathlib.Path, total: int, report: Callable[[str], Non
     report(_summary("list_traces status=error", _timed(lambda: store.list_traces(status="error"), 50), 50))
     report(_summary("list_traces since=7d min_cost=0.0003",
                     _timed(lambda: store.list_traces(since="7d", min_cost=0.0003), 20), 50))
-    report(_summary("list_traces search='priority support' (content)",
-                    _timed(lambda: store.list_traces(search="priority support"), 10), 50))
-    report(_summary("list_traces search=<absent text> (full scan)",
-                    _timed(lambda: store.list_traces(search="zebra-unicorn"), 1)))
+    _bench_search(store, written // SPANS_PER_TRACE, report)
     report(_summary('stats(group_by="model") over everything', _timed(lambda: store.stats("model"), 5), 1000))
     for group in ("type", "project", "user", "day"):
         report(_summary(f'stats(group_by="{group}") over everything', _timed(lambda group=group: store.stats(group), 3)))
@@ -417,6 +427,50 @@ def bench_queries(workdir: pathlib.Path, total: int, report: Callable[[str], Non
         _fresh(path)
 
 
+# The content search before the word index (schema 9): every span's values decompressed into text for LIKE.
+_OLD_SEARCH = """SELECT t.trace_id FROM traces t WHERE
+    (EXISTS (SELECT 1 FROM spans s WHERE s.trace_no = t.id AND +s.name LIKE ? ESCAPE '\\')
+     OR EXISTS (SELECT 1 FROM spans s JOIN span_data d ON d.id = s.id WHERE s.trace_no = t.id
+     AND (tg_json(d.attributes) LIKE ? ESCAPE '\\' OR tg_json(d.events) LIKE ? ESCAPE '\\')))
+    ORDER BY t.start_ns DESC, t.trace_id DESC LIMIT 51"""
+
+
+def _scanning(func: Callable[[], object]) -> Callable[[], object]:
+    """``func`` run with the word index ignored: the search scans every span."""
+    def run() -> object:
+        saved, _search.FTS5 = _search.FTS5, False
+        try:
+            return func()
+        finally:
+            _search.FTS5 = saved
+    return run
+
+
+def _bench_search(store: TraceStore, traces: int, report: Callable[[str], None]) -> None:
+    conn = store._db.conn
+    rare = f"{traces // 3:010d}"  # the number in one tool call's id (call_0000066666): one word of one span
+    cases = [
+        ("'priority support' (common phrase)", "priority support", 10),
+        ("'zebra-unicorn' (absent phrase)", "zebra-unicorn", 3),
+        ("'zebra' (absent word: vocabulary)", "zebra", 3),
+        (f"'call_{rare}' (rare id)", f"call_{rare}", 3),
+        (f"'{rare}' (rare number: vocabulary)", rare, 3),
+        (f"'{rare[3:]}' (infix of one: vocabulary)", rare[3:], 3),
+    ]
+    for label, needle, repeat in cases:
+        found = store.list_traces(search=needle).traces
+        scanned = _scanning(lambda needle=needle: store.list_traces(search=needle).traces)()
+        assert [t.trace_id for t in found] == [t.trace_id for t in scanned], needle
+        report(_summary(f"search {label}, word index", _timed(lambda needle=needle: store.list_traces(search=needle),
+                                                                repeat)) + f"  {len(found)} found")
+        report(_summary("  the same scanning (index not used)",
+                        _timed(_scanning(lambda needle=needle: store.list_traces(search=needle)), 1)))
+        if needle in ("zebra-unicorn", "priority support"):
+            pattern = _search.like(needle)
+            report(_summary("  the same, the schema 9 scan (tg_json LIKE)",
+                            _timed(lambda pattern=pattern: conn.execute(_OLD_SEARCH, (pattern,) * 3).fetchall(), 1)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spans", type=int, default=1_000_000, help="spans in the query database (0: skip)")
@@ -424,6 +478,8 @@ def main() -> None:
     parser.add_argument("--busy-seconds", type=float, default=6.0, help="per run of the busy-app part (0: skip)")
     parser.add_argument("--workdir", type=pathlib.Path, default=None, help="where the databases go")
     parser.add_argument("--keep", action="store_true", help="keep the big database")
+    parser.add_argument("--search-db", type=pathlib.Path, default=None,
+                        help="only time the content searches on this existing database (kept by --keep)")
     parser.add_argument("--output", type=pathlib.Path,
                         default=pathlib.Path(__file__).parent / "results" / "store.txt")
     args = parser.parse_args()
@@ -441,6 +497,14 @@ def main() -> None:
            f"SQLite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs, {platform.machine()}")
     # The machine may be shared: the load average says how much of it this run had.
     report("# load average at start: %.2f %.2f %.2f" % os.getloadavg())
+    if args.search_db is not None:
+        with TraceStore(args.search_db, create=False) as store:
+            spans = store._db.conn.execute("SELECT count(*) FROM spans").fetchone()[0]
+            report(f"content searches on {args.search_db.name}, {spans:,} spans:")
+            _bench_search(store, spans // SPANS_PER_TRACE, report)
+        report("# load average at end: %.2f %.2f %.2f" % os.getloadavg())
+        args.output.write_text("\n".join(lines) + "\n")
+        return
     bench_throughput(workdir, args.throughput_spans, report)
     if args.busy_seconds > 0:
         bench_busy(workdir, args.busy_seconds, report)
