@@ -132,8 +132,8 @@ class SpanFactory:
                 "traceglass.span.type": "tool", "gen_ai.operation.name": "execute_tool",
                 "gen_ai.tool.name": "lookup_order", "gen_ai.tool.type": "function",
                 "gen_ai.tool.call.id": f"call_{n:010d}", "gen_ai.tool.description": "Look up an order by id",
-                "gen_ai.tool.call.arguments": '{"order_id": "%d"}' % n, "gen_ai.tool.call.result": text[:1800],
-                "traceglass.input": '{"order_id": "%d"}' % n, "traceglass.output": text[:100],
+                "gen_ai.tool.call.arguments": f'{{"order_id": "{n}"}}', "gen_ai.tool.call.result": text[:1800],
+                "traceglass.input": f'{{"order_id": "{n}"}}', "traceglass.output": text[:100],
                 "traceglass.metadata.region": "eu"}),
         ]
         end = max(s.end_time for s in spans) + 2 * 10**6
@@ -372,8 +372,7 @@ def _timed(func: Callable[[], object], repeat: int) -> list[float]:
 def _summary(label: str, samples_ms: list[float], target_ms: float | None = None) -> str:
     median = statistics.median(samples_ms)
     p95 = sorted(samples_ms)[max(0, -(-len(samples_ms) * 95 // 100) - 1)]  # nearest rank
-    verdict = "" if target_ms is None else ("  [target < %g ms: %s]" % (target_ms, "met" if p95 < target_ms else
-                                                                          "MISSED"))
+    verdict = "" if target_ms is None else f"  [target < {target_ms:g} ms: {'met' if p95 < target_ms else 'MISSED'}]"
     return (f"  {label:<46} median {median:8.2f} ms  p95 {p95:8.2f} ms  CPU median {statistics.median(_cpu_ms):8.2f} ms"
             f"  (n={len(samples_ms)}){verdict}")
 
@@ -496,13 +495,13 @@ def main() -> None:
     report(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; Python {platform.python_version()}, "
            f"SQLite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs, {platform.machine()}")
     # The machine may be shared: the load average says how much of it this run had.
-    report("# load average at start: %.2f %.2f %.2f" % os.getloadavg())
+    report("# load average at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     if args.search_db is not None:
         with TraceStore(args.search_db, create=False) as store:
             spans = store._db.conn.execute("SELECT count(*) FROM spans").fetchone()[0]
             report(f"content searches on {args.search_db.name}, {spans:,} spans:")
             _bench_search(store, spans // SPANS_PER_TRACE, report)
-        report("# load average at end: %.2f %.2f %.2f" % os.getloadavg())
+        report("# load average at end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
         args.output.write_text("\n".join(lines) + "\n")
         return
     bench_throughput(workdir, args.throughput_spans, report)
@@ -510,7 +509,7 @@ def main() -> None:
         bench_busy(workdir, args.busy_seconds, report)
     if args.spans > 0:  # --spans 0: throughput only
         bench_queries(workdir, args.spans, report, args.keep)
-    report("# load average at end: %.2f %.2f %.2f" % os.getloadavg())
+    report("# load average at end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text("\n".join(lines) + "\n")
 
