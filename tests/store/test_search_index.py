@@ -200,13 +200,17 @@ def test_a_reposted_span_is_found_by_its_new_text_only(tmp_path):
     with TraceStore(path) as store:
         trace_id = _post(store, 0, "original wording here", name="first")
         _post(store, 1, "another trace")
-        _post(store, 0, "rewritten sentence", name="second")
+        _post(store, 0, "rewritten sentence, same wording", name="second")
         assert _search_ids(store, "original") == set() == _brute(path, "original")
         assert _search_ids(store, "rewritten") == {trace_id}
         assert _search_ids(store, "second") == {trace_id}
         assert _search_ids(store, "first") == set()
+        _post(store, 0, "wording kept, the rest new", name="third")  # a word deleted and added back at once
+        assert _search_ids(store, "wording") == {trace_id} == _brute(path, "wording")
+        assert _search_ids(store, "ordin") == {trace_id}
     words = _words(path)
-    assert "original" not in words and "first" not in words and "rewritten" in words
+    assert "original" not in words and "first" not in words and "rewritten" not in words
+    assert {"wording", "kept", "third"} <= words
 
 
 def test_without_fts5_the_store_works_and_scans(tmp_path, monkeypatch):
