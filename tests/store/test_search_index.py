@@ -242,3 +242,28 @@ def test_a_process_without_fts5_moves_the_watermark_and_nothing_is_missed(tmp_pa
         newest = _post(store, 11, "indexed again: refund")
         assert _search_ids(store, "refund") == {ids[0], ids[1], late, newest} == _brute(path, "refund")
         assert _search_ids(store, "Shipping") == set() == _brute(path, "Shipping")
+
+
+_ops = st.lists(st.tuples(st.sampled_from(["post", "post", "delete"]), st.integers(0, 4), _texts), min_size=1,
+                max_size=12)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=_ops, needles=st.lists(_texts.filter(str.strip), min_size=1, max_size=4))
+def test_property_after_reposts_and_deletes_the_index_still_finds_what_a_scan_finds(ops, needles):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "o.db"
+        with TraceStore(path) as store:
+            for op, n, text in ops:
+                if op == "post":  # a new span, or the same span (trace n) with new text
+                    _post(store, n, text + (" " + FILLER if n == 1 else ""))
+                else:
+                    store.delete_trace(f"{n + 1:032x}")
+            for needle in [*needles, *(text[:5] for _, _, text in ops if text[:5].strip())]:
+                assert _search_ids(store, needle) == _brute(path, needle), needle
+            for n in range(5):
+                store.delete_trace(f"{n + 1:032x}")
+        conn = sqlite3.connect(path, isolation_level=None)
+        conn.execute("INSERT INTO span_words (span_words) VALUES ('integrity-check')")
+        conn.close()
+        assert _words(path) == set()  # every word taken out was exactly what was put in
