@@ -8,9 +8,11 @@ cursors, totals and the turns' texts are that module's, so both backends return 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from traceglass.store import _postgres_scores as scores
+from traceglass.store import _sessions
 from traceglass.store._queries import _float, _int, _loads, _text
 from traceglass.store._session_models import (
     Session,
@@ -24,7 +26,7 @@ from traceglass.store._sessions import (
     _check_limit,
     _usage,
     decode_cursor,
-    encode_cursor,
+    page_of_ids,
 )
 from traceglass.store._time import NS_MAX
 from traceglass.store._turn_text import turn_texts
@@ -36,20 +38,13 @@ _WALK_BATCH = 500
 
 def _scope(since_ns: int | None, until_ns: int | None, project: str | None, user: str | None = None,
            prefix: str = "") -> tuple[list[str], list[Any]]:
-    where: list[str] = []
-    params: list[Any] = []
-    for clause, value in ((f"{prefix}start_ns >= %s", since_ns), (f"{prefix}start_ns < %s", until_ns),
-                          (f"{prefix}project = %s", project), (f"{prefix}user_id = %s", user)):
-        if value is not None:
-            where.append(clause)
-            params.append(value)
-    return where, params
+    return _sessions._scope(since_ns, until_ns, project, user, prefix, mark="%s")
 
 
 def _latest(conn: Any, key: str, where: list[str], params: list[Any], limit: int, cursor: str | None,
             what: str) -> tuple[list[str], str | None]:
-    """One page of group ids, the latest active first (as ``_sessions._latest``, walking the traces
-    newest first until the page is full)."""
+    """One page of group ids, the latest active first (``_sessions.page_of_ids`` over a walk of the
+    traces newest first, fetched a batch at a time until the page is full)."""
     _check_limit(limit)
     walk, walk_params = list(where), list(params)
     after: tuple[int, str] | None = None
@@ -58,35 +53,22 @@ def _latest(conn: Any, key: str, where: list[str], params: list[Any], limit: int
         walk.append("start_ns <= %s")
         walk_params.append(after[0])
     later = f"SELECT 1 FROM traces WHERE {' AND '.join([f'{key} = %s', 'start_ns > %s', *where])} LIMIT 1"
-    found: dict[str, int] = {}
-    skipped: set[str] = set()
-    boundary: int | None = None
-    offset = 0
-    while True:
-        # Keyset pages of the walk (a server-side cursor would hold the connection between calls).
-        batch = conn.execute(f"SELECT {key}, start_ns FROM traces WHERE {' AND '.join([f'{key} IS NOT NULL', *walk])} "
-                             f"ORDER BY start_ns DESC, id DESC OFFSET %s LIMIT {_WALK_BATCH}",
-                             [*walk_params, offset]).fetchall()
-        offset += len(batch)
-        stop = False
-        for value, start in batch:
-            if boundary is not None and start != boundary:
-                stop = True
-                break
-            if not isinstance(value, str) or value in found or value in skipped:
-                continue
-            if after is not None and (conn.execute(later, [value, after[0], *params]).fetchone() is not None
-                                      or (start == after[0] and value >= after[1])):
-                skipped.add(value)
-                continue
-            found[value] = start
-            if len(found) > limit and boundary is None:
-                boundary = start
-        if stop or len(batch) < _WALK_BATCH:
-            break
-    ordered = sorted(found.items(), key=lambda item: (item[1], item[0]), reverse=True)
-    next_cursor = encode_cursor(ordered[limit - 1][1], ordered[limit - 1][0]) if len(ordered) > limit else None
-    return [value for value, _ in ordered[:limit]], next_cursor
+
+    def batches() -> Iterator[list[Any]]:
+        offset = 0
+        while True:
+            # Keyset pages of the walk (a server-side cursor would hold the connection between calls).
+            batch = conn.execute(f"SELECT {key}, start_ns FROM traces WHERE "
+                                 f"{' AND '.join([f'{key} IS NOT NULL', *walk])} "
+                                 f"ORDER BY start_ns DESC, id DESC OFFSET %s LIMIT {_WALK_BATCH}",
+                                 [*walk_params, offset]).fetchall()
+            offset += len(batch)
+            yield batch
+            if len(batch) < _WALK_BATCH:
+                return
+
+    return page_of_ids(batches(), limit, after,
+                       lambda value: conn.execute(later, [value, after[0], *params]).fetchone() is not None)
 
 
 def _totals(conn: Any, key: str, extra: str, ids: list[str], where: list[str], params: list[Any]) -> dict[str, tuple]:

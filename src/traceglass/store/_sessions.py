@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from traceglass.store import _scores
@@ -34,13 +34,13 @@ _CHUNK = 500  # ids bound per statement (SQLite allows 32,766 variables; Postgre
 
 
 def _scope(since_ns: int | None, until_ns: int | None, project: str | None, user: str | None = None,
-           prefix: str = "", plus: str = "") -> tuple[list[str], list[Any]]:
+           prefix: str = "", plus: str = "", mark: str = "?") -> tuple[list[str], list[Any]]:
     """Clauses keeping the traces of a time range, project and user (``plus``: "+" keeps SQLite on
-    the group key's index rather than the project's or user's)."""
+    the group key's index rather than the project's or user's; ``mark``: the driver's placeholder)."""
     where: list[str] = []
     params: list[Any] = []
-    for clause, value in ((f"{prefix}start_ns >= ?", since_ns), (f"{prefix}start_ns < ?", until_ns),
-                          (f"{plus}{prefix}project = ?", project), (f"{plus}{prefix}user_id = ?", user)):
+    for clause, value in ((f"{prefix}start_ns >= {mark}", since_ns), (f"{prefix}start_ns < {mark}", until_ns),
+                          (f"{plus}{prefix}project = {mark}", project), (f"{plus}{prefix}user_id = {mark}", user)):
         if value is not None:
             where.append(clause)
             params.append(value)
@@ -107,26 +107,31 @@ def _latest(conn: sqlite3.Connection, key: str, where: list[str], params: list[A
     rows = conn.execute(f"SELECT {key}, start_ns FROM traces WHERE {' AND '.join([f'+{key} IS NOT NULL', *walk])} "
                         "ORDER BY start_ns DESC", walk_params)
     later = (f"SELECT 1 FROM traces WHERE {' AND '.join([f'{key} = ?', 'start_ns > ?', *plus_where])} LIMIT 1")
+    return page_of_ids(iter(lambda: rows.fetchmany(_WALK_BATCH), []), limit, after,
+                       lambda value: conn.execute(later, [value, after[0], *params]).fetchone() is not None)
+
+
+def page_of_ids(batches: Iterable[Sequence[Sequence[Any]]], limit: int, after: tuple[int, str] | None,
+                later: Callable[[str], bool]) -> tuple[list[str], str | None]:
+    """The page of ids from the walk's ``batches`` of (id, start) rows, newest first, and the next cursor
+    (both backends' walk). ``later(id)``: whether the id has a trace in scope after the cursor's time."""
     found: dict[str, int] = {}
     skipped: set[str] = set()
     boundary: int | None = None  # the start of the (limit+1)-th id: ids tied with it still count
-    while True:
-        batch = rows.fetchmany(_WALK_BATCH)
+    for batch in batches:
         for value, start in batch:
             if boundary is not None and start != boundary:
                 break
             if not isinstance(value, str) or value in found or value in skipped or not isinstance(start, int):
                 continue
-            if after is not None and (conn.execute(later, [value, after[0], *params]).fetchone() is not None
-                                      or (start == after[0] and value >= after[1])):
+            if after is not None and (later(value) or (start == after[0] and value >= after[1])):
                 skipped.add(value)
                 continue
             found[value] = start
             if len(found) > limit and boundary is None:
                 boundary = start
         else:
-            if batch:
-                continue
+            continue
         break
     ordered = sorted(found.items(), key=lambda item: (item[1], item[0]), reverse=True)
     next_cursor = encode_cursor(ordered[limit - 1][1], ordered[limit - 1][0]) if len(ordered) > limit else None
