@@ -20,6 +20,22 @@ machine inflates less). Steps:
 
     python benchmarks/bench_coldstart.py --runs 21 --peer openai-v2=/tmp/tg-v2/bin/python \\
         --peer openllmetry=/tmp/tg-ollm/bin/python --out benchmarks/results/coldstart.txt
+
+traceloop-sdk 0.62.4 does not resolve beside openai 3.x (pip backtracks through every release of its
+unpinned instrumentation list), but installs with ``--no-deps`` over its own requirements minus the
+instrumentations of libraries we do not have; OpenLIT resolves to 1.26 beside openai 3.x (1.45 wants
+openai<3):
+
+    python -m venv /tmp/tl-try && /tmp/tl-try/bin/pip install openai==3.57.0 httpx opentelemetry-sdk \\
+        opentelemetry-exporter-otlp-proto-http opentelemetry-exporter-otlp-proto-grpc \\
+        opentelemetry-instrumentation-openai==0.62.4 opentelemetry-instrumentation-langchain==0.62.4 \\
+        "opentelemetry-semantic-conventions-ai>=0.5.1,<0.6" aiohttp colorama "cuid<0.5" deprecated jinja2 \\
+        tenacity pydantic opentelemetry-instrumentation-threading opentelemetry-instrumentation-requests \\
+        opentelemetry-instrumentation-urllib3 opentelemetry-instrumentation-logging \\
+        && /tmp/tl-try/bin/pip install --no-deps traceloop-sdk==0.62.4
+    python -m venv /tmp/lit-try && /tmp/lit-try/bin/pip install openlit httpx
+    python benchmarks/bench_coldstart.py --runs 7 --peer traceloop=/tmp/tl-try/bin/python \\
+        --peer openlit=/tmp/lit-try/bin/python --out benchmarks/results/coldstart.txt --append
 """
 
 from __future__ import annotations
@@ -33,6 +49,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _harness
 
 _TIMER = """
 import time, json, os
@@ -79,16 +98,19 @@ step("import")
 OpenAIInstrumentor().instrument(tracer_provider=TracerProvider())
 step("instrument()")
 """,
+    # Both inits as their docs show them, pointed at 127.0.0.1 (nothing listens on port 9) and with nothing
+    # fetched from outside: Traceloop's telemetry off (TRACELOOP_TELEMETRY, set for every peer), OpenLIT's
+    # price list read from an empty local file instead of downloaded.
     "traceloop": """
 from traceloop.sdk import Traceloop
 step("import")
-Traceloop.init(app_name="bench", disable_batch=False, exporter=None)
+Traceloop.init(app_name="bench", api_endpoint="http://127.0.0.1:9", telemetry_enabled=False)
 step("init()")
 """,
     "openlit": """
 import openlit
 step("import")
-openlit.init(otlp_endpoint="http://127.0.0.1:9")
+openlit.init(otlp_endpoint="http://127.0.0.1:9", pricing_json=os.environ["BENCH_PRICING"])
 step("init()")
 """,
 }
@@ -105,8 +127,10 @@ def _medians(python: str, code: str, runs: int, extra_env: dict[str, str] | None
     samples: dict[str, list[list[float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(runs):
+            (Path(tmp) / "pricing.json").write_text("{}")
             env = {**{k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACEGLASS_"))},
-                   "BENCH_DB": str(Path(tmp) / f"t{i}.db"), "OTEL_SDK_DISABLED": "false", **(extra_env or {})}
+                   "BENCH_DB": str(Path(tmp) / f"t{i}.db"), "BENCH_PRICING": str(Path(tmp) / "pricing.json"),
+                   "TRACELOOP_TELEMETRY": "false", "OTEL_SDK_DISABLED": "false", **(extra_env or {})}
             for step, figures in _run(python, code, env).items():
                 samples.setdefault(step, []).append(figures)
     return {step: (statistics.median(f[0] for f in rows), statistics.median(f[1] for f in rows))
@@ -141,8 +165,10 @@ def main() -> None:
     parser.add_argument("--peer", action="append", default=[], metavar="NAME=PYTHON")
     parser.add_argument("--importtime", action="store_true")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--append", action="store_true", help="add this run's section after what --out holds")
     args = parser.parse_args()
     python = sys.executable
+    started = _harness.load()
     lines = [f"Cold start: medians of {args.runs} fresh processes each (ms; wall / CPU of the process)",
              f"python -c pass (from outside, wall): {_bare_python(python, args.runs):.1f} ms", ""]
     lines.append(f"{'setup':<34}{'step':<28}{'wall ms':>10}{'CPU ms':>10}")
@@ -185,10 +211,12 @@ print(json.dumps(out))
                              "import os, traceglass; traceglass.configure(db_path=os.environ['BENCH_DB'])")):
             lines += ["", f"python -X importtime, {title}: the slowest modules (cumulative us)"]
             lines += [f"  {us:>9,}  {name}" for us, name in importtime(python, code)]
+    lines.insert(1, _harness.header(started))
     text = "\n".join(lines)
-    print(text)
     if args.out:
-        args.out.write_text(text + "\n")
+        _harness.write_result(args.out, text, append=args.append)
+    else:
+        print(text)
 
 
 if __name__ == "__main__":
