@@ -322,7 +322,7 @@ def bench_queries(target: str, report: Callable[[str], None], sample_ids: list[s
                     lambda: _timed(lambda: store.list_traces(search="zebra-unicorn"), 1)))
     report(_summary('stats(group_by="model") over everything', lambda: _timed(lambda: store.stats("model"), 5), 1000))
     for group in ("type", "project", "user", "day"):
-        report(_summary(f'stats(group_by="{group}") over everything', lambda: _timed(lambda g=group: store.stats(g), 3),
+        report(_summary(f'stats(group_by="{group}") over everything', lambda g=group: _timed(lambda: store.stats(g), 3),
                         1000))
     report(_summary('stats(group_by="model", since="7d")', lambda: _timed(lambda: store.stats("model", since="7d"), 5)))
     store.close()
@@ -385,8 +385,8 @@ def main() -> None:
             bench_queries(url, report, samples, pg_cpu)
             if args.sqlite is not None:
                 bench_queries(str(args.sqlite), report)
-        report("# CPU of this process: %.1f s; load average at end: %.2f %.2f %.2f"
-               % (time.process_time() - cpu, *os.getloadavg()))
+        load = " ".join(f"{value:.2f}" for value in os.getloadavg())
+        report(f"# CPU of this process: {time.process_time() - cpu:.1f} s; load average at end: {load}")
     finally:
         stop()
     args.output.parent.mkdir(parents=True, exist_ok=True)
