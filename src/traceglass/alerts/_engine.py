@@ -112,13 +112,15 @@ class AlertEngine:
         window_rules = [r for r in rules if not r.per_trace]
         with self._lock:
             values = _metrics.window_values(self.store, window_rules, now_ns)
-            previous = self._previous(rules)
+            breaches = {r.name: _metrics.trace_breaches(self.store, r, until_ns=now_ns) for r in rules if r.per_trace}
+            previous = self._previous(window_rules)
+            previous.update(self._previous([r for r in rules if r.per_trace],
+                                           [b.trace_id for found in breaches.values() for b in found]))
             states: list[AlertState] = []
             changes: list[_state.Change] = []
             for rule in rules:
                 if rule.per_trace:
-                    breaches = _metrics.trace_breaches(self.store, rule, until_ns=now_ns)
-                    found = _state.trace_changes(rule, breaches, previous.get(rule.name, {}), now_ns)
+                    found = _state.trace_changes(rule, breaches[rule.name], previous.get(rule.name, {}), now_ns)
                 else:
                     found = _state.window_changes(rule, values[rule.name], previous.get(rule.name, {}), now_ns)
                 states.extend(found[0])
@@ -133,19 +135,25 @@ class AlertEngine:
             return []
         now_ns = int((time.time() if now is None else now) * 1e9)
         with self._lock:
-            previous = self._previous(rules)
+            breaches = {r.name: _metrics.trace_breaches(self.store, r, trace_ids=ids, limit=len(ids)) for r in rules}
+            previous = self._previous(rules, [b.trace_id for found in breaches.values() for b in found])
             states: list[AlertState] = []
             changes: list[_state.Change] = []
             for rule in rules:
-                breaches = _metrics.trace_breaches(self.store, rule, trace_ids=ids, limit=len(ids))
-                found = _state.trace_changes(rule, breaches, previous.get(rule.name, {}), now_ns)
+                found = _state.trace_changes(rule, breaches[rule.name], previous.get(rule.name, {}), now_ns)
                 states.extend(found[0])
                 changes.extend(c for c in found[1] if c.new)
             return self._commit(states, changes, now_ns)
 
-    def _previous(self, rules: Sequence[AlertRule]) -> dict[str, dict[str, AlertState]]:
+    def _previous(self, rules: Sequence[AlertRule], groups: Sequence[str] | None = None,
+                  ) -> dict[str, dict[str, AlertState]]:
+        """The stored state of ``rules``, of the group keys ``groups`` only when given. A per-trace
+        rule keeps a row per trace it fired for, forever until retention deletes the trace: it is read
+        for the breaching traces at hand only, or every pass would read more rows than the last."""
         by_rule: dict[str, dict[str, AlertState]] = {}
-        for (rule, group), state in self.store.alert_state([r.name for r in rules]).items():
+        if not rules or (groups is not None and not groups):
+            return by_rule
+        for (rule, group), state in self.store.alert_state([r.name for r in rules], groups=groups).items():
             by_rule.setdefault(rule, {})[group] = state
         return by_rule
 

@@ -20,8 +20,15 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def alert_state(conn: Any, rules: Sequence[str] | None = None, *, mark: str = "?") -> dict[tuple[str, str], AlertState]:
-    """The stored state per (rule, group), of ``rules`` only when given."""
+GROUPS_CHUNK = 500  # group keys per statement: well under SQLite's variable limit (999 on old builds)
+
+
+def alert_state(conn: Any, rules: Sequence[str] | None = None, *, groups: Sequence[str] | None = None,
+                mark: str = "?") -> dict[tuple[str, str], AlertState]:
+    """The stored state per (rule, group), of ``rules`` only when given, of the ``groups`` (group
+    keys: a per-trace rule's are trace ids) only when given: a per-trace rule has a row per trace
+    it fired for, so its state is read for the traces at hand, a few hundred keys a statement over
+    the primary key (rule, group_key)."""
     sql = f"SELECT {_STATE_COLUMNS} FROM alert_state"
     params: list[Any] = []
     if rules is not None:
@@ -29,7 +36,15 @@ def alert_state(conn: Any, rules: Sequence[str] | None = None, *, mark: str = "?
             return {}
         sql += f" WHERE rule IN ({', '.join([mark] * len(rules))})"
         params.extend(rules)
-    return _states(conn.execute(sql, params))
+    if groups is None:
+        return _states(conn.execute(sql, params))
+    keys = sorted(set(groups))
+    found: dict[tuple[str, str], AlertState] = {}
+    for start in range(0, len(keys), GROUPS_CHUNK):
+        chunk = keys[start:start + GROUPS_CHUNK]
+        where = f"{' AND' if params else ' WHERE'} group_key IN ({', '.join([mark] * len(chunk))})"
+        found.update(_states(conn.execute(sql + where, [*params, *chunk])))
+    return found
 
 
 def _states(rows: Iterable[Sequence[Any]]) -> dict[tuple[str, str], AlertState]:

@@ -195,10 +195,14 @@ class TraceStore:
         with self._lock:
             return self._db.trace_breaches(query)
 
-    def alert_state(self, rules: Sequence[str] | None = None) -> dict[tuple[str, str], AlertState]:
-        """The alert state stored per (rule, group key), of ``rules`` only when given."""
+    def alert_state(self, rules: Sequence[str] | None = None, *,
+                    groups: Sequence[str] | None = None) -> dict[tuple[str, str], AlertState]:
+        """The alert state stored per (rule, group key), of ``rules`` only when given, and of the
+        group keys ``groups`` only when given (a per-trace rule's group keys are trace ids)."""
+        if groups is not None:
+            groups = [groups] if isinstance(groups, str) else list(groups)
         with self._lock:
-            return self._db.alert_state(rules)
+            return self._db.alert_state(rules, groups=groups)
 
     def record_alerts(self, states: Sequence[AlertState],
                       events: Sequence[tuple[str, str, str, int, str, dict[str, Any]]]) -> list[int]:
