@@ -1,6 +1,6 @@
 """The alert rules' reads: window metrics over spans or scores, and traces over a threshold.
 
-One builder for both backends: :data:`SQLITE` and :data:`POSTGRES` (a :class:`Dialect`) give the
+One builder for both backends: ``_dialect.SQLITE`` and ``_dialect.POSTGRES`` give the
 placeholder and the few spellings that differ (SQLite's ``total()``, ``typeof`` and unary ``+``
 planner hint; PostgreSQL's casts).
 
@@ -14,29 +14,11 @@ through ``spans_type`` the same way; scores through ``scores_created``; traces t
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 from traceglass.store._alert_models import TraceBreach, TraceQuery, WindowMetrics, WindowQuery
+from traceglass.store._dialect import SQLITE, Dialect
 from traceglass.store._queries import _DISTINCT_MODELS, _rank, model_family, models_matching
-
-
-@dataclass(frozen=True)
-class Dialect:
-    """What a backend's SQL spells differently here."""
-
-    mark: str  # the driver's placeholder
-    plus: str  # SQLite's unary + that keeps it on the index it should use; nothing on PostgreSQL
-    total: str  # a sum that is 0.0 over no rows and never overflows
-    integer: str  # "this column holds an integer" (SQLite's columns may hold anything)
-    real: str  # an expression as a double
-
-    def marks(self, count: int) -> str:
-        return ", ".join([self.mark] * count)
-
-
-SQLITE = Dialect("?", "+", "total({})", "typeof({}) = 'integer'", "{}")
-POSTGRES = Dialect("%s", "", "coalesce(sum({}), 0)::double precision", "{} IS NOT NULL", "({})::double precision")
 
 # Span columns by the names rules use.
 _SPAN_COLUMN = {"model": "model", "project": "project", "user": "user_id", "session": "session_id",

@@ -1,7 +1,7 @@
 """The alert rules' reads and the alert state and history, on PostgreSQL.
 
 The statements are :mod:`._alert_queries`' and :mod:`._alert_history`'s, built with PostgreSQL's
-placeholder and spellings (``_alert_queries.POSTGRES``); only the transactions are this module's.
+placeholder and spellings (``_dialect.POSTGRES``); only the transactions are this module's.
 Recording a pass's states is one upsert per state inside one transaction, as SQLite's.
 """
 
@@ -20,16 +20,17 @@ from traceglass.store._alert_models import (
     WindowQuery,
     event_json,
 )
+from traceglass.store._dialect import POSTGRES
 
 _MARK = "%s"
 
 
 def window_metrics(conn: Any, query: WindowQuery) -> list[WindowMetrics]:
-    return _alert_queries.window_metrics(conn, query, sql=_alert_queries.POSTGRES)
+    return _alert_queries.window_metrics(conn, query, sql=POSTGRES)
 
 
 def trace_breaches(conn: Any, query: TraceQuery) -> list[TraceBreach]:
-    return _alert_queries.trace_breaches(conn, query, sql=_alert_queries.POSTGRES)
+    return _alert_queries.trace_breaches(conn, query, sql=POSTGRES)
 
 
 def alert_state(conn: Any, rules: Sequence[str] | None = None, *,
