@@ -125,3 +125,64 @@ def history(conn: Any, *, rule: str | None, since_ns: int | None, limit: int, ma
         records.append(AlertRecord(int(row_id), str(rule_name), str(group), str(state), _int(created) or 0,
                                    str(delivery), _int(attempts) or 0, event if isinstance(event, dict) else {}))
     return records
+
+
+# -- retention -------------------------------------------------------------------------------------
+# A per-trace rule's state row is the only kind with status "fired" (alerts._state.trace_changes; a
+# window rule's rows are "firing" or "resolved"), and its group key is the trace's id. The table has no
+# column naming the rule's kind, and the rules are the server's configuration, not the store's: the
+# status tells them apart, so a window rule grouped by a session whose id equals a trace id keeps its row.
+TRACE_STATUS = "fired"
+_MAX_RULES = 1000  # rule names walked over the primary key; more than this: one scan of the table
+
+
+def _rule_names(conn: Any, mark: str) -> list[str] | None:
+    """Every rule name with a state row, each found in the (rule, group_key) key (a few rules,
+    however many rows); None past ``_MAX_RULES``."""
+    names: list[str] = []
+    row = conn.execute("SELECT rule FROM alert_state ORDER BY rule LIMIT 1").fetchone()
+    while row is not None:
+        if len(names) == _MAX_RULES:
+            return None
+        names.append(row[0])
+        row = conn.execute(f"SELECT rule FROM alert_state WHERE rule > {mark} ORDER BY rule LIMIT 1",
+                           (row[0],)).fetchone()
+    return names
+
+
+def forget_traces(conn: Any, trace_ids: Sequence[str], *, mark: str = "?") -> int:
+    """Delete the per-trace rules' state of ``trace_ids`` (deleted traces: they cannot be checked
+    again), inside the caller's transaction; returns the rows deleted. Looked up per rule over the
+    primary key, so a retention step does not scan the table."""
+    keys = sorted(set(trace_ids))
+    if not keys:
+        return 0
+    rules = _rule_names(conn, mark)
+    if rules == []:
+        return 0
+    deleted = 0
+    for start in range(0, len(keys), GROUPS_CHUNK):
+        chunk = keys[start:start + GROUPS_CHUNK]
+        sql = f"DELETE FROM alert_state WHERE status = {mark} AND group_key IN ({', '.join([mark] * len(chunk))})"
+        if rules is None:
+            deleted += conn.execute(sql, [TRACE_STATUS, *chunk]).rowcount
+            continue
+        for rule in rules:
+            deleted += conn.execute(f"{sql} AND rule = {mark}", [TRACE_STATUS, *chunk, rule]).rowcount
+    return deleted
+
+
+def orphan_states_sql(mark: str) -> str:
+    """Delete up to a chunk of per-trace state rows fired before a cutoff whose trace is not stored
+    (parameters: cutoff ns, chunk): those of traces deleted by an older traceglass, or an evaluation
+    that raced a prune."""
+    return (f"DELETE FROM alert_state WHERE (rule, group_key) IN (SELECT s.rule, s.group_key FROM alert_state s "
+            f"WHERE s.status = '{TRACE_STATUS}' AND s.since_ns < {mark} "
+            f"AND NOT EXISTS (SELECT 1 FROM traces t WHERE t.trace_id = s.group_key) LIMIT {mark})")
+
+
+def old_events_sql(mark: str) -> str:
+    """Delete up to a chunk of the oldest events created before a cutoff (parameters: cutoff ns,
+    chunk), over the created_ns index; an event whose notification is still "pending" stays."""
+    return ("DELETE FROM alert_events WHERE id IN (SELECT e.id FROM alert_events e "
+            f"WHERE e.created_ns < {mark} AND e.delivery <> 'pending' ORDER BY e.created_ns, e.id LIMIT {mark})")

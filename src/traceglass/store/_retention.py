@@ -1,4 +1,5 @@
-"""Retention: delete whole traces (spans, summary, scores) by age and/or database size, a few at a time.
+"""Retention: delete whole traces (spans, summary, scores, per-trace alert state) by age and/or database
+size, a few at a time; by age, alert events too (evaluation runs stay: they keep trace ids as text).
 
 Each step is its own short transaction, so exports waiting on the write lock get in between.
 """
@@ -12,7 +13,7 @@ from contextlib import AbstractContextManager, nullcontext
 from datetime import timedelta
 
 from traceglass._units import as_seconds, parse_size
-from traceglass.store import _search
+from traceglass.store import _alert_history, _search
 from traceglass.store._writer import rollback
 
 DELETE_CHUNK = 200  # traces per transaction
@@ -21,8 +22,8 @@ _VACUUM_PAGES = 2000  # pages returned to the file system per transaction
 
 
 def delete_traces(conn: sqlite3.Connection, trace_ids: Sequence[str]) -> int:
-    """Delete the spans, summaries and scores of ``trace_ids`` in one transaction; returns how many
-    traces existed (the scores of an id whose spans have not arrived go too)."""
+    """Delete the spans, summaries, scores and per-trace alert state of ``trace_ids`` in one
+    transaction; returns how many traces existed (the scores of an id whose spans have not arrived go too)."""
     if not trace_ids:
         return 0
     marks = ",".join("?" * len(trace_ids))
@@ -40,6 +41,7 @@ def delete_traces(conn: sqlite3.Connection, trace_ids: Sequence[str]) -> int:
             conn.execute(f"DELETE FROM spans WHERE trace_no IN ({of})", numbers)
             conn.execute(f"DELETE FROM traces WHERE id IN ({of})", numbers)
         conn.execute(f"DELETE FROM scores WHERE trace_id IN ({marks})", trace_ids)
+        _alert_history.forget_traces(conn, trace_ids)
         conn.execute("COMMIT")
     except BaseException:
         rollback(conn)  # keeps the real cause (a full disk) the error raised
@@ -58,7 +60,8 @@ def used_bytes(conn: sqlite3.Connection) -> int:
 def prune_older(conn: sqlite3.Connection, max_age_s: float, *, now: float | None = None,
                 chunk: int = DELETE_CHUNK, pause: float = 0.0, step: AbstractContextManager = _NO_LOCK) -> int:
     """Delete traces that started more than ``max_age_s`` seconds ago, with their scores, and the
-    scores created before then whose trace is not stored; returns the count of traces."""
+    scores and per-trace alert state created before then whose trace is not stored, and the alert
+    events created before then (not one still "pending"); returns the count of traces."""
     cutoff = int(((time.time() if now is None else now) - max_age_s) * 1e9)
     deleted = 0
     while True:
@@ -70,12 +73,14 @@ def prune_older(conn: sqlite3.Connection, max_age_s: float, *, now: float | None
             deleted += delete_traces(conn, ids)
         if pause:
             time.sleep(pause)
-    while True:
-        with step:
-            if not _delete_orphan_scores(conn, cutoff, chunk):
-                return deleted
-        if pause:
-            time.sleep(pause)
+    for sql in (_ORPHANS, _alert_history.orphan_states_sql("?"), _alert_history.old_events_sql("?")):
+        while True:
+            with step:
+                if not _delete_some(conn, sql, cutoff, chunk):
+                    break
+            if pause:
+                time.sleep(pause)
+    return deleted
 
 
 # Scores whose trace never arrived (or was deleted by another tool): by age, oldest first,
@@ -84,10 +89,10 @@ _ORPHANS = """DELETE FROM scores WHERE no IN (SELECT c.no FROM scores c WHERE c.
     AND NOT EXISTS (SELECT 1 FROM traces t WHERE t.trace_id = c.trace_id) ORDER BY c.created_ns LIMIT ?)"""
 
 
-def _delete_orphan_scores(conn: sqlite3.Connection, cutoff_ns: int, chunk: int) -> int:
+def _delete_some(conn: sqlite3.Connection, sql: str, cutoff_ns: int, chunk: int) -> int:
     conn.execute("BEGIN IMMEDIATE")
     try:
-        count = conn.execute(_ORPHANS, (cutoff_ns, chunk)).rowcount
+        count = conn.execute(sql, (cutoff_ns, chunk)).rowcount
         conn.execute("COMMIT")
     except BaseException:
         rollback(conn)
