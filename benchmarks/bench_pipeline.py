@@ -228,6 +228,11 @@ def worker(setup: str, round_: int, calls: int, interval: float, sink: str) -> d
         return out
 
 
+# The lines every report ends its preamble with.
+_NOTES_AND_RULE = ("export/span = ((process - app) of the setup - (process - app) of none) / spans per call",
+                   *NOTES, "")
+
+
 def _load_app_libraries() -> None:
     """The app's libraries load before tracing is set up: traceglass's LangChain hooks, when configure() ran
     first, failed on a circular import (langchain-core 1.8.3; fixed in c0912ca), which left the chain
@@ -298,9 +303,7 @@ def count_report(counted: dict[str, dict[str, Any]], calls: int, started: float,
         ("app = instructions of the calling thread per call (a --separate-threads=yes run, the calls only); "
          "process = every thread's per call, the calls and the flush (a run counting all threads together), "
          "i.e. with the background export; ovh = the setup's minus none's"),
-        "export/span = ((process - app) of the setup - (process - app) of none) / spans per call",
-        *NOTES,
-        "",
+        *_NOTES_AND_RULE,
         (f"{'kind':<12}{'setup':<13}{'app':>13}{'process':>13}{'app ovh':>13}{'process ovh':>13}"
          f"{'export/span':>13}{'spans/call':>12}"),
     ]
@@ -450,9 +453,7 @@ def main() -> None:
         ("app = the calling thread's CPU per call (time.thread_time); process = the whole process's CPU per call "
          "(time.process_time), which adds the background export; overhead = median over rounds of "
          "(setup - none) from the same round, its IQR = the interquartile range of those differences"),
-        "export/span = ((process - app) of the setup - (process - app) of none) / spans per call",
-        *NOTES,
-        "",
+        *_NOTES_AND_RULE,
         (f"{'kind':<12}{'setup':<13}{'app µs':>9}{'process µs':>12}{'wall p50 µs':>13}{'app ovh µs':>12}"
          f"{'proc ovh µs':>13}{'its IQR':>14}{'export/span µs':>16}{'spans/call':>12}"),
     ]
