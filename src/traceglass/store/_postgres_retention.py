@@ -1,4 +1,5 @@
-"""Retention on PostgreSQL: delete whole traces (spans, summary, scores) by age and/or size, a few at a time.
+"""Retention on PostgreSQL: delete whole traces (spans, summary, scores, per-trace alert state) by age
+and/or size, a few at a time; by age, alert events too (evaluation runs stay, as on SQLite).
 
 As :mod:`._retention` (SQLite), each step is its own short transaction. A trace's summary row is
 locked before its spans are deleted, the lock span writers take first (see :mod:`._postgres_write`),
@@ -15,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from traceglass._units import as_seconds, parse_size
+from traceglass.store import _alert_history
 
 DELETE_CHUNK = 200
 _TABLES = ("spans", "span_data", "traces", "scores")
@@ -33,6 +35,7 @@ def delete_traces(conn: Any, trace_ids: Sequence[str]) -> int:
             conn.execute("DELETE FROM spans WHERE trace_no = ANY(%s)", (numbers,))
             conn.execute("DELETE FROM traces WHERE id = ANY(%s)", (numbers,))
         conn.execute("DELETE FROM scores WHERE trace_id = ANY(%s)", (ids,))
+        _alert_history.forget_traces(conn, ids, mark="%s")
     return len(numbers)
 
 
@@ -60,6 +63,10 @@ def _prune_older(conn: Any, max_age_s: float, pause: float) -> int:
             (cutoff, DELETE_CHUNK)).rowcount:
         if pause:
             time.sleep(pause)
+    for sql in (_alert_history.orphan_states_sql("%s"), _alert_history.old_events_sql("%s")):
+        while conn.execute(sql, (cutoff, DELETE_CHUNK)).rowcount:
+            if pause:
+                time.sleep(pause)
     return deleted
 
 
