@@ -15,9 +15,11 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from traceglass import semconv
-from traceglass._pricing import model_candidates
+from traceglass.store import _filter_sql
 from traceglass.store import _postgres_scores as scores
+from traceglass.store._dialect import POSTGRES
 from traceglass.store._filter import GROUPS, TraceFilter
+from traceglass.store._filter_sql import encode_cursor, hex_prefix
 from traceglass.store._models import SpanNode, StatsRow, Trace, TracePage, TraceSummary
 from traceglass.store._queries import (
     SPAN_SELECT,
@@ -25,10 +27,8 @@ from traceglass.store._queries import (
     _key,
     _like,
     _time,
-    decode_cursor,
-    encode_cursor,
-    hex_prefix,
     model_family,
+    models_matching,
     span_node,
     summary_fields,
 )
@@ -38,12 +38,6 @@ _SPAN_KEY = " WHERE s.trace_no = (SELECT id FROM traces WHERE trace_id = %s) AND
 _SPAN_PARTS = """SELECT s.trace_id, s.span_id, s.parent_id, s.name, s.kind, s.start_ns, s.end_ns, s.status,
     s.status_message, d.attributes, d.events, d.links, d.resource
     FROM spans s LEFT JOIN span_data d ON d.id = s.id""" + _SPAN_KEY
-# The distinct stored models, one index seek each (a loose scan of spans_model).
-DISTINCT_MODELS = """WITH RECURSIVE m(name) AS (
-    SELECT min(model) FROM spans WHERE model IS NOT NULL
-    UNION ALL
-    SELECT (SELECT min(model) FROM spans WHERE model > m.name) FROM m WHERE m.name IS NOT NULL)
-    SELECT name FROM m WHERE name IS NOT NULL"""
 _EXPORT_PAGE = 1000
 _EXPORT_SELECT = SPAN_SELECT.replace("s.superseded", "s.superseded, s.id", 1)
 
@@ -99,12 +93,6 @@ def get_trace(conn: Any, trace_id: str, *, prefix: bool = False) -> Trace | None
     return trace
 
 
-def models_matching(conn: Any, model: str) -> list[str]:
-    """The stored model names a ``model`` filter matches (as ``_queries.models_matching``)."""
-    wanted = model.strip().lower()
-    return [name for (name,) in conn.execute(DISTINCT_MODELS)
-            if isinstance(name, str) and name.strip() and wanted in model_candidates(name)]
-
 
 _NEWEST = " ORDER BY t.start_ns DESC, t.trace_id DESC"
 # The content search: a span name, attributes or events containing the text, any case (SQLite's LIKE
@@ -121,42 +109,8 @@ SEARCH_WINDOW = 1000
 def list_traces(conn: Any, where: TraceFilter, *, limit: int = 50, cursor: str | None = None) -> TracePage:
     if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
         raise ValueError(f"limit must be a positive integer, got {limit!r}")
-    clauses: list[str] = []
-    params: list[Any] = []
-
-    def add(clause: str, *values: Any) -> None:
-        clauses.append(clause)
-        params.extend(values)
-
-    if where.project is not None:
-        add("t.project = %s", where.project)
-    if where.trace_id:
-        add("t.trace_id LIKE %s", (hex_prefix(where.trace_id) or "-") + "%")
-    if where.session is not None:
-        add("t.session_id = %s", where.session)
-    if where.user is not None:
-        add("t.user_id = %s", where.user)
-    if where.status is not None:
-        add("t.status = %s", where.status.upper())
-    if where.since_ns is not None:
-        add("t.start_ns >= %s", where.since_ns)
-    if where.until_ns is not None:
-        add("t.start_ns < %s", where.until_ns)
-    if where.min_cost_usd is not None:
-        add("t.cost_usd >= %s", where.min_cost_usd)
-    if where.min_latency_ns is not None:
-        add("t.duration_ns >= %s", where.min_latency_ns)
-    if where.span_type is not None:
-        add("EXISTS (SELECT 1 FROM spans s WHERE s.trace_no = t.id AND s.span_type = %s)", where.span_type)
-    if where.model is not None:
-        add("EXISTS (SELECT 1 FROM spans s WHERE s.trace_no = t.id AND s.model = ANY(%s))",
-            models_matching(conn, where.model))
-    if where.score_name is not None or where.min_score_value is not None or where.max_score_value is not None:
-        clause, values = scores.filter_clause(where.score_name, where.min_score_value, where.max_score_value)
-        add(clause, *values)
-    if cursor:
-        start, last_id = decode_cursor(cursor)
-        add("(t.start_ns < %s OR (t.start_ns = %s AND t.trace_id < %s))", start, start, last_id)
+    models = models_matching(conn, where.model) if where.model is not None else None
+    clauses, params = _filter_sql.trace_clauses(where, cursor, models, POSTGRES)
     condition = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     wanted = min(limit, NS_MAX - 1) + 1
     if where.search:

@@ -89,20 +89,6 @@ def trace_summaries(conn: Any, trace_ids: Sequence[str]) -> dict[str, dict[str, 
     return summarize(rows)
 
 
-def filter_clause(name: str | None, min_score: float | None, max_score: float | None) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if name is not None:
-        clauses.append("name = %s")
-        params.append(name.strip())
-    if min_score is not None:
-        clauses.append("value >= %s")
-        params.append(min_score)
-    if max_score is not None:
-        clauses.append("value <= %s")
-        params.append(max_score)
-    return f"t.trace_id IN (SELECT trace_id FROM scores WHERE {' AND '.join(clauses)})", params
-
 
 DAY = "to_char(to_timestamp({col} / 1000000000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
 _SUMS = """(SELECT trace_id, span_id, name, label, count(*) AS n, coalesce(sum(value), 0.0) AS total,

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
 from traceglass._pricing import model_candidates
-from traceglass.store import _scores, _search
+from traceglass.store import _filter_sql, _scores, _search
+from traceglass.store._dialect import SQLITE
 from traceglass.store._filter import GROUPS, TraceFilter
+from traceglass.store._filter_sql import decode_cursor, encode_cursor, hex_prefix  # noqa: F401 - also read from here
 from traceglass.store._models import SpanNode, StatsRow, Trace, TracePage, TraceSummary
 from traceglass.store._packed import unpacked
 from traceglass.store._time import NS_MAX, NS_MIN, TimeLike, to_ns
@@ -23,9 +24,6 @@ SPAN_SELECT = """SELECT s.trace_id, s.span_id, s.parent_id, s.name, s.span_type,
     FROM spans s LEFT JOIN span_data d ON d.id = s.id"""
 TRACE_COLUMNS = """t.trace_id, t.name, t.project, t.start_ns, t.end_ns, t.status, t.span_count, t.error_count,
     t.input_tokens, t.output_tokens, t.total_tokens, t.cost_usd, t.session_id, t.user_id"""
-_HEX = re.compile(r"[0-9a-f]+")
-
-
 # Every value read back is checked, because a row may have been written by hand or by another
 # tool: text in a number column, an infinite cost, an integer beyond 64 bits, JSON that is not
 # JSON. Such a value reads as unknown (None, or an empty container) instead of failing the read
@@ -89,12 +87,6 @@ def summary_fields(row: tuple) -> list[Any]:
             fields[index] = default
     return fields
 
-
-def hex_prefix(text: str) -> str | None:
-    """``text`` as a lower-case trace id (prefix), or None when it cannot start any trace id
-    (which also keeps GLOB's wildcards out of the prefix match)."""
-    text = text.strip().lower()
-    return text if _HEX.fullmatch(text) else None
 
 
 def _resolve_prefix(conn: sqlite3.Connection, prefix: str) -> str | None:
@@ -164,70 +156,17 @@ def _time(name: str, value: TimeLike) -> int | None:
         raise ValueError(f"{name}: {exc}") from None
 
 
-def encode_cursor(summary: TraceSummary) -> str:
-    return f"{summary.start_ns}.{summary.trace_id}"
-
-
-def decode_cursor(cursor: str) -> tuple[int, str]:
-    try:
-        start, trace_id = cursor.split(".", 1)
-        start_ns = int(start)
-    except ValueError:
-        start_ns = None
-    if start_ns is None or not NS_MIN <= start_ns <= NS_MAX:
-        raise ValueError(f"invalid cursor {cursor!r}; pass back a next_cursor from list_traces")
-    return start_ns, trace_id
-
 
 def list_traces(conn: sqlite3.Connection, where: TraceFilter, *, limit: int = 50,
                 cursor: str | None = None) -> TracePage:
     if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
         raise ValueError(f"limit must be a positive integer, got {limit!r}")
-    clauses: list[str] = []
-    params: list[Any] = []
-
-    def add(clause: str, *values: Any) -> None:
-        clauses.append(clause)
-        params.extend(values)
-
-    if where.project is not None:
-        add("t.project = ?", where.project)
-    if where.trace_id:
-        # A full id or a prefix; text that is not hex matches no trace id.
-        add("t.trace_id GLOB ?", (hex_prefix(where.trace_id) or "-") + "*")
-    if where.session is not None:
-        add("t.session_id = ?", where.session)
-    if where.user is not None:
-        add("t.user_id = ?", where.user)
-    if where.status is not None:
-        add("t.status = ?", where.status.upper())
-    if where.since_ns is not None:
-        add("t.start_ns >= ?", where.since_ns)
-    if where.until_ns is not None:
-        add("t.start_ns < ?", where.until_ns)
-    if where.min_cost_usd is not None:
-        add("t.cost_usd >= ?", where.min_cost_usd)
-    if where.min_latency_ns is not None:
-        add("t.duration_ns >= ?", where.min_latency_ns)
-    # The unary + keeps SQLite on the (trace_no, span_id) index inside these per-trace checks;
-    # without table statistics it would otherwise walk every span of the model for each trace.
-    if where.span_type is not None:
-        add("EXISTS (SELECT 1 FROM spans s WHERE s.trace_no = t.id AND +s.span_type = ?)", where.span_type)
-    if where.model is not None:
-        names = models_matching(conn, where.model)
-        if not names:  # no stored span has this model: no trace needs to be looked at
-            add("0")
-        add(f"EXISTS (SELECT 1 FROM spans s WHERE s.trace_no = t.id AND +s.model IN ({', '.join('?' * len(names))}))",
-            *names)
+    models = models_matching(conn, where.model) if where.model is not None else None
+    clauses, params = _filter_sql.trace_clauses(where, cursor, models, SQLITE)
     if where.search:  # served by the word index where it can (see _search)
         clause, values = _search.clause(conn, where.search)
-        add(clause, *values)
-    if where.score_name is not None or where.min_score_value is not None or where.max_score_value is not None:
-        clause, values = _scores.filter_clause(where.score_name, where.min_score_value, where.max_score_value)
-        add(clause, *values)
-    if cursor:
-        start, last_id = decode_cursor(cursor)
-        add("(t.start_ns < ? OR (t.start_ns = ? AND t.trace_id < ?))", start, start, last_id)
+        clauses.append(clause)
+        params.extend(values)
     sql = (f"SELECT {TRACE_COLUMNS} FROM traces t {'WHERE ' + ' AND '.join(clauses) if clauses else ''}"
            " ORDER BY t.start_ns DESC, t.trace_id DESC LIMIT ?")
     # SQLite's LIMIT is a 64-bit integer; no database holds more rows than this anyway.

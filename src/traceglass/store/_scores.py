@@ -216,19 +216,21 @@ def trace_summaries(conn: sqlite3.Connection, trace_ids: Sequence[str]) -> dict[
     return summarize(rows)
 
 
-def filter_clause(name: str | None, min_score: float | None, max_score: float | None) -> tuple[str, list[Any]]:
+def filter_clause(name: str | None, min_score: float | None, max_score: float | None, *,
+                  mark: str = "?") -> tuple[str, list[Any]]:
     """A trace-list clause (over alias ``t``) keeping traces with a matching score: an IN over the
-    ``scores_name`` index, evaluated once for the whole query, not once per trace."""
+    ``scores_name`` index, evaluated once for the whole query, not once per trace. ``mark``: the
+    driver's placeholder."""
     clauses: list[str] = []
     params: list[Any] = []
     if name is not None:
-        clauses.append("name = ?")
+        clauses.append(f"name = {mark}")
         params.append(name.strip())
     if min_score is not None:
-        clauses.append("value >= ?")
+        clauses.append(f"value >= {mark}")
         params.append(min_score)
     if max_score is not None:
-        clauses.append("value <= ?")
+        clauses.append(f"value <= {mark}")
         params.append(max_score)
     return f"t.trace_id IN (SELECT trace_id FROM scores WHERE {' AND '.join(clauses)})", params
 
