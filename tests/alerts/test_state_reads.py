@@ -90,3 +90,21 @@ def test_alert_state_groups_filter_and_chunks_long_lists(store, monkeypatch):
     # Without groups: as before, every row of the rules (or of every rule).
     assert len(store.alert_state(["pricey"])) == 25
     assert len(store.alert_state()) == 26
+
+
+def test_active_states_are_read_by_the_database_for_the_alerts_page(store, traffic):
+    """GET /api/alerts shows what fires now: the store returns the "firing" groups and the traces
+    "fired" since the given time, not every trace a per-trace rule ever fired for."""
+    engine = AlertEngine([PRICEY, SPEND], store)
+    old = _fire(engine, traffic, 5)  # fired at NOW
+    store.record_alerts([AlertState("spend", "", "firing", 150.0, NOW * 10**9, NOW * 10**9, NOW * 10**9),
+                         AlertState("quiet", "", "resolved", 1.0, NOW * 10**9, NOW * 10**9, NOW * 10**9)], [])
+    later = NOW + 7200
+    recent = [traffic.call(cost=3.0, ago=60) for _ in range(2)]
+    assert len(engine.check_traces(recent, now=later)) == 2
+    reads = Reads(store)
+    active = store.alert_state(active_since=later - 3600)
+    assert sorted(active) == sorted([("pricey", t) for t in recent] + [("spend", "")])
+    assert reads.rows == 3
+    assert len(store.alert_state()) == len(old) + len(recent) + 2  # all of it is still there
+    assert sorted(store.alert_state(["pricey"], active_since=NOW - 1)) == sorted(("pricey", t) for t in old + recent)

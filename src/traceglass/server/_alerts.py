@@ -136,7 +136,8 @@ class AlertsApi:
     def _read(self, limit: int, rule: str | None, since: str | None) -> dict[str, Any]:
         history = self.store.alert_history(rule=rule, since=since, limit=limit)
         now_ns = time.time_ns()
-        current = [state for state in self.store.alert_state().values()
+        # What fires now, read by the database: a per-trace rule keeps a row per trace it ever fired for.
+        current = [state for state in self.store.alert_state(active_since=(now_ns - _RECENT_S * 10**9) / 1e9).values()
                    if state.status == "firing" or (state.status == "fired" and now_ns - state.since_ns < _RECENT_S * 1e9)]
         firing = []
         if current:

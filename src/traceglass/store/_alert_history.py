@@ -24,25 +24,32 @@ GROUPS_CHUNK = 500  # group keys per statement: well under SQLite's variable lim
 
 
 def alert_state(conn: Any, rules: Sequence[str] | None = None, *, groups: Sequence[str] | None = None,
-                mark: str = "?") -> dict[tuple[str, str], AlertState]:
+                active_since_ns: int | None = None, mark: str = "?") -> dict[tuple[str, str], AlertState]:
     """The stored state per (rule, group), of ``rules`` only when given, of the ``groups`` (group
     keys: a per-trace rule's are trace ids) only when given: a per-trace rule has a row per trace
     it fired for, so its state is read for the traces at hand, a few hundred keys a statement over
-    the primary key (rule, group_key)."""
+    the primary key (rule, group_key). ``active_since_ns``: only what fires now, a window rule's
+    "firing" group or a per-trace rule's trace "fired" since then (the rest stays in the database)."""
     sql = f"SELECT {_STATE_COLUMNS} FROM alert_state"
+    conditions: list[str] = []
     params: list[Any] = []
     if rules is not None:
         if not rules:
             return {}
-        sql += f" WHERE rule IN ({', '.join([mark] * len(rules))})"
+        conditions.append(f"rule IN ({', '.join([mark] * len(rules))})")
         params.extend(rules)
+    if active_since_ns is not None:
+        conditions.append(f"(status = 'firing' OR (status = 'fired' AND since_ns >= {mark}))")
+        params.append(active_since_ns)
+    if conditions:
+        sql += " WHERE " + " AND ".join(conditions)
     if groups is None:
         return _states(conn.execute(sql, params))
     keys = sorted(set(groups))
     found: dict[tuple[str, str], AlertState] = {}
     for start in range(0, len(keys), GROUPS_CHUNK):
         chunk = keys[start:start + GROUPS_CHUNK]
-        where = f"{' AND' if params else ' WHERE'} group_key IN ({', '.join([mark] * len(chunk))})"
+        where = f"{' AND' if conditions else ' WHERE'} group_key IN ({', '.join([mark] * len(chunk))})"
         found.update(_states(conn.execute(sql + where, [*params, *chunk])))
     return found
 

@@ -105,9 +105,10 @@ class Backend(Protocol):
     def trace_breaches(self, query: TraceQuery) -> list[TraceBreach]:
         """The traces whose value is beyond the query's threshold, newest first."""
 
-    def alert_state(self, rules: Sequence[str] | None, *,
-                    groups: Sequence[str] | None = None) -> dict[tuple[str, str], AlertState]:
-        """The state per (rule, group key), of ``rules`` and of ``groups`` (keys) only when given."""
+    def alert_state(self, rules: Sequence[str] | None, *, groups: Sequence[str] | None = None,
+                    active_since_ns: int | None = None) -> dict[tuple[str, str], AlertState]:
+        """The state per (rule, group key), of ``rules`` and of ``groups`` (keys) only when given;
+        only "firing" and "fired" since ``active_since_ns`` when that is given."""
 
     def record_alerts(self, states: Sequence[AlertState],
                       events: Sequence[tuple[str, str, str, int, str, dict[str, Any]]]) -> list[int]:

@@ -225,10 +225,10 @@ class PostgresBackend:
         with self._conn() as conn:
             return _postgres_alerts.trace_breaches(conn, query)
 
-    def alert_state(self, rules: Sequence[str] | None, *,
-                    groups: Sequence[str] | None = None) -> dict[tuple[str, str], AlertState]:
+    def alert_state(self, rules: Sequence[str] | None, *, groups: Sequence[str] | None = None,
+                    active_since_ns: int | None = None) -> dict[tuple[str, str], AlertState]:
         with self._conn() as conn:
-            return _postgres_alerts.alert_state(conn, rules, groups=groups)
+            return _postgres_alerts.alert_state(conn, rules, groups=groups, active_since_ns=active_since_ns)
 
     def record_alerts(self, states: Sequence[AlertState],
                       events: Sequence[tuple[str, str, str, int, str, dict[str, Any]]]) -> list[int]:

@@ -33,9 +33,9 @@ def trace_breaches(conn: Any, query: TraceQuery) -> list[TraceBreach]:
     return _alert_queries.trace_breaches(conn, query, sql=POSTGRES)
 
 
-def alert_state(conn: Any, rules: Sequence[str] | None = None, *,
-                groups: Sequence[str] | None = None) -> dict[tuple[str, str], AlertState]:
-    return _alert_history.alert_state(conn, rules, groups=groups, mark=_MARK)
+def alert_state(conn: Any, rules: Sequence[str] | None = None, *, groups: Sequence[str] | None = None,
+                active_since_ns: int | None = None) -> dict[tuple[str, str], AlertState]:
+    return _alert_history.alert_state(conn, rules, groups=groups, active_since_ns=active_since_ns, mark=_MARK)
 
 
 def record(conn: Any, states: Sequence[AlertState],

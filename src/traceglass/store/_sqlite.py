@@ -190,9 +190,9 @@ class SQLiteBackend:
     def trace_breaches(self, query: TraceQuery) -> list[TraceBreach]:
         return _alert_queries.trace_breaches(self.conn, query)
 
-    def alert_state(self, rules: Sequence[str] | None, *,
-                    groups: Sequence[str] | None = None) -> dict[tuple[str, str], AlertState]:
-        return _alert_history.alert_state(self.conn, rules, groups=groups)
+    def alert_state(self, rules: Sequence[str] | None, *, groups: Sequence[str] | None = None,
+                    active_since_ns: int | None = None) -> dict[tuple[str, str], AlertState]:
+        return _alert_history.alert_state(self.conn, rules, groups=groups, active_since_ns=active_since_ns)
 
     def record_alerts(self, states: Sequence[AlertState],
                       events: Sequence[tuple[str, str, str, int, str, dict[str, Any]]]) -> list[int]:

@@ -23,7 +23,7 @@ from traceglass.store._filter import GROUPS, TraceFilter
 from traceglass.store._models import ScorePage, SpanNode, StatsRow, Trace, TracePage
 from traceglass.store._postgres_url import DatabaseURL
 from traceglass.store._session_models import Session, SessionPage, UserPage
-from traceglass.store._time import TimeLike
+from traceglass.store._time import TimeLike, to_ns
 from traceglass.store._timeseries_models import BUCKETS, SERIES_GROUPS, SeriesQuery, TimeSeries
 from traceglass.store._trace_writer import TraceWriter
 
@@ -195,14 +195,16 @@ class TraceStore:
         with self._lock:
             return self._db.trace_breaches(query)
 
-    def alert_state(self, rules: Sequence[str] | None = None, *,
-                    groups: Sequence[str] | None = None) -> dict[tuple[str, str], AlertState]:
+    def alert_state(self, rules: Sequence[str] | None = None, *, groups: Sequence[str] | None = None,
+                    active_since: TimeLike | None = None) -> dict[tuple[str, str], AlertState]:
         """The alert state stored per (rule, group key), of ``rules`` only when given, and of the
-        group keys ``groups`` only when given (a per-trace rule's group keys are trace ids)."""
+        group keys ``groups`` only when given (a per-trace rule's group keys are trace ids).
+        ``active_since``: only what fires now: a "firing" group, or a trace "fired" since then."""
         if groups is not None:
             groups = [groups] if isinstance(groups, str) else list(groups)
+        active_since_ns = None if active_since is None else to_ns(active_since)
         with self._lock:
-            return self._db.alert_state(rules, groups=groups)
+            return self._db.alert_state(rules, groups=groups, active_since_ns=active_since_ns)
 
     def record_alerts(self, states: Sequence[AlertState],
                       events: Sequence[tuple[str, str, str, int, str, dict[str, Any]]]) -> list[int]:
