@@ -365,8 +365,10 @@ class TraceStore:
               max_size: int | str | None = None) -> int:
         """Delete traces older than ``older_than`` (seconds, timedelta or ``"30d"``) and then the
         oldest ones until the database fits in ``max_size`` (bytes or ``"500MB"``), with their
-        scores; returns how many traces were deleted. By age, scores older than the cutoff whose
-        trace is not stored go too. Freed space goes back to the file system."""
+        scores and their per-trace alert state; returns how many traces were deleted. By age, scores
+        older than the cutoff whose trace is not stored go too, and so does the alert history older
+        than the cutoff (but an event still waiting to be delivered). Evaluation runs and datasets
+        stay. Freed space goes back to the file system."""
         if older_than is None and max_size is None:
             raise ValueError("prune needs older_than and/or max_size")
         if isinstance(older_than, str):
