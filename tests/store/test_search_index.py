@@ -267,3 +267,57 @@ def test_property_after_reposts_and_deletes_the_index_still_finds_what_a_scan_fi
         conn.execute("INSERT INTO span_words (span_words) VALUES ('integrity-check')")
         conn.close()
         assert _words(path) == set()  # every word taken out was exactly what was put in
+
+
+def test_backfill_indexes_an_upgraded_stores_old_spans_newest_first(tmp_path, monkeypatch):
+    path = tmp_path / "old.db"
+    with TraceStore(path) as store:
+        old = [_post(store, i, doc, events_text=doc[::-1] if i % 2 else None) for i, doc in enumerate(DOCS)]
+    _downgrade_to_9(path)
+    monkeypatch.setattr(_search, "BACKFILL_CHUNK", 2)
+    with TraceStore(path) as store:
+        new = _post(store, 10, "a refund asked for today")
+        assert _first_id(path) == 7
+        steps = []
+        assert store.backfill_search_index(max_spans=3, progress=lambda done, left: steps.append((done, left))) == 3
+        assert steps == [(2, 4), (3, 3)] and _first_id(path) == 4  # the newest old spans first
+        for needle in NEEDLES:  # half indexed, half scanned: still what a scan finds
+            assert _search_ids(store, needle) == _brute(path, needle), needle
+        assert store.backfill_search_index() == 3 and _first_id(path) == 1
+        assert store.backfill_search_index() == 0  # nothing left
+        for needle in NEEDLES:
+            assert _search_ids(store, needle) == _brute(path, needle), needle
+        # The backfilled words are exactly the spans' texts: deleting every trace empties the index.
+        for trace_id in [*old, new]:
+            assert store.delete_trace(trace_id)
+    assert _words(path) == set()
+
+
+def test_backfill_refuses_a_read_only_store_and_bad_limits(tmp_path):
+    path = tmp_path / "s.db"
+    with TraceStore(path) as store:
+        _post(store, 0, "text")
+        with pytest.raises(ValueError, match="max_spans"):
+            store.backfill_search_index(max_spans=-1)
+        assert store.backfill_search_index() == 0  # a new store: every span indexed already
+    with TraceStore(path, read_only=True) as store, pytest.raises(sqlite3.OperationalError, match="read_only"):
+        store.backfill_search_index()
+
+
+def test_migrate_search_index_from_the_command_line(tmp_path, capsys):
+    import json
+
+    from traceglass.cli import main
+
+    path = tmp_path / "old.db"
+    with TraceStore(path) as store:
+        for i, doc in enumerate(DOCS[:4]):
+            _post(store, i, doc)
+    _downgrade_to_9(path)
+    assert main(["migrate", "--db", str(path), "--search-index", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"path": str(path), "schema_before": 9, "schema": SCHEMA_VERSION,
+                                                   "search_indexed": 4}
+    assert _first_id(path) == 1
+    assert main(["migrate", "--db", str(path), "--search-index"]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"{path}: already at schema {SCHEMA_VERSION}",
+                                                    "indexed 0 older span(s) for the content search"]

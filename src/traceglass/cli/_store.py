@@ -53,6 +53,10 @@ def add_subcommands(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
     migrate = subparsers.add_parser("migrate", parents=[common],
                                     help="upgrade a database written by an older traceglass (the readers never do)")
+    migrate.add_argument("--search-index", action="store_true",
+                         help="also add the spans stored before the content search had its word index (schema 10) "
+                              "to it, newest first; until then the search scans them (SQLite; safe to stop and "
+                              "run again)")
     migrate.set_defaults(func=_migrate)
 
 
@@ -188,14 +192,18 @@ def _migrate(args: argparse.Namespace) -> int:
     if not path.exists():
         raise CommandError(f"no trace database at {path} (pass --db PATH or set TRACEGLASS_DB)", EXIT_NOT_FOUND)
     before = _version(path)
-    with _open(args, write=True):
-        pass  # opening for writing migrates
-    result = {"path": str(path), "schema_before": before, "schema": SCHEMA_VERSION}
+    with _open(args, write=True) as store:  # opening for writing migrates
+        indexed = store.backfill_search_index() if args.search_index else None
+    result: dict[str, Any] = {"path": str(path), "schema_before": before, "schema": SCHEMA_VERSION}
+    if indexed is not None:
+        result["search_indexed"] = indexed
     if _wants_json(args):
         _print_json(result)
     else:
         print(f"{path}: schema {before} -> {SCHEMA_VERSION}" if before != SCHEMA_VERSION
               else f"{path}: already at schema {SCHEMA_VERSION}")
+        if indexed is not None:
+            print(f"indexed {indexed} older span(s) for the content search")
     return EXIT_OK
 
 

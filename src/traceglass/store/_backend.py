@@ -160,6 +160,10 @@ class Backend(Protocol):
 
     def size_bytes(self) -> int: ...
 
+    def backfill_search_index(self, chunk: int) -> tuple[int, int]:
+        """Index up to ``chunk`` more of the spans the content search's index does not hold yet, newest
+        first, in a write transaction of its own: (spans indexed, spans still unindexed)."""
+
     def ping(self) -> None:
         """Ask the database a cheap question that reaches it (not only this process's memory);
         raises the backend's error when it does not answer (the server's ``/readyz``)."""

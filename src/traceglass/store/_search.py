@@ -124,6 +124,39 @@ def forget(conn: sqlite3.Connection, first: int, condition: str, params: list[An
     conn.execute(_FORGET + condition, [first, *params])
 
 
+# Spans indexed per backfill step: one short write transaction each (~0.1 s at ~22 us a span).
+BACKFILL_CHUNK = 5_000
+_BACKFILL = (f"INSERT {INSERT} SELECT s.id, s.name, tg_json(d.attributes), tg_json(d.events) "
+             "FROM spans s LEFT JOIN span_data d ON d.id = s.id WHERE s.id >= ? AND s.id < ?")
+
+
+def backfill(conn: sqlite3.Connection, chunk: int = BACKFILL_CHUNK) -> tuple[int, int]:
+    """Index the newest ``chunk`` spans below the watermark and lower it past them, in one write
+    transaction of its own: ``(spans indexed, spans still below)``; ``(0, 0)`` with no index.
+
+    The texts are read back as the search reads them (``tg_json``), which is what the writer indexed
+    and what :func:`forget` deletes. A span whose words are in the index already (left below the
+    watermark by :func:`abandon`) gets them twice: the index stays a superset, checked by LIKE."""
+    if first_id(conn) is None:
+        return 0, 0
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        first = conn.execute(f"SELECT {FIRST_ID}").fetchone()[0]  # again, under the write lock
+        low = None if first is None else conn.execute(
+            "SELECT min(id) FROM (SELECT id FROM spans WHERE id < ? ORDER BY id DESC LIMIT ?)", (first, chunk)).fetchone()[0]
+        indexed = left = 0
+        if low is not None:
+            indexed = conn.execute(_BACKFILL, (low, first)).rowcount
+            conn.execute("UPDATE search_index SET first_id = ?", (low,))
+            left = conn.execute("SELECT count(*) FROM spans WHERE id < ?", (low,)).fetchone()[0]
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return indexed, left
+
+
 def _runs(needle: str) -> list[tuple[str, str]]:
     """Each ASCII letter-and-digit run of ``needle`` with its kind: ``word`` (separators on both
     sides within the needle), ``prefix`` (before only), ``suffix`` (after only) or ``infix``."""

@@ -20,7 +20,7 @@ from typing import Any
 
 from traceglass._scores import Score, ScoreError
 from traceglass.store import _alert_history, _alert_queries, _evals_sql, _queries, _retention, _schema, _scores
-from traceglass.store import _sessions
+from traceglass.store import _search, _sessions
 from traceglass.store import _timeseries
 from traceglass.store._alert_models import AlertRecord, AlertState, TraceBreach, TraceQuery, WindowMetrics, WindowQuery
 from traceglass.store._checkpointer import Checkpointer, hand_over
@@ -251,6 +251,10 @@ class SQLiteBackend:
 
     def size_bytes(self) -> int:
         return _retention.used_bytes(self.conn)
+
+    def backfill_search_index(self, chunk: int) -> tuple[int, int]:
+        with FORK_LOCK:
+            return _search.backfill(self.conn, chunk)
 
     def ping(self) -> None:
         # An open connection answers SELECT 1 even after its file was deleted: check the path too.

@@ -15,7 +15,7 @@ from typing import IO, Any
 
 from traceglass._scores import Score, new_score
 from traceglass._units import as_seconds, parse_duration
-from traceglass.store import _open, _paths
+from traceglass.store import _open, _paths, _search
 from traceglass.store._alert_models import AlertRecord, AlertState, TraceBreach, TraceQuery, WindowMetrics, WindowQuery
 from traceglass.store._backend import Backend
 from traceglass.store._eval_models import DatasetInfo, EvalResultRecord, EvalRunRecord
@@ -378,6 +378,29 @@ class TraceStore:
             older_than = min(as_seconds(older_than), 2.0**62 / 1e9)
         with self._lock:
             return self._db.prune(older_than=older_than, max_size=max_size)
+
+    def backfill_search_index(self, *, max_spans: int | None = None,
+                              progress: Callable[[int, int], None] | None = None) -> int:
+        """Add the spans stored before the content search had its word index (a store upgraded from
+        schema 9 or older) to that index, newest first, in short write transactions that let writers
+        in between; returns how many spans were indexed. Until then the search scans those spans.
+
+        ``max_spans``: stop after about that many. ``progress(indexed, left)`` after each step. Nothing
+        to do on PostgreSQL (its trigram indexes hold every span) or without SQLite's FTS5: 0."""
+        if max_spans is not None and (not isinstance(max_spans, int) or isinstance(max_spans, bool) or max_spans < 0):
+            raise ValueError(f"max_spans must be a non-negative integer, got {max_spans!r}")
+        self._check_writable()
+        done = 0
+        while max_spans is None or done < max_spans:
+            chunk = _search.BACKFILL_CHUNK if max_spans is None else min(_search.BACKFILL_CHUNK, max_spans - done)
+            with self._lock:
+                indexed, left = self._db.backfill_search_index(chunk)
+            done += indexed
+            if progress is not None and indexed:
+                progress(done, left)
+            if not indexed or not left:
+                break
+        return done
 
     def size_bytes(self) -> int:
         """Bytes of data in the database (free pages not counted)."""
