@@ -21,11 +21,35 @@ from traceglass.instrumentors.openai._stream import (
 
 
 class ChatAccumulator(ChoicesAccumulator):
-    """``ModelResponseStream`` chunks: OpenAI's chunk shape, ``usage`` present only on the usage chunk."""
+    """``ModelResponseStream`` chunks: OpenAI's chunk shape, ``usage`` present only on the usage chunk.
+
+    LiteLLM keeps a chunk's ``usage`` and its choices' and deltas' fields as pydantic *extra* fields,
+    so each attribute read (and every miss: ``usage`` on all but the last chunk) goes through
+    pydantic's ``__getattr__``, about 1 us (3 us for a miss) where a dict lookup costs 0.06 us.
+    ``add`` reads those dicts (a field declared instead is read from ``__dict__``), and falls back to
+    attribute reads, for the whole chunk, on anything else.
+    """
 
     __slots__ = ()
 
     def add(self, chunk: Any) -> None:
+        try:
+            usage, choices = _chunk_fields(chunk)
+        except (AttributeError, KeyError, TypeError):  # not LiteLLM's models (or not as they are today)
+            self._add_attributes(chunk)
+            return
+        self.last = chunk
+        if usage is not None:
+            self.usage = usage
+        for index, content, calls, reason in choices:
+            if content:
+                self.texts.setdefault(index, []).append(content)
+            if calls:
+                self._add_tool_calls(index, calls)
+            if reason is not None:
+                self.reasons[index] = reason
+
+    def _add_attributes(self, chunk: Any) -> None:
         self.last = chunk
         usage = getattr(chunk, "usage", None)
         if usage is not None:
@@ -41,6 +65,32 @@ class ChatAccumulator(ChoicesAccumulator):
             reason = choice.finish_reason
             if reason is not None:
                 self.reasons[choice.index] = reason
+
+
+def _field(model: Any, name: str) -> Any:
+    """A pydantic model's field, extra or declared, without ``__getattr__``; KeyError when it has none."""
+    extra = model.__pydantic_extra__
+    if extra and name in extra:
+        return extra[name]
+    return model.__dict__[name]
+
+
+def _chunk_fields(chunk: Any) -> tuple[Any, list[tuple[Any, Any, Any, Any]]]:
+    """A LiteLLM chunk's usage and, per choice, (index, content, tool-call deltas, finish reason):
+    all read before any is kept, so a chunk that is not as expected is read again as a whole."""
+    extra = chunk.__pydantic_extra__
+    usage = extra.get("usage") if extra else None
+    if usage is None:
+        usage = chunk.__dict__.get("usage")
+    choices = []
+    for choice in chunk.__dict__["choices"]:
+        delta = _field(choice, "delta")
+        content = calls = None
+        if delta is not None:
+            content = _field(delta, "content")
+            calls = _field(delta, "tool_calls")
+        choices.append((_field(choice, "index"), content, calls, _field(choice, "finish_reason")))
+    return usage, choices
 
 
 class TextAccumulator(CompletionAccumulator):
