@@ -366,7 +366,8 @@ def _v9(conn: sqlite3.Connection) -> None:
 
 def _v10(conn: sqlite3.Connection) -> None:
     # The content search's word index (store/_search.py), empty: the spans already stored stay
-    # below its watermark and are scanned (they age out with retention). Indexing them here measured
+    # below its watermark and are scanned until `traceglass migrate --search-index` (TraceStore.
+    # backfill_search_index) adds them in short steps, or retention ages them out. Indexing them here measured
     # 22 us of CPU a span on bench_store's spans (decompress + tokenize; ~36 us of it tokenizing on text
     # with a larger vocabulary): 22-45 s at the first open of a 1,000,000-span store, under the write
     # lock the application's exports wait on. Without FTS5 in this SQLite, the watermark is NULL: scan.
