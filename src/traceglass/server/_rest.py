@@ -84,10 +84,10 @@ def _number(request: Request, name: str, cast: Callable[[str], Any], low: float 
 class RestApi:
     """Request handlers bound to one store."""
 
-    def __init__(self, store: TraceStore, pricer: Pricer | None = None, readers: Readers | None = None) -> None:
+    def __init__(self, store: TraceStore, pricer: Pricer | None = None, *, readers: Readers) -> None:
         self.store = store
         self.pricer = pricer
-        self.readers = readers  # read-only stores for the heavy reads (None: the store itself)
+        self.readers = readers  # read-only stores for the heavy reads (the store itself when none can be had)
 
     def _add_type_and_models(self, rows: list[dict[str, Any]]) -> None:
         """The trace-list columns a TraceSummary does not carry: the root span's type and the models."""
@@ -201,15 +201,11 @@ class RestApi:
 
         # On a reader of its own: the page asks for several at once, seconds each over a big store,
         # and the app's one connection would make every other request wait for them.
-        readers = self.readers
-        return SafeJSONResponse(await self._call(
-            lambda: readers.run(compute) if readers is not None else compute(self.store)))
+        return SafeJSONResponse(await self._call(lambda: self.readers.run(compute)))
 
     async def counts(self, request: Request) -> Response:
         """GET /api/counts: the numbers of traces and spans stored (two counts, no aggregation)."""
-        readers = self.readers
-        found = await self._call(lambda: readers.run(lambda store: store.count()) if readers is not None
-                                 else self.store.count())
+        found = await self._call(lambda: self.readers.run(lambda store: store.count()))
         return SafeJSONResponse({"traces": found["traces"], "spans": found["spans"]})
 
     def close(self) -> None:

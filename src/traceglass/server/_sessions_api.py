@@ -47,11 +47,11 @@ def _texts(request: Request, names: tuple[str, ...]) -> dict[str, str | None]:
 class SessionsApi:
     """Sessions and users request handlers bound to one store."""
 
-    def __init__(self, store: TraceStore, readers: Readers | None = None) -> None:
+    def __init__(self, store: TraceStore, readers: Readers) -> None:
         self.store = store
         # A reader of the request's own (server/_readers.py): the dashboard asks /api/stats for its
         # counts on every load, seconds over a million spans on the app's one connection.
-        self.readers = readers or Readers(store)
+        self.readers = readers
 
     async def _call(self, func: Callable[[TraceStore], Any]) -> Any:
         try:

@@ -37,9 +37,9 @@ class TimeseriesApi:
     connection serializes its callers, and the Aggregates page asks for its four tables at the same
     moment as its charts, which would otherwise wait for all of them."""
 
-    def __init__(self, store: TraceStore, readers: Readers | None = None) -> None:
+    def __init__(self, store: TraceStore, readers: Readers) -> None:
         self.store = store
-        self.readers = readers or Readers(store)
+        self.readers = readers
 
     def _read(self, method: str, **kwargs: Any) -> Any:
         return self.readers.run(lambda reader: getattr(reader, method)(**kwargs).to_dict())
