@@ -47,16 +47,10 @@ def unpacked(value: Any) -> Any:
     """The JSON text of a stored value read without ``tg_json`` (a frame decompressed; None if not one)."""
     if type(value) is not bytes:
         return value
-    data = raw(value)
-    return None if data is None else data.decode("utf-8", "replace")
-
-
-def raw(frame: bytes) -> bytes | None:
-    """The bytes a stored frame holds; None if it is not one."""
     decompress = getattr(_local, "decompress", None)
     if decompress is None:
         decompress = _local.decompress = zstandard.ZstdDecompressor().decompress
     try:
-        return decompress(frame)
+        return decompress(value).decode("utf-8", "replace")
     except (zstandard.ZstdError, MemoryError):  # not a frame of ours (another tool wrote it)
         return None

@@ -25,13 +25,13 @@ from traceglass.store._queries import (
     SPAN_SELECT,
     TRACE_COLUMNS,
     _key,
-    _like,
     _time,
     model_family,
     models_matching,
     span_node,
     summary_fields,
 )
+from traceglass.store._search import like
 from traceglass.store._time import NS_MAX, TimeLike
 
 _SPAN_KEY = " WHERE s.trace_no = (SELECT id FROM traces WHERE trace_id = %s) AND s.span_id = %s"
@@ -93,7 +93,6 @@ def get_trace(conn: Any, trace_id: str, *, prefix: bool = False) -> Trace | None
     return trace
 
 
-
 _NEWEST = " ORDER BY t.start_ns DESC, t.trace_id DESC"
 # The content search: a span name, attributes or events containing the text, any case (SQLite's LIKE
 # ignores ASCII case; ILIKE does too, and beyond ASCII).
@@ -136,7 +135,7 @@ def _search(conn: Any, condition: str, params: list[Any], text: str, wanted: int
     window yields ``wanted`` matches they are the answer: every match outside it is older. When the
     window held every candidate, its matches are all there are. Otherwise (rare text) the indexed
     query runs over everything, where the trigram indexes narrow the rows to few."""
-    pattern = _like(text).replace("\x00", "\ufffd")
+    pattern = like(text).replace("\x00", "\ufffd")
     search = [pattern, pattern, pattern]
     window = (f"SELECT {TRACE_COLUMNS} FROM (SELECT * FROM traces t {condition}{_NEWEST} LIMIT %s) t "
               f"WHERE {_SEARCH.format(fence=' OFFSET 0')}{_NEWEST} LIMIT %s")

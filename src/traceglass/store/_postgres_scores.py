@@ -89,7 +89,6 @@ def trace_summaries(conn: Any, trace_ids: Sequence[str]) -> dict[str, dict[str, 
     return summarize(rows)
 
 
-
 DAY = "to_char(to_timestamp({col} / 1000000000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
 _SUMS = """(SELECT trace_id, span_id, name, label, count(*) AS n, coalesce(sum(value), 0.0) AS total,
     count(value) AS counted FROM scores GROUP BY trace_id, span_id, name, label)"""

@@ -12,7 +12,7 @@ from traceglass._pricing import model_candidates
 from traceglass.store import _filter_sql, _scores, _search
 from traceglass.store._dialect import SQLITE
 from traceglass.store._filter import GROUPS, TraceFilter
-from traceglass.store._filter_sql import decode_cursor, encode_cursor, hex_prefix  # noqa: F401 - also read from here
+from traceglass.store._filter_sql import encode_cursor, hex_prefix
 from traceglass.store._models import SpanNode, StatsRow, Trace, TracePage, TraceSummary
 from traceglass.store._packed import unpacked
 from traceglass.store._time import NS_MAX, NS_MIN, TimeLike, to_ns
@@ -88,7 +88,6 @@ def summary_fields(row: tuple) -> list[Any]:
     return fields
 
 
-
 def _resolve_prefix(conn: sqlite3.Connection, prefix: str) -> str | None:
     """The one trace id that starts with ``prefix``; None for none; ValueError for several."""
     found = [r[0] for r in conn.execute("SELECT trace_id FROM traces WHERE trace_id GLOB ? LIMIT 2",
@@ -128,7 +127,6 @@ def get_trace(conn: sqlite3.Connection, trace_id: str, *, prefix: bool = False) 
     return trace
 
 
-_like = _search.like  # a LIKE pattern that finds ``text`` anywhere (PostgreSQL's search too)
 
 
 def _scope(prefix: str, *, since: TimeLike | None = None, until: TimeLike | None = None,
@@ -154,7 +152,6 @@ def _time(name: str, value: TimeLike) -> int | None:
         return to_ns(value)
     except ValueError as exc:
         raise ValueError(f"{name}: {exc}") from None
-
 
 
 def list_traces(conn: sqlite3.Connection, where: TraceFilter, *, limit: int = 50,

@@ -235,7 +235,6 @@ def filter_clause(name: str | None, min_score: float | None, max_score: float | 
     return f"t.trace_id IN (SELECT trace_id FROM scores WHERE {' AND '.join(clauses)})", params
 
 
-
 # Per stats group: the score rows each group counts. ``g`` is the table the group's calls come
 # from (spans for model and type, traces for the others), so the caller's time and project
 # clauses read as they do for the calls. The scores are first summed per trace, span, name and

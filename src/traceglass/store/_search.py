@@ -223,7 +223,10 @@ def match_expression(conn: sqlite3.Connection, needle: str) -> tuple[str, int] |
     return " AND ".join(groups), bound
 
 
+
 def like(text: str) -> str:
+    """A LIKE pattern (escaped with a backslash) that finds ``text`` anywhere: the content search's, on
+    both backends (PostgreSQL's ILIKE takes the same)."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
 

@@ -171,7 +171,6 @@ class TracedStream(SyncStreamShell):
         return event
 
 
-
 class TracedAsyncStream(AsyncStreamShell):
     """An ``anthropic.AsyncStream`` whose span covers the whole iteration."""
 
@@ -191,7 +190,6 @@ class TracedAsyncStream(AsyncStreamShell):
         except Exception as exc:  # noqa: BLE001
             report("anthropic.stream.event", exc)
         return event
-
 
 
 class TracedStreamManager(wrapt.ObjectProxy):  # type: ignore[misc]

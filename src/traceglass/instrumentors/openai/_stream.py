@@ -278,8 +278,6 @@ def _sdk_stream_iter() -> Any:
     return _SDK_STREAM_ITER[0]
 
 
-
-
 class TracedStream(SyncStreamShell):
     """A synchronous ``openai.Stream`` whose span covers the whole iteration.
 
@@ -350,7 +348,6 @@ class TracedStream(SyncStreamShell):
             self._self_first()
         if len(pending) >= _FOLD_EVERY:
             self._self_fold()
-
 
 
 class TracedAsyncStream(AsyncStreamShell):
