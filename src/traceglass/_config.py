@@ -162,6 +162,8 @@ class Settings:
     # given) and a size in bytes ("2GB" or bytes given). None: no limit.
     db_max_age: float | None = _opt(None, "TRACEGLASS_DB_MAX_AGE", _parse_age)
     db_max_size: int | None = _opt(None, "TRACEGLASS_DB_MAX_SIZE", _parse_size)
+    # Write the SQLite store from a child process (off the application's GIL); see docs/store.md.
+    db_separate_process: bool = _opt(False, "TRACEGLASS_DB_SEPARATE_PROCESS", _parse_bool)
     instrument: tuple[str, ...] | None = _opt(None, "TRACEGLASS_INSTRUMENT", _parse_list)
     # The user's price table, validated (model -> Price); a path or inline JSON given is read once,
     # here. None: genai-prices only. A bad TRACEGLASS_PRICES warns and leaves genai-prices alone.
@@ -295,6 +297,8 @@ def _validate_argument(name: str, value: Any) -> Any:
         return _parse_prices(value)
     if name == "max_content_length" and (not isinstance(value, int) or value <= 0):
         raise ValueError(f"max_content_length must be a positive integer, got {value!r}")
+    if name == "db_separate_process" and not isinstance(value, bool):
+        raise ValueError(f"db_separate_process must be True or False, got {value!r}")
     if name == "openai_stream_usage" and not isinstance(value, bool):
         raise ValueError(f"openai_stream_usage must be True or False, got {value!r}")
     if name == "mask" and not callable(value):

@@ -89,6 +89,7 @@ def configure(
     db_path: str | None = None,
     db_max_age: Any = None,
     db_max_size: Any = None,
+    db_separate_process: bool | None = None,
     instrument: Sequence[str] | None = None,
     prices: Any = None,
     cost: bool | None = None,
@@ -109,7 +110,8 @@ def configure(
     Every option not given is read from its ``TRACEGLASS_*`` variable (README lists them).
     ``exporters`` mixes names (``"sqlite"`` — the default, ``"otlp"``, ``"console"``) and
     ``SpanExporter`` instances; ``db_max_age`` ("30d") and ``db_max_size`` ("2GB") bound the
-    SQLite store. ``instrument=None`` turns on every instrumentor whose library is
+    SQLite store; ``db_separate_process=True`` writes it from a child process, off the app's GIL
+    (docs/store.md). ``instrument=None`` turns on every instrumentor whose library is
     installed; ``[]`` turns none on. If the application already set an SDK tracer provider,
     traceglass attaches to it instead of replacing it. Calling ``configure`` again replaces the
     previous pipeline; it never duplicates processors, nor loses or repeats a span ending meanwhile.
@@ -142,6 +144,7 @@ def configure(
         db_path=db_path,
         db_max_age=db_max_age,
         db_max_size=db_max_size,
+        db_separate_process=db_separate_process,
         instrument=instrument,
         prices=prices,
         cost=cost,
@@ -296,7 +299,8 @@ def _named_exporters(settings: _config.Settings, names: list[str] | None, given:
     for name in dict.fromkeys(chosen):
         try:
             exporter = _named.span_exporter(name, db_path=settings.db_path, db_max_age=settings.db_max_age,
-                                            db_max_size=settings.db_max_size)
+                                            db_max_size=settings.db_max_size,
+                                            db_separate_process=settings.db_separate_process)
         except ValueError as exc:  # an unknown name (the settings' values are already valid)
             if given:
                 raise  # a developer's bad argument

@@ -20,7 +20,7 @@ def otlp_protocol() -> str:
 
 
 def span_exporter(name: str, *, db_path: str | None = None, db_max_age: float | None = None,
-                  db_max_size: int | None = None) -> SpanExporter | None:
+                  db_max_size: int | None = None, db_separate_process: bool = False) -> SpanExporter | None:
     """A new span exporter for ``name`` (None for ``none``); ValueError for an unknown name.
 
     ``db_max_age`` (seconds) and ``db_max_size`` (bytes) come parsed, from ``Settings``.
@@ -41,7 +41,8 @@ def span_exporter(name: str, *, db_path: str | None = None, db_max_age: float | 
     if key == "sqlite":
         from traceglass.exporters.sqlite import SQLiteSpanExporter
 
-        return SQLiteSpanExporter(db_path, max_age=db_max_age, max_size=db_max_size)
+        return SQLiteSpanExporter(db_path, max_age=db_max_age, max_size=db_max_size,
+                                  separate_process=db_separate_process)
     raise ValueError(f"unknown exporter {name!r}; use one of {list(KNOWN)} or a SpanExporter instance")
 
 

@@ -28,6 +28,7 @@ from traceglass import _config, semconv
 from traceglass._guard import report
 from traceglass._scores import Score, ScoreError, from_event
 from traceglass.store import TraceWriter
+from traceglass.store._writer_process import WriterProcess, WriterProcessUnavailable
 
 logger = logging.getLogger("traceglass")
 
@@ -44,7 +45,10 @@ class SQLiteSpanExporter(SpanExporter):
 
     ``path`` defaults to ``$TRACEGLASS_DB`` or the per-user data directory. ``max_age`` (seconds
     or a timedelta) and ``max_size`` (bytes or ``"500MB"``) turn on retention, applied in a
-    background thread in small deletes so export never waits for it. ``export`` never raises: a
+    background thread in small deletes so export never waits for it. ``separate_process=True``
+    (or ``TRACEGLASS_DB_SEPARATE_PROCESS=1``) writes from a child process started at the first
+    export, so the conversion and SQLite stay off the application's GIL (docs/store.md); where
+    none can start, the exporter writes in-process and says so. ``export`` never raises: a
     batch another process keeps locked out is retried for up to 30 s (until ``shutdown``); a
     read-only, missing or full database returns FAILURE and logs on ``traceglass``. A database
     file deleted while in use is noticed at the next export and created anew.
@@ -56,16 +60,23 @@ class SQLiteSpanExporter(SpanExporter):
         *,
         max_age: float | timedelta | None = None,
         max_size: int | str | None = None,
+        separate_process: bool | None = None,
         _retry_for: float = _RETRY_FOR_S,
         _on_connect: Callable[[sqlite3.Connection], Any] | None = None,
         **_seams: Any,  # TraceWriter's own test seams (_busy_timeout_ms, _retention_interval)
     ) -> None:
-        # Arguments over TRACEGLASS_DB_MAX_AGE/_SIZE, parsed by Settings (a bad variable warns there).
-        settings = _config.Settings.from_env(only=("db_max_age", "db_max_size"), db_max_age=max_age,
-                                             db_max_size=max_size)
-        self._writer = TraceWriter(
-            path, max_age=settings.db_max_age, max_size=settings.db_max_size, retry_for=_retry_for,
-            _on_connect=_on_connect, **_seams)
+        # Arguments over TRACEGLASS_DB_*, parsed by Settings (a bad variable warns there).
+        settings = _config.Settings.from_env(only=("db_max_age", "db_max_size", "db_separate_process"),
+                                             db_max_age=max_age, db_max_size=max_size,
+                                             db_separate_process=separate_process)
+        self._writer: TraceWriter | WriterProcess
+        if settings.db_separate_process and _on_connect is None and not _seams:
+            self._writer = WriterProcess(path, max_age=settings.db_max_age, max_size=settings.db_max_size,
+                                         retry_for=_retry_for)
+        else:
+            self._writer = TraceWriter(
+                path, max_age=settings.db_max_age, max_size=settings.db_max_size, retry_for=_retry_for,
+                _on_connect=_on_connect, **_seams)
         self.path = self._writer.path
         self.max_age = self._writer.max_age
         self.max_size = self._writer.max_size
@@ -80,7 +91,11 @@ class SQLiteSpanExporter(SpanExporter):
         if not spans:
             return SpanExportResult.SUCCESS
         try:
-            self._writer.write(spans)
+            try:
+                self._writer.write(spans)
+            except WriterProcessUnavailable as exc:
+                self._write_here(exc)
+                self._writer.write(spans)
         except TraceWriter.STORAGE_ERRORS as exc:  # locked past the retries, read-only, full, missing
             self._log_failure(exc, len(spans))
             return SpanExportResult.FAILURE
@@ -102,7 +117,20 @@ class SQLiteSpanExporter(SpanExporter):
         """Writes are synchronous and committed before ``export`` returns: nothing is pending."""
         return True
 
+    @property
+    def writer_pid(self) -> int | None:
+        """The pid of the writer process while one runs (``separate_process``); None otherwise."""
+        writer = self._writer
+        return writer.pid if isinstance(writer, WriterProcess) else None
+
     # -- internals ---------------------------------------------------------------------------
+    def _write_here(self, why: BaseException) -> None:
+        """No writer process can start: write from this process from now on."""
+        logger.warning("traceglass: writing to %s from this process: %s", self.path, why)
+        self._writer.close()
+        self._writer = TraceWriter(self.path, max_age=self.max_age, max_size=self.max_size,
+                                   retry_for=self._writer.retry_for)
+
     def _log_failure(self, exc: BaseException, count: int) -> None:
         # One warning per failure streak: a locked database must not flood the application's log
         # (the recovery message counts what the streak lost).

@@ -27,7 +27,7 @@ from traceglass._units import as_seconds, parse_size
 from traceglass.store import _open, _paths, _schema, _sqlite, _upsert
 from traceglass.store._backend import Backend
 from traceglass.store._models import SpanNode
-from traceglass.store._rows import row_from_parts, row_from_span
+from traceglass.store._rows import SpanRow, row_from_parts, row_from_span
 
 logger = logging.getLogger("traceglass")
 
@@ -94,6 +94,13 @@ class TraceWriter:
         # Our own file I/O must never show up as spans (sqlite3 instrumentation, for one).
         with suppress_instrumentation():
             rows = [row_from_span(span) for span in spans]
+        self._write_rows(rows)
+
+    def _write_rows(self, rows: Sequence[SpanRow]) -> None:
+        """Store converted rows (``row_from_span``/``row_from_parts``) in one transaction."""
+        if not rows:
+            return
+        with suppress_instrumentation():
             self._run(lambda db: db.write(rows))
         self._maybe_apply_retention()
 
