@@ -196,6 +196,17 @@ def bench_throughput(workdir: pathlib.Path, total: int, report: Callable[[str], 
     exporter_s, exporter_cpu = _wall_and_cpu(export)
     exporter.shutdown()
     exporter_bytes = _size(path) / spans
+    # The same exporter writing from a separate process: this process's CPU (encoding and piping the
+    # spans) apart from the writer process's (read from /proc: it is still running).
+    proc_path = workdir / "throughput-process.db"
+    _fresh(proc_path)
+    separate = SQLiteSpanExporter(proc_path, separate_process=True)
+    separate.export(batches[0][:1])  # start the writer process outside the timing
+    child_before = _child_cpu(separate.writer_pid)
+    separate_s, separate_cpu = _wall_and_cpu(lambda: [separate.export(batch) for batch in batches])
+    separate_child_cpu = _child_cpu(separate.writer_pid) - child_before
+    separate.shutdown()
+    separate_bytes = _size(proc_path) / spans
     # The same exporter storing every value as plain JSON text (what it did before compression).
     plain_path = workdir / "throughput-plain.db"
     _fresh(plain_path)
@@ -243,6 +254,8 @@ def bench_throughput(workdir: pathlib.Path, total: int, report: Callable[[str], 
            "bytes on disk per span, WAL included):")
     report(line("SQLiteSpanExporter.export", exporter_s, exporter_cpu, exporter_bytes,
                 "incl. row conversion, compression and trace summaries"))
+    report(line("  the same, separate process", separate_s, separate_cpu, separate_bytes,
+                f"this process's CPU; the writer process's: {separate_child_cpu / spans * 1e6:.1f} us/span"))
     report(line("  the same, values stored as text", plain_s, plain_cpu, plain_bytes, "(no compression)"))
     report(line("  the same, no word index", noindex_s, noindex_cpu, noindex_bytes, "(content search scans)"))
     report(line("bare executemany of the same rows", bare_s, bare_cpu, bare_bytes, "rows prebuilt, text"))
@@ -252,7 +265,7 @@ def bench_throughput(workdir: pathlib.Path, total: int, report: Callable[[str], 
     report(f"  exporter / bare executemany+conversion: {(bare_s + convert_s) / exporter_s:.2f}x; "
            f"ceiling with the conversion: {spans / (ceiling_s + convert_s):,.0f} spans/s "
            f"({(ceiling_cpu + convert_cpu) / spans * 1e6:.1f} us CPU/span)")
-    for name in ("throughput-exporter.db", "throughput-plain.db", "throughput-noindex.db", "throughput-bare.db", "throughput-unindexed.db",
+    for name in ("throughput-exporter.db", "throughput-process.db", "throughput-plain.db", "throughput-noindex.db", "throughput-bare.db", "throughput-unindexed.db",
                  "throughput-json.db"):
         _fresh(workdir / name)
 
@@ -294,18 +307,27 @@ BUSY_APP = textwrap.dedent("""
 
 def bench_busy(workdir: pathlib.Path, seconds: float, report: Callable[[str], None]) -> None:
     path = workdir / "busy.db"
-    rates = []
-    for _ in range(3):
-        _fresh(path)
-        out = subprocess.run([sys.executable, "-c", BUSY_APP, str(path), str(seconds)], capture_output=True,
-                             text=True, timeout=seconds + 120, check=True).stdout.split()
-        emitted, stored = int(out[0]), int(out[1])
-        rates.append((stored / seconds, emitted / seconds))
-    _fresh(path)
     report(f"export beside a CPU-busy app thread (tight loop of @observe calls, configure() defaults, "
-           f"switch interval {sys.getswitchinterval() * 1000:g} ms), {seconds:g} s per run, 3 runs:")
-    report("  spans stored per second while it runs " + ", ".join(f"{r:,.0f}" for r, _ in rates)
-           + "  (emitted per second " + ", ".join(f"{e:,.0f}" for _, e in rates) + ")")
+           f"switch interval {sys.getswitchinterval() * 1000:g} ms), {seconds:g} s per run, 3 runs each:")
+    for label, separate in (("in-process writer", "0"), ("separate process", "1")):
+        rates = []
+        for _ in range(3):
+            _fresh(path)
+            env = {**os.environ, "TRACEGLASS_DB_SEPARATE_PROCESS": separate}
+            out = subprocess.run([sys.executable, "-c", BUSY_APP, str(path), str(seconds)], capture_output=True,
+                                 text=True, timeout=seconds + 120, check=True, env=env).stdout.split()
+            emitted, stored = int(out[0]), int(out[1])
+            rates.append((stored / seconds, emitted / seconds))
+        _fresh(path)
+        report(f"  {label:<18} spans stored per second while it runs " + ", ".join(f"{r:,.0f}" for r, _ in rates)
+               + "  (emitted per second " + ", ".join(f"{e:,.0f}" for _, e in rates) + ")")
+
+
+def _child_cpu(pid: int | None) -> float:
+    """CPU seconds (user + system) a running process has used, from /proc (Linux)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _wall_and_cpu(func: Callable[[], object]) -> tuple[float, float]:
