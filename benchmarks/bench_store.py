@@ -526,7 +526,8 @@ def main() -> None:
         report("# load average at end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
         args.output.write_text("\n".join(lines) + "\n")
         return
-    bench_throughput(workdir, args.throughput_spans, report)
+    if args.throughput_spans > 0:
+        bench_throughput(workdir, args.throughput_spans, report)
     if args.busy_seconds > 0:
         bench_busy(workdir, args.busy_seconds, report)
     if args.spans > 0:  # --spans 0: throughput only
