@@ -124,6 +124,21 @@ def _py_compact(value: Any) -> str:
 
 compact_json: Callable[[Any], str] = _c_compact() or _py_compact
 """Compact JSON text of plain JSON data; ``TypeError``/``ValueError``/``RecursionError`` otherwise."""
+# One JSON string literal (quotes and escapes) for a str, as ``compact_json`` writes it: what an
+# instrumentor builds the text of a common content shape with, straight from the request.
+encode_string: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
+
+
+class EncodedJson(str):
+    """Content an instrumentor encoded itself: exactly the ``compact_json`` text of plain JSON data.
+
+    Building the text of a common shape (a list of plain text messages) straight from the request
+    or response costs a fraction of building the message dicts and encoding them. The handler writes
+    it as it is when no mask applies and it fits the length limit; otherwise it decodes it back into
+    that data first, so masking and truncation see exactly what they would have seen.
+    """
+
+    __slots__ = ()
 _NOT_PLAIN = (TypeError, ValueError, RecursionError)
 
 

@@ -7,6 +7,7 @@ GenAI client metrics. Each invocation type maps its plain fields to attributes i
 
 from __future__ import annotations
 
+import json
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -21,7 +22,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from traceglass import _config, semconv
 from traceglass._context import current_session
 from traceglass._guard import report
-from traceglass._handler._content import bounded_json, bounded_text
+from traceglass._handler._content import EncodedJson, bounded_json, bounded_text
 from traceglass._handler._mask import apply_mask, report_mask_error
 from traceglass._handler._invocations import (
     UNSET,
@@ -33,6 +34,7 @@ from traceglass._handler._invocations import (
     StepInvocation,
     ToolInvocation,
 )
+from traceglass._unicode import valid_unicode
 from traceglass._version import __version__
 
 SCOPE_NAME = "traceglass"
@@ -557,6 +559,11 @@ def _content_attributes(inv: Invocation, settings: _config.Settings, out: dict[s
         if value is None or value is UNSET:
             continue
         try:
+            if value.__class__ is EncodedJson:  # an instrumentor's own compact JSON of plain data
+                if mask is None and len(value) <= limit:
+                    out[key] = valid_unicode(str(value))
+                    continue
+                value = json.loads(value)  # masked or cut as the data it encodes
             if field_name == "documents":
                 value = _documents(value)
             if mask is None:

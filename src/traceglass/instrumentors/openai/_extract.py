@@ -14,6 +14,7 @@ from typing import Any
 
 from traceglass import semconv
 from traceglass._handler import EmbeddingInvocation, LLMInvocation
+from traceglass._handler._content import EncodedJson, encode_string
 from traceglass._handler._messages import (
     blob_part,
     message,
@@ -226,12 +227,39 @@ def chat_invocation(kwargs: dict[str, Any], client: Any, capture: bool) -> LLMIn
     if capture:
         messages = given(kwargs, "messages")
         if messages is not None:
-            inv.input_messages = list(map(chat_message, messages))
+            inv.input_messages = encoded_text_messages(messages) or list(map(chat_message, messages))
         if "tools" in kwargs or "functions" in kwargs:
             tools = tool_definitions(given(kwargs, "tools"), given(kwargs, "functions"))
             if tools:
                 inv.tool_definitions = tools
     return inv
+
+
+# Roles and finish reasons as JSON string literals: a dict read instead of escaping the same few words.
+QUOTED = {word: encode_string(word) for word in (
+    "system", "developer", "user", "assistant", "stop", "length", "tool_call", "content_filter", "error")}
+
+
+def encoded_text_messages(messages: Any) -> EncodedJson | None:
+    """The input messages' JSON text, written straight from the request when every message is a plain
+    ``{"role": str, "content": str}`` dict (the common case; what ``chat_message`` makes of it, encoded
+    as ``compact_json`` would), else None. Only a list or tuple: an iterator is read once, by the SDK."""
+    if type(messages) is not list and type(messages) is not tuple:
+        return None
+    pieces = []
+    for msg in messages:
+        if type(msg) is not dict or "tool_calls" in msg or "function_call" in msg or "refusal" in msg:
+            return None
+        role = msg.get("role") or "user"
+        content = msg.get("content")
+        if type(role) is not str or type(content) is not str or role == "tool" or role == "function":
+            return None
+        quoted = QUOTED.get(role) or encode_string(role)
+        if content:
+            pieces.append('{"role":' + quoted + ',"parts":[{"type":"text","content":' + encode_string(content) + "}]}")
+        else:
+            pieces.append('{"role":' + quoted + ',"parts":[]}')
+    return EncodedJson("[" + ",".join(pieces) + "]")
 
 
 def chat_message(msg: Any) -> dict[str, Any]:
@@ -365,23 +393,65 @@ def apply_chat(inv: LLMInvocation, response: Any, capture: bool) -> None:
     """Response id, model, finish reasons, tier, fingerprint, usage and (capturing) output messages."""
     apply_common(inv, response)
     reasons = []
-    outputs = []
+    chosen = []
     for choice in getattr(response, "choices", None) or ():
         reason = choice.finish_reason
         if reason is not None:
             reasons.append(reason)
         if capture:
-            msg = getattr(choice, "message", None)
-            if msg is not None:
-                outputs.append(_response_message(msg, reason))
-            else:  # legacy completions
-                text = getattr(choice, "text", None)
-                outputs.append(message("assistant", [text_part(text)] if isinstance(text, str) else [],
-                                       finish_reason(reason)))
+            chosen.append((choice, reason))
     if reasons:
         inv.finish_reasons = reasons
     if capture:
-        inv.output_messages = outputs
+        inv.output_messages = _encoded_outputs(chosen) or [_output_message(c, r) for c, r in chosen]
+
+
+def _output_message(choice: Any, reason: Any) -> dict[str, Any]:
+    msg = getattr(choice, "message", None)
+    if msg is not None:
+        return _response_message(msg, reason)
+    text = getattr(choice, "text", None)  # legacy completions
+    return message("assistant", [text_part(text)] if isinstance(text, str) else [], finish_reason(reason))
+
+
+# SDK response classes whose instances keep every field in ``__dict__`` (pydantic models), by class.
+_FIELDS_IN_DICT: dict[type, bool] = {}
+
+
+def _fields(obj: Any) -> dict[str, Any] | None:
+    """``obj.__dict__`` when ``obj`` is a pydantic model (every declared field is in it, defaults
+    included: one read instead of one per field), else None."""
+    cls = obj.__class__
+    known = _FIELDS_IN_DICT.get(cls)
+    if known is None:
+        known = isinstance(getattr(cls, "model_fields", None), dict) and isinstance(getattr(obj, "__dict__", None), dict)
+        if len(_FIELDS_IN_DICT) < 256:
+            _FIELDS_IN_DICT[cls] = known
+    return obj.__dict__ if known else None
+
+
+def _encoded_outputs(chosen: list[tuple[Any, Any]]) -> EncodedJson | None:
+    """The output messages' JSON text, written straight from the response when every choice's message
+    is an SDK model holding text only (no tool call, function call or refusal), else None."""
+    pieces = []
+    for choice, reason in chosen:
+        msg = getattr(choice, "message", None)
+        fields = _fields(msg) if msg is not None else None
+        if fields is None or fields.get("tool_calls") or fields.get("function_call") is not None \
+                or fields.get("refusal"):
+            return None
+        role = fields.get("role") or "assistant"
+        content = fields.get("content")
+        if type(role) is not str or (content is not None and type(content) is not str):
+            return None
+        head = '{"role":' + (QUOTED.get(role) or encode_string(role))
+        if content:
+            head += ',"parts":[{"type":"text","content":' + encode_string(content) + "}]"
+        else:
+            head += ',"parts":[]'
+        finish = finish_reason(reason)
+        pieces.append(head + ',"finish_reason":' + (QUOTED.get(finish) or encode_string(finish)) + "}")
+    return EncodedJson("[" + ",".join(pieces) + "]")
 
 
 def apply_common(inv: LLMInvocation, response: Any) -> None:
@@ -438,7 +508,8 @@ def embedding_invocation(kwargs: dict[str, Any], client: Any, capture: bool) -> 
         items = list(raw or ())
     inv.input_count = len(items)
     if capture:
-        inv.inputs = [i if isinstance(i, str) else f"<{len(i)} tokens>" for i in items]
+        texts = [i if isinstance(i, str) else f"<{len(i)} tokens>" for i in items]
+        inv.inputs = EncodedJson("[" + ",".join(map(encode_string, texts)) + "]")
     return inv
 
 

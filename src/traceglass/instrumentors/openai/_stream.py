@@ -20,6 +20,7 @@ from typing import Any
 
 from traceglass._guard import report
 from traceglass._handler import LLMInvocation
+from traceglass._handler._content import EncodedJson, encode_string
 from traceglass._handler._messages import message, text_part, tool_call_part
 from traceglass.instrumentors._stream_proxy import AsyncStreamShell, SyncStreamShell
 from traceglass.instrumentors.openai import _extract
@@ -131,6 +132,9 @@ class ChoicesAccumulator:
         if reasons:
             inv.finish_reasons = [reasons[i] for i in sorted(reasons)] if len(reasons) > 1 else list(reasons.values())
         if capture:
+            if not tools:  # text only (most streams): the messages' JSON text, written straight
+                inv.output_messages = _encoded_text_outputs(texts, reasons)
+                return
             outputs = []
             for index in sorted(texts.keys() | tools.keys() | reasons.keys()):
                 parts = [text_part("".join(texts[index]))] if index in texts else []
@@ -138,6 +142,19 @@ class ChoicesAccumulator:
                     parts.append(tool_call_part(call_id, str(name), _extract._json_or_text("".join(pieces))))
                 outputs.append(message("assistant", parts, _extract.finish_reason(reasons.get(index))))
             inv.output_messages = outputs
+
+
+def _encoded_text_outputs(texts: dict[int, list[str]], reasons: dict[int, str]) -> EncodedJson:
+    """What ``apply`` makes of text-only choices (one assistant message each, in index order), as
+    the compact JSON text the handler would write."""
+    pieces = []
+    for index in sorted(texts.keys() | reasons.keys()):
+        text = '{"role":"assistant","parts":['
+        if index in texts:
+            text += '{"type":"text","content":' + encode_string("".join(texts[index])) + "}"
+        finish = _extract.finish_reason(reasons.get(index))
+        pieces.append(text + '],"finish_reason":' + (_extract.QUOTED.get(finish) or encode_string(finish)) + "}")
+    return EncodedJson("[" + ",".join(pieces) + "]")
 
 
 def _usage_of(chunk: Any) -> Any:
@@ -148,7 +165,9 @@ def _fold_choices(chunks: list[Any]) -> tuple[dict[int, list[str]], dict[int, st
     """Per choice index: the text pieces, the last finish reason; and the tool-call deltas in order.
 
     Reads ``__dict__`` (fields by key: KeyError when a chunk is not the SDK's model), once per
-    choice and per delta: this loop is every chunk's whole cost.
+    choice and per delta: this loop is every chunk's whole cost. (Chained ``map`` calls with
+    ``attrgetter``/``itemgetter`` instead of this loop measured more: 3,590 against 3,090
+    instructions a chunk.)
     """
     texts: dict[int, list[str]] = {}
     reasons: dict[int, str] = {}

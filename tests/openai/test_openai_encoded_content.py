@@ -1,0 +1,141 @@
+"""Content JSON written straight from the request and response (``EncodedJson``): the very text the
+message dicts encode to, and, once masked or over the length limit, exactly what the dicts give."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from openai.types.chat import ChatCompletion
+
+from traceglass import _config
+from traceglass._handler import EmbeddingInvocation, LLMInvocation
+from traceglass._handler._content import EncodedJson, compact_json
+from traceglass._handler._telemetry import _content_attributes
+from traceglass.instrumentors.openai import _extract
+from traceglass.instrumentors.openai._stream import ChoicesAccumulator
+
+PLAIN = [
+    {"role": "system", "content": "You are a helpful assistant."},
+    {"role": "user", "content": 'Quote "this", then a \\ and a tab\there;\nnew line, é, 日本, \U0001f600'},
+    {"role": "assistant", "content": ""},
+    {"role": "developer", "content": "x", "name": "someone"},
+    {"content": "no role: a user"},
+    {"role": "critic", "content": "a role of its own"},
+]
+
+
+def _old_input(messages):
+    return compact_json(list(map(_extract.chat_message, messages)))
+
+
+def test_plain_messages_encode_as_their_dicts_do():
+    encoded = _extract.encoded_text_messages(PLAIN)
+    assert type(encoded) is EncodedJson
+    assert encoded == _old_input(PLAIN)
+    assert _extract.encoded_text_messages(tuple(PLAIN)) == _old_input(PLAIN)
+    assert _extract.encoded_text_messages([]) == "[]"
+
+
+@pytest.mark.parametrize("messages", [
+    [{"role": "tool", "tool_call_id": "c", "content": "x"}],
+    [{"role": "function", "name": "f", "content": "x"}],
+    [{"role": "user", "content": [{"type": "text", "text": "parts"}]}],
+    [{"role": "assistant", "content": None, "tool_calls": []}],
+    [{"role": "assistant", "content": "no", "refusal": "no"}],
+    [{"role": "user", "content": None}],
+    [{"role": 3, "content": "x"}],
+    iter([{"role": "user", "content": "an iterator is read once, by the SDK"}]),
+], ids=["tool", "function", "parts", "tool_calls", "refusal", "none", "role-type", "iterator"])
+def test_other_messages_take_the_dict_path(messages):
+    assert _extract.encoded_text_messages(messages) is None
+
+
+def _response(**message):
+    return ChatCompletion.model_validate({
+        "id": "c1", "object": "chat.completion", "created": 1, "model": "m",
+        "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
+                     "message": {"role": "assistant", **message}},
+                    {"index": 1, "finish_reason": "length", "logprobs": None,
+                     "message": {"role": "assistant", "content": 'second "choice"\n'}}]})
+
+
+def _old_output(response):
+    return compact_json([_extract._response_message(c.message, c.finish_reason) for c in response.choices])
+
+
+@pytest.mark.parametrize("message", [{"content": "Bonjour é \U0001f600"}, {"content": ""}, {"content": None}])
+def test_text_responses_encode_as_their_dicts_do(message):
+    inv = LLMInvocation.new(operation="chat")
+    _extract.apply_chat(inv, _response(**message), True)
+    assert type(inv.output_messages) is EncodedJson
+    assert inv.output_messages == _old_output(_response(**message))
+    assert inv.finish_reasons == ["stop", "length"]
+
+
+@pytest.mark.parametrize("message", [
+    {"content": None, "tool_calls": [{"id": "t", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+    {"content": None, "refusal": "I cannot"},
+    {"content": None, "function_call": {"name": "f", "arguments": "{}"}},
+], ids=["tool_calls", "refusal", "function_call"])
+def test_other_responses_take_the_dict_path(message):
+    inv = LLMInvocation.new(operation="chat")
+    _extract.apply_chat(inv, _response(**message), True)
+    assert type(inv.output_messages) is list
+    assert compact_json(inv.output_messages) == _old_output(_response(**message))
+
+
+def test_stream_text_outputs_encode_as_their_dicts_do():
+    acc = ChoicesAccumulator()
+    acc.texts = {1: ['b "quoted"', "\n"], 0: ["a", " é"]}
+    acc.reasons = {0: "stop", 1: "length", 2: "content_filter"}
+    inv = LLMInvocation.new(operation="chat")
+    acc.apply(inv, True)
+    assert type(inv.output_messages) is EncodedJson
+    assert json.loads(inv.output_messages) == [
+        {"role": "assistant", "parts": [{"type": "text", "content": "a é"}], "finish_reason": "stop"},
+        {"role": "assistant", "parts": [{"type": "text", "content": 'b "quoted"\n'}], "finish_reason": "length"},
+        {"role": "assistant", "parts": [], "finish_reason": "content_filter"},
+    ]
+    assert inv.output_messages == compact_json(json.loads(inv.output_messages))
+
+
+def _settings(limit, mask=None):
+    return _config.Settings(capture_content=_config.ContentCapture.SPAN_ONLY, max_content_length=limit, mask=mask)
+
+
+def _mask(value):
+    return value.replace("helpful", "[masked]") if isinstance(value, str) else value
+
+
+@pytest.mark.parametrize("limit", [10, 40, 120, 100_000])
+@pytest.mark.parametrize("mask", [None, _mask], ids=["no-mask", "mask"])
+def test_the_handler_writes_encoded_content_as_the_data_it_encodes(limit, mask):
+    """Masked or cut, the text is what the dicts give: the mask sees the strings, truncation the shape."""
+    settings = _settings(limit, mask)
+    chat = _response(content="A helpful answer " * 5)
+    encoded, plain = LLMInvocation.new(operation="chat"), LLMInvocation.new(operation="chat")
+    encoded.input_messages = _extract.encoded_text_messages(PLAIN)
+    plain.input_messages = list(map(_extract.chat_message, PLAIN))
+    _extract.apply_chat(encoded, chat, True)
+    plain.output_messages = [_extract._response_message(c.message, c.finish_reason) for c in chat.choices]
+    assert type(encoded.input_messages) is EncodedJson and type(encoded.output_messages) is EncodedJson
+    written = _content_attributes(encoded, settings, {})
+    assert written == _content_attributes(plain, settings, {})
+    assert all(type(value) is str for value in written.values() if isinstance(value, str))
+    if limit < 100_000:
+        assert written["traceglass.truncated"]
+    if mask is not None and limit == 100_000:
+        assert "[masked]" in written["gen_ai.input.messages"] + written["gen_ai.output.messages"]
+
+    texts = ["document about Hamlet", "a helpful one", "é \U0001f600"]
+    embedded, listed = EmbeddingInvocation.new(operation="embeddings"), EmbeddingInvocation.new(operation="embeddings")
+    _extract_inputs(embedded, texts)
+    listed.inputs = texts
+    assert type(embedded.inputs) is EncodedJson
+    assert _content_attributes(embedded, settings, {}) == _content_attributes(listed, settings, {})
+
+
+def _extract_inputs(inv, texts):
+    found = _extract.embedding_invocation({"model": "e", "input": texts}, None, True)
+    inv.inputs = found.inputs
