@@ -51,6 +51,31 @@ def test_next_then_for_loop_read_one_stream(instrumented, make_client):
         **streamed("stop"), "gen_ai.input.messages": HI_JSON, "gen_ai.output.messages": TEXT_OUTPUT_JSON}
 
 
+@pytest.mark.parametrize("every", [1, 2, 3, 256], ids=lambda n: f"fold-every-{n}")
+def test_for_loops_and_next_mixed_across_batches_see_every_chunk_once(instrumented, make_client, monkeypatch, every):
+    # The chunks pass through (the caller asked for the usage itself): a for loop broken off at
+    # each chunk, resumed by next() and new for loops, crosses every batch boundary.
+    monkeypatch.setattr(_stream, "_FOLD_EVERY", every)
+    with capture() as captured:
+        stream = make_client().chat.completions.create(model="gpt-4o-mini", messages=HI, stream=True,
+                                                      stream_options={"include_usage": True})
+        seen = []
+        for chunk in stream:
+            seen.append(chunk)
+            break
+        seen.append(next(stream))
+        for chunk in stream:
+            seen.append(chunk)
+            if len(seen) == 4:
+                break
+        seen.extend(stream)
+        assert list(stream) == []
+    assert [c.choices[0].delta.content if c.choices else "usage" for c in seen] == [
+        "", "Hello", " there", "!", None, "usage"]
+    assert without_ttft(captured.span("chat gpt-4o-mini")) == {
+        **streamed("stop"), "gen_ai.input.messages": HI_JSON, "gen_ai.output.messages": TEXT_OUTPUT_JSON}
+
+
 # --- the fold against chunk-by-chunk accumulation -------------------------------------------------
 def _chunk(choices: list[dict], usage: dict | None = None) -> dict:
     return {"id": "chatcmpl-fold", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini-x",

@@ -16,6 +16,7 @@ number of them), where one loop over a batch costs a fraction of a call per chun
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import Any
 
 from traceglass._guard import report
@@ -82,7 +83,10 @@ class ChoicesAccumulator:
             return
         try:
             texts, reasons, tool_deltas = _fold_choices(chunks)
-            usage = next((u for u in map(_usage_of, reversed(chunks)) if u is not None), None)
+            for chunk in reversed(chunks):  # the usage: on the last chunk that has one (the last, mostly)
+                usage = chunk.usage
+                if usage is not None:
+                    break
         except (AttributeError, KeyError, TypeError):
             for chunk in chunks:
                 self.add(chunk)
@@ -155,10 +159,6 @@ def _encoded_text_outputs(texts: dict[int, list[str]], reasons: dict[int, str]) 
         finish = _extract.finish_reason(reasons.get(index))
         pieces.append(text + '],"finish_reason":' + (_extract.QUOTED.get(finish) or encode_string(finish)) + "}")
     return EncodedJson("[" + ",".join(pieces) + "]")
-
-
-def _usage_of(chunk: Any) -> Any:
-    return chunk.usage
 
 
 def _fold_choices(chunks: list[Any]) -> tuple[dict[int, list[str]], dict[int, str], list[tuple[int, Any]]]:
@@ -266,6 +266,7 @@ class ResponsesAccumulator:
 # --- proxies -------------------------------------------------------------------------------------
 # Chunks kept before they are folded: a long stream holds at most this many of them at a time.
 _FOLD_EVERY = 256
+_DONE = object()  # the end of a stream's iterator
 
 
 def _chunk_iterator(stream: Any) -> Any:
@@ -312,6 +313,41 @@ class TracedStream(SyncStreamShell):
         return self._self_chunks()
 
     def _self_chunks(self) -> Any:
+        if not self._self_hide_usage:
+            return self._self_passed_chunks()
+        return self._self_hidden_chunks()
+
+    def _self_passed_chunks(self) -> Any:
+        """Every chunk passes through: the first sets the time to it, and then, per chunk, only
+        keeping it (the count of kept chunks is islice's: one fold every ``_FOLD_EVERY``)."""
+        keep = self._self_pending.append
+        try:
+            chunks = iter(_chunk_iterator(self.__wrapped__))
+            if not self._self_started:  # not already begun by next(stream)
+                for chunk in chunks:
+                    keep(chunk)
+                    self._self_first()
+                    yield chunk
+                    break
+            while True:
+                for chunk in islice(chunks, _FOLD_EVERY):
+                    keep(chunk)
+                    yield chunk
+                chunk = next(chunks, _DONE)
+                if chunk is _DONE:
+                    break
+                self._self_fold()
+                keep(chunk)
+                yield chunk
+        except GeneratorExit:
+            raise  # see _self_hidden_chunks
+        except BaseException as exc:
+            self._self_on_error(exc)
+            raise
+        self._self_on_end()
+
+    def _self_hidden_chunks(self) -> Any:
+        """The chunks but the usage chunk traceglass asked for (see ``_stream_usage.hidden``)."""
         pending = self._self_pending
         keep = pending.append
         hide_usage = self._self_hide_usage
