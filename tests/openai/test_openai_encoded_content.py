@@ -9,7 +9,7 @@ import pytest
 from openai.types.chat import ChatCompletion
 
 from traceglass import _config
-from traceglass._handler import EmbeddingInvocation, LLMInvocation
+from traceglass._handler import LLMInvocation
 from traceglass._handler._content import EncodedJson, compact_json
 from traceglass._handler._telemetry import _content_attributes
 from traceglass.instrumentors.openai import _extract
@@ -127,15 +127,3 @@ def test_the_handler_writes_encoded_content_as_the_data_it_encodes(limit, mask):
         assert written["traceglass.truncated"]
     if mask is not None and limit == 100_000:
         assert "[masked]" in written["gen_ai.input.messages"] + written["gen_ai.output.messages"]
-
-    texts = ["document about Hamlet", "a helpful one", "é \U0001f600"]
-    embedded, listed = EmbeddingInvocation.new(operation="embeddings"), EmbeddingInvocation.new(operation="embeddings")
-    _extract_inputs(embedded, texts)
-    listed.inputs = texts
-    assert type(embedded.inputs) is EncodedJson
-    assert _content_attributes(embedded, settings, {}) == _content_attributes(listed, settings, {})
-
-
-def _extract_inputs(inv, texts):
-    found = _extract.embedding_invocation({"model": "e", "input": texts}, None, True)
-    inv.inputs = found.inputs

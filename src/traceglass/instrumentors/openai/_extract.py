@@ -508,8 +508,7 @@ def embedding_invocation(kwargs: dict[str, Any], client: Any, capture: bool) -> 
         items = list(raw or ())
     inv.input_count = len(items)
     if capture:
-        texts = [i if isinstance(i, str) else f"<{len(i)} tokens>" for i in items]
-        inv.inputs = EncodedJson("[" + ",".join(map(encode_string, texts)) + "]")
+        inv.inputs = [i if isinstance(i, str) else f"<{len(i)} tokens>" for i in items]
     return inv
 
 
