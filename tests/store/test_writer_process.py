@@ -27,7 +27,6 @@ from traceglass.store import TraceStore, _writer_process
 
 from ._helpers import BASE_S, ns, rows
 
-pytestmark = pytest.mark.sqlite_only("the writer process is the SQLite exporter's")
 
 
 def _finished_spans() -> list[ReadableSpan]:
@@ -326,3 +325,20 @@ def test_configure_and_the_environment_turn_it_on(tmp_path, monkeypatch, caplog)
         telemetry.shutdown()
     assert not _alive(pid)
     assert [r["name"] for r in rows(tmp_path / "traces.db", "SELECT name FROM spans")] == ["step"]
+
+
+def test_the_writer_process_writes_to_postgresql_too_and_keeps_the_password_off_its_command_line(db_path):
+    # db_path: a SQLite file, then a PostgreSQL URL with a password (the same test on both backends).
+    exporter = SQLiteSpanExporter(db_path, separate_process=True)
+    try:
+        assert exporter.export(_finished_spans()) == SpanExportResult.SUCCESS
+        with open(f"/proc/{exporter.writer_pid}/cmdline", "rb") as cmdline:
+            arguments = cmdline.read().split(b"\0")
+    finally:
+        exporter.shutdown()
+    assert b"-m" in arguments and b"traceglass.store._writer_child" in arguments
+    if str(db_path).startswith("postgresql://"):
+        secret = db_path.split("://", 1)[1].split("@", 1)[0].split(":", 1)[1]
+        assert secret and not any(secret.encode() in argument for argument in arguments)
+    assert sorted(r["name"] for r in rows(db_path, "SELECT name FROM spans")) == [
+        "chat gpt-4o-mini", "execute_tool lookup", "invoke_agent support"]

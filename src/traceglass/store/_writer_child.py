@@ -1,8 +1,9 @@
-"""The writer process's main loop (``python -m traceglass.store._writer_child CONFIG``), started by
+"""The writer process's main loop (``python -m traceglass.store._writer_child``), started by
 :class:`~traceglass.store._writer_process.WriterProcess`.
 
-It reads frames from stdin (a 5-byte header: kind and length; then the payload of
-:mod:`~traceglass.store._span_wire`), writes each batch with a :class:`TraceWriter` in one
+It reads frames from stdin (a 5-byte header: kind and length; then the payload): first its
+configuration (JSON: the database, which may be a URL with a password, so never on the command
+line), then batches (:mod:`~traceglass.store._span_wire`); it writes each batch with a :class:`TraceWriter` in one
 transaction, and answers each with one reply on its own pipe: ``(status, message, logs)`` where
 status is ``OK``, ``STORAGE`` (the database refused: the message says why) or ``FAULT`` (a bug of
 ours: the traceback), and logs are the ``traceglass`` log records since the last reply, for the
@@ -24,6 +25,7 @@ import traceback
 from typing import BinaryIO
 
 HEADER = struct.Struct("!BI")  # frame kind, payload length
+CONFIG = 0  # the kind of the first frame: the configuration as JSON
 REPLY = struct.Struct("!I")  # reply length
 OK, STORAGE, FAULT = 0, 1, 2
 MAX_LOGS = 100  # log records kept for one reply (the oldest are dropped past it)
@@ -68,10 +70,26 @@ def _write_all(stream: BinaryIO, data: bytes) -> None:
         view = view[stream.write(view) or 0:]
 
 
-def serve(config: dict, stdin: BinaryIO, reply: BinaryIO) -> None:
-    """Write every frame read from ``stdin`` until its end; one reply each on ``reply``."""
+def _config(stdin: BinaryIO) -> dict | None:
+    header = _read_exact(stdin, HEADER.size)
+    if header is None:
+        return None
+    kind, length = HEADER.unpack(header)
+    payload = _read_exact(stdin, length)
+    if kind != CONFIG or payload is None:
+        raise SystemExit(f"traceglass writer process: expected its configuration first, got a frame of kind {kind}")
+    return json.loads(payload)
+
+
+def serve(stdin: BinaryIO, reply: BinaryIO) -> None:
+    """Read the configuration, then write every frame read from ``stdin`` until its end; one reply
+    each on ``reply``."""
     from traceglass.store._span_wire import Decoder
     from traceglass.store._trace_writer import TraceWriter
+
+    config = _config(stdin)
+    if config is None:
+        return
 
     collect = _Collect()
     logger = logging.getLogger("traceglass")
@@ -107,13 +125,12 @@ def serve(config: dict, stdin: BinaryIO, reply: BinaryIO) -> None:
 
 def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    config = json.loads(sys.argv[1])
     # Replies go to a copy of stdout; stdout itself becomes stderr so that nothing printed by
     # accident (a library's warning) can corrupt a reply.
     reply = os.fdopen(os.dup(1), "wb", buffering=0)
     os.dup2(2, 1)
     with os.fdopen(0, "rb", buffering=0) as stdin:
-        serve(config, stdin, reply)
+        serve(stdin, reply)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,8 @@ from typing import Any
 from traceglass._units import as_seconds, parse_size
 from traceglass.store import _paths
 from traceglass.store._span_wire import Encoder
-from traceglass.store._writer_child import FAULT, HEADER, OK, REPLY
+from traceglass.store._postgres_url import DatabaseURL
+from traceglass.store._writer_child import CONFIG, FAULT, HEADER, OK, REPLY
 
 logger = logging.getLogger("traceglass")
 
@@ -107,12 +108,12 @@ class WriterProcess:
             kind, payload = self._encoder.encode(spans)
             frame = HEADER.pack(kind, len(payload)) + payload
             for attempt in (1, 2):
-                proc = self._process()
                 try:
-                    self._exchange(proc, frame)
+                    self._exchange(self._process(), frame)
                     return
                 except _Lost as exc:
-                    self._discard(proc, graceful=False)
+                    if self._proc is not None:
+                        self._discard(self._proc, graceful=False)
                     if attempt == 2 or self._closed:
                         raise WriterProcessError(f"the writer process for {self.path} {exc}") from None
                     logger.warning("traceglass: the writer process for %s %s; starting a new one", self.path, exc)
@@ -138,12 +139,17 @@ class WriterProcess:
         if self._pid != os.getpid():  # forked: the parent's process and pipes are not ours
             self._proc, self._pid = None, os.getpid()
         if self._proc is None:
-            self._proc = _spawn(self._config())
+            self._proc = _spawn()
+            assert self._proc.stdin is not None
+            self._send(self._proc.stdin.fileno(), self._config(), time.monotonic() + REPLY_MARGIN_S)
         return self._proc
 
-    def _config(self) -> dict[str, Any]:
-        return {"path": str(self.path), "max_age": self.max_age, "max_size": self.max_size,
-                "retry_for": self.retry_for, "log_level": logger.getEffectiveLevel()}
+    def _config(self) -> bytes:
+        """The first frame: the configuration (on the pipe: a URL's password stays off the command line)."""
+        path = self.path.secret() if isinstance(self.path, DatabaseURL) else str(self.path)
+        body = json.dumps({"path": path, "max_age": self.max_age, "max_size": self.max_size,
+                           "retry_for": self.retry_for, "log_level": logger.getEffectiveLevel()}).encode()
+        return HEADER.pack(CONFIG, len(body)) + body
 
     def _exchange(self, proc: subprocess.Popen[bytes], frame: bytes) -> None:
         assert proc.stdin is not None and proc.stdout is not None
@@ -250,7 +256,7 @@ def _child_path() -> str:
     return os.pathsep.join(dict.fromkeys(entries))
 
 
-def _spawn(config: dict[str, Any]) -> subprocess.Popen[bytes]:
+def _spawn() -> subprocess.Popen[bytes]:
     executable = sys.executable
     if os.name != "posix" or not hasattr(select, "poll"):
         raise WriterProcessUnavailable("a writer process needs POSIX pipes and poll()")
@@ -260,7 +266,7 @@ def _spawn(config: dict[str, Any]) -> subprocess.Popen[bytes]:
     env.update(PYTHONPATH=_child_path(), PYTHONSAFEPATH="1", OTEL_SDK_DISABLED="true")
     try:
         proc = subprocess.Popen(
-            [executable, "-m", "traceglass.store._writer_child", json.dumps(config)],
+            [executable, "-m", "traceglass.store._writer_child"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True)
     except (OSError, subprocess.SubprocessError) as exc:
         raise WriterProcessUnavailable(f"could not start {executable}: {exc}") from exc
