@@ -23,8 +23,9 @@ What stays module-global, and why (docs/architecture.md lists the same):
 * Patches and their switches: ``instrumentors.openai._wrappers.STATE`` (global instrumentation on or
   off: the patched methods are process-wide), ``instrumentors.langchain._activate`` (wrapped once),
   LangChain's default callback handler (it looks the runtime's handler up per run).
-* Memos of pure functions, which never need resetting: the OpenAI provider-by-class and
-  endpoint-by-URL caches (``instrumentors.openai._extract``), the handler's content-table cache.
+* Memos of pure functions, which never need resetting: the OpenAI provider-by-class,
+  endpoint-by-URL and fields-in-``__dict__``-by-class caches (``instrumentors.openai._extract``),
+  the handler's content-table cache.
 * ``processors.cost``'s counted-once memory, shared by every live cost processor of the process
   (``opentelemetry-instrument``'s and ``configure()``'s see the same span: it is counted once).
 """

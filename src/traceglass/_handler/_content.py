@@ -139,6 +139,8 @@ class EncodedJson(str):
     """
 
     __slots__ = ()
+
+
 _NOT_PLAIN = (TypeError, ValueError, RecursionError)
 
 
