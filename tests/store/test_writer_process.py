@@ -342,3 +342,37 @@ def test_the_writer_process_writes_to_postgresql_too_and_keeps_the_password_off_
         assert secret and not any(secret.encode() in argument for argument in arguments)
     assert sorted(r["name"] for r in rows(db_path, "SELECT name FROM spans")) == [
         "chat gpt-4o-mini", "execute_tool lookup", "invoke_agent support"]
+
+
+GARBLED = textwrap.dedent("""
+    import os, struct, sys
+    stdin = sys.stdin.buffer
+    for _ in range(2):  # the configuration, then one batch
+        kind, length = struct.unpack("!BI", stdin.read(5))
+        stdin.read(length)
+    os.write(1, struct.pack("!I", 5) + b"\\xffjunk")  # a reply of the right length that is no reply
+    stdin.read()
+""")
+
+
+def test_a_writer_process_answering_garbage_is_replaced_and_the_batch_sent_again(tmp_path, monkeypatch, caplog):
+    real_spawn, spawned = _writer_process._spawn, []
+
+    def garbled_first() -> subprocess.Popen:
+        if spawned:
+            return real_spawn()
+        spawned.append(True)
+        proc = subprocess.Popen([sys.executable, "-c", GARBLED], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        os.set_blocking(proc.stdin.fileno(), False)
+        os.set_blocking(proc.stdout.fileno(), False)
+        return proc
+
+    monkeypatch.setattr(_writer_process, "_spawn", garbled_first)
+    exporter = SQLiteSpanExporter(tmp_path / "traces.db", separate_process=True)
+    try:
+        with caplog.at_level(logging.WARNING, logger="traceglass"):
+            assert exporter.export(_finished_spans()) == SpanExportResult.SUCCESS
+    finally:
+        exporter.shutdown()
+    assert any("answered with something else than a reply" in r.getMessage() for r in caplog.records)
+    assert len(rows(tmp_path / "traces.db", "SELECT span_id FROM spans")) == 3

@@ -156,7 +156,10 @@ class WriterProcess:
         deadline = time.monotonic() + self.retry_for + REPLY_MARGIN_S
         self._send(proc.stdin.fileno(), frame, deadline)
         size = REPLY.unpack(self._receive(proc.stdout.fileno(), REPLY.size, deadline))[0]
-        status, message, logs = marshal.loads(self._receive(proc.stdout.fileno(), size, deadline))
+        try:
+            status, message, logs = marshal.loads(self._receive(proc.stdout.fileno(), size, deadline))
+        except (ValueError, EOFError, TypeError) as exc:  # out of step with us: not to be spoken to again
+            raise _Lost(f"answered with something else than a reply ({exc})") from None
         for level, text in logs:
             logger.log(level, "%s", text)
         if status == OK:
