@@ -116,7 +116,10 @@ def serve(stdin: BinaryIO, reply: BinaryIO) -> None:
             except Exception:  # noqa: BLE001 - a bug of ours: sent to the application to report
                 status, message = FAULT, traceback.format_exc()
             body = marshal.dumps((status, message, collect.drain()))
-            _write_all(reply, REPLY.pack(len(body)) + body)
+            try:
+                _write_all(reply, REPLY.pack(len(body)) + body)
+            except BrokenPipeError:  # the application has gone: its batch is committed, nobody to tell
+                break
     finally:
         writer.close()
         for level, text in collect.drain():  # nobody left to reply to: the inherited stderr
