@@ -376,3 +376,22 @@ def test_a_writer_process_answering_garbage_is_replaced_and_the_batch_sent_again
         exporter.shutdown()
     assert any("answered with something else than a reply" in r.getMessage() for r in caplog.records)
     assert len(rows(tmp_path / "traces.db", "SELECT span_id FROM spans")) == 3
+
+
+def test_a_batch_whose_application_has_gone_is_committed_and_the_writer_exits_quietly(tmp_path):
+    # The writer process run by hand: configuration and one batch sent, then the reply pipe closed
+    # unread (the application died waiting): the batch stays committed, the process ends cleanly.
+    from traceglass.store._span_wire import Encoder
+    from traceglass.store._writer_child import CONFIG, HEADER
+
+    config = json.dumps({"path": str(tmp_path / "traces.db")}).encode()
+    kind, payload = Encoder().encode(_finished_spans())
+    child = subprocess.Popen([sys.executable, "-m", "traceglass.store._writer_child"], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child.stdout.close()
+    child.stdin.write(HEADER.pack(CONFIG, len(config)) + config + HEADER.pack(kind, len(payload)) + payload)
+    child.stdin.close()
+    assert child.wait(timeout=60) == 0
+    assert child.stderr.read() == b""
+    child.stderr.close()
+    assert len(rows(tmp_path / "traces.db", "SELECT span_id FROM spans")) == 3
