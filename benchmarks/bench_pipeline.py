@@ -330,18 +330,18 @@ def count_report(counted: dict[str, dict[str, Any]], calls: int, started: float,
          "process = every thread's per call, the calls and the flush (a run counting all threads together), "
          "i.e. with the background export; ovh = the setup's minus none's"),
         *_NOTES_AND_RULE,
-        (f"{'kind':<12}{'setup':<13}{'app':>13}{'process':>13}{'app ovh':>13}{'process ovh':>13}"
+        (f"{'kind':<12}{'setup':<17}{'app':>13}{'process':>13}{'app ovh':>13}{'process ovh':>13}"
          f"{'export/span':>13}{'spans/call':>12}"),
     ]
     for kind in KINDS:
         for name, data in counted.items():
             row, none = data[kind], base[kind]
             if name == "none":
-                lines.append(f"{kind:<12}{name:<13}{row['app']:>13,.0f}{row['process']:>13,.0f}{'':>13}{'':>13}"
+                lines.append(f"{kind:<12}{name:<17}{row['app']:>13,.0f}{row['process']:>13,.0f}{'':>13}{'':>13}"
                              f"{'':>13}{row['spans']:>12.1f}")
                 continue
             export = ((row["process"] - row["app"]) - (none["process"] - none["app"])) / row["spans"]
-            lines.append(f"{kind:<12}{name:<13}{row['app']:>13,.0f}{row['process']:>13,.0f}"
+            lines.append(f"{kind:<12}{name:<17}{row['app']:>13,.0f}{row['process']:>13,.0f}"
                          f"{row['app'] - none['app']:>13,.0f}{row['process'] - none['process']:>13,.0f}"
                          f"{export:>13,.0f}{row['spans']:>12.1f}")
         lines.append("")
