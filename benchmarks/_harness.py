@@ -189,6 +189,15 @@ def versions(*dists: str) -> dict[str, str]:
     return out
 
 
+def process_cpu(pid: int | None) -> float:
+    """CPU seconds (user + system) another, running process has used so far (Linux /proc); 0 for none."""
+    if pid is None:
+        return 0.0
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def load() -> float:
     """The one-minute load average."""
     return os.getloadavg()[0]

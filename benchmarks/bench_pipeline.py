@@ -202,15 +202,6 @@ def _writer_pid() -> int | None:
     return next((e.writer_pid for e in _EXPORTERS if getattr(e, "writer_pid", None)), None)
 
 
-def _process_cpu(pid: int | None) -> float:
-    """CPU seconds another process has used so far (Linux /proc); 0 for none."""
-    if pid is None:
-        return 0.0
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _versions(setup: str) -> dict[str, str]:
     return _harness.versions(*VERSIONS["none"], *VERSIONS[setup])
 
@@ -234,7 +225,7 @@ def worker(setup: str, round_: int, calls: int, interval: float, sink: str) -> d
         for kind in order:
             call = app[kind]
             spans_before, app_cpu, walls = counter.ended, 0.0, []
-            writer_start = _process_cpu(writer)
+            writer_start = _harness.process_cpu(writer)
             process_start = time.process_time()
             tick = time.perf_counter()
             for _ in range(calls):
@@ -246,7 +237,7 @@ def worker(setup: str, round_: int, calls: int, interval: float, sink: str) -> d
                 time.sleep(max(0.0, tick - time.perf_counter()))
             flush()
             process_cpu = time.process_time() - process_start
-            writer_cpu = _process_cpu(writer) - writer_start
+            writer_cpu = _harness.process_cpu(writer) - writer_start
             out[kind] = {"app": app_cpu / calls * 1e6, "process": process_cpu / calls * 1e6,
                          "writer": writer_cpu / calls * 1e6,
                          "wall": statistics.median(walls) * 1e6, "spans": (counter.ended - spans_before) / calls}

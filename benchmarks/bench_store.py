@@ -51,6 +51,9 @@ from traceglass.store._rows import (
     row_from_span,
 )
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import _harness  # noqa: E402 - beside this file
+
 BATCH = 512
 SPANS_PER_TRACE = 5
 MODELS = ["gpt-4o-mini", "gpt-4o", "gpt-4.1", "o3-mini", "claude-sonnet-4", "gemini-2.5-flash"]
@@ -202,9 +205,9 @@ def bench_throughput(workdir: pathlib.Path, total: int, report: Callable[[str], 
     _fresh(proc_path)
     separate = SQLiteSpanExporter(proc_path, separate_process=True)
     separate.export(batches[0][:1])  # start the writer process outside the timing
-    child_before = _child_cpu(separate.writer_pid)
+    child_before = _harness.process_cpu(separate.writer_pid)
     separate_s, separate_cpu = _wall_and_cpu(lambda: [separate.export(batch) for batch in batches])
-    separate_child_cpu = _child_cpu(separate.writer_pid) - child_before
+    separate_child_cpu = _harness.process_cpu(separate.writer_pid) - child_before
     separate.shutdown()
     separate_bytes = _size(proc_path) / spans
     # The same exporter storing every value as plain JSON text (what it did before compression).
@@ -321,13 +324,6 @@ def bench_busy(workdir: pathlib.Path, seconds: float, report: Callable[[str], No
         _fresh(path)
         report(f"  {label:<18} spans stored per second while it runs " + ", ".join(f"{r:,.0f}" for r, _ in rates)
                + "  (emitted per second " + ", ".join(f"{e:,.0f}" for _, e in rates) + ")")
-
-
-def _child_cpu(pid: int | None) -> float:
-    """CPU seconds (user + system) a running process has used, from /proc (Linux)."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _wall_and_cpu(func: Callable[[], object]) -> tuple[float, float]:
