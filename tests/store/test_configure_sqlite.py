@@ -5,6 +5,7 @@ Both set global providers, so each runs in its own interpreter.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -138,3 +139,49 @@ def test_spans_flushed_only_at_interpreter_exit_are_written(tmp_path):
     result = _run(code)
     assert result.returncode == 0, result.stderr
     assert rows(db, "SELECT name FROM spans") == [{"name": "last words"}]
+
+
+def test_opentelemetry_instrument_with_the_writer_process_starts_one_that_traces_nothing(tmp_path):
+    """TRACEGLASS_DB_SEPARATE_PROCESS=1 under opentelemetry-instrument: one writer process, started
+    without the auto-instrumentation hook (so it starts no exporter, nor a writer, of its own)."""
+    db = tmp_path / "auto.db"
+    code = textwrap.dedent("""
+        import json, os
+        from opentelemetry import trace
+        tracer = trace.get_tracer("app")
+        with tracer.start_as_current_span("outer"):
+            pass
+        trace.get_tracer_provider().force_flush()
+
+        def children(pid):
+            found = []
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/children") as listed:
+                    found += [int(p) for p in listed.read().split()]
+            return found
+
+        out = []
+        for pid in children(os.getpid()):
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                argv = [a.decode() for a in cmdline.read().split(b"\\0") if a]
+            with open(f"/proc/{pid}/environ", "rb") as environ:
+                env = dict(e.decode().split("=", 1) for e in environ.read().split(b"\\0") if b"=" in e)
+            out.append({"argv": argv[1:], "pythonpath": env.get("PYTHONPATH", ""), "children": children(pid)})
+        print(json.dumps(out))
+    """)
+    script = tmp_path / "app.py"
+    script.write_text(code)
+    instrument = os.path.join(os.path.dirname(sys.executable), "opentelemetry-instrument")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("TRACEGLASS_", "OTEL_"))}
+    environ.update({"OTEL_TRACES_EXPORTER": "traceglass_sqlite", "OTEL_METRICS_EXPORTER": "none",
+                    "OTEL_LOGS_EXPORTER": "none", "OTEL_SERVICE_NAME": "auto-app", "TRACEGLASS_DB": str(db),
+                    "TRACEGLASS_DB_SEPARATE_PROCESS": "1",
+                    "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "openai,traceglass_openai,traceglass_langchain"})
+    result = subprocess.run([instrument, sys.executable, str(script)], capture_output=True, text=True,
+                            timeout=120, env=environ)
+    assert result.returncode == 0, result.stderr
+    processes = json.loads(result.stdout.strip().splitlines()[-1])
+    assert [p["argv"] for p in processes] == [["-m", "traceglass.store._writer_child"]]
+    assert "auto_instrumentation" not in processes[0]["pythonpath"]
+    assert processes[0]["children"] == []
+    assert rows(db, "SELECT name, project FROM spans") == [{"name": "outer", "project": "auto-app"}]
