@@ -63,6 +63,20 @@ def test_configure_uses_sqlite_by_default_and_reads_traceglass_db(store_target):
     _check(db)
 
 
+def _instrumented(tmp_path, code: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """``code`` run as app.py under ``opentelemetry-instrument`` with only ``env`` of the TRACEGLASS_*/OTEL_*
+    variables (and OpenAI/LangChain instrumentation off); it must exit 0."""
+    script = tmp_path / "app.py"
+    script.write_text(code)
+    instrument = os.path.join(os.path.dirname(sys.executable), "opentelemetry-instrument")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("TRACEGLASS_", "OTEL_"))}
+    environ.update(env, OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="openai,traceglass_openai,traceglass_langchain")
+    result = subprocess.run([instrument, sys.executable, str(script)], capture_output=True, text=True,
+                            timeout=120, env=environ)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
 def test_opentelemetry_instrument_uses_it_by_entry_point_name(tmp_path):
     db = tmp_path / "auto.db"
     code = textwrap.dedent("""
@@ -72,16 +86,9 @@ def test_opentelemetry_instrument_uses_it_by_entry_point_name(tmp_path):
             with tracer.start_as_current_span("chat m", attributes={"gen_ai.operation.name": "chat"}):
                 pass
     """)
-    script = tmp_path / "app.py"
-    script.write_text(code)
-    instrument = os.path.join(os.path.dirname(sys.executable), "opentelemetry-instrument")
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("TRACEGLASS_", "OTEL_"))}
-    environ.update({"OTEL_TRACES_EXPORTER": "traceglass_sqlite", "OTEL_METRICS_EXPORTER": "none",
-                    "OTEL_LOGS_EXPORTER": "none", "OTEL_SERVICE_NAME": "auto-app", "TRACEGLASS_DB": str(db),
-                    "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "openai,traceglass_openai,traceglass_langchain"})
-    result = subprocess.run([instrument, sys.executable, str(script)], capture_output=True, text=True,
-                            timeout=120, env=environ)
-    assert result.returncode == 0, result.stderr
+    _instrumented(tmp_path, code, {"OTEL_TRACES_EXPORTER": "traceglass_sqlite", "OTEL_METRICS_EXPORTER": "none",
+                                   "OTEL_LOGS_EXPORTER": "none", "OTEL_SERVICE_NAME": "auto-app",
+                                   "TRACEGLASS_DB": str(db)})
     assert rows(db, "SELECT name, span_type, project FROM spans ORDER BY start_ns") == [
         {"name": "outer", "span_type": None, "project": "auto-app"},
         {"name": "chat m", "span_type": "llm", "project": "auto-app"},
@@ -101,16 +108,8 @@ def test_opentelemetry_instrument_writes_spans_and_scores_to_postgresql_as_trace
             with tracer.start_as_current_span("chat m", attributes={"gen_ai.operation.name": "chat"}):
                 traceglass.score("helpful", 0.75, source="code")
     """)
-    script = tmp_path / "app.py"
-    script.write_text(code)
-    instrument = os.path.join(os.path.dirname(sys.executable), "opentelemetry-instrument")
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("TRACEGLASS_", "OTEL_"))}
-    environ.update({"OTEL_TRACES_EXPORTER": "traceglass_store", "OTEL_SERVICE_NAME": "team-app",
-                    "TRACEGLASS_DB": postgres_url,
-                    "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "openai,traceglass_openai,traceglass_langchain"})
-    result = subprocess.run([instrument, sys.executable, str(script)], capture_output=True, text=True,
-                            timeout=120, env=environ)
-    assert result.returncode == 0, result.stderr
+    _instrumented(tmp_path, code, {"OTEL_TRACES_EXPORTER": "traceglass_store", "OTEL_SERVICE_NAME": "team-app",
+                                   "TRACEGLASS_DB": postgres_url})
     with TraceStore(postgres_url) as store:
         [summary] = store.list_traces().traces
         trace = store.get_trace(summary.trace_id)
@@ -169,17 +168,9 @@ def test_opentelemetry_instrument_with_the_writer_process_starts_one_that_traces
             out.append({"argv": argv[1:], "pythonpath": env.get("PYTHONPATH", ""), "children": children(pid)})
         print(json.dumps(out))
     """)
-    script = tmp_path / "app.py"
-    script.write_text(code)
-    instrument = os.path.join(os.path.dirname(sys.executable), "opentelemetry-instrument")
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("TRACEGLASS_", "OTEL_"))}
-    environ.update({"OTEL_TRACES_EXPORTER": "traceglass_sqlite", "OTEL_METRICS_EXPORTER": "none",
-                    "OTEL_LOGS_EXPORTER": "none", "OTEL_SERVICE_NAME": "auto-app", "TRACEGLASS_DB": str(db),
-                    "TRACEGLASS_DB_SEPARATE_PROCESS": "1",
-                    "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "openai,traceglass_openai,traceglass_langchain"})
-    result = subprocess.run([instrument, sys.executable, str(script)], capture_output=True, text=True,
-                            timeout=120, env=environ)
-    assert result.returncode == 0, result.stderr
+    result = _instrumented(tmp_path, code, {
+        "OTEL_TRACES_EXPORTER": "traceglass_sqlite", "OTEL_METRICS_EXPORTER": "none", "OTEL_LOGS_EXPORTER": "none",
+        "OTEL_SERVICE_NAME": "auto-app", "TRACEGLASS_DB": str(db), "TRACEGLASS_DB_SEPARATE_PROCESS": "1"})
     processes = json.loads(result.stdout.strip().splitlines()[-1])
     assert [p["argv"] for p in processes] == [["-m", "traceglass.store._writer_child"]]
     assert "auto_instrumentation" not in processes[0]["pythonpath"]
