@@ -236,8 +236,20 @@ def chat_invocation(kwargs: dict[str, Any], client: Any, capture: bool) -> LLMIn
 
 
 # Roles and finish reasons as JSON string literals: a dict read instead of escaping the same few words.
-QUOTED = {word: encode_string(word) for word in (
+_QUOTED = {word: encode_string(word) for word in (
     "system", "developer", "user", "assistant", "stop", "length", "tool_call", "content_filter", "error")}
+_NO_REASON = object()  # an input message: no finish_reason key
+
+
+def encoded_text_message(role: str, content: str | None, reason: Any = _NO_REASON) -> str:
+    """One text-only message as the compact JSON text of ``message(role, [text_part(content)] or [],
+    finish_reason(reason))`` (an empty or missing content: no part; no ``reason`` given: no finish_reason)."""
+    text = '{"role":' + (_QUOTED.get(role) or encode_string(role))
+    text += ',"parts":[{"type":"text","content":' + encode_string(content) + "}]" if content else ',"parts":[]'
+    if reason is _NO_REASON:
+        return text + "}"
+    finish = finish_reason(reason)
+    return text + ',"finish_reason":' + (_QUOTED.get(finish) or encode_string(finish)) + "}"
 
 
 def encoded_text_messages(messages: Any) -> EncodedJson | None:
@@ -254,11 +266,7 @@ def encoded_text_messages(messages: Any) -> EncodedJson | None:
         content = msg.get("content")
         if type(role) is not str or type(content) is not str or role == "tool" or role == "function":
             return None
-        quoted = QUOTED.get(role) or encode_string(role)
-        if content:
-            pieces.append('{"role":' + quoted + ',"parts":[{"type":"text","content":' + encode_string(content) + "}]}")
-        else:
-            pieces.append('{"role":' + quoted + ',"parts":[]}')
+        pieces.append(encoded_text_message(role, content))
     return EncodedJson("[" + ",".join(pieces) + "]")
 
 
@@ -424,7 +432,8 @@ def _fields(obj: Any) -> dict[str, Any] | None:
     cls = obj.__class__
     known = _FIELDS_IN_DICT.get(cls)
     if known is None:
-        known = isinstance(getattr(cls, "model_fields", None), dict) and isinstance(getattr(obj, "__dict__", None), dict)
+        known = (isinstance(getattr(cls, "model_fields", None), dict)
+                 and isinstance(getattr(obj, "__dict__", None), dict))
         if len(_FIELDS_IN_DICT) < 256:
             _FIELDS_IN_DICT[cls] = known
     return obj.__dict__ if known else None
@@ -444,13 +453,7 @@ def _encoded_outputs(chosen: list[tuple[Any, Any]]) -> EncodedJson | None:
         content = fields.get("content")
         if type(role) is not str or (content is not None and type(content) is not str):
             return None
-        head = '{"role":' + (QUOTED.get(role) or encode_string(role))
-        if content:
-            head += ',"parts":[{"type":"text","content":' + encode_string(content) + "}]"
-        else:
-            head += ',"parts":[]'
-        finish = finish_reason(reason)
-        pieces.append(head + ',"finish_reason":' + (QUOTED.get(finish) or encode_string(finish)) + "}")
+        pieces.append(encoded_text_message(role, content, reason))
     return EncodedJson("[" + ",".join(pieces) + "]")
 
 

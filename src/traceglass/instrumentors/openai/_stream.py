@@ -21,7 +21,7 @@ from typing import Any
 
 from traceglass._guard import report
 from traceglass._handler import LLMInvocation
-from traceglass._handler._content import EncodedJson, encode_string
+from traceglass._handler._content import EncodedJson
 from traceglass._handler._messages import message, text_part, tool_call_part
 from traceglass.instrumentors._stream_proxy import AsyncStreamShell, SyncStreamShell
 from traceglass.instrumentors.openai import _extract
@@ -151,14 +151,9 @@ class ChoicesAccumulator:
 def _encoded_text_outputs(texts: dict[int, list[str]], reasons: dict[int, str]) -> EncodedJson:
     """What ``apply`` makes of text-only choices (one assistant message each, in index order), as
     the compact JSON text the handler would write."""
-    pieces = []
-    for index in sorted(texts.keys() | reasons.keys()):
-        text = '{"role":"assistant","parts":['
-        if index in texts:
-            text += '{"type":"text","content":' + encode_string("".join(texts[index])) + "}"
-        finish = _extract.finish_reason(reasons.get(index))
-        pieces.append(text + '],"finish_reason":' + (_extract.QUOTED.get(finish) or encode_string(finish)) + "}")
-    return EncodedJson("[" + ",".join(pieces) + "]")
+    messages = (_extract.encoded_text_message("assistant", "".join(texts[i]) if i in texts else None, reasons.get(i))
+                for i in sorted(texts.keys() | reasons.keys()))
+    return EncodedJson("[" + ",".join(messages) + "]")
 
 
 def _fold_choices(chunks: list[Any]) -> tuple[dict[int, list[str]], dict[int, str], list[tuple[int, Any]]]:
