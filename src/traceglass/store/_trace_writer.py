@@ -91,15 +91,13 @@ class TraceWriter:
         """Store finished SDK spans (re-written spans replace their stored copy) in one transaction."""
         if not spans:
             return
-        # Our own file I/O must never show up as spans (sqlite3 instrumentation, for one).
-        with suppress_instrumentation():
-            rows = [row_from_span(span) for span in spans]
-        self._write_rows(rows)
+        self._write_rows([row_from_span(span) for span in spans])
 
     def _write_rows(self, rows: Sequence[SpanRow]) -> None:
         """Store converted rows (``row_from_span``/``row_from_parts``) in one transaction."""
         if not rows:
             return
+        # Our own file I/O must never show up as spans (sqlite3 instrumentation, for one).
         with suppress_instrumentation():
             self._run(lambda db: db.write(rows))
         self._maybe_apply_retention()
