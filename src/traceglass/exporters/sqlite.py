@@ -28,7 +28,6 @@ from traceglass import _config, semconv
 from traceglass._guard import report
 from traceglass._scores import Score, ScoreError, from_event
 from traceglass.store import TraceWriter
-from traceglass.store._writer_process import WriterProcess, WriterProcessUnavailable
 
 logger = logging.getLogger("traceglass")
 
@@ -69,8 +68,11 @@ class SQLiteSpanExporter(SpanExporter):
         settings = _config.Settings.from_env(only=("db_max_age", "db_max_size", "db_separate_process"),
                                              db_max_age=max_age, db_max_size=max_size,
                                              db_separate_process=separate_process)
-        self._writer: TraceWriter | WriterProcess
+        self._writer: Any
         if settings.db_separate_process and _on_connect is None and not _seams:
+            # Imported only here: a few ms of start-up that an exporter writing in-process need not pay.
+            from traceglass.store._writer_process import WriterProcess
+
             self._writer = WriterProcess(path, max_age=settings.db_max_age, max_size=settings.db_max_size,
                                          retry_for=_retry_for)
         else:
@@ -91,11 +93,7 @@ class SQLiteSpanExporter(SpanExporter):
         if not spans:
             return SpanExportResult.SUCCESS
         try:
-            try:
-                self._writer.write(spans)
-            except WriterProcessUnavailable as exc:
-                self._write_here(exc)
-                self._writer.write(spans)
+            self._writer.write(spans)
         except TraceWriter.STORAGE_ERRORS as exc:  # locked past the retries, read-only, full, missing
             self._log_failure(exc, len(spans))
             return SpanExportResult.FAILURE
@@ -120,17 +118,9 @@ class SQLiteSpanExporter(SpanExporter):
     @property
     def writer_pid(self) -> int | None:
         """The pid of the writer process while one runs (``separate_process``); None otherwise."""
-        writer = self._writer
-        return writer.pid if isinstance(writer, WriterProcess) else None
+        return getattr(self._writer, "pid", None)
 
     # -- internals ---------------------------------------------------------------------------
-    def _write_here(self, why: BaseException) -> None:
-        """No writer process can start: write from this process from now on."""
-        logger.warning("traceglass: writing to %s from this process: %s", self.path, why)
-        self._writer.close()
-        self._writer = TraceWriter(self.path, max_age=self.max_age, max_size=self.max_size,
-                                   retry_for=self._writer.retry_for)
-
     def _log_failure(self, exc: BaseException, count: int) -> None:
         # One warning per failure streak: a locked database must not flood the application's log
         # (the recovery message counts what the streak lost).

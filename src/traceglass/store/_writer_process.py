@@ -9,8 +9,8 @@ stored (or has failed, as :class:`TraceWriter`'s would).
 
 The child is started at the first write, restarted (and the batch sent again once) if it died,
 and ends when its stdin closes: at :meth:`close`, or when the application dies. POSIX only (it
-waits on the pipes with ``poll``); where it cannot start, :class:`WriterProcessUnavailable` says
-so and the caller writes in-process instead.
+waits on the pipes with ``poll``); where none can start, the writer says so once and writes
+in-process (a :class:`TraceWriter`) from then on.
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ from typing import Any
 
 from traceglass._units import as_seconds, parse_size
 from traceglass.store import _paths
-from traceglass.store._span_wire import Encoder
 from traceglass.store._postgres_url import DatabaseURL
+from traceglass.store._span_wire import Encoder
+from traceglass.store._trace_writer import TraceWriter
 from traceglass.store._writer_child import CONFIG, FAULT, HEADER, OK, REPLY
 
 logger = logging.getLogger("traceglass")
@@ -50,7 +51,7 @@ class WriterProcessError(OSError):
     or the process died or stopped answering."""
 
 
-class WriterProcessUnavailable(RuntimeError):
+class _Unavailable(RuntimeError):
     """No writer process can be started here (no Python executable, not POSIX, spawn failed)."""
 
 
@@ -84,6 +85,7 @@ class WriterProcess:
         self._proc: subprocess.Popen[bytes] | None = None
         self._pid = os.getpid()
         self._encoder = Encoder()
+        self._here: TraceWriter | None = None  # where no process can start: writing in-process
         if hasattr(os, "register_at_fork"):
             ref = weakref.ref(self)
             os.register_at_fork(after_in_child=lambda: _after_fork_in_child(ref))
@@ -97,31 +99,50 @@ class WriterProcess:
     def write(self, spans: Sequence[Any]) -> None:
         """Store finished SDK spans in one transaction, in the writer process; returns once committed.
 
-        Raises :class:`WriterProcessError` (an ``OSError``) when the batch was not stored,
-        :class:`WriterProcessUnavailable` when no process could be started, and ``RuntimeError``
-        carrying the child's traceback for a fault of ours there."""
+        Raises :class:`WriterProcessError` (an ``OSError``) when the batch was not stored, and
+        ``RuntimeError`` carrying the child's traceback for a fault of ours there; in-process (no
+        process could start), what :meth:`TraceWriter.write` raises."""
         if not spans:
             return
-        with self._lock:
-            if self._closed:
-                raise WriterProcessError(f"the writer process for {self.path} is closed")
-            kind, payload = self._encoder.encode(spans)
-            frame = HEADER.pack(kind, len(payload)) + payload
-            for attempt in (1, 2):
-                try:
-                    self._exchange(self._process(), frame)
+        here = self._here
+        if here is None:
+            with self._lock:
+                if self._closed:
+                    raise WriterProcessError(f"the writer process for {self.path} is closed")
+                here = self._through_process(spans)
+                if here is None:
                     return
-                except _Lost as exc:
-                    if self._proc is not None:
-                        self._discard(self._proc, graceful=False)
-                    if attempt == 2 or self._closed:
-                        raise WriterProcessError(f"the writer process for {self.path} {exc}") from None
-                    logger.warning("traceglass: the writer process for %s %s; starting a new one", self.path, exc)
+        here.write(spans)
+
+    def _through_process(self, spans: Sequence[Any]) -> TraceWriter | None:
+        """Send the batch through the process (caller holds ``_lock``). None once it is stored; where
+        no process can start, the in-process writer to use from now on (``_here``)."""
+        kind, payload = self._encoder.encode(spans)
+        frame = HEADER.pack(kind, len(payload)) + payload
+        attempts = 0
+        while True:
+            try:
+                self._exchange(self._process(), frame)
+                return None
+            except _Unavailable as exc:
+                logger.warning("traceglass: writing to %s from this process: %s", self.path, exc)
+                self._here = TraceWriter(self.path, max_age=self.max_age, max_size=self.max_size,
+                                         retry_for=self.retry_for)
+                return self._here
+            except _Lost as exc:
+                if self._proc is not None:
+                    self._discard(self._proc, graceful=False)
+                attempts += 1
+                if attempts == 2 or self._closed:
+                    raise WriterProcessError(f"the writer process for {self.path} {exc}") from None
+                logger.warning("traceglass: the writer process for %s %s; starting a new one", self.path, exc)
 
     def close(self) -> None:
         """Let the writer process finish and exit (killed after 10 s); idempotent. Ends a write's wait."""
         self._closed = True
         self._stop.set()
+        if self._here is not None:
+            self._here.close()
         locked = self._lock.acquire(timeout=_CLOSE_WAIT_S)
         try:
             proc, self._proc = self._proc, None
@@ -262,9 +283,9 @@ def _child_path() -> str:
 def _spawn() -> subprocess.Popen[bytes]:
     executable = sys.executable
     if os.name != "posix" or not hasattr(select, "poll"):
-        raise WriterProcessUnavailable("a writer process needs POSIX pipes and poll()")
+        raise _Unavailable("a writer process needs POSIX pipes and poll()")
     if not executable or not os.path.basename(executable).lower().startswith(("python", "pypy")):
-        raise WriterProcessUnavailable(f"sys.executable ({executable!r}) is not a Python interpreter")
+        raise _Unavailable(f"sys.executable ({executable!r}) is not a Python interpreter")
     env = dict(os.environ)
     env.update(PYTHONPATH=_child_path(), PYTHONSAFEPATH="1", OTEL_SDK_DISABLED="true")
     try:
@@ -272,7 +293,7 @@ def _spawn() -> subprocess.Popen[bytes]:
             [executable, "-m", "traceglass.store._writer_child"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True)
     except (OSError, subprocess.SubprocessError) as exc:
-        raise WriterProcessUnavailable(f"could not start {executable}: {exc}") from exc
+        raise _Unavailable(f"could not start {executable}: {exc}") from exc
     assert proc.stdin is not None and proc.stdout is not None
     os.set_blocking(proc.stdin.fileno(), False)
     os.set_blocking(proc.stdout.fileno(), False)
