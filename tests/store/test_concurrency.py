@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
 import subprocess
 import sys
 import textwrap
 import threading
 import time
+from functools import partial
+from unittest.mock import patch
+
+from traceglass.store import _schema as schema
 
 from ._helpers import BASE_S, make_sdk, rows
 
@@ -136,3 +141,54 @@ def test_forking_while_the_parent_keeps_exporting_is_safe(db_path):
     sdk.provider.shutdown()
     assert rows(db_path, "SELECT count(*) AS n FROM traces") == [{"n": 12 + len(written)}]
 
+
+
+class _Interleaved(sqlite3.Connection):
+    """A connection that lets another process's whole ``connect()`` run between two of its statements."""
+
+    fire_at: int = 0
+    statements = 0
+    fired = False
+    other: object = None
+
+    def execute(self, *args, **kwargs):
+        # Before statement k + 1, when statement k's cursor is gone. Inside this connection's write
+        # transaction the other one would wait for it: no interleaving there.
+        cls = type(self)
+        if not cls.fired and cls.statements >= cls.fire_at and not self.in_transaction:
+            cls.fired = True
+            cls.other()
+        cls.statements += 1
+        return super().execute(*args, **kwargs)
+
+
+def _statements_of_a_fresh_connect(tmp_path) -> int:
+    counting = type("Counting", (_Interleaved,), {"fire_at": 10**9})
+    with patch.object(sqlite3, "connect", partial(sqlite3.connect, factory=counting)):
+        schema.connect(tmp_path / "count.db").close()
+    return counting.statements
+
+
+def test_a_database_created_by_another_process_between_any_two_statements_is_opened(tmp_path):
+    # Two processes opening a new file at once: each check must read one snapshot, or a first
+    # process's freshly created tables look like another application's (CI saw it once).
+    real_connect = sqlite3.connect
+    total = _statements_of_a_fresh_connect(tmp_path)
+    assert total > 3
+    for k in range(1, total):
+        path = tmp_path / f"race-{k}.db"
+
+        def other(path=path):
+            with patch.object(sqlite3, "connect", real_connect):
+                schema.connect(path).close()
+
+        racing = type("Racing", (_Interleaved,), {"fire_at": k, "other": staticmethod(other)})
+        with patch.object(sqlite3, "connect", partial(real_connect, factory=racing)):
+            conn = schema.connect(path)
+        assert racing.fired, k
+        conn.close()
+        assert rows(path, "SELECT count(*) AS n FROM traces") == [{"n": 0}]
+        check = real_connect(path)
+        assert check.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
+        assert check.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        check.close()

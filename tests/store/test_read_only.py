@@ -92,6 +92,17 @@ def test_a_writer_refuses_a_foreign_database_without_switching_it_to_wal(tmp_pat
     assert rows(path, "SELECT body FROM notes") == [{"body": "keep me"}]
 
 
+def test_a_file_holding_only_another_applications_view_is_refused(tmp_path):
+    path = tmp_path / "views.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE VIEW answer AS SELECT 42 AS value")
+    conn.close()
+    for read_only in (True, False):
+        with pytest.raises(NotATraceDatabaseError, match="another application's tables"):
+            TraceStore(path, read_only=read_only)
+    assert rows(path, "SELECT value FROM answer") == [{"value": 42}]
+
+
 @pytest.mark.sqlite_only("compares the database file's bytes and directory listing")
 def test_reading_our_database_changes_nothing_in_it(sdk, db_path):
     trace_id = sdk.rag_trace(BASE_S)

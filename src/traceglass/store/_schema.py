@@ -23,6 +23,7 @@ within each model or type, and ``span_data`` is appended in row-id order into la
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sqlite3
@@ -415,9 +416,9 @@ def connect(
     try:
         _packed.register(conn)
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        version, tables = _version_and_tables(conn)
         # Refuse another application's database before anything (the journal mode first) changes it.
-        _check_ours(conn, file, version)
+        _check_ours(file, version, tables)
         if version < SCHEMA_VERSION:
             _migrate(conn)
         else:
@@ -442,9 +443,9 @@ def _connect_read_only(file: Path, busy_timeout_ms: int) -> sqlite3.Connection:
     try:
         _packed.register(conn)
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        _check_ours(conn, file, version)
-        if version == 0 or not _has_our_tables(conn):
+        version, tables = _version_and_tables(conn)
+        _check_ours(file, version, tables)
+        if version == 0 or not OUR_TABLES <= (tables or set()):
             raise NotATraceDatabaseError(f"{file} is not a traceglass database (it has no traces tables)")
         if version < SCHEMA_VERSION:
             raise SchemaTooOldError(
@@ -457,21 +458,26 @@ def _connect_read_only(file: Path, busy_timeout_ms: int) -> sqlite3.Connection:
     return conn
 
 
-def _has_our_tables(conn: sqlite3.Connection) -> bool:
-    names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    return OUR_TABLES <= names
+def _version_and_tables(conn: sqlite3.Connection) -> tuple[int, set[str] | None]:
+    """The schema version and the table names (None for a file without any schema object), read in
+    one statement and so from one snapshot: read apart, another process creating the database in
+    between makes its new tables look foreign."""
+    version, names, empty = conn.execute(
+        "SELECT user_version, (SELECT json_group_array(name) FROM sqlite_master WHERE type = 'table'), "
+        "NOT EXISTS (SELECT 1 FROM sqlite_master) FROM pragma_user_version").fetchone()
+    return version, None if empty else set(json.loads(names))
 
 
-def _check_ours(conn: sqlite3.Connection, file: Path, version: int) -> None:
+def _check_ours(file: Path, version: int, tables: set[str] | None) -> None:
     """Raise NotATraceDatabaseError for a database with tables that traceglass did not make:
     ours reach user_version 1 or more in the same transaction that creates the first table."""
     if version > SCHEMA_VERSION:
         return  # a newer traceglass's: _check_version says so
     if version == 0:
-        if conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone():
+        if tables is not None:
             raise NotATraceDatabaseError(f"{file} is not a traceglass database (it holds another application's "
                                          "tables)")
-    elif not _has_our_tables(conn):
+    elif not OUR_TABLES <= (tables or set()):
         raise NotATraceDatabaseError(f"{file} is not a traceglass database (user_version {version} but no "
                                      "traces tables)")
 
