@@ -142,9 +142,9 @@ def test_forking_while_the_parent_keeps_exporting_is_safe(db_path):
     assert rows(db_path, "SELECT count(*) AS n FROM traces") == [{"n": 12 + len(written)}]
 
 
-
 class _Interleaved(sqlite3.Connection):
-    """A connection that lets another process's whole ``connect()`` run between two of its statements."""
+    """A connection that lets another connection's whole ``connect()`` (as another process's would) run
+    between two of its statements."""
 
     fire_at: int = 0
     statements = 0
