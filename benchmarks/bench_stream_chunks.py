@@ -51,7 +51,7 @@ import bench_openai  # noqa: E402
 
 SETUPS = ("none", "traceglass", "openai-v2")
 LENGTHS = (50, 500)
-# Characters of environment added per process layout (odd sizes: multiples of 1,000 moved the counts alike).
+# Characters of environment added per process layout (odd sizes: the layouts differ in alignment as well as size).
 _PADDING = (0, 7, 517, 1331, 2749, 4099)
 WAYS = ("asked", "default")
 
