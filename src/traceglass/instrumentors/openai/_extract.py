@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from traceglass import semconv
@@ -252,6 +253,11 @@ def encoded_text_message(role: str, content: str | None, reason: Any = _NO_REASO
     return text + ',"finish_reason":' + (_QUOTED.get(finish) or encode_string(finish)) + "}"
 
 
+def encoded_array(items: Iterable[str]) -> EncodedJson:
+    """A JSON array of already-encoded JSON texts (``encoded_text_message``'s), as ``compact_json`` writes it."""
+    return EncodedJson("[" + ",".join(items) + "]")
+
+
 def encoded_text_messages(messages: Any) -> EncodedJson | None:
     """The input messages' JSON text, written straight from the request when every message is a plain
     ``{"role": str, "content": str}`` dict (the common case; what ``chat_message`` makes of it, encoded
@@ -267,7 +273,7 @@ def encoded_text_messages(messages: Any) -> EncodedJson | None:
         if type(role) is not str or type(content) is not str or role == "tool" or role == "function":
             return None
         pieces.append(encoded_text_message(role, content))
-    return EncodedJson("[" + ",".join(pieces) + "]")
+    return encoded_array(pieces)
 
 
 def chat_message(msg: Any) -> dict[str, Any]:
@@ -454,7 +460,7 @@ def _encoded_outputs(chosen: list[tuple[Any, Any]]) -> EncodedJson | None:
         if type(role) is not str or (content is not None and type(content) is not str):
             return None
         pieces.append(encoded_text_message(role, content, reason))
-    return EncodedJson("[" + ",".join(pieces) + "]")
+    return encoded_array(pieces)
 
 
 def apply_common(inv: LLMInvocation, response: Any) -> None:

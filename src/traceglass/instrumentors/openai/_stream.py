@@ -153,7 +153,7 @@ def _encoded_text_outputs(texts: dict[int, list[str]], reasons: dict[int, str]) 
     the compact JSON text the handler would write."""
     messages = (_extract.encoded_text_message("assistant", "".join(texts[i]) if i in texts else None, reasons.get(i))
                 for i in sorted(texts.keys() | reasons.keys()))
-    return EncodedJson("[" + ",".join(messages) + "]")
+    return _extract.encoded_array(messages)
 
 
 def _fold_choices(chunks: list[Any]) -> tuple[dict[int, list[str]], dict[int, str], list[tuple[int, Any]]]:
