@@ -18,7 +18,7 @@ import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 from opentelemetry.sdk.trace import ReadableSpan
@@ -28,6 +28,9 @@ from traceglass import _config, semconv
 from traceglass._guard import report
 from traceglass._scores import Score, ScoreError, from_event
 from traceglass.store import TraceWriter
+
+if TYPE_CHECKING:
+    from traceglass.store._writer_process import WriterProcess
 
 logger = logging.getLogger("traceglass")
 
@@ -68,7 +71,7 @@ class SQLiteSpanExporter(SpanExporter):
         settings = _config.Settings.from_env(only=("db_max_age", "db_max_size", "db_separate_process"),
                                              db_max_age=max_age, db_max_size=max_size,
                                              db_separate_process=separate_process)
-        self._writer: Any
+        self._writer: TraceWriter | WriterProcess
         if settings.db_separate_process and _on_connect is None and not _seams:
             # Imported only here: a few ms of start-up that an exporter writing in-process need not pay.
             from traceglass.store._writer_process import WriterProcess
