@@ -8,12 +8,13 @@ Lookups are cached per (provider, model), so the hot path is a dict hit and a fe
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
@@ -94,6 +95,10 @@ class Cost(NamedTuple):
     cached_input_usd: float
     total_usd: float
     source: str
+
+
+# A Cost made in C (a NamedTuple's own __new__ is Python code): compute_cost runs for every priced span.
+_cost: Callable[[tuple[float, float, float, float, str]], Cost] = functools.partial(tuple.__new__, Cost)
 
 
 # --- the user's price table -------------------------------------------------------------------
@@ -287,7 +292,7 @@ def compute_cost(
     cached_f = cache_read_tokens * cached_rate
     input_f = uncached * (rate_in or 0) + cached_f + cache_write_tokens * write_rate
     output_f = output_tokens * (rate_out or 0)
-    return Cost(input_f / _FEMTO, output_f / _FEMTO, cached_f / _FEMTO, (input_f + output_f) / _FEMTO, price.source)
+    return _cost((input_f / _FEMTO, output_f / _FEMTO, cached_f / _FEMTO, (input_f + output_f) / _FEMTO, price.source))
 
 
 def _library_cost(price: Price, uncached: int, output: int, read: int, write: int, when_ns: int | None) -> Cost | None:

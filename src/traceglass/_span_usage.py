@@ -34,6 +34,7 @@ CACHE_WRITE_KEYS = (  # v1.41, then the latest experimental rename (semconv.late
     semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS,
     semconv.OPENLLMETRY_CACHE_CREATION_INPUT_TOKENS, semconv.OPENINFERENCE_CACHE_WRITE_TOKENS,
 )
+_CACHE_KEYS = frozenset(CACHE_READ_KEYS + CACHE_WRITE_KEYS)
 REASONING_KEYS = (
     semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, semconv.OPENLLMETRY_REASONING_TOKENS,
     semconv.OPENINFERENCE_REASONING_TOKENS,
@@ -90,6 +91,13 @@ class SpanUsage:
     @property
     def cache_write_tokens(self) -> int | None:
         return _first_count(self._attributes, CACHE_WRITE_KEYS)
+
+    def cache_counts(self) -> tuple[int, int]:
+        """(cache read, cache write) tokens, 0 where not reported: what pricing reads."""
+        attributes = self._attributes
+        if _CACHE_KEYS.isdisjoint(attributes):  # most spans: one C-level pass over their keys
+            return 0, 0
+        return _first_count(attributes, CACHE_READ_KEYS) or 0, _first_count(attributes, CACHE_WRITE_KEYS) or 0
 
     @property
     def reasoning_tokens(self) -> int | None:

@@ -37,12 +37,27 @@ class UsageTotals:
             cost = None
         else:
             cost = (self.cost_usd or 0.0) + (other.cost_usd or 0.0)
-        return UsageTotals(
+        return _totals(
             self.input_tokens + other.input_tokens,
             self.output_tokens + other.output_tokens,
             cost,
             self.calls + other.calls,
         )
+
+
+_new = object.__new__
+
+
+def _totals(input_tokens: int, output_tokens: int, cost_usd: float | None, calls: int) -> UsageTotals:
+    """``UsageTotals(...)`` without the frozen dataclass's ``object.__setattr__`` per field: the
+    cost processor makes one or two per priced span, on the application's thread."""
+    totals = _new(UsageTotals)
+    fields = totals.__dict__
+    fields["input_tokens"] = input_tokens
+    fields["output_tokens"] = output_tokens
+    fields["cost_usd"] = cost_usd
+    fields["calls"] = calls
+    return totals
 
 
 NOTHING = UsageTotals()
@@ -63,7 +78,7 @@ def own_usage(input_tokens: int | None, output_tokens: int | None, cost_usd: flo
     """A span's own usage, or None when it reports no tokens."""
     if input_tokens is None and output_tokens is None:
         return None
-    return UsageTotals(input_tokens or 0, output_tokens or 0, cost_usd, 1)
+    return _totals(input_tokens or 0, output_tokens or 0, cost_usd, 1)
 
 
 def tree_totals(

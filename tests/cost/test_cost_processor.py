@@ -6,7 +6,7 @@ import logging
 
 import pytest
 from opentelemetry import trace
-from opentelemetry.sdk.trace import SpanLimits, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
@@ -83,6 +83,22 @@ def test_one_overridden_direction_takes_the_other_from_the_table(make_pipeline):
     attributes = pipeline.span("half")["attributes"]
     assert (attributes["traceglass.cost.input_usd"], attributes["traceglass.cost.output_usd"],
             attributes["traceglass.cost.source"]) == (0.1, 0.003, "span")
+
+
+@pytest.mark.parametrize("direction", ["input", "output"])
+def test_one_direction_overridden_after_the_span_started_is_priced_at_its_override(direction):
+    # Set at the end, not at start: the price comes from the span's own attributes, not from the scope
+    # the processor records when spans start.
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(CostSpanProcessor(SimpleSpanProcessor(exporter), prices=TABLE))
+    with provider.get_tracer("t").start_as_current_span("call", attributes=LLM_BASE) as span:
+        span.set_attributes({"gen_ai.usage.input_tokens": 1000, "gen_ai.usage.output_tokens": 200,
+                             f"traceglass.price.{direction}_per_token": 0.001})
+    attributes = exporter.get_finished_spans()[0].attributes
+    expected = (1.0, 0.003) if direction == "input" else (0.005, 0.2)
+    assert (attributes["traceglass.cost.input_usd"], attributes["traceglass.cost.output_usd"],
+            attributes["traceglass.cost.source"]) == (*expected, "span")
 
 
 def test_genai_prices_is_the_default_source(pipeline):
@@ -295,6 +311,33 @@ def test_the_copy_keeps_everything_but_adds_attributes():
     assert {k: v for k, v in copy.attributes.items() if k in original.attributes} == dict(original.attributes)
     assert copy.attributes["traceglass.cost.total_usd"] == 0.0065
     assert copy.to_json()  # exporters can still serialize it
+
+
+class _Foreign(ReadableSpan):
+    """A ReadableSpan of some other library: its fields are read through the public properties."""
+
+
+def test_a_copy_of_any_readable_span_keeps_it_and_leaves_the_original_alone():
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    with provider.get_tracer("peer", "1.0").start_as_current_span("op", attributes={"a": 1}) as span:
+        span.add_event("seen", {"e": 1})
+    sdk = exporter.get_finished_spans()[0]
+    foreign = _Foreign(name=sdk.name, context=sdk.context, parent=sdk.parent, resource=sdk.resource,
+                       attributes=dict(sdk.attributes), events=sdk.events, links=sdk.links, kind=sdk.kind,
+                       status=sdk.status, start_time=sdk.start_time, end_time=sdk.end_time,
+                       instrumentation_scope=sdk.instrumentation_scope)
+    for original in (sdk, foreign, EnrichedSpan(sdk, {"a": 1, "b": 2})):
+        copy = EnrichedSpan(original, {"a": 1, "c": 3})
+        assert dict(copy.attributes) == {"a": 1, "c": 3}
+        assert dict(original.attributes) != {"a": 1, "c": 3}  # the original keeps its own
+        for field in ("name", "context", "parent", "kind", "status", "start_time", "end_time", "resource",
+                      "instrumentation_scope", "events", "links", "dropped_events", "dropped_links"):
+            assert getattr(copy, field) == getattr(original, field), (type(original).__name__, field)
+        no_events = EnrichedSpan(original, {}, events=())
+        assert (no_events.events, original.events[0].name) == ((), "seen")
+        assert copy.to_json()
 
 
 # --- the processor contract -------------------------------------------------------------------

@@ -13,6 +13,7 @@ Batching is the SDK's: a batch goes out when ``max_export_batch_size`` spans are
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -26,6 +27,7 @@ from opentelemetry import metrics as otel_metrics
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.trace import TraceFlags
 
 from traceglass import semconv
 from traceglass._version import __version__
@@ -34,6 +36,7 @@ from traceglass.processors._enrich import frozen_attributes
 logger = logging.getLogger("traceglass")
 
 _getsizeof = sys.getsizeof
+_SAMPLED = TraceFlags.SAMPLED  # TraceFlags.sampled is a property that tests this bit
 _SCALARS = frozenset({int, float, bool})
 DEFAULT_MAX_QUEUE_SIZE = 65536
 DEFAULT_MAX_QUEUE_BYTES = 64 * 1024 * 1024
@@ -97,6 +100,10 @@ class _Queued(NamedTuple):
     span: ReadableSpan
     size: int
     seq: int
+
+
+# Made in C on the application's thread (a NamedTuple's own __new__ is Python code).
+_queued: Callable[[tuple[ReadableSpan, int, int]], _Queued] = functools.partial(tuple.__new__, _Queued)
 
 
 class _Flush:
@@ -166,7 +173,10 @@ class BatchSpanProcessor(SpanProcessor):
 
     def _reset(self) -> None:
         # A plain Lock (not the default RLock): every ended span takes it once.
-        self._cond = threading.Condition(threading.Lock())
+        # ``_mutex`` is the condition's lock, taken directly where nothing waits (Condition's
+        # __enter__ is a Python call).
+        self._mutex = threading.Lock()
+        self._cond = threading.Condition(self._mutex)
         self._queue: deque[_Queued] = deque()
         self._bytes = 0
         self._seq = 0  # the last span queued
@@ -189,17 +199,17 @@ class BatchSpanProcessor(SpanProcessor):
         pass
 
     def on_end(self, span: ReadableSpan) -> None:
-        if not span.context.trace_flags.sampled:
+        if not span.context.trace_flags & _SAMPLED:
             return
         size = estimate_size(span)
-        with self._cond:
+        with self._mutex:
             if self._shutdown:
                 reason = semconv.SPAN_DROP_SHUTDOWN
             elif len(self._queue) >= self._max_size or self._bytes + size > self._max_bytes:
                 reason = semconv.SPAN_DROP_QUEUE_FULL
             else:
                 self._seq += 1
-                self._queue.append(_Queued(span, size, self._seq))
+                self._queue.append(_queued((span, size, self._seq)))
                 self._bytes += size
                 if len(self._queue) >= self._batch_size and not self._woken:
                     self._woken = True

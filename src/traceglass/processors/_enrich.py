@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace import ReadableSpan, Span
 
 from traceglass import semconv
 
@@ -51,8 +51,19 @@ class EnrichedSpan(ReadableSpan):
 
     def __init__(self, original: ReadableSpan, attributes: Mapping[str, Any], events: Any = None) -> None:
         # The SDK's bounded containers of an ended span never change again, so the copy shares them
-        # (and with them their dropped counts) instead of copying them; other spans use the
-        # public properties.
+        # (and with them their dropped counts) instead of copying them.
+        dropped = original.dropped_attributes
+        if original.__class__ in _SDK_SPANS:
+            # The SDK's spans keep every field ReadableSpan reads in their __dict__: one C-level copy
+            # (this runs on the application's thread for every span with a cost or a roll-up).
+            state = self.__dict__
+            state.update(original.__dict__)
+            state["_attributes"] = attributes
+            if events is not None:
+                state["_events"] = events
+            self._dropped_attributes = dropped
+            return
+        # Any other ReadableSpan: through its public properties.
         super().__init__(
             name=original.name,
             context=original.context,
@@ -69,11 +80,14 @@ class EnrichedSpan(ReadableSpan):
             end_time=original.end_time,
             instrumentation_scope=original.instrumentation_scope,
         )
-        self._dropped_attributes = original.dropped_attributes
+        self._dropped_attributes = dropped
 
     @property
     def dropped_attributes(self) -> int:
         return self._dropped_attributes
+
+
+_SDK_SPANS = frozenset({ReadableSpan, Span, EnrichedSpan})
 
 
 def _own(span: ReadableSpan, private: str, public: str) -> Any:

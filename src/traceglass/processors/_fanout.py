@@ -37,7 +37,10 @@ class Replaceable:
 
     def __init__(self, processors: Sequence[Any] = ()) -> None:
         self._current = _Generation(processors)
-        self._idle = threading.Condition(threading.Lock())
+        # ``_mutex`` is the condition's lock, taken directly by the per-span calls (Condition's
+        # __enter__ is a Python call).
+        self._mutex = threading.Lock()
+        self._idle = threading.Condition(self._mutex)
 
     @property
     def processors(self) -> tuple[Any, ...]:
@@ -60,13 +63,13 @@ class Replaceable:
 
     def _enter(self) -> _Generation:
         """The generation in force, counted as in use until ``_leave``."""
-        with self._idle:
+        with self._mutex:
             generation = self._current
             generation.active += 1
         return generation
 
     def _leave(self, generation: _Generation) -> None:
-        with self._idle:
+        with self._mutex:
             generation.active -= 1
             if not generation.active and generation is not self._current:
                 self._idle.notify_all()
