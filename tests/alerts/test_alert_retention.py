@@ -1,8 +1,8 @@
 """Retention and the alert tables, on SQLite and PostgreSQL: a pruned trace takes its per-trace rules'
 state rows with it (their group is the trace id, their status "fired"; a window rule's rows stay
-whatever their group is called), events older than the age limit go unless still "pending", and a
-per-trace rule does not fire again for a trace that is gone (it fires again only if the trace's spans
-are posted anew: a new trace as far as the store knows)."""
+whatever their group is called), events older than the age limit go (one still "pending" a day later: by
+then its delivery died with its process), and a per-trace rule does not fire again for a trace that is
+gone (it fires again only if the trace's spans are posted anew: a new trace as far as the store knows)."""
 
 from __future__ import annotations
 
@@ -36,18 +36,24 @@ def test_prune_by_age_deletes_the_pruned_traces_per_trace_state_and_old_events(s
     # A per-trace row whose trace never was stored (written by an evaluation racing a prune), old.
     stray = AlertState("pricey", "e" * 32, "fired", 2.0, int((time.time() - 10 * DAY) * 1e9), 1, 1)
     young_stray = AlertState("pricey", "d" * 32, "fired", 2.0, int((time.time() - DAY) * 1e9), 1, 1)
-    at = {"old": int((time.time() - 10 * DAY) * 1e9), "new": int((time.time() - DAY) * 1e9)}
+    at = {"old": int((time.time() - 10 * DAY) * 1e9), "past": int((time.time() - 5.5 * DAY) * 1e9),
+          "new": int((time.time() - DAY) * 1e9)}
     events = [("spend", "", "firing", at["old"], "delivered", {"n": 1}),
               ("spend", "", "resolved", at["old"], "none", {"n": 2}),
+              # Still "pending" 10 days on: its process ended before delivering it; it goes with the rest.
               ("spend", "", "firing", at["old"], "pending", {"n": 3}),
-              ("spend", "", "resolved", at["new"], "delivered", {"n": 4})]
+              ("spend", "", "resolved", at["new"], "delivered", {"n": 4}),
+              # Past the 5-day cutoff by half a day: the delivered one goes; the pending one may still be
+              # under way, so it stays until a day past the cutoff.
+              ("spend", "", "firing", at["past"], "pending", {"n": 5}),
+              ("spend", "", "firing", at["past"], "undelivered", {"n": 6})]
     store.record_alerts([window, stray, young_stray], events)
-    assert len(store.alert_history(limit=100)) == 6  # and the two firings of check_traces, just now
+    assert len(store.alert_history(limit=100)) == 8  # and the two firings of check_traces, just now
 
     assert store.prune(older_than="5d") == 1
     assert store.get_trace(old) is None
     assert _rows(store) == [("pricey", kept, "fired"), ("pricey", "d" * 32, "fired"), ("spend", old, "firing")]
-    assert sorted(r.event.get("n", 0) for r in store.alert_history(limit=100)) == [0, 0, 3, 4]
+    assert sorted(r.event.get("n", 0) for r in store.alert_history(limit=100)) == [0, 0, 4, 5]
 
 
 def test_prune_by_size_and_delete_trace_take_the_per_trace_state_too(store, traffic):

@@ -188,8 +188,22 @@ def orphan_states_sql(mark: str) -> str:
             f"AND NOT EXISTS (SELECT 1 FROM traces t WHERE t.trace_id = s.group_key) LIMIT {mark})")
 
 
+# How much longer than the others an event whose notification is still "pending" is kept: its delivery may
+# be under way, but none takes a day (bounded retries), so one pending longer died with its process.
+PENDING_GRACE_NS = 86400 * 10**9
+
+
 def old_events_sql(mark: str) -> str:
     """Delete up to a chunk of the oldest events created before a cutoff (parameters: cutoff ns,
-    chunk), over the created_ns index; an event whose notification is still "pending" stays."""
+    chunk), over the created_ns index; not one whose notification is still "pending" (see
+    :func:`stuck_events_sql`)."""
     return ("DELETE FROM alert_events WHERE id IN (SELECT e.id FROM alert_events e "
             f"WHERE e.created_ns < {mark} AND e.delivery <> 'pending' ORDER BY e.created_ns, e.id LIMIT {mark})")
+
+
+def stuck_events_sql(mark: str) -> str:
+    """Delete up to a chunk of the oldest events still "pending" created before a cutoff (parameters:
+    the age cutoff minus :data:`PENDING_GRACE_NS`, chunk): their process ended before delivering them,
+    and nothing else would ever delete them."""
+    return ("DELETE FROM alert_events WHERE id IN (SELECT e.id FROM alert_events e "
+            f"WHERE e.created_ns < {mark} AND e.delivery = 'pending' ORDER BY e.created_ns, e.id LIMIT {mark})")

@@ -63,8 +63,9 @@ def _prune_older(conn: Any, max_age_s: float, pause: float) -> int:
             (cutoff, DELETE_CHUNK)).rowcount:
         if pause:
             time.sleep(pause)
-    for sql in (_alert_history.orphan_states_sql("%s"), _alert_history.old_events_sql("%s")):
-        while conn.execute(sql, (cutoff, DELETE_CHUNK)).rowcount:
+    for sql, before in ((_alert_history.orphan_states_sql("%s"), cutoff), (_alert_history.old_events_sql("%s"), cutoff),
+                        (_alert_history.stuck_events_sql("%s"), cutoff - _alert_history.PENDING_GRACE_NS)):
+        while conn.execute(sql, (before, DELETE_CHUNK)).rowcount:
             if pause:
                 time.sleep(pause)
     return deleted

@@ -61,7 +61,7 @@ def prune_older(conn: sqlite3.Connection, max_age_s: float, *, now: float | None
                 chunk: int = DELETE_CHUNK, pause: float = 0.0, step: AbstractContextManager = _NO_LOCK) -> int:
     """Delete traces that started more than ``max_age_s`` seconds ago, with their scores, and the
     scores and per-trace alert state created before then whose trace is not stored, and the alert
-    events created before then (not one still "pending"); returns the count of traces."""
+    events created before then (one still "pending" a day later); returns the count of traces."""
     cutoff = int(((time.time() if now is None else now) - max_age_s) * 1e9)
     deleted = 0
     while True:
@@ -73,10 +73,12 @@ def prune_older(conn: sqlite3.Connection, max_age_s: float, *, now: float | None
             deleted += delete_traces(conn, ids)
         if pause:
             time.sleep(pause)
-    for sql in (_ORPHANS, _alert_history.orphan_states_sql("?"), _alert_history.old_events_sql("?")):
+    for sql, before in ((_ORPHANS, cutoff), (_alert_history.orphan_states_sql("?"), cutoff),
+                        (_alert_history.old_events_sql("?"), cutoff),
+                        (_alert_history.stuck_events_sql("?"), cutoff - _alert_history.PENDING_GRACE_NS)):
         while True:
             with step:
-                if not _delete_some(conn, sql, cutoff, chunk):
+                if not _delete_some(conn, sql, before, chunk):
                     break
             if pause:
                 time.sleep(pause)
