@@ -395,3 +395,27 @@ def test_a_batch_whose_application_has_gone_is_committed_and_the_writer_exits_qu
     assert child.stderr.read() == b""
     child.stderr.close()
     assert len(rows(tmp_path / "traces.db", "SELECT span_id FROM spans")) == 3
+
+
+@pytest.mark.parametrize("cut", [0, 3, "header", "half"])
+def test_a_writer_process_whose_application_ends_while_starting_it_exits_quietly(tmp_path, cut):
+    # stdin ends before, inside, or right after the configuration frame's header, or halfway through its
+    # body: the application died while starting the process. It exits cleanly and creates nothing.
+    from traceglass.store._writer_child import CONFIG, HEADER
+
+    config = json.dumps({"path": str(tmp_path / "traces.db")}).encode()
+    frame = HEADER.pack(CONFIG, len(config)) + config
+    sent = frame[:{"header": HEADER.size, "half": HEADER.size + len(config) // 2}.get(cut, cut)]
+    done = subprocess.run([sys.executable, "-m", "traceglass.store._writer_child"], input=sent,
+                          capture_output=True, timeout=60)
+    assert (done.returncode, done.stderr) == (0, b"")
+    assert not (tmp_path / "traces.db").exists()
+
+
+def test_a_writer_process_sent_a_batch_before_its_configuration_says_so():
+    from traceglass.store._writer_child import HEADER
+
+    done = subprocess.run([sys.executable, "-m", "traceglass.store._writer_child"], input=HEADER.pack(9, 0),
+                          capture_output=True, timeout=60)
+    assert done.returncode != 0
+    assert b"expected its configuration first, got a frame of kind 9" in done.stderr

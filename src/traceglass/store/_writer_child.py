@@ -75,9 +75,11 @@ def _config(stdin: BinaryIO) -> dict | None:
     if header is None:
         return None
     kind, length = HEADER.unpack(header)
-    payload = _read_exact(stdin, length)
-    if kind != CONFIG or payload is None:
+    if kind != CONFIG:
         raise SystemExit(f"traceglass writer process: expected its configuration first, got a frame of kind {kind}")
+    payload = _read_exact(stdin, length)
+    if payload is None:
+        return None  # the application ended while starting this process: nothing to do
     return json.loads(payload)
 
 
