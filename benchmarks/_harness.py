@@ -39,6 +39,25 @@ from typing import Any
 
 
 # --- spans that go nowhere -------------------------------------------------------------------------------
+class Watcher:
+    """A span processor that does nothing; a subclass's ``on_end`` watches the spans the SDK hands over."""
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        pass
+
+    def on_end(self, span: Any) -> None:
+        pass
+
+    def _on_ending(self, span: Any) -> None:
+        pass
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
 class Drop:
     """A span exporter that counts and drops everything (duck-typed: works with any SDK version)."""
 

@@ -125,26 +125,14 @@ def _app() -> dict[str, Callable[[], Any]]:
 
 
 # --- the setups (one per worker process) -----------------------------------------------------------------
-class _Count:
+class _Count(_harness.Watcher):
     """A span processor that counts ended spans (in every traced setup alike)."""
 
     def __init__(self) -> None:
         self.ended = 0
 
-    def on_start(self, span: Any, parent_context: Any = None) -> None:
-        pass
-
     def on_end(self, span: Any) -> None:
         self.ended += 1
-
-    def _on_ending(self, span: Any) -> None:
-        pass
-
-    def shutdown(self) -> None:
-        pass
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return True
 
 
 def _otlp_provider(sink: str, counter: _Count) -> Any:

@@ -49,26 +49,14 @@ SETUPS = ("traceglass", "sdk-batch")
 PLAIN = {"traceglass.span.type": "chain", "langchain.run_type": "parser", "code.function": "parse"}
 
 
-class _Keep:
+class _Keep(_harness.Watcher):
     """A span processor that keeps the last span the SDK hands over (as it hands it over)."""
 
     def __init__(self) -> None:
         self.last: Any = None
 
-    def on_start(self, span: Any, parent_context: Any = None) -> None:
-        pass
-
     def on_end(self, span: Any) -> None:
         self.last = span
-
-    def _on_ending(self, span: Any) -> None:
-        pass
-
-    def shutdown(self) -> None:
-        pass
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return True
 
 
 def _span(kind: str, provider: Any, keep: _Keep) -> Any:
