@@ -328,7 +328,10 @@ def test_a_copy_of_any_readable_span_keeps_it_and_leaves_the_original_alone():
                        attributes=dict(sdk.attributes), events=sdk.events, links=sdk.links, kind=sdk.kind,
                        status=sdk.status, start_time=sdk.start_time, end_time=sdk.end_time,
                        instrumentation_scope=sdk.instrumentation_scope)
-    for original in (sdk, foreign, EnrichedSpan(sdk, {"a": 1, "b": 2})):
+    live = provider.get_tracer("peer", "1.0").start_span("op", attributes={"a": 1})  # the SDK's span object itself
+    live.add_event("seen", {"e": 1})
+    live.end()
+    for original in (sdk, live, foreign, EnrichedSpan(sdk, {"a": 1, "b": 2})):
         copy = EnrichedSpan(original, {"a": 1, "c": 3})
         assert dict(copy.attributes) == {"a": 1, "c": 3}
         assert dict(original.attributes) != {"a": 1, "c": 3}  # the original keeps its own
@@ -338,6 +341,9 @@ def test_a_copy_of_any_readable_span_keeps_it_and_leaves_the_original_alone():
         no_events = EnrichedSpan(original, {}, events=())
         assert (no_events.events, original.events[0].name) == ((), "seen")
         assert copy.to_json()
+        # The SDK's spans are copied field by field, a foreign one through its properties: the same
+        # state either way (none of a live span's lock, sampler or processors).
+        assert sorted(vars(copy)) == sorted(vars(EnrichedSpan(foreign, {})))
 
 
 # --- the processor contract -------------------------------------------------------------------

@@ -10,10 +10,13 @@ with merged attributes, and passes that to the processors it wraps.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping
 from typing import Any
 
-from opentelemetry.sdk.trace import ReadableSpan, Span
+from opentelemetry.sdk import trace as sdk_trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan
 
 from traceglass import semconv
 
@@ -53,11 +56,19 @@ class EnrichedSpan(ReadableSpan):
         # The SDK's bounded containers of an ended span never change again, so the copy shares them
         # (and with them their dropped counts) instead of copying them.
         dropped = original.dropped_attributes
-        if original.__class__ in _SDK_SPANS:
-            # The SDK's spans keep every field ReadableSpan reads in their __dict__: one C-level copy
-            # (this runs on the application's thread for every span with a cost or a roll-up).
+        # The SDK's spans keep every field ReadableSpan reads in their __dict__: copied in C (this runs
+        # on the application's thread for every span with a cost or a roll-up). A finished span as
+        # processors receive it holds those fields only; a live Span object also its lock, sampler
+        # and processors, which are left behind.
+        kind = original.__class__
+        fields: Any = None
+        if kind in _FINISHED_SPANS:
+            fields = original.__dict__
+        elif kind in _LIVE_SPANS:
+            fields = zip(_FIELDS, _read_fields(original.__dict__))
+        if fields is not None:
             state = self.__dict__
-            state.update(original.__dict__)
+            state.update(fields)
             state["_attributes"] = attributes
             if events is not None:
                 state["_events"] = events
@@ -87,7 +98,13 @@ class EnrichedSpan(ReadableSpan):
         return self._dropped_attributes
 
 
-_SDK_SPANS = frozenset({ReadableSpan, Span, EnrichedSpan})
+# What ReadableSpan.__init__ stores, read off one (so it follows the installed SDK).
+_FIELDS = tuple(vars(ReadableSpan(name="", resource=Resource.get_empty())))
+_read_fields = operator.itemgetter(*_FIELDS)
+_FINISHED_SPANS = frozenset({ReadableSpan, EnrichedSpan})
+# The SDK's span classes (the tracer makes a private subclass of its Span).
+_LIVE_SPANS = frozenset(kind for kind in vars(sdk_trace).values()
+                        if isinstance(kind, type) and issubclass(kind, ReadableSpan)) - _FINISHED_SPANS
 
 
 def _own(span: ReadableSpan, private: str, public: str) -> Any:
