@@ -193,17 +193,18 @@ def orphan_states_sql(mark: str) -> str:
 PENDING_GRACE_NS = 86400 * 10**9
 
 
-def old_events_sql(mark: str) -> str:
-    """Delete up to a chunk of the oldest events created before a cutoff (parameters: cutoff ns,
-    chunk), over the created_ns index; not one whose notification is still "pending" (see
-    :func:`stuck_events_sql`)."""
+def _events_sql(mark: str, delivery: str) -> str:
+    """Delete up to a chunk of the oldest events created before a cutoff whose delivery passes the
+    test ``delivery`` (parameters: cutoff ns, chunk), over the created_ns index."""
     return ("DELETE FROM alert_events WHERE id IN (SELECT e.id FROM alert_events e "
-            f"WHERE e.created_ns < {mark} AND e.delivery <> 'pending' ORDER BY e.created_ns, e.id LIMIT {mark})")
+            f"WHERE e.created_ns < {mark} AND e.delivery {delivery} ORDER BY e.created_ns, e.id LIMIT {mark})")
 
 
-def stuck_events_sql(mark: str) -> str:
-    """Delete up to a chunk of the oldest events still "pending" created before a cutoff (parameters:
-    the age cutoff minus :data:`PENDING_GRACE_NS`, chunk): their process ended before delivering them,
-    and nothing else would ever delete them."""
-    return ("DELETE FROM alert_events WHERE id IN (SELECT e.id FROM alert_events e "
-            f"WHERE e.created_ns < {mark} AND e.delivery = 'pending' ORDER BY e.created_ns, e.id LIMIT {mark})")
+def age_pruning_sql(mark: str, cutoff_ns: int) -> list[tuple[str, int]]:
+    """The alert tables' share of pruning by age, as (statement, its cutoff ns) pairs; each statement
+    takes (cutoff, chunk) and is run until it deletes nothing. They delete the per-trace state rows of
+    traces not stored (:func:`orphan_states_sql`) and the events created before the cutoff; an event
+    still "pending" a day past it (:data:`PENDING_GRACE_NS`), when its process ended before delivering
+    it and nothing else would ever delete it."""
+    return [(orphan_states_sql(mark), cutoff_ns), (_events_sql(mark, "<> 'pending'"), cutoff_ns),
+            (_events_sql(mark, "= 'pending'"), cutoff_ns - PENDING_GRACE_NS)]

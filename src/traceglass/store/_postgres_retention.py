@@ -63,8 +63,7 @@ def _prune_older(conn: Any, max_age_s: float, pause: float) -> int:
             (cutoff, DELETE_CHUNK)).rowcount:
         if pause:
             time.sleep(pause)
-    for sql, before in ((_alert_history.orphan_states_sql("%s"), cutoff), (_alert_history.old_events_sql("%s"), cutoff),
-                        (_alert_history.stuck_events_sql("%s"), cutoff - _alert_history.PENDING_GRACE_NS)):
+    for sql, before in _alert_history.age_pruning_sql("%s", cutoff):
         while conn.execute(sql, (before, DELETE_CHUNK)).rowcount:
             if pause:
                 time.sleep(pause)

@@ -73,9 +73,7 @@ def prune_older(conn: sqlite3.Connection, max_age_s: float, *, now: float | None
             deleted += delete_traces(conn, ids)
         if pause:
             time.sleep(pause)
-    for sql, before in ((_ORPHANS, cutoff), (_alert_history.orphan_states_sql("?"), cutoff),
-                        (_alert_history.old_events_sql("?"), cutoff),
-                        (_alert_history.stuck_events_sql("?"), cutoff - _alert_history.PENDING_GRACE_NS)):
+    for sql, before in [(_ORPHANS, cutoff), *_alert_history.age_pruning_sql("?", cutoff)]:
         while True:
             with step:
                 if not _delete_some(conn, sql, before, chunk):
