@@ -23,7 +23,13 @@ from traceglass import semconv
 
 def price_overrides(attributes: Mapping[str, Any]) -> tuple[float | None, float | None]:
     """The span's own USD-per-token prices (input, output), as the decorators wrote them."""
-    return _rate(attributes.get(semconv.PRICE_INPUT_PER_TOKEN)), _rate(attributes.get(semconv.PRICE_OUTPUT_PER_TOKEN))
+    given_in, given_out = attributes.get(semconv.PRICE_INPUT_PER_TOKEN), attributes.get(semconv.PRICE_OUTPUT_PER_TOKEN)
+    if given_in is None and given_out is None:
+        return _NO_PRICES  # most spans, priced for every span on the application's thread
+    return _rate(given_in), _rate(given_out)
+
+
+_NO_PRICES: tuple[None, None] = (None, None)
 
 
 def _rate(value: Any) -> float | None:

@@ -48,7 +48,6 @@ logger = logging.getLogger("traceglass")
 DEFAULT_MAX_OPEN_SPANS = 100_000
 _DIGITS = 12  # as the per-span costs: sums of floats lose their noise too
 _USER_KEYS = (semconv.USER_ID, semconv.SESSION_ID)
-_PRICE_IN, _PRICE_OUT = semconv.PRICE_INPUT_PER_TOKEN, semconv.PRICE_OUTPUT_PER_TOKEN
 
 class _CountedOnce:
     """Span ids whose cost was counted lately, shared by every cost processor of the process.
@@ -250,10 +249,7 @@ class CostSpanProcessor(SpanProcessor):
     def _price(self, usage: SpanUsage, attributes: Any, start_time: int | None,
                scope: tuple[float | None, float | None] | None = None, extra: dict[str, Any] | None = None,
                ) -> Cost | None:
-        if attributes.get(_PRICE_IN) is None and attributes.get(_PRICE_OUT) is None:
-            override_in = override_out = None  # the common case, without two calls
-        else:
-            override_in, override_out = price_overrides(attributes)
+        override_in, override_out = price_overrides(attributes)
         if scope is not None:  # a price from a span above (or this span's own, given at start)
             if override_in is None and scope[0] is not None:
                 override_in = scope[0]
