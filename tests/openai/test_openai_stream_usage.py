@@ -129,6 +129,21 @@ def test_the_callers_other_stream_options_are_kept(instrumented, make_client, ca
     chat_span(captured)
 
 
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_the_callers_extra_body_is_kept_beside_the_ask(instrument, make_client, captured, requests_seen,
+                                                             is_async):
+    client = make_client(is_async)
+    extra = {"metadata": {"team": "search"}, "user": "u-7"}
+    bare = await chat_stream(client, extra_body=extra)
+    instrument()
+    traced = await chat_stream(client, extra_body=extra)
+    assert extra == {"metadata": {"team": "search"}, "user": "u-7"}  # the caller's dict is never changed
+    assert body(requests_seen[1]) == {**body(requests_seen[0]), "stream_options": ASKED}
+    assert body(requests_seen[1])["user"] == "u-7"
+    assert dumps(traced) == dumps(bare)
+    chat_span(captured)
+
+
 # --- the caller asked: everything as sent --------------------------------------------------------
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
 async def test_a_caller_who_asked_for_usage_gets_everything_unchanged(instrument, make_client, captured,

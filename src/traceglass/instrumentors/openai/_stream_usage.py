@@ -31,15 +31,21 @@ def endpoint_key(client: Any) -> str:
 def asking_for_usage(kwargs: dict[str, Any], client: Any, rejected: set[str]) -> dict[str, Any] | None:
     """A copy of ``kwargs`` that asks for the stream's usage, or None to send the call as it is
     (the caller set ``include_usage`` or ``stream_options`` in ``extra_body`` themselves, reads
-    the raw response, or the server rejected the option before)."""
+    the raw response, or the server rejected the option before).
+
+    When the caller set no ``stream_options``, the ask goes in ``extra_body``, which the SDK merges
+    into the request's JSON as it is: the same bytes are sent, while a ``stream_options`` argument
+    would cost the SDK's type-driven transform of the arguments about 180,000 instructions a call
+    (openai 3.x). Other ``stream_options`` of the caller's are kept, in the argument they gave.
+    """
     options = given(kwargs, _OPTION)
+    extra_body = given(kwargs, "extra_body")
     if options is None:
-        extra_body = given(kwargs, "extra_body")
-        if isinstance(extra_body, Mapping) and _OPTION in extra_body:
+        if extra_body is not None and (not isinstance(extra_body, Mapping) or _OPTION in extra_body):
             return None
-        wanted: dict[str, Any] = {"include_usage": True}
+        key, wanted = "extra_body", {**(extra_body or {}), _OPTION: {"include_usage": True}}
     elif isinstance(options, Mapping) and "include_usage" not in options:
-        wanted = {**options, "include_usage": True}
+        key, wanted = _OPTION, {**options, "include_usage": True}
     else:
         return None
     headers = given(kwargs, "extra_headers")
@@ -47,7 +53,7 @@ def asking_for_usage(kwargs: dict[str, Any], client: Any, rejected: set[str]) ->
         return None
     if rejected and endpoint_key(client) in rejected:
         return None
-    return {**kwargs, _OPTION: wanted}  # a copy: never the user's dict
+    return {**kwargs, key: wanted}  # copies: never the user's dicts
 
 
 def rejects_option(error: BaseException) -> bool:
