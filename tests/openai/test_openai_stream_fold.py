@@ -40,6 +40,24 @@ async def test_batches_split_anywhere_keep_text_tool_deltas_finish_and_usage(ins
     assert without_ttft(captured.span("chat gpt-4o-mini")) == expected
 
 
+@pytest.mark.parametrize("every", [1, 2, 3, 4, 5], ids=lambda n: f"fold-every-{n}")
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_the_usage_chunk_traceglass_asked_for_is_hidden_wherever_a_batch_ends(
+        instrument, make_client, monkeypatch, every, is_async):
+    # Six chunks come (five the caller sees, then the usage chunk): some batch size puts the usage
+    # chunk, and any other, at a batch boundary.
+    monkeypatch.setattr(_stream, "_FOLD_EVERY", every)
+    client = make_client(is_async)
+    bare = await consume(await create(client, model="gpt-4o-mini", messages=HI, stream=True))
+    instrument()
+    with capture() as captured:
+        chunks = await consume(await create(client, model="gpt-4o-mini", messages=HI, stream=True))
+    assert [(c.to_dict(), c.model_dump()) for c in chunks] == [(c.to_dict(), c.model_dump()) for c in bare]
+    assert len(chunks) == 5
+    assert without_ttft(captured.span("chat gpt-4o-mini")) == {
+        **streamed("stop"), "gen_ai.input.messages": HI_JSON, "gen_ai.output.messages": TEXT_OUTPUT_JSON}
+
+
 def test_next_then_for_loop_read_one_stream(instrumented, make_client):
     with capture() as captured:
         stream = make_client().chat.completions.create(model="gpt-4o-mini", messages=HI, stream=True)

@@ -12,12 +12,14 @@ import os
 import pathlib
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import openai
 import pytest
 
 from traceglass import _config
 from traceglass.instrumentors.openai import TracedAsyncOpenAI, TracedOpenAI
+from traceglass.instrumentors.openai._stream import ChoicesAccumulator, TracedStream
 from traceglass.testing import capture
 
 from ._fake_api import LocalOpenAIServer
@@ -290,3 +292,61 @@ def test_configure_openai_stream_usage(arguments, env, expected):
                           capture_output=True, text=True, timeout=120, env=environment, check=False)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == expected
+
+
+# --- chunks that are not pydantic 2 models ---------------------------------------------------------
+class _V1Chunk:
+    """A chunk as a pydantic 1 model of the SDK holds it: fields as attributes, the ones the API
+    sent named in ``__fields_set__`` (there is no ``__pydantic_fields_set__``)."""
+
+    def __init__(self, content, finish=None, usage=None, choices=True):
+        delta = SimpleNamespace(content=content, tool_calls=None, role=None)
+        self.id, self.model, self.usage = "chatcmpl-v1", "gpt-4o-mini-v1", usage
+        self.choices = [SimpleNamespace(index=0, delta=delta, finish_reason=finish)] if choices else []
+        self.__fields_set__ = {"id", "model", "choices", "usage"}
+
+
+class _Stream:
+    def __init__(self, chunks):
+        self._chunks = iter(chunks)
+
+    def __iter__(self):
+        return self._chunks
+
+    def __next__(self):
+        return next(self._chunks)
+
+
+class _Call:
+    def __init__(self):
+        self.ended = []
+
+    def first_chunk(self):
+        pass
+
+    def end_stream(self, accumulator):
+        self.ended.append(accumulator)
+
+    def fail_stream(self, accumulator, error):
+        raise AssertionError(error)
+
+
+@pytest.mark.parametrize("how", ["for", "next"])
+def test_chunks_of_pydantic_1_models_are_hidden_and_stripped_the_same(how):
+    usage = SimpleNamespace(prompt_tokens=7, completion_tokens=2)
+    chunks = [_V1Chunk("Hel"), _V1Chunk("lo"), _V1Chunk(None, "stop"), _V1Chunk(None, usage=usage, choices=False)]
+    call = _Call()
+    stream = TracedStream(_Stream(chunks), call, ChoicesAccumulator(), hide_usage=True)
+    if how == "for":
+        seen = list(stream)
+    else:
+        seen = []
+        for _ in range(10):  # bounded: four chunks, then StopIteration
+            try:
+                seen.append(next(stream))
+            except StopIteration:
+                break
+    assert seen == chunks[:3]
+    assert [c.__fields_set__ for c in chunks[:3]] == [{"id", "model", "choices"}] * 3
+    [accumulator] = call.ended
+    assert (accumulator.usage, accumulator.output_text(), accumulator.reasons) == (usage, "Hello", {0: "stop"})

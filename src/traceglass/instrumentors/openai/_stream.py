@@ -293,6 +293,15 @@ def _sdk_stream_iter() -> Any:
     return _SDK_STREAM_ITER[0]
 
 
+def _hides(chunk: Any) -> bool:
+    """``hidden(chunk)``, guarded: a fault of ours passes the chunk on."""
+    try:
+        return hidden(chunk)
+    except Exception as exc:  # noqa: BLE001 - our fault: never the user's stream
+        report("openai.stream.chunk", exc)
+        return False
+
+
 class TracedStream(SyncStreamShell):
     """A synchronous ``openai.Stream`` whose span covers the whole iteration.
 
@@ -342,27 +351,37 @@ class TracedStream(SyncStreamShell):
         self._self_on_end()
 
     def _self_hidden_chunks(self) -> Any:
-        """The chunks but the usage chunk traceglass asked for (see ``_stream_usage.hidden``)."""
-        pending = self._self_pending
-        keep = pending.append
-        hide_usage = self._self_hide_usage
-        started = self._self_started
+        """The chunks but the usage chunk traceglass asked for (see ``_stream_usage.hidden``): per
+        chunk, keeping it and ``hidden``'s check, written out for the SDK's (pydantic 2) chunk
+        models, whose other chunks go through ``hidden`` itself (one fold every ``_FOLD_EVERY``,
+        counted by islice)."""
+        keep = self._self_pending.append
         try:
-            for chunk in _chunk_iterator(self.__wrapped__):
-                keep(chunk)
-                if not started:
-                    started = True
-                    if not self._self_started:  # not already begun by next(stream)
-                        self._self_first()
-                if hide_usage:
-                    try:
-                        if hidden(chunk):
+            chunks = iter(_chunk_iterator(self.__wrapped__))
+            if not self._self_started:  # not already begun by next(stream)
+                for chunk in chunks:
+                    keep(chunk)
+                    self._self_first()
+                    if not _hides(chunk):
+                        yield chunk
+                    break
+            while True:
+                for chunk in islice(chunks, _FOLD_EVERY):
+                    keep(chunk)
+                    try:  # hidden(chunk), written out: this runs once per chunk
+                        if chunk.usage is not None and not chunk.choices:
                             continue
-                    except Exception as exc:  # noqa: BLE001 - our fault: never the user's stream
-                        report("openai.stream.chunk", exc)
-                if len(pending) >= _FOLD_EVERY:
-                    self._self_fold()
-                yield chunk
+                        chunk.__pydantic_fields_set__.discard("usage")
+                    except Exception:  # noqa: BLE001 - not a pydantic 2 model: hidden() strips it its way
+                        _hides(chunk)
+                    yield chunk
+                chunk = next(chunks, _DONE)
+                if chunk is _DONE:
+                    break
+                self._self_fold()
+                keep(chunk)
+                if not _hides(chunk):
+                    yield chunk
         except GeneratorExit:
             # The consumer stopped iterating (break, or the loop was dropped): the stream may
             # still be read on; its span ends on exhaustion, close(), exit or collection.
@@ -383,12 +402,8 @@ class TracedStream(SyncStreamShell):
                 self._self_on_error(exc)
                 raise
             self._self_keep(chunk)
-            if self._self_hide_usage:
-                try:
-                    if hidden(chunk):
-                        continue
-                except Exception as exc:  # noqa: BLE001 - our fault: never the user's stream
-                    report("openai.stream.chunk", exc)
+            if self._self_hide_usage and _hides(chunk):
+                continue
             return chunk
 
     def _self_keep(self, chunk: Any) -> None:
@@ -421,11 +436,7 @@ class TracedAsyncStream(AsyncStreamShell):
                 self._self_first()
             if len(pending) >= _FOLD_EVERY:
                 self._self_fold()
-            if self._self_hide_usage:
-                try:
-                    if hidden(chunk):
-                        continue
-                except Exception as exc:  # noqa: BLE001 - our fault: never the user's stream
-                    report("openai.stream.chunk", exc)
+            if self._self_hide_usage and _hides(chunk):
+                continue
             return chunk
 

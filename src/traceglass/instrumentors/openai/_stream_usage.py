@@ -76,8 +76,9 @@ def hidden(chunk: Any) -> bool:
     option added to it (``"usage": null`` counts as set: ``chunk.to_dict()`` would show it)."""
     if chunk.usage is not None and not chunk.choices:
         return True
-    fields = getattr(chunk, "__pydantic_fields_set__", None)
-    if fields is None:
+    try:
+        fields = chunk.__pydantic_fields_set__
+    except AttributeError:
         fields = getattr(chunk, "__fields_set__", None)  # pydantic 1
     if fields is not None:
         fields.discard("usage")
