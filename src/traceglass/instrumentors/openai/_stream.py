@@ -317,70 +317,38 @@ class TracedStream(SyncStreamShell):
         return self._self_chunks()
 
     def _self_chunks(self) -> Any:
-        if not self._self_hide_usage:
-            return self._self_passed_chunks()
-        return self._self_hidden_chunks()
-
-    def _self_passed_chunks(self) -> Any:
-        """Every chunk passes through: the first sets the time to it, and then, per chunk, only
-        keeping it (the count of kept chunks is islice's: one fold every ``_FOLD_EVERY``)."""
+        """Per chunk: keeping it (the count of kept chunks is islice's: one fold every
+        ``_FOLD_EVERY``) and, when traceglass asked for the usage, ``hidden``'s check, written out
+        for the SDK's (pydantic 2) chunk models (any other chunk goes through ``hidden`` itself).
+        The first chunk sets the time to it."""
         keep = self._self_pending.append
+        hide = self._self_hide_usage
         try:
             chunks = iter(_chunk_iterator(self.__wrapped__))
             if not self._self_started:  # not already begun by next(stream)
                 for chunk in chunks:
                     keep(chunk)
                     self._self_first()
-                    yield chunk
-                    break
-            while True:
-                for chunk in islice(chunks, _FOLD_EVERY):
-                    keep(chunk)
-                    yield chunk
-                chunk = next(chunks, _DONE)
-                if chunk is _DONE:
-                    break
-                self._self_fold()
-                keep(chunk)
-                yield chunk
-        except GeneratorExit:
-            raise  # see _self_hidden_chunks
-        except BaseException as exc:
-            self._self_on_error(exc)
-            raise
-        self._self_on_end()
-
-    def _self_hidden_chunks(self) -> Any:
-        """The chunks but the usage chunk traceglass asked for (see ``_stream_usage.hidden``): per
-        chunk, keeping it and ``hidden``'s check, written out for the SDK's (pydantic 2) chunk
-        models, whose other chunks go through ``hidden`` itself (one fold every ``_FOLD_EVERY``,
-        counted by islice)."""
-        keep = self._self_pending.append
-        try:
-            chunks = iter(_chunk_iterator(self.__wrapped__))
-            if not self._self_started:  # not already begun by next(stream)
-                for chunk in chunks:
-                    keep(chunk)
-                    self._self_first()
-                    if not _hides(chunk):
+                    if not (hide and _hides(chunk)):
                         yield chunk
                     break
             while True:
                 for chunk in islice(chunks, _FOLD_EVERY):
                     keep(chunk)
-                    try:  # hidden(chunk), written out: this runs once per chunk
-                        if chunk.usage is not None and not chunk.choices:
-                            continue
-                        chunk.__pydantic_fields_set__.discard("usage")
-                    except Exception:  # noqa: BLE001 - not a pydantic 2 model: hidden() strips it its way
-                        _hides(chunk)
+                    if hide:
+                        try:  # hidden(chunk), written out: this runs once per chunk
+                            if chunk.usage is not None and not chunk.choices:
+                                continue
+                            chunk.__pydantic_fields_set__.discard("usage")
+                        except Exception:  # noqa: BLE001 - not a pydantic 2 model: hidden() strips it its way
+                            _hides(chunk)
                     yield chunk
                 chunk = next(chunks, _DONE)
                 if chunk is _DONE:
                     break
                 self._self_fold()
                 keep(chunk)
-                if not _hides(chunk):
+                if not (hide and _hides(chunk)):
                     yield chunk
         except GeneratorExit:
             # The consumer stopped iterating (break, or the loop was dropped): the stream may
