@@ -29,6 +29,13 @@ range. Even so, two runs of this script have differed by more than the range of 
 per-chunk figures to a few thousand instructions.
 
     python benchmarks/bench_stream_chunks.py [--streams 3] [--layouts 5]
+    python benchmarks/bench_stream_chunks.py --isolated --layouts 2
+
+``--isolated`` leaves the SDK's own per-chunk work out (~800,000 instructions a chunk, and most of
+the noise): the resource's ``_post`` hands ``create`` an ``openai.Stream`` over chunk models built
+beforehand, and each setup counts its untraced loops, then its traced ones, in one process (two
+untraced counts of a loop in one process agree to ~20 instructions a chunk). The ``"usage": null``
+that asking adds is then not parsed: the default way's figure is the tracer's own work only.
 
 Appends a dated section to benchmarks/results/stream_chunks.txt.
 """
@@ -72,7 +79,7 @@ def _sse(length: int, usage: bool) -> bytes:
     return ("".join(pieces) + "data: [DONE]\n\n").encode()
 
 
-def _calls() -> dict[str, Any]:
+def _calls(isolated: bool = False) -> dict[str, Any]:
     import openai
     import openai._base_client as base_client
 
@@ -87,6 +94,8 @@ def _calls() -> dict[str, Any]:
 
     client = openai.OpenAI(api_key="sk-bench", max_retries=0,
                            http_client=httpx.Client(transport=httpx.MockTransport(handler)))
+    if isolated:
+        _prebuilt(client, bodies, httpx)
 
     def stream(length: int, asked: bool) -> Any:
         options = {"stream_options": {"include_usage": True}} if asked else {}
@@ -97,67 +106,130 @@ def _calls() -> dict[str, Any]:
     return {f"{way}/{n}": stream(n, way == "asked") for way in WAYS for n in LENGTHS}
 
 
-def worker(setup: str, streams: int) -> dict[str, Any]:
+def _prebuilt(client: Any, bodies: dict[tuple[int, bool], bytes], httpx: Any) -> None:
+    """``--isolated``: the resource's ``_post`` hands ``create`` an ``openai.Stream`` over chunk models
+    built beforehand from the same bodies (with the usage chunk and ``"usage": null`` when the request
+    asked for it, in ``stream_options`` or ``extra_body``), as bench_openai.py's isolated stream."""
+    import openai
+    from openai.types.chat import ChatCompletionChunk
+
+    built = {key: [ChatCompletionChunk.model_validate(json.loads(line[6:]))
+                   for line in body.decode().split("\n\n") if line.startswith("data: {")]
+             for key, body in bodies.items()}
+    request = httpx.Request("POST", "https://api.openai.com/v1/chat/completions")
+
+    def post(path: str, *, body: Any = None, options: Any = None, **kwargs: Any) -> Any:
+        extra = (options or {}).get("extra_json") or {}
+        asked = bool((body.get("stream_options") or extra.get("stream_options") or {}).get("include_usage"))
+        out = openai.Stream.__new__(openai.Stream)
+        out.response = httpx.Response(200, request=request)
+        out._iterator = iter(built[int(body["metadata"]["chunks"]), asked])
+        return out
+
+    client.chat.completions._post = post
+
+
+def worker(setup: str, streams: int, isolated: bool = False) -> dict[str, Any]:
+    """Count each call's loop; ``isolated``: untraced first, then traced, in this one process."""
     provider, _ = _harness.tracer_provider()
-    if setup != "none":
-        bench_openai.instrumentor(setup, provider)()
-    calls = _calls()
+    calls = _calls(isolated)
+    phases = ("bare", "traced") if isolated else (setup,)
     _harness.client_requests().tg_start()
     loops = []
-    for name, call in calls.items():
-        for _ in range(2):  # warm
-            call()
-        _harness.counted_loop(call, streams)
-        loops.append(name)
-    return {"loops": loops, "chunks": {name: len(call()) for name, call in calls.items()},
+    chunks = {}
+    for phase in phases:
+        if phase != "none" and phase != "bare":
+            bench_openai.instrumentor(setup, provider)()
+        for name, call in calls.items():
+            for _ in range(2):  # warm
+                call()
+            _harness.counted_loop(call, streams)
+            loops.append(f"{phase}:{name}" if isolated else name)
+        chunks[phase] = {name: len(call()) for name, call in calls.items()}
+    return {"loops": loops, "chunks": chunks[phases[-1]], "bare_chunks": chunks.get("bare"),
             "versions": _harness.versions("openai", "opentelemetry-sdk", "opentelemetry-instrumentation-openai-v2")}
 
 
-def count(setup: str, streams: int, layout: int) -> dict[str, Any]:
+def count(setup: str, streams: int, layout: int, isolated: bool = False) -> dict[str, Any]:
+    command = [sys.executable, str(Path(__file__).resolve()), "--worker", setup, "--streams", str(streams)]
     report, totals = _harness.callgrind(
-        [sys.executable, str(Path(__file__).resolve()), "--worker", setup, "--streams", str(streams)],
+        command + (["--isolated"] if isolated else []),
         _harness.COUNT_LOOPS, env={"TG_BENCH_LAYOUT": "x" * _PADDING[layout % len(_PADDING)]} if layout else None)
     if len(totals) != len(report["loops"]):
         raise RuntimeError(f"{setup}: {len(totals)} dumps for {len(report['loops'])} loops")
     per_call = {name: totals[i, 1] / streams for i, name in enumerate(report["loops"], 1)}
-    return {"per_call": per_call, "chunks": report["chunks"], "versions": report["versions"]}
+    return {"per_call": per_call, "chunks": report["chunks"], "bare_chunks": report["bare_chunks"],
+            "versions": report["versions"]}
+
+
+def _row(setup: str, way: str, small: list[float], large: list[float]) -> str:
+    per_chunk = [(b - a) / 450 for a, b in zip(small, large)]
+    return (f"  {setup:<12}{way:<9}{statistics.median(small):>12,.0f}{statistics.median(large):>12,.0f}"
+            f"{statistics.median(per_chunk):>11,.0f}   {min(per_chunk):,.0f} - {max(per_chunk):,.0f}")
+
+
+def _isolated_report(streams: int, layouts: int, started: str) -> list[str]:
+    """``--isolated``: chunk models built beforehand; each setup's traced loops against the untraced
+    ones counted first in the same process."""
+    lines = [f"Isolated (chunk models built beforehand: the SDK's HTTP, SSE decoding and model building left out; "
+             f"untraced and traced counted in one process; callgrind, {started}; {streams} streams per loop; "
+             f"{layouts} process layouts per setup)", "",
+             f"  {'setup':<12}{'way':<9}{'+ at 50':>12}{'+ at 500':>12}{'per chunk':>11}   range over layouts"]
+    versions = None
+    for setup in SETUPS[1:]:
+        counted = [count(setup, streams, layout, isolated=True) for layout in range(layouts)]
+        versions = counted[0]["versions"]
+        for way in WAYS:
+            small = [c["per_call"][f"traced:{way}/50"] - c["per_call"][f"bare:{way}/50"] for c in counted]
+            large = [c["per_call"][f"traced:{way}/500"] - c["per_call"][f"bare:{way}/500"] for c in counted]
+            lines.append(_row(setup, way, small, large))
+        if counted[0]["chunks"] != counted[0]["bare_chunks"]:
+            lines.append(f"  ({setup}: the caller saw {json.dumps(counted[0]['chunks'])} chunks, untraced "
+                         f"{json.dumps(counted[0]['bare_chunks'])})")
+    return lines + ["  versions: " + json.dumps(versions), ""]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--streams", type=int, default=3, help="streams per counted loop")
     parser.add_argument("--layouts", type=int, default=5, help="processes per setup, environments of other sizes")
+    parser.add_argument("--isolated", action="store_true", help="chunk models built beforehand (see _prebuilt)")
     parser.add_argument("--worker")
     parser.add_argument("--out", default=str(HERE / "results" / "stream_chunks.txt"))
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker, args.streams)))
+        print(json.dumps(worker(args.worker, args.streams, args.isolated)))
         return
-    counted = {setup: [count(setup, args.streams, layout) for layout in range(args.layouts)] for setup in SETUPS}
-    nones = counted["none"]
     started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    lines = [f"Instructions per streamed chunk a tracer adds (callgrind, {started}; {args.streams} streams per "
-             f"loop; {args.layouts} process layouts per setup; chunks the caller saw per stream: "
+    if args.isolated:
+        lines = _isolated_report(args.streams, args.layouts, started)
+    else:
+        lines = _full_report(args.streams, args.layouts, started)
+    text = "\n".join(lines)
+    print(text)
+    with open(args.out, "a") as out:
+        out.write(text + "\n")
+
+
+def _full_report(streams: int, layouts: int, started: str) -> list[str]:
+    counted = {setup: [count(setup, streams, layout) for layout in range(layouts)] for setup in SETUPS}
+    nones = counted["none"]
+    lines = [f"Instructions per streamed chunk a tracer adds (callgrind, {started}; {streams} streams per "
+             f"loop; {layouts} process layouts per setup; chunks the caller saw per stream: "
              + json.dumps(nones[0]["chunks"]) + ")", "",
              f"  {'setup':<12}{'way':<9}{'+ at 50':>12}{'+ at 500':>12}{'per chunk':>11}   range over layouts"]
     for setup in SETUPS[1:]:
         for way in WAYS:
-            small, large, per_chunk = [], [], []
+            small, large = [], []
             for mine, none in zip(counted[setup], nones):
                 if mine["chunks"] != none["chunks"]:
                     raise SystemExit(f"{setup}: the caller saw other chunks than untraced: {mine['chunks']}")
                 small.append(mine["per_call"][f"{way}/50"] - none["per_call"][f"{way}/50"])
                 large.append(mine["per_call"][f"{way}/500"] - none["per_call"][f"{way}/500"])
-                per_chunk.append((large[-1] - small[-1]) / 450)
-            lines.append(f"  {setup:<12}{way:<9}{statistics.median(small):>12,.0f}{statistics.median(large):>12,.0f}"
-                         f"{statistics.median(per_chunk):>11,.0f}   {min(per_chunk):,.0f} - {max(per_chunk):,.0f}")
+            lines.append(_row(setup, way, small, large))
     none = nones[0]["per_call"]
-    lines += ["", "  untraced, per call: " + ", ".join(f"{k} {v:,.0f}" for k, v in none.items()),
-              "  versions: " + json.dumps(nones[0]["versions"]), ""]
-    text = "\n".join(lines)
-    print(text)
-    with open(args.out, "a") as out:
-        out.write(text + "\n")
+    return lines + ["", "  untraced, per call: " + ", ".join(f"{k} {v:,.0f}" for k, v in none.items()),
+                    "  versions: " + json.dumps(nones[0]["versions"]), ""]
 
 
 if __name__ == "__main__":
