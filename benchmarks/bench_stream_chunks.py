@@ -31,7 +31,8 @@ per-chunk figures to a few thousand instructions.
     python benchmarks/bench_stream_chunks.py [--streams 3] [--layouts 5]
     python benchmarks/bench_stream_chunks.py --isolated --layouts 2
 
-``--isolated`` leaves the SDK's own per-chunk work out (~800,000 instructions a chunk, and most of
+``--isolated`` (which also counts the same streams read by ``async for`` from an ``AsyncOpenAI``)
+leaves the SDK's own per-chunk work out (~800,000 instructions a chunk, and most of
 the noise): the resource's ``_post`` hands ``create`` an ``openai.Stream`` over chunk models built
 beforehand, and each setup counts its untraced loops, then its traced ones, in one process (two
 untraced counts of a loop in one process agree to ~20 instructions a chunk). The ``"usage": null``
@@ -94,8 +95,6 @@ def _calls(isolated: bool = False) -> dict[str, Any]:
 
     client = openai.OpenAI(api_key="sk-bench", max_retries=0,
                            http_client=httpx.Client(transport=httpx.MockTransport(handler)))
-    if isolated:
-        _prebuilt(client, bodies, httpx)
 
     def stream(length: int, asked: bool) -> Any:
         options = {"stream_options": {"include_usage": True}} if asked else {}
@@ -103,11 +102,41 @@ def _calls(isolated: bool = False) -> dict[str, Any]:
             model="gpt-4o-mini", messages=bench_openai.MESSAGES, stream=True, metadata={"chunks": str(length)},
             **options)]
 
-    return {f"{way}/{n}": stream(n, way == "asked") for way in WAYS for n in LENGTHS}
+    calls = {f"{way}/{n}": stream(n, way == "asked") for way in WAYS for n in LENGTHS}
+    if isolated:
+        _prebuilt(client, bodies, httpx)
+        calls.update(_async_calls(bodies, httpx))
+    return calls
+
+
+def _async_calls(bodies: dict[tuple[int, bool], bytes], httpx: Any) -> dict[str, Any]:
+    """``--isolated``: the same streams from an ``openai.AsyncOpenAI`` read by ``async for``, each call run to
+    completion on one event loop (its own cost, the same untraced and traced)."""
+    import asyncio
+
+    import openai
+
+    client = openai.AsyncOpenAI(api_key="sk-bench", max_retries=0)
+    _prebuilt(client, bodies, httpx)
+    loop = asyncio.new_event_loop()
+
+    def stream(length: int, asked: bool) -> Any:
+        options = {"stream_options": {"include_usage": True}} if asked else {}
+
+        async def read() -> list[Any]:
+            chunks = await client.chat.completions.create(
+                model="gpt-4o-mini", messages=bench_openai.MESSAGES, stream=True, metadata={"chunks": str(length)},
+                **options)
+            return [c async for c in chunks]
+
+        return lambda: loop.run_until_complete(read())
+
+    return {f"async {way}/{n}": stream(n, way == "asked") for way in WAYS for n in LENGTHS}
 
 
 def _prebuilt(client: Any, bodies: dict[tuple[int, bool], bytes], httpx: Any) -> None:
-    """``--isolated``: the resource's ``_post`` hands ``create`` an ``openai.Stream`` over chunk models
+    """``--isolated``: the resource's ``_post`` hands ``create`` an ``openai.Stream`` (``AsyncStream`` for an
+    async client) over chunk models
     built beforehand from the same bodies (with the usage chunk and ``"usage": null`` when the request
     asked for it, in ``stream_options`` or ``extra_body``), as bench_openai.py's isolated stream."""
     import openai
@@ -118,15 +147,28 @@ def _prebuilt(client: Any, bodies: dict[tuple[int, bool], bytes], httpx: Any) ->
              for key, body in bodies.items()}
     request = httpx.Request("POST", "https://api.openai.com/v1/chat/completions")
 
-    def post(path: str, *, body: Any = None, options: Any = None, **kwargs: Any) -> Any:
+    def chunks(body: Any, options: Any) -> list[Any]:
         extra = (options or {}).get("extra_json") or {}
         asked = bool((body.get("stream_options") or extra.get("stream_options") or {}).get("include_usage"))
+        return built[int(body["metadata"]["chunks"]), asked]
+
+    def post(path: str, *, body: Any = None, options: Any = None, **kwargs: Any) -> Any:
         out = openai.Stream.__new__(openai.Stream)
         out.response = httpx.Response(200, request=request)
-        out._iterator = iter(built[int(body["metadata"]["chunks"]), asked])
+        out._iterator = iter(chunks(body, options))
         return out
 
-    client.chat.completions._post = post
+    async def async_post(path: str, *, body: Any = None, options: Any = None, **kwargs: Any) -> Any:
+        async def iterate(items: list[Any]) -> Any:
+            for item in items:
+                yield item
+
+        out = openai.AsyncStream.__new__(openai.AsyncStream)
+        out.response = httpx.Response(200, request=request)
+        out._iterator = iterate(chunks(body, options))
+        return out
+
+    client.chat.completions._post = async_post if isinstance(client, openai.AsyncOpenAI) else post
 
 
 def worker(setup: str, streams: int, isolated: bool = False) -> dict[str, Any]:
@@ -164,7 +206,7 @@ def count(setup: str, streams: int, layout: int, isolated: bool = False) -> dict
 
 def _row(setup: str, way: str, small: list[float], large: list[float]) -> str:
     per_chunk = [(b - a) / 450 for a, b in zip(small, large)]
-    return (f"  {setup:<12}{way:<9}{statistics.median(small):>12,.0f}{statistics.median(large):>12,.0f}"
+    return (f"  {setup:<12}{way:<15}{statistics.median(small):>12,.0f}{statistics.median(large):>12,.0f}"
             f"{statistics.median(per_chunk):>11,.0f}   {min(per_chunk):,.0f} - {max(per_chunk):,.0f}")
 
 
@@ -174,12 +216,12 @@ def _isolated_report(streams: int, layouts: int, started: str) -> list[str]:
     lines = [f"Isolated (chunk models built beforehand: the SDK's HTTP, SSE decoding and model building left out; "
              f"untraced and traced counted in one process; callgrind, {started}; {streams} streams per loop; "
              f"{layouts} process layouts per setup)", "",
-             f"  {'setup':<12}{'way':<9}{'+ at 50':>12}{'+ at 500':>12}{'per chunk':>11}   range over layouts"]
+             f"  {'setup':<12}{'way':<15}{'+ at 50':>12}{'+ at 500':>12}{'per chunk':>11}   range over layouts"]
     versions = None
     for setup in SETUPS[1:]:
         counted = [count(setup, streams, layout, isolated=True) for layout in range(layouts)]
         versions = counted[0]["versions"]
-        for way in WAYS:
+        for way in (*WAYS, *(f"async {way}" for way in WAYS)):
             small = [c["per_call"][f"traced:{way}/50"] - c["per_call"][f"bare:{way}/50"] for c in counted]
             large = [c["per_call"][f"traced:{way}/500"] - c["per_call"][f"bare:{way}/500"] for c in counted]
             lines.append(_row(setup, way, small, large))
@@ -217,7 +259,7 @@ def _full_report(streams: int, layouts: int, started: str) -> list[str]:
     lines = [f"Instructions per streamed chunk a tracer adds (callgrind, {started}; {streams} streams per "
              f"loop; {layouts} process layouts per setup; chunks the caller saw per stream: "
              + json.dumps(nones[0]["chunks"]) + ")", "",
-             f"  {'setup':<12}{'way':<9}{'+ at 50':>12}{'+ at 500':>12}{'per chunk':>11}   range over layouts"]
+             f"  {'setup':<12}{'way':<15}{'+ at 50':>12}{'+ at 500':>12}{'per chunk':>11}   range over layouts"]
     for setup in SETUPS[1:]:
         for way in WAYS:
             small, large = [], []

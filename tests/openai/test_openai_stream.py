@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 
 import openai
@@ -198,6 +199,26 @@ async def test_abandoned_stream_ends_when_collected(instrumented, make_client, c
     del stream  # no gc.collect(): the proxy holds no reference cycle, so it goes at once
     span = _one_span(captured)
     assert span["end_time"] is not None and span["status"] == "UNSET"
+
+
+async def test_async_stream_left_in_an_async_for_ends_when_collected(instrumented, make_client, captured):
+    # Broken off inside async for and dropped: the loop's generator is closed by the event loop
+    # (aclose, scheduled when it is collected), and then the stream goes, ending its span.
+    stream = await make_client(is_async=True).chat.completions.create(model="gpt-4o-mini", messages=HI, stream=True)
+    async for chunk in stream:
+        if chunk.choices[0].delta.content == "Hello":
+            break
+    await stream.response.aclose()
+    assert captured.spans() == []
+    del stream, chunk
+    for _ in range(10):  # bounded: the close is one loop step away
+        await asyncio.sleep(0)
+        if captured.spans():
+            break
+    span = _one_span(captured)
+    assert span["end_time"] is not None and span["status"] == "UNSET"
+    assert without_ttft(span)["gen_ai.output.messages"] == (
+        '[{"role":"assistant","parts":[{"type":"text","content":"Hello"}],"finish_reason":"error"}]')
 
 
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])

@@ -94,6 +94,35 @@ def test_for_loops_and_next_mixed_across_batches_see_every_chunk_once(instrument
         **streamed("stop"), "gen_ai.input.messages": HI_JSON, "gen_ai.output.messages": TEXT_OUTPUT_JSON}
 
 
+@pytest.mark.parametrize("every", [1, 2, 3, 256], ids=lambda n: f"fold-every-{n}")
+@pytest.mark.parametrize("ask", [True, False], ids=["usage-asked", "usage-hidden"])
+async def test_async_for_loops_and_anext_mixed_across_batches_see_every_chunk_once(instrument, make_client,
+                                                                                  monkeypatch, every, ask):
+    # An async for loop broken off at the first chunk, resumed by __anext__ and new async for
+    # loops, crosses every batch boundary; with the usage hidden, the usage chunk is never seen.
+    monkeypatch.setattr(_stream, "_FOLD_EVERY", every)
+    instrument(capture_usage_in_stream=True)
+    kwargs = {"stream_options": {"include_usage": True}} if ask else {}
+    with capture() as captured:
+        stream = await make_client(True).chat.completions.create(model="gpt-4o-mini", messages=HI, stream=True,
+                                                                 **kwargs)
+        seen = []
+        async for chunk in stream:
+            seen.append(chunk)
+            break
+        seen.append(await stream.__anext__())
+        async for chunk in stream:
+            seen.append(chunk)
+            if len(seen) == 4:
+                break
+        seen.extend([chunk async for chunk in stream])
+        assert [chunk async for chunk in stream] == []
+    assert [c.choices[0].delta.content if c.choices else "usage" for c in seen] == [
+        "", "Hello", " there", "!", None] + (["usage"] if ask else [])
+    assert without_ttft(captured.span("chat gpt-4o-mini")) == {
+        **streamed("stop"), "gen_ai.input.messages": HI_JSON, "gen_ai.output.messages": TEXT_OUTPUT_JSON}
+
+
 # --- the fold against chunk-by-chunk accumulation -------------------------------------------------
 def _chunk(choices: list[dict], usage: dict | None = None) -> dict:
     return {"id": "chatcmpl-fold", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini-x",

@@ -264,37 +264,49 @@ _FOLD_EVERY = 256
 _DONE = object()  # the end of a stream's iterator
 
 
-def _chunk_iterator(stream: Any) -> Any:
-    """What ``for chunk in stream`` draws from, one generator layer shorter where that is safe.
+def _chunk_iterator(stream: Any, is_async: bool = False) -> Any:
+    """What ``for chunk in stream`` (``async for`` when ``is_async``) draws from, one generator
+    layer shorter where that is safe.
 
-    ``openai.Stream.__iter__`` (openai 1.x-3.x) is ``for item in self._iterator: yield item``: the
-    proxy's own generator replaces that layer (a generator resume per chunk) rather than adding
-    one on top. Any other ``__iter__`` (a subclass's, another SDK's) is called as it is.
+    ``openai.Stream.__iter__`` (openai 1.x-3.x) is ``for item in self._iterator: yield item``, and
+    ``AsyncStream.__aiter__`` its ``async for`` twin: the proxy's own generator replaces that layer
+    (a generator resume per chunk) rather than adding one on top. Any other ``__iter__`` or
+    ``__aiter__`` (a subclass's, another SDK's) is called as it is.
     """
-    iterate = type(stream).__iter__
-    if iterate is _sdk_stream_iter():
+    iterate = getattr(type(stream), "__aiter__" if is_async else "__iter__")
+    if iterate is _sdk_methods()[is_async]:
         iterator = stream.__dict__.get("_iterator")
         if iterator is not None:
             return iterator
     return iterate(stream)
 
 
-_SDK_STREAM_ITER: list[Any] = []
+_SDK_METHODS: list[tuple[Any, Any]] = []
 
 
-def _sdk_stream_iter() -> Any:
-    if not _SDK_STREAM_ITER:
+def _sdk_methods() -> tuple[Any, Any]:
+    """``openai.Stream.__iter__`` and ``openai.AsyncStream.__aiter__`` (None, None: no such SDK)."""
+    if not _SDK_METHODS:
         try:
-            from openai import Stream
+            from openai import AsyncStream, Stream
 
-            _SDK_STREAM_ITER.append(Stream.__iter__)
+            _SDK_METHODS.append((Stream.__iter__, AsyncStream.__aiter__))
         except Exception:  # noqa: BLE001 - no such SDK: every stream's own __iter__ is used
-            _SDK_STREAM_ITER.append(None)
-    return _SDK_STREAM_ITER[0]
+            _SDK_METHODS.append((None, None))
+    return _SDK_METHODS[0]
 
 
 def _hides(chunk: Any) -> bool:
-    """``hidden(chunk)``, guarded: a fault of ours passes the chunk on."""
+    """``hidden(chunk)``, guarded: a fault of ours passes the chunk on. Runs once per chunk when
+    traceglass asked for the usage: the SDK's (pydantic 2) chunk models are checked here directly,
+    anything else by ``hidden`` (which also knows pydantic 1's field set)."""
+    try:
+        if chunk.usage is not None and not chunk.choices:
+            return True
+        chunk.__pydantic_fields_set__.discard("usage")
+        return False
+    except Exception:  # noqa: BLE001 - not a pydantic 2 model, or not a chunk: the whole check
+        pass
     try:
         return hidden(chunk)
     except Exception as exc:  # noqa: BLE001 - our fault: never the user's stream
@@ -318,9 +330,8 @@ class TracedStream(SyncStreamShell):
 
     def _self_chunks(self) -> Any:
         """Per chunk: keeping it (the count of kept chunks is islice's: one fold every
-        ``_FOLD_EVERY``) and, when traceglass asked for the usage, ``hidden``'s check, written out
-        for the SDK's (pydantic 2) chunk models (any other chunk goes through ``hidden`` itself).
-        The first chunk sets the time to it."""
+        ``_FOLD_EVERY``) and, when traceglass asked for the usage, ``_hides``'s check. The first
+        chunk sets the time to it."""
         keep = self._self_pending.append
         hide = self._self_hide_usage
         try:
@@ -335,13 +346,8 @@ class TracedStream(SyncStreamShell):
             while True:
                 for chunk in islice(chunks, _FOLD_EVERY):
                     keep(chunk)
-                    if hide:
-                        try:  # hidden(chunk), written out: this runs once per chunk
-                            if chunk.usage is not None and not chunk.choices:
-                                continue
-                            chunk.__pydantic_fields_set__.discard("usage")
-                        except Exception:  # noqa: BLE001 - not a pydantic 2 model: hidden() strips it its way
-                            _hides(chunk)
+                    if hide and _hides(chunk):
+                        continue
                     yield chunk
                 chunk = next(chunks, _DONE)
                 if chunk is _DONE:
@@ -384,9 +390,43 @@ class TracedStream(SyncStreamShell):
 
 
 class TracedAsyncStream(AsyncStreamShell):
-    """An ``openai.AsyncStream`` whose span covers the whole iteration."""
+    """An ``openai.AsyncStream`` whose span covers the whole iteration.
+
+    ``async for chunk in stream`` runs :meth:`_self_chunks`, an async generator over the stream's
+    own iterator (see ``_chunk_iterator``), as ``for`` does on the synchronous proxy: one
+    generator step a chunk, where ``__anext__`` makes a coroutine of ours and one of the SDK's.
+    ``await stream.__anext__()`` still works, and the two can be mixed.
+    """
 
     _self_fault = "openai.stream.chunk"
+
+    def __aiter__(self) -> Any:
+        return self._self_chunks()
+
+    async def _self_chunks(self) -> Any:
+        """Per chunk, what ``TracedStream._self_chunks`` does (one fold every ``_FOLD_EVERY``)."""
+        pending = self._self_pending
+        keep = pending.append
+        hide = self._self_hide_usage
+        started = self._self_started
+        try:
+            async for chunk in _chunk_iterator(self.__wrapped__, is_async=True):
+                keep(chunk)
+                if not started:
+                    started = True
+                    if not self._self_started:  # not already begun by __anext__
+                        self._self_first()
+                if hide and _hides(chunk):
+                    continue
+                if len(pending) >= _FOLD_EVERY:
+                    self._self_fold()
+                yield chunk
+        except GeneratorExit:
+            raise  # see TracedStream._self_chunks
+        except BaseException as exc:
+            self._self_on_error(exc)
+            raise
+        self._self_on_end()
 
     async def __anext__(self) -> Any:
         while True:
@@ -407,4 +447,3 @@ class TracedAsyncStream(AsyncStreamShell):
             if self._self_hide_usage and _hides(chunk):
                 continue
             return chunk
-
