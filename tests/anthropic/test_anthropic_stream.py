@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 
 import anthropic
 import pytest
 from opentelemetry import trace
 
+from traceglass.instrumentors._provider_call import ProviderCall
 from traceglass.testing import capture
 
 from .test_anthropic_messages import HI, TOOL_OUTPUT_JSON, TOOLS, base_attributes, response_attributes
@@ -215,3 +217,48 @@ async def test_helper_error_event_and_http_error(instrumented, make_client, capt
         span = captured.span(f"chat {model}")
         assert (span["status"], span["attributes"]["error.type"]) == ("ERROR", error_type)
     assert len(captured.spans()) == 2
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_next_then_loops_read_every_event_once_and_time_the_first(instrumented, make_client, captured,
+                                                                       monkeypatch, is_async):
+    # The first event taken by next()/__anext__, then loops broken off and resumed: every event
+    # is seen once, and the time to the first event is taken once, at the first.
+    firsts = []
+    monkeypatch.setattr(ProviderCall, "first_chunk", lambda call: firsts.append(call))
+    client = make_client(is_async)
+    stream = await create_stream(client) if is_async else create_stream(client)
+    seen = [await stream.__anext__() if is_async else next(stream)]
+    if is_async:
+        async for event in stream:
+            seen.append(event)
+            break
+        seen.extend([event async for event in stream])
+    else:
+        for event in stream:
+            seen.append(event)
+            break
+        seen.extend(stream)
+    assert [e.type for e in seen] == ["message_start", "content_block_start", *["content_block_delta"] * 3,
+                                      "content_block_stop", "message_delta", "message_stop"]
+    assert len(firsts) == 1
+    [span] = captured.spans()
+    assert span["attributes"]["gen_ai.output.messages"] == TEXT_OUTPUT_JSON
+
+
+async def test_async_stream_left_in_an_async_for_ends_when_collected(instrumented, make_client, captured):
+    # Broken off inside async for and dropped: the event loop closes the loop's generator (aclose,
+    # scheduled when it is collected), and then the stream goes: its span ends, not as a failure.
+    stream = await create_stream(make_client(True))
+    async for event in stream:
+        if event.type == "content_block_delta":
+            break
+    await stream.response.aclose()
+    assert captured.spans() == []
+    del stream, event
+    for _ in range(10):  # bounded: the close is one loop step away
+        await asyncio.sleep(0)
+        if captured.spans():
+            break
+    [span] = captured.spans()
+    assert span["end_time"] is not None and span["status"] == "UNSET"

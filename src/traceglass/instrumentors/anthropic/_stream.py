@@ -135,13 +135,13 @@ class TracedStream(SyncStreamShell):
         # Per event only the accumulator's bound ``add`` is called: the first-event check is a local,
         # and no proxy attribute is read (each costs a lookup through the wrapt proxy).
         add = self._self_accumulator.add
-        first = True
+        first = not self._self_started  # next(stream) may have taken the first event (and its time)
         try:
             for event in self.__wrapped__.__iter__():
                 try:
                     if first:
                         first = False
-                        self._self_first()  # once, whether the first event came from here or next()
+                        self._self_first()
                     add(event)
                 except Exception as exc:  # noqa: BLE001 - our fault: lose the event, never the user's stream
                     report("anthropic.stream.event", exc)
@@ -172,9 +172,37 @@ class TracedStream(SyncStreamShell):
 
 
 class TracedAsyncStream(AsyncStreamShell):
-    """An ``anthropic.AsyncStream`` whose span covers the whole iteration."""
+    """An ``anthropic.AsyncStream`` whose span covers the whole iteration.
+
+    ``async for event in stream`` runs an async generator over the stream's own ``__aiter__`` (one
+    generator step an event, where ``__anext__`` makes a coroutine of ours and one of the SDK's);
+    ``await stream.__anext__()`` works too, and both draw from the same iterator.
+    """
 
     _self_fault = "anthropic.stream.event"
+
+    def __aiter__(self) -> Any:
+        return self._self_events()
+
+    async def _self_events(self) -> Any:
+        add = self._self_accumulator.add
+        first = not self._self_started  # __anext__ may have taken the first event (and its time)
+        try:
+            async for event in self.__wrapped__.__aiter__():
+                if first:
+                    first = False
+                    self._self_first()
+                try:
+                    add(event)
+                except Exception as exc:  # noqa: BLE001 - our fault: lose the event, never the user's stream
+                    report("anthropic.stream.event", exc)
+                yield event
+        except GeneratorExit:
+            raise  # see TracedStream._self_events
+        except BaseException as exc:
+            self._self_on_error(exc)
+            raise
+        self._self_on_end()
 
     async def __anext__(self) -> Any:
         try:
