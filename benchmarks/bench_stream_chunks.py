@@ -30,6 +30,7 @@ per-chunk figures to a few thousand instructions.
 
     python benchmarks/bench_stream_chunks.py [--streams 3] [--layouts 5]
     python benchmarks/bench_stream_chunks.py --isolated --layouts 2
+    python benchmarks/bench_stream_chunks.py --isolated --anthropic --layouts 2   # Anthropic's events instead
 
 ``--isolated`` (which also counts the same streams read by ``async for`` from an ``AsyncOpenAI``)
 leaves the SDK's own per-chunk work out (~800,000 instructions a chunk, and most of
@@ -55,6 +56,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import _harness  # noqa: E402
+import bench_anthropic  # noqa: E402
 import bench_openai  # noqa: E402
 
 SETUPS = ("none", "traceglass", "openai-v2")
@@ -171,17 +173,17 @@ def _prebuilt(client: Any, bodies: dict[tuple[int, bool], bytes], httpx: Any) ->
     client.chat.completions._post = async_post if isinstance(client, openai.AsyncOpenAI) else post
 
 
-def worker(setup: str, streams: int, isolated: bool = False) -> dict[str, Any]:
+def worker(setup: str, streams: int, isolated: bool = False, anthropic: bool = False) -> dict[str, Any]:
     """Count each call's loop; ``isolated``: untraced first, then traced, in this one process."""
     provider, _ = _harness.tracer_provider()
-    calls = _calls(isolated)
+    calls = _anthropic_calls() if anthropic else _calls(isolated)
     phases = ("bare", "traced") if isolated else (setup,)
     _harness.client_requests().tg_start()
     loops = []
     chunks = {}
     for phase in phases:
         if phase != "none" and phase != "bare":
-            bench_openai.instrumentor(setup, provider)()
+            (bench_anthropic if anthropic else bench_openai).instrumentor(setup, provider)()
         for name, call in calls.items():
             for _ in range(2):  # warm
                 call()
@@ -189,13 +191,65 @@ def worker(setup: str, streams: int, isolated: bool = False) -> dict[str, Any]:
             loops.append(f"{phase}:{name}" if isolated else name)
         chunks[phase] = {name: len(call()) for name, call in calls.items()}
     return {"loops": loops, "chunks": chunks[phases[-1]], "bare_chunks": chunks.get("bare"),
-            "versions": _harness.versions("openai", "opentelemetry-sdk", "opentelemetry-instrumentation-openai-v2")}
+            "versions": _harness.versions("anthropic" if anthropic else "openai", "opentelemetry-sdk",
+                                          "opentelemetry-instrumentation-openai-v2")}
 
 
-def count(setup: str, streams: int, layout: int, isolated: bool = False) -> dict[str, Any]:
+def _anthropic_calls() -> dict[str, Any]:
+    """``--anthropic`` (isolated only): Anthropic Messages streams of 50 and 500 text deltas (bench_anthropic.py's
+    events, the delta repeated), their event models built beforehand, read by ``for`` from an ``Anthropic`` and by
+    ``async for`` from an ``AsyncAnthropic``."""
+    import asyncio
+
+    import anthropic
+    import anthropic._base_client as base_client
+    from anthropic.types import RawMessageStreamEvent
+    from pydantic import TypeAdapter
+
+    httpx = getattr(base_client, "httpx2", None) or base_client.httpx
+    adapter = TypeAdapter(RawMessageStreamEvent)
+    events = [adapter.validate_python(e) for e in bench_anthropic._events() if e["type"] != "ping"]
+    deltas = [i for i, event in enumerate(events) if event.type == "content_block_delta"]
+    built = {n: [*events[:deltas[0]], *[events[deltas[0]]] * n, *events[deltas[-1] + 1:]] for n in LENGTHS}
+    request = httpx.Request("POST", "https://api.anthropic.com/v1/messages")
+
+    def stream(cls: Any, body: Any, iterator: Any) -> Any:
+        out = cls.__new__(cls)
+        out.response = httpx.Response(200, request=request)
+        out.__dict__["_iterator"] = iterator(built[int(body["metadata"]["user_id"])])  # a cached_property
+        return out
+
+    async def async_iterator(items: list[Any]) -> Any:
+        for item in items:
+            yield item
+
+    async def async_post(path: str, *, body: Any = None, **kwargs: Any) -> Any:
+        return stream(anthropic.AsyncStream, body, async_iterator)
+
+    sync_client = anthropic.Anthropic(api_key="sk-bench", max_retries=0)
+    sync_client.messages._post = lambda path, *, body=None, **kwargs: stream(anthropic.Stream, body, iter)
+    async_client = anthropic.AsyncAnthropic(api_key="sk-bench", max_retries=0)
+    async_client.messages._post = async_post
+    loop = asyncio.new_event_loop()
+    options = {"model": bench_anthropic.MODEL, "max_tokens": 1024, "system": bench_anthropic.SYSTEM,
+               "messages": bench_anthropic.MESSAGES, "stream": True}
+
+    def sync_call(n: int) -> Any:
+        return lambda: list(sync_client.messages.create(metadata={"user_id": str(n)}, **options))
+
+    def async_call(n: int) -> Any:
+        async def read() -> list[Any]:
+            return [e async for e in await async_client.messages.create(metadata={"user_id": str(n)}, **options)]
+
+        return lambda: loop.run_until_complete(read())
+
+    return {**{f"events/{n}": sync_call(n) for n in LENGTHS}, **{f"async events/{n}": async_call(n) for n in LENGTHS}}
+
+
+def count(setup: str, streams: int, layout: int, isolated: bool = False, anthropic: bool = False) -> dict[str, Any]:
     command = [sys.executable, str(Path(__file__).resolve()), "--worker", setup, "--streams", str(streams)]
     report, totals = _harness.callgrind(
-        command + (["--isolated"] if isolated else []),
+        command + (["--isolated"] if isolated else []) + (["--anthropic"] if anthropic else []),
         _harness.COUNT_LOOPS, env={"TG_BENCH_LAYOUT": "x" * _PADDING[layout % len(_PADDING)]} if layout else None)
     if len(totals) != len(report["loops"]):
         raise RuntimeError(f"{setup}: {len(totals)} dumps for {len(report['loops'])} loops")
@@ -210,18 +264,19 @@ def _row(setup: str, way: str, small: list[float], large: list[float]) -> str:
             f"{statistics.median(per_chunk):>11,.0f}   {min(per_chunk):,.0f} - {max(per_chunk):,.0f}")
 
 
-def _isolated_report(streams: int, layouts: int, started: str) -> list[str]:
+def _isolated_report(streams: int, layouts: int, started: str, anthropic: bool = False) -> list[str]:
     """``--isolated``: chunk models built beforehand; each setup's traced loops against the untraced
-    ones counted first in the same process."""
-    lines = [f"Isolated (chunk models built beforehand: the SDK's HTTP, SSE decoding and model building left out; "
-             f"untraced and traced counted in one process; callgrind, {started}; {streams} streams per loop; "
-             f"{layouts} process layouts per setup)", "",
+    ones counted first in the same process (``anthropic``: traceglass's Anthropic instrumentor)."""
+    lines = [f"Isolated{' Anthropic' if anthropic else ''} (chunk models built beforehand: the SDK's HTTP, SSE "
+             f"decoding and model building left out; untraced and traced counted in one process; callgrind, "
+             f"{started}; {streams} streams per loop; {layouts} process layouts per setup)", "",
              f"  {'setup':<12}{'way':<15}{'+ at 50':>12}{'+ at 500':>12}{'per chunk':>11}   range over layouts"]
     versions = None
-    for setup in SETUPS[1:]:
-        counted = [count(setup, streams, layout, isolated=True) for layout in range(layouts)]
+    for setup in ("traceglass",) if anthropic else SETUPS[1:]:
+        counted = [count(setup, streams, layout, True, anthropic) for layout in range(layouts)]
         versions = counted[0]["versions"]
-        for way in (*WAYS, *(f"async {way}" for way in WAYS)):
+        for way in dict.fromkeys(name[7:].rpartition("/")[0] for name in counted[0]["per_call"]
+                                 if name.startswith("traced:")):
             small = [c["per_call"][f"traced:{way}/50"] - c["per_call"][f"bare:{way}/50"] for c in counted]
             large = [c["per_call"][f"traced:{way}/500"] - c["per_call"][f"bare:{way}/500"] for c in counted]
             lines.append(_row(setup, way, small, large))
@@ -236,15 +291,16 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=3, help="streams per counted loop")
     parser.add_argument("--layouts", type=int, default=5, help="processes per setup, environments of other sizes")
     parser.add_argument("--isolated", action="store_true", help="chunk models built beforehand (see _prebuilt)")
+    parser.add_argument("--anthropic", action="store_true", help="with --isolated: Anthropic streams instead")
     parser.add_argument("--worker")
     parser.add_argument("--out", default=str(HERE / "results" / "stream_chunks.txt"))
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker, args.streams, args.isolated)))
+        print(json.dumps(worker(args.worker, args.streams, args.isolated, args.anthropic)))
         return
     started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     if args.isolated:
-        lines = _isolated_report(args.streams, args.layouts, started)
+        lines = _isolated_report(args.streams, args.layouts, started, args.anthropic)
     else:
         lines = _full_report(args.streams, args.layouts, started)
     text = "\n".join(lines)
