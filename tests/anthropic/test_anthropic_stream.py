@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 
 import anthropic
@@ -12,6 +11,7 @@ from opentelemetry import trace
 from traceglass.instrumentors._provider_call import ProviderCall
 from traceglass.testing import capture
 
+from .._async import run_loop_until
 from .test_anthropic_messages import HI, TOOL_OUTPUT_JSON, TOOLS, base_attributes, response_attributes
 
 INPUT_JSON = '[{"role":"user","parts":[{"type":"text","content":"Weather in Paris?"}]}]'
@@ -256,9 +256,6 @@ async def test_async_stream_left_in_an_async_for_ends_when_collected(instrumente
     await stream.response.aclose()
     assert captured.spans() == []
     del stream, event
-    for _ in range(10):  # bounded: the close is one loop step away
-        await asyncio.sleep(0)
-        if captured.spans():
-            break
+    await run_loop_until(captured.spans)  # the generator's close is a loop step away
     [span] = captured.spans()
     assert span["end_time"] is not None and span["status"] == "UNSET"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 
 import openai
@@ -17,6 +16,7 @@ from .test_openai_chat import (
     response_attributes,
 )
 
+from .._async import run_loop_until
 from traceglass.testing import capture
 
 HI = [{"role": "user", "content": "hi"}]
@@ -211,10 +211,7 @@ async def test_async_stream_left_in_an_async_for_ends_when_collected(instrumente
     await stream.response.aclose()
     assert captured.spans() == []
     del stream, chunk
-    for _ in range(10):  # bounded: the close is one loop step away
-        await asyncio.sleep(0)
-        if captured.spans():
-            break
+    await run_loop_until(captured.spans)  # the generator's close is a loop step away
     span = _one_span(captured)
     assert span["end_time"] is not None and span["status"] == "UNSET"
     assert without_ttft(span)["gen_ai.output.messages"] == (
