@@ -8,6 +8,7 @@ usage the API reports. Servers that reject ``stream_options`` still answer the u
 from __future__ import annotations
 
 import json
+import logging
 import os
 import pathlib
 import subprocess
@@ -18,6 +19,7 @@ import openai
 import pytest
 
 from traceglass import _config
+from traceglass._guard import RAISE_ENV
 from traceglass.instrumentors.openai import TracedAsyncOpenAI, TracedOpenAI
 from traceglass.instrumentors.openai._stream import ChoicesAccumulator, TracedStream
 from traceglass.testing import capture
@@ -347,3 +349,27 @@ def test_chunks_of_pydantic_1_models_are_hidden_and_stripped_the_same(how):
     assert [c.__fields_set__ for c in chunks[:3]] == [{"id", "model", "choices"}] * 3
     [accumulator] = call.ended
     assert (accumulator.usage, accumulator.output_text(), accumulator.reasons) == (usage, "Hello", {0: "stop"})
+
+
+class _BrokenChunk(_V1Chunk):
+    """A chunk whose ``usage`` raises when read."""
+
+    @property
+    def usage(self):
+        raise RuntimeError("usage is broken")
+
+    @usage.setter
+    def usage(self, value):
+        pass
+
+
+def test_a_chunk_the_check_cannot_read_passes_on(monkeypatch, caplog):
+    monkeypatch.setenv(RAISE_ENV, "0")  # production: our faults are logged, never raised
+    broken = _BrokenChunk(" there")
+    chunks = [_V1Chunk("Hi"), broken, _V1Chunk(None, "stop")]
+    call = _Call()
+    stream = TracedStream(_Stream(chunks), call, ChoicesAccumulator(), hide_usage=True)
+    with caplog.at_level(logging.DEBUG, logger="traceglass"):
+        assert list(stream) == chunks
+    assert "openai.stream.chunk" in caplog.text
+    assert len(call.ended) == 1  # the stream ended its span once, at its end

@@ -19,7 +19,6 @@ from __future__ import annotations
 from itertools import islice
 from typing import Any
 
-from traceglass._guard import report
 from traceglass._handler import LLMInvocation
 from traceglass._handler._content import EncodedJson
 from traceglass._handler._messages import message, text_part, tool_call_part
@@ -296,24 +295,6 @@ def _sdk_methods() -> tuple[Any, Any]:
     return _SDK_METHODS[0]
 
 
-def _hides(chunk: Any) -> bool:
-    """``hidden(chunk)``, guarded: a fault of ours passes the chunk on. Runs once per chunk when
-    traceglass asked for the usage: the SDK's (pydantic 2) chunk models are checked here directly,
-    anything else by ``hidden`` (which also knows pydantic 1's field set)."""
-    try:
-        if chunk.usage is not None and not chunk.choices:
-            return True
-        chunk.__pydantic_fields_set__.discard("usage")
-        return False
-    except Exception:  # noqa: BLE001 - not a pydantic 2 model, or not a chunk: the whole check
-        pass
-    try:
-        return hidden(chunk)
-    except Exception as exc:  # noqa: BLE001 - our fault: never the user's stream
-        report("openai.stream.chunk", exc)
-        return False
-
-
 class TracedStream(SyncStreamShell):
     """A synchronous ``openai.Stream`` whose span covers the whole iteration.
 
@@ -330,7 +311,7 @@ class TracedStream(SyncStreamShell):
 
     def _self_chunks(self) -> Any:
         """Per chunk: keeping it (the count of kept chunks is islice's: one fold every
-        ``_FOLD_EVERY``) and, when traceglass asked for the usage, ``_hides``'s check. The first
+        ``_FOLD_EVERY``) and, when traceglass asked for the usage, ``hidden``'s check. The first
         chunk sets the time to it."""
         keep = self._self_pending.append
         hide = self._self_hide_usage
@@ -340,13 +321,13 @@ class TracedStream(SyncStreamShell):
                 for chunk in chunks:
                     keep(chunk)
                     self._self_first()
-                    if not (hide and _hides(chunk)):
+                    if not (hide and hidden(chunk)):
                         yield chunk
                     break
             while True:
                 for chunk in islice(chunks, _FOLD_EVERY):
                     keep(chunk)
-                    if hide and _hides(chunk):
+                    if hide and hidden(chunk):
                         continue
                     yield chunk
                 chunk = next(chunks, _DONE)
@@ -354,7 +335,7 @@ class TracedStream(SyncStreamShell):
                     break
                 self._self_fold()
                 keep(chunk)
-                if not (hide and _hides(chunk)):
+                if not (hide and hidden(chunk)):
                     yield chunk
         except GeneratorExit:
             # The consumer stopped iterating (break, or the loop was dropped): the stream may
@@ -376,7 +357,7 @@ class TracedStream(SyncStreamShell):
                 self._self_on_error(exc)
                 raise
             self._self_keep(chunk)
-            if self._self_hide_usage and _hides(chunk):
+            if self._self_hide_usage and hidden(chunk):
                 continue
             return chunk
 
@@ -416,7 +397,7 @@ class TracedAsyncStream(AsyncStreamShell):
                     started = True
                     if not self._self_started:  # not already begun by __anext__
                         self._self_first()
-                if hide and _hides(chunk):
+                if hide and hidden(chunk):
                     continue
                 if len(pending) >= _FOLD_EVERY:
                     self._self_fold()
@@ -444,6 +425,6 @@ class TracedAsyncStream(AsyncStreamShell):
                 self._self_first()
             if len(pending) >= _FOLD_EVERY:
                 self._self_fold()
-            if self._self_hide_usage and _hides(chunk):
+            if self._self_hide_usage and hidden(chunk):
                 continue
             return chunk

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from traceglass._guard import report
 from traceglass.instrumentors.openai._extract import given
 
 # openai._constants.RAW_RESPONSE_HEADER (1.x-3.x): set by with_raw_response/with_streaming_response.
@@ -73,13 +74,20 @@ def remember_rejection(client: Any, rejected: set[str]) -> None:
 
 def hidden(chunk: Any) -> bool:
     """True for the usage chunk traceglass asked for. Any other chunk loses the ``usage`` field the
-    option added to it (``"usage": null`` counts as set: ``chunk.to_dict()`` would show it)."""
-    if chunk.usage is not None and not chunk.choices:
-        return True
+    option added to it (``"usage": null`` counts as set: ``chunk.to_dict()`` would show it).
+
+    Runs once per chunk of such a stream, so it reads the SDK's (pydantic 2) model directly. A chunk
+    it cannot read is passed on, the fault reported: ours, never the user's stream's.
+    """
     try:
-        fields = chunk.__pydantic_fields_set__
-    except AttributeError:
-        fields = getattr(chunk, "__fields_set__", None)  # pydantic 1
-    if fields is not None:
-        fields.discard("usage")
+        if chunk.usage is not None and not chunk.choices:
+            return True
+        try:
+            fields = chunk.__pydantic_fields_set__
+        except AttributeError:
+            fields = getattr(chunk, "__fields_set__", None)  # pydantic 1
+        if fields is not None:
+            fields.discard("usage")
+    except Exception as exc:  # noqa: BLE001 - our fault: never the user's stream
+        report("openai.stream.chunk", exc)
     return False
