@@ -24,6 +24,7 @@ from traceglass._context import current_session
 from traceglass._guard import report
 from traceglass._handler._content import EncodedJson, bounded_json, bounded_text
 from traceglass._handler._mask import apply_mask, report_mask_error
+from traceglass._handler._span_attributes import set_span_attributes
 from traceglass._handler._invocations import (
     UNSET,
     AgentInvocation,
@@ -428,7 +429,7 @@ class TelemetryHandler:
         elif on_span:  # the default: content goes straight into the one dict of end attributes
             _content_attributes(inv, settings, attributes)
         if attributes:
-            span.set_attributes(attributes)
+            set_span_attributes(span, attributes)
 
     def _record_metrics(self, inv: Invocation, end_time_ns: int | None) -> None:
         if not inv.operation:
@@ -487,7 +488,7 @@ def _put_fields(attributes: dict[str, Any], inv: Invocation, table: Iterable[tup
     for field_name, key in table:
         value = values[field_name]
         if value is not None:
-            attributes[key] = list(value) if value.__class__ is tuple else value
+            attributes[key] = value
 
 
 def _documents(documents: Any) -> Any:
