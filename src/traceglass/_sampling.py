@@ -208,6 +208,8 @@ def head_sampler(rate: float) -> Any:
     from opentelemetry.sdk.trace.sampling import Decision, ParentBased, Sampler, SamplingResult, TraceIdRatioBased
 
     class _RecordingHeadSampler(Sampler):
+        _decides_without_attributes = True  # see _handler._span_start: its inner sampler reads none
+
         def __init__(self) -> None:
             self._inner = ParentBased(TraceIdRatioBased(rate))
             self.rate = rate

@@ -179,5 +179,8 @@ def _content_policy(exporter: SpanExporter, policies: dict[str, str]) -> str:
 class _NothingProcessor(SpanProcessor):
     """Stands in for the exporters after the first: the SDK base class does nothing by default."""
 
+    def _on_start_forwards_to(self) -> tuple[SpanProcessor, ...]:
+        return ()
+
 
 __all__ = ["TraceglassConfigurator", "TraceglassDistro"]

@@ -1,9 +1,11 @@
-"""Adding a finished call's attributes to its open span, without the SDK cleaning values already clean.
+"""Adding a call's attributes to its open span, without the SDK cleaning values already clean.
 
 ``Span.set_attributes`` passes every value through the SDK's cleaning (type checks, ABC
 ``isinstance`` tests, a tuple rebuilt for each sequence): about 7,000 instructions a value on
 SDK 1.45, some 80,000 for the eleven end attributes of a chat call, more than the rest of the
 span's end. The handler's own values are plain already: text, numbers, booleans and lists of text.
+The handler writes its end attributes here, and its start attributes too when nothing reads them
+at the start (``_span_start``).
 For those, on the SDK's own span type with no value-length limit and room under the attribute
 count limit, :func:`set_span_attributes` writes them into the span's attribute dict under the
 span's and the mapping's locks, as the SDK would store them (a list as a tuple). Anything else —
@@ -23,6 +25,7 @@ from opentelemetry.sdk import trace as sdk_trace
 # override set_attributes, so it is matched by exact type.
 _SDK_SPANS = frozenset(filter(None, (getattr(sdk_trace, "Span", None), getattr(sdk_trace, "_Span", None))))
 _PLAIN = frozenset((str, int, float, bool))
+_SCALARS = (str, int, float)
 
 
 def set_span_attributes(span: Any, attributes: dict[str, Any]) -> None:
@@ -42,7 +45,8 @@ def set_span_attributes(span: Any, attributes: dict[str, Any]) -> None:
 
 def _plain(attributes: dict[str, Any]) -> bool:
     """True when every key is non-empty text and every value is stored by the SDK as it is: text,
-    a number or a boolean; or a list or tuple of text (a list is made a tuple here, as the SDK would)."""
+    a number or a boolean (subclasses too: enums); or a list or tuple of ``str`` (a list is made a
+    tuple here, as the SDK would)."""
     lists = None
     for key, value in attributes.items():
         if key.__class__ is not str or not key:
@@ -51,6 +55,8 @@ def _plain(attributes: dict[str, Any]) -> bool:
         if kind in _PLAIN:
             continue
         if kind is not tuple and kind is not list:
+            if isinstance(value, _SCALARS):  # a str or int enum: the SDK keeps the value itself
+                continue
             return False
         for item in value:
             if item.__class__ is not str:

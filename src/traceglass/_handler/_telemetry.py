@@ -24,7 +24,6 @@ from traceglass._context import current_session
 from traceglass._guard import report
 from traceglass._handler._content import EncodedJson, bounded_json, bounded_text
 from traceglass._handler._mask import apply_mask, report_mask_error
-from traceglass._handler._span_attributes import set_span_attributes
 from traceglass._handler._invocations import (
     UNSET,
     AgentInvocation,
@@ -35,6 +34,8 @@ from traceglass._handler._invocations import (
     StepInvocation,
     ToolInvocation,
 )
+from traceglass._handler._span_attributes import set_span_attributes
+from traceglass._handler._span_start import start_span
 from traceglass._unicode import valid_unicode
 from traceglass._version import __version__
 
@@ -274,7 +275,8 @@ class TelemetryHandler:
                 parent_context = trace.set_span_in_context(found.span)  # type: ignore[arg-type]
         invocation.start_time_ns = start_time_ns or time.time_ns()
         attributes = self._start_attributes(invocation)
-        invocation.span = self._tracer.start_span(
+        invocation.span = start_span(
+            self._tracer,
             _span_name(invocation),
             context=parent_context,
             kind=kind,

@@ -206,6 +206,10 @@ class BatchSpanProcessor(SpanProcessor):
     def on_start(self, span: Any, parent_context: Any = None) -> None:
         pass
 
+    def _on_start_forwards_to(self) -> tuple[SpanProcessor, ...]:
+        """on_start reads no attribute (see ``_handler._span_start``)."""
+        return ()
+
     def on_end(self, span: ReadableSpan) -> None:
         if not span.context.trace_flags & _SAMPLED:
             return

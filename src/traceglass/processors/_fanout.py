@@ -83,6 +83,10 @@ class Replaceable:
 
 
 class FanOutSpanProcessor(Replaceable, SpanProcessor):
+    def _on_start_forwards_to(self) -> tuple[SpanProcessor, ...]:
+        """on_start reads no attribute, and hands the span to these (see ``_handler._span_start``)."""
+        return self._current.processors
+
     def on_start(self, span: Any, parent_context: Any = None) -> None:
         for processor in self._current.processors:
             processor.on_start(span, parent_context=parent_context)

@@ -138,6 +138,11 @@ class CostSpanProcessor(SpanProcessor):
     # --- SpanProcessor ---------------------------------------------------------------------
     # The guard is spelled out (try/report) rather than ``with guard(...)``: a context manager
     # costs a microsecond, and these run for every span of the process.
+    def _on_start_forwards_to(self) -> tuple[SpanProcessor, ...]:
+        """on_start reads only the span's ``traceglass.price.*`` attributes, and hands the span to
+        these (see ``_handler._span_start``, which gives a span with prices its attributes at once)."""
+        return self._downstream
+
     def on_start(self, span: Any, parent_context: Any = None) -> None:
         try:
             span_id = span.get_span_context().span_id

@@ -202,6 +202,10 @@ class ContentSamplingProcessor(SpanProcessor):
             return len(self._buffer), self._buffer.spans, self._buffer.bytes
 
     # --- SpanProcessor ---------------------------------------------------------------------
+    def _on_start_forwards_to(self) -> tuple[SpanProcessor, ...]:
+        """on_start reads no attribute, and hands the span to these (see ``_handler._span_start``)."""
+        return self._every
+
     def on_start(self, span: Any, parent_context: Any = None) -> None:
         for processor in self._every:
             processor.on_start(span, parent_context=parent_context)

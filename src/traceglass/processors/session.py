@@ -16,6 +16,10 @@ class SessionSpanProcessor(SpanProcessor):
     other instrumentations (HTTP clients, the official OpenAI instrumentor) carry them too.
     """
 
+    def _on_start_forwards_to(self) -> tuple[SpanProcessor, ...]:
+        """on_start writes attributes and reads none (see ``_handler._span_start``)."""
+        return ()
+
     def on_start(self, span: Any, parent_context: Any = None) -> None:
         scope = current_session()
         if scope is not None and scope.attributes:
