@@ -159,3 +159,11 @@ def test_configure_builds_a_pipeline_that_reads_no_attribute_at_start(sampling):
     """)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[true, true]"
+
+
+def test_the_samplers_remembered_stay_few():
+    from traceglass._handler import _span_start
+
+    for _ in range(200):
+        _start(TracerProvider(sampler=ParentBased(TraceIdRatioBased(1.0)))).end()
+    assert 0 < len(_span_start._SAMPLERS_SEEN) <= _span_start._MAX_SAMPLERS_SEEN

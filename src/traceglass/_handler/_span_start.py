@@ -61,14 +61,17 @@ def _unread_at_start(tracer: Any, attributes: dict[str, Any]) -> bool:
         sampler = tracer.sampler
         blind = _SAMPLERS_SEEN.get(sampler)
         if blind is None:
+            if len(_SAMPLERS_SEEN) >= _MAX_SAMPLERS_SEEN:  # providers made by the hundred (tests): stay small
+                _SAMPLERS_SEEN.clear()
             blind = _SAMPLERS_SEEN[sampler] = sampler_ignores_attributes(sampler)
         return blind and processor_ignores_attributes(tracer.span_processor)
     except Exception:  # noqa: BLE001 - an SDK shaped otherwise: its own way
         return False
 
 
-# sampler -> whether it ignores attributes (a sampler does not change; a provider has one or two).
+# sampler -> whether it ignores attributes (a sampler does not change; a provider has one).
 _SAMPLERS_SEEN: dict[Any, bool] = {}
+_MAX_SAMPLERS_SEEN = 64
 
 
 def sampler_ignores_attributes(sampler: Any) -> bool:
