@@ -5,6 +5,7 @@ list row and aggregate group; user-supplied text stays text; a refused score sho
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 import traceglass
 from traceglass.store import TraceStore
@@ -120,20 +121,27 @@ def test_scores_column_and_score_filter(page, dashboard, db_path):
     def shown() -> list[str]:
         return [row.get_attribute("data-trace-id") for row in page.locator("tr.trace-row").all()]
 
-    def apply(name: str, lo: str, hi: str, count: int) -> list[str]:
+    def apply(name: str, lo: str, hi: str, expected: list[str]) -> list[str]:
         page.fill("#f-score-name", name)
         page.fill("#f-min-score", lo)
         page.fill("#f-max-score", hi)
         with page.expect_response(lambda r: "/api/traces/?" in r.url and "score_name" in r.url) as answer:
             page.click("#filters button[type='submit']")
         assert answer.value.status == 200
-        page.wait_for_function(f"document.querySelectorAll('tr.trace-row').length === {count}")
+        # Wait for this answer's rows, not merely a row count the previous filter may already show.
+        wanted = ",".join(sorted(expected))
+        try:
+            page.wait_for_function(
+                "wanted => Array.from(document.querySelectorAll('tr.trace-row'))"
+                ".map(row => row.dataset.traceId).sort().join(',') === wanted", arg=wanted, timeout=10_000)
+        except PlaywrightTimeout:
+            pass  # the assertion below shows what the page shows instead
         return shown()
 
-    assert apply("user_feedback", "0.5", "", 1) == [high]
-    assert apply("user_feedback", "", "0.5", 1) == [low]
-    assert apply("user_feedback", "0", "1", 2) == [t for t in (low, high, judged) if t in (low, high)]
-    assert apply("tone", "", "", 1) == [judged]
+    assert apply("user_feedback", "0.5", "", [high]) == [high]
+    assert apply("user_feedback", "", "0.5", [low]) == [low]
+    assert apply("user_feedback", "0", "1", [low, high]) == [low, high]
+    assert apply("tone", "", "", [judged]) == [judged]
     with TraceStore(db_path) as store:  # what the page shows is what the store answers
         assert [t.trace_id for t in store.list_traces(score_name="user_feedback", min_score=0.5).traces] == [high]
     page.click("#f-clear")
