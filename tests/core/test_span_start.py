@@ -139,6 +139,12 @@ def test_which_samplers_and_processors_read_nothing():
 
     assert not processor_ignores_attributes(Subclass(exporter))
 
+    class PricedAtStart(CostSpanProcessor):  # ours, but its on_start is the user's now
+        def on_start(self, span, parent_context=None):
+            super().on_start(span, parent_context)
+
+    assert not processor_ignores_attributes(PricedAtStart(SimpleSpanProcessor(exporter)))
+
 
 @pytest.mark.parametrize("sampling", ["None", "traceglass.Sampling(trace_rate=0.5, content_rate=0.5)"],
                          ids=["defaults", "sampling"])

@@ -4,13 +4,12 @@
 ``isinstance`` tests, a tuple rebuilt for each sequence): about 7,000 instructions a value on
 SDK 1.45, some 80,000 for the eleven end attributes of a chat call, more than the rest of the
 span's end. The handler's own values are plain already: text, numbers, booleans and lists of text.
-The handler writes its end attributes here, and its start attributes too when nothing reads them
-at the start (``_span_start``).
 For those, on the SDK's own span type with no value-length limit and room under the attribute
 count limit, :func:`set_span_attributes` writes them into the span's attribute dict under the
 span's and the mapping's locks, as the SDK would store them (a list as a tuple). Anything else —
 another value type, a value-length limit, a full span, an ended one, another span class, an SDK
-whose internals look different — goes through ``set_attributes`` unchanged.
+whose internals look different — goes through ``set_attributes`` unchanged. The handler writes its
+end attributes here, and its start attributes too when nothing reads them at the start (``_span_start``).
 """
 
 from __future__ import annotations

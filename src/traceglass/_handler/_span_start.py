@@ -86,7 +86,8 @@ def sampler_ignores_attributes(sampler: Any) -> bool:
 
 def processor_ignores_attributes(processor: Any) -> bool:
     """True when ``processor.on_start``, and every processor it hands the span to, reads no
-    attribute of the span (``traceglass.price.*`` aside)."""
+    attribute of the span (``traceglass.price.*`` aside): the SDK's own no-op and batching processors,
+    and ours that say so with ``_on_start_forwards_to`` in their own class body."""
     pending = [processor]
     seen = 0
     while pending:
@@ -100,10 +101,11 @@ def processor_ignores_attributes(processor: Any) -> bool:
         if kind in _MULTI:
             pending.extend(processor._span_processors)  # noqa: SLF001 - the SDK's list of processors
             continue
-        forwards = getattr(processor, "_on_start_forwards_to", None)
+        # Declared in the processor's own class body: a subclass that overrides on_start may read.
+        forwards = kind.__dict__.get("_on_start_forwards_to")
         if forwards is None:
             return False
-        pending.extend(forwards())
+        pending.extend(forwards(processor))
     return True
 
 

@@ -23,7 +23,6 @@ from traceglass import _config, semconv
 from traceglass._context import current_session
 from traceglass._guard import report
 from traceglass._handler._content import EncodedJson, bounded_json, bounded_text
-from traceglass._handler._mask import apply_mask, report_mask_error
 from traceglass._handler._invocations import (
     UNSET,
     AgentInvocation,
@@ -34,6 +33,7 @@ from traceglass._handler._invocations import (
     StepInvocation,
     ToolInvocation,
 )
+from traceglass._handler._mask import apply_mask, report_mask_error
 from traceglass._handler._span_attributes import set_span_attributes
 from traceglass._handler._span_start import start_span
 from traceglass._unicode import valid_unicode
