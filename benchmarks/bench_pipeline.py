@@ -96,9 +96,8 @@ NOTES = (
     "over its pinned instrumentations), so its openai and langchain instrumentors are set up as Traceloop.init() "
     "does by default (content on, BatchSpanProcessor, OTLP/HTTP exporter), traces only"),
     "openai-v2 has no LangChain instrumentation: its chain row traces the OpenAI call inside it only",
-    ("every setup imports openai and LangChain before turning tracing on: with configure() first, traceglass's "
-    "LangChain hooks fail on a circular import when the app imports langchain_core.output_parsers "
-    "(langchain-core 1.8.3) and the chain goes untraced but for its OpenAI call"),
+    ("every setup imports openai and LangChain before turning tracing on, as in the runs before c0912ca (with "
+    "configure() first, traceglass's LangChain hooks then failed on a circular import and left the chain untraced)"),
 )
 
 # --- the app -------------------------------------------------------------------------------------------
