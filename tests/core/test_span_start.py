@@ -167,9 +167,67 @@ def test_configure_builds_a_pipeline_that_reads_no_attribute_at_start(sampling):
     assert result.stdout.strip().splitlines()[-1] == "[true, true]"
 
 
-def test_the_samplers_remembered_stay_few():
+def test_the_verdicts_remembered_stay_few():
     from traceglass._handler import _span_start
 
     for _ in range(200):
         _start(TracerProvider(sampler=ParentBased(TraceIdRatioBased(1.0)))).end()
-    assert 0 < len(_span_start._SAMPLERS_SEEN) <= _span_start._MAX_SAMPLERS_SEEN
+    assert 0 < len(_span_start._VERDICTS) <= _span_start._MAX_VERDICTS
+
+
+def test_a_pipeline_is_walked_once_until_it_changes(monkeypatch):
+    from traceglass._handler import _span_start
+
+    walks = []
+    real = _span_start._walk
+    monkeypatch.setattr(_span_start, "_walk", lambda top: walks.append(top) or real(top))
+    provider = TracerProvider()
+    provider.add_span_processor(CostSpanProcessor(OurBatch(InMemorySpanExporter())))
+    for _ in range(3):
+        _start(provider).end()
+    assert len(walks) == 1
+    provider.add_span_processor(SessionSpanProcessor())  # the SDK's list is a new tuple
+    _start(provider).end()
+    assert len(walks) == 2
+
+
+def _cost(seer):
+    cost = CostSpanProcessor(OurBatch(InMemorySpanExporter()))
+    return cost, lambda: cost.add_downstream(seer)
+
+
+def _fan_out(seer):
+    from traceglass.processors._fanout import FanOutSpanProcessor
+
+    fan = FanOutSpanProcessor([OurBatch(InMemorySpanExporter())])
+    return fan, lambda: fan.replace([OurBatch(InMemorySpanExporter()), seer])
+
+
+def _content_sampling(seer):
+    from traceglass import Sampling
+    from traceglass.processors.sampling import ContentSamplingProcessor
+
+    sampling = ContentSamplingProcessor(Sampling(), [("all", OurBatch(InMemorySpanExporter()))], _timer=False)
+    return sampling, lambda: sampling.add_downstream("all", seer)
+
+
+def _nested_sdk_list(seer):
+    from opentelemetry.sdk.trace import SynchronousMultiSpanProcessor
+
+    inner = SynchronousMultiSpanProcessor()
+    inner.add_span_processor(OurBatch(InMemorySpanExporter()))
+    return CostSpanProcessor(inner), lambda: inner.add_span_processor(seer)
+
+
+@pytest.mark.parametrize("build", [_cost, _fan_out, _content_sampling, _nested_sdk_list],
+                         ids=["cost.add_downstream", "fan_out.replace", "content_sampling.add_downstream",
+                              "an SDK list inside ours"])
+def test_a_reader_forwarded_to_later_sees_the_attributes_at_start(build):
+    seer = _SeesStart()
+    processor, add_reader = build(seer)
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    _start(provider).end()  # nothing reads: started bare (the verdict is kept)
+    add_reader()
+    _start(provider).end()
+    assert seer.seen and seer.seen[-1]["gen_ai.request.model"] == "gpt-4o-mini"

@@ -12,7 +12,9 @@ A processor tells it reads none by defining ``_on_start_forwards_to()``: the pro
 ``on_start`` hands the span to (checked the same way), ``()`` for none; a sampler class by
 ``_decides_without_attributes = True`` (in its own class body). Any other sampler or
 processor, a tracer not the SDK's, or price attributes (``traceglass.price.*``, which the cost
-processor reads at the start) take the SDK's own way.
+processor reads at the start) take the SDK's own way. The verdict is kept per pipeline (its sampler,
+the provider's processor list, and ``_pipeline_changes``' count of changes to what ours forward to),
+so the processors are walked again only when one of those changes.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from opentelemetry.trace import Span, SpanKind
 
 from traceglass import semconv
 from traceglass._handler._span_attributes import set_span_attributes
+from traceglass._pipeline_changes import forwarding_changes
 
 # The SDK's processors whose on_start does nothing, and those that hand the span to a list.
 _NO_OP_STARTS = frozenset((sdk_export.SimpleSpanProcessor, sdk_export.BatchSpanProcessor))
@@ -59,19 +62,24 @@ def _unread_at_start(tracer: Any, attributes: dict[str, Any]) -> bool:
             return False
     try:
         sampler = tracer.sampler
-        blind = _SAMPLERS_SEEN.get(sampler)
+        processor = tracer.span_processor  # the provider's list: a new tuple on each add_span_processor
+        key = (sampler, processor, getattr(processor, "_span_processors", None), forwarding_changes())
+        blind = _VERDICTS.get(key)
         if blind is None:
-            if len(_SAMPLERS_SEEN) >= _MAX_SAMPLERS_SEEN:  # providers made by the hundred (tests): stay small
-                _SAMPLERS_SEEN.clear()
-            blind = _SAMPLERS_SEEN[sampler] = sampler_ignores_attributes(sampler)
-        return blind and processor_ignores_attributes(tracer.span_processor)
+            blind, nested = _walk(processor) if sampler_ignores_attributes(sampler) else (False, False)
+            if not nested:  # an SDK list inside ours may change unseen: not kept
+                if len(_VERDICTS) >= _MAX_VERDICTS:  # providers made by the hundred (tests): stay small
+                    _VERDICTS.clear()
+                _VERDICTS[key] = blind
+        return blind
     except Exception:  # noqa: BLE001 - an SDK shaped otherwise: its own way
         return False
 
 
-# sampler -> whether it ignores attributes (a sampler does not change; a provider has one).
-_SAMPLERS_SEEN: dict[Any, bool] = {}
-_MAX_SAMPLERS_SEEN = 64
+# (sampler, processor, its list, forwarding changes) -> whether nothing reads attributes at start.
+# The sampler of a provider does not change; the count moves when one of ours forwards elsewhere.
+_VERDICTS: dict[tuple[Any, ...], bool] = {}
+_MAX_VERDICTS = 64
 
 
 def sampler_ignores_attributes(sampler: Any) -> bool:
@@ -88,25 +96,32 @@ def processor_ignores_attributes(processor: Any) -> bool:
     """True when ``processor.on_start``, and every processor it hands the span to, reads no
     attribute of the span (``traceglass.price.*`` aside): the SDK's own no-op and batching processors,
     and ours that say so with ``_on_start_forwards_to`` in their own class body."""
-    pending = [processor]
+    return _walk(processor)[0]
+
+
+def _walk(top: Any) -> tuple[bool, bool]:
+    """(``processor_ignores_attributes(top)``, whether an SDK multi-processor sits below ``top``)."""
+    pending = [top]
     seen = 0
+    nested = False
     while pending:
         seen += 1
         if seen > _MAX_PROCESSORS:  # a loop of processors: not ours to follow
-            return False
+            return False, nested
         processor = pending.pop()
         kind = processor.__class__
         if kind in _NO_OP_STARTS:
             continue
         if kind in _MULTI:
+            nested = nested or processor is not top
             pending.extend(processor._span_processors)  # noqa: SLF001 - the SDK's list of processors
             continue
         # Declared in the processor's own class body: a subclass that overrides on_start may read.
         forwards = kind.__dict__.get("_on_start_forwards_to")
         if forwards is None:
-            return False
+            return False, nested
         pending.extend(forwards(processor))
-    return True
+    return True, nested
 
 
 _MAX_PROCESSORS = 64

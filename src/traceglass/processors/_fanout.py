@@ -14,6 +14,8 @@ from typing import Any, Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
+from traceglass._pipeline_changes import forwarding_changed
+
 # How long ``replace`` waits for in-flight on_end calls on the old processors (they take microseconds).
 _DRAIN_TIMEOUT_S = 5.0
 
@@ -54,6 +56,7 @@ class Replaceable:
         deadline = time.monotonic() + _DRAIN_TIMEOUT_S
         with self._idle:
             old, self._current = self._current, _Generation(processors)
+            forwarding_changed()
             while old.active:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:

@@ -30,10 +30,7 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
 from traceglass import semconv
 from traceglass._guard import report
-from traceglass._span_usage import SpanUsage, read_span_usage
-from traceglass._version import __version__
-from traceglass.processors._enrich import EnrichedSpan, frozen_attributes, price_overrides
-from traceglass.processors._fanout import flush_all
+from traceglass._pipeline_changes import forwarding_changed
 from traceglass._pricing import (
     Cost,
     Price,
@@ -41,6 +38,10 @@ from traceglass._pricing import (
     compute_cost,
     load_price_table,
 )
+from traceglass._span_usage import SpanUsage, read_span_usage
+from traceglass._version import __version__
+from traceglass.processors._enrich import EnrichedSpan, frozen_attributes, price_overrides
+from traceglass.processors._fanout import flush_all
 from traceglass.rollup import NOTHING, UsageTotals, own_usage, subtree_totals
 
 logger = logging.getLogger("traceglass")
@@ -134,6 +135,7 @@ class CostSpanProcessor(SpanProcessor):
         """Hand spans to one more processor (the ``opentelemetry-instrument`` configurator uses it)."""
         with self._lock:
             self._downstream = (*self._downstream, processor)
+        forwarding_changed()
 
     # --- SpanProcessor ---------------------------------------------------------------------
     # The guard is spelled out (try/report) rather than ``with guard(...)``: a context manager

@@ -34,6 +34,7 @@ from opentelemetry.trace import StatusCode
 
 from traceglass import semconv
 from traceglass._guard import report
+from traceglass._pipeline_changes import forwarding_changed
 from traceglass._sampling import (
     CONTENT_ALL,
     CONTENT_NONE,
@@ -185,6 +186,7 @@ class ContentSamplingProcessor(SpanProcessor):
         self._none = tuple(groups[CONTENT_NONE])
         self._sampled = tuple(groups[CONTENT_SAMPLED])
         self._every = tuple(each for _, each in self._pairs)
+        forwarding_changed()
 
     @property
     def downstream(self) -> tuple[SpanProcessor, ...]:
