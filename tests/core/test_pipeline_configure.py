@@ -312,3 +312,33 @@ def test_reconfigure_with_other_settings_reaches_the_instrumentors_and_decorator
     on = {"chat gpt-4o-mini": ["gen_ai.input.messages", "gen_ai.output.messages"],
           "tool": ["gen_ai.tool.call.arguments", "gen_ai.tool.call.result"]}
     assert _last_json(result.stdout) == [on, {"chat gpt-4o-mini": [], "tool": []}, on]
+
+
+def test_a_span_handed_off_while_the_fan_out_is_replaced_goes_to_the_new_processors_only():
+    from collections import deque
+
+    from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+
+    from traceglass.processors._fanout import FanOutSpanProcessor
+
+    class Recording(SpanProcessor):
+        def __init__(self):
+            self.ended = []
+
+        def on_end(self, span):
+            self.ended.append(span.name)
+
+    old, new = Recording(), Recording()
+    fan_out = FanOutSpanProcessor([old])
+    handed_back = []
+
+    class SwapFirst(deque):  # the replace lands between the hand-off's read of the processors and its count
+        def append(self, item):
+            if not handed_back:
+                handed_back.append(fan_out.replace([new]))
+            super().append(item)
+
+    fan_out._current.in_flight = SwapFirst()
+    fan_out.on_end(ReadableSpan(name="racing"))
+    assert handed_back == [(old,)]  # handed back at once: nothing was counted on it yet
+    assert (old.ended, new.ended) == ([], ["racing"])  # so the span must not reach it
