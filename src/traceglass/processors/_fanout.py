@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
@@ -25,10 +25,11 @@ _ENTER_TRIES = 16
 class _Generation:
     """One set of processors and the hand-offs (``on_end`` calls) running on it."""
 
-    __slots__ = ("processors", "in_flight")
+    __slots__ = ("processors", "endings", "in_flight")
 
     def __init__(self, processors: Sequence[SpanProcessor]) -> None:
         self.processors: tuple[SpanProcessor, ...] = tuple(processors)
+        self.endings = ending_hooks(self.processors)
         # One item per hand-off in flight. A deque's append and pop are each one atomic call, so a
         # span's hand-off takes no lock (two lock round trips were ~6,000 instructions a span).
         self.in_flight: deque[None] = deque()
@@ -104,10 +105,8 @@ class FanOutSpanProcessor(Replaceable, SpanProcessor):
             processor.on_start(span, parent_context=parent_context)
 
     def _on_ending(self, span: Any) -> None:
-        for processor in self._current.processors:
-            hook = getattr(processor, "_on_ending", None)
-            if hook is not None:
-                hook(span)
+        for hook in self._current.endings:
+            hook(span)
 
     def on_end(self, span: ReadableSpan) -> None:
         generation = self._enter()
@@ -116,6 +115,20 @@ class FanOutSpanProcessor(Replaceable, SpanProcessor):
                 processor.on_end(span)
         finally:
             self._leave(generation)
+
+
+def ending_hooks(processors: Sequence[Any]) -> tuple[Callable[[Any], None], ...]:
+    """The ``_on_ending`` hooks of ``processors`` that do something (the SDK's base class's does
+    nothing): what a processor that hands spans on calls as a span ends."""
+    hooks = []
+    for processor in processors:
+        hook = getattr(processor, "_on_ending", None)
+        if hook is not None and getattr(processor.__class__, "_on_ending", None) is not _BASE_ENDING:
+            hooks.append(hook)
+    return tuple(hooks)
+
+
+_BASE_ENDING = getattr(SpanProcessor, "_on_ending", None)
 
 
 def flush_all(processors: Sequence[Any], timeout_millis: int) -> bool:

@@ -41,7 +41,7 @@ from traceglass._pricing import (
 from traceglass._span_usage import SpanUsage, read_span_usage
 from traceglass._version import __version__
 from traceglass.processors._enrich import EnrichedSpan, frozen_attributes, price_overrides
-from traceglass.processors._fanout import flush_all
+from traceglass.processors._fanout import ending_hooks, flush_all
 from traceglass.rollup import NOTHING, UsageTotals, own_usage, subtree_totals
 
 logger = logging.getLogger("traceglass")
@@ -109,6 +109,7 @@ class CostSpanProcessor(SpanProcessor):
         use_genai_prices: bool = True,
     ) -> None:
         self._downstream: tuple[SpanProcessor, ...] = tuple(_flatten(downstream))
+        self._endings = ending_hooks(self._downstream)
         self._book = PriceBook(load_price_table(prices), use_library=use_genai_prices)
         self._user_attributes = metric_user_attributes
         self._max_open = max(1, max_open_spans)
@@ -135,6 +136,7 @@ class CostSpanProcessor(SpanProcessor):
         """Hand spans to one more processor (the ``opentelemetry-instrument`` configurator uses it)."""
         with self._lock:
             self._downstream = (*self._downstream, processor)
+            self._endings = ending_hooks(self._downstream)
         forwarding_changed()
 
     # --- SpanProcessor ---------------------------------------------------------------------
@@ -186,10 +188,8 @@ class CostSpanProcessor(SpanProcessor):
                 del prices[next(iter(prices))]  # the oldest span that never ended
 
     def _on_ending(self, span: Any) -> None:
-        for processor in self._downstream:
-            hook = getattr(processor, "_on_ending", None)
-            if hook is not None:
-                hook(span)
+        for hook in self._endings:
+            hook(span)
 
     def on_end(self, span: ReadableSpan) -> None:
         out: ReadableSpan = span

@@ -48,7 +48,7 @@ from traceglass._span_usage import read_span_usage
 from traceglass._version import __version__
 from traceglass.processors._batch import estimate_size
 from traceglass.processors._enrich import EnrichedSpan, frozen_attributes
-from traceglass.processors._fanout import flush_all
+from traceglass.processors._fanout import ending_hooks, flush_all
 from traceglass.processors._trace_buffer import PendingTrace, TraceBuffer
 from traceglass.rollup import own_usage, trace_total
 
@@ -137,6 +137,7 @@ class ContentSamplingProcessor(SpanProcessor):
         self._sampling = sampling
         self._pairs: list[tuple[str, SpanProcessor]] = []
         self._all = self._none = self._sampled = self._every = ()
+        self._endings: tuple[Callable[[Any], None], ...] = ()
         for policy, processor in downstream:
             self.add_downstream(policy, processor)
         self._head_bound = None if head_rate is None or head_rate >= 1.0 else TraceIdRatioBased.get_bound_for_rate(head_rate)
@@ -186,6 +187,7 @@ class ContentSamplingProcessor(SpanProcessor):
         self._none = tuple(groups[CONTENT_NONE])
         self._sampled = tuple(groups[CONTENT_SAMPLED])
         self._every = tuple(each for _, each in self._pairs)
+        self._endings = ending_hooks(self._every)
         forwarding_changed()
 
     @property
@@ -213,10 +215,8 @@ class ContentSamplingProcessor(SpanProcessor):
             processor.on_start(span, parent_context=parent_context)
 
     def _on_ending(self, span: Any) -> None:
-        for processor in self._every:
-            hook = getattr(processor, "_on_ending", None)
-            if hook is not None:
-                hook(span)
+        for hook in self._endings:
+            hook(span)
 
     def on_end(self, span: ReadableSpan) -> None:
         context = span.context
