@@ -250,6 +250,7 @@ def counting_worker(setup: str, calls: int, sink: str) -> dict[str, Any]:
     """Under callgrind (see ``--instructions``): warm up uninstrumented, switch callgrind on, then per kind
     ``calls`` calls back to back and a flush, with a dump of every thread's counts before the calls,
     between the calls and the flush, and after it."""
+    import gc
     import warnings
 
     warnings.simplefilter("ignore")
@@ -262,6 +263,10 @@ def counting_worker(setup: str, calls: int, sink: str) -> dict[str, Any]:
             for _ in range(3):
                 call()
         flush()
+        # What is loaded so far leaves the collector's generations: a full collection costs in proportion
+        # to the heap, and where one falls among 20 calls moved a setup's count by up to ~150k a call.
+        gc.collect()
+        gc.freeze()
         requests.tg_start()
         spans = {}
         for kind in KINDS:
@@ -303,7 +308,8 @@ def count_report(counted: dict[str, dict[str, Any]], calls: int, started: float,
          f"{platform.python_version()}, {platform.machine()}"),
         _harness.header(started),
         (f"per kind {calls} calls back to back (no pacing under callgrind) after 3 warm-up calls each, then a flush; "
-         "each setup's worker run twice under callgrind, the same work both times"),
+         "each setup's worker run twice under callgrind, the same work both times; after the warm-up, gc.freeze() "
+         "(the heap loaded so far is out of the collector's way: collections of what the calls allocate still count)"),
         ("app = instructions of the calling thread per call (a --separate-threads=yes run, the calls only); "
          "process = every thread's per call, the calls and the flush (a run counting all threads together), "
          "i.e. with the background export; ovh = the setup's minus none's"),
