@@ -1,6 +1,6 @@
 """The pipeline configure() builds: hand-over on reconfigure, a truthful bounded flush, metrics after shutdown.
 
-Each runs in a subprocess: configure() sets the process-wide providers.
+Each that calls configure() runs in a subprocess: configure() sets the process-wide providers.
 """
 
 from __future__ import annotations
