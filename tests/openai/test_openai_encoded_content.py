@@ -10,7 +10,7 @@ from openai.types.chat import ChatCompletion
 
 from traceglass import _config
 from traceglass._handler import LLMInvocation
-from traceglass._handler._content import EncodedJson, compact_json
+from traceglass._handler._content import EncodedJson, compact_json, encode_strings
 from traceglass._handler._telemetry import _content_attributes
 from traceglass.instrumentors.openai import _extract
 from traceglass.instrumentors.openai._stream import ChoicesAccumulator
@@ -127,3 +127,70 @@ def test_the_handler_writes_encoded_content_as_the_data_it_encodes(limit, mask):
         assert written["traceglass.truncated"]
     if mask is not None and limit == 100_000:
         assert "[masked]" in written["gen_ai.input.messages"] + written["gen_ai.output.messages"]
+
+
+# --- embeddings inputs: a JSON array of strings ----------------------------------------------------------
+STRING_ARRAYS = [
+    [], [""], ["", ""], ["plain text"], ["document 1", "document 2 about Hamlet"],
+    ['a "quoted" word'], ["a back\\slash"], ["new\nline"], ["tab\there"], ["nul\x00", "unit\x1f"],
+    ["del\x7f stays"], ["é, 日本, \U0001f600"], ["line\u2028separator"], ["next\x85line"], ["zero\u200bwidth"],
+    ["lone \ud800 surrogate"], ["fine", 'then "one" to escape'],
+]
+
+
+@pytest.mark.parametrize("items", STRING_ARRAYS)
+def test_string_arrays_encode_as_compact_json_does(items):
+    assert encode_strings(items) == compact_json(items)
+
+
+def test_string_arrays_fuzzed():
+    import random
+
+    rng = random.Random(22)
+    alphabet = 'ab Z09"\\\n\t\x00\x1f\x7f\x85é日\u2028\U0001f600{}[],:'
+    for _ in range(500):
+        items = ["".join(rng.choices(alphabet, k=rng.randrange(6))) for _ in range(rng.randrange(5))]
+        assert encode_strings(items) == compact_json(items), items
+
+
+@pytest.mark.parametrize("raw, expected", [
+    (["one", 'two "quoted"'], EncodedJson),
+    ("one text", EncodedJson),
+    ([[1, 2, 3], "mixed"], list),
+    ([[1, 2], [3]], list),
+])
+def test_embedding_inputs_encode_as_their_list_does(raw, expected):
+    """Texts are encoded at the call; token arrays stay a list: either way the handler writes the same
+    text, masked and cut alike."""
+    inv = _extract.embedding_invocation({"model": "m", "input": raw}, None, True)
+    assert type(inv.inputs) is expected
+    plain = _extract.embedding_invocation({"model": "m", "input": raw}, None, True)
+    plain.inputs = json.loads(inv.inputs) if expected is EncodedJson else list(inv.inputs)
+    for settings in (_settings(100_000), _settings(12), _settings(100_000, _mask)):
+        assert _content_attributes(inv, settings, {}) == _content_attributes(plain, settings, {})
+
+
+def _embedding_fields(response):
+    inv = _extract.embedding_invocation({"model": "m", "input": "x"}, None, False)
+    _extract.apply_embedding(inv, response)
+    return inv.response_model, inv.dimension_count, inv.input_tokens
+
+
+def test_embedding_responses_of_every_shape():
+    """The SDK's model, a dict of the same JSON, an object whose items are dicts (LiteLLM's), base64 vectors."""
+    from types import SimpleNamespace
+
+    from openai.types import CreateEmbeddingResponse
+
+    body = {"object": "list", "model": "text-embedding-3-small",
+            "data": [{"object": "embedding", "index": 0, "embedding": [0.5, -0.25, 1.0]}],
+            "usage": {"prompt_tokens": 7, "total_tokens": 7}}
+    expected = ("text-embedding-3-small", 3, 7)
+    assert _embedding_fields(CreateEmbeddingResponse.model_validate(body)) == expected
+    assert _embedding_fields(body) == expected
+    assert _embedding_fields(SimpleNamespace(model=body["model"], data=body["data"],
+                                             usage=SimpleNamespace(prompt_tokens=7))) == expected
+    as_base64 = {**body, "data": [{"object": "embedding", "index": 0, "embedding": "AAAAPwAAgL4AAIA/"}]}
+    assert _embedding_fields(as_base64) == expected
+    assert _embedding_fields({**body, "usage": {"prompt_tokens": True}, "data": []}) == (body["model"], None, None)
+    assert _embedding_fields(SimpleNamespace()) == (None, None, None)

@@ -129,6 +129,21 @@ compact_json: Callable[[Any], str] = _c_compact() or _py_compact
 encode_string: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
 
+def encode_strings(items: list[str]) -> str:
+    """The JSON array of ``items`` (each a str), exactly as ``compact_json`` writes it.
+
+    JSON escapes only quotes, backslashes and U+0000-U+001F, none of which a printable text holds:
+    when the items joined are printable and hold neither, each literal is the text in quotes, and one
+    check of the joined text (``isprintable``, in C) costs about half of encoding item by item.
+    """
+    if not items:
+        return "[]"
+    whole = "".join(items)
+    if '"' not in whole and "\\" not in whole and whole.isprintable():
+        return '["' + '","'.join(items) + '"]'
+    return "[" + ",".join(map(encode_string, items)) + "]"
+
+
 class EncodedJson(str):
     """Content an instrumentor encoded itself: exactly the ``compact_json`` text of plain JSON data.
 

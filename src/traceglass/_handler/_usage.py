@@ -111,7 +111,10 @@ def apply_usage(target: Any, usage: Any) -> bool:
 
 def embedding_input_tokens(usage: Any) -> int | None:
     """The input count of an embeddings ``usage``: it reports ``prompt_tokens`` (and a total) only."""
-    return integer(_get(usage, "prompt_tokens"))
+    tokens = getattr(usage, "prompt_tokens", None)  # an SDK model: a plain read
+    if tokens is None and isinstance(usage, dict):
+        tokens = usage.get("prompt_tokens")
+    return tokens if tokens.__class__ is int else integer(tokens)
 
 
 def usage_of(usage: Any) -> Usage | None:

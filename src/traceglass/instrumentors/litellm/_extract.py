@@ -113,18 +113,7 @@ def embedding_invocation(request: dict[str, Any], capture: bool) -> EmbeddingInv
     inv = EmbeddingInvocation.new(operation=semconv.GenAIOperation.EMBEDDINGS, provider=where.provider,
                                   request_model=where.model, server_address=where.address,
                                   server_port=where.port)
-    fmt = request.get("encoding_format")
-    if isinstance(fmt, str):
-        inv.encoding_formats = [fmt]
-    inv.dimension_count = integer(request.get("dimensions"))
-    raw = request.get("input")
-    if isinstance(raw, str) or (isinstance(raw, (list, tuple)) and raw and isinstance(raw[0], int)):
-        items: list[Any] = [raw]
-    else:
-        items = list(raw or ())
-    inv.input_count = len(items)
-    if capture:
-        inv.inputs = [i if isinstance(i, str) else f"<{len(i)} tokens>" for i in items]
+    _openai.fill_embedding_request(inv, request, capture)
     return inv
 
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterable
+from itertools import repeat
 from typing import Any
 
 from traceglass import semconv
 from traceglass._handler import EmbeddingInvocation, LLMInvocation
-from traceglass._handler._content import EncodedJson, encode_string
+from traceglass._handler._content import EncodedJson, encode_string, encode_strings
 from traceglass._handler._messages import (
     blob_part,
     message,
@@ -497,7 +498,8 @@ def completion_invocation(kwargs: dict[str, Any], client: Any, capture: bool) ->
 # --- embeddings -------------------------------------------------------------------------------
 def embedding_invocation(kwargs: dict[str, Any], client: Any, capture: bool) -> EmbeddingInvocation:
     provider, address, port = endpoint(client)
-    model = given(kwargs, "model")
+    # Plain reads: an SDK sentinel (NotGiven, Omit) fails the type checks that follow anyway.
+    model = kwargs.get("model")
     inv = EmbeddingInvocation.new(
         operation=semconv.GenAIOperation.EMBEDDINGS,
         provider=provider,
@@ -505,11 +507,18 @@ def embedding_invocation(kwargs: dict[str, Any], client: Any, capture: bool) -> 
         server_address=address,
         server_port=port,
     )
-    fmt = given(kwargs, "encoding_format")
+    fill_embedding_request(inv, kwargs, capture)
+    return inv
+
+
+def fill_embedding_request(inv: EmbeddingInvocation, request: dict[str, Any], capture: bool) -> None:
+    """What an OpenAI-style embeddings request says: encoding format, dimensions, the inputs (their count,
+    and with ``capture`` the texts; a token array shows as its length)."""
+    fmt = request.get("encoding_format")
     if isinstance(fmt, str):
         inv.encoding_formats = [fmt]
-    inv.dimension_count = integer(given(kwargs, "dimensions"))
-    raw = given(kwargs, "input")
+    inv.dimension_count = integer(request.get("dimensions"))
+    raw = given(request, "input")
     # One string, one token array, or a list of either.
     if isinstance(raw, str) or (isinstance(raw, (list, tuple)) and raw and isinstance(raw[0], int)):
         items: list[Any] = [raw]
@@ -517,8 +526,10 @@ def embedding_invocation(kwargs: dict[str, Any], client: Any, capture: bool) -> 
         items = list(raw or ())
     inv.input_count = len(items)
     if capture:
-        inv.inputs = [i if isinstance(i, str) else f"<{len(i)} tokens>" for i in items]
-    return inv
+        if all(map(isinstance, items, repeat(str))):  # texts (the common case): their JSON, written here
+            inv.inputs = EncodedJson(encode_strings(items))  # type: ignore[assignment]
+        else:
+            inv.inputs = [i if isinstance(i, str) else f"<{len(i)} tokens>" for i in items]
 
 
 def _base64_size(text: str) -> int:
@@ -531,17 +542,23 @@ def _base64_size(text: str) -> int:
 def apply_embedding(inv: EmbeddingInvocation, response: Any, capture: bool = False) -> None:
     """Model, token count and the vectors' dimension; the vectors themselves are never kept
     (so ``capture`` changes nothing here)."""
-    model = _get(response, "model")
+    fields = getattr(response, "__dict__", None)
+    if type(fields) is dict and "data" in fields:  # an SDK model: its fields by key, one read for all
+        model, data, usage = fields.get("model"), fields["data"], fields.get("usage")
+    else:  # a dict, or another shape
+        model, data, usage = _get(response, "model"), _get(response, "data"), _get(response, "usage")
     if isinstance(model, str):
         inv.response_model = model
-    data = _get(response, "data") or ()
     if data:
-        vector = _get(data[0], "embedding")
+        first = data[0]
+        vector = getattr(first, "embedding", None)  # an SDK model
+        if vector is None:
+            vector = _get(first, "embedding")  # a dict (LiteLLM's items)
         if isinstance(vector, list):
             inv.dimension_count = len(vector)
         elif isinstance(vector, str):  # base64 of float32s
             inv.dimension_count = _base64_size(vector) // 4
-    tokens = embedding_input_tokens(_get(response, "usage"))
+    tokens = embedding_input_tokens(usage)
     if tokens is not None:
         inv.input_tokens = tokens
 
