@@ -196,3 +196,15 @@ def test_fold_in_any_batches_equals_adding_each_chunk(make, batch):
         expected[key] = False
     assert _applied(one_by_one) == expected
     assert _applied(folded) == expected
+
+
+@pytest.mark.parametrize("batch", [1, 3, 7])
+def test_a_choice_without_a_delta_folds_as_adding_it_does(batch):
+    """Some OpenAI-compatible servers send ``"delta": null``: the batch holding it is added chunk by chunk."""
+    chunks = MULTI[:2] + [_chunk([_choice(1, None)])] + MULTI[2:]
+    folded = ChoicesAccumulator()
+    models = [construct_type(type_=ChatCompletionChunk, value=chunk) for chunk in chunks]
+    assert models[2].choices[0].delta is None
+    for start in range(0, len(models), batch):
+        folded.fold(models[start:start + batch])
+    assert _applied(folded)["output_messages"] == EXPECTED_MULTI["output_messages"]

@@ -7,6 +7,7 @@ usage the API reports. Servers that reject ``stream_options`` still answer the u
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -21,7 +22,7 @@ import pytest
 from traceglass import _config
 from traceglass._guard import RAISE_ENV
 from traceglass.instrumentors.openai import TracedAsyncOpenAI, TracedOpenAI
-from traceglass.instrumentors.openai._stream import ChoicesAccumulator, TracedStream
+from traceglass.instrumentors.openai._stream import ChoicesAccumulator, TracedAsyncStream, TracedStream
 from traceglass.testing import capture
 
 from ._fake_api import LocalOpenAIServer
@@ -333,15 +334,33 @@ class _Call:
         raise AssertionError(error)
 
 
-@pytest.mark.parametrize("how", ["for", "next"])
+class _AsyncStream:
+    def __init__(self, chunks):
+        self._chunks = chunks
+
+    async def _each(self):
+        for chunk in self._chunks:
+            yield chunk
+
+    def __aiter__(self):
+        return self._each()
+
+
+@pytest.mark.parametrize("how", ["for", "next", "async for"])
 def test_chunks_of_pydantic_1_models_are_hidden_and_stripped_the_same(how):
     usage = SimpleNamespace(prompt_tokens=7, completion_tokens=2)
     chunks = [_V1Chunk("Hel"), _V1Chunk("lo"), _V1Chunk(None, "stop"), _V1Chunk(None, usage=usage, choices=False)]
     call = _Call()
-    stream = TracedStream(_Stream(chunks), call, ChoicesAccumulator(), hide_usage=True)
-    if how == "for":
-        seen = list(stream)
+    if how == "async for":
+        async def read():
+            return [chunk async for chunk in TracedAsyncStream(_AsyncStream(chunks), call, ChoicesAccumulator(),
+                                                                hide_usage=True)]
+
+        seen = asyncio.run(read())
+    elif how == "for":
+        seen = list(TracedStream(_Stream(chunks), call, ChoicesAccumulator(), hide_usage=True))
     else:
+        stream = TracedStream(_Stream(chunks), call, ChoicesAccumulator(), hide_usage=True)
         seen = [next(stream) for _ in range(3)]
         with pytest.raises(StopIteration):
             next(stream)  # the fourth chunk, the usage chunk, is skipped
