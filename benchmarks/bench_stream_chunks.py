@@ -37,7 +37,10 @@ leaves the SDK's own per-chunk work out (~800,000 instructions a chunk, and most
 the noise): the resource's ``_post`` hands ``create`` an ``openai.Stream`` over chunk models built
 beforehand, and each setup counts its untraced loops, then its traced ones, in one process (two
 untraced counts of a loop in one process agree to ~20 instructions a chunk). The ``"usage": null``
-that asking adds is then not parsed: the default way's figure is the tracer's own work only.
+that asking adds is then not parsed: the default way's figure is the tracer's own work only. Its table
+also gives the reading floor: what reading each chunk's text, tool calls, finish reason and index off the
+SDK's models costs untraced (three reads through pydantic's ``__getattr__`` hook a chunk), a ceiling under
+any tracer that records them.
 
 Appends a dated section to benchmarks/results/stream_chunks.txt.
 """
@@ -136,6 +139,30 @@ def _async_calls(bodies: dict[tuple[int, bool], bytes], httpx: Any) -> dict[str,
     return {f"async {way}/{n}": stream(n, way == "asked") for way in WAYS for n in LENGTHS}
 
 
+def _models(cls: Any, body: bytes) -> list[Any]:
+    """The chunk models of an SSE body: each ``data:`` line's JSON through ``model_validate``."""
+    lines = body.decode().split("\n\n")
+    return [cls.model_validate(json.loads(line[6:])) for line in lines if line.startswith("data: {")]
+
+
+def _reading_floor() -> dict[str, Any]:
+    """``--isolated``: the ceiling under any tracer that records a stream's text, tool calls and finish
+    reasons: reading them off each chunk model, untraced, nothing kept. Each field through pydantic's
+    models: the chunk's ``choices``, each choice's fields, each delta's fields."""
+    from openai.types.chat import ChatCompletionChunk
+
+    built = {n: _models(ChatCompletionChunk, _sse(n, True)) for n in LENGTHS}
+
+    def read(chunks: list[Any]) -> None:
+        for chunk in chunks:
+            for choice in chunk.choices:
+                fields = choice.__dict__
+                delta = fields["delta"].__dict__
+                delta["content"], delta["tool_calls"], fields["index"], fields["finish_reason"]  # noqa: B018
+
+    return {f"read/{n}": (lambda chunks=built[n]: read(chunks)) for n in LENGTHS}
+
+
 def _prebuilt(client: Any, bodies: dict[tuple[int, bool], bytes], httpx: Any) -> None:
     """``--isolated``: the resource's ``_post`` hands ``create`` an ``openai.Stream`` (``AsyncStream`` for an
     async client) over chunk models
@@ -144,9 +171,7 @@ def _prebuilt(client: Any, bodies: dict[tuple[int, bool], bytes], httpx: Any) ->
     import openai
     from openai.types.chat import ChatCompletionChunk
 
-    built = {key: [ChatCompletionChunk.model_validate(json.loads(line[6:]))
-                   for line in body.decode().split("\n\n") if line.startswith("data: {")]
-             for key, body in bodies.items()}
+    built = {key: _models(ChatCompletionChunk, body) for key, body in bodies.items()}
     request = httpx.Request("POST", "https://api.openai.com/v1/chat/completions")
 
     def chunks(body: Any, options: Any) -> list[Any]:
@@ -190,6 +215,11 @@ def worker(setup: str, streams: int, isolated: bool = False, anthropic: bool = F
             _harness.counted_loop(call, streams)
             loops.append(f"{phase}:{name}" if isolated else name)
         chunks[phase] = {name: len(call()) for name, call in calls.items()}
+    if isolated and not anthropic:
+        for name, call in _reading_floor().items():
+            call()
+            _harness.counted_loop(call, streams)
+            loops.append(f"floor:{name}")
     return {"loops": loops, "chunks": chunks[phases[-1]], "bare_chunks": chunks.get("bare"),
             "versions": _harness.versions("anthropic" if anthropic else "openai", "opentelemetry-sdk",
                                           "opentelemetry-instrumentation-openai-v2")}
@@ -280,6 +310,11 @@ def _isolated_report(streams: int, layouts: int, started: str, anthropic: bool =
             small = [c["per_call"][f"traced:{way}/50"] - c["per_call"][f"bare:{way}/50"] for c in counted]
             large = [c["per_call"][f"traced:{way}/500"] - c["per_call"][f"bare:{way}/500"] for c in counted]
             lines.append(_row(setup, way, small, large))
+        floor = [(c["per_call"]["floor:read/500"] - c["per_call"]["floor:read/50"]) / 450 for c in counted
+                 if "floor:read/50" in c["per_call"]]
+        if floor and setup == "traceglass":
+            lines.append(f"  {'reading floor':<27}{'':>24}{statistics.median(floor):>11,.0f}   (untraced: only "
+                         "reading each chunk's choices, their fields and their deltas' fields off the models)")
         if counted[0]["chunks"] != counted[0]["bare_chunks"]:
             lines.append(f"  ({setup}: the caller saw {json.dumps(counted[0]['chunks'])} chunks, untraced "
                          f"{json.dumps(counted[0]['bare_chunks'])})")
