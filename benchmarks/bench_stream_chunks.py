@@ -153,12 +153,17 @@ def _reading_floor() -> dict[str, Any]:
 
     built = {n: _models(ChatCompletionChunk, _sse(n, True)) for n in LENGTHS}
 
-    def read(chunks: list[Any]) -> None:
+    def read(chunks: list[Any]) -> Any:
+        content = calls = index = reason = None
         for chunk in chunks:
             for choice in chunk.choices:
                 fields = choice.__dict__
                 delta = fields["delta"].__dict__
-                delta["content"], delta["tool_calls"], fields["index"], fields["finish_reason"]  # noqa: B018
+                content = delta["content"]
+                calls = delta["tool_calls"]
+                index = fields["index"]
+                reason = fields["finish_reason"]
+        return content, calls, index, reason
 
     return {f"read/{n}": (lambda chunks=built[n]: read(chunks)) for n in LENGTHS}
 
