@@ -151,6 +151,12 @@ def test_string_arrays_fuzzed():
     for _ in range(500):
         items = ["".join(rng.choices(alphabet, k=rng.randrange(6))) for _ in range(rng.randrange(5))]
         assert encode_strings(items) == compact_json(items), items
+    long_alphabet = ["a", " ", "\n", '"', "\\", "\t", "\x00", "\x1f", "é", "\u2028"]
+    for case in range(300):  # joined, past the long-text length: the substring tests decide
+        chars, weights = (long_alphabet, [60, 20, 5] + [1] * 7) if case % 2 else (long_alphabet[:3], [60, 20, 5])
+        items = ["".join(rng.choices(chars, weights=weights, k=rng.randrange(40, 120)))
+                 for _ in range(rng.randrange(3, 6))]
+        assert encode_strings(items) == compact_json(items), items
 
 
 @pytest.mark.parametrize("raw, expected", [

@@ -131,36 +131,47 @@ encode_string: Callable[[str], str] = json.encoder.encode_basestring  # type: ig
 
 # What JSON escapes besides a newline, quotes and backslashes first: where a text holds one, it is found soonest.
 _ESCAPED_BUT_NEWLINE = ('"', "\\", *(chr(c) for c in range(0x20) if c != 0x0A))
-_LONG_TEXT = 256
+_LONG_TEXT = 256  # encode_text: shorter texts go to the C encoder (cheaper there than any check)
+_SUBSTRING_TESTS_FROM = 420  # _escapes_only_newlines: where 33 substring tests cost less than isprintable (measured)
+
+
+def _escapes_only_newlines(text: str) -> bool:
+    """True when JSON escapes nothing in ``text`` but newlines (False: something else, or a short text
+    holding a newline, which the one-pass check below does not tell apart).
+
+    JSON escapes only quotes, backslashes and U+0000-U+001F. A short text takes one pass in C
+    (``isprintable``, ~27 instructions a character: no control character passes it); a long one 33
+    substring tests, which run at memory speed (~11,000 instructions on 300 characters, ~25,000 on
+    3,500, where the C encoder spends ~35 a character).
+    """
+    if len(text) < _SUBSTRING_TESTS_FROM:
+        return '"' not in text and "\\" not in text and text.isprintable()
+    for char in _ESCAPED_BUT_NEWLINE:
+        if char in text:
+            return False
+    return True
+
+
+def _newlines_escaped(text: str) -> str:
+    return text.replace("\n", "\\n") if "\n" in text else text
 
 
 def encode_text(text: str) -> str:
-    """``encode_string(text)``; a long text without anything to escape but newlines costs a third of it.
-
-    The C encoder spends ~35 instructions a character; a substring test runs at memory speed, so 33 of
-    them (~25,000 instructions on 3,500 characters) and one replace of the newlines cost less on a long
-    text, and at worst (an escape found last) add a tenth. Short texts go to the encoder directly.
-    """
-    if len(text) < _LONG_TEXT:
-        return encode_string(text)
-    for char in _ESCAPED_BUT_NEWLINE:
-        if char in text:
-            return encode_string(text)
-    return '"' + (text.replace("\n", "\\n") if "\n" in text else text) + '"'
+    """``encode_string(text)``; a long text without anything to escape but newlines costs a third of it
+    (at worst, an escape found last, a tenth more). Short texts go to the encoder directly."""
+    if len(text) >= _LONG_TEXT and _escapes_only_newlines(text):
+        return '"' + _newlines_escaped(text) + '"'
+    return encode_string(text)
 
 
 def encode_strings(items: list[str]) -> str:
-    """The JSON array of ``items`` (each a str), exactly as ``compact_json`` writes it.
-
-    JSON escapes only quotes, backslashes and U+0000-U+001F, none of which a printable text holds:
-    when the items joined are printable and hold neither, each literal is the text in quotes, and one
-    check of the joined text (``isprintable``, in C) costs about half of encoding item by item.
-    """
+    """The JSON array of ``items`` (each a str), exactly as ``compact_json`` writes it: when the items
+    joined need no escape but newlines, each literal is the text in quotes, one check of the joined text
+    costing about half of encoding item by item."""
     if not items:
         return "[]"
-    whole = "".join(items)
-    if '"' not in whole and "\\" not in whole and whole.isprintable():
-        return '["' + '","'.join(items) + '"]'
+    if _escapes_only_newlines("".join(items)):
+        return '["' + _newlines_escaped('","'.join(items)) + '"]'
     return "[" + ",".join(map(encode_string, items)) + "]"
 
 
