@@ -166,11 +166,12 @@ def scenarios(client: Any) -> dict[str, Callable[[], Any]]:
 
 # --- setups (one per process) ------------------------------------------------------------------------------
 def instrumentor(setup: str, provider: Any) -> Callable[[], None]:
-    """A setup's instrument call, content capture on."""
-    if setup == "traceglass":
+    """A setup's instrument call, content capture on (``traceglass-nocontent``: traceglass with it off)."""
+    if setup in ("traceglass", "traceglass-nocontent"):
         from traceglass.instrumentors.openai import OpenAIInstrumentor
 
-        os.environ["TRACEGLASS_CAPTURE_CONTENT"] = "true"  # the default, made explicit
+        # "true" is the default, made explicit
+        os.environ["TRACEGLASS_CAPTURE_CONTENT"] = "false" if setup == "traceglass-nocontent" else "true"
         inst: Any = OpenAIInstrumentor()
         return lambda: inst.instrument(tracer_provider=provider)
     if setup == "openai-v2":

@@ -16,8 +16,9 @@ Two ways of calling:
   untraced call is not sent. openai-v2 does not ask, and records no usage for such a stream.
 
 Setups: ``none``; ``traceglass`` (its OpenAI instrumentor, content on); ``openai-v2`` (content on,
-SPAN_ONLY). Each with a TracerProvider whose SimpleSpanProcessor drops the spans
-(``_harness.tracer_provider``).
+SPAN_ONLY); with ``--isolated`` also ``traceglass-nocontent`` (content capture off: no text or tool calls
+recorded, so the fold reads only the finish reasons, from the stream's end). Each with a TracerProvider
+whose SimpleSpanProcessor drops the spans (``_harness.tracer_provider``).
 
 Counted under callgrind (``--toggle-collect``, one loop per dump, as bench_openai.py counts), so the
 machine's load does not enter. The SDK spends ~800,000 instructions on a chunk itself, and where
@@ -63,6 +64,8 @@ import bench_anthropic  # noqa: E402
 import bench_openai  # noqa: E402
 
 SETUPS = ("none", "traceglass", "openai-v2")
+# --isolated also counts traceglass with content capture off (its fold then reads the finish reasons only).
+ISOLATED_SETUPS = ("traceglass", "traceglass-nocontent", "openai-v2")
 LENGTHS = (50, 500)
 # Characters of environment added per process layout (odd sizes: the layouts differ in alignment as well as size).
 _PADDING = (0, 7, 517, 1331, 2749, 4099)
@@ -295,7 +298,7 @@ def count(setup: str, streams: int, layout: int, isolated: bool = False, anthrop
 
 def _row(setup: str, way: str, small: list[float], large: list[float]) -> str:
     per_chunk = [(b - a) / 450 for a, b in zip(small, large)]
-    return (f"  {setup:<12}{way:<15}{statistics.median(small):>12,.0f}{statistics.median(large):>12,.0f}"
+    return (f"  {setup:<22}{way:<15}{statistics.median(small):>12,.0f}{statistics.median(large):>12,.0f}"
             f"{statistics.median(per_chunk):>11,.0f}   {min(per_chunk):,.0f} - {max(per_chunk):,.0f}")
 
 
@@ -305,9 +308,9 @@ def _isolated_report(streams: int, layouts: int, started: str, anthropic: bool =
     lines = [f"Isolated{' Anthropic' if anthropic else ''} (chunk models built beforehand: the SDK's HTTP, SSE "
              f"decoding and model building left out; untraced and traced counted in one process; callgrind, "
              f"{started}; {streams} streams per loop; {layouts} process layouts per setup)", "",
-             f"  {'setup':<12}{'way':<15}{'+ at 50':>12}{'+ at 500':>12}{'per chunk':>11}   range over layouts"]
+             f"  {'setup':<22}{'way':<15}{'+ at 50':>12}{'+ at 500':>12}{'per chunk':>11}   range over layouts"]
     versions = None
-    for setup in ("traceglass",) if anthropic else SETUPS[1:]:
+    for setup in ("traceglass",) if anthropic else ISOLATED_SETUPS:
         counted = [count(setup, streams, layout, True, anthropic) for layout in range(layouts)]
         versions = counted[0]["versions"]
         for way in dict.fromkeys(name[7:].rpartition("/")[0] for name in counted[0]["per_call"]
@@ -318,7 +321,7 @@ def _isolated_report(streams: int, layouts: int, started: str, anthropic: bool =
         floor = [(c["per_call"]["floor:read/500"] - c["per_call"]["floor:read/50"]) / 450 for c in counted
                  if "floor:read/50" in c["per_call"]]
         if floor and setup == "traceglass":
-            lines.append(f"  {'reading floor':<27}{'':>24}{statistics.median(floor):>11,.0f}   (untraced: only "
+            lines.append(f"  {'reading floor':<37}{'':>24}{statistics.median(floor):>11,.0f}   (untraced: only "
                          "reading each chunk's choices, their fields and their deltas' fields off the models)")
         if counted[0]["chunks"] != counted[0]["bare_chunks"]:
             lines.append(f"  ({setup}: the caller saw {json.dumps(counted[0]['chunks'])} chunks, untraced "
@@ -355,7 +358,7 @@ def _full_report(streams: int, layouts: int, started: str) -> list[str]:
     lines = [f"Instructions per streamed chunk a tracer adds (callgrind, {started}; {streams} streams per "
              f"loop; {layouts} process layouts per setup; chunks the caller saw per stream: "
              + json.dumps(nones[0]["chunks"]) + ")", "",
-             f"  {'setup':<12}{'way':<15}{'+ at 50':>12}{'+ at 500':>12}{'per chunk':>11}   range over layouts"]
+             f"  {'setup':<22}{'way':<15}{'+ at 50':>12}{'+ at 500':>12}{'per chunk':>11}   range over layouts"]
     for setup in SETUPS[1:]:
         for way in WAYS:
             small, large = [], []

@@ -116,6 +116,17 @@ def test_estimate_tokens_opt_in(instrument, make_client, captured):
         "gen_ai.usage.input_tokens": 4, "gen_ai.usage.output_tokens": 3, "traceglass.usage.estimated": True}
 
 
+
+def test_estimate_tokens_reads_the_streamed_text_with_content_capture_off(instrument, make_client):
+    # No content recorded, but the estimate of the output tokens counts the text: it is still read.
+    instrument(estimate_tokens=True, capture_usage_in_stream=False)
+    with capture(capture_content=False) as captured:
+        list(make_client().chat.completions.create(model="gpt-4o-mini", messages=HI, stream=True))
+    attributes = without_ttft(captured.span("chat gpt-4o-mini"))
+    assert "gen_ai.output.messages" not in attributes and "gen_ai.input.messages" not in attributes
+    assert (attributes["gen_ai.usage.output_tokens"], attributes["traceglass.usage.estimated"]) == (3, True)
+    assert attributes["gen_ai.response.finish_reasons"] == ("stop",)
+
 # --- ends exactly once ----------------------------------------------------------------------------------
 def _one_span(captured) -> dict:
     spans = captured.spans()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import pytest
@@ -208,3 +209,92 @@ def test_a_choice_without_a_delta_folds_as_adding_it_does(batch):
     for start in range(0, len(models), batch):
         folded.fold(models[start:start + batch])
     assert _applied(folded)["output_messages"] == EXPECTED_MULTI["output_messages"]
+
+
+# --- content capture off: the fold reads the finish reasons only ----------------------------------
+# MULTI with choice 1's reason sent again, changed, after its first one: the last one given counts.
+REASON_TWICE = MULTI[:5] + [_chunk([_choice(1, {}, "length")])] + MULTI[5:]
+
+
+@pytest.mark.parametrize("chunks", [MULTI, REASON_TWICE], ids=["multi", "reason-twice"])
+@pytest.mark.parametrize("batch", [1, 2, 4, 7])
+def test_a_fold_without_content_keeps_what_the_full_fold_keeps_but_content(chunks, batch):
+    full, reasons_only = ChoicesAccumulator(), ChoicesAccumulator()
+    reasons_only.skip_content(2)
+    models = [construct_type(type_=ChatCompletionChunk, value=chunk) for chunk in chunks]
+    full.fold(models)
+    for start in range(0, len(models), batch):
+        reasons_only.fold(models[start:start + batch])
+    inv_full, inv_reasons = LLMInvocation.new(operation="chat"), LLMInvocation.new(operation="chat")
+    full.apply(inv_full, False)
+    reasons_only.apply(inv_reasons, False)
+    assert vars(inv_reasons) == vars(inv_full)
+    last_of_choice_1 = "length" if chunks is REASON_TWICE else "stop"
+    assert inv_reasons.finish_reasons == ["tool_calls", last_of_choice_1]
+    assert inv_reasons.output_tokens == 5
+    assert (reasons_only.texts, reasons_only.tools) == ({}, {})  # no content was read
+
+
+@pytest.mark.parametrize("n", [None, 0, -1, "2", 1.5])
+def test_a_choice_count_that_is_not_a_positive_int_reads_one_choice(n):
+    accumulator = ChoicesAccumulator()
+    accumulator.skip_content(n)
+    assert accumulator.choices == 1
+
+
+def _multi_client(is_async: bool, seen: list):
+    import openai
+
+    from .conftest import HTTPX
+
+    def answer(request):
+        seen.append(json.loads(request.content))
+        payload = "".join(f"data: {json.dumps(chunk)}\n\n" for chunk in MULTI) + "data: [DONE]\n\n"
+        return HTTPX.Response(200, headers={"content-type": "text/event-stream"}, content=payload.encode())
+
+    transport = HTTPX.MockTransport(answer)
+    if is_async:
+        return openai.AsyncOpenAI(api_key="sk-test", base_url="https://api.openai.com/v1", max_retries=0,
+                                  http_client=HTTPX.AsyncClient(transport=transport))
+    return openai.OpenAI(api_key="sk-test", base_url="https://api.openai.com/v1", max_retries=0,
+                         http_client=HTTPX.Client(transport=transport))
+
+
+@pytest.mark.parametrize("every", [1, 2, 256], ids=lambda n: f"fold-every-{n}")
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("content", [True, False], ids=["content", "no-content"])
+async def test_two_choices_keep_both_finish_reasons_with_content_on_or_off(instrumented, monkeypatch, every,
+                                                                            is_async, content):
+    # Choice 1 finishes four chunks before choice 0 does: with content off, reading back from the
+    # end stops only when both choices the request asked for (n=2) have their reason.
+    monkeypatch.setattr(_stream, "_FOLD_EVERY", every)
+    seen: list = []
+    with capture(capture_content=content) as captured:
+        chunks = await consume(await create(_multi_client(is_async, seen), model="gpt-4o-mini", messages=HI,
+                                            n=2, stream=True, stream_options={"include_usage": True}))
+    assert len(chunks) == len(MULTI) and seen[0]["n"] == 2
+    attributes = captured.span("chat gpt-4o-mini")["attributes"]
+    assert attributes["gen_ai.response.finish_reasons"] == ("tool_calls", "stop")
+    assert (attributes["gen_ai.usage.input_tokens"], attributes["gen_ai.usage.output_tokens"]) == (20, 5)
+    assert attributes["gen_ai.response.model"] == "gpt-4o-mini-x"
+    assert ("gen_ai.output.messages" in attributes) is content
+
+
+def test_a_fold_without_content_reads_back_from_the_end_only_until_every_choice_has_its_reason():
+    reads = []
+
+    class Watched:  # an SDK chunk whose choices are read through this property
+        def __init__(self, number, chunk):
+            self.number, self.chunk, self.usage = number, chunk, chunk.usage
+
+        @property
+        def choices(self):
+            reads.append(self.number)
+            return self.chunk.choices
+
+    chunks = [Watched(i, model) for i, model in enumerate(_sdk_chunks())]
+    accumulator = ChoicesAccumulator()
+    accumulator.skip_content(2)
+    accumulator.fold(chunks)
+    assert reads == [5, 4]  # choice 0's reason in the last chunk, choice 1's in the one before
+    assert accumulator.reasons == {0: "tool_calls", 1: "stop"}

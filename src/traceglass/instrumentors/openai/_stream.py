@@ -35,7 +35,7 @@ class ChoicesAccumulator:
     chunk model since openai 1.26) and does as little as it can.
     """
 
-    __slots__ = ("last", "reasons", "texts", "tools", "usage")
+    __slots__ = ("choices", "last", "reasons", "texts", "tools", "usage")
 
     def __init__(self) -> None:
         self.texts: dict[int, list[str]] = {}
@@ -43,6 +43,13 @@ class ChoicesAccumulator:
         self.reasons: dict[int, str] = {}
         self.last: Any = None
         self.usage: Any = None
+        self.choices = 0  # > 0: the span records no content, fold reads the finish reasons only
+
+    def skip_content(self, choices: Any) -> None:
+        """The span records no text and no tool calls (content capture off, no token estimate):
+        ``fold`` reads only each choice's last finish reason, from the batch's end backwards, and
+        stops once ``choices`` choices (the request's ``n``; 1 when not an int above 0) have one."""
+        self.choices = choices if type(choices) is int and choices > 0 else 1
 
     def add(self, chunk: Any) -> None:
         self.last = chunk
@@ -81,7 +88,10 @@ class ChoicesAccumulator:
                 self.add(chunk)
             return
         try:
-            texts, reasons, tool_deltas = _fold_choices(chunks)
+            if self.choices:
+                texts, reasons, tool_deltas = {}, _last_reasons(chunks, self.choices), []
+            else:
+                texts, reasons, tool_deltas = _fold_choices(chunks)
             for chunk in reversed(chunks):  # the usage: on the last chunk that has one (the last, mostly)
                 usage = chunk.usage
                 if usage is not None:
@@ -189,6 +199,21 @@ def _fold_choices(chunks: list[Any]) -> tuple[dict[int, list[str]], dict[int, st
     return texts, reasons, tool_deltas
 
 
+def _last_reasons(chunks: list[Any], choices: int) -> dict[int, str]:
+    """Per choice index, its last finish reason in ``chunks``: read from the end, until ``choices``
+    indexes have one (most streams: the last chunk or two), else through the whole batch. Reads
+    ``__dict__`` as ``_fold_choices`` does (KeyError or AttributeError: not the SDK's model)."""
+    reasons: dict[int, str] = {}
+    for chunk in reversed(chunks):
+        for choice in chunk.choices:
+            fields = choice.__dict__
+            if fields["finish_reason"] is not None and fields["index"] not in reasons:
+                reasons[fields["index"]] = fields["finish_reason"]
+        if len(reasons) >= choices:
+            break
+    return reasons
+
+
 class CompletionAccumulator(ChoicesAccumulator):
     """Legacy Completions chunks: ``choices[].text`` instead of a delta."""
 
@@ -230,6 +255,9 @@ class ResponsesAccumulator:
     def fold(self, events: list[Any]) -> None:
         for event in events:
             self.add(event)
+
+    def skip_content(self, choices: Any) -> None:
+        """Nothing to skip: the final event carries the whole response, read once."""
 
     def output_text(self) -> str:
         return "".join(self.texts)

@@ -167,10 +167,13 @@ class _Call(ProviderCall):
             if type(result).__name__ in _RAW_RESPONSE_TYPES:
                 return RawResponseProxy(result, self)
             if self.streaming and self.op.accumulator is not None:
-                if hasattr(result, "__anext__"):
-                    return TracedAsyncStream(result, self, self.op.accumulator(), self.hide_usage)
-                if hasattr(result, "__next__"):
-                    return TracedStream(result, self, self.op.accumulator(), self.hide_usage)
+                proxy = (TracedAsyncStream if hasattr(result, "__anext__")
+                         else TracedStream if hasattr(result, "__next__") else None)
+                if proxy is not None:
+                    accumulator = self.op.accumulator()
+                    if not self.capture and not self.options.estimate_tokens:  # no text needed
+                        accumulator.skip_content(self.kwargs.get("n"))
+                    return proxy(result, self, accumulator, self.hide_usage)
             self.op.apply(self.inv, result, self.capture)
             failed = self.op.failure(result) if self.op.failure is not None else None
         except Exception as exc:  # noqa: BLE001
