@@ -214,9 +214,11 @@ def test_a_choice_without_a_delta_folds_as_adding_it_does(batch):
 # --- content capture off: the fold reads the finish reasons only ----------------------------------
 # MULTI with choice 1's reason sent again, changed, after its first one: the last one given counts.
 REASON_TWICE = MULTI[:5] + [_chunk([_choice(1, {}, "length")])] + MULTI[5:]
+# MULTI with a second usage, on a chunk of its own at the end: the last one given counts.
+USAGE_TWICE = MULTI + [_chunk([], usage=chat_usage(completion=9))]
 
 
-@pytest.mark.parametrize("chunks", [MULTI, REASON_TWICE], ids=["multi", "reason-twice"])
+@pytest.mark.parametrize("chunks", [MULTI, REASON_TWICE, USAGE_TWICE], ids=["multi", "reason-twice", "usage-twice"])
 @pytest.mark.parametrize("batch", [1, 2, 4, 7])
 def test_a_fold_without_content_keeps_what_the_full_fold_keeps_but_content(chunks, batch):
     full, reasons_only = ChoicesAccumulator(), ChoicesAccumulator()
@@ -231,7 +233,7 @@ def test_a_fold_without_content_keeps_what_the_full_fold_keeps_but_content(chunk
     assert vars(inv_reasons) == vars(inv_full)
     last_of_choice_1 = "length" if chunks is REASON_TWICE else "stop"
     assert inv_reasons.finish_reasons == ["tool_calls", last_of_choice_1]
-    assert inv_reasons.output_tokens == 5
+    assert inv_reasons.output_tokens == (9 if chunks is USAGE_TWICE else 5)
     assert (reasons_only.texts, reasons_only.tools) == ({}, {})  # no content was read
 
 
@@ -280,21 +282,29 @@ async def test_two_choices_keep_both_finish_reasons_with_content_on_or_off(instr
     assert ("gen_ai.output.messages" in attributes) is content
 
 
-def test_a_fold_without_content_reads_back_from_the_end_only_until_every_choice_has_its_reason():
-    reads = []
+@pytest.mark.parametrize("usage", [True, False], ids=["usage", "no-usage"])
+def test_a_fold_without_content_reads_back_from_the_end_only_until_every_choice_has_its_reason(usage):
+    chunk_reads, choice_reads = [], []
 
-    class Watched:  # an SDK chunk whose choices are read through this property
-        def __init__(self, number, chunk):
-            self.number, self.chunk, self.usage = number, chunk, chunk.usage
+    class Watched:  # an SDK model whose fields are read through this __dict__
+        def __init__(self, number, model, reads, **replaced):
+            self.number, self.model, self.reads, self.replaced = number, model, reads, replaced
 
         @property
-        def choices(self):
-            reads.append(self.number)
-            return self.chunk.choices
+        def __dict__(self):
+            self.reads.append(self.number)
+            return {**self.model.__dict__, **self.replaced}
 
-    chunks = [Watched(i, model) for i, model in enumerate(_sdk_chunks())]
+    def watched(number, model):
+        choices = [Watched(number, choice, choice_reads) for choice in model.choices]
+        return Watched(number, model, chunk_reads, choices=choices, **({} if usage else {"usage": None}))
+
     accumulator = ChoicesAccumulator()
     accumulator.skip_content(2)
-    accumulator.fold(chunks)
-    assert reads == [5, 4]  # choice 0's reason in the last chunk, choice 1's in the one before
+    accumulator.fold([watched(i, model) for i, model in enumerate(_sdk_chunks())])
     assert accumulator.reasons == {0: "tool_calls", 1: "stop"}
+    # choice 0's reason is in the last chunk, choice 1's (and the usage) in the one before; without a
+    # usage every chunk is looked at for one, but no choice once both have their reason
+    assert chunk_reads == ([5, 4] if usage else [5, 4, 3, 2, 1, 0])
+    assert choice_reads == [5, 4]
+    assert (accumulator.usage.completion_tokens if usage else accumulator.usage) == (5 if usage else None)

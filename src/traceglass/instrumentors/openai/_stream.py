@@ -89,13 +89,14 @@ class ChoicesAccumulator:
             return
         try:
             if self.choices:
-                texts, reasons, tool_deltas = {}, _last_reasons(chunks, self.choices), []
+                texts, tool_deltas = {}, []
+                reasons, usage = _last_reasons(chunks, self.choices)
             else:
                 texts, reasons, tool_deltas = _fold_choices(chunks)
-            for chunk in reversed(chunks):  # the usage: on the last chunk that has one (the last, mostly)
-                usage = chunk.usage
-                if usage is not None:
-                    break
+                for chunk in reversed(chunks):  # the usage: on the last chunk that has one (the last, mostly)
+                    usage = chunk.usage
+                    if usage is not None:
+                        break
         except (AttributeError, KeyError, TypeError):
             for chunk in chunks:
                 self.add(chunk)
@@ -199,19 +200,25 @@ def _fold_choices(chunks: list[Any]) -> tuple[dict[int, list[str]], dict[int, st
     return texts, reasons, tool_deltas
 
 
-def _last_reasons(chunks: list[Any], choices: int) -> dict[int, str]:
-    """Per choice index, its last finish reason in ``chunks``: read from the end, until ``choices``
-    indexes have one (most streams: the last chunk or two), else through the whole batch. Reads
-    ``__dict__`` as ``_fold_choices`` does (KeyError or AttributeError: not the SDK's model)."""
+def _last_reasons(chunks: list[Any], choices: int) -> tuple[dict[int, str], Any]:
+    """Per choice index, its last finish reason in ``chunks``, and the last usage: read from the end
+    until ``choices`` indexes have a reason and a usage was found (most streams: the last chunk or
+    two), else through the whole batch. One ``__dict__`` read a chunk gives both its choices and its
+    usage, as ``_fold_choices`` reads (KeyError or AttributeError: not the SDK's model)."""
     reasons: dict[int, str] = {}
+    usage = None
     for chunk in reversed(chunks):
-        for choice in chunk.choices:
-            fields = choice.__dict__
-            if fields["finish_reason"] is not None and fields["index"] not in reasons:
-                reasons[fields["index"]] = fields["finish_reason"]
-        if len(reasons) >= choices:
+        fields = chunk.__dict__
+        if usage is None:
+            usage = fields["usage"]
+        if len(reasons) < choices:
+            for choice in fields["choices"]:
+                data = choice.__dict__
+                if data["finish_reason"] is not None and data["index"] not in reasons:
+                    reasons[data["index"]] = data["finish_reason"]
+        if usage is not None and len(reasons) >= choices:
             break
-    return reasons
+    return reasons, usage
 
 
 class CompletionAccumulator(ChoicesAccumulator):
