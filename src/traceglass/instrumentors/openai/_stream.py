@@ -43,12 +43,13 @@ class ChoicesAccumulator:
         self.reasons: dict[int, str] = {}
         self.last: Any = None
         self.usage: Any = None
-        self.choices = 0  # > 0: the span records no content, fold reads the finish reasons only
+        self.choices = 0  # > 0: the span records no content; fold reads the finish reasons and usage only
 
     def skip_content(self, choices: Any) -> None:
         """The span records no text and no tool calls (content capture off, no token estimate):
-        ``fold`` reads only each choice's last finish reason, from the batch's end backwards, and
-        stops once ``choices`` choices (the request's ``n``; 1 when not an int above 0) have one."""
+        ``fold`` reads only each choice's last finish reason and the last usage, from the batch's end
+        backwards, and stops once ``choices`` choices (the request's ``n``; 1 when not an int above 0)
+        have a reason and a usage was found. (A subclass with its own ``add`` reads every chunk.)"""
         self.choices = choices if type(choices) is int and choices > 0 else 1
 
     def add(self, chunk: Any) -> None:
@@ -78,7 +79,8 @@ class ChoicesAccumulator:
         The SDK's chunk models are pydantic models with a ``__getattr__``, so each attribute read
         costs as much as a dozen dict lookups: the batch loop reads each choice's and delta's
         ``__dict__`` once (the models keep every field there, defaults included) and the usage
-        from the last chunk that has one. Anything else (a subclass reading chunks its own way,
+        from the last chunk that has one (after ``skip_content``, only the finish reasons and the
+        usage, see ``_last_reasons``). Anything else (a subclass reading chunks its own way,
         objects without those fields) goes through ``add``, chunk by chunk.
         """
         if not chunks:
