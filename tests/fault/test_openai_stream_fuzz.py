@@ -8,20 +8,18 @@ finish reasons, usage and model as one with content (the fold reads them from th
 
 from __future__ import annotations
 
-import json
-
-import openai
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from openai import _base_client
 
 from traceglass._guard import RAISE_ENV
 from traceglass.instrumentors.openai import OpenAIInstrumentor
 from traceglass.testing import capture
 
-HTTPX = getattr(_base_client, "httpx2", None) or _base_client.httpx
-HI = [{"role": "user", "content": "hi"}]
+from ..openai._fake_api import _stream as sse_stream
+from .test_openai_faults import HI, HTTPX
+from .test_openai_faults import _client as sdk_client
+
 REASONS = st.sampled_from(["stop", "length", "tool_calls", "content_filter"])
 USAGE = st.builds(lambda p, c: {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c},
                   st.integers(0, 10**6), st.integers(0, 10**6))
@@ -71,18 +69,12 @@ HOSTILE_CHUNK = st.one_of(
                                     "choices": ANY | st.lists(HOSTILE_CHOICE, max_size=3)}))
 
 
-def _client(chunks):
-    payload = "".join(f"data: {json.dumps(chunk)}\n\n" for chunk in chunks) + "data: [DONE]\n\n"
-    transport = HTTPX.MockTransport(lambda request: HTTPX.Response(
-        200, headers={"content-type": "text/event-stream"}, content=payload.encode()))
-    return openai.OpenAI(api_key="sk-test", base_url="https://api.openai.com/v1", max_retries=0,
-                         http_client=HTTPX.Client(transport=transport))
-
-
 def _read(chunks, n):
     """The chunks the caller gets (as dicts), or the exception the SDK raised reading them."""
+    status, headers, payload = sse_stream(chunks)
+    transport = HTTPX.MockTransport(lambda request: HTTPX.Response(status, headers=headers, content=payload))
     try:
-        stream = _client(chunks).chat.completions.create(
+        stream = sdk_client(False, transport).chat.completions.create(
             model="gpt-4o-mini", messages=HI, stream=True, n=n, stream_options={"include_usage": True})
         return [chunk.to_dict() for chunk in stream]
     except Exception as exc:  # noqa: BLE001 - the SDK's own answer to a chunk it cannot read

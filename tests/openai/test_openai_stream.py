@@ -116,7 +116,6 @@ def test_estimate_tokens_opt_in(instrument, make_client, captured):
         "gen_ai.usage.input_tokens": 4, "gen_ai.usage.output_tokens": 3, "traceglass.usage.estimated": True}
 
 
-
 def test_estimate_tokens_reads_the_streamed_text_with_content_capture_off(instrument, make_client):
     # No content recorded, but the estimate of the output tokens counts the text: it is still read.
     instrument(estimate_tokens=True, capture_usage_in_stream=False)
@@ -126,6 +125,7 @@ def test_estimate_tokens_reads_the_streamed_text_with_content_capture_off(instru
     assert "gen_ai.output.messages" not in attributes and "gen_ai.input.messages" not in attributes
     assert (attributes["gen_ai.usage.output_tokens"], attributes["traceglass.usage.estimated"]) == (3, True)
     assert attributes["gen_ai.response.finish_reasons"] == ("stop",)
+
 
 # --- ends exactly once ----------------------------------------------------------------------------------
 def _one_span(captured) -> dict:

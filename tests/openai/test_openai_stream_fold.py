@@ -15,6 +15,7 @@ from traceglass.instrumentors.openai import _stream
 from traceglass.instrumentors.openai._stream import ChoicesAccumulator
 from traceglass.testing import capture
 
+from ._fake_api import _stream as sse_stream
 from ._fake_api import chat_usage
 from .test_openai_chat import TEXT_OUTPUT_JSON, TOOL_OUTPUT_JSON, TOOLS
 from .test_openai_stream import HI, HI_JSON, consume, create, streamed, without_ttft
@@ -251,8 +252,8 @@ def _multi_client(is_async: bool, seen: list):
 
     def answer(request):
         seen.append(json.loads(request.content))
-        payload = "".join(f"data: {json.dumps(chunk)}\n\n" for chunk in MULTI) + "data: [DONE]\n\n"
-        return HTTPX.Response(200, headers={"content-type": "text/event-stream"}, content=payload.encode())
+        status, headers, payload = sse_stream(MULTI)
+        return HTTPX.Response(status, headers=headers, content=payload)
 
     transport = HTTPX.MockTransport(answer)
     if is_async:
