@@ -101,7 +101,8 @@ def instrumented():
     instrumentor.uninstrument()
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, derandomize=True, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(conforming_streams())
 def test_without_content_a_conforming_stream_records_what_it_records_with_content(instrumented, stream):
     n, chunks = stream
@@ -114,7 +115,8 @@ def test_without_content_a_conforming_stream_records_what_it_records_with_conten
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")  # pydantic on the hostile values the SDK keeps
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, derandomize=True, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(HOSTILE_CHUNK, max_size=6), st.one_of(st.none(), st.integers(-1, 3), TEXT), st.booleans())
 def test_any_chunks_reach_the_caller_as_untraced_and_end_one_span(instrumented, monkeypatch, chunks, n, content):
     monkeypatch.setenv(RAISE_ENV, "0")  # production: our faults are reported, never raised
