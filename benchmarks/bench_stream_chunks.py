@@ -17,7 +17,7 @@ Two ways of calling:
 
 Setups: ``none``; ``traceglass`` (its OpenAI instrumentor, content on); ``openai-v2`` (content on,
 SPAN_ONLY); with ``--isolated`` also ``traceglass-nocontent`` (content capture off: no text or tool calls
-recorded, so the fold reads only the finish reasons, from the stream's end). Each with a TracerProvider
+recorded, so the fold reads only the finish reasons and the usage, from the stream's end). Each with a TracerProvider
 whose SimpleSpanProcessor drops the spans (``_harness.tracer_provider``).
 
 Counted under callgrind (``--toggle-collect``, one loop per dump, as bench_openai.py counts), so the
@@ -64,7 +64,7 @@ import bench_anthropic  # noqa: E402
 import bench_openai  # noqa: E402
 
 SETUPS = ("none", "traceglass", "openai-v2")
-# --isolated also counts traceglass with content capture off (its fold then reads the finish reasons only).
+# --isolated also counts traceglass with content capture off (its fold then reads the finish reasons and usage only).
 ISOLATED_SETUPS = ("traceglass", "traceglass-nocontent", "openai-v2")
 LENGTHS = (50, 500)
 # Characters of environment added per process layout (odd sizes: the layouts differ in alignment as well as size).

@@ -206,7 +206,8 @@ def _last_reasons(chunks: list[Any], choices: int) -> tuple[dict[int, str], Any]
     """Per choice index, its last finish reason in ``chunks``, and the last usage: read from the end
     until ``choices`` indexes have a reason and a usage was found (most streams: the last chunk or
     two), else through the whole batch. One ``__dict__`` read a chunk gives both its choices and its
-    usage, as ``_fold_choices`` reads (KeyError or AttributeError: not the SDK's model)."""
+    usage; each choice's fields come from its ``__dict__`` too (KeyError or AttributeError: not the
+    SDK's model)."""
     reasons: dict[int, str] = {}
     usage = None
     for chunk in reversed(chunks):
