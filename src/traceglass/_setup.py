@@ -20,6 +20,7 @@ from traceglass._sampling import CONTENT_SAMPLED, Exporter, Sampling, head_sampl
 from traceglass.exporters import _named
 from traceglass.processors._batch import BatchSpanProcessor
 from traceglass.processors._fanout import FanOutSpanProcessor
+from traceglass.processors._hand_off import HandOffSpanProcessor
 from traceglass.processors.session import SessionSpanProcessor
 
 if TYPE_CHECKING:  # the metrics SDK (~50 ms to import) loads only when configure() sets up metrics
@@ -185,8 +186,9 @@ def configure(
             )
             for exporter in span_exporters
         ]
-        processors = _processors(settings, list(zip(content, downstream)), meter_provider,
-                                 _head_filter(pipeline, settings, provider))
+        # Pricing, roll-ups and the export queue run on a thread of their own, off the traced calls.
+        processors = [HandOffSpanProcessor(_processors(settings, list(zip(content, downstream)), meter_provider,
+                                                       _head_filter(pipeline, settings, provider)))]
         if pipeline.fanout is None or pipeline.tracer_provider is not provider:
             pipeline.fanout = FanOutSpanProcessor()
             provider.add_span_processor(SessionSpanProcessor())
@@ -438,6 +440,9 @@ def _shutdown_quietly(processor: SpanProcessor, timeout_millis: int = 30000) -> 
     """Shut ``processor`` down; our batch processors in it (behind the cost processor too) within the timeout."""
     deadline = time.monotonic() + timeout_millis / 1000
     try:
+        drain = getattr(processor, "drain", None)
+        if drain is not None:  # spans still being handed to the processors behind it go first
+            drain(_remaining_millis(deadline))
         _decide_pending(processor)  # spans waiting for their trace's content decision go to the batches first
         for batch in _batch_processors(processor):
             batch.shutdown(_remaining_millis(deadline))

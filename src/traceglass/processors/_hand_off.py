@@ -1,0 +1,202 @@
+"""Span ends handed to a background thread, so the processors behind run off the application's.
+
+A span ends inside the traced call: whatever the processors do in ``on_end`` is latency on that
+call. Behind ``configure()``'s fan-out they price the span, roll its usage up, copy it and size it
+for the export queue's byte bound, ~100,000 instructions a span (``benchmarks/bench_span_chain.py``)
+against the ~7,000 of the SDK's batch processor that the peers' setups stop at. Here the calling
+thread appends the ended span to a queue (a deque: one atomic call, no lock) and one thread
+hands the spans on, in the order they ended, so roll-ups still see a span's children first.
+
+Nothing is lost or unbounded: past ``max_pending`` spans waiting (a thread starved of the GIL), the
+calling thread ends the waiting spans and its own itself, in order, as it did before the hand-off.
+``force_flush`` and ``shutdown`` wait for every span handed over before them, bounded by time.
+``on_start`` and ``_on_ending`` (which need the live span) still run on the calling thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import weakref
+from collections import deque
+from typing import Any, Sequence
+
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+
+from traceglass._guard import report
+from traceglass.processors._fanout import ending_hooks, flush_all
+
+logger = logging.getLogger("traceglass")
+
+DEFAULT_MAX_PENDING = 4096
+_ROUND = 256  # spans ended per hold of the ending lock, so a caller ending them itself waits at most one round
+_STOP_TIMEOUT_S = 30.0
+
+
+class _Marker:
+    """Queued by ``force_flush``/``drain``: reached once every span queued before it was handed on."""
+
+    __slots__ = ("reached",)
+
+    def __init__(self) -> None:
+        self.reached = threading.Event()
+
+
+class HandOffSpanProcessor(SpanProcessor):
+    """Hand ended spans to ``downstream`` processors on a background thread, in the order they ended."""
+
+    _token_queue = deque  # where the worker's wake-up token waits (a test puts a span in its way)
+
+    def __init__(self, downstream: Sequence[SpanProcessor], *, max_pending: int = DEFAULT_MAX_PENDING) -> None:
+        if max_pending <= 0:
+            raise ValueError("max_pending must be positive")
+        self._downstream: tuple[SpanProcessor, ...] = tuple(downstream)
+        self._endings = ending_hooks(self._downstream)
+        self._max_pending = max_pending
+        self._shut = False
+        self._faults: list[BaseException] = []  # under the test suite: raised again by force_flush
+        self._reset()
+        if hasattr(os, "register_at_fork"):
+            # A forked child inherits no running thread (and maybe a held lock): it starts afresh.
+            weak_reset = weakref.WeakMethod(self._reset)
+
+            def _after_in_child() -> None:
+                reset = weak_reset()
+                if reset is not None:
+                    reset()
+
+            os.register_at_fork(after_in_child=_after_in_child)
+
+    def _reset(self) -> None:
+        self._pending: deque[Any] = deque()  # ended spans and flush markers, oldest first
+        # The worker's wake-up: it holds one token here while it waits on ``_signal``; whoever pops
+        # the token (an atomic deque call: exactly one caller gets it) releases ``_signal`` once.
+        self._idle: deque[None] = self._token_queue()
+        self._signal = threading.Lock()
+        self._signal.acquire()
+        # Held by whoever hands queued spans on, so they go in order (re-entrant: a processor behind
+        # that ends a span of its own on this thread must not deadlock).
+        self._ending = threading.RLock()
+        self._stopping = False
+        self._worker = threading.Thread(target=self._work, name="traceglass-span-end", daemon=True)
+        if not self._shut:
+            self._worker.start()
+
+    @property
+    def downstream(self) -> tuple[SpanProcessor, ...]:
+        """The processors ended spans are handed to."""
+        return self._downstream
+
+    # --- SpanProcessor ---------------------------------------------------------------------
+    def _on_start_forwards_to(self) -> tuple[SpanProcessor, ...]:
+        """on_start reads no attribute, and hands the span to these (see ``_handler._span_start``)."""
+        return self._downstream
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        for processor in self._downstream:
+            processor.on_start(span, parent_context=parent_context)
+
+    def _on_ending(self, span: Any) -> None:
+        for hook in self._endings:
+            hook(span)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        pending = self._pending
+        if len(pending) < self._max_pending and not self._shut:
+            pending.append(span)
+            if self._idle:
+                self._wake()
+            return
+        # The worker is behind (or gone): end what waits and this span here, in order.
+        with self._ending:
+            self._end_queued(None)
+            self._end(span)
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Hand on every span ended before the call, then flush ``downstream``, all within the timeout."""
+        deadline = time.monotonic() + max(0, timeout_millis) / 1000
+        reached = self.drain(timeout_millis)
+        if self._faults:
+            raise self._faults.pop(0)
+        remaining = max(0, int((deadline - time.monotonic()) * 1000))
+        return flush_all(self._downstream, remaining) and reached
+
+    def drain(self, timeout_millis: int = 30000) -> bool:
+        """Wait (at most ``timeout_millis``) until every span ended before the call was handed on."""
+        if not self._worker.is_alive():
+            with self._ending:
+                self._end_queued(None)
+            return True
+        marker = _Marker()
+        self._pending.append(marker)
+        if self._idle:
+            self._wake()
+        return marker.reached.wait(max(0, timeout_millis) / 1000)
+
+    def shutdown(self) -> None:
+        if self._shut:
+            return
+        self._shut = True  # spans ending from now on are handed on by their own thread
+        self._stopping = True
+        if self._worker.is_alive():
+            self._wake()
+            self._worker.join(_STOP_TIMEOUT_S)
+        if self._worker.is_alive():
+            logger.warning("traceglass: spans still being handed on after %.0f s at shutdown", _STOP_TIMEOUT_S)
+        else:
+            with self._ending:
+                self._end_queued(None)
+        for processor in self._downstream:
+            processor.shutdown()
+
+    # --- the hand-off thread ---------------------------------------------------------------
+    def _wake(self) -> None:
+        try:
+            self._idle.pop()
+        except IndexError:
+            return  # another thread took the token (and woke the worker) first
+        self._signal.release()
+
+    def _work(self) -> None:
+        pending, idle = self._pending, self._idle
+        while True:
+            while pending:
+                with self._ending:
+                    self._end_queued(_ROUND)
+            if self._stopping:
+                return
+            idle.append(None)
+            if pending or self._stopping:  # queued after the last look: take the token back
+                try:
+                    idle.pop()
+                except IndexError:
+                    self._signal.acquire()  # a caller took it and releases the signal: consume that
+                continue
+            self._signal.acquire()  # until a caller pops the token and releases
+
+    def _end_queued(self, limit: int | None) -> None:
+        """Hand on up to ``limit`` queued spans (None: all), oldest first. The caller holds ``_ending``."""
+        pending = self._pending
+        count = 0
+        while pending and (limit is None or count < limit):
+            item = pending.popleft()
+            count += 1
+            if item.__class__ is _Marker:
+                item.reached.set()
+            else:
+                self._end(item)
+
+    def _end(self, span: ReadableSpan) -> None:
+        for processor in self._downstream:
+            try:
+                processor.on_end(span)
+            except Exception as exc:  # noqa: BLE001 - the next processor, and the next span, still go
+                try:
+                    report("hand_off.on_end", exc)
+                except Exception:  # noqa: BLE001 - the test suite's mode: loud at the next flush
+                    self._faults.append(exc)
+
+
+__all__ = ["DEFAULT_MAX_PENDING", "HandOffSpanProcessor"]
