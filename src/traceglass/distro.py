@@ -158,8 +158,10 @@ class _SharedCostPipeline:
             return batch
         from traceglass.processors.cost import CostSpanProcessor
 
+        from traceglass.processors._hand_off import HandOffSpanProcessor
+
         self._cost = CostSpanProcessor(batch, prices=self._prices)
-        return self._cost
+        return HandOffSpanProcessor([self._cost])  # pricing and the batch queues off the traced call, as configure()
 
 
 def _content_policy(exporter: SpanExporter, policies: dict[str, str]) -> str:

@@ -9,6 +9,7 @@ from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
 from traceglass._config import Settings
 from traceglass.distro import TraceglassConfigurator, _SharedCostPipeline
+from traceglass.processors._hand_off import HandOffSpanProcessor
 from traceglass.processors.cost import CostSpanProcessor
 from traceglass.processors.sampling import ContentSamplingProcessor
 
@@ -20,8 +21,10 @@ def test_exporters_take_their_policy_by_entry_point_name():
     console, memory = ConsoleSpanExporter(out=open("/dev/null", "w")), InMemorySpanExporter()  # noqa: SIM115
     first = pipeline(console)
     second = pipeline(memory)
-    assert isinstance(first, CostSpanProcessor) and type(second).__name__ == "_NothingProcessor"
-    (sampling,) = first.downstream
+    assert isinstance(first, HandOffSpanProcessor) and type(second).__name__ == "_NothingProcessor"
+    (cost,) = first.downstream
+    assert isinstance(cost, CostSpanProcessor)
+    (sampling,) = cost.downstream
     assert isinstance(sampling, ContentSamplingProcessor)
     policies = [(policy, processor.span_exporter) for policy, processor in sampling._pairs]  # noqa: SLF001
     assert policies == [("none", console), ("sampled", memory)]
