@@ -175,7 +175,23 @@ def test_force_flush_waits_for_the_spans_handed_over_and_keeps_to_its_timeout(pr
     assert behind.ended == ["a", "b"]
 
 
-def test_past_max_pending_the_calling_thread_hands_on_the_waiting_spans_and_its_own_in_order(provider):
+def test_past_max_pending_the_calling_thread_hands_on_the_oldest_waiting_span_then_queues_its_own(provider):
+    behind = Recording()
+    hand_off = HandOffSpanProcessor([behind], max_pending=4)
+    tracer = provider(hand_off)
+    hand_off._stopping = True  # the worker stops, as one starved of the GIL would fall behind
+    hand_off._wake()
+    hand_off._worker.join(5)
+    _end(tracer, "s0", "s1", "s2", "s3")  # four wait
+    assert behind.ended == [] and len(hand_off._pending) == 4
+    _end(tracer, "s4", "s5")
+    assert behind.ended == ["s0", "s1"] and behind.threads == ["MainThread", "MainThread"]
+    assert list(hand_off._pending) and len(hand_off._pending) == 4  # bounded
+    assert hand_off.force_flush(5000) is True
+    assert behind.ended == ["s0", "s1", "s2", "s3", "s4", "s5"]
+
+
+def test_a_caller_over_the_bound_waits_for_the_workers_round_and_the_order_holds(provider):
     behind = Recording()
     behind.gate.clear()
     hand_off = HandOffSpanProcessor([behind], max_pending=4)
@@ -183,15 +199,13 @@ def test_past_max_pending_the_calling_thread_hands_on_the_waiting_spans_and_its_
     _end(tracer, "s0")
     assert behind.entered.wait(5)  # the worker is inside on_end with s0
     _end(tracer, "s1", "s2", "s3", "s4")  # four wait
-    assert len(hand_off._pending) == 4
-    app = threading.Thread(target=_end, args=(tracer, "s5"), name="app")
-    app.start()  # the fifth waits for the worker to let go, then hands on s1-s4 and s5 itself
+    app = threading.Thread(target=_end, args=(tracer, "s5", "s6"), name="app")
+    app.start()
     behind.gate.set()
     app.join(10)
     assert not app.is_alive()
     assert hand_off.force_flush(5000) is True
-    assert behind.ended == ["s0", "s1", "s2", "s3", "s4", "s5"]
-    assert behind.threads[0] == "traceglass-span-end" and behind.threads[5] == "app"
+    assert behind.ended == ["s0", "s1", "s2", "s3", "s4", "s5", "s6"]
 
 
 def test_shutdown_hands_on_what_waits_then_shuts_the_processors_behind_and_later_spans_still_go(provider):
@@ -353,3 +367,8 @@ def test_spans_queued_when_the_thread_is_gone_are_handed_on_by_flush_and_shutdow
     _end(tracer, "queued later")
     hand_off.shutdown()
     assert behind.ended == ["queued late", "queued later"]
+    waiting = provider().start_span("waiting")  # a tracer whose spans do not come here
+    waiting.end()
+    hand_off._pending.append(waiting)  # queued by a thread that saw the processor open as shutdown came
+    _end(tracer, "after shutdown")
+    assert behind.ended[-2:] == ["waiting", "after shutdown"]

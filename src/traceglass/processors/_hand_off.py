@@ -7,8 +7,9 @@ against the ~7,000 of the SDK's batch processor that the peers' setups stop at. 
 thread appends the ended span to a queue (a deque: one atomic call, no lock) and one thread
 hands the spans on, in the order they ended, so roll-ups still see a span's children first.
 
-Nothing is lost or unbounded: past ``max_pending`` spans waiting (a thread starved of the GIL), the
-calling thread ends the waiting spans and its own itself, in order, as it did before the hand-off.
+Nothing is lost or unbounded: past ``max_pending`` spans waiting (a worker starved of the GIL), each
+calling thread hands on the oldest waiting span before it queues its own: the order holds, memory
+stays bounded, and the cost per span is what it was before the hand-off, without a stall.
 ``force_flush`` and ``shutdown`` wait for every span handed over before them, bounded by time.
 ``on_start`` and ``_on_ending`` (which need the live span) still run on the calling thread.
 """
@@ -104,15 +105,19 @@ class HandOffSpanProcessor(SpanProcessor):
 
     def on_end(self, span: ReadableSpan) -> None:
         pending = self._pending
-        if len(pending) < self._max_pending and not self._shut:
-            pending.append(span)
-            if self._idle:
-                self._wake()
+        if self._shut:  # no worker any more: what waits, then this span, here
+            with self._ending:
+                self._end_queued(None)
+                self._end(span)
             return
-        # The worker is behind (or gone): end what waits and this span here, in order.
-        with self._ending:
-            self._end_queued(None)
-            self._end(span)
+        if len(pending) >= self._max_pending:
+            # The worker is behind: this thread hands on the oldest waiting span, making room for its
+            # own at the back (the order holds, and each span ended costs its thread one span's work).
+            with self._ending:
+                self._end_queued(1)
+        pending.append(span)
+        if self._idle:
+            self._wake()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """Hand on every span ended before the call, then flush ``downstream``, all within the timeout."""
