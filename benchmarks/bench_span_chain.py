@@ -1,10 +1,11 @@
 """What ending one span costs the application's thread under ``configure()``: the span processors' share.
 
 When an instrumented call ends its span, the SDK hands it to the processors on the calling thread.
-Under ``traceglass.configure()`` defaults that is the fan-out, the cost processor (pricing, roll-ups,
-an enriched copy) and the batch processor's queue (a byte estimate, a lock, an append); the export
-runs later on its own thread. This counts that hand-over alone, in instructions (callgrind, the
-calling thread only, deterministic), per span:
+Under ``traceglass.configure()`` defaults that is the fan-out and, since f1a62d4, the hand-off's
+append: the cost processor (pricing, roll-ups, an enriched copy) and the batch processor's queue (a
+byte estimate, a lock, an append) run on the ``traceglass-span-end`` thread, and the export later on
+its own. (Before, all of it ran on the calling thread.) This counts that hand-over alone, in
+instructions (callgrind, the calling thread only, deterministic), per span:
 
 - ``chat`` and ``embeddings``: the span traceglass's OpenAI instrumentor makes for bench_openai.py's
   payloads (real SDK over MockTransport), so the attributes are the real ones, content included;
@@ -13,7 +14,7 @@ calling thread only, deterministic), per span:
 Setups, each counted in its own process:
 
 - ``traceglass``: ``configure(db_path=...)``; the span goes to the provider's processors as the SDK
-  hands it over (the session processor, then the fan-out: cost processor, batch queue);
+  hands it over (the session processor, then the fan-out and its hand-off);
 - ``sdk-batch``: the SDK's ``BatchSpanProcessor`` (what openai-v2's and OpenLLMetry's default setups do
   per span on the calling thread: an append to a deque; the exporter does not enter it).
 
