@@ -156,9 +156,8 @@ class _SharedCostPipeline:
             return _NothingProcessor()
         if settings is not None and not settings.cost:
             return batch
-        from traceglass.processors.cost import CostSpanProcessor
-
         from traceglass.processors._hand_off import HandOffSpanProcessor
+        from traceglass.processors.cost import CostSpanProcessor
 
         self._cost = CostSpanProcessor(batch, prices=self._prices)
         return HandOffSpanProcessor([self._cost])  # pricing and the batch queues off the traced call, as configure()

@@ -9,7 +9,8 @@ hands the spans on, in the order they ended, so roll-ups still see a span's chil
 
 Nothing is lost or unbounded: past ``max_pending`` spans waiting (a worker starved of the GIL), each
 calling thread hands on the oldest waiting span before it queues its own: the order holds, memory
-stays bounded, and the cost per span is what it was before the hand-off, without a stall.
+stays bounded, and each span costs its thread what it did before the hand-off (plus, at most, a wait
+for the worker's current round of ``_ROUND`` spans), not a whole queue's work at once.
 ``force_flush`` and ``shutdown`` wait for every span handed over before them, bounded by time.
 ``on_start`` and ``_on_ending`` (which need the live span) still run on the calling thread.
 """
@@ -32,7 +33,8 @@ from traceglass.processors._fanout import ending_hooks, flush_all
 logger = logging.getLogger("traceglass")
 
 DEFAULT_MAX_PENDING = 4096
-_ROUND = 256  # spans ended per hold of the ending lock, so a caller ending them itself waits at most one round
+# Spans the worker hands on per hold of the ending lock: a caller past the bound waits at most this many.
+_ROUND = 32
 _STOP_TIMEOUT_S = 30.0
 
 
