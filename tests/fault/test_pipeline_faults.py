@@ -10,6 +10,7 @@ import json
 import logging
 import socket
 import sqlite3
+import textwrap
 import threading
 import time
 
@@ -228,3 +229,59 @@ def test_a_span_larger_than_the_whole_queue_is_dropped_alone():
     assert _dropped(reader) == {"queue_full": 1}
     processor.shutdown()
     meter_provider.shutdown()
+
+
+def test_busy_app_threads_outrunning_the_hand_off_lose_nothing_and_keep_every_roll_up():
+    # Four threads end priced spans in tight loops (pure Python, never waiting), far faster than the hand-off
+    # thread prices them at its share of the GIL: its queue reaches its bound, the app threads then hand on
+    # the oldest spans themselves, and still every span is exported once, each chain carrying its children's sum.
+    result = run(
+        DROPS + textwrap.dedent("""
+        import json, threading
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+        import traceglass
+        from traceglass import _runtime
+
+        class Keep(SpanExporter):
+            def __init__(self):
+                self.spans = []
+            def export(self, spans):
+                self.spans.extend(spans)
+                return SpanExportResult.SUCCESS
+
+        keep = Keep()
+        traceglass.configure(exporters=[keep], instrument=[], metrics_enabled=False,
+                             prices={"my-model": {"input_per_1k": 0.01, "output_per_1k": 0.02}})
+        (hand_off,) = _runtime.current().pipeline.fanout.processors
+        hand_off._max_pending = 64  # the bound, reached within the first milliseconds
+        longest = [0]
+        tracer = trace.get_tracer("app")
+
+        def app(t):
+            for i in range(1500):
+                with tracer.start_as_current_span(f"chain-{t}-{i}"):
+                    for _ in range(2):
+                        with tracer.start_as_current_span("llm") as llm:
+                            llm.set_attributes({"gen_ai.request.model": "my-model", "gen_ai.usage.input_tokens": 1000,
+                                                "gen_ai.usage.output_tokens": 100})
+                longest[0] = max(longest[0], len(hand_off._pending))
+
+        threads = [threading.Thread(target=app, args=(t,)) for t in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        ok = traceglass.flush(30000)
+        chains = [s for s in keep.spans if s.name.startswith("chain-")]
+        print(json.dumps({"ok": ok, "spans": len(keep.spans), "chains": len({s.name for s in chains}),
+                          "rollups": sorted({round(s.attributes["traceglass.rollup.cost_usd"], 9) for s in chains}),
+                          "longest": longest[0], "dropped": dropped()}))
+        """)
+    )
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert outcome["ok"] is True and outcome["dropped"] == {}
+    assert outcome["spans"] == 4 * 1500 * 3 and outcome["chains"] == 4 * 1500
+    assert outcome["rollups"] == [0.024]
+    assert 64 <= outcome["longest"] <= 64 + 4  # bounded (each thread may append once past the look)
