@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import sys
 import threading
 import time
-import weakref
 from collections import deque
 from typing import Any, Callable, NamedTuple
 
@@ -30,6 +28,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import TraceFlags
 
 from traceglass import semconv
+from traceglass._after_fork import reset_in_forked_child
 from traceglass._version import __version__
 from traceglass.processors._enrich import frozen_attributes
 
@@ -168,16 +167,7 @@ class BatchSpanProcessor(SpanProcessor):
         self._export_failures_logged = 0
         self._shutdown = False
         self._reset()
-        if hasattr(os, "register_at_fork"):
-            # A forked child inherits no running thread, and the parent exports what was queued.
-            weak_reset = weakref.WeakMethod(self._reset)
-
-            def _after_in_child() -> None:
-                reset = weak_reset()
-                if reset is not None:
-                    reset()
-
-            os.register_at_fork(after_in_child=_after_in_child)
+        reset_in_forked_child(self._reset)  # the parent exports what was queued
 
     def _reset(self) -> None:
         # A plain Lock (not the default RLock): every ended span takes it once.

@@ -18,15 +18,14 @@ for the worker's current round of ``_ROUND`` spans), not a whole queue's work at
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
-import weakref
 from collections import deque
 from typing import Any, Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
+from traceglass._after_fork import reset_in_forked_child
 from traceglass._guard import report
 from traceglass.processors._fanout import ending_hooks, flush_all
 
@@ -61,16 +60,7 @@ class HandOffSpanProcessor(SpanProcessor):
         self._shut = False
         self._faults: list[BaseException] = []  # under the test suite: raised again by force_flush
         self._reset()
-        if hasattr(os, "register_at_fork"):
-            # A forked child inherits no running thread (and maybe a held lock): it starts afresh.
-            weak_reset = weakref.WeakMethod(self._reset)
-
-            def _after_in_child() -> None:
-                reset = weak_reset()
-                if reset is not None:
-                    reset()
-
-            os.register_at_fork(after_in_child=_after_in_child)
+        reset_in_forked_child(self._reset)
 
     def _reset(self) -> None:
         self._pending: deque[Any] = deque()  # ended spans and flush markers, oldest first

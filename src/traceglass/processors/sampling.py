@@ -21,10 +21,8 @@ waits on anything but a short lock.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
-import weakref
 from typing import Any, Callable, Iterable, Sequence
 
 from opentelemetry import metrics as otel_metrics
@@ -33,6 +31,7 @@ from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
 from opentelemetry.trace import StatusCode
 
 from traceglass import semconv
+from traceglass._after_fork import reset_in_forked_child
 from traceglass._guard import report
 from traceglass._pipeline_changes import forwarding_changed
 from traceglass._sampling import (
@@ -156,15 +155,7 @@ class ContentSamplingProcessor(SpanProcessor):
         self._local = threading.local()
         self._shut = False
         self._reset()
-        if hasattr(os, "register_at_fork"):
-            weak_reset = weakref.WeakMethod(self._reset)
-
-            def _after_in_child() -> None:  # the parent exports what it buffered; the child starts empty
-                reset = weak_reset()
-                if reset is not None:
-                    reset()
-
-            os.register_at_fork(after_in_child=_after_in_child)
+        reset_in_forked_child(self._reset)  # the parent exports what it buffered; the child starts empty
 
     def _reset(self) -> None:
         sampling = self._sampling
