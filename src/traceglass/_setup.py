@@ -446,7 +446,10 @@ def _shutdown_quietly(processor: SpanProcessor, timeout_millis: int = 30000) -> 
         _decide_pending(processor)  # spans waiting for their trace's content decision go to the batches first
         for batch in _batch_processors(processor):
             batch.shutdown(_remaining_millis(deadline))
-        processor.shutdown()  # our batch processors in it are already down: this returns at once
+        if drain is not None:  # the hand-off waits for its thread: within what is left
+            processor.shutdown(timeout_millis=_remaining_millis(deadline))
+        else:
+            processor.shutdown()  # our batch processors in it are already down: this returns at once
     except Exception:  # noqa: BLE001
         logger.debug("traceglass: error shutting down a replaced processor", exc_info=True)
 

@@ -372,3 +372,49 @@ def test_spans_queued_when_the_thread_is_gone_are_handed_on_by_flush_and_shutdow
     hand_off._pending.append(waiting)  # queued by a thread that saw the processor open as shutdown came
     _end(tracer, "after shutdown")
     assert behind.ended[-2:] == ["waiting", "after shutdown"]
+
+
+def test_shutdown_waits_for_a_stuck_processor_at_most_its_timeout_and_still_shuts_the_rest(provider, caplog):
+    behind = Recording()
+    behind.gate.clear()  # stuck in on_end (until the test lets go)
+    hand_off = HandOffSpanProcessor([behind])
+    tracer = provider(hand_off)
+    _end(tracer, "stuck", "waiting")
+    assert behind.entered.wait(5)
+    assert hand_off.drain(50) is False  # its marker waits behind "waiting": not a span
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="traceglass"):
+        hand_off.shutdown(timeout_millis=200)
+    assert time.monotonic() - started < 5
+    assert behind.shutdowns == 1
+    assert "still busy after 0.2 s at shutdown; 1 spans waiting" in caplog.text
+    behind.gate.set()
+
+
+def test_traceglass_shutdown_keeps_to_its_timeout_while_a_span_processor_is_stuck():
+    result = run(
+        """
+        import json, threading, time
+        from opentelemetry import trace
+        import traceglass
+        from traceglass.processors.cost import CostSpanProcessor
+
+        release = threading.Event()
+        original = CostSpanProcessor.on_end
+        def on_end(self, span):
+            if span.name == "stuck":
+                release.wait(60)
+            original(self, span)
+        CostSpanProcessor.on_end = on_end
+
+        traceglass.configure(exporters=["none"], instrument=[])
+        trace.get_tracer("app").start_span("stuck").end()
+        time.sleep(0.1)
+        started = time.monotonic()
+        traceglass.shutdown(timeout_millis=1000)
+        print(json.dumps(round(time.monotonic() - started, 1)))
+        release.set()
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) <= 3.0

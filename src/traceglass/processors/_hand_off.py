@@ -132,16 +132,19 @@ class HandOffSpanProcessor(SpanProcessor):
             self._wake()
         return marker.reached.wait(max(0, timeout_millis) / 1000)
 
-    def shutdown(self) -> None:
+    def shutdown(self, timeout_millis: float = _STOP_TIMEOUT_S * 1000) -> None:
+        """Hand on what waits (waiting for the worker at most ``timeout_millis``), then shut ``downstream``."""
         if self._shut:
             return
         self._shut = True  # spans ending from now on are handed on by their own thread
         self._stopping = True
         if self._worker.is_alive():
             self._wake()
-            self._worker.join(_STOP_TIMEOUT_S)
+            self._worker.join(max(0, timeout_millis) / 1000)
         if self._worker.is_alive():
-            logger.warning("traceglass: spans still being handed on after %.0f s at shutdown", _STOP_TIMEOUT_S)
+            logger.warning("traceglass: a span processor was still busy after %.1f s at shutdown; %d spans waiting "
+                           "for it are not handed on", timeout_millis / 1000,
+                           sum(1 for item in self._pending if item.__class__ is not _Marker))
         else:
             with self._ending:
                 self._end_queued(None)
