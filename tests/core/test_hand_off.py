@@ -31,7 +31,8 @@ PRICES = {"my-model": {"input_per_1k": 0.01, "output_per_1k": 0.02}}
 class Recording(SpanProcessor):
     """Records span names, the thread each hook ran on, and blocks in ``on_end`` while ``gate`` is clear."""
 
-    def __init__(self) -> None:
+    def __init__(self, block_only: str | None = None) -> None:
+        self.block_only = block_only  # when given, only that span waits for the gate
         self.ended: list[str] = []
         self.threads: list[str] = []
         self.started: list[tuple[str, str]] = []
@@ -50,7 +51,8 @@ class Recording(SpanProcessor):
 
     def on_end(self, span):
         self.entered.set()
-        assert self.gate.wait(30)
+        if self.block_only is None or span.name == self.block_only:
+            assert self.gate.wait(30)
         self.ended.append(span.name)
         self.threads.append(threading.current_thread().name)
 
@@ -375,7 +377,7 @@ def test_spans_queued_when_the_thread_is_gone_are_handed_on_by_flush_and_shutdow
 
 
 def test_shutdown_waits_for_a_stuck_processor_at_most_its_timeout_and_still_shuts_the_rest(provider, caplog):
-    behind = Recording()
+    behind = Recording(block_only="stuck")
     behind.gate.clear()  # stuck in on_end (until the test lets go)
     hand_off = HandOffSpanProcessor([behind])
     tracer = provider(hand_off)
@@ -388,6 +390,10 @@ def test_shutdown_waits_for_a_stuck_processor_at_most_its_timeout_and_still_shut
     assert time.monotonic() - started < 5
     assert behind.shutdowns == 1
     assert "still busy after 0.2 s at shutdown; 1 spans waiting" in caplog.text
+    late = threading.Thread(target=_end, args=(tracer, "late"))
+    late.start()  # a span after shutdown does not wait for the stuck processor either
+    late.join(5)
+    assert not late.is_alive() and behind.ended == ["late"]
     behind.gate.set()
 
 

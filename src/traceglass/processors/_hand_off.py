@@ -98,9 +98,13 @@ class HandOffSpanProcessor(SpanProcessor):
     def on_end(self, span: ReadableSpan) -> None:
         pending = self._pending
         if self._shut:  # no worker any more: what waits, then this span, here
-            with self._ending:
-                self._end_queued(None)
-                self._end(span)
+            # (not waiting for a processor that was stuck past shutdown and holds the lock still)
+            if self._ending.acquire(blocking=False):
+                try:
+                    self._end_queued(None)
+                finally:
+                    self._ending.release()
+            self._end(span)
             return
         if len(pending) >= self._max_pending:
             # The worker is behind: this thread hands on the oldest waiting span, making room for its
