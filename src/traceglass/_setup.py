@@ -19,7 +19,7 @@ from traceglass._handler import TelemetryHandler
 from traceglass._sampling import CONTENT_SAMPLED, Exporter, Sampling, head_sampler
 from traceglass.exporters import _named
 from traceglass.processors._batch import BatchSpanProcessor
-from traceglass.processors._fanout import FanOutSpanProcessor
+from traceglass.processors._fanout import FanOutSpanProcessor, remaining_millis
 from traceglass.processors._hand_off import HandOffSpanProcessor
 from traceglass.processors.session import SessionSpanProcessor
 
@@ -442,12 +442,12 @@ def _shutdown_quietly(processor: SpanProcessor, timeout_millis: int = 30000) -> 
     try:
         drain = getattr(processor, "drain", None)
         if drain is not None:  # spans still being handed to the processors behind it go first
-            drain(_remaining_millis(deadline))
+            drain(remaining_millis(deadline))
         _decide_pending(processor)  # spans waiting for their trace's content decision go to the batches first
         for batch in _batch_processors(processor):
-            batch.shutdown(_remaining_millis(deadline))
+            batch.shutdown(remaining_millis(deadline))
         if drain is not None:  # the hand-off waits for its thread: within what is left
-            processor.shutdown(timeout_millis=_remaining_millis(deadline))
+            processor.shutdown(timeout_millis=remaining_millis(deadline))
         else:
             processor.shutdown()  # our batch processors in it are already down: this returns at once
     except Exception:  # noqa: BLE001
@@ -468,17 +468,13 @@ def _batch_processors(processor: SpanProcessor) -> list[BatchSpanProcessor]:
     return [b for inner in getattr(processor, "downstream", ()) for b in _batch_processors(inner)]
 
 
-def _remaining_millis(deadline: float) -> int:
-    return max(0, int((deadline - time.monotonic()) * 1000))
-
-
 def _bounded(call: Callable[..., Any], deadline: float) -> Any:
     """``call(timeout_millis=...)`` on a helper thread, waited for until ``deadline``; None if late.
 
     The SDK's metric readers do not keep to the timeout they are given (an OTLP exporter retrying
     a dead collector takes ~10 s), and flush()/shutdown() must return on time.
     """
-    remaining = _remaining_millis(deadline)
+    remaining = remaining_millis(deadline)
     if remaining <= 0:
         return None
     result: list[Any] = []
@@ -548,7 +544,7 @@ def shutdown(timeout_millis: int = 30000) -> None:
         fanout = pipeline.fanout
         if fanout is not None:
             for processor in fanout.replace(()):
-                _shutdown_quietly(processor, _remaining_millis(deadline))
+                _shutdown_quietly(processor, remaining_millis(deadline))
         if pipeline.meter_provider is not None:
             meter_provider, pipeline.meter_provider = pipeline.meter_provider, None
             _bounded(meter_provider.shutdown, deadline)

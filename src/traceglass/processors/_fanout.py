@@ -131,12 +131,16 @@ def ending_hooks(processors: Sequence[Any]) -> tuple[Callable[[Any], None], ...]
 _BASE_ENDING = getattr(SpanProcessor, "_on_ending", None)
 
 
+def remaining_millis(deadline: float) -> int:
+    """Milliseconds left until ``deadline`` (a ``time.monotonic()`` value), never below 0."""
+    return max(0, int((deadline - time.monotonic()) * 1000))
+
+
 def flush_all(processors: Sequence[Any], timeout_millis: int) -> bool:
     """Flush every one of ``processors`` (even after one fails) within one shared deadline, so N of
     them never take N timeouts; True only if all of them confirmed."""
     deadline = time.monotonic() + max(0, timeout_millis) / 1000
     results = []
     for processor in processors:
-        remaining = max(0, int((deadline - time.monotonic()) * 1000))
-        results.append(processor.force_flush(remaining))
+        results.append(processor.force_flush(remaining_millis(deadline)))
     return all(results)

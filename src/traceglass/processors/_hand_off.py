@@ -27,7 +27,7 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
 from traceglass._after_fork import reset_in_forked_child
 from traceglass._guard import report
-from traceglass.processors._fanout import ending_hooks, flush_all
+from traceglass.processors._fanout import ending_hooks, flush_all, remaining_millis
 
 logger = logging.getLogger("traceglass")
 
@@ -121,8 +121,7 @@ class HandOffSpanProcessor(SpanProcessor):
         reached = self.drain(timeout_millis)
         if self._faults:
             raise self._faults.pop(0)
-        remaining = max(0, int((deadline - time.monotonic()) * 1000))
-        return flush_all(self._downstream, remaining) and reached
+        return flush_all(self._downstream, remaining_millis(deadline)) and reached
 
     def drain(self, timeout_millis: int = 30000) -> bool:
         """Wait (at most ``timeout_millis``) until every span ended before the call was handed on."""
