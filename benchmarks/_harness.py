@@ -26,6 +26,7 @@ import json
 import operator
 import os
 import re
+import socket
 import statistics
 import subprocess
 import tempfile
@@ -184,6 +185,13 @@ def callgrind(command: Sequence[str], options: Sequence[str], *, dumps: int | No
     if dumps is not None and found != dumps:
         raise RuntimeError(f"{found} callgrind dumps where the worker made {dumps}: something else called the marker")
     return json.loads(done.stdout.strip().splitlines()[-1]), totals
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on (bound once and released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 # --- workers and results --------------------------------------------------------------------------------

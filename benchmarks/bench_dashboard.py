@@ -20,7 +20,6 @@ import json
 import os
 import pathlib
 import platform
-import socket
 import statistics
 import tempfile
 import threading
@@ -28,6 +27,7 @@ import time
 from urllib.parse import quote
 
 import uvicorn
+from _harness import free_port
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -90,12 +90,6 @@ def build_trace(db: pathlib.Path, spans: int) -> str:
     exporter.shutdown()
     provider.shutdown()
     return trace_id
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def main() -> None:
@@ -289,7 +283,6 @@ def bench_sessions(args: argparse.Namespace) -> None:
     print("\n".join(lines))
 
 
-
 def bench_charts(args: argparse.Namespace) -> None:
     """The 30-day charts over a large store (issue 19): TraceStore.timeseries per day (one series, per
     model, per project) and per hour, GET /api/timeseries, and the Aggregates page in headless Chromium
@@ -308,7 +301,10 @@ def bench_charts(args: argparse.Namespace) -> None:
         built = ""
         if not db.exists():
             sys.path.insert(0, str(pathlib.Path(__file__).parent))
-            from bench_store import SPANS_PER_TRACE, SpanFactory  # five-span traces over the last 30 days
+            from bench_store import (  # five-span traces over the last 30 days
+                SPANS_PER_TRACE,
+                SpanFactory,
+            )
 
             started = time.perf_counter()
             exporter = SQLiteSpanExporter(db)

@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import pathlib
-import socket
 import subprocess
 import sys
 
@@ -31,12 +30,6 @@ sys.path.insert(0, str(HERE.parent))
 import _harness  # noqa: E402
 
 SETUPS = ("baseline", "traceglass", "sdk-batch")
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _worker(setup: str, spans: int, payload: int, port: int) -> None:
@@ -93,7 +86,7 @@ def main() -> None:
     import traceglass
 
     started_load = _harness.load()
-    port = _closed_port()
+    port = _harness.free_port()
     results = {}
     for setup in SETUPS:
         proc = subprocess.run([sys.executable, str(HERE), "--worker", setup, "--spans", str(args.spans),

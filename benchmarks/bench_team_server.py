@@ -32,7 +32,6 @@ import pathlib
 import platform
 import random
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -47,6 +46,7 @@ from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT)]
 
+from _harness import free_port  # noqa: E402
 from bench_store import BATCH, SPANS_PER_TRACE, SpanFactory, _timed
 from bench_store import _summary as _store_summary  # noqa: E402
 
@@ -55,12 +55,6 @@ from traceglass.store import TraceStore, TraceWriter  # noqa: E402
 TOKEN = "bench-token"
 _TABLES = ("traceglass_schema", "traces", "spans", "span_data", "scores", "alert_state", "alert_events",
            "eval_datasets", "eval_dataset_items", "eval_runs", "eval_run_items")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _cpu_seconds(pid: int, *, children: bool = False) -> float:
@@ -96,7 +90,7 @@ class Replica:
     """One ``traceglass ui`` process over ``db``."""
 
     def __init__(self, db: str) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if k not in ("TRACEGLASS_DB",)}
         env.update(PYTHONUNBUFFERED="1", TRACEGLASS_TOKEN=TOKEN)
