@@ -424,3 +424,113 @@ def test_traceglass_shutdown_keeps_to_its_timeout_while_a_span_processor_is_stuc
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) <= 3.0
+
+
+# --- deferred tasks (traceglass._deferred_end): a span's maker leaves work to the hand-off thread ---------------
+def test_a_deferred_task_runs_on_the_hand_off_thread_in_order_and_the_span_it_ends_goes_on_in_its_place(provider):
+    behind = Recording(block_only="first")
+    behind.gate.clear()
+    hand_off = HandOffSpanProcessor([behind])
+    tracer = provider(hand_off)
+    late = tracer.start_span("late")  # ended by the task, after "after" was queued
+    ran = []
+
+    def task():
+        ran.append(threading.current_thread().name)
+        late.end()
+
+    _end(tracer, "first")
+    assert behind.entered.wait(5)  # the worker is held inside on_end with "first"
+    assert hand_off.defer(task) is True
+    _end(tracer, "after")
+    behind.gate.set()
+    assert hand_off.force_flush(5000) is True
+    assert ran == ["traceglass-span-end"]
+    assert behind.ended == ["first", "late", "after"]
+    assert behind.threads == ["traceglass-span-end"] * 3
+    _end(tracer, "next")  # the task is over: spans queue again
+    assert hand_off.force_flush(5000) is True and behind.ended[-1] == "next"
+
+
+def test_a_span_ended_on_another_thread_while_a_task_runs_still_waits_its_turn(provider):
+    behind = Recording()
+    hand_off = HandOffSpanProcessor([behind])
+    tracer = provider(hand_off)
+    inside, release = threading.Event(), threading.Event()
+
+    def task():
+        inside.set()
+        assert release.wait(5)
+
+    assert hand_off.defer(task) is True
+    assert inside.wait(5)
+    _end(tracer, "meanwhile")  # the calling thread is not the task's: queued, not handed on here
+    assert behind.ended == [] and len(hand_off._pending) == 1
+    release.set()
+    assert hand_off.force_flush(5000) is True and behind.ended == ["meanwhile"]
+
+
+def test_a_task_that_raises_is_reported_and_the_queue_goes_on(provider, monkeypatch, caplog):
+    behind = Recording()
+    hand_off = HandOffSpanProcessor([behind])
+    tracer = provider(hand_off)
+
+    def task():
+        raise RuntimeError("task broke")
+
+    with pytest.raises(RuntimeError, match="task broke"):  # the suite's mode: raised by the next flush
+        assert hand_off.defer(task)
+        hand_off.force_flush(5000)
+    monkeypatch.setenv(RAISE_ENV, "0")
+    with caplog.at_level(logging.DEBUG, logger="traceglass"):
+        hand_off.defer(task)
+        _end(tracer, "a")
+        assert hand_off.force_flush(5000) is True
+    assert behind.ended == ["a"]
+    assert [r for r in caplog.records if "hand_off.task" in r.getMessage()]
+
+
+def test_after_shutdown_nothing_is_deferred_and_the_caller_runs_the_task(provider):
+    hand_off = HandOffSpanProcessor([Recording()])
+    provider(hand_off)
+    hand_off.shutdown()
+    assert hand_off.defer(lambda: None) is False
+    assert not hand_off._pending
+
+
+def test_the_deferrer_is_the_hand_offs_only_when_it_is_the_spans_one_processor(provider):
+    from traceglass._deferred_end import deferrer_for
+
+    hand_off = HandOffSpanProcessor([Recording()])
+    alone = provider(hand_off).start_span("alone")
+    assert deferrer_for(alone) == hand_off.defer
+    beside = provider(HandOffSpanProcessor([Recording()]), SimpleSpanProcessor(InMemorySpanExporter()))
+    assert deferrer_for(beside.start_span("beside")) is None  # the other processor would see it unfinished
+    assert deferrer_for(provider(SimpleSpanProcessor(InMemorySpanExporter())).start_span("plain")) is None
+    assert deferrer_for(object()) is None
+    alone.end()
+
+
+def test_a_span_a_task_ends_goes_through_the_pipeline_it_started_in_after_configure_swapped_it(provider):
+    # shutdown() and a second configure() swap what the fan-out holds, then drain the old hand-off: a span its
+    # queued task ends must reach the old processors behind (the new ones never saw it start; an empty fan-out
+    # would drop it), its _on_ending hooks too.
+    from traceglass.processors._fanout import FanOutSpanProcessor
+
+    old_behind, new_behind = Recording(block_only="blocker"), Recording()
+    old_behind.gate.clear()
+    old = HandOffSpanProcessor([old_behind])
+    fanout = FanOutSpanProcessor([old])
+    tracer = provider(fanout)
+    late = tracer.start_span("late")
+    _end(tracer, "blocker")
+    assert old_behind.entered.wait(5)
+    assert fanout.defer(late.end) is True
+    assert fanout.replace([HandOffSpanProcessor([new_behind])]) == (old,)
+    old_behind.gate.set()
+    assert old.drain(5000)
+    assert old_behind.ended == ["blocker", "late"] and new_behind.ended == []
+    assert ("late", "traceglass-span-end") in old_behind.endings and new_behind.endings == []
+    fanout.replace([])
+    assert fanout.defer(lambda: None) is False  # nothing inside takes tasks: the caller runs it
+    old.shutdown()

@@ -222,11 +222,12 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # can encode (_unicode), prices and model names (_pricing), the span-usage reader, the no-double-counting roll-up rule,
     # the score model and its checks (_scores), passwords masked in URLs and connection strings (_secrets), the
     # count of changes to what our processors forward spans to (_pipeline_changes), a thread owner's reset in a
-    # forked child (_after_fork).
+    # forked child (_after_fork), where a span's maker may leave work to the hand-off thread (_deferred_end).
     ("foundations", ("traceglass._guard", "traceglass._context", "traceglass._config", "traceglass._units",
                      "traceglass._unicode", "traceglass._pricing", "traceglass._stepped", "traceglass._wrapping",
                      "traceglass._span_usage", "traceglass.rollup", "traceglass._scores", "traceglass._sampling",
-                     "traceglass._secrets", "traceglass._pipeline_changes", "traceglass._after_fork")),
+                     "traceglass._secrets", "traceglass._pipeline_changes", "traceglass._after_fork",
+                     "traceglass._deferred_end")),
     # The one telemetry handler: typed invocations in, spans and metrics out. It never looks up the runtime.
     ("handler", ("traceglass._handler",)),
     # The runtime in force: a settings snapshot, the handler built with it, configure()'s pipeline.

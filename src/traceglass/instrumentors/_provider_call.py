@@ -47,22 +47,23 @@ class ProviderCall:
             except Exception as exc:  # noqa: BLE001
                 report(self.fault + ".deactivate", exc)
 
-    def stop(self, failed: tuple[str, str | None] | None = None) -> None:
-        """End the span; ``failed``: the error type and message of a response that reported failure."""
+    def stop(self, failed: tuple[str, str | None] | None = None, end_time_ns: int | None = None) -> None:
+        """End the span (at ``end_time_ns``, else now); ``failed``: the error type and message of a
+        response that reported failure."""
         try:
             if failed is None:
-                self.handler.stop(self.inv)
+                self.handler.stop(self.inv, end_time_ns=end_time_ns)
             else:
-                self.handler.stop_failed(self.inv, *failed)
+                self.handler.stop_failed(self.inv, *failed, end_time_ns=end_time_ns)
         except Exception as exc:  # noqa: BLE001
             report(self.fault + ".stop", exc)
 
-    def fail(self, error: BaseException) -> None:
+    def fail(self, error: BaseException, end_time_ns: int | None = None) -> None:
         """End the span with the user's call's exception (which the wrapper then re-raises unchanged)."""
         self.deactivate()
         try:
             self.inv.error_type = type(self).error_type(error)
-            self.handler.fail(self.inv, error)
+            self.handler.fail(self.inv, error, end_time_ns=end_time_ns)
         except Exception as exc:  # noqa: BLE001
             report(self.fault + ".fail", exc)
 
@@ -70,9 +71,9 @@ class ProviderCall:
     def first_chunk(self) -> None:
         self.inv.time_to_first_token_s = (time.time_ns() - self.inv.start_time_ns) / 1e9
 
-    def fail_stream(self, accumulator: Any, error: BaseException) -> None:
+    def fail_stream(self, accumulator: Any, error: BaseException, end_time_ns: int | None = None) -> None:
         try:
             accumulator.apply(self.inv, self.capture)  # keep what arrived before the error
         except Exception as exc:  # noqa: BLE001
             report(self.fault + ".stream.fail", exc)
-        self.fail(error)
+        self.fail(error, end_time_ns)

@@ -9,10 +9,17 @@ Each provider keeps its own per-chunk loop (``__iter__`` / ``__next__`` / ``__an
 tuned per SDK) and takes the rest from here: the hooks, and the context-manager and ``close`` shells.
 Chunks reach the accumulator either at once (``_self_on_chunk``) or through ``_self_pending``, folded
 into it when the stream ends or fails, or when a provider's loop decides (``_self_fold``).
+
+Given a ``defer`` (``traceglass._deferred_end``: the span's one processor is ``configure()``'s
+hand-off), the folds and the span's end are queued for the hand-off thread instead: the traced
+call's thread only keeps the chunks, and the accumulator is then only ever touched by that thread,
+in order. The span ends at the time the stream did (taken here), not when the task runs.
 """
 
 from __future__ import annotations
 
+import time
+from functools import partial
 from typing import Any, Protocol
 
 import wrapt
@@ -25,9 +32,9 @@ class SpanCall(Protocol):
 
     def first_chunk(self) -> None: ...
 
-    def end_stream(self, accumulator: Any) -> None: ...
+    def end_stream(self, accumulator: Any, end_time_ns: int | None = None) -> None: ...
 
-    def fail_stream(self, accumulator: Any, error: BaseException) -> None: ...
+    def fail_stream(self, accumulator: Any, error: BaseException, end_time_ns: int | None = None) -> None: ...
 
 
 class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
@@ -35,7 +42,8 @@ class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
 
     _self_fault = "stream.chunk"  # where a fault folding the kept chunks is reported
 
-    def __init__(self, wrapped: Any, call: SpanCall, accumulator: Any, hide_usage: bool = False) -> None:
+    def __init__(self, wrapped: Any, call: SpanCall, accumulator: Any, hide_usage: bool = False,
+                 defer: Any = None) -> None:
         super().__init__(wrapped)
         self._self_call = call
         self._self_accumulator = accumulator
@@ -44,6 +52,7 @@ class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
         self._self_hide_usage = hide_usage
         self._self_started = False  # the first chunk has arrived (and set the time to it)
         self._self_pending: list[Any] = []
+        self._self_defer = defer  # queues the folds and the end on the hand-off thread (see the module)
 
     def _self_first(self) -> None:
         self._self_started = True
@@ -54,31 +63,49 @@ class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
             self._self_first()
         self._self_accumulator.add(chunk)
 
-    def _self_fold(self) -> None:
+    def _self_taken(self) -> list[Any]:
+        """The kept chunks, taken (the same list is emptied: a running iteration appends to it)."""
         pending = self._self_pending
-        if pending:
-            chunks = pending[:]
-            pending.clear()  # the same list: a running iteration appends to it
-            try:
-                self._self_accumulator.fold(chunks)
-            except Exception as exc:  # noqa: BLE001 - our fault: lose these chunks, never the span
-                report(self._self_fault, exc)
+        chunks = pending[:]
+        pending.clear()
+        return chunks
+
+    def _self_fold(self) -> None:
+        if self._self_pending:
+            chunks = self._self_taken()
+            defer = self._self_defer
+            if defer is not None:
+                try:
+                    if defer(partial(_fold, self._self_accumulator, self._self_fault, chunks)):
+                        return
+                except Exception as exc:  # noqa: BLE001 - not queued: folded here
+                    report(self._self_fault, exc)
+            _fold(self._self_accumulator, self._self_fault, chunks)
 
     def _self_on_end(self) -> None:
         if not self._self_done:
             self._self_done = True
-            try:
-                self._self_fold()
-            finally:
-                self._self_call.end_stream(self._self_accumulator)
+            self._self_finish(None)
 
     def _self_on_error(self, error: BaseException) -> None:
         if not self._self_done:
             self._self_done = True
+            self._self_finish(error)
+
+    def _self_finish(self, error: BaseException | None) -> None:
+        """Fold what is kept and end the span (failed with ``error``, if given): on the hand-off
+        thread when there is a ``defer`` that takes it, else here. (The task holds the call and the
+        accumulator, not this proxy: ending from ``__del__`` does not bring the proxy back.)"""
+        finish = partial(_finish, self._self_call, self._self_accumulator, self._self_fault, self._self_taken(), error)
+        defer = self._self_defer
+        if defer is not None:
+            finish = partial(finish, time.time_ns())
             try:
-                self._self_fold()
-            finally:
-                self._self_call.fail_stream(self._self_accumulator, error)
+                if defer(finish):
+                    return
+            except Exception as exc:  # noqa: BLE001 - not queued: finished here
+                report(self._self_fault, exc)
+        finish()
 
     def __del__(self) -> None:
         # Abandoned without being exhausted or closed: end the span with what arrived.
@@ -90,6 +117,31 @@ class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
 
     def __reduce_ex__(self, protocol: Any) -> Any:  # pragma: no cover
         raise TypeError("a traced stream cannot be pickled")
+
+
+def _fold(accumulator: Any, fault: str, chunks: list[Any]) -> None:
+    try:
+        accumulator.fold(chunks)
+    except Exception as exc:  # noqa: BLE001 - our fault: lose these chunks, never the span
+        report(fault, exc)
+
+
+def _finish(call: SpanCall, accumulator: Any, fault: str, chunks: list[Any], error: BaseException | None,
+            end_time_ns: int | None = None) -> None:
+    """Fold the last kept chunks, then end the stream's span (at ``end_time_ns``, else now)."""
+    try:
+        if chunks:
+            _fold(accumulator, fault, chunks)
+    finally:
+        if end_time_ns is None:  # the span ends now (every provider's call takes this form)
+            if error is None:
+                call.end_stream(accumulator)
+            else:
+                call.fail_stream(accumulator, error)
+        elif error is None:
+            call.end_stream(accumulator, end_time_ns=end_time_ns)
+        else:
+            call.fail_stream(accumulator, error, end_time_ns=end_time_ns)
 
 
 class SyncStreamShell(StreamProxy):

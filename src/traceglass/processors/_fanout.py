@@ -15,6 +15,7 @@ from typing import Any, Callable, Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
+from traceglass._deferred_end import RUNNING, running_owner
 from traceglass._pipeline_changes import forwarding_changed
 
 # How long ``replace`` waits for in-flight on_end calls on the old processors (they take microseconds).
@@ -96,6 +97,19 @@ class Replaceable:
 
 
 class FanOutSpanProcessor(Replaceable, SpanProcessor):
+    @property
+    def defers_span_work(self) -> bool:
+        """True while it holds one processor, which takes deferred span work (``traceglass._deferred_end``)."""
+        processors = self._current.processors
+        return len(processors) == 1 and getattr(processors[0], "defers_span_work", False) is True
+
+    def defer(self, task: Callable[[], None]) -> bool:
+        """Hand ``task`` to the one processor inside, if it takes it (False: the caller runs it)."""
+        processors = self._current.processors
+        if len(processors) == 1 and getattr(processors[0], "defers_span_work", False) is True:
+            return bool(processors[0].defer(task))
+        return False
+
     def _on_start_forwards_to(self) -> tuple[SpanProcessor, ...]:
         """on_start reads no attribute, and hands the span to these (see ``_handler._span_start``)."""
         return self._current.processors
@@ -105,10 +119,20 @@ class FanOutSpanProcessor(Replaceable, SpanProcessor):
             processor.on_start(span, parent_context=parent_context)
 
     def _on_ending(self, span: Any) -> None:
+        if RUNNING:
+            owner = running_owner()
+            if owner is not None:  # a deferred task ends it: its pipeline, not the one in force now
+                owner._on_ending(span)
+                return
         for hook in self._current.endings:
             hook(span)
 
     def on_end(self, span: ReadableSpan) -> None:
+        if RUNNING:
+            owner = running_owner()
+            if owner is not None:  # see _on_ending
+                owner.on_end(span)
+                return
         generation = self._enter()
         try:
             for processor in generation.processors:

@@ -13,6 +13,10 @@ stays bounded, and each span costs its thread what it did before the hand-off (p
 for the worker's current round of ``_ROUND`` spans), not a whole queue's work at once.
 ``force_flush`` and ``shutdown`` wait for every span handed over before them, bounded by time.
 ``on_start`` and ``_on_ending`` (which need the live span) still run on the calling thread.
+
+A span's maker may also queue work that must happen before its span can end (``defer``, found by
+``traceglass._deferred_end``): the hand-off thread runs it in the queue's order, and the span it ends
+there is handed on at once, in the task's place.
 """
 
 from __future__ import annotations
@@ -21,11 +25,12 @@ import logging
 import threading
 import time
 from collections import deque
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
 from traceglass._after_fork import reset_in_forked_child
+from traceglass._deferred_end import RUNNING, run_task, running_owner
 from traceglass._guard import report
 from traceglass.processors._fanout import ending_hooks, flush_all, remaining_millis
 
@@ -46,9 +51,19 @@ class _Marker:
         self.reached = threading.Event()
 
 
+class _Task:
+    """Queued by ``defer``: work to run on the hand-off thread in the queue's order."""
+
+    __slots__ = ("run",)
+
+    def __init__(self, run: Callable[[], None]) -> None:
+        self.run = run
+
+
 class HandOffSpanProcessor(SpanProcessor):
     """Hand ended spans to ``downstream`` processors on a background thread, in the order they ended."""
 
+    defers_span_work = True  # see traceglass._deferred_end
     _token_queue = deque  # where the worker's wake-up token waits (a test puts a span in its way)
 
     def __init__(self, downstream: Sequence[SpanProcessor], *, max_pending: int = DEFAULT_MAX_PENDING) -> None:
@@ -96,6 +111,9 @@ class HandOffSpanProcessor(SpanProcessor):
             hook(span)
 
     def on_end(self, span: ReadableSpan) -> None:
+        if RUNNING and running_owner() is self:
+            self._end(span)  # ended by a deferred task: handed on in the task's place in the queue
+            return
         pending = self._pending
         if self._shut:  # no worker any more: what waits, then this span, here
             # (not waiting for a processor that was stuck past shutdown and holds the lock still)
@@ -114,6 +132,22 @@ class HandOffSpanProcessor(SpanProcessor):
         pending.append(span)
         if self._idle:
             self._wake()
+
+    def defer(self, task: Callable[[], None]) -> bool:
+        """Queue ``task`` to run on the hand-off thread, after every span ended before it and before
+        every span ended after it; a span the task ends is handed on in its place. False (nothing
+        queued) once shut down: the caller runs the task itself. A task that raises is reported as a
+        processor that raises is."""
+        if self._shut:
+            return False
+        pending = self._pending
+        if len(pending) >= self._max_pending:
+            with self._ending:
+                self._end_queued(1)
+        pending.append(_Task(task))
+        if self._idle:
+            self._wake()
+        return True
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """Hand on every span ended before the call, then flush ``downstream``, all within the timeout."""
@@ -186,8 +220,11 @@ class HandOffSpanProcessor(SpanProcessor):
         while pending and (limit is None or count < limit):
             item = pending.popleft()
             count += 1
-            if item.__class__ is _Marker:
+            kind = item.__class__
+            if kind is _Marker:
                 item.reached.set()
+            elif kind is _Task:
+                self._run(item)
             else:
                 self._end(item)
 
@@ -196,10 +233,20 @@ class HandOffSpanProcessor(SpanProcessor):
             try:
                 processor.on_end(span)
             except Exception as exc:  # noqa: BLE001 - the next processor, and the next span, still go
-                try:
-                    report("hand_off.on_end", exc)
-                except Exception:  # noqa: BLE001 - the test suite's mode: loud at the next flush
-                    self._faults.append(exc)
+                self._fault("hand_off.on_end", exc)
+
+    def _run(self, task: _Task) -> None:
+        """Run a deferred task; the caller holds ``_ending``, so one task runs at a time."""
+        try:
+            run_task(self, task.run)
+        except Exception as exc:  # noqa: BLE001 - the task's maker's fault: the queue goes on
+            self._fault("hand_off.task", exc)
+
+    def _fault(self, where: str, exc: Exception) -> None:
+        try:
+            report(where, exc)
+        except Exception:  # noqa: BLE001 - the test suite's mode: loud at the next flush
+            self._faults.append(exc)
 
 
 __all__ = ["DEFAULT_MAX_PENDING", "HandOffSpanProcessor"]

@@ -20,8 +20,9 @@ from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import SpanKind
 
 from traceglass import _config
+from traceglass._deferred_end import deferrer_for
 from traceglass._guard import report
-from traceglass._handler import TelemetryHandler
+from traceglass._handler import EmbeddingInvocation, LLMInvocation, TelemetryHandler
 from traceglass._runtime import get_handler, handler_for
 from traceglass.instrumentors._provider_call import ProviderCall
 from traceglass.instrumentors.openai import _extract, _stream_usage, _tokens
@@ -37,6 +38,7 @@ _NO_DICT: dict[str, Any] = {}
 # True while a traced OpenAI method runs: a wrapped method the SDK calls from another one
 # (openai < 1.92's beta ``parse`` calls ``create``) belongs to the outer call's span.
 _IN_CALL: ContextVar[bool] = ContextVar("traceglass_openai_in_call", default=False)
+_MODEL_CALLS = (LLMInvocation, EmbeddingInvocation)
 _RAW_RESPONSE_TYPES = frozenset({"LegacyAPIResponse", "APIResponse", "AsyncAPIResponse"})
 
 
@@ -173,7 +175,7 @@ class _Call(ProviderCall):
                     accumulator = self.op.accumulator()
                     if not self.capture and not self.options.estimate_tokens:  # no text needed
                         accumulator.skip_content(self.kwargs.get("n"))
-                    return proxy(result, self, accumulator, self.hide_usage)
+                    return proxy(result, self, accumulator, self.hide_usage, self.deferrer())
             self.op.apply(self.inv, result, self.capture)
             failed = self.op.failure(result) if self.op.failure is not None else None
         except Exception as exc:  # noqa: BLE001
@@ -182,8 +184,19 @@ class _Call(ProviderCall):
         self.stop(failed)
         return result
 
+    def deferrer(self) -> Any:
+        """Where the stream's folds and end may go off this thread (``traceglass._deferred_end``), or
+        None. Not under a model call's span (a LangChain chat model over this client): that call's
+        metrics skip the tokens and duration this one records, which it learns as this span ends."""
+        parent = self.inv.parent
+        while parent is not None:
+            if isinstance(parent, _MODEL_CALLS):
+                return None
+            parent = parent.parent
+        return deferrer_for(self.inv.span)
+
     # --- what stream proxies call (and ProviderCall's first_chunk, fail_stream) ---------------------
-    def end_stream(self, accumulator: Any) -> None:
+    def end_stream(self, accumulator: Any, end_time_ns: int | None = None) -> None:
         failed = None
         try:
             accumulator.apply(self.inv, self.capture)
@@ -192,7 +205,7 @@ class _Call(ProviderCall):
             failed = accumulator.failure()
         except Exception as exc:  # noqa: BLE001
             report("openai.stream.end", exc)
-        self.stop(failed)
+        self.stop(failed, end_time_ns)
 
 
 class RawResponseProxy(wrapt.ObjectProxy):  # type: ignore[misc]
