@@ -78,15 +78,21 @@ class Drop:
         return True
 
 
-def tracer_provider(*, set_global: bool = True) -> tuple[Any, Drop]:
-    """A provider exporting synchronously into a ``Drop`` (also the global provider unless told not)."""
+def tracer_provider(*, set_global: bool = True, hand_off: bool = False) -> tuple[Any, Drop]:
+    """A provider exporting synchronously into a ``Drop`` (also the global provider unless told not);
+    ``hand_off``: behind a ``HandOffSpanProcessor``, the provider's one processor (as ``configure()`` sets up)."""
     from opentelemetry import trace
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
     drop = Drop()
     provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(drop))
+    export = SimpleSpanProcessor(drop)
+    if hand_off:
+        from traceglass.processors._hand_off import HandOffSpanProcessor
+
+        export = HandOffSpanProcessor([export])
+    provider.add_span_processor(export)
     if set_global:
         trace.set_tracer_provider(provider)
     return provider, drop
@@ -368,19 +374,27 @@ def _setup_calls(bench: SdkBench, setup: str, provider: Any) -> tuple[dict[str, 
     return calls, calls, on, off
 
 
-def _spans_of(drop: Drop, call: Callable[[], Any]) -> int:
+def _spans_of(drop: Drop, call: Callable[[], Any], provider: Any) -> int:
+    provider.force_flush()  # behind a hand-off, a span reaches the exporter a moment after its call
     before = drop.spans
     call()
+    provider.force_flush()
     return drop.spans - before
 
 
+# A setup named ``<setup>-handoff`` is ``<setup>`` with its spans going through traceglass's hand-off, the
+# provider's one processor, as under configure() (the instrumentor's stream folds then run on its thread).
+def _provider_for(setup: str) -> tuple[Any, Drop]:
+    return tracer_provider(hand_off=setup.endswith("-handoff"))
+
+
 def _check_one_span(setup: str, name: str, drop: Drop, bare: Callable[[], Any], traced: Callable[[], Any],
-                    on: Callable[[], None], off: Callable[[], None]) -> None:
+                    on: Callable[[], None], off: Callable[[], None], provider: Any) -> None:
     """Every setup must make exactly one span per call (and the bare call none), or it is not the same work."""
     on()
-    made = _spans_of(drop, traced)
+    made = _spans_of(drop, traced, provider)
     off()
-    if made != 1 or _spans_of(drop, bare) != 0:
+    if made != 1 or _spans_of(drop, bare, provider) != 0:
         raise SystemExit(f"{setup} {name}: {made} spans per instrumented call (expected 1), or the bare call made one")
 
 
@@ -392,14 +406,14 @@ def _versions(bench: SdkBench) -> dict[str, str]:
 
 def timing_worker(bench: SdkBench, setup: str, rounds: int) -> dict[str, Any]:
     """Measure one setup in this process: bare and instrumented blocks alternate per round."""
-    provider, drop = tracer_provider()
+    provider, drop = _provider_for(setup)
     results: dict[str, Any] = {}
     calls, instrumented_calls, on, off = _setup_calls(bench, setup, provider)
     for name, call in calls.items():
         traced_call = instrumented_calls[name]
         for _ in range(3):  # warm up both paths
             call()
-        _check_one_span(setup, name, drop, call, traced_call, on, off)
+        _check_one_span(setup, name, drop, call, traced_call, on, off, provider)
         bare, traced, diffs = [], [], []
         n = bench.per_block(name, bench.calls, 4)
         for r in range(rounds):
@@ -427,7 +441,7 @@ def counting_worker(bench: SdkBench, setup: str) -> dict[str, Any]:
     """Under callgrind: per scenario, a bare, two instrumented and a bare loop again (so a cost that drifts
     over the calls, as LiteLLM's does, weighs on both sides alike), each a ``counted_loop``. Reports the
     loops' order and lengths."""
-    provider, drop = tracer_provider()
+    provider, drop = _provider_for(setup)
     calls, instrumented_calls, on, off = _setup_calls(bench, setup, provider)
     client_requests().tg_start()  # see COUNT_LOOPS
     loops = []
@@ -439,9 +453,10 @@ def counting_worker(bench: SdkBench, setup: str) -> dict[str, Any]:
                 on()
             for _ in range(3):  # warm: first-call costs stay out of the count
                 call()
-            if _spans_of(drop, call) != instrumented:
+            if _spans_of(drop, call, provider) != instrumented:
                 raise SystemExit(f"{setup} {name}: not one span per instrumented call (or a span from the bare one)")
             counted_loop(call, n)
+            provider.force_flush()  # a hand-off's thread idle again before the next loop (outside the count)
             if instrumented:
                 off()
             loops.append([name, instrumented, n])

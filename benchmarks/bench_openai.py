@@ -167,7 +167,7 @@ def scenarios(client: Any) -> dict[str, Callable[[], Any]]:
 # --- setups (one per process) ------------------------------------------------------------------------------
 def instrumentor(setup: str, provider: Any) -> Callable[[], None]:
     """A setup's instrument call, content capture on (``traceglass-nocontent``: traceglass with it off)."""
-    if setup in ("traceglass", "traceglass-nocontent"):
+    if setup in ("traceglass", "traceglass-nocontent", "traceglass-handoff"):
         from traceglass.instrumentors.openai import OpenAIInstrumentor
 
         # "true" is the default, made explicit

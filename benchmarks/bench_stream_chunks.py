@@ -17,8 +17,12 @@ Two ways of calling:
 
 Setups: ``none``; ``traceglass`` (its OpenAI instrumentor, content on); ``openai-v2`` (content on,
 SPAN_ONLY); with ``--isolated`` also ``traceglass-nocontent`` (content capture off: no text or tool calls
-recorded, so the fold reads only the finish reasons and the usage, from the stream's end). Each with a TracerProvider
-whose SimpleSpanProcessor drops the spans (``_harness.tracer_provider``).
+recorded, so the fold reads only the finish reasons and the usage, from the stream's end) and ``traceglass-handoff``
+(content on, the spans going through ``configure()``'s hand-off: the chunks' folds and the span's end are then queued
+for the ``traceglass-span-end`` thread, whose instructions are not counted: the figure is the calling thread's; the
+work it left, folds included, is what ``traceglass`` counts on the calling thread). Each with a TracerProvider
+whose SimpleSpanProcessor drops the spans (``_harness.tracer_provider``; for ``traceglass-handoff`` behind a
+``HandOffSpanProcessor``, the provider's one processor, as under ``configure()``).
 
 Counted under callgrind (``--toggle-collect``, one loop per dump, as bench_openai.py counts), so the
 machine's load does not enter. The SDK spends ~800,000 instructions on a chunk itself, and where
@@ -64,8 +68,9 @@ import bench_anthropic  # noqa: E402
 import bench_openai  # noqa: E402
 
 SETUPS = ("none", "traceglass", "openai-v2")
-# --isolated also counts traceglass with content capture off (its fold then reads the finish reasons and usage only).
-ISOLATED_SETUPS = ("traceglass", "traceglass-nocontent", "openai-v2")
+# --isolated also counts traceglass with content capture off (its fold then reads the finish reasons and usage only),
+# and traceglass behind configure()'s hand-off (the folds and the span's end on the hand-off thread, not counted).
+ISOLATED_SETUPS = ("traceglass", "traceglass-handoff", "traceglass-nocontent", "openai-v2")
 LENGTHS = (50, 500)
 # Characters of environment added per process layout (odd sizes: the layouts differ in alignment as well as size).
 _PADDING = (0, 7, 517, 1331, 2749, 4099)
@@ -208,7 +213,7 @@ def _prebuilt(client: Any, bodies: dict[tuple[int, bool], bytes], httpx: Any) ->
 
 def worker(setup: str, streams: int, isolated: bool = False, anthropic: bool = False) -> dict[str, Any]:
     """Count each call's loop; ``isolated``: untraced first, then traced, in this one process."""
-    provider, _ = _harness.tracer_provider()
+    provider, _ = _harness.tracer_provider(hand_off=setup == "traceglass-handoff")
     calls = _anthropic_calls() if anthropic else _calls(isolated)
     phases = ("bare", "traced") if isolated else (setup,)
     _harness.client_requests().tg_start()
@@ -220,7 +225,9 @@ def worker(setup: str, streams: int, isolated: bool = False, anthropic: bool = F
         for name, call in calls.items():
             for _ in range(2):  # warm
                 call()
+            provider.force_flush()  # the hand-off's thread idle before the count (a no-op elsewhere)
             _harness.counted_loop(call, streams)
+            provider.force_flush()
             loops.append(f"{phase}:{name}" if isolated else name)
         chunks[phase] = {name: len(call()) for name, call in calls.items()}
     if isolated and not anthropic:

@@ -534,3 +534,17 @@ def test_a_span_a_task_ends_goes_through_the_pipeline_it_started_in_after_config
     fanout.replace([])
     assert fanout.defer(lambda: None) is False  # nothing inside takes tasks: the caller runs it
     old.shutdown()
+
+
+def test_past_max_pending_a_deferring_thread_runs_the_oldest_waiting_task_itself(provider):
+    hand_off = HandOffSpanProcessor([Recording()], max_pending=4)
+    provider(hand_off)
+    hand_off._stopping = True  # the worker stops, as one starved of the GIL would fall behind
+    hand_off._wake()
+    hand_off._worker.join(5)
+    ran = []
+    for n in range(6):
+        assert hand_off.defer(lambda n=n: ran.append((n, threading.current_thread().name))) is True
+    assert ran == [(0, "MainThread"), (1, "MainThread")] and len(hand_off._pending) == 4
+    assert hand_off.force_flush(5000) is True
+    assert [n for n, _ in ran] == [0, 1, 2, 3, 4, 5]

@@ -276,3 +276,41 @@ def test_under_configure_the_stream_is_folded_off_the_call_and_priced_and_rolled
     assert threads == [WORKER] and fold_count == 2  # 303 chunks kept: one fold midway (256), one at the end
     assert names == ["chat gpt-4o", "answer"]
     assert input_tokens == 1000 and cost == 0.012 and rolled_up == 0.012
+
+
+def test_busy_threads_outrunning_the_hand_off_lose_no_stream_and_no_chunk(instrument, make_client, monkeypatch):
+    # Four threads stream at once through a hand-off bounded at 8 waiting items: past the bound a calling thread
+    # runs the oldest waiting task (another stream's fold or end) itself. Every stream's span comes out once,
+    # with all of its text in order.
+    monkeypatch.setattr(_stream, "_FOLD_EVERY", 7)
+    exporter = InMemorySpanExporter()
+    hand_off = HandOffSpanProcessor([SimpleSpanProcessor(exporter)], max_pending=8)
+    provider = TracerProvider()
+    provider.add_span_processor(hand_off)
+    instrument(tracer_provider=provider)
+    client = make_client()
+    errors = []
+
+    def app(thread: int) -> None:
+        try:
+            for i in range(15):
+                with provider.get_tracer("app").start_as_current_span(f"t{thread}-{i}"):
+                    list(client.chat.completions.create(model="fifty-chunks", messages=HI, stream=True))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=app, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == [] and not any(thread.is_alive() for thread in threads)
+    spans = finished(hand_off, exporter)
+    provider.shutdown()
+    chats = [s for s in spans if s.name == "chat fifty-chunks"]
+    assert len(chats) == 60 and len(spans) == 120
+    text = "".join(f"w{i} " for i in range(50))
+    assert {s.attributes["gen_ai.output.messages"] for s in chats} == {
+        '[{"role":"assistant","parts":[{"type":"text","content":"' + text + '"}],"finish_reason":"stop"}]'}
+    position = {s.context.span_id: n for n, s in enumerate(spans)}
+    assert all(position[s.context.span_id] < position[s.parent.span_id] for s in chats)  # each before its parent

@@ -425,19 +425,27 @@ class TracedAsyncStream(AsyncStreamShell):
         return self._self_chunks()
 
     async def _self_chunks(self) -> Any:
-        """Per chunk, what ``TracedStream._self_chunks`` does (one fold every ``_FOLD_EVERY``)."""
-        pending = self._self_pending
-        keep = pending.append
+        """Per chunk, what ``TracedStream._self_chunks`` does: keeping it and, when traceglass asked for
+        the usage, ``hidden``'s check; one fold every ``_FOLD_EVERY`` chunks this loop keeps (counted
+        down: chunks kept by ``__anext__`` meanwhile fold there). The first chunk, taken apart, sets
+        the time to it, so the loop after it checks nothing else."""
+        keep = self._self_pending.append
         hide = self._self_hide_usage
-        started = self._self_started
+        every = _FOLD_EVERY
+        left = every
         try:
-            async for chunk in _chunk_iterator(self.__wrapped__, is_async=True):
-                keep(chunk)
-                if not started:
-                    started = True
-                    if not self._self_started:  # not already begun by __anext__
-                        self._self_first()
-                if hide:
+            chunks = _chunk_iterator(self.__wrapped__, is_async=True)
+            if not self._self_started:  # not already begun by __anext__
+                async for chunk in chunks:
+                    keep(chunk)
+                    self._self_first()
+                    left -= 1
+                    if not (hide and hidden(chunk)):
+                        yield chunk
+                    break
+            if hide:
+                async for chunk in chunks:
+                    keep(chunk)
                     try:  # hidden(chunk), inlined, as in TracedStream._self_chunks
                         if chunk.usage is not None and not chunk.choices:
                             continue
@@ -445,9 +453,19 @@ class TracedAsyncStream(AsyncStreamShell):
                     except Exception:  # noqa: BLE001
                         if hidden(chunk):
                             continue
-                if len(pending) >= _FOLD_EVERY:
-                    self._self_fold()
-                yield chunk
+                    left -= 1
+                    if not left:
+                        self._self_fold()
+                        left = every
+                    yield chunk
+            else:
+                async for chunk in chunks:
+                    keep(chunk)
+                    left -= 1
+                    if not left:
+                        self._self_fold()
+                        left = every
+                    yield chunk
         except GeneratorExit:
             raise  # see TracedStream._self_chunks
         except BaseException as exc:
