@@ -368,7 +368,7 @@ def _setup_calls(bench: SdkBench, setup: str, provider: Any) -> tuple[dict[str, 
     calls = dict(bench.make_calls("transport"))
     if bench.isolated:
         calls.update({f"{name}/isolated": call for name, call in bench.make_calls("isolated").items()})
-    if setup == "floor":  # no patches: the instrumented call is the bare one inside a bare span
+    if setup in ("floor", "floor-handoff"):  # no patches: the bare call inside a bare span
         return calls, _in_situ_floor(bench, provider, calls), lambda: None, lambda: None
     on, off = _toggles(bench, setup, provider)
     return calls, calls, on, off
@@ -489,23 +489,28 @@ def _rows(bench: SdkBench, setup: str, data: dict[str, Any]) -> Iterator[tuple[s
 def count_report(bench: SdkBench, results: dict[str, dict[str, Any]]) -> str:
     floor = results["floor"]
     w = max(10, max(map(len, bench.names)) + 1)
+    c = max(14, max(map(len, results)) + 2)  # the setup column
     lines = [
         f"{bench.title} in instructions per call (callgrind; noise-free; content capture on)",
         *bench.subtitle,
         "x in situ: the overhead over the in-situ floor's (the bare SDK call inside a bare current span",
-        "with traceglass's attributes for the scenario)",
+        "with traceglass's attributes for the scenario); a -handoff setup's spans go through traceglass's",
+        "hand-off (the provider's one processor, as under configure()), its x over floor-handoff's if counted",
         "",
-        f"{'setup':<14}{'scenario':<{w}}{'bare SDK':>12}{'traced':>12}{'overhead':>12}{'x in situ':>11}",
+        f"{'setup':<{c}}{'scenario':<{w}}{'bare SDK':>12}{'traced':>12}{'overhead':>12}{'x in situ':>11}",
     ]
     for setup, data in results.items():
         for name, row in _rows(bench, setup, data):
             if row is None:
-                lines.append(f"{setup:<14}{name:<{w}}{bench.no_isolated[setup]:>45}")
+                lines.append(f"{setup:<{c}}{name:<{w}}{bench.no_isolated[setup]:>45}")
                 continue
-            multiple = f"{row['overhead'] / floor[name]['overhead']:>11.2f}" if setup != "floor" else f"{'':>11}"
-            lines.append(f"{setup:<14}{name:<{w}}{row['bare']:>12,.0f}{row['traced']:>12,.0f}"
+            # A "-handoff" setup's span ends run on the hand-off's thread: it is set beside its own floor, if counted.
+            own = results.get("floor-handoff", floor) if setup.endswith("-handoff") else floor
+            multiple = (f"{row['overhead'] / own[name]['overhead']:>11.2f}" if not setup.startswith("floor")
+                        else f"{'':>11}")
+            lines.append(f"{setup:<{c}}{name:<{w}}{row['bare']:>12,.0f}{row['traced']:>12,.0f}"
                          f"{row['overhead']:>12,.0f}{multiple}")
-        lines.append(f"{'':<14}({bench.sdk} {data['versions'][bench.sdk]}, python {data['versions']['python']})")
+        lines.append(f"{'':<{c}}({bench.sdk} {data['versions'][bench.sdk]}, python {data['versions']['python']})")
     return "\n".join(lines)
 
 
