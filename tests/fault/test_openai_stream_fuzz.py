@@ -124,3 +124,52 @@ def test_any_chunks_reach_the_caller_as_untraced_and_end_one_span(instrumented, 
     bare = _read(chunks, sent)
     seen, _ = _traced(chunks, sent, content)
     assert seen == bare
+
+
+def _recorded(chunks, n, asked, hand_off):
+    """What the caller gets and what the one span records, the stream read on the calling thread or, behind a
+    hand-off that is the provider's one processor, on the hand-off thread."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from traceglass import TracedOpenAI
+    from traceglass.processors._hand_off import HandOffSpanProcessor
+
+    exporter = InMemorySpanExporter()
+    processor = SimpleSpanProcessor(exporter)
+    provider = TracerProvider()
+    provider.add_span_processor(HandOffSpanProcessor([processor]) if hand_off else processor)
+    status, headers, payload = sse_stream(chunks)
+    transport = HTTPX.MockTransport(lambda request: HTTPX.Response(status, headers=headers, content=payload))
+    client = TracedOpenAI(api_key="sk-test", base_url="https://api.openai.com/v1", max_retries=0,
+                          http_client=HTTPX.Client(transport=transport), tracer_provider=provider)
+    options = {"stream_options": {"include_usage": True}} if asked else {}
+    stream = None
+    try:
+        stream = client.chat.completions.create(model="gpt-4o-mini", messages=HI, stream=True, n=n, **options)
+        seen = [chunk.to_dict() for chunk in stream]
+    except Exception as exc:  # noqa: BLE001 - the SDK's own answer to a chunk it cannot read
+        seen = type(exc)
+    finally:
+        if stream is not None:  # the loop broke off (a chunk without to_dict()): closed, as `with` would
+            stream.close()
+    assert provider.force_flush(5000)
+    (span,) = exporter.get_finished_spans()
+    provider.shutdown()
+    attributes = dict(span.attributes)
+    attributes.pop("gen_ai.response.time_to_first_chunk", None)
+    return seen, attributes, span.status.status_code, [event.name for event in span.events]
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # pydantic on the hostile values the SDK keeps
+@settings(max_examples=120, derandomize=True, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.one_of(st.lists(HOSTILE_CHUNK, max_size=6), conforming_streams().map(lambda drawn: drawn[1])),
+       st.integers(1, 3), st.booleans())
+def test_a_stream_read_on_the_hand_off_thread_records_what_it_records_on_the_calling_thread(monkeypatch, chunks, n,
+                                                                                            asked):
+    # Under configure() a stream's chunks are read into its span on the hand-off thread: for any chunks, the
+    # caller gets the same chunks and the span the same attributes, status and events as when read on its thread.
+    monkeypatch.setenv(RAISE_ENV, "0")  # production: our faults are reported, never raised
+    assert _recorded(chunks, n, asked, hand_off=True) == _recorded(chunks, n, asked, hand_off=False)
