@@ -16,6 +16,7 @@ This module holds the lookup only: a processor that takes such tasks says so wit
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from threading import get_ident
 from typing import Any
@@ -59,6 +60,8 @@ def _sees_ends(processor: Any) -> bool:
 # processor, even if configure() has swapped the pipeline meanwhile (shutdown swaps in an empty one,
 # then drains the old): the span goes through the pipeline it started in, as every span does.
 RUNNING: dict[int, Any] = {}
+if hasattr(os, "register_at_fork"):  # a forked child runs none of the parent's tasks (its threads are gone)
+    os.register_at_fork(after_in_child=RUNNING.clear)
 
 
 def run_task(owner: Any, task: Callable[[], None]) -> None:

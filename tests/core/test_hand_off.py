@@ -548,3 +548,29 @@ def test_past_max_pending_a_deferring_thread_runs_the_oldest_waiting_task_itself
     assert ran == [(0, "MainThread"), (1, "MainThread")] and len(hand_off._pending) == 4
     assert hand_off.force_flush(5000) is True
     assert [n for n, _ in ran] == [0, 1, 2, 3, 4, 5]
+
+
+def test_a_child_forked_while_a_task_runs_does_not_take_its_threads_for_the_tasks(provider):
+    # The parent's worker is inside a task when the process forks: in the child that thread does not exist, and a
+    # thread of the child given the same id must not have its spans taken for the task's.
+    from traceglass import _deferred_end
+
+    hand_off = HandOffSpanProcessor([Recording()])
+    provider(hand_off)
+    inside, release = threading.Event(), threading.Event()
+    hand_off.defer(lambda: (inside.set(), release.wait(5)))
+    assert inside.wait(5) and len(_deferred_end.RUNNING) == 1
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.write(write, json.dumps(len(_deferred_end.RUNNING)).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        in_child = json.loads(pipe.read())
+    os.waitpid(pid, 0)
+    release.set()
+    assert hand_off.force_flush(5000) is True
+    assert in_child == 0 and _deferred_end.RUNNING == {}
