@@ -7,11 +7,13 @@ may queue that work there too, as a task: the hand-off thread runs it in the que
 it ends is handed on in the task's place (ahead of every span queued after it: a parent's roll-up
 still sees it), and the traced call's own thread has only queued it.
 
-Only where nothing else sees the span: when the hand-off is the span's one processor. Another
-processor beside it (the user's, opentelemetry-instrument's exporters) would see the span end on
-the calling thread without the work's attributes; there the work stays on the calling thread.
-This module holds the lookup only: a processor that takes such tasks says so with a class attribute
-``defers_span_work = True`` and a ``defer`` method (so the span-making side imports no processor).
+Only where nothing else sees the span end: when the hand-off is the one processor of the span's
+provider with an ``on_end`` or ``_on_ending``. Another processor beside it (the user's,
+opentelemetry-instrument's exporters) would see the span end on the calling thread without the
+work's attributes; there the work stays on the calling thread. A processor that takes such tasks
+says so with a class attribute ``defers_span_work = True`` and a ``defer`` method (so the
+span-making side imports no processor), and runs each through ``run_task``, which records whose
+task a thread is running (``running_owner``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ Deferrer = Callable[[Callable[[], None]], bool]
 
 def deferrer_for(span: Any) -> Deferrer | None:
     """The ``defer(task) -> bool`` of the hand-off that is the one span processor of ``span`` to see
-    it end, else None. (Processors that only act as a span starts, such as configure()'s session
+    it end, else None. (Processors that act only as a span starts, such as configure()'s session
     processor, may sit beside it.)
 
     ``defer`` queues ``task`` and returns True, or returns False (nothing queued: the hand-off shut
@@ -67,11 +69,15 @@ if hasattr(os, "register_at_fork"):  # a forked child runs none of the parent's 
 def run_task(owner: Any, task: Callable[[], None]) -> None:
     """Run ``task`` for ``owner``: a span it ends on this thread is handed to ``owner`` (``running_owner``)."""
     ident = get_ident()
+    outer = RUNNING.get(ident)
     RUNNING[ident] = owner
     try:
         task()
     finally:
-        del RUNNING[ident]
+        if outer is None:
+            del RUNNING[ident]
+        else:  # a task run inside another's (not done today): the outer one is this thread's again
+            RUNNING[ident] = outer
 
 
 def running_owner() -> Any:
