@@ -574,3 +574,24 @@ def test_a_child_forked_while_a_task_runs_does_not_take_its_threads_for_the_task
     release.set()
     assert hand_off.force_flush(5000) is True
     assert in_child == 0 and _deferred_end.RUNNING == {}
+
+
+def test_past_the_waiting_tasks_bound_a_deferring_thread_runs_the_oldest_items_itself(provider):
+    # A task may hold a stream's 256 kept chunks: tasks have a bound of their own, well under max_pending's.
+    from traceglass.processors._hand_off import MAX_WAITING_TASKS
+
+    behind = Recording()
+    hand_off = HandOffSpanProcessor([behind])
+    tracer = provider(hand_off)
+    hand_off._stopping = True  # the worker stops, as one starved of the GIL would fall behind
+    hand_off._wake()
+    hand_off._worker.join(5)
+    ran = []
+    _end(tracer, "s0")
+    for n in range(MAX_WAITING_TASKS + 3):
+        assert hand_off.defer(lambda n=n: ran.append(n)) is True
+    # The span first, then the oldest tasks, in order: never more than the bound waiting.
+    assert behind.ended == ["s0"] and ran == [0, 1, 2]
+    assert len(hand_off._pending) == MAX_WAITING_TASKS
+    assert hand_off.force_flush(5000) is True
+    assert ran == list(range(MAX_WAITING_TASKS + 3))

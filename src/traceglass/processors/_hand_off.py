@@ -21,6 +21,7 @@ there is handed on at once, in the task's place.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -40,6 +41,9 @@ DEFAULT_MAX_PENDING = 4096
 # Spans the worker hands on per hold of the ending lock: a caller past the bound waits at most this many.
 _ROUND = 32
 _STOP_TIMEOUT_S = 30.0
+# Deferred tasks waiting at most (each may hold a stream's 256 kept chunks, where a span is one span):
+# past it, the deferring thread runs the oldest waiting items itself, as past ``max_pending``.
+MAX_WAITING_TASKS = 64
 
 
 class _Marker:
@@ -79,6 +83,9 @@ class HandOffSpanProcessor(SpanProcessor):
 
     def _reset(self) -> None:
         self._pending: deque[Any] = deque()  # ended spans and flush markers, oldest first
+        # Tasks deferred (numbered by an atomic next()) and tasks run (counted under ``_ending``).
+        self._task_numbers = itertools.count(1)
+        self._tasks_run = 0
         # The worker's wake-up: it holds one token here while it waits on ``_signal``; whoever pops
         # the token (an atomic deque call: exactly one caller gets it) releases ``_signal`` once.
         self._idle: deque[None] = self._token_queue()
@@ -137,13 +144,17 @@ class HandOffSpanProcessor(SpanProcessor):
         """Queue ``task`` to run on the hand-off thread, after every span ended before it and before
         every span ended after it; a span the task ends is handed on in its place. False (nothing
         queued) once shut down: the caller runs the task itself. A task that raises is reported as a
-        processor that raises is."""
+        processor that raises is. Past ``MAX_WAITING_TASKS`` tasks waiting (a task may hold a stream's
+        kept chunks) or ``max_pending`` items, the caller first runs the oldest waiting items itself."""
         if self._shut:
             return False
         pending = self._pending
-        if len(pending) >= self._max_pending:
-            with self._ending:
+        earlier = next(self._task_numbers) - 1  # tasks deferred before this one
+        if len(pending) >= self._max_pending or earlier - self._tasks_run >= MAX_WAITING_TASKS:
+            with self._ending:  # the worker is behind: hand on the oldest waiting items here
                 self._end_queued(1)
+                while pending and earlier - self._tasks_run >= MAX_WAITING_TASKS:
+                    self._end_queued(1)
         pending.append(_Task(task))
         if self._idle:
             self._wake()
@@ -241,6 +252,8 @@ class HandOffSpanProcessor(SpanProcessor):
             run_task(self, task.run)
         except Exception as exc:  # noqa: BLE001 - the task's maker's fault: the queue goes on
             self._fault("hand_off.task", exc)
+        finally:
+            self._tasks_run += 1
 
     def _fault(self, where: str, exc: Exception) -> None:
         try:
