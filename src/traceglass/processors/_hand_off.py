@@ -262,4 +262,4 @@ class HandOffSpanProcessor(SpanProcessor):
             self._faults.append(exc)
 
 
-__all__ = ["DEFAULT_MAX_PENDING", "HandOffSpanProcessor"]
+__all__ = ["DEFAULT_MAX_PENDING", "MAX_WAITING_TASKS", "HandOffSpanProcessor"]
