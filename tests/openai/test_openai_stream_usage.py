@@ -327,10 +327,10 @@ class _Call:
     def first_chunk(self):
         pass
 
-    def end_stream(self, accumulator):
+    def end_stream(self, accumulator, end_time_ns=None):  # _stream_proxy.SpanCall
         self.ended.append(accumulator)
 
-    def fail_stream(self, accumulator, error):
+    def fail_stream(self, accumulator, error, end_time_ns=None):
         raise AssertionError(error)
 
 

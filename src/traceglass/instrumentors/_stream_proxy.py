@@ -133,12 +133,7 @@ def _finish(call: SpanCall, accumulator: Any, fault: str, chunks: list[Any], err
         if chunks:
             _fold(accumulator, fault, chunks)
     finally:
-        if end_time_ns is None:  # the span ends now (every provider's call takes this form)
-            if error is None:
-                call.end_stream(accumulator)
-            else:
-                call.fail_stream(accumulator, error)
-        elif error is None:
+        if error is None:
             call.end_stream(accumulator, end_time_ns=end_time_ns)
         else:
             call.fail_stream(accumulator, error, end_time_ns=end_time_ns)

@@ -117,12 +117,12 @@ class _Call(ProviderCall):
         return message_stream
 
     # --- what stream proxies call (and ProviderCall's first_chunk, fail_stream) ---------------------
-    def end_stream(self, accumulator: MessageAccumulator) -> None:
+    def end_stream(self, accumulator: MessageAccumulator, end_time_ns: int | None = None) -> None:
         try:
             accumulator.apply(self.inv, self.capture)
         except Exception as exc:  # noqa: BLE001
             report("anthropic.stream.end", exc)
-        self.stop()
+        self.stop(end_time_ns=end_time_ns)
 
 
 def _begin(op: Operation, instance: Any, kwargs: dict[str, Any], helper_stream: bool = False) -> _Call | None:

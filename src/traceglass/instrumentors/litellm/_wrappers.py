@@ -98,7 +98,7 @@ class _Call(ProviderCall):
         return result
 
     # --- what stream proxies call (and ProviderCall's first_chunk, fail_stream) ---------------------
-    def end_stream(self, accumulator: Any) -> None:
+    def end_stream(self, accumulator: Any, end_time_ns: int | None = None) -> None:
         failed = None
         try:
             accumulator.apply(self.inv, self.capture)
@@ -111,7 +111,7 @@ class _Call(ProviderCall):
             failed = accumulator.failure()
         except Exception as exc:  # noqa: BLE001
             report("litellm.stream.end", exc)
-        self.stop(failed)
+        self.stop(failed, end_time_ns)
 
 
 def _begin(op: Operation, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Call | None:
