@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from traceglass._handler._invocations import (
+    MODEL_CALLS,
     UNSET,
     AgentInvocation,
     EmbeddingInvocation,
@@ -20,6 +21,7 @@ from traceglass._handler._telemetry import (
 )
 
 __all__ = [
+    "MODEL_CALLS",
     "UNSET",
     "AgentInvocation",
     "EmbeddingInvocation",

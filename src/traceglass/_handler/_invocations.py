@@ -182,3 +182,8 @@ class StepInvocation(Invocation):
     span_type: str = SpanType.CHAIN.value
     graph_node: str | None = None
     graph_step: int | None = None
+
+
+# The invocations that are one call to a model: they record the operation metrics, and a model call
+# above another learns of it as it ends (the no-double-counting rule of traceglass.rollup).
+MODEL_CALLS = (LLMInvocation, EmbeddingInvocation)

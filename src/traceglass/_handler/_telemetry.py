@@ -24,6 +24,7 @@ from traceglass._context import current_session
 from traceglass._guard import report
 from traceglass._handler._content import EncodedJson, bounded_json, bounded_text
 from traceglass._handler._invocations import (
+    MODEL_CALLS,
     UNSET,
     AgentInvocation,
     EmbeddingInvocation,
@@ -118,7 +119,6 @@ _END_TABLES: dict[type, tuple[tuple[str, str], ...]] = {
     LLMInvocation: _LLM_END,
     EmbeddingInvocation: _EMBEDDING_END,
 }
-_MODEL_CALLS = (LLMInvocation, EmbeddingInvocation)
 # Content fields -> attribute key, per invocation type, in the order they are written (and listed
 # in ``traceglass.truncated``). A subclass uses its nearest listed ancestor's table.
 _INPUT_OUTPUT = (("input_value", semconv.INPUT_VALUE), ("output_value", semconv.OUTPUT_VALUE))
@@ -325,7 +325,7 @@ class TelemetryHandler:
                 self._write_end(invocation, span)
             except Exception as exc:  # noqa: BLE001
                 report("handler.end_attributes", exc)
-        if isinstance(invocation, _MODEL_CALLS) and self.metrics_enabled:
+        if isinstance(invocation, MODEL_CALLS) and self.metrics_enabled:
             try:
                 self._record_metrics(invocation, end_time_ns)
             except Exception as exc:  # noqa: BLE001
@@ -334,7 +334,7 @@ class TelemetryHandler:
         if parent is not None:
             if invocation.has_usage() or invocation.subtree_reported_usage:
                 parent.subtree_reported_usage = True
-            if isinstance(invocation, _MODEL_CALLS) or invocation.subtree_model_call:
+            if isinstance(invocation, MODEL_CALLS) or invocation.subtree_model_call:
                 parent.subtree_model_call = True
         span.end(end_time=end_time_ns)
 

@@ -25,13 +25,12 @@ from opentelemetry.trace import SpanKind
 
 from traceglass import _config
 from traceglass._guard import guard
-from traceglass._handler import UNSET, AgentInvocation, EmbeddingInvocation, Invocation, LLMInvocation, TelemetryHandler
+from traceglass._handler import MODEL_CALLS, UNSET, AgentInvocation, Invocation, LLMInvocation, TelemetryHandler
 from traceglass._runtime import get_handler
 from traceglass.instrumentors.llamaindex import _extract, _streams
 
 _MAX_OPEN = 10_000  # dispatcher spans never exited (an abandoned stream) cannot grow memory past it
 _MAX_DEPTH = 256
-_MODEL_CALLS = (LLMInvocation, EmbeddingInvocation)
 _SYNC_STREAMS = frozenset({"stream_complete", "stream_chat"})
 _STREAMED_RESPONSES = frozenset({"StreamingResponse", "AsyncStreamingResponse"})
 
@@ -197,7 +196,7 @@ class Tracker:
     def _inside_same_call(self, entry: _Entry, inv: Invocation) -> bool:
         """A model call made inside a model call of the same type is the same call, reported twice
         (``CustomLLM.acomplete`` calls ``complete``; both dispatch a start event): shown once."""
-        if not isinstance(inv, _MODEL_CALLS):
+        if not isinstance(inv, MODEL_CALLS):
             return False
         parent = self._shown_from(entry.parent_id)
         if parent is not None and type(parent.invocation) is type(inv):

@@ -22,7 +22,7 @@ from opentelemetry.trace import SpanKind
 from traceglass import _config
 from traceglass._deferred_end import deferrer_for
 from traceglass._guard import report
-from traceglass._handler import EmbeddingInvocation, LLMInvocation, TelemetryHandler
+from traceglass._handler import MODEL_CALLS, TelemetryHandler
 from traceglass._runtime import get_handler, handler_for
 from traceglass.instrumentors._provider_call import ProviderCall
 from traceglass.instrumentors.openai import _extract, _stream_usage, _tokens
@@ -38,7 +38,6 @@ _NO_DICT: dict[str, Any] = {}
 # True while a traced OpenAI method runs: a wrapped method the SDK calls from another one
 # (openai < 1.92's beta ``parse`` calls ``create``) belongs to the outer call's span.
 _IN_CALL: ContextVar[bool] = ContextVar("traceglass_openai_in_call", default=False)
-_MODEL_CALLS = (LLMInvocation, EmbeddingInvocation)
 _RAW_RESPONSE_TYPES = frozenset({"LegacyAPIResponse", "APIResponse", "AsyncAPIResponse"})
 
 
@@ -190,7 +189,7 @@ class _Call(ProviderCall):
         metrics skip the tokens and duration this one records, which it learns as this span ends."""
         parent = self.inv.parent
         while parent is not None:
-            if isinstance(parent, _MODEL_CALLS):
+            if isinstance(parent, MODEL_CALLS):
                 return None
             parent = parent.parent
         return deferrer_for(self.inv.span)

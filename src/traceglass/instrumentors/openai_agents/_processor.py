@@ -29,7 +29,7 @@ from opentelemetry.trace import SpanKind
 
 from traceglass import _config
 from traceglass._guard import guard
-from traceglass._handler import EmbeddingInvocation, Invocation, LLMInvocation, TelemetryHandler, ToolInvocation
+from traceglass._handler import MODEL_CALLS, Invocation, TelemetryHandler, ToolInvocation
 from traceglass._runtime import get_handler
 from traceglass.instrumentors.openai_agents import _extract
 
@@ -37,7 +37,6 @@ from traceglass.instrumentors.openai_agents import _extract
 # this dict forever. Past it, the oldest entries are forgotten (their spans never end).
 _MAX_OPEN = 10_000
 _DEFERRED = frozenset({"response", "generation"})  # model calls: see the module docstring
-_MODEL_CALLS = (LLMInvocation, EmbeddingInvocation)
 
 
 class _Open:
@@ -136,7 +135,7 @@ class TraceglassAgentsProcessor(TracingProcessor):  # type: ignore[misc]
         if entry is None:
             return None
         if entry.deferred_ns:
-            if isinstance(starting, _MODEL_CALLS) or entry.covered:
+            if isinstance(starting, MODEL_CALLS) or entry.covered:
                 entry.covered = True
                 return entry.parent.invocation if entry.parent is not None else None
             self._make_deferred(entry)
