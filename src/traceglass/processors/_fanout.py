@@ -100,15 +100,19 @@ class FanOutSpanProcessor(Replaceable, SpanProcessor):
     @property
     def defers_span_work(self) -> bool:
         """True while it holds one processor, which takes deferred span work (``traceglass._deferred_end``)."""
-        processors = self._current.processors
-        return len(processors) == 1 and getattr(processors[0], "defers_span_work", False) is True
+        return self._deferring() is not None
 
     def defer(self, task: Callable[[], None]) -> bool:
         """Hand ``task`` to the one processor inside, if it takes it (False: the caller runs it)."""
+        inside = self._deferring()
+        return False if inside is None else bool(inside.defer(task))
+
+    def _deferring(self) -> Any:
+        """The one processor inside, when it takes deferred span work; else None."""
         processors = self._current.processors
         if len(processors) == 1 and getattr(processors[0], "defers_span_work", False) is True:
-            return bool(processors[0].defer(task))
-        return False
+            return processors[0]
+        return None
 
     def _on_start_forwards_to(self) -> tuple[SpanProcessor, ...]:
         """on_start reads no attribute, and hands the span to these (see ``_handler._span_start``)."""
