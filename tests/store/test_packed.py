@@ -3,13 +3,20 @@ exactly, found by content search and the trace list's previews, on both backends
 
 from __future__ import annotations
 
+import base64
 import json
+import random
 import sqlite3
 
 import pytest
+import zstandard
 from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from traceglass.store import TraceStore
+from traceglass.exporters import SQLiteSpanExporter
+from traceglass.store import TraceStore, _packed
 from traceglass.store._schema import SCHEMA_VERSION
 
 from ._helpers import BASE_S, rows
@@ -100,3 +107,80 @@ def test_a_schema_8_database_is_upgraded_to_9_and_reads_as_before(sdk, db_path):
     with TraceStore(db_path) as store:
         assert {s.name: s.attributes for s in store.get_trace(trace_id).spans}["agent"]["traceglass.input"] == QUESTION
     assert rows(db_path, "PRAGMA user_version") == [{"user_version": SCHEMA_VERSION}]
+
+
+class _CountingCompressor:
+    """A real zstd compressor that records each call into it (each call gives up the GIL once)."""
+
+    def __init__(self) -> None:
+        self.real = zstandard.ZstdCompressor(level=1)
+        self.calls: list[tuple[str, int]] = []
+
+    def compress(self, data):
+        self.calls.append(("compress", 1))
+        return self.real.compress(data)
+
+    def multi_compress_to_buffer(self, data, threads=0):
+        self.calls.append(("multi_compress_to_buffer", len(data)))
+        return self.real.multi_compress_to_buffer(data, threads=threads)
+
+
+def _batch(count: int) -> list:
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("tests.packed")
+    with tracer.start_as_current_span("agent"):
+        for i in range(count):
+            span = tracer.start_span(f"chat {i}", attributes={"gen_ai.input.messages": f"{i} {QUESTION}", "n": i})
+            span.add_event("streamed", {"chunk": f"{ANSWER} {i}"})
+            span.end()
+    return list(memory.get_finished_spans())
+
+
+def _stored(path) -> list[tuple]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT s.name, d.attributes, d.events FROM spans s JOIN span_data d ON d.id = s.id "
+                            "ORDER BY s.name").fetchall()
+    finally:
+        conn.close()
+
+
+def test_a_batch_is_compressed_in_one_call_and_stored_as_one_by_one(tmp_path, monkeypatch):
+    # Each call into zstd gives up the GIL; beside an application thread running Python without pause,
+    # winning it back waits out the switch interval: a call per value made a 512-span batch take seconds.
+    spans = _batch(30)
+    counting = _CountingCompressor()
+    monkeypatch.setattr(_packed, "_compressor", lambda: counting)
+    exporter = SQLiteSpanExporter(tmp_path / "batch.db")
+    exporter.export(spans)
+    exporter.shutdown()
+    assert counting.calls == [("multi_compress_to_buffer", 60)]  # attributes and events of 30 spans
+    batch = _stored(tmp_path / "batch.db")
+    assert len(batch) == 31 and all(type(a) is bytes and type(e) is bytes for n, a, e in batch if n != "agent")
+    with TraceStore(tmp_path / "batch.db") as store:
+        (summary,) = store.list_traces().traces
+        by_name = {s.name: s for s in store.get_trace(summary.trace_id).spans}
+    assert by_name["chat 7"].attributes == {"gen_ai.input.messages": f"7 {QUESTION}", "n": 7}
+    assert by_name["chat 7"].events[0]["attributes"] == {"chunk": f"{ANSWER} 7"}
+    # Where the zstd binding has no batch call (its cffi backend): one call a value, the same bytes.
+    monkeypatch.setattr(_packed, "_MULTI", False)
+    counting.calls.clear()
+    exporter = SQLiteSpanExporter(tmp_path / "one-by-one.db")
+    exporter.export(spans)
+    exporter.shutdown()
+    assert counting.calls == [("compress", 1)] * 60
+    assert _stored(tmp_path / "one-by-one.db") == batch
+
+
+def test_pack_all_packs_each_large_text_as_pack_does():
+    incompressible = json.dumps({"k": base64.b64encode(random.Random(5).randbytes(3000)).decode()})
+    texts = ["", "short", QUESTION, incompressible, ANSWER]
+    packed = _packed.pack_all(texts)
+    assert packed[:2] == ["", "short"]
+    assert type(packed[2]) is bytearray and _packed.unpacked(bytes(packed[2])) == QUESTION
+    # Base64 of random bytes: its frame is smaller (6 bits a character), so it is packed too.
+    assert type(packed[3]) is bytearray and _packed.unpacked(bytes(packed[3])) == incompressible
+    assert _packed.unpacked(bytes(packed[4])) == ANSWER
+    assert [_packed.pack(text) for text in texts] == packed

@@ -6,6 +6,11 @@ bytes are stored as one zstd frame (a BLOB; level 1, about 3x smaller on capture
 is smaller; shorter values, and everything written before, stay JSON text. The column's type says
 which is which, so nothing else is needed to read either.
 
+A batch's values are compressed together (:func:`pack_all`): one call into zstd, on up to
+:data:`THREADS` cores. Each call gives up the GIL, and beside an application thread that runs
+Python without pause each give-up costs the writer a wait of up to the switch interval to win it
+back: one call a value made a 512-span batch take over two seconds there.
+
 Every SQLite connection the store opens has ``tg_json(value)``: the JSON text of a stored value,
 packed or not. Each SQL reader of ``span_data.attributes`` / ``events`` goes through it (content
 search, previews, a trace's spans). PostgreSQL keeps plain text: it compresses large values itself.
@@ -13,8 +18,10 @@ search, previews, a trace's spans). PostgreSQL keeps plain text: it compresses l
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 import zstandard
@@ -22,20 +29,40 @@ import zstandard
 MIN_PACKED = 1024  # characters of JSON text; below, a frame's ~10 bytes of framing and the call cost more
 _LEVEL = 1  # on bench_store's spans: 0.31 of the size, as zlib level 1 at about half its CPU
 FUNCTION = "tg_json"
+THREADS = min(4, os.cpu_count() or 1)  # zstd's own threads for a batch; the frames are the same
+_MULTI = "multi_compress_to_buffer" in getattr(zstandard, "backend_features", ())  # not in the cffi backend
 _local = threading.local()  # a zstd context is not for two threads at once: one per thread
+
+
+def _compressor() -> Any:
+    compressor = getattr(_local, "compressor", None)
+    if compressor is None:
+        compressor = _local.compressor = zstandard.ZstdCompressor(level=_LEVEL)
+    return compressor
 
 
 def pack(text: str) -> str | bytearray:
     """What to store for the JSON text ``text``: a frame when large and smaller, else the text itself.
     (A bytearray: the sqlite3 module binds one directly, bytes after a lookup in its adapters.)"""
-    if len(text) < MIN_PACKED:
-        return text
-    compress = getattr(_local, "compress", None)
-    if compress is None:
-        compress = _local.compress = zstandard.ZstdCompressor(level=_LEVEL).compress
-    raw = text.encode()
-    frame = compress(raw)
-    return bytearray(frame) if len(frame) < len(raw) else text
+    return pack_all([text])[0]
+
+
+def pack_all(texts: Sequence[str]) -> list[str | bytearray]:
+    """:func:`pack` of each of ``texts``, the large ones compressed in one call."""
+    out: list[str | bytearray] = list(texts)
+    large = [i for i, text in enumerate(out) if len(text) >= MIN_PACKED and text]
+    if not large:
+        return out
+    raws = [out[i].encode() for i in large]
+    compressor = _compressor()
+    if _MULTI and len(raws) > 1:
+        frames: Any = compressor.multi_compress_to_buffer(raws, threads=THREADS if THREADS > 1 else 0)
+    else:
+        frames = [compressor.compress(raw) for raw in raws]
+    for i, raw, frame in zip(large, raws, frames):
+        if len(frame) < len(raw):
+            out[i] = bytearray(frame)
+    return out
 
 
 def register(conn: sqlite3.Connection) -> None:

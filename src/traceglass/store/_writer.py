@@ -23,7 +23,7 @@ import orjson
 
 from traceglass import rollup
 from traceglass.store import _search
-from traceglass.store._packed import pack
+from traceglass.store._packed import pack_all
 from traceglass.store._rows import DATA_COLUMNS, SPAN_COLUMNS, SpanRow
 
 # One statement: the next free ids and, of the batch's trace ids (a JSON array), the stored ones.
@@ -106,9 +106,10 @@ def _write(conn: sqlite3.Connection, rows: list[SpanRow], *, replace_all: bool) 
         summaries, flagged, flips = _summaries(rows, numbers, known, stored)
         spans = [(row_id, numbers[row.trace_id], *row.span, int((row.trace_id, row.span[1]) in flagged))
                  for row_id, row in zip(ids, rows)]
-        # Large attributes and events go in compressed (see _packed); links and resource are short.
-        data = [(row_id, pack(row.data[0]), pack(row.data[1]), row.data[2], row.data[3])
-                for row_id, row in zip(ids, rows)]
+        # Large attributes and events go in compressed, all in one call (see _packed); links and
+        # resource are short.
+        packed = iter(pack_all([text for row in rows for text in row.data[:2]]))
+        data = [(row_id, next(packed), next(packed), row.data[2], row.data[3]) for row_id, row in zip(ids, rows)]
         indexed = first is not None and _search.FTS5 and not replace_all
         if indexed and again:  # the words of the stored spans these replace go first
             _search.forget(conn, first, "s.id IN (SELECT value FROM json_each(?))",
