@@ -11,7 +11,9 @@ attributes and 2 KB of captured content each. Two parts:
    timings; row conversion is inside the exporter's.
 2. Export beside a CPU-busy application: a thread calls an ``@observe`` function in a tight loop
    for ``--busy-seconds`` through the real ``configure()`` pipeline (BatchSpanProcessor + this
-   exporter), in a child process; spans stored per second while it runs.
+   exporter), in a child process; spans stored per second while it runs. Then batches of the
+   realistic spans exported while a thread of this process runs Python without pause: each time
+   the writer gives up the GIL (a SQLite step, a zstd call) it waits to win it back.
 3. A database of ``--spans`` spans (default 1,000,000) written through the exporter, then
    ``get_trace``, ``list_traces`` pages and ``stats`` over everything.
 
@@ -32,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -324,6 +327,40 @@ def bench_busy(workdir: pathlib.Path, seconds: float, report: Callable[[str], No
         _fresh(path)
         report(f"  {label:<18} spans stored per second while it runs " + ", ".join(f"{r:,.0f}" for r, _ in rates)
                + "  (emitted per second " + ", ".join(f"{e:,.0f}" for _, e in rates) + ")")
+    _busy_batches(workdir, report)
+
+
+def _busy_batches(workdir: pathlib.Path, report: Callable[[str], None], count: int = 8) -> None:
+    batches = list(SpanFactory(seed=3, traces=BATCH * count // SPANS_PER_TRACE).batches(BATCH * count))
+    report(f"export of {count} batches of {BATCH} realistic spans while a thread of the same process runs Python "
+           "without pause (ms a batch; spans stored per second):")
+    for label, separate in (("in-process writer", False), ("separate process", True)):
+        path = workdir / "busy-batches.db"
+        _fresh(path)
+        exporter = SQLiteSpanExporter(path, separate_process=separate)
+        exporter.export(batches[0][:1])  # schema (and writer process) outside the timing
+        stop = threading.Event()
+
+        def spin() -> None:
+            n = 0
+            while not stop.is_set():
+                n += 1
+
+        thread = threading.Thread(target=spin)
+        thread.start()
+        took = []
+        try:
+            for batch in batches:
+                start = time.perf_counter()
+                exporter.export(batch)
+                took.append(time.perf_counter() - start)
+        finally:
+            stop.set()
+            thread.join()
+            exporter.shutdown()
+            _fresh(path)
+        report(f"  {label:<18} median {statistics.median(took) * 1e3:,.0f} ms a batch (range "
+               f"{min(took) * 1e3:,.0f}-{max(took) * 1e3:,.0f}), {len(batches) * BATCH / sum(took):,.0f} spans/s")
 
 
 def _wall_and_cpu(func: Callable[[], object]) -> tuple[float, float]:
