@@ -29,7 +29,8 @@ import zstandard
 MIN_PACKED = 1024  # characters of JSON text; below, a frame's ~10 bytes of framing and the call cost more
 _LEVEL = 1  # on bench_store's spans: 0.31 of the size, as zlib level 1 at about half its CPU
 FUNCTION = "tg_json"
-THREADS = min(4, os.cpu_count() or 1)  # zstd's own threads for a batch; the frames are the same
+# zstd's own threads for a batch (the frames are the same), up to the CPUs this process may use.
+THREADS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 _MULTI = "multi_compress_to_buffer" in getattr(zstandard, "backend_features", ())  # not in the cffi backend
 _local = threading.local()  # a zstd context is not for two threads at once: one per thread
 

@@ -1,7 +1,7 @@
 """``WriterProcess``: the store's write side moved into a process of its own.
 
 In-process, a batch's row conversion, compression, word index and SQLite binding hold the GIL
-that the application's threads need: ~70 µs of CPU a span. Here the application's side only
+that the application's threads need: 50-70 µs of CPU a span. Here the application's side only
 encodes each span into plain values (:mod:`~traceglass.store._span_wire`, a few µs) and writes
 them to a pipe; a child Python (``traceglass.store._writer_child``) does the rest on another core
 and answers each batch once it is committed, so a write still returns only once its batch is
