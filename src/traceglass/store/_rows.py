@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import orjson
+from opentelemetry.attributes import BoundedAttributes
 
 from traceglass import semconv
 from traceglass._span_usage import read_span_model, read_span_usage
@@ -213,7 +214,7 @@ def row_from_parts(
     attrs_text, changed, attrs = _checked(attributes if type(attributes) is dict else dict(attributes), "")
     events_text, events_changed, _ = _checked(list(events), "span.events") if events else (_EMPTY_LIST, (), None)
     links_text, links_changed, _ = _checked(list(links), "span.links") if links else (_EMPTY_LIST, (), None)
-    resource_text, resource_changed, res = _resource_text(_resource_obj, resource or {})
+    resource_text, resource_changed, res = _resource_text(_resource_obj, {} if resource is None else resource)
     if events_changed or links_changed or resource_changed:
         changed = [*changed, *events_changed, *links_changed, *(f"span.resource.{key}" for key in resource_changed)]
     if not is_valid_unicode(name):
@@ -277,17 +278,33 @@ def _numeric(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def plain_attributes(owner: Any) -> dict[str, Any]:
+    """A plain dict copy of the attributes of a finished span, or of its event or link.
+
+    The SDK keeps them in a ``BoundedAttributes`` (behind a read-only proxy, for a span): copied
+    through it, every key and value is a Python call that takes a lock, about 2.5 µs for 14
+    attributes against 0.1 µs for its inner dict, copied in C. A finished span's attributes no
+    longer change, so the inner dict is read where it is one; anything else goes through the mapping.
+    """
+    attributes = getattr(owner, "_attributes", None)
+    if type(attributes) is BoundedAttributes:
+        inner = getattr(attributes, "_dict", None)
+        if type(inner) is dict:
+            return dict(inner)
+    return dict(owner.attributes or {})
+
+
 def row_from_span(span: Any) -> SpanRow:
     """The rows for one finished SDK span (``opentelemetry.sdk.trace.ReadableSpan``)."""
     context = span.context
     parent = span.parent
     events = [
-        {"name": e.name, "time_unix_nano": e.timestamp, "attributes": dict(e.attributes or {})}
+        {"name": e.name, "time_unix_nano": e.timestamp, "attributes": plain_attributes(e)}
         for e in span.events
     ] if span.events else ()
     links = [
         {"trace_id": format(link.context.trace_id, "032x"), "span_id": format(link.context.span_id, "016x"),
-         "attributes": dict(link.attributes or {})}
+         "attributes": plain_attributes(link)}
         for link in span.links
     ] if span.links else ()
     status = span.status
@@ -301,7 +318,7 @@ def row_from_span(span: Any) -> SpanRow:
         end_ns=span.end_time,
         status=status.status_code.name,
         status_message=status.description,
-        attributes=span.attributes or {},
+        attributes=plain_attributes(span),
         events=events,
         links=links,
         resource=span.resource.attributes if span.resource is not None else {},
