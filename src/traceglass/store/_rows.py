@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import math
+from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import orjson
 from opentelemetry.attributes import BoundedAttributes
+from opentelemetry.sdk.util import BoundedList
 
 from traceglass import semconv
 from traceglass._span_usage import read_span_model, read_span_usage
@@ -294,19 +296,39 @@ def plain_attributes(owner: Any) -> dict[str, Any]:
     return dict(owner.attributes or {})
 
 
+def span_events(span: Any) -> Sequence[Any]:
+    """A finished span's events: the SDK's ``BoundedList`` read directly (its ``events`` property
+    copies it into a tuple under a lock, about 0.7 µs), else ``span.events``."""
+    return _bounded(getattr(span, "_events", None), span, "events")
+
+
+def span_links(span: Any) -> Sequence[Any]:
+    """A finished span's links, as :func:`span_events` reads its events."""
+    return _bounded(getattr(span, "_links", None), span, "links")
+
+
+def _bounded(held: Any, span: Any, public: str) -> Sequence[Any]:
+    if type(held) is BoundedList:
+        items = getattr(held, "_dq", None)
+        if type(items) is deque:  # a finished span's: no longer appended to
+            return items
+    return getattr(span, public)
+
+
 def row_from_span(span: Any) -> SpanRow:
     """The rows for one finished SDK span (``opentelemetry.sdk.trace.ReadableSpan``)."""
     context = span.context
     parent = span.parent
+    events, links = span_events(span), span_links(span)
     events = [
         {"name": e.name, "time_unix_nano": e.timestamp, "attributes": plain_attributes(e)}
-        for e in span.events
-    ] if span.events else ()
+        for e in events
+    ] if events else ()
     links = [
         {"trace_id": format(link.context.trace_id, "032x"), "span_id": format(link.context.span_id, "016x"),
          "attributes": plain_attributes(link)}
-        for link in span.links
-    ] if span.links else ()
+        for link in links
+    ] if links else ()
     status = span.status
     return row_from_parts(
         trace_id=format(context.trace_id, "032x"),

@@ -15,7 +15,7 @@ from typing import Any
 
 from opentelemetry.trace import SpanKind, StatusCode
 
-from traceglass.store._rows import SpanRow, plain_attributes, row_from_parts, row_from_span
+from traceglass.store._rows import SpanRow, plain_attributes, row_from_parts, row_from_span, span_events, span_links
 
 # The first byte of a frame: what the payload holds.
 SPANS = 1  # marshal of (resources, spans): see encode_spans
@@ -60,7 +60,7 @@ class Encoder:
                 number = index[blob] = len(resources)
                 resources.append(blob)
             context, parent, status = span.context, span.parent, span.status
-            events, links = span.events, span.links
+            events, links = span_events(span), span_links(span)
             out.append((
                 context.trace_id, context.span_id, parent.span_id if parent is not None else None,
                 span.name, span.kind.value, span.start_time, span.end_time,
