@@ -39,6 +39,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import orjson
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
@@ -66,6 +67,11 @@ WORDS = ["the", "customer", "asked", "about", "refunds", "shipping", "delays", "
 SPAN_WINDOW_S = 30 * 86400  # traces spread over 30 days
 
 
+def _held(attributes: dict) -> BoundedAttributes:
+    """Attributes held as an SDK span holds them once ended (what an exporter receives)."""
+    return BoundedAttributes(128, attributes, immutable=True)
+
+
 def _text(rng: random.Random, size: int) -> str:
     out, length = [], 0
     while length < size:
@@ -76,7 +82,8 @@ def _text(rng: random.Random, size: int) -> str:
 
 
 class SpanFactory:
-    """Five-span GenAI traces with unique ids, realistic attributes and ~2 KB content per span."""
+    """Five-span GenAI traces with unique ids, realistic attributes and ~2 KB content per span, their
+    attributes held as the SDK holds them (``BoundedAttributes``; plain dicts before 2026-12-04)."""
 
     def __init__(self, seed: int = 7, traces: int = 200_000) -> None:
         self.rng = random.Random(seed)
@@ -107,7 +114,7 @@ class SpanFactory:
             ctx = self._ctx(trace_id, rng.getrandbits(64) | 1)
             status = Status(StatusCode.ERROR, "rate limited") if error else Status(StatusCode.UNSET)
             return ReadableSpan(name=name, context=ctx, parent=root_ctx, resource=resource,
-                                attributes={**common, **attributes}, kind=kind, status=status,
+                                attributes=_held({**common, **attributes}), kind=kind, status=status,
                                 start_time=start + offset_ms * 10**6,
                                 end_time=start + (offset_ms + duration_ms) * 10**6)
 
@@ -145,11 +152,11 @@ class SpanFactory:
         end = max(s.end_time for s in spans) + 2 * 10**6
         root = ReadableSpan(
             name="invoke_agent support", context=root_ctx, parent=None, resource=resource, kind=SpanKind.INTERNAL,
-            attributes={**common, "traceglass.span.type": "agent", "gen_ai.operation.name": "invoke_agent",
+            attributes=_held({**common, "traceglass.span.type": "agent", "gen_ai.operation.name": "invoke_agent",
                         "gen_ai.agent.name": "support", "gen_ai.agent.id": "agent-1",
                         "traceglass.agent.tools": '["lookup_order"]', "traceglass.input": text[:900],
                         "traceglass.output": text[900:1800], "traceglass.tags": ("prod",),
-                        "traceglass.metadata.version": "1.4.2", "gen_ai.conversation.id": session},
+                        "traceglass.metadata.version": "1.4.2", "gen_ai.conversation.id": session}),
             status=Status(StatusCode.ERROR, "llm failed") if failed else Status(StatusCode.OK),
             start_time=start, end_time=end)
         # Children end before their parent, as an SDK exports them.
