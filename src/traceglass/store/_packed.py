@@ -42,14 +42,10 @@ def _compressor() -> Any:
     return compressor
 
 
-def pack(text: str) -> str | bytearray:
-    """What to store for the JSON text ``text``: a frame when large and smaller, else the text itself.
-    (A bytearray: the sqlite3 module binds one directly, bytes after a lookup in its adapters.)"""
-    return pack_all([text])[0]
-
-
 def pack_all(texts: Sequence[str]) -> list[str | bytearray]:
-    """:func:`pack` of each of ``texts``, the large ones compressed in one call."""
+    """What to store for each JSON text of ``texts``: a frame when large and smaller, else the text
+    itself, the large ones compressed in one call. (A bytearray: the sqlite3 module binds one
+    directly, bytes after a lookup in its adapters.)"""
     out: list[str | bytearray] = list(texts)
     large = [i for i, text in enumerate(out) if len(text) >= MIN_PACKED and text]
     if not large:
