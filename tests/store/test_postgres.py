@@ -365,3 +365,52 @@ def test_stats_by_model_and_type_read_only_their_covering_indexes(postgres_url, 
             plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + query, params))
             assert f"Index Only Scan using {index} on spans" in plan, plan
         conn.rollback()
+
+
+def _statements_per_write(url: str, monkeypatch, batches: list[list]) -> list[int]:
+    """Statements each write of ``batches`` sends (an executemany counts once per parameter set;
+    ``Connection.execute`` goes through ``Cursor.execute``)."""
+    import psycopg
+
+    sent: list[str] = []
+    real_cursor_execute, real_many = psycopg.Cursor.execute, psycopg.Cursor.executemany
+
+    def cursor_execute(self, query, params=None, **kw):
+        sent.append(str(query))
+        return real_cursor_execute(self, query, params, **kw)
+
+    def executemany(self, query, params_seq, **kw):
+        params_seq = list(params_seq)
+        sent.extend([str(query)] * len(params_seq))
+        return real_many(self, query, params_seq, **kw)
+
+    counts = []
+    with TraceWriter(url) as writer:
+        writer.write(batches[0][:1])  # connected and migrated outside the counts
+        with monkeypatch.context() as patch:
+            patch.setattr(psycopg.Cursor, "execute", cursor_execute)
+            patch.setattr(psycopg.Cursor, "executemany", executemany)
+            for batch in batches:
+                sent.clear()
+                writer.write(batch)
+                counts.append(len(sent))
+    return counts
+
+
+def test_a_batch_costs_the_same_few_statements_however_many_traces_it_holds(postgres_cluster, monkeypatch):
+    # Each statement is a round trip whose wait gives up the GIL; beside a CPU-busy application thread
+    # every give-up costs a switch interval to win back. The summaries went in one UPDATE a trace.
+    counts = []
+    for traces in (2, 60):
+        url = postgres_cluster.new_database()
+        try:
+            spans = [_span(t, s) for t in range(traces) for s in range(3)]
+            counts.append(_statements_per_write(url, monkeypatch, [spans, spans[::2]]))
+            with TraceStore(url) as store:
+                summary = store.list_traces(limit=1).traces[0]
+                assert (summary.span_count, summary.input_tokens, summary.output_tokens) == (3, 6, 4)
+                assert store.count()["traces"] == traces
+        finally:
+            postgres_cluster.drop_database(url)
+    assert counts[0] == counts[1]
+    assert max(counts[1]) <= 8  # 6 today: the pool's check, 4 statements of rows, 1 of summaries

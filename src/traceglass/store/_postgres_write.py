@@ -9,8 +9,8 @@ rule), so it is right whoever wrote which span. Locking in one order keeps two w
 traces from deadlocking (a deadlock the server reports anyway is retried, see ``is_busy``).
 
 Spans are upserted by their (trace_no, span_id) key: a span exported again (a retried export)
-replaces itself. Rows go in as one array per column (``unnest``): one short statement per table
-whatever the batch's size.
+replaces itself. Rows go in as one array per column (``unnest``), and so do the summaries: one
+short statement per table whatever the batch's size.
 """
 
 from __future__ import annotations
@@ -41,9 +41,16 @@ _SPANS = (f"INSERT INTO spans ({', '.join(_SPAN_FIELDS)}) SELECT * FROM unnest("
 _DATA = (f"INSERT INTO span_data (id, {', '.join(DATA_COLUMNS)}) SELECT * FROM unnest(%b::bigint[], "
          + ", ".join(["%b::text[]"] * len(DATA_COLUMNS)) + ") ON CONFLICT (id) DO UPDATE SET "
          + ", ".join(f"{c} = excluded.{c}" for c in DATA_COLUMNS))
-_SUMMARY = """UPDATE traces SET root_span_id = %s, name = %s, project = %s, start_ns = %s, end_ns = %s,
-    duration_ns = %s, status = %s, span_count = %s, error_count = %s, input_tokens = %s, output_tokens = %s,
-    total_tokens = %s, cost_usd = %s, session_id = %s, user_id = %s WHERE id = %s"""
+# Every summary of the batch in one statement (one array per column, as the rows): an UPDATE a trace
+# was a round trip a trace, each wait a give-up of the GIL.
+_SUMMARY_FIELDS = ("id", "root_span_id", "name", "project", "start_ns", "end_ns", "duration_ns", "status", "span_count",
+                   "error_count", "input_tokens", "output_tokens", "total_tokens", "cost_usd", "session_id", "user_id")
+_SUMMARY_TYPES = {**dict.fromkeys(("id", "start_ns", "end_ns", "duration_ns", "span_count", "error_count",
+                                   "input_tokens", "output_tokens", "total_tokens"), "bigint"),
+                  "cost_usd": "double precision"}
+_SUMMARIES = ("UPDATE traces AS t SET " + ", ".join(f"{c} = s.{c}" for c in _SUMMARY_FIELDS[1:])
+              + " FROM unnest(" + ", ".join(f"%b::{_SUMMARY_TYPES.get(c, 'text')}[]" for c in _SUMMARY_FIELDS)
+              + ") AS s(" + ", ".join(_SUMMARY_FIELDS) + ") WHERE t.id = s.id")
 _FLAG = "UPDATE spans SET superseded = %s WHERE id = ANY(%s)"
 
 
@@ -64,12 +71,11 @@ def write_rows(conn: Any, rows: Sequence[SpanRow]) -> None:
         ids = {(no, span_id): row_id for no, span_id, row_id in conn.execute(_SPANS, _columns(spans))}
         data = [(ids[(numbers[row.trace_id], row.span[1])], *row.data) for row in batch]
         conn.execute(_DATA, _columns(data))
-        with conn.cursor() as cursor:
-            # summary: (trace number, trace id, root span id, name, ..., user id)
-            cursor.executemany(_SUMMARY, [(*s[2:], s[0]) for s in summaries])
-            for value in (0, 1):
-                if flips[value]:
-                    cursor.execute(_FLAG, (value, flips[value]))
+        # summary: (trace number, trace id, root span id, name, ..., user id)
+        conn.execute(_SUMMARIES, _columns([(s[0], *s[2:]) for s in summaries]))
+        for value in (0, 1):
+            if flips[value]:
+                conn.execute(_FLAG, (value, flips[value]))
 
 
 def _columns(rows: list[tuple]) -> list[list[Any]]:
