@@ -367,33 +367,39 @@ def test_stats_by_model_and_type_read_only_their_covering_indexes(postgres_url, 
         conn.rollback()
 
 
-def _statements_per_write(url: str, monkeypatch, batches: list[list]) -> list[int]:
-    """Statements each write of ``batches`` sends (an executemany counts once per parameter set;
-    ``Connection.execute`` goes through ``Cursor.execute``)."""
+def _counting_statements(monkeypatch) -> list[str]:
+    """The statements psycopg sends from now on (an executemany counts once per parameter set;
+    ``Connection.execute`` goes through ``Cursor.execute``), until ``monkeypatch.undo()``."""
     import psycopg
 
     sent: list[str] = []
-    real_cursor_execute, real_many = psycopg.Cursor.execute, psycopg.Cursor.executemany
+    real_execute, real_many = psycopg.Cursor.execute, psycopg.Cursor.executemany
 
-    def cursor_execute(self, query, params=None, **kw):
+    def execute(self, query, params=None, **kw):
         sent.append(str(query))
-        return real_cursor_execute(self, query, params, **kw)
+        return real_execute(self, query, params, **kw)
 
     def executemany(self, query, params_seq, **kw):
         params_seq = list(params_seq)
         sent.extend([str(query)] * len(params_seq))
         return real_many(self, query, params_seq, **kw)
 
+    monkeypatch.setattr(psycopg.Cursor, "execute", execute)
+    monkeypatch.setattr(psycopg.Cursor, "executemany", executemany)
+    return sent
+
+
+def _statements_per_write(url: str, monkeypatch, batches: list[list]) -> list[int]:
+    """Statements each write of ``batches`` sends."""
     counts = []
     with TraceWriter(url) as writer:
         writer.write(batches[0][:1])  # connected and migrated outside the counts
-        with monkeypatch.context() as patch:
-            patch.setattr(psycopg.Cursor, "execute", cursor_execute)
-            patch.setattr(psycopg.Cursor, "executemany", executemany)
-            for batch in batches:
-                sent.clear()
-                writer.write(batch)
-                counts.append(len(sent))
+        sent = _counting_statements(monkeypatch)
+        for batch in batches:
+            sent.clear()
+            writer.write(batch)
+            counts.append(len(sent))
+        monkeypatch.undo()
     return counts
 
 
@@ -414,3 +420,30 @@ def test_a_batch_costs_the_same_few_statements_however_many_traces_it_holds(post
             postgres_cluster.drop_database(url)
     assert counts[0] == counts[1]
     assert max(counts[1]) <= 8  # 6 today: the pool's check, 4 statements of rows, 1 of summaries
+
+
+def test_a_batch_of_scores_costs_the_same_few_statements_however_many_it_holds(postgres_cluster, monkeypatch):
+    # An upsert a score was a round trip a score.
+    from traceglass._scores import new_score
+
+    counts = []
+    for count in (2, 60):
+        url = postgres_cluster.new_database()
+        try:
+            scores = [new_score("quality", n / count, trace_id="ab" * 16, id=f"q{n}", comment=f"#{n}")
+                      for n in range(count)]
+            scores.append(new_score("thumbs", True, trace_id="ab" * 16, id="t"))
+            with TraceWriter(url) as writer:
+                writer.write_scores([new_score("warm", 1.0, trace_id="ab" * 16, id="warm")])
+                sent = _counting_statements(monkeypatch)
+                assert writer.write_scores(scores) == scores
+                counts.append(len(sent))
+                monkeypatch.undo()
+            with TraceStore(url) as store:
+                stored = {s.id: s for s in store.scores(limit=100)}
+            assert stored["q1"].value == 1 / count and stored["q1"].comment == "#1"
+            assert stored["t"].value == 1.0 and stored["t"].data_type == scores[-1].data_type
+            assert len(stored) == count + 2
+        finally:
+            postgres_cluster.drop_database(url)
+    assert counts[0] == counts[1] <= 8

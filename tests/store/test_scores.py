@@ -474,3 +474,23 @@ def test_traceglass_migrate_upgrades_a_version_4_database(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert (result.returncode, result.stdout) == (0, f"{path}: schema 4 -> {SCHEMA_VERSION}\n")
     assert rows(path, "SELECT count(*) AS n FROM scores") == [{"n": 0}]
+
+
+def _statements_writing_scores(path, count: int) -> int:
+    statements: list[str] = []
+    with TraceWriter(path, _on_connect=lambda conn: conn.set_trace_callback(statements.append)) as writer:
+        writer.write_scores([new_score("warm", 1.0, trace_id=TRACE_HEX, id="warm")])  # connected, schema made
+        scores = [new_score("quality", n / count, trace_id=TRACE_HEX, id=f"q{n}", comment=f"#{n}")
+                  for n in range(count)]
+        statements.clear()
+        assert writer.write_scores(scores) == scores
+    return len([s for s in statements if not s.startswith("-- ")])
+
+
+def test_a_batch_of_scores_costs_the_same_few_statements_however_many_it_holds(tmp_path):
+    # Each statement step gives up the GIL; beside a CPU-busy application thread every give-up costs a
+    # switch interval to win back. executemany stepped once per score.
+    few, many = _statements_writing_scores(tmp_path / "few.db", 2), _statements_writing_scores(tmp_path / "many.db", 300)
+    assert few == many <= 5  # BEGIN, the name's stored type, the upsert, COMMIT
+    assert rows(tmp_path / "many.db", "SELECT count(*) AS n, min(value) AS low, max(comment) AS last FROM scores "
+                "WHERE name = 'quality'") == [{"n": 300, "low": 0.0, "last": "#99"}]

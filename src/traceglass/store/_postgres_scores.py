@@ -22,8 +22,13 @@ from traceglass.store._scores import (
 )
 
 SELECT = f"SELECT {', '.join(_COLUMNS)} FROM scores"
-_UPSERT = (f"INSERT INTO scores ({', '.join(_COLUMNS)}) VALUES ({', '.join(['%s'] * len(_COLUMNS))}) "
+# The batch in one statement, one array per column (as the spans go in): an upsert a score was a round
+# trip a score, each wait a give-up of the GIL.
+_TYPES = {"value": "double precision", "created_ns": "bigint"}
+_UPSERT = (f"INSERT INTO scores ({', '.join(_COLUMNS)}) SELECT * FROM unnest("
+           + ", ".join(f"%b::{_TYPES.get(c, 'text')}[]" for c in _COLUMNS) + ") "
            f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _COLUMNS[1:])}")
+_VALUE = _COLUMNS.index("value")
 _KNOWN_TYPE = "SELECT data_type FROM scores WHERE name = %s AND id <> %s LIMIT 1"
 # pg_advisory_xact_lock(int, int)'s first key: "tgsc", apart from the schema lock's.
 _NAME_LOCK = 0x74677363
@@ -35,6 +40,7 @@ def write_scores(conn: Any, scores: Sequence[Score]) -> tuple[list[Score], list[
         return [], []
     stored: list[Score] = []
     refused: list[tuple[Score, ScoreError]] = []
+    rows: list[tuple[Any, ...]] = []
     with conn.transaction():
         for name in sorted({score.name for score in batch}):
             conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_NAME_LOCK, name))
@@ -50,9 +56,19 @@ def write_scores(conn: Any, scores: Sequence[Score]) -> tuple[list[Score], list[
                 refused.append((score, exc))
                 continue
             known[score.name] = score.data_type
-            conn.execute(_UPSERT, tuple(_nul_free(v) for v in _row(score)))
+            rows.append(_upsert_row(score))
             stored.append(score)
+        if rows:
+            conn.execute(_UPSERT, [list(column) for column in zip(*rows)])
     return stored, refused
+
+
+def _upsert_row(score: Score) -> tuple[Any, ...]:
+    """The row of ``score``, NUL-free, its value a float (one array holds every score's value)."""
+    row = [_nul_free(v) for v in _row(score)]
+    if row[_VALUE] is not None:
+        row[_VALUE] = float(row[_VALUE])
+    return tuple(row)
 
 
 def _nul_free(value: Any) -> Any:

@@ -16,13 +16,13 @@ from typing import Any
 from traceglass._scores import DATA_TYPES, NUMERIC, Score, ScoreError, check_data_type, from_ns
 from traceglass.store._models import ScorePage
 from traceglass.store._time import NS_MAX, NS_MIN, TimeLike, to_ns
-from traceglass.store._writer import rollback
+from traceglass.store._writer import insert_values, rollback
 
 _COLUMNS = ("id", "trace_id", "span_id", "name", "value", "label", "data_type", "comment", "source", "user_id",
             "created_ns", "metadata")
 SELECT = f"SELECT {', '.join(_COLUMNS)} FROM scores"
-_UPSERT = (f"INSERT INTO scores ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
-           f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _COLUMNS[1:])}")
+_INTO = f"INTO scores ({', '.join(_COLUMNS)})"
+_ON_CONFLICT = f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _COLUMNS[1:])}"
 # The data type a name already holds, from any other score of that name (one index seek).
 _KNOWN_TYPE = "SELECT data_type FROM scores WHERE name = ? AND id <> ? LIMIT 1"
 
@@ -55,9 +55,10 @@ def write_scores(conn: sqlite3.Connection, scores: Sequence[Score]) -> tuple[lis
             known[score.name] = score.data_type
             rows.append(_row(score))
             stored.append(score)
-        # One statement for the batch: a name's stored type is read before any of its rows is written
-        # (a batch's later scores are checked against its earlier ones through ``known``).
-        conn.executemany(_UPSERT, rows)
+        # One statement for the batch (executemany steps once a row, each step a give-up of the GIL): a
+        # name's stored type is read before any of its rows is written (a batch's later scores are
+        # checked against its earlier ones through ``known``).
+        insert_values(conn, "INSERT", _INTO, len(_COLUMNS), rows, _ON_CONFLICT)
         conn.execute("COMMIT")
     except BaseException:
         rollback(conn)

@@ -118,24 +118,26 @@ def _write(conn: sqlite3.Connection, rows: list[SpanRow], *, replace_all: bool) 
             keys = orjson.dumps([[span[1], span[3]] for span in spans]).decode()
             conn.execute(f"DELETE FROM span_data WHERE id IN ({_KEYED})", (keys,))
             conn.execute(f"DELETE FROM spans WHERE id IN ({_KEYED})", (keys,))
-            _insert(conn, "INSERT OR REPLACE", _SPAN_HEAD, _SPAN_WIDTH, spans)
-            _insert(conn, "INSERT OR REPLACE", _DATA_HEAD, _DATA_WIDTH, data)
+            insert_values(conn, "INSERT OR REPLACE", _SPAN_HEAD, _SPAN_WIDTH, spans)
+            insert_values(conn, "INSERT OR REPLACE", _DATA_HEAD, _DATA_WIDTH, data)
         else:  # rows that take the place of stored ones (re-exports) replace them; the rest are new
             replaced = set(again)
-            _insert(conn, "INSERT", _SPAN_HEAD, _SPAN_WIDTH, [s for i, s in enumerate(spans) if i not in replaced])
-            _insert(conn, "INSERT", _DATA_HEAD, _DATA_WIDTH, [d for i, d in enumerate(data) if i not in replaced])
-            _insert(conn, "INSERT OR REPLACE", _SPAN_HEAD, _SPAN_WIDTH, [spans[i] for i in again])
-            _insert(conn, "INSERT OR REPLACE", _DATA_HEAD, _DATA_WIDTH, [data[i] for i in again])
+            insert_values(conn, "INSERT", _SPAN_HEAD, _SPAN_WIDTH,
+                          [s for i, s in enumerate(spans) if i not in replaced])
+            insert_values(conn, "INSERT", _DATA_HEAD, _DATA_WIDTH,
+                          [d for i, d in enumerate(data) if i not in replaced])
+            insert_values(conn, "INSERT OR REPLACE", _SPAN_HEAD, _SPAN_WIDTH, [spans[i] for i in again])
+            insert_values(conn, "INSERT OR REPLACE", _DATA_HEAD, _DATA_WIDTH, [data[i] for i in again])
         if indexed:  # the texts the content search reads, before compression
-            _insert(conn, "INSERT", _search.INSERT, 4,
+            insert_values(conn, "INSERT", _search.INSERT, 4,
                     [(row_id, row.span[3], row.data[0], row.data[1]) for row_id, row in zip(ids, rows)
                      if row_id >= first])
         elif first is not None:  # rows changed that the index cannot follow: below its watermark now
             _search.abandon(conn)
         # A known trace's row is replaced under its own id and trace id: it keeps its place.
         new_summaries = [s for s in summaries if s[1] not in known]
-        _insert(conn, "INSERT OR REPLACE" if replace_all else "INSERT", _TRACE_HEAD, _TRACE_WIDTH, new_summaries)
-        _insert(conn, "INSERT OR REPLACE", _TRACE_HEAD, _TRACE_WIDTH, [s for s in summaries if s[1] in known])
+        insert_values(conn, "INSERT OR REPLACE" if replace_all else "INSERT", _TRACE_HEAD, _TRACE_WIDTH, new_summaries)
+        insert_values(conn, "INSERT OR REPLACE", _TRACE_HEAD, _TRACE_WIDTH, [s for s in summaries if s[1] in known])
         for value in (0, 1):
             if flips[value]:
                 conn.execute(_SET_SUPERSEDED, (value, orjson.dumps(flips[value]).decode()))
@@ -185,21 +187,23 @@ def _summaries(rows: list[SpanRow], numbers: Mapping[str, int], known: Mapping[s
     return summaries, flagged, flips
 
 
-def _insert(conn: sqlite3.Connection, verb: str, head: str, width: int, values: list[tuple]) -> None:
-    """Insert ``values`` with as few statements as the parameter cap allows (one for a usual batch)."""
+def insert_values(conn: sqlite3.Connection, verb: str, head: str, width: int, values: list[tuple],
+                  tail: str = "") -> None:
+    """``{verb} {head} VALUES (...), (...) {tail}`` for ``values`` with as few statements as the parameter
+    cap allows (one for a usual batch): a statement steps once, ``executemany`` once a row."""
     if not values:
         return
     limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) if hasattr(conn, "getlimit") else _DEFAULT_MAX_PARAMS
     per = max(1, limit // width)
     for i in range(0, len(values), per):
         chunk = values[i:i + per]
-        conn.execute(_values_sql(verb, head, width, len(chunk)), list(chain.from_iterable(chunk)))
+        conn.execute(_values_sql(verb, head, width, len(chunk), tail), list(chain.from_iterable(chunk)))
 
 
 @functools.lru_cache(maxsize=64)
-def _values_sql(verb: str, head: str, width: int, count: int) -> str:
+def _values_sql(verb: str, head: str, width: int, count: int, tail: str) -> str:
     row = "(" + ",".join("?" * width) + ")"
-    return f"{verb} {head} VALUES " + ",".join([row] * count)
+    return f"{verb} {head} VALUES " + ",".join([row] * count) + (f" {tail}" if tail else "")
 
 
 def _summary_input(span: tuple) -> tuple:
