@@ -184,3 +184,41 @@ def test_pack_all_packs_each_large_text_as_pack_does():
     assert type(packed[3]) is bytearray and _packed.unpacked(bytes(packed[3])) == incompressible
     assert _packed.unpacked(bytes(packed[4])) == ANSWER
     assert [_packed.pack_all([text])[0] for text in texts] == packed  # the same frames one by one
+
+
+class _CountingDecompressor:
+    """A real zstd decompressor that records each call into it."""
+
+    def __init__(self) -> None:
+        self.real = zstandard.ZstdDecompressor()
+        self.calls: list[tuple[str, int]] = []
+
+    def decompress(self, data):
+        self.calls.append(("decompress", 1))
+        return self.real.decompress(data)
+
+    def multi_decompress_to_buffer(self, frames, **kwargs):
+        self.calls.append(("multi_decompress_to_buffer", len(frames)))
+        return self.real.multi_decompress_to_buffer(frames, **kwargs)
+
+
+def test_a_trace_is_decompressed_in_one_call(tmp_path, monkeypatch):
+    exporter = SQLiteSpanExporter(tmp_path / "read.db")
+    exporter.export(_batch(12))
+    exporter.shutdown()
+    counting = _CountingDecompressor()
+    monkeypatch.setattr(_packed, "_decompressor", lambda: counting)
+    with TraceStore(tmp_path / "read.db") as store:
+        (summary,) = store.list_traces().traces
+        counting.calls.clear()
+        by_name = {s.name: s for s in store.get_trace(summary.trace_id).spans}
+        assert counting.calls == [("multi_decompress_to_buffer", 24)]  # attributes and events of 12 spans
+        assert by_name["chat 11"].attributes == {"gen_ai.input.messages": f"11 {QUESTION}", "n": 11}
+        assert by_name["chat 11"].events[0]["attributes"] == {"chunk": f"{ANSWER} 11"}
+        # A value that is no frame of ours among them: each read on its own, that one as unknown.
+        store._db.conn.execute("UPDATE span_data SET attributes = ? WHERE id = (SELECT id FROM spans "
+                               "WHERE name = 'chat 3')", (b"not a zstd frame",))
+        counting.calls.clear()
+        by_name = {s.name: s for s in store.get_trace(summary.trace_id).spans}
+        assert counting.calls[0] == ("multi_decompress_to_buffer", 24) and len(counting.calls) == 25
+        assert by_name["chat 3"].attributes == {} and by_name["chat 4"].attributes["n"] == 4

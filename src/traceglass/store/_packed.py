@@ -9,7 +9,8 @@ which is which, so nothing else is needed to read either.
 A batch's values are compressed together (:func:`pack_all`): one call into zstd, on up to
 :data:`THREADS` cores. Each call gives up the GIL, and beside an application thread that runs
 Python without pause each give-up costs the writer a wait of up to the switch interval to win it
-back: one call a value made a 512-span batch take over two seconds there.
+back: one call a value made a 512-span batch take over two seconds there. A trace read back is
+decompressed the same way (:func:`unpacked_all`).
 
 Every SQLite connection the store opens has ``tg_json(value)``: the JSON text of a stored value,
 packed or not. Each SQL reader of ``span_data.attributes`` / ``events`` goes through it (content
@@ -31,7 +32,9 @@ _LEVEL = 1  # on bench_store's spans: 0.31 of the size, as zlib level 1 at about
 FUNCTION = "tg_json"
 # zstd's own threads for a batch (the frames are the same), up to the CPUs this process may use.
 THREADS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-_MULTI = "multi_compress_to_buffer" in getattr(zstandard, "backend_features", ())  # not in the cffi backend
+_FEATURES = getattr(zstandard, "backend_features", ())  # the batch calls are not in the cffi backend
+_MULTI = "multi_compress_to_buffer" in _FEATURES
+_MULTI_READ = "multi_decompress_to_buffer" in _FEATURES
 _local = threading.local()  # a zstd context is not for two threads at once: one per thread
 
 
@@ -67,14 +70,33 @@ def register(conn: sqlite3.Connection) -> None:
     conn.create_function(FUNCTION, 1, unpacked, deterministic=True)
 
 
+def unpacked_all(values: Sequence[Any]) -> list[Any]:
+    """:func:`unpacked` of each of ``values``, the frames decompressed in one call (one give-up of the
+    GIL, against one a value); one by one if any is not a frame of ours."""
+    frames = [value for value in values if type(value) is bytes]
+    if len(frames) > 1 and _MULTI_READ:
+        try:
+            texts = iter(_decompressor().multi_decompress_to_buffer(frames))
+        except (zstandard.ZstdError, ValueError, MemoryError):  # a frame without its size, or not a frame
+            pass
+        else:
+            return [bytes(next(texts)).decode("utf-8", "replace") if type(value) is bytes else value
+                    for value in values]
+    return [unpacked(value) for value in values]
+
+
+def _decompressor() -> Any:
+    decompressor = getattr(_local, "decompressor", None)
+    if decompressor is None:
+        decompressor = _local.decompressor = zstandard.ZstdDecompressor()
+    return decompressor
+
+
 def unpacked(value: Any) -> Any:
     """The JSON text of a stored value read without ``tg_json`` (a frame decompressed; None if not one)."""
     if type(value) is not bytes:
         return value
-    decompress = getattr(_local, "decompress", None)
-    if decompress is None:
-        decompress = _local.decompress = zstandard.ZstdDecompressor().decompress
     try:
-        return decompress(value).decode("utf-8", "replace")
+        return _decompressor().decompress(value).decode("utf-8", "replace")
     except (zstandard.ZstdError, MemoryError):  # not a frame of ours (another tool wrote it)
         return None

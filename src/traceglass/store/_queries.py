@@ -14,7 +14,7 @@ from traceglass.store._dialect import SQLITE
 from traceglass.store._filter import GROUPS, TraceFilter
 from traceglass.store._filter_sql import encode_cursor, hex_prefix
 from traceglass.store._models import SpanNode, StatsRow, Trace, TracePage, TraceSummary
-from traceglass.store._packed import unpacked
+from traceglass.store._packed import unpacked, unpacked_all
 from traceglass.store._time import NS_MAX, NS_MIN, TimeLike, to_ns
 
 SPAN_SELECT = """SELECT s.trace_id, s.span_id, s.parent_id, s.name, s.span_type, s.kind, s.project,
@@ -109,8 +109,10 @@ def get_trace(conn: sqlite3.Connection, trace_id: str, *, prefix: bool = False) 
     if head is None:
         return None
     trace_no, head = head[0], head[1:]
-    spans = [span_node(r) for r in conn.execute(f"{SPAN_SELECT} WHERE s.trace_no = ? ORDER BY s.start_ns, s.id",
-                                                 (trace_no,))]
+    rows = conn.execute(f"{SPAN_SELECT} WHERE s.trace_no = ? ORDER BY s.start_ns, s.id", (trace_no,)).fetchall()
+    # The compressed attributes and events of every span decompressed in one call (see _packed).
+    texts = iter(unpacked_all([value for row in rows for value in row[21:23]]))
+    spans = [span_node((*row[:21], next(texts), next(texts), *row[23:])) for row in rows]
     by_id = {span.span_id: span for span in spans}
     roots = []
     for span in spans:
