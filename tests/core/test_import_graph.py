@@ -227,7 +227,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                      "traceglass._unicode", "traceglass._pricing", "traceglass._stepped", "traceglass._wrapping",
                      "traceglass._span_usage", "traceglass.rollup", "traceglass._scores", "traceglass._sampling",
                      "traceglass._secrets", "traceglass._pipeline_changes", "traceglass._after_fork",
-                     "traceglass._deferred_end")),
+                     "traceglass._deferred_end", "traceglass._ended_span")),
     # The one telemetry handler: typed invocations in, spans and metrics out. It never looks up the runtime.
     ("handler", ("traceglass._handler",)),
     # The runtime in force: a settings snapshot, the handler built with it, configure()'s pipeline.

@@ -29,8 +29,8 @@ from opentelemetry.trace import TraceFlags
 
 from traceglass import semconv
 from traceglass._after_fork import reset_in_forked_child
+from traceglass._ended_span import frozen_attributes, span_events, span_links
 from traceglass._version import __version__
-from traceglass.processors._enrich import frozen_attributes
 
 logger = logging.getLogger("traceglass")
 
@@ -60,23 +60,11 @@ def estimate_size(span: ReadableSpan) -> int:
     ``BoundedAttributes``, a Python mapping, and copy, which made this several times slower.
     """
     size = _SPAN_BYTES + len(span.name or "") + _attributes_size(frozen_attributes(span))
-    for event in _items(span, "_events", "events"):
-        size += _EVENT_BYTES + len(event.name) + _attributes_size(_plain(event.attributes))
-    for link in _items(span, "_links", "links"):
-        size += _LINK_BYTES + _attributes_size(_plain(link.attributes))
+    for event in span_events(span):
+        size += _EVENT_BYTES + len(event.name) + _attributes_size(frozen_attributes(event))
+    for link in span_links(span):
+        size += _LINK_BYTES + _attributes_size(frozen_attributes(link))
     return size
-
-
-def _plain(attributes: Any) -> Any:
-    return getattr(attributes, "_dict", attributes)  # BoundedAttributes keeps a plain dict
-
-
-def _items(span: ReadableSpan, private: str, public: str) -> Any:
-    # The SDK's BoundedList iterates in Python under a lock; its deque (``_dq``) does not.
-    raw = getattr(span, private, None)
-    if raw is None:
-        return getattr(span, public, None) or ()
-    return getattr(raw, "_dq", raw)
 
 
 def _attributes_size(attributes: Any) -> int:

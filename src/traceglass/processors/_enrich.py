@@ -1,4 +1,4 @@
-"""A finished span's attributes and prices, read fast, and an enriched copy of it for downstream.
+"""A finished span's price overrides, and an enriched copy of it for downstream.
 
 Its usage (model, provider, tokens) is read by :mod:`traceglass._span_usage`, which the store shares.
 
@@ -36,23 +36,6 @@ def _rate(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
         return None
     return float(value)
-
-
-def frozen_attributes(span: ReadableSpan) -> Mapping[str, Any]:
-    """The ended span's attributes as a plain mapping, for fast repeated reads.
-
-    SDK 1.x keeps them in ``BoundedAttributes``, a Python ``MutableMapping`` whose ``.get`` of a
-    missing key raises and catches ``KeyError`` in Python; its ``_dict`` is a plain dict (frozen
-    once the span ended). Reading that makes the per-span hot path several times faster. Any other
-    ``ReadableSpan`` falls back to the public mapping.
-    """
-    raw = getattr(span, "_attributes", None)
-    inner = getattr(raw, "_dict", None)
-    if isinstance(inner, dict):
-        return inner
-    if isinstance(raw, dict):
-        return raw
-    return span.attributes or {}
 
 
 class EnrichedSpan(ReadableSpan):

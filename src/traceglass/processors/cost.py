@@ -29,6 +29,7 @@ from opentelemetry import metrics as otel_metrics
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
 from traceglass import semconv
+from traceglass._ended_span import frozen_attributes
 from traceglass._guard import report
 from traceglass._pipeline_changes import forwarding_changed
 from traceglass._pricing import (
@@ -40,7 +41,7 @@ from traceglass._pricing import (
 )
 from traceglass._span_usage import SpanUsage, read_span_usage
 from traceglass._version import __version__
-from traceglass.processors._enrich import EnrichedSpan, frozen_attributes, price_overrides
+from traceglass.processors._enrich import EnrichedSpan, price_overrides
 from traceglass.processors._fanout import ending_hooks, flush_all
 from traceglass.rollup import NOTHING, UsageTotals, own_usage, subtree_totals
 

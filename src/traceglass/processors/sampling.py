@@ -32,6 +32,7 @@ from opentelemetry.trace import StatusCode
 
 from traceglass import semconv
 from traceglass._after_fork import reset_in_forked_child
+from traceglass._ended_span import frozen_attributes
 from traceglass._guard import report
 from traceglass._pipeline_changes import forwarding_changed
 from traceglass._sampling import (
@@ -46,7 +47,7 @@ from traceglass._sampling import (
 from traceglass._span_usage import read_span_usage
 from traceglass._version import __version__
 from traceglass.processors._batch import estimate_size
-from traceglass.processors._enrich import EnrichedSpan, frozen_attributes
+from traceglass.processors._enrich import EnrichedSpan
 from traceglass.processors._fanout import ending_hooks, flush_all
 from traceglass.processors._trace_buffer import PendingTrace, TraceBuffer
 from traceglass.rollup import own_usage, trace_total

@@ -15,7 +15,8 @@ from typing import Any
 
 from opentelemetry.trace import SpanKind, StatusCode
 
-from traceglass.store._rows import SpanRow, plain_attributes, row_from_parts, row_from_span, span_events, span_links
+from traceglass._ended_span import frozen_attributes, span_events, span_links
+from traceglass.store._rows import SpanRow, row_from_parts, row_from_span
 
 # The first byte of a frame: what the payload holds.
 SPANS = 1  # marshal of (resources, spans): see encode_spans
@@ -64,9 +65,9 @@ class Encoder:
             out.append((
                 context.trace_id, context.span_id, parent.span_id if parent is not None else None,
                 span.name, span.kind.value, span.start_time, span.end_time,
-                status.status_code.value, status.description, plain_attributes(span),
-                [(e.name, e.timestamp, plain_attributes(e)) for e in events] if events else None,
-                [(link.context.trace_id, link.context.span_id, plain_attributes(link)) for link in links]
+                status.status_code.value, status.description, dict(frozen_attributes(span)),
+                [(e.name, e.timestamp, dict(frozen_attributes(e))) for e in events] if events else None,
+                [(link.context.trace_id, link.context.span_id, dict(frozen_attributes(link))) for link in links]
                 if links else None,
                 number,
             ))
