@@ -14,6 +14,7 @@ from typing import Any
 from traceglass._scores import DATA_TYPES, Score, ScoreError, check_data_type
 from traceglass.store import _scores as _sqlite_scores
 from traceglass.store._models import ScorePage
+from traceglass.store._postgres_write import _arrays, _columns
 from traceglass.store._scores import (
     _COLUMNS,
     _row,
@@ -25,8 +26,7 @@ SELECT = f"SELECT {', '.join(_COLUMNS)} FROM scores"
 # The batch in one statement, one array per column (as the spans go in): an upsert a score was a round
 # trip a score, each wait a give-up of the GIL.
 _TYPES = {"value": "double precision", "created_ns": "bigint"}
-_UPSERT = (f"INSERT INTO scores ({', '.join(_COLUMNS)}) SELECT * FROM unnest("
-           + ", ".join(f"%b::{_TYPES.get(c, 'text')}[]" for c in _COLUMNS) + ") "
+_UPSERT = (f"INSERT INTO scores ({', '.join(_COLUMNS)}) SELECT * FROM unnest({_arrays(_COLUMNS, _TYPES)}) "
            f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _COLUMNS[1:])}")
 _VALUE = _COLUMNS.index("value")
 _KNOWN_TYPE = "SELECT data_type FROM scores WHERE name = %s AND id <> %s LIMIT 1"
@@ -59,7 +59,7 @@ def write_scores(conn: Any, scores: Sequence[Score]) -> tuple[list[Score], list[
             rows.append(_upsert_row(score))
             stored.append(score)
         if rows:
-            conn.execute(_UPSERT, [list(column) for column in zip(*rows)])
+            conn.execute(_UPSERT, _columns(rows))
     return stored, refused
 
 

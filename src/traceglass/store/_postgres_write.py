@@ -15,7 +15,7 @@ short statement per table whatever the batch's size.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from traceglass.store._rows import DATA_COLUMNS, SPAN_COLUMNS, SpanRow
@@ -28,15 +28,22 @@ _PLACEHOLDERS = """INSERT INTO traces (trace_id, start_ns, status, span_count, e
 _STORED = """SELECT trace_no, span_id, parent_id, name, project, start_ns, end_ns, status, input_tokens,
     output_tokens, cost_usd, session_id, user_id, superseded, id FROM spans WHERE trace_no = ANY(%s)"""
 _SPAN_FIELDS = ("trace_no", *SPAN_COLUMNS, "superseded")
-_BIGINT = {"trace_no", "start_ns", "end_ns", "duration_ns", "input_tokens", "output_tokens", "total_tokens"}
+_BIGINT = {"trace_no", "id", "start_ns", "end_ns", "duration_ns", "input_tokens", "output_tokens", "total_tokens",
+           "span_count", "error_count"}
 _TYPES = {**dict.fromkeys(_BIGINT, "bigint"), "cost_usd": "double precision", "superseded": "integer"}
+
+
+def _arrays(fields: Sequence[str], types: Mapping[str, str]) -> str:
+    """``fields`` as unnest's binary array parameters, each cast to its column's type (text unless given)."""
+    return ", ".join(f"%b::{types.get(c, 'text')}[]" for c in fields)
+
+
 # A batch goes in as one array per column (unnest): the statement stays short and the same for every
 # batch, so the driver parses it once. A multi-row VALUES list of 512 spans x 24 columns spent 80% of
 # a write in psycopg splitting the statement text anew for each batch (its cache keeps short ones only).
 # The arrays go in binary (%b): text arrays in text format are escaped element by element.
-_SPANS = (f"INSERT INTO spans ({', '.join(_SPAN_FIELDS)}) SELECT * FROM unnest("
-          + ", ".join(f"%b::{_TYPES.get(c, 'text')}[]" for c in _SPAN_FIELDS) + ") ON CONFLICT (trace_no, span_id) "
-          "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in _SPAN_FIELDS[1:])
+_SPANS = (f"INSERT INTO spans ({', '.join(_SPAN_FIELDS)}) SELECT * FROM unnest({_arrays(_SPAN_FIELDS, _TYPES)}) "
+          "ON CONFLICT (trace_no, span_id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in _SPAN_FIELDS[1:])
           + " RETURNING trace_no, span_id, id")
 _DATA = (f"INSERT INTO span_data (id, {', '.join(DATA_COLUMNS)}) SELECT * FROM unnest(%b::bigint[], "
          + ", ".join(["%b::text[]"] * len(DATA_COLUMNS)) + ") ON CONFLICT (id) DO UPDATE SET "
@@ -45,12 +52,9 @@ _DATA = (f"INSERT INTO span_data (id, {', '.join(DATA_COLUMNS)}) SELECT * FROM u
 # was a round trip a trace, each wait a give-up of the GIL.
 _SUMMARY_FIELDS = ("id", "root_span_id", "name", "project", "start_ns", "end_ns", "duration_ns", "status", "span_count",
                    "error_count", "input_tokens", "output_tokens", "total_tokens", "cost_usd", "session_id", "user_id")
-_SUMMARY_TYPES = {**dict.fromkeys(("id", "start_ns", "end_ns", "duration_ns", "span_count", "error_count",
-                                   "input_tokens", "output_tokens", "total_tokens"), "bigint"),
-                  "cost_usd": "double precision"}
 _SUMMARIES = ("UPDATE traces AS t SET " + ", ".join(f"{c} = s.{c}" for c in _SUMMARY_FIELDS[1:])
-              + " FROM unnest(" + ", ".join(f"%b::{_SUMMARY_TYPES.get(c, 'text')}[]" for c in _SUMMARY_FIELDS)
-              + ") AS s(" + ", ".join(_SUMMARY_FIELDS) + ") WHERE t.id = s.id")
+              + f" FROM unnest({_arrays(_SUMMARY_FIELDS, _TYPES)}) AS s({', '.join(_SUMMARY_FIELDS)})"
+              " WHERE t.id = s.id")
 _FLAG = "UPDATE spans SET superseded = %s WHERE id = ANY(%s)"
 
 
