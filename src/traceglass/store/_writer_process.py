@@ -312,7 +312,7 @@ def _widen(fd: int) -> None:
     system allows (Linux). Every write, and every wait for the pipe to drain, gives up the GIL, and
     beside an application thread running Python without pause each costs a switch interval to win
     it back: through the default 64 KB a batch took a dozen."""
-    setting = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
+    setting = getattr(fcntl, "F_SETPIPE_SZ", None)  # None where fcntl is None (not POSIX) too
     if setting is None:
         return
     for size in _PIPE_SIZES:
