@@ -132,6 +132,39 @@ def test_many_candidates_take_the_per_trace_path_and_very_many_a_scan(tmp_path, 
             assert _search_ids(store, needle) == _brute(path, needle)
 
 
+@pytest.mark.parametrize("mode", ["few", "many", "scan"])
+def test_the_search_reads_traces_newest_first_a_chunk_at_a_time_through_ties(tmp_path, monkeypatch, mode):
+    """Chunks of 2, then 3 traces (the walk's continuation after the last trace of a chunk), pairs of
+    traces starting at the same time across chunk ends (the trace id breaks the tie), the needle in
+    a compressed value, a plain one, an event or a name; pages of 2 through the cursor."""
+    monkeypatch.setattr(_search, "FIRST_CHUNK", 2)
+    monkeypatch.setattr(_search, "MAX_CHUNK", 3)
+    if mode == "many":
+        monkeypatch.setattr(_search, "MAX_CANDIDATES", 0)
+    elif mode == "scan":
+        monkeypatch.setattr(_search, "MANY_CANDIDATES", 0)
+    path = tmp_path / "w.db"
+    with TraceStore(path) as store:
+        for i in range(15):
+            where = i % 5
+            text = ("Found-It " if where == 0 else "") + (FILLER if i % 2 else "short")
+            _post(store, i // 2, text, trace_no=i, name="found-it" if where == 3 else "step",
+                  events_text="found-it" if where == 4 else None)
+        newest_first = [t.trace_id for t in store.list_traces(limit=100).traces]
+        holding = _brute(path, "found-it")
+        assert len(holding) == 9 and len({t.start_ns for t in store.list_traces(limit=100).traces}) == 8
+        expected = [trace_id for trace_id in newest_first if trace_id in holding]
+        assert [t.trace_id for t in store.list_traces(search="FOUND-it", limit=100).traces] == expected
+        pages, cursor = [], None
+        for _ in range(10):
+            page = store.list_traces(search="found-it", limit=2, cursor=cursor)
+            pages.extend(t.trace_id for t in page.traces)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        assert pages == expected
+
+
 _ALPHABET = string.ascii_letters[:6] + "XYZ" + "0123" + " _-.:'\"\\%" + "éÉßﬁ🙂東"
 _texts = st.text(alphabet=_ALPHABET, max_size=40)
 
@@ -159,7 +192,10 @@ def _downgrade_to_9(path: Path) -> None:
     conn.close()
 
 
-def test_a_store_from_before_the_index_still_finds_its_old_spans(tmp_path):
+@pytest.mark.parametrize("candidates", ["few", "many"])
+def test_a_store_from_before_the_index_still_finds_its_old_spans(tmp_path, monkeypatch, candidates):
+    if candidates == "many":  # the candidates and the old spans picked in Python, chunk by chunk
+        monkeypatch.setattr(_search, "MAX_CANDIDATES", 0)
     path = tmp_path / "old.db"
     with TraceStore(path) as store:
         old = [_post(store, i, doc) for i, doc in enumerate(DOCS[:3])]

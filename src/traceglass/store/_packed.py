@@ -19,6 +19,8 @@ search, previews, a trace's spans). PostgreSQL keeps plain text: it compresses l
 
 from __future__ import annotations
 
+import array
+import itertools
 import os
 import sqlite3
 import threading
@@ -32,6 +34,7 @@ _LEVEL = 1  # on bench_store's spans: 0.31 of the size, as zlib level 1 at about
 FUNCTION = "tg_json"
 # zstd's own threads for a batch (the frames are the same), up to the CPUs this process may use.
 THREADS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+_THREADED = 64  # values in a call from which zstd's threads pay for starting
 _FEATURES = getattr(zstandard, "backend_features", ())  # the batch calls are not in the cffi backend
 _MULTI = "multi_compress_to_buffer" in _FEATURES
 _MULTI_READ = "multi_decompress_to_buffer" in _FEATURES
@@ -71,18 +74,41 @@ def register(conn: sqlite3.Connection) -> None:
 
 
 def unpacked_all(values: Sequence[Any]) -> list[Any]:
-    """:func:`unpacked` of each of ``values``, the frames decompressed in one call (one give-up of the
-    GIL, against one a value); one by one if any is not a frame of ours."""
-    frames = [value for value in values if type(value) is bytes]
+    """:func:`unpacked` of each of ``values``, the frames decompressed in one call (see :func:`decompressed_all`)."""
+    texts = iter(decompressed_all([value for value in values if type(value) is bytes]))
+    return [_decoded(next(texts)) if type(value) is bytes else value for value in values]
+
+
+def decompressed_all(frames: Sequence[bytes]) -> list[bytes | None]:
+    """The bytes each of ``frames`` holds (None for one that is not a frame of ours), decompressed in one
+    call (one give-up of the GIL, against one a frame); one by one if any is not a frame of ours."""
     if len(frames) > 1 and _MULTI_READ:
         try:
-            texts = iter(_decompressor().multi_decompress_to_buffer(frames))
+            return [bytes(out) for out in _decompressor().multi_decompress_to_buffer(frames,
+                                                                                      threads=_threads(len(frames)))]
         except (zstandard.ZstdError, ValueError, MemoryError):  # a frame without its size, or not a frame
             pass
-        else:
-            return [bytes(next(texts)).decode("utf-8", "replace") if type(value) is bytes else value
-                    for value in values]
-    return [unpacked(value) for value in values]
+    return [_decompressed(frame) for frame in frames]
+
+
+def decompressed_each(blob: bytes, sizes: Sequence[int]) -> Sequence[Any]:
+    """Each of the values stored one after another in ``blob`` (``sizes`` bytes each) decompressed: a
+    bytes-like object (``bytes()`` copies it), None for one that is not a frame of ours. One call into
+    zstd on up to :data:`THREADS` cores and no copy a value; one by one if any is not a frame of ours."""
+    offsets = list(itertools.accumulate(sizes, initial=0))[:-1]
+    if _MULTI_READ and len(sizes) > 1:
+        segments = array.array("Q", [n for pair in zip(offsets, sizes) for n in pair]).tobytes()
+        try:
+            return _decompressor().multi_decompress_to_buffer(zstandard.BufferWithSegments(blob, segments),
+                                                               threads=_threads(len(sizes)))
+        except (zstandard.ZstdError, ValueError, MemoryError):  # a frame without its size, or not a frame
+            pass
+    return [_decompressed(blob[start:start + size]) for start, size in zip(offsets, sizes)]
+
+
+def _threads(count: int) -> int:
+    """zstd's threads for a call on ``count`` values (0: this thread); starting them costs more for a few."""
+    return THREADS if THREADS > 1 and count >= _THREADED else 0
 
 
 def _decompressor() -> Any:
@@ -92,11 +118,17 @@ def _decompressor() -> Any:
     return decompressor
 
 
-def unpacked(value: Any) -> Any:
-    """The JSON text of a stored value read without ``tg_json`` (a frame decompressed; None if not one)."""
-    if type(value) is not bytes:
-        return value
+def _decompressed(frame: bytes) -> bytes | None:
     try:
-        return _decompressor().decompress(value).decode("utf-8", "replace")
+        return _decompressor().decompress(frame)
     except (zstandard.ZstdError, MemoryError):  # not a frame of ours (another tool wrote it)
         return None
+
+
+def _decoded(raw: bytes | None) -> str | None:
+    return None if raw is None else raw.decode("utf-8", "replace")
+
+
+def unpacked(value: Any) -> Any:
+    """The JSON text of a stored value read without ``tg_json`` (a frame decompressed; None if not one)."""
+    return _decoded(_decompressed(value)) if type(value) is bytes else value

@@ -14,7 +14,6 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from traceglass import semconv
 from traceglass.store import _filter_sql
 from traceglass.store import _postgres_scores as scores
 from traceglass.store._dialect import POSTGRES
@@ -28,6 +27,7 @@ from traceglass.store._queries import (
     _time,
     model_family,
     models_matching,
+    root_values,
     span_node,
     summary_fields,
 )
@@ -168,36 +168,13 @@ def types_and_models(conn: Any, trace_ids: Sequence[str]) -> dict[str, tuple[str
             conn.execute(sql, (list(trace_ids),))}
 
 
-_ROOT_KEYS = (semconv.INPUT_VALUE, semconv.GEN_AI_INPUT_MESSAGES, semconv.OUTPUT_VALUE, semconv.GEN_AI_OUTPUT_MESSAGES)
-
-
 def root_io(conn: Any, trace_ids: Sequence[str]) -> dict[str, tuple[Any, Any]]:
-    """Per stored trace id: its root span's input and output values as SQLite's json_extract reads
-    them (text as text, a list or object as compact JSON text, a boolean as 1 or 0)."""
+    """Per stored trace id: its root span's input and output values, read as on SQLite (``root_values``)."""
     if not trace_ids:
         return {}
-    found: dict[str, tuple[Any, Any]] = {}
-    for trace_id, text in conn.execute(
-            "SELECT t.trace_id, d.attributes FROM traces t JOIN spans s ON s.trace_no = t.id AND "
-            "s.span_id = t.root_span_id JOIN span_data d ON d.id = s.id WHERE t.trace_id = ANY(%s)",
-            (list(trace_ids),)):
-        try:
-            attributes = json.loads(text)
-        except (TypeError, ValueError, RecursionError):
-            continue  # not JSON (written by another tool): as SQLite's json_valid leaves it out
-        if not isinstance(attributes, dict):
-            continue
-        tg_in, gen_in, tg_out, gen_out = (_extracted(attributes.get(key)) for key in _ROOT_KEYS)
-        found[trace_id] = (tg_in if tg_in is not None else gen_in, tg_out if tg_out is not None else gen_out)
-    return found
-
-
-def _extracted(value: Any) -> Any:
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, (list, dict)):
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    return value
+    return root_values(conn.execute(
+        "SELECT t.trace_id, d.attributes FROM traces t JOIN spans s ON s.trace_no = t.id AND "
+        "s.span_id = t.root_span_id JOIN span_data d ON d.id = s.id WHERE t.trace_id = ANY(%s)", (list(trace_ids),)))
 
 
 # Per group: the table, the key, which rows count as calls, which rows' tokens and cost count.

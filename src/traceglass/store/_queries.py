@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
+from traceglass import semconv
 from traceglass._pricing import model_candidates
 from traceglass.store import _filter_sql, _scores, _search
 from traceglass.store._dialect import SQLITE
 from traceglass.store._filter import GROUPS, TraceFilter
 from traceglass.store._filter_sql import encode_cursor, hex_prefix
 from traceglass.store._models import SpanNode, StatsRow, Trace, TracePage, TraceSummary
+from traceglass.store._one_step import document, fetch_all, parsed
 from traceglass.store._packed import unpacked, unpacked_all
 from traceglass.store._time import NS_MAX, NS_MIN, TimeLike, to_ns
 
@@ -98,18 +100,28 @@ def _resolve_prefix(conn: sqlite3.Connection, prefix: str) -> str | None:
     raise ValueError(f"trace id prefix {prefix!r} matches {count} traces; give more of the id")
 
 
+# A trace's summary, spans and scores read in one step (see _one_step).
+_HEAD = f"SELECT {TRACE_COLUMNS} FROM traces t WHERE t.trace_id = ?"
+_SPANS_OF = f"{SPAN_SELECT} WHERE s.trace_no = (SELECT id FROM traces WHERE trace_id = ?) ORDER BY s.start_ns, s.id"
+_TRACE = (f"SELECT {document(_HEAD, 14)}, {document(_SPANS_OF, 26)}, "
+          f"{document(_scores.TRACE_SCORES, len(_scores.COLUMNS))}")
+
+
+def _read_trace(conn: sqlite3.Connection, trace_id: str) -> tuple[list[Any], list[list[Any]], list[list[Any]]] | None:
+    heads, rows, scores = (parsed(doc) for doc in conn.execute(_TRACE, (trace_id,) * 3).fetchone())
+    return (heads[0], rows, scores) if heads else None
+
+
 def get_trace(conn: sqlite3.Connection, trace_id: str, *, prefix: bool = False) -> Trace | None:
     trace_id = trace_id.strip().lower()
-    head = conn.execute(f"SELECT t.id, {TRACE_COLUMNS} FROM traces t WHERE t.trace_id = ?", (trace_id,)).fetchone()
-    if head is None and prefix and hex_prefix(trace_id):
+    found = _read_trace(conn, trace_id)
+    if found is None and prefix and hex_prefix(trace_id):
         full = _resolve_prefix(conn, trace_id)
         if full is not None:
-            head = conn.execute(f"SELECT t.id, {TRACE_COLUMNS} FROM traces t WHERE t.trace_id = ?",
-                                (full,)).fetchone()
-    if head is None:
+            found = _read_trace(conn, full)
+    if found is None:
         return None
-    trace_no, head = head[0], head[1:]
-    rows = conn.execute(f"{SPAN_SELECT} WHERE s.trace_no = ? ORDER BY s.start_ns, s.id", (trace_no,)).fetchall()
+    head, rows, score_rows = found
     # The compressed attributes and events of every span decompressed in one call (see _packed).
     texts = iter(unpacked_all([value for row in rows for value in row[21:23]]))
     spans = [span_node((*row[:21], next(texts), next(texts), *row[23:])) for row in rows]
@@ -121,14 +133,12 @@ def get_trace(conn: sqlite3.Connection, trace_id: str, *, prefix: bool = False) 
     root = next((s for s in roots if s.parent_id is None), roots[0] if roots else None)
     trace = Trace(*summary_fields(head), root=root, roots=roots, spans=spans)
     # Scores join by the trace id: those that arrived before the spans show up now.
-    trace.scores = _scores.trace_scores(conn, trace.trace_id)
+    trace.scores = [_scores.score_from_row(row) for row in score_rows]
     for score in trace.scores:
         span = by_id.get(score.span_id) if score.span_id else None
         if span is not None:
             span.scores.append(score)
     return trace
-
-
 
 
 def _scope(prefix: str, *, since: TimeLike | None = None, until: TimeLike | None = None,
@@ -162,14 +172,14 @@ def list_traces(conn: sqlite3.Connection, where: TraceFilter, *, limit: int = 50
         raise ValueError(f"limit must be a positive integer, got {limit!r}")
     models = models_matching(conn, where.model) if where.model is not None else None
     clauses, params = _filter_sql.trace_clauses(where, cursor, models, SQLITE)
-    if where.search:  # served by the word index where it can (see _search)
-        clause, values = _search.clause(conn, where.search)
-        clauses.append(clause)
-        params.extend(values)
-    sql = (f"SELECT {TRACE_COLUMNS} FROM traces t {'WHERE ' + ' AND '.join(clauses) if clauses else ''}"
-           " ORDER BY t.start_ns DESC, t.trace_id DESC LIMIT ?")
     # SQLite's LIMIT is a 64-bit integer; no database holds more rows than this anyway.
-    rows = conn.execute(sql, [*params, min(limit, NS_MAX - 1) + 1]).fetchall()
+    wanted = min(limit, NS_MAX - 1) + 1
+    if where.search:  # served by the word index where it can, checked in Python (see _search)
+        rows = _search.traces_holding(conn, TRACE_COLUMNS, 14, clauses, params, where.search, wanted)
+    else:
+        sql = (f"SELECT {TRACE_COLUMNS} FROM traces t {'WHERE ' + ' AND '.join(clauses) if clauses else ''}"
+               " ORDER BY t.start_ns DESC, t.trace_id DESC LIMIT ?")
+        rows = fetch_all(conn, sql, [*params, wanted], 14)
     traces = [TraceSummary(*summary_fields(row)) for row in rows[:limit]]
     summaries = _scores.trace_summaries(conn, [t.trace_id for t in traces])
     for summary in traces:
@@ -340,23 +350,46 @@ def types_and_models(conn: sqlite3.Connection, trace_ids: list[str]) -> dict[str
     if not trace_ids:
         return {}
     return {_text(trace_id): (_text(span_type), [_text(m) for m in models.split("\x1f")] if models else [])
-            for trace_id, span_type, models in conn.execute(_TYPES_AND_MODELS, (json.dumps(trace_ids),))}
+            for trace_id, span_type, models in fetch_all(conn, _TYPES_AND_MODELS, (json.dumps(trace_ids),), 3)}
 
 
-# Only the four values are taken out of the root span's attributes (json_extract parses each row's JSON
-# once: SQLite caches the parse within a statement); attributes that are not valid JSON (written by
-# another tool) give no previews rather than failing the page.
-_ROOT_IO = """SELECT t.trace_id, json_extract(a, '$."traceglass.input"'),
-    json_extract(a, '$."gen_ai.input.messages"'), json_extract(a, '$."traceglass.output"'),
-    json_extract(a, '$."gen_ai.output.messages"')
-    FROM traces t JOIN spans s ON s.trace_no = t.id AND s.span_id = t.root_span_id
-    JOIN (SELECT id, tg_json(attributes) AS a FROM span_data) d ON d.id = s.id AND json_valid(a)
+# The root span's stored attributes of each trace: the four values are taken out in Python (see
+# root_values), a compressed value decompressed with the others in one call.
+_ROOT_ATTRIBUTES = """SELECT t.trace_id, d.attributes
+    FROM traces t JOIN spans s ON s.trace_no = t.id AND s.span_id = t.root_span_id JOIN span_data d ON d.id = s.id
     WHERE t.trace_id IN (SELECT value FROM json_each(?))"""
+_ROOT_KEYS = (semconv.INPUT_VALUE, semconv.GEN_AI_INPUT_MESSAGES, semconv.OUTPUT_VALUE, semconv.GEN_AI_OUTPUT_MESSAGES)
 
 
 def root_io(conn: sqlite3.Connection, trace_ids: list[str]) -> dict[str, tuple[Any, Any]]:
     """Per stored trace id of ``trace_ids``: its root span's input and output values as stored (None if absent)."""
     if not trace_ids:
         return {}
-    return {_text(trace_id): (tg_in if tg_in is not None else gen_in, tg_out if tg_out is not None else gen_out)
-            for trace_id, tg_in, gen_in, tg_out, gen_out in conn.execute(_ROOT_IO, (json.dumps(trace_ids),))}
+    rows = fetch_all(conn, _ROOT_ATTRIBUTES, (json.dumps(trace_ids),), 2)
+    texts = unpacked_all([attributes for _, attributes in rows])
+    return root_values((_text(trace_id), text) for (trace_id, _), text in zip(rows, texts))
+
+
+def root_values(rows: Iterable[tuple[Any, Any]]) -> dict[Any, tuple[Any, Any]]:
+    """Per ``(trace id, root span's attributes JSON)``: its input and output values as SQLite's json_extract
+    reads them (text as text, a list or object as compact JSON text, a boolean as 1 or 0). Attributes
+    that are not a JSON object (written by another tool) give no entry (both backends read this way)."""
+    found: dict[Any, tuple[Any, Any]] = {}
+    for trace_id, text in rows:
+        try:
+            attributes = json.loads(text)
+        except (TypeError, ValueError, RecursionError):
+            continue
+        if not isinstance(attributes, dict):
+            continue
+        tg_in, gen_in, tg_out, gen_out = (_extracted(attributes.get(key)) for key in _ROOT_KEYS)
+        found[trace_id] = (tg_in if tg_in is not None else gen_in, tg_out if tg_out is not None else gen_out)
+    return found
+
+
+def _extracted(value: Any) -> Any:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return value

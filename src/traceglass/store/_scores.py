@@ -15,14 +15,15 @@ from typing import Any
 
 from traceglass._scores import DATA_TYPES, NUMERIC, Score, ScoreError, check_data_type, from_ns
 from traceglass.store._models import ScorePage
+from traceglass.store._one_step import fetch_all
 from traceglass.store._time import NS_MAX, NS_MIN, TimeLike, to_ns
 from traceglass.store._writer import insert_values, rollback
 
-_COLUMNS = ("id", "trace_id", "span_id", "name", "value", "label", "data_type", "comment", "source", "user_id",
+COLUMNS = ("id", "trace_id", "span_id", "name", "value", "label", "data_type", "comment", "source", "user_id",
             "created_ns", "metadata")
-SELECT = f"SELECT {', '.join(_COLUMNS)} FROM scores"
-_INTO = f"INTO scores ({', '.join(_COLUMNS)})"
-_ON_CONFLICT = f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _COLUMNS[1:])}"
+SELECT = f"SELECT {', '.join(COLUMNS)} FROM scores"
+_INTO = f"INTO scores ({', '.join(COLUMNS)})"
+_ON_CONFLICT = f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in COLUMNS[1:])}"
 # The data type a name already holds, from any other score of that name (one index seek).
 _KNOWN_TYPE = "SELECT data_type FROM scores WHERE name = ? AND id <> ? LIMIT 1"
 
@@ -58,7 +59,7 @@ def write_scores(conn: sqlite3.Connection, scores: Sequence[Score]) -> tuple[lis
         # One statement for the batch (executemany steps once a row, each step a give-up of the GIL): a
         # name's stored type is read before any of its rows is written (a batch's later scores are
         # checked against its earlier ones through ``known``).
-        insert_values(conn, "INSERT", _INTO, len(_COLUMNS), rows, _ON_CONFLICT)
+        insert_values(conn, "INSERT", _INTO, len(COLUMNS), rows, _ON_CONFLICT)
         conn.execute("COMMIT")
     except BaseException:
         rollback(conn)
@@ -119,10 +120,8 @@ def get_score(conn: sqlite3.Connection, score_id: str) -> Score | None:
     return None if row is None else score_from_row(row)
 
 
-def trace_scores(conn: sqlite3.Connection, trace_id: str) -> list[Score]:
-    """Every score of one trace (trace- and span-level), oldest first."""
-    return [score_from_row(row) for row in conn.execute(
-        f"{SELECT} WHERE trace_id = ? ORDER BY created_ns, id", (trace_id,))]
+# Every score of one trace (trace- and span-level), oldest first.
+TRACE_SCORES = f"{SELECT} WHERE trace_id = ? ORDER BY created_ns, id"
 
 
 def _time(name: str, value: TimeLike) -> int | None:
@@ -211,9 +210,9 @@ def trace_summaries(conn: sqlite3.Connection, trace_ids: Sequence[str]) -> dict[
     """The scores summary of each of ``trace_ids`` that has scores: one grouped query."""
     if not trace_ids:
         return {}
-    rows = conn.execute(f"SELECT trace_id, {_GROUP_TAIL} FROM scores WHERE trace_id IN "
-                        "(SELECT value FROM json_each(?)) GROUP BY trace_id, name, label",
-                        (json.dumps(list(trace_ids)),))
+    rows = fetch_all(conn, f"SELECT trace_id, {_GROUP_TAIL} FROM scores WHERE trace_id IN "
+                     "(SELECT value FROM json_each(?)) GROUP BY trace_id, name, label",
+                     (json.dumps(list(trace_ids)),), 6)
     return summarize(rows)
 
 

@@ -25,11 +25,15 @@ that cannot maintain the index moves ``first_id`` above every row instead (:func
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from typing import Any
 
 import orjson
+
+from traceglass.store._one_step import document, fetch_all, parsed
+from traceglass.store._packed import decompressed_each
 
 TABLE = "span_words"
 _VOCAB = "span_words_vocab"
@@ -231,38 +235,150 @@ def like(text: str) -> str:
     return f"%{escaped}%"
 
 
-# Whether the span ``s`` (its data ``d``) holds the needle: LIKE over the name and the JSON texts, a
-# frame decompressed first. (A tg_contains(value, needle) that searched the decompressed bytes
-# without building text measured slower: 8.6 against 6.8 us a span, bytes.lower() copying each value.)
-_HOLDS = ("(s.name LIKE ? ESCAPE '\\'"
-          " OR (CASE WHEN typeof(d.attributes) = 'blob' THEN tg_json(d.attributes) ELSE d.attributes END)"
-          " LIKE ? ESCAPE '\\'"
-          " OR (CASE WHEN typeof(d.events) = 'blob' THEN tg_json(d.events) ELSE d.events END) LIKE ? ESCAPE '\\')")
-_SPANS = "SELECT 1 FROM spans s LEFT JOIN span_data d ON d.id = s.id WHERE s.trace_no = t.id"
+# Of some spans: the traces whose name or stored text holds the needle (LIKE, in SQLite), and the
+# compressed values of the others, for Python to check (SQLite would call back into Python for
+# each): each such span's trace and the sizes of its two values, and the values themselves one after
+# another in one BLOB (concatenation copies a BLOB's bytes as they are). LIMIT -1 keeps the rows'
+# values computed once each (a flattened subquery would compute them again for each use).
+_CHECK = """SELECT json_group_array(trace_no) FILTER (WHERE held),
+    json_group_array(json_array(trace_no, length(a), length(e))) FILTER (WHERE NOT held AND coalesce(a, e) IS NOT NULL),
+    CAST(group_concat(coalesce(a, x'') || coalesce(e, x''), '') FILTER (WHERE NOT held) AS BLOB)
+    FROM (SELECT s.trace_no, coalesce(s.name LIKE ? ESCAPE '\\'
+        OR (typeof(d.attributes) <> 'blob' AND d.attributes LIKE ? ESCAPE '\\')
+        OR (typeof(d.events) <> 'blob' AND d.events LIKE ? ESCAPE '\\'), 0) AS held,
+        iif(typeof(d.attributes) = 'blob', d.attributes, NULL) AS a, iif(typeof(d.events) = 'blob', d.events, NULL) AS e
+        FROM spans s LEFT JOIN span_data d ON d.id = s.id WHERE {} LIMIT -1)"""
+_SPAN_IDS = "SELECT s.id FROM spans s WHERE s.trace_no IN (SELECT value FROM json_each(?))"
+_NEWEST = "ORDER BY t.start_ns DESC, t.trace_id DESC"
+_AFTER = "(t.start_ns < ? OR (t.start_ns = ? AND t.trace_id < ?))"  # after a row, newest first
+FIRST_CHUNK = 64  # traces read first; four times more each round after, up to MAX_CHUNK
+MAX_CHUNK = 4096
 
 
-def clause(conn: sqlite3.Connection, needle: str) -> tuple[str, list[Any]]:
-    """A condition on the trace ``t`` that it has a span holding ``needle``, and its parameters."""
-    pattern = like(needle)
-    holds = [pattern] * 3
+class _Plan:
+    """Which traces, and which spans of them, the search reads: every span (no index, or a needle it
+    cannot narrow), or the candidates the index gives and the spans below its watermark. For many
+    candidates the traces are not narrowed in SQL (a list of up to 50,000 ids, parsed again by each
+    statement, costs more than reading the span ids of each chunk) and the candidates are picked here."""
+
+    def __init__(self, first: int | None = None, ids: str | None = None, count: int = 0) -> None:
+        self.first, self.ids = first, ids  # first None: every span is read
+        self.many = count > MAX_CANDIDATES
+        self.candidates: set[int] = set(orjson.loads(ids)) if self.many and ids else set()
+
+    def traces(self) -> tuple[list[str], list[Any]]:
+        """Clauses on ``t`` keeping the traces that may hold the needle, and their parameters."""
+        if self.first is None or self.many:
+            return [], []
+        clauses, params = [], []
+        if self.ids is not None:
+            clauses.append("t.id IN (SELECT s.trace_no FROM spans s WHERE s.id IN (SELECT value FROM json_each(?)))")
+            params.append(self.ids)
+        if self.first > 1:  # the spans below the watermark are not indexed (unary +: keep the trace_no index)
+            clauses.append("EXISTS (SELECT 1 FROM spans s WHERE s.trace_no = t.id AND +s.id < ?)")
+            params.append(self.first)
+        return [f"({' OR '.join(clauses)})"], params
+
+    def spans(self) -> tuple[str, list[Any]]:
+        """A condition on ``s`` keeping the spans of a trace to check, and its parameters (not for ``many``)."""
+        clauses, params = ["1"], []
+        if self.first is not None:
+            clauses = []
+            if self.ids is not None:
+                clauses.append("+s.id IN (SELECT value FROM json_each(?))")
+                params.append(self.ids)
+            if self.first > 1:
+                clauses.append("+s.id < ?")
+                params.append(self.first)
+        return f"({' OR '.join(clauses)})", params
+
+    def picked(self, conn: sqlite3.Connection, trace_nos: list[Any]) -> list[int]:
+        """For ``many``: the spans of ``trace_nos`` to check (their ids read in one step)."""
+        first = self.first or 0
+        return [i for (i,) in fetch_all(conn, _SPAN_IDS, [json.dumps(trace_nos)], 1)
+                if i in self.candidates or i < first]
+
+
+def traces_holding(conn: sqlite3.Connection, columns: str, width: int, clauses: list[str], params: list[Any],
+                   needle: str, wanted: int) -> list[list[Any]]:
+    """Up to ``wanted`` rows of ``columns`` (``width`` of them, over ``traces t``), newest first, of the
+    traces that meet ``clauses`` and have a span holding ``needle`` in its name, attributes or events
+    (LIKE's test: ASCII letters in either case).
+
+    The traces are read a chunk at a time, newest first, each chunk in one step of SQLite with what
+    SQL can check of its spans (``_CHECK``), and the compressed values checked here: a check in SQL
+    would call back into Python for each, and each call waits for the GIL beside a busy application
+    thread (a page of a common phrase took 16 s there; a scan of 50,000 spans five minutes)."""
+    plan = _plan(conn, needle)
+    if plan is None:
+        return []
+    restrict, restrict_params = plan.traces()
+    spans, span_params = plan.spans()
+    pattern, needle_bytes = like(needle), needle.encode("utf-8", "surrogatepass").lower()
+    found: list[Any] = []
+    after: list[Any] = []
+    chunk = max(wanted, FIRST_CHUNK)
+    while len(found) < wanted:
+        where = [*clauses, *restrict, *([_AFTER] if after else [])]
+        sql = (f"SELECT t.id, t.start_ns, t.trace_id FROM traces t{' WHERE ' + ' AND '.join(where) if where else ''}"
+               f" {_NEWEST} LIMIT ?")
+        chunk_params = [*params, *restrict_params, *after, chunk]
+        if plan.many:  # the chunk, its span ids, the check: three steps
+            rows = fetch_all(conn, sql, chunk_params, 3)
+            picked = json.dumps(plan.picked(conn, [row[0] for row in rows])) if rows else "[]"
+            checked = conn.execute(_CHECK.format("s.id IN (SELECT value FROM json_each(?))"),
+                                   [*[pattern] * 3, picked]).fetchone()
+        else:  # the chunk and the check in one step
+            doc, *checked = conn.execute(
+                f"WITH chunk AS MATERIALIZED ({sql}) SELECT {document('SELECT * FROM chunk', 3)}, c.* FROM "
+                f"({_CHECK.format(f's.trace_no IN (SELECT id FROM chunk) AND {spans}')}) c",
+                [*chunk_params, *[pattern] * 3, *span_params]).fetchone()
+            rows = parsed(doc)
+        if not rows:
+            break
+        holding = _holding(checked, needle_bytes)
+        found.extend(row[0] for row in rows if row[0] in holding)
+        if len(rows) < chunk:
+            break
+        after = [rows[-1][1], rows[-1][1], rows[-1][2]]
+        chunk = min(chunk * 4, MAX_CHUNK)
+    if not found:
+        return []
+    return fetch_all(conn, f"SELECT {columns} FROM traces t WHERE t.id IN (SELECT value FROM json_each(?)) {_NEWEST}",
+                     [json.dumps(found[:wanted])], width)
+
+
+def _plan(conn: sqlite3.Connection, needle: str) -> _Plan | None:
+    """What the search of ``needle`` reads (see _Plan); None when no span can hold it."""
     first = first_id(conn)
     plan = match_expression(conn, needle) if first is not None else None
-    # No selective run, or a common one: scan every span, newest trace first.
-    if plan is None or plan[1] > MANY_CANDIDATES:
-        return f"EXISTS ({_SPANS} AND {_HOLDS})", holds
-    # The spans below the watermark are not indexed: scanned (unary +: keep the trace_no index).
-    old = (f"EXISTS ({_SPANS} AND +s.id < ? AND {_HOLDS})", [first, *holds]) if first > 1 else ("0", [])
-    if plan[0] == "":
-        return old
-    found = [row_id for (row_id,) in conn.execute(f"SELECT rowid FROM {TABLE} WHERE {TABLE} MATCH ?", (plan[0],))]
-    if not found:
-        return old
-    ids = orjson.dumps(found).decode()
-    if len(found) <= MAX_CANDIDATES:  # each candidate checked once
-        new = ("t.id IN (SELECT s.trace_no FROM spans s LEFT JOIN span_data d ON d.id = s.id"
-               f" WHERE s.id IN (SELECT value FROM json_each(?)) AND {_HOLDS})")
-    else:  # per trace, newest first, only its candidate spans are checked
-        new = f"EXISTS ({_SPANS} AND +s.id IN (SELECT value FROM json_each(?)) AND {_HOLDS})"
-    if first == 1:  # every span indexed (a store begun at schema 10): the planner may start from the candidates
-        return new, [ids, *holds]
-    return f"({new} OR {old[0]})", [ids, *holds, *old[1]]
+    # No selective run, or a common one: every span is checked, newest trace first.
+    if first is None or plan is None or plan[1] > MANY_CANDIDATES:
+        return _Plan()
+    count, ids = 0, None
+    if plan[0]:
+        count, ids = conn.execute(f"SELECT count(*), json_group_array(rowid) FROM {TABLE} WHERE {TABLE} MATCH ?",
+                                  (plan[0],)).fetchone()
+    if not count and first <= 1:
+        return None
+    return _Plan(first, ids if count else None, count)
+
+
+def _holding(found: tuple[Any, ...], needle: bytes) -> set[Any]:
+    """The trace numbers a ``_CHECK`` row says hold the needle, or whose compressed values hold ``needle``
+    (lower case), all of them decompressed in one call; one that is not a frame of ours holds nothing
+    (as tg_json reads it)."""
+    held, places, blob = found
+    holding = set(orjson.loads(held))
+    owners, sizes = [], []
+    for trace_no, *lengths in orjson.loads(places):
+        for size in lengths:
+            if size is not None:
+                owners.append(trace_no)
+                sizes.append(size)
+    if not sizes:
+        return holding
+    for owner, text in zip(owners, decompressed_each(blob, sizes)):
+        if text is not None and owner not in holding and needle in bytes(text).lower():
+            holding.add(owner)
+    return holding

@@ -1,0 +1,167 @@
+"""A page, a trace and a search are read without a step of SQLite a row or a call back into Python
+(store/_one_step.py, store/_search.py).
+
+The sqlite3 module gives up the GIL around every step (one a row) and SQLite takes it for each call
+of a Python SQL function (``tg_json``); beside an application thread that runs Python without pause,
+each time costs up to the switch interval. These tests read through a connection that records how
+many rows each statement hands to Python and every ``tg_json`` call, on a real store of compressed
+values, and check that what comes back is what the rows hold.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from traceglass.exporters import SQLiteSpanExporter
+from traceglass.store import TraceStore, _packed, _search
+from traceglass.store._one_step import fetch_all
+
+from .test_packed import ANSWER, QUESTION, _batch
+
+HOSTILE = [
+    1, 0, -1, 2**63 - 1, -(2**63), 0.1 + 0.2, 1e-300, -0.5, 1e308, float("inf"), float("-inf"), 3.0,
+    "", "text", "é東🙂", "with \x00 nul", '{"json": [1, 2]}', "\\ \" '",
+    b"", b"\x00\xff\x01 bytes", bytes(range(256)), None,
+]
+
+
+@pytest.fixture
+def memory():
+    conn = sqlite3.connect(":memory:")
+    yield conn
+    conn.close()
+
+
+def test_fetch_all_gives_what_the_cursor_gives_in_its_order(memory):
+    memory.execute("CREATE TABLE t (n INTEGER PRIMARY KEY, v, w)")
+    memory.executemany("INSERT INTO t VALUES (?, ?, ?)",
+                       [(i, value, HOSTILE[-1 - i]) for i, value in enumerate(HOSTILE)])
+    for sql, width in (("SELECT v, w, n FROM t ORDER BY n DESC", 3), ("SELECT v, w, n FROM t ORDER BY typeof(v), n", 3),
+                       ("SELECT v FROM t WHERE n > 99", 1)):
+        expected = memory.execute(sql).fetchall()
+        got = fetch_all(memory, sql, (), width)
+        assert [tuple(row) for row in got] == expected
+        assert [[type(v) for v in row] for row in got] == [[type(v) for v in row] for row in expected]
+
+
+def test_fetch_all_takes_parameters_and_a_recursive_query(memory):
+    rows = fetch_all(memory, "WITH RECURSIVE m(x) AS (SELECT ? UNION ALL SELECT x + 1 FROM m WHERE x < ?) "
+                             "SELECT x, x * 0.5 FROM m", (3, 6), 2)
+    assert rows == [[3, 1.5], [4, 2.0], [5, 2.5], [6, 3.0]]
+
+
+class _Fetched(list):
+    def fetchone(self):
+        return self[0] if self else None
+
+    def fetchall(self):
+        return list(self)
+
+
+class _Recording:
+    """The store's connection, recording the rows each statement hands to Python."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.statements: list[tuple[str, int]] = []
+
+    def execute(self, sql, params=()):
+        rows = self.conn.execute(sql, params).fetchall()
+        self.statements.append((sql, len(rows)))
+        return _Fetched(rows)
+
+    def __getattr__(self, name):
+        return getattr(self.conn, name)
+
+
+@pytest.fixture
+def recorded(tmp_path):
+    """A store of 12 traces (compressed values, scores), read through a recording connection, and the
+    list of its ``tg_json`` calls."""
+    path = tmp_path / "reads.db"
+    exporter = SQLiteSpanExporter(path)
+    for _ in range(12):
+        exporter.export(_batch(6))
+    exporter.shutdown()
+    store = TraceStore(path)
+    trace_ids = [t.trace_id for t in store.list_traces().traces]
+    store.add_score("helpful", 1.0, trace_id=trace_ids[0])
+    store.add_score("tone", "kind", trace_id=trace_ids[0])
+    calls: list[object] = []
+
+    def counting(value):
+        calls.append(value)
+        return _packed.unpacked(value)
+
+    store._db.conn.create_function(_packed.FUNCTION, 1, counting, deterministic=True)
+    recording = _Recording(store._db.conn)
+    store._db.conn = recording
+    yield store, recording, calls, trace_ids
+    store._db.conn = recording.conn
+    store.close()
+
+
+def _one_row_each(recording: _Recording) -> list[tuple[str, int]]:
+    return [(sql, count) for sql, count in recording.statements if count > 1]
+
+
+def test_a_trace_is_one_statement_of_one_row(recorded):
+    store, recording, calls, trace_ids = recorded
+    trace = store.get_trace(trace_ids[0])
+    assert len(recording.statements) == 1 and _one_row_each(recording) == [] and calls == []
+    assert [s.name for s in trace.spans] == ["agent"] + [f"chat {i}" for i in range(6)]
+    assert trace.spans[3].attributes == {"gen_ai.input.messages": f"2 {QUESTION}", "n": 2}
+    assert trace.spans[3].events[0]["attributes"] == {"chunk": f"{ANSWER} 2"}
+    assert [(s.name, s.value, s.label) for s in trace.scores] == [("helpful", 1.0, None), ("tone", None, "kind")]
+    assert trace.span_count == 7 and trace.root.name == "agent"
+
+
+def test_a_page_with_its_columns_and_previews_reads_a_row_a_statement(recorded):
+    store, recording, calls, trace_ids = recorded
+    page = store.list_traces(limit=5)
+    found = store.types_and_models(trace_ids)
+    previews = store.root_io(trace_ids)
+    assert _one_row_each(recording) == [] and calls == []
+    assert len(recording.statements) == 4  # the page, its scores, the types and models, the root spans
+    assert [t.trace_id for t in page.traces] == trace_ids[:5] and page.next_cursor is not None
+    assert page.traces[0].scores["helpful"]["mean"] == 1.0 and page.traces[1].scores == {}
+    assert set(found) == set(previews) == set(trace_ids)
+    assert previews[trace_ids[0]] == (None, None)  # the root span captured no input or output
+
+
+@pytest.mark.parametrize("mode", ["few", "many", "scan"])
+def test_a_content_search_reads_a_row_a_statement_without_tg_json(recorded, monkeypatch, mode):
+    store, recording, calls, trace_ids = recorded
+    if mode == "many":
+        monkeypatch.setattr(_search, "MAX_CANDIDATES", 0)
+    elif mode == "scan":
+        monkeypatch.setattr(_search, "MANY_CANDIDATES", 0)
+    monkeypatch.setattr(_search, "FIRST_CHUNK", 2)
+    monkeypatch.setattr(_search, "MAX_CHUNK", 3)
+    # "2 Which plan": only in the compressed attributes of each trace's span "chat 2"; "chunk" in no span.
+    page = store.list_traces(search="2 which PLAN", limit=4)
+    assert [t.trace_id for t in page.traces] == trace_ids[:4] and page.next_cursor is not None
+    assert store.list_traces(search="2 which plan", cursor=page.next_cursor, limit=20).traces[-1].trace_id == \
+        trace_ids[-1]
+    assert store.list_traces(search="chunk \"x").traces == []
+    assert _one_row_each(recording) == [] and calls == []
+
+
+def test_previews_read_the_root_spans_values_as_json_extract_does(recorded):
+    store, recording, calls, trace_ids = recorded
+    roots = {"not json {": None, "[1, 2]": None, b"not a zstd frame": None,
+             '{"traceglass.input": true, "gen_ai.output.messages": [{"role": "assistant"}]}':
+                 (1, '[{"role":"assistant"}]'),
+             '{"gen_ai.input.messages": "asked", "traceglass.output": {"a": 1.5}}': ("asked", '{"a":1.5}'),
+             '{"traceglass.input": null, "gen_ai.input.messages": "fallback"}': ("fallback", None)}
+    conn = recording.conn
+    for trace_id, stored in zip(trace_ids, roots):
+        conn.execute("UPDATE span_data SET attributes = ? WHERE id = (SELECT s.id FROM spans s JOIN traces t ON "
+                     "s.trace_no = t.id AND s.span_id = t.root_span_id WHERE t.trace_id = ?)", (stored, trace_id))
+    conn.commit()
+    found = store.root_io(trace_ids[:len(roots)])
+    assert found == {trace_id: value for trace_id, value in zip(trace_ids, roots.values()) if value is not None}
+    assert type(found[trace_ids[3]][0]) is int  # a JSON true as 1, not True
+    assert _one_row_each(recording) == [] and calls == []
