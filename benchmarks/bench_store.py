@@ -14,10 +14,15 @@ attributes and 2 KB of captured content each. Two parts:
    exporter), in a child process; spans stored per second while it runs. Then batches of the
    realistic spans exported while a thread of this process runs Python without pause: each time
    the writer gives up the GIL (a SQLite step, a zstd call) it waits to win it back.
-3. A database of ``--spans`` spans (default 1,000,000) written through the exporter, then
+3. Reads beside a CPU-busy thread: on a database of ``--busy-reads-spans`` spans, a trace, a page,
+   the dashboard's page (with its types, models and previews) and content searches, idle and while
+   a thread of this process runs Python without pause (every step of SQLite and every call back into
+   Python waits to win the GIL back).
+4. A database of ``--spans`` spans (default 1,000,000) written through the exporter, then
    ``get_trace``, ``list_traces`` pages and ``stats`` over everything.
 
 Run: python benchmarks/bench_store.py [--spans 1000000] [--throughput-spans 100000] [--busy-seconds 6]
+     [--busy-reads-spans 50000]
 Writes benchmarks/results/store.txt.
 """
 
@@ -370,6 +375,69 @@ def _busy_batches(workdir: pathlib.Path, report: Callable[[str], None], count: i
                f"{min(took) * 1e3:,.0f}-{max(took) * 1e3:,.0f}), {len(batches) * BATCH / sum(took):,.0f} spans/s")
 
 
+def _dashboard_page(store: TraceStore) -> None:
+    """What the dashboard's trace list reads: a page, its root types and models, its previews."""
+    ids = [t.trace_id for t in store.list_traces(limit=50).traces]
+    store.types_and_models(ids)
+    store.root_io(ids)
+
+
+def bench_busy_reads(workdir: pathlib.Path, spans: int, report: Callable[[str], None],
+                     give_up_after_s: float = 30.0) -> None:
+    path = workdir / "busy-reads.db"
+    _fresh(path)
+    exporter = SQLiteSpanExporter(path)
+    for batch in SpanFactory(seed=4, traces=spans // SPANS_PER_TRACE).batches(spans):
+        exporter.export(batch)
+    exporter.shutdown()
+    store = TraceStore(path, create=False)
+    some = [t.trace_id for t in store.list_traces(limit=50).traces]
+    rare = f"call_{spans // SPANS_PER_TRACE // 3:010d}"
+    cases = [
+        ("get_trace (5 spans)", lambda: store.get_trace(some[7])),
+        ("list_traces page (50)", lambda: store.list_traces(limit=50)),
+        ("the dashboard's page (+ types, models, previews)", lambda: _dashboard_page(store)),
+        ("search 'priority support' (common phrase)", lambda: store.list_traces(search="priority support")),
+        ("search 'tool_call' (many candidates, none holds it)", lambda: store.list_traces(search="tool_call")),
+        (f"search '{rare}' (rare id)", lambda: store.list_traces(search=rare)),
+        ("search 'call_00000012' (every span read)", lambda: store.list_traces(search="call_00000012")),
+        ('stats(group_by="model")', lambda: store.stats("model")),
+    ]
+    report(f"reads on {spans:,} spans, idle and while a thread of this process runs Python without pause "
+           f"(median ms of 3; one run when it takes over {give_up_after_s:g} s):")
+    stop = threading.Event()
+
+    def spin() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+
+    def timed(func: Callable[[], object]) -> float:
+        took = []
+        for _ in range(3):
+            start = time.perf_counter()
+            func()
+            took.append(time.perf_counter() - start)
+            if took[-1] > give_up_after_s:
+                break
+        return statistics.median(took) * 1e3
+
+    try:
+        idle = [timed(func) for _, func in cases]
+        thread = threading.Thread(target=spin)
+        thread.start()
+        try:
+            busy = [timed(func) for _, func in cases]
+        finally:
+            stop.set()
+            thread.join()
+    finally:
+        store.close()
+        _fresh(path)
+    for (label, _), quiet, loaded in zip(cases, idle, busy):
+        report(f"  {label:<52} idle {quiet:9.2f} ms   beside the busy thread {loaded:10.1f} ms")
+
+
 def _wall_and_cpu(func: Callable[[], object]) -> tuple[float, float]:
     wall, cpu = time.perf_counter(), time.process_time()
     func()
@@ -537,6 +605,8 @@ def main() -> None:
     parser.add_argument("--spans", type=int, default=1_000_000, help="spans in the query database (0: skip)")
     parser.add_argument("--throughput-spans", type=int, default=100_000)
     parser.add_argument("--busy-seconds", type=float, default=6.0, help="per run of the busy-app part (0: skip)")
+    parser.add_argument("--busy-reads-spans", type=int, default=50_000,
+                        help="spans in the database the reads beside a busy thread use (0: skip)")
     parser.add_argument("--workdir", type=pathlib.Path, default=None, help="where the databases go")
     parser.add_argument("--keep", action="store_true", help="keep the big database")
     parser.add_argument("--search-db", type=pathlib.Path, default=None,
@@ -553,7 +623,7 @@ def main() -> None:
         lines.append(line)
 
     report(f"# bench_store.py --spans {args.spans} --throughput-spans {args.throughput_spans} "
-           f"--busy-seconds {args.busy_seconds:g}")
+           f"--busy-seconds {args.busy_seconds:g} --busy-reads-spans {args.busy_reads_spans}")
     report(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; Python {platform.python_version()}, "
            f"SQLite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs, {platform.machine()}")
     # The machine may be shared: the load average says how much of it this run had.
@@ -570,6 +640,8 @@ def main() -> None:
         bench_throughput(workdir, args.throughput_spans, report)
     if args.busy_seconds > 0:
         bench_busy(workdir, args.busy_seconds, report)
+    if args.busy_reads_spans > 0:
+        bench_busy_reads(workdir, args.busy_reads_spans, report)
     if args.spans > 0:  # --spans 0: throughput only
         bench_queries(workdir, args.spans, report, args.keep)
     report("# load average at end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))

@@ -87,6 +87,8 @@ def recorded(tmp_path):
     exporter.shutdown()
     store = TraceStore(path)
     trace_ids = [t.trace_id for t in store.list_traces().traces]
+    store.upsert_span({"trace_id": "ab" * 16, "span_id": "cd" * 8, "name": "older", "project": "second",
+                       "start_ns": 1_000_000_000, "end_ns": 2_000_000_000})  # a second project, before the others
     store.add_score("helpful", 1.0, trace_id=trace_ids[0])
     store.add_score("tone", "kind", trace_id=trace_ids[0])
     calls: list[object] = []
@@ -165,3 +167,17 @@ def test_previews_read_the_root_spans_values_as_json_extract_does(recorded):
     assert found == {trace_id: value for trace_id, value in zip(trace_ids, roots.values()) if value is not None}
     assert type(found[trace_ids[3]][0]) is int  # a JSON true as 1, not True
     assert _one_row_each(recording) == [] and calls == []
+
+
+def test_statistics_and_the_evaluations_trace_reads_read_a_row_a_statement(recorded):
+    store, recording, calls, trace_ids = recorded
+    by_model = store.stats("model")
+    by_type = {row.key: row for row in store.stats("type")}
+    by_project = store.stats("project")
+    spans = store.trace_spans(trace_ids[:3])
+    assert _one_row_each(recording) == [] and calls == []
+    assert by_model == [] and by_type[None].calls == 85 and by_type[None].scores["helpful"]["mean"] == 1.0
+    assert [(row.key, row.calls, row.p50_ms) for row in by_project][1:] == [("second", 1, 1000.0)]
+    assert by_project[0].calls == 12 and by_project[0].p50_ms is not None
+    assert [[s.name for s in spans[t]] for t in trace_ids[:3]] == [["agent"] + [f"chat {i}" for i in range(6)]] * 3
+    assert spans[trace_ids[1]][1].attributes == {"gen_ai.input.messages": f"0 {QUESTION}", "n": 0}

@@ -12,6 +12,8 @@ from typing import Any
 
 from traceglass.store._eval_models import DatasetInfo, EvalResultRecord, EvalRunRecord
 from traceglass.store._models import SpanNode
+from traceglass.store._one_step import fetch_all
+from traceglass.store._packed import unpacked_all
 from traceglass.store._queries import _SPAN_READERS as SPAN_READERS  # the store's one reading of a span row
 from traceglass.store._writer import rollback
 
@@ -19,7 +21,7 @@ from traceglass.store._writer import rollback
 # none of them, and parsing them was half the time of building one).
 _TRACE_SPANS = """SELECT s.trace_id, s.span_id, s.parent_id, s.name, s.span_type, s.kind, s.project,
     s.start_ns, s.end_ns, s.status, s.status_message, s.error_type, s.model, s.provider, s.operation,
-    s.input_tokens, s.output_tokens, s.total_tokens, s.cost_usd, s.session_id, s.user_id, tg_json(d.attributes), s.superseded
+    s.input_tokens, s.output_tokens, s.total_tokens, s.cost_usd, s.session_id, s.user_id, d.attributes, s.superseded
     FROM spans s LEFT JOIN span_data d ON d.id = s.id
     WHERE s.trace_no IN (SELECT id FROM traces WHERE trace_id IN (SELECT value FROM json_each(?)))
     ORDER BY s.trace_no, s.start_ns, s.id"""
@@ -55,10 +57,12 @@ def trace_spans(conn: sqlite3.Connection, trace_ids: Sequence[str]) -> dict[str,
     found: dict[str, list[SpanNode]] = {}
     if not trace_ids:
         return found
-    for row in conn.execute(_TRACE_SPANS, (json.dumps(list(trace_ids)),)):
+    # The rows in one step and the compressed attributes decompressed in one call (see _one_step, _packed).
+    rows = fetch_all(conn, _TRACE_SPANS, (json.dumps(list(trace_ids)),), 23)
+    for row, attributes in zip(rows, unpacked_all([row[21] for row in rows])):
         fields = [read(value) for read, value in zip(SPAN_READERS, row[:21])]
         fields[9] = fields[9] or "UNSET"
-        span = SpanNode(*fields, attributes=_attributes(row[21]), events=[], links=[], resource={},
+        span = SpanNode(*fields, attributes=_attributes(attributes), events=[], links=[], resource={},
                         usage_superseded=bool(row[22]))
         found.setdefault(span.trace_id, []).append(span)
     return found

@@ -261,13 +261,13 @@ def _plausible(row: tuple) -> bool:
 def _sums(conn: sqlite3.Connection, table: str, key: str, condition: str, usage_filter: str,
           params: list[Any]) -> list[tuple]:
     try:
-        rows = conn.execute(_sums_sql(table, key, condition, usage_filter, checked=False), params).fetchall()
+        rows = fetch_all(conn, _sums_sql(table, key, condition, usage_filter, checked=False), params, 6)
         if all(_plausible(row) for row in rows):
             return rows
     except sqlite3.OperationalError as exc:  # "integer overflow" from a sum of huge stored counts
         if "overflow" not in str(exc):
             raise
-    return conn.execute(_sums_sql(table, key, condition, usage_filter, checked=True), params).fetchall()
+    return fetch_all(conn, _sums_sql(table, key, condition, usage_filter, checked=True), params, 6)
 
 
 def stats(conn: sqlite3.Connection, group_by: str = "model", *, since: TimeLike | None = None,
@@ -283,8 +283,8 @@ def stats(conn: sqlite3.Connection, group_by: str = "model", *, since: TimeLike 
     # Each group's durations come as one text (group_concat) parsed by json in C: a Python row per
     # span cost 0.70 s of the 1.1 s a 1,000,000-span stats by type took; this pass takes 0.41 s.
     durations: dict[Any, list[int]] = {}
-    for k, text in conn.execute(f"SELECT {key} AS k, group_concat(duration_ns) FROM {table} WHERE {condition}"
-                                " AND typeof(duration_ns) = 'integer' GROUP BY k", params):
+    for k, text in fetch_all(conn, f"SELECT {key} AS k, group_concat(duration_ns) FROM {table} WHERE {condition}"
+                             " AND typeof(duration_ns) = 'integer' GROUP BY k", params, 2):
         durations.setdefault(k, []).extend(json.loads(f"[{text}]"))
     # Models group by family: a dated snapshot the API answered with (gpt-4o-mini-2024-07-18)
     # counts under the model the app asked for (gpt-4o-mini). SQL groups by the stored name (over

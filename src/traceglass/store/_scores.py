@@ -275,7 +275,7 @@ def group_summaries(conn: sqlite3.Connection, group_by: str, where: list[str], p
     if group_by == "model":
         seen: set[tuple[Any, Any]] = set()
         rows: list[tuple[Any, ...]] = []
-        for number, model, name, label, value in conn.execute(_BY_MODEL.format(where=condition), params):
+        for number, model, name, label, value in fetch_all(conn, _BY_MODEL.format(where=condition), params, 5):
             key = fold(model)
             # A trace calling gpt-4o and its dated snapshot counts its scores once under gpt-4o.
             if (number, key) not in seen:
@@ -287,4 +287,4 @@ def group_summaries(conn: sqlite3.Connection, group_by: str, where: list[str], p
         sql = _BY_TYPE.format(sums=_SUMS, where=condition)
     else:
         sql = _BY_TRACE.format(key=_TRACE_KEYS[group_by], sums=_SUMS, where=condition)
-    return summarize((fold(key), *rest) for key, *rest in conn.execute(sql, params))
+    return summarize((fold(key), *rest) for key, *rest in fetch_all(conn, sql, params, 6))
