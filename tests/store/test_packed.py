@@ -202,41 +202,47 @@ class _CountingDecompressor:
         return self.real.multi_decompress_to_buffer(frames, **kwargs)
 
 
-def test_a_trace_is_decompressed_in_one_call(tmp_path, monkeypatch):
+@pytest.fixture
+def counted(tmp_path, monkeypatch):
+    """A store of one 13-span trace with compressed values, and the decompressor its reads call."""
     exporter = SQLiteSpanExporter(tmp_path / "read.db")
     exporter.export(_batch(12))
     exporter.shutdown()
     counting = _CountingDecompressor()
     monkeypatch.setattr(_packed, "_decompressor", lambda: counting)
     with TraceStore(tmp_path / "read.db") as store:
-        (summary,) = store.list_traces().traces
-        counting.calls.clear()
-        by_name = {s.name: s for s in store.get_trace(summary.trace_id).spans}
-        assert counting.calls == [("multi_decompress_to_buffer", 24)]  # attributes and events of 12 spans
-        assert by_name["chat 11"].attributes == {"gen_ai.input.messages": f"11 {QUESTION}", "n": 11}
-        assert by_name["chat 11"].events[0]["attributes"] == {"chunk": f"{ANSWER} 11"}
-        # A value that is no frame of ours among them: each read on its own, that one as unknown.
-        store._db.conn.execute("UPDATE span_data SET attributes = ? WHERE id = (SELECT id FROM spans "
-                               "WHERE name = 'chat 3')", (b"not a zstd frame",))
-        counting.calls.clear()
-        by_name = {s.name: s for s in store.get_trace(summary.trace_id).spans}
-        assert counting.calls[0] == ("multi_decompress_to_buffer", 24) and len(counting.calls) == 25
-        assert by_name["chat 3"].attributes == {} and by_name["chat 4"].attributes["n"] == 4
+        yield store, counting
 
 
-def test_a_content_search_decompresses_a_chunk_of_candidates_in_one_call(tmp_path, monkeypatch):
-    exporter = SQLiteSpanExporter(tmp_path / "search.db")
-    exporter.export(_batch(12))
-    exporter.shutdown()
-    counting = _CountingDecompressor()
-    monkeypatch.setattr(_packed, "_decompressor", lambda: counting)
-    with TraceStore(tmp_path / "search.db") as store:
-        (summary,) = store.list_traces(search="11 which plan").traces
-        # The spans' attributes and events (the needle is in neither name) in one call, one BLOB of frames.
-        assert counting.calls == [("multi_decompress_to_buffer", 24)]
-        store._db.conn.execute("UPDATE span_data SET attributes = ? WHERE id = (SELECT id FROM spans "
-                               "WHERE name = 'chat 3')", (b"not a zstd frame",))
-        counting.calls.clear()
-        assert [t.trace_id for t in store.list_traces(search="11 which plan").traces] == [summary.trace_id]
-        assert store.list_traces(search="3 which plan").traces == []  # only in the value no longer readable
-        assert counting.calls[:2] == [("multi_decompress_to_buffer", 24), ("decompress", 1)]
+def _spoil(store: TraceStore, name: str) -> None:
+    """The attributes of span ``name`` replaced by a value that is no frame of ours."""
+    store._db.conn.execute("UPDATE span_data SET attributes = ? WHERE id = (SELECT id FROM spans WHERE name = ?)",
+                           (b"not a zstd frame", name))
+
+
+def test_a_trace_is_decompressed_in_one_call(counted):
+    store, counting = counted
+    (summary,) = store.list_traces().traces
+    counting.calls.clear()
+    by_name = {s.name: s for s in store.get_trace(summary.trace_id).spans}
+    assert counting.calls == [("multi_decompress_to_buffer", 24)]  # attributes and events of 12 spans
+    assert by_name["chat 11"].attributes == {"gen_ai.input.messages": f"11 {QUESTION}", "n": 11}
+    assert by_name["chat 11"].events[0]["attributes"] == {"chunk": f"{ANSWER} 11"}
+    # A value that is no frame of ours among them: each read on its own, that one as unknown.
+    _spoil(store, "chat 3")
+    counting.calls.clear()
+    by_name = {s.name: s for s in store.get_trace(summary.trace_id).spans}
+    assert counting.calls[0] == ("multi_decompress_to_buffer", 24) and len(counting.calls) == 25
+    assert by_name["chat 3"].attributes == {} and by_name["chat 4"].attributes["n"] == 4
+
+
+def test_a_content_search_decompresses_a_chunk_of_candidates_in_one_call(counted):
+    store, counting = counted
+    (summary,) = store.list_traces(search="11 which plan").traces
+    # The spans' attributes and events (the needle is in neither name) in one call, one BLOB of frames.
+    assert counting.calls == [("multi_decompress_to_buffer", 24)]
+    _spoil(store, "chat 3")
+    counting.calls.clear()
+    assert [t.trace_id for t in store.list_traces(search="11 which plan").traces] == [summary.trace_id]
+    assert store.list_traces(search="3 which plan").traces == []  # only in the value no longer readable
+    assert counting.calls[:2] == [("multi_decompress_to_buffer", 24), ("decompress", 1)]
