@@ -91,6 +91,8 @@ def recorded(tmp_path):
                        "start_ns": 1_000_000_000, "end_ns": 2_000_000_000})  # a second project, before the others
     store.add_score("helpful", 1.0, trace_id=trace_ids[0])
     store.add_score("tone", "kind", trace_id=trace_ids[0])
+    for trace_id in trace_ids[1:3]:  # what an evaluation run stored
+        store.add_score("judge", 0.5, trace_id=trace_id, source="eval")
     calls: list[object] = []
 
     def counting(value):
@@ -128,7 +130,7 @@ def test_a_page_with_its_columns_and_previews_reads_a_row_a_statement(recorded):
     assert _one_row_each(recording) == [] and calls == []
     assert len(recording.statements) == 4  # the page, its scores, the types and models, the root spans
     assert [t.trace_id for t in page.traces] == trace_ids[:5] and page.next_cursor is not None
-    assert page.traces[0].scores["helpful"]["mean"] == 1.0 and page.traces[1].scores == {}
+    assert page.traces[0].scores["helpful"]["mean"] == 1.0 and page.traces[3].scores == {}
     assert set(found) == set(previews) == set(trace_ids)
     assert previews[trace_ids[0]] == (None, None)  # the root span captured no input or output
 
@@ -175,7 +177,9 @@ def test_statistics_and_the_evaluations_trace_reads_read_a_row_a_statement(recor
     by_type = {row.key: row for row in store.stats("type")}
     by_project = store.stats("project")
     spans = store.trace_spans(trace_ids[:3])
+    done = store.evaluated(trace_ids, ["judge", "helpful"])
     assert _one_row_each(recording) == [] and calls == []
+    assert done == {(trace_ids[1], None, "judge"), (trace_ids[2], None, "judge")}
     assert by_model == [] and by_type[None].calls == 85 and by_type[None].scores["helpful"]["mean"] == 1.0
     assert [(row.key, row.calls, row.p50_ms) for row in by_project][1:] == [("second", 1, 1000.0)]
     assert by_project[0].calls == 12 and by_project[0].p50_ms is not None

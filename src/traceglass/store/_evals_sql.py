@@ -214,7 +214,7 @@ def evaluated(conn: sqlite3.Connection, trace_ids: Sequence[str],
            "AND scorer IN (SELECT value FROM json_each(?)) AND error IS NULL "
            "UNION SELECT trace_id, span_id, name FROM scores WHERE trace_id IN (SELECT value FROM json_each(?)) "
            "AND name IN (SELECT value FROM json_each(?)) AND source = 'eval'")
-    return {(t, s, n) for t, s, n in conn.execute(sql, (ids, names, ids, names))}
+    return {(t, s, n) for t, s, n in fetch_all(conn, sql, (ids, names, ids, names), 3)}
 
 
 def attributed_cost(conn: sqlite3.Connection, key: str, value: str, *, since_ns: int) -> float | None:
