@@ -66,10 +66,12 @@ class _Recording:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self.statements: list[tuple[str, int]] = []
+        self.params: list[list] = []
 
     def execute(self, sql, params=()):
         rows = self.conn.execute(sql, params).fetchall()
         self.statements.append((sql, len(rows)))
+        self.params.append(list(params))
         return _Fetched(rows)
 
     def __getattr__(self, name):
@@ -151,6 +153,14 @@ def test_a_content_search_reads_a_row_a_statement_without_tg_json(recorded, monk
         trace_ids[-1]
     assert store.list_traces(search="chunk \"x").traces == []
     assert _one_row_each(recording) == [] and calls == []
+    # However many traces a page asks for, a chunk of at most MAX_CHUNK (its values are in memory at once).
+    recording.statements.clear()
+    recording.params.clear()
+    assert len(store.list_traces(search="2 which plan", limit=1000).traces) == 12
+    chunks = [params[params.index("%2 which plan%") - 1] if "%2 which plan%" in params else params[-1]
+              for (sql, _), params in zip(recording.statements, recording.params)
+              if "SELECT t.id, t.start_ns, t.trace_id FROM traces t" in sql]
+    assert chunks and max(chunks) == 3
 
 
 def test_previews_read_the_root_spans_values_as_json_extract_does(recorded):

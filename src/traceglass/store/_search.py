@@ -13,8 +13,9 @@ that word starts (ends) with it. A run bounded on both sides is a word (``"run"`
 before is a prefix of one, others a suffix or a part: each is looked up in the vocabulary
 (``fts5vocab``; a word is a seek, a prefix a range, others a pass over it) and the FTS5 query
 names the words found. The spans that have a word for every run chosen are the candidates, a
-superset; each is then checked with the real substring test (LIKE, as the scan does), so results
-are what a scan finds.
+superset; each is then checked with the real substring test, so results are what a scan finds:
+LIKE in SQLite for names and plain values, and for compressed ones the same test in Python (ASCII
+letters folded, nothing else) after one decompression of a chunk's values (:func:`traces_holding`).
 
 ``search_index.first_id``: spans from this row id up are in the index, those below are not (the
 spans of a store written before the index existed, schema 10, or by a SQLite without FTS5) and are
@@ -252,7 +253,7 @@ _SPAN_IDS = "SELECT s.id FROM spans s WHERE s.trace_no IN (SELECT value FROM jso
 _NEWEST = "ORDER BY t.start_ns DESC, t.trace_id DESC"
 _AFTER = "(t.start_ns < ? OR (t.start_ns = ? AND t.trace_id < ?))"  # after a row, newest first
 FIRST_CHUNK = 64  # traces read first; four times more each round after, up to MAX_CHUNK
-MAX_CHUNK = 4096
+MAX_CHUNK = 1024  # ~5,000 spans: ~25 MB of their values decompressed at once on bench_store's spans
 
 
 class _Plan:
@@ -317,7 +318,7 @@ def traces_holding(conn: sqlite3.Connection, columns: str, width: int, clauses: 
     pattern, needle_bytes = like(needle), needle.encode("utf-8", "surrogatepass").lower()
     found: list[Any] = []
     after: list[Any] = []
-    chunk = max(wanted, FIRST_CHUNK)
+    chunk = min(max(wanted, FIRST_CHUNK), MAX_CHUNK)  # a chunk's values are in memory at once
     while len(found) < wanted:
         where = [*clauses, *restrict, *([_AFTER] if after else [])]
         sql = (f"SELECT t.id, t.start_ns, t.trace_id FROM traces t{' WHERE ' + ' AND '.join(where) if where else ''}"
