@@ -195,3 +195,20 @@ def test_statistics_and_the_evaluations_trace_reads_read_a_row_a_statement(recor
     assert by_project[0].calls == 12 and by_project[0].p50_ms is not None
     assert [[s.name for s in spans[t]] for t in trace_ids[:3]] == [["agent"] + [f"chat {i}" for i in range(6)]] * 3
     assert spans[trace_ids[1]][1].attributes == {"gen_ai.input.messages": f"0 {QUESTION}", "n": 0}
+
+
+def test_reads_too_big_for_one_value_fall_back_to_a_row_a_step(recorded):
+    """SQLite refuses a value over its length limit (1 GB unless built otherwise; here 6 KB): a read
+    whose document would be longer reads its rows one by one, a search reads fewer traces a chunk."""
+    store, recording, calls, trace_ids = recorded
+    conn = recording.conn
+    before = (store.get_trace(trace_ids[2]), store.list_traces(limit=20), store.list_traces(search="2 which plan"),
+              store.root_io(trace_ids), store.trace_spans(trace_ids[:4]))
+    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 6_000)
+    after = (store.get_trace(trace_ids[2]), store.list_traces(limit=20), store.list_traces(search="2 which plan"),
+             store.root_io(trace_ids), store.trace_spans(trace_ids[:4]))
+    assert after == before
+    assert max(count for _, count in recording.statements) > 1  # some read fell back
+    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 1_000)  # not even one trace's values fit
+    with pytest.raises(sqlite3.DataError):
+        store.list_traces(search="2 which plan")

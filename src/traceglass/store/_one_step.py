@@ -10,7 +10,9 @@ rows into one value in SQL (``json_group_array``): one step a read, whatever the
 Each value comes back as the sqlite3 module would give it, whatever a row holds (rows may be
 written by hand or by another tool): text, integers and NULL as JSON carries them; a REAL as
 ``quote()`` writes it (exact to the last bit, infinities included: JSON's numbers are not); a BLOB
-as hex, made bytes again. The rows keep the order the query gives them.
+as hex, made bytes again. The rows keep the order the query gives them. A document longer than
+SQLite's limit on a value (1 GB unless built otherwise) is not made: those rows are read as before,
+a step a row (:func:`too_big`).
 """
 
 from __future__ import annotations
@@ -47,6 +49,16 @@ def parsed(doc: str | None) -> list[list[Any]]:
     return rows
 
 
+def too_big(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite refusing a document over its length limit."""
+    return isinstance(exc, sqlite3.DataError) and getattr(exc, "sqlite_errorname", "") == "SQLITE_TOOBIG"
+
+
 def fetch_all(conn: sqlite3.Connection, sql: str, params: Sequence[Any], width: int) -> list[list[Any]]:
-    """Every row of ``sql`` (``width`` columns), fetched in one step."""
-    return parsed(conn.execute(f"SELECT {document(sql, width)}", params).fetchone()[0])
+    """Every row of ``sql`` (``width`` columns), fetched in one step (a step a row when too big)."""
+    try:
+        return parsed(conn.execute(f"SELECT {document(sql, width)}", params).fetchone()[0])
+    except sqlite3.DataError as exc:
+        if not too_big(exc):
+            raise
+    return [list(row) for row in conn.execute(sql, params)]

@@ -15,7 +15,7 @@ from traceglass.store._dialect import SQLITE
 from traceglass.store._filter import GROUPS, TraceFilter
 from traceglass.store._filter_sql import encode_cursor, hex_prefix
 from traceglass.store._models import SpanNode, StatsRow, Trace, TracePage, TraceSummary
-from traceglass.store._one_step import document, fetch_all, parsed
+from traceglass.store._one_step import document, fetch_all, parsed, too_big
 from traceglass.store._packed import unpacked, unpacked_all
 from traceglass.store._time import NS_MAX, NS_MIN, TimeLike, to_ns
 
@@ -108,7 +108,13 @@ _TRACE = (f"SELECT {document(_HEAD, 14)}, {document(_SPANS_OF, 26)}, "
 
 
 def _read_trace(conn: sqlite3.Connection, trace_id: str) -> tuple[list[Any], list[list[Any]], list[list[Any]]] | None:
-    heads, rows, scores = (parsed(doc) for doc in conn.execute(_TRACE, (trace_id,) * 3).fetchone())
+    try:
+        heads, rows, scores = (parsed(doc) for doc in conn.execute(_TRACE, (trace_id,) * 3).fetchone())
+    except sqlite3.DataError as exc:  # a trace too big for one document: its parts apart
+        if not too_big(exc):
+            raise
+        heads, rows, scores = (fetch_all(conn, sql, (trace_id,), width) for sql, width in
+                               ((_HEAD, 14), (_SPANS_OF, 26), (_scores.TRACE_SCORES, len(_scores.COLUMNS))))
     return (heads[0], rows, scores) if heads else None
 
 

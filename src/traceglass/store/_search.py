@@ -33,7 +33,7 @@ from typing import Any
 
 import orjson
 
-from traceglass.store._one_step import document, fetch_all, parsed
+from traceglass.store._one_step import document, fetch_all, parsed, too_big
 from traceglass.store._packed import decompressed_each
 
 TABLE = "span_words"
@@ -324,17 +324,23 @@ def traces_holding(conn: sqlite3.Connection, columns: str, width: int, clauses: 
         sql = (f"SELECT t.id, t.start_ns, t.trace_id FROM traces t{' WHERE ' + ' AND '.join(where) if where else ''}"
                f" {_NEWEST} LIMIT ?")
         chunk_params = [*params, *restrict_params, *after, chunk]
-        if plan.many:  # the chunk, its span ids, the check: three steps
-            rows = fetch_all(conn, sql, chunk_params, 3)
-            picked = json.dumps(plan.picked(conn, [row[0] for row in rows])) if rows else "[]"
-            checked = conn.execute(_CHECK.format("s.id IN (SELECT value FROM json_each(?))"),
-                                   [*[pattern] * 3, picked]).fetchone()
-        else:  # the chunk and the check in one step
-            doc, *checked = conn.execute(
-                f"WITH chunk AS MATERIALIZED ({sql}) SELECT {document('SELECT * FROM chunk', 3)}, c.* FROM "
-                f"({_CHECK.format(f's.trace_no IN (SELECT id FROM chunk) AND {spans}')}) c",
-                [*chunk_params, *[pattern] * 3, *span_params]).fetchone()
-            rows = parsed(doc)
+        try:
+            if plan.many:  # the chunk, its span ids, the check: three steps
+                rows = fetch_all(conn, sql, chunk_params, 3)
+                picked = json.dumps(plan.picked(conn, [row[0] for row in rows])) if rows else "[]"
+                checked = conn.execute(_CHECK.format("s.id IN (SELECT value FROM json_each(?))"),
+                                       [*[pattern] * 3, picked]).fetchone()
+            else:  # the chunk and the check in one step
+                doc, *checked = conn.execute(
+                    f"WITH chunk AS MATERIALIZED ({sql}) SELECT {document('SELECT * FROM chunk', 3)}, c.* FROM "
+                    f"({_CHECK.format(f's.trace_no IN (SELECT id FROM chunk) AND {spans}')}) c",
+                    [*chunk_params, *[pattern] * 3, *span_params]).fetchone()
+                rows = parsed(doc)
+        except sqlite3.DataError as exc:  # the chunk's values over SQLite's limit on a value: fewer traces
+            if not too_big(exc) or chunk == 1:
+                raise
+            chunk = max(1, chunk // 4)
+            continue
         if not rows:
             break
         holding = _holding(checked, needle_bytes)
