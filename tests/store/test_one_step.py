@@ -80,8 +80,8 @@ class _Recording:
 
 @pytest.fixture
 def recorded(tmp_path):
-    """A store of 12 traces (compressed values, scores), read through a recording connection, and the
-    list of its ``tg_json`` calls."""
+    """A store of 12 traces (compressed values, scores) and an older one of another project, read through
+    a recording connection; the list of its ``tg_json`` calls; the 12 traces' ids, newest first."""
     path = tmp_path / "reads.db"
     exporter = SQLiteSpanExporter(path)
     for _ in range(12):
