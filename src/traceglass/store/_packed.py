@@ -13,8 +13,10 @@ back: one call a value made a 512-span batch take over two seconds there. A trac
 decompressed the same way (:func:`unpacked_all`).
 
 Every SQLite connection the store opens has ``tg_json(value)``: the JSON text of a stored value,
-packed or not. Each SQL reader of ``span_data.attributes`` / ``events`` goes through it (content
-search, previews, a trace's spans). PostgreSQL keeps plain text: it compresses large values itself.
+packed or not, for SQL that must read the text (the word index's backfill and deletions, an
+evaluation run's judge cost). The reads themselves take the stored values out and decompress them
+here, all at once (a call into Python a value would wait for the GIL each time: see ``_one_step``).
+PostgreSQL keeps plain text: it compresses large values itself.
 """
 
 from __future__ import annotations

@@ -16,18 +16,18 @@ from traceglass.store import _scores as _sqlite_scores
 from traceglass.store._models import ScorePage
 from traceglass.store._postgres_write import _arrays, _columns
 from traceglass.store._scores import (
+    _ON_CONFLICT,
     COLUMNS,
+    SELECT,
     _row,
     score_from_row,
     summarize,
 )
 
-SELECT = f"SELECT {', '.join(COLUMNS)} FROM scores"
 # The batch in one statement, one array per column (as the spans go in): an upsert a score was a round
 # trip a score, each wait a give-up of the GIL.
 _TYPES = {"value": "double precision", "created_ns": "bigint"}
-_UPSERT = (f"INSERT INTO scores ({', '.join(COLUMNS)}) SELECT * FROM unnest({_arrays(COLUMNS, _TYPES)}) "
-           f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in COLUMNS[1:])}")
+_UPSERT = f"INSERT INTO scores ({', '.join(COLUMNS)}) SELECT * FROM unnest({_arrays(COLUMNS, _TYPES)}) {_ON_CONFLICT}"
 _VALUE = COLUMNS.index("value")
 _KNOWN_TYPE = "SELECT data_type FROM scores WHERE name = %s AND id <> %s LIMIT 1"
 # pg_advisory_xact_lock(int, int)'s first key: "tgsc", apart from the schema lock's.

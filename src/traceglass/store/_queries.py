@@ -71,6 +71,8 @@ def _float(value: Any) -> float | None:
 # Per column of SPAN_SELECT's first 21 and of TRACE_COLUMNS: how a stored value is read.
 _SPAN_READERS = (_text,) * 7 + (_int, _int) + (_text,) * 6 + (_int, _int, _int, _float, _text, _text)
 _TRACE_READERS = (_text, _text, _text, _int, _int, _text, _int, _int, _int, _int, _int, _float, _text, _text)
+TRACE_WIDTH = len(_TRACE_READERS)  # TRACE_COLUMNS' columns
+_SPAN_WIDTH = len(_SPAN_READERS) + 5  # SPAN_SELECT's: then attributes, events, links, resource, superseded
 _TRACE_NOT_NULL = {0: "", 5: "OK", 6: 0, 7: 0, 8: 0, 9: 0, 10: 0}  # summary fields typed without None
 
 
@@ -103,8 +105,8 @@ def _resolve_prefix(conn: sqlite3.Connection, prefix: str) -> str | None:
 # A trace's summary, spans and scores read in one step (see _one_step).
 _HEAD = f"SELECT {TRACE_COLUMNS} FROM traces t WHERE t.trace_id = ?"
 _SPANS_OF = f"{SPAN_SELECT} WHERE s.trace_no = (SELECT id FROM traces WHERE trace_id = ?) ORDER BY s.start_ns, s.id"
-_TRACE = (f"SELECT {document(_HEAD, 14)}, {document(_SPANS_OF, 26)}, "
-          f"{document(_scores.TRACE_SCORES, len(_scores.COLUMNS))}")
+_TRACE_PARTS = ((_HEAD, TRACE_WIDTH), (_SPANS_OF, _SPAN_WIDTH), (_scores.TRACE_SCORES, len(_scores.COLUMNS)))
+_TRACE = "SELECT " + ", ".join(document(sql, width) for sql, width in _TRACE_PARTS)
 
 
 def _read_trace(conn: sqlite3.Connection, trace_id: str) -> tuple[list[Any], list[list[Any]], list[list[Any]]] | None:
@@ -113,8 +115,7 @@ def _read_trace(conn: sqlite3.Connection, trace_id: str) -> tuple[list[Any], lis
     except sqlite3.DataError as exc:  # a trace too big for one document: its parts apart
         if not too_big(exc):
             raise
-        heads, rows, scores = (fetch_all(conn, sql, (trace_id,), width) for sql, width in
-                               ((_HEAD, 14), (_SPANS_OF, 26), (_scores.TRACE_SCORES, len(_scores.COLUMNS))))
+        heads, rows, scores = (fetch_all(conn, sql, (trace_id,), width) for sql, width in _TRACE_PARTS)
     return (heads[0], rows, scores) if heads else None
 
 
@@ -181,11 +182,11 @@ def list_traces(conn: sqlite3.Connection, where: TraceFilter, *, limit: int = 50
     # SQLite's LIMIT is a 64-bit integer; no database holds more rows than this anyway.
     wanted = min(limit, NS_MAX - 1) + 1
     if where.search:  # served by the word index where it can, checked in Python (see _search)
-        rows = _search.traces_holding(conn, TRACE_COLUMNS, 14, clauses, params, where.search, wanted)
+        rows = _search.traces_holding(conn, TRACE_COLUMNS, TRACE_WIDTH, clauses, params, where.search, wanted)
     else:
         sql = (f"SELECT {TRACE_COLUMNS} FROM traces t {'WHERE ' + ' AND '.join(clauses) if clauses else ''}"
                " ORDER BY t.start_ns DESC, t.trace_id DESC LIMIT ?")
-        rows = fetch_all(conn, sql, [*params, wanted], 14)
+        rows = fetch_all(conn, sql, [*params, wanted], TRACE_WIDTH)
     traces = [TraceSummary(*summary_fields(row)) for row in rows[:limit]]
     summaries = _scores.trace_summaries(conn, [t.trace_id for t in traces])
     for summary in traces:
