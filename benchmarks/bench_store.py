@@ -29,6 +29,8 @@ Writes benchmarks/results/store.txt.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import os
 import pathlib
 import platform
@@ -204,15 +206,20 @@ def bench_throughput(workdir: pathlib.Path, total: int, report: Callable[[str], 
     # The exporter: row conversion + executemany into spans and span_data + trace summaries, per batch.
     path = workdir / "throughput-exporter.db"
     _fresh(path)
-    exporter = SQLiteSpanExporter(path)
-    exporter.export(batches[0][:1])  # open the file and create the schema outside the timing
+    split = _CpuSplit()
+    with split.installed():
+        exporter = SQLiteSpanExporter(path)
+        exporter.export(batches[0][:1])  # open the file and create the schema outside the timing
+        split.reset()
 
-    def export() -> None:
-        for batch in batches:
-            exporter.export(batch)
+        def export() -> None:
+            for batch in batches:
+                exporter.export(batch)
 
-    exporter_s, exporter_cpu = _wall_and_cpu(export)
-    exporter.shutdown()
+        exporter_thread = time.thread_time()
+        exporter_s, exporter_cpu = _wall_and_cpu(export)
+        exporter_thread = time.thread_time() - exporter_thread
+        exporter.shutdown()
     exporter_bytes = _size(path) / spans
     # The same exporter writing from a separate process: this process's CPU (encoding and piping the
     # spans) apart from the writer process's (read from /proc: it is still running).
@@ -272,6 +279,11 @@ def bench_throughput(workdir: pathlib.Path, total: int, report: Callable[[str], 
            "bytes on disk per span, WAL included):")
     report(line("SQLiteSpanExporter.export", exporter_s, exporter_cpu, exporter_bytes,
                 "incl. row conversion, compression and trace summaries"))
+    python = exporter_thread - split.sql - split.zstd
+    report(f"    where its CPU goes (us a span): Python {python / spans * 1e6:.1f} (the exporting thread's CPU outside "
+           f"SQLite and zstd), SQLite's statements {split.sql / spans * 1e6:.1f} ({split.statements / len(batches):.1f} "
+           f"a batch; binding included), zstd on the exporting thread {split.zstd / spans * 1e6:.1f}, other threads "
+           f"{(exporter_cpu - exporter_thread) / spans * 1e6:.1f} (zstd's workers, the WAL checkpointer)")
     report(line("  the same, separate process", separate_s, separate_cpu, separate_bytes,
                 f"this process's CPU; the writer process's: {separate_child_cpu / spans * 1e6:.1f} us/span"))
     report(line("  the same, values stored as text", plain_s, plain_cpu, plain_bytes, "(no compression)"))
@@ -446,6 +458,56 @@ def _wall_and_cpu(func: Callable[[], object]) -> tuple[float, float]:
 
 _JSON_SPANS = (f"INSERT INTO spans (id, trace_no, {', '.join(SPAN_COLUMNS)}) SELECT "
                + ", ".join(f"value->>{i}" for i in range(len(SPAN_COLUMNS) + 2)) + " FROM json_each(?)")
+
+
+class _CpuSplit:
+    """The exporting thread's CPU inside SQLite's statements and inside zstd's calls (``time.thread_time``
+    around each: a few calls a batch, so the timing itself costs nothing measurable)."""
+
+    def __init__(self) -> None:
+        self.sql = self.zstd = 0.0
+        self.statements = 0
+
+    def reset(self) -> None:
+        self.sql = self.zstd = 0.0
+        self.statements = 0
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        """Connections opened meanwhile time their statements; the batch compressor its calls."""
+        split = self
+
+        class Timed(sqlite3.Connection):
+            def execute(self, *args):  # type: ignore[override]
+                start = time.thread_time()
+                try:
+                    return super().execute(*args)
+                finally:
+                    split.sql += time.thread_time() - start
+                    split.statements += 1
+
+        class Compressor:
+            def __init__(self, real) -> None:
+                self.real = real
+
+            def __getattr__(self, name: str):
+                method = getattr(self.real, name)
+
+                def timed(*args, **kwargs):
+                    start = time.thread_time()
+                    try:
+                        return method(*args, **kwargs)
+                    finally:
+                        split.zstd += time.thread_time() - start
+                return timed
+
+        connect, compressor = sqlite3.connect, _packed._compressor
+        sqlite3.connect = functools.partial(connect, factory=Timed)  # type: ignore[assignment]
+        _packed._compressor = lambda: Compressor(compressor())
+        try:
+            yield
+        finally:
+            sqlite3.connect, _packed._compressor = connect, compressor
 
 
 def _bare_inserts(path: pathlib.Path, row_batches: list[list[SpanRow]],

@@ -10,12 +10,17 @@ values, and check that what comes back is what the rows hold.
 
 from __future__ import annotations
 
+import itertools
+import json
 import sqlite3
 
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from traceglass.exporters import SQLiteSpanExporter
-from traceglass.store import TraceStore, _packed, _search
+from traceglass.store import TraceStore, _evals_sql, _packed, _search
 from traceglass.store._one_step import fetch_all
 
 from .test_packed import ANSWER, QUESTION, _batch
@@ -212,3 +217,83 @@ def test_reads_too_big_for_one_value_fall_back_to_a_row_a_step(recorded):
     conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 1_000)  # not even one trace's values fit
     with pytest.raises(sqlite3.DataError):
         store.list_traces(search="2 which plan")
+
+
+def _session_batch(turns: int) -> list:
+    """``turns`` traces of session "s-1": the root holds the question (short: stored as text), a model call
+    below it the answer (long: compressed)."""
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("tests.one_step")
+    for i in range(turns):
+        with tracer.start_as_current_span(f"turn {i}", attributes={"session.id": "s-1", "user.id": f"u{i % 2}",
+                                                                   "traceglass.input": f"question {i}"}):
+            messages = [{"role": "assistant", "parts": [{"type": "text", "content": f"{i} {ANSWER}"}]}]
+            with tracer.start_as_current_span("chat", attributes={"traceglass.span.type": "llm",
+                                                                   "gen_ai.output.messages": json.dumps(messages)}):
+                pass
+    provider.shutdown()
+    return list(memory.get_finished_spans())
+
+
+def test_a_session_and_a_span_are_read_a_row_a_statement_without_tg_json(recorded):
+    store, recording, calls, trace_ids = recorded
+    exporter = SQLiteSpanExporter(store.path)
+    exporter.export(_session_batch(3))
+    exporter.shutdown()
+    assert recording.conn.execute("SELECT count(*) FROM span_data WHERE typeof(attributes) = 'blob'").fetchone()[0] > 3
+    session = store.session("s-1")
+    assert [(t.name, t.input, t.output[:10]) for t in session.turns] == [
+        (f"turn {i}", f"question {i}", f"{i} Priority") for i in range(3)]
+    assert session.users == ["u0", "u1"] and session.turn_count == 3
+    root = store.get_trace(trace_ids[0]).spans[3]
+    parts = store._db.span_parts(trace_ids[0], root.span_id)
+    assert parts["attributes"] == {"gen_ai.input.messages": f"2 {QUESTION}", "n": 2}
+    assert parts["events"][0]["attributes"] == {"chunk": f"{ANSWER} 2"} and parts["name"] == "chat 2"
+    assert _one_row_each(recording) == [] and calls == []
+
+
+# The judge cost as the statement before it read it (tg_json a span): the oracle for hostile stored values.
+_OLD_COST = ("SELECT count(*), total(json_extract(d.a, '$.\"traceglass.rollup.cost_usd\"')) "
+             "FROM spans s JOIN (SELECT id, tg_json(attributes) AS a FROM span_data) d ON d.id = s.id "
+             "WHERE s.start_ns >= ? AND json_valid(d.a) AND json_extract(d.a, ?) = ?")
+_PAD = "x" * 2000  # makes a value long enough to be stored compressed
+
+
+def test_the_judge_cost_reads_compressed_spans_in_chunks_as_the_sql_did(recorded, monkeypatch):
+    store, recording, calls, trace_ids = recorded
+    conn = recording.conn
+    costs = [0.0125, 3, "0.25", "12abc", True, [1], None, {"a": 1}, "", 1e-9]
+    keys = ["run-1", 5, "5", ["run-1"], True, None]
+    stored: list[object] = []
+    for i, (cost, key) in enumerate(itertools.product(costs, keys)):
+        attributes = {"traceglass.eval.run_id": key, "traceglass.rollup.cost_usd": cost}
+        if i % 7 == 3:
+            del attributes["traceglass.rollup.cost_usd"]
+        if i % 2:  # every other one long, compressed
+            attributes["pad"] = _PAD
+        stored.append(json.dumps(attributes))
+    stored += ['{"traceglass.eval.run_id": "run-nan", "traceglass.rollup.cost_usd": NaN, "pad": "' + _PAD + '"}',
+               '{"traceglass.eval.run_id": "run-1", "traceglass.rollup.cost_usd": 2, "pad": "' + _PAD + '"', "[1, 2]",
+               b"not a zstd frame", "not json"]
+    ids = [row[0] for row in conn.execute("SELECT id FROM spans ORDER BY id")]
+    assert len(ids) >= len(stored)
+    for row_id, text in zip(ids, stored):  # as the writer stores it: long JSON compressed
+        value = text if type(text) is bytes else _packed.pack_all([text])[0]
+        conn.execute("UPDATE span_data SET attributes = ? WHERE id = ?", (value, row_id))
+    conn.execute("UPDATE spans SET start_ns = 7 WHERE id % 3 = 0")  # ties the chunks walk through
+    conn.commit()
+    assert {t for (t,) in conn.execute("SELECT DISTINCT typeof(attributes) FROM span_data")} == {"text", "blob"}
+    monkeypatch.setattr(_evals_sql, "COST_CHUNK", 2)
+    for key, value, since in [("traceglass.eval.run_id", "run-1", 0), ("traceglass.eval.run_id", "5", 0),
+                              ("traceglass.eval.run_id", "run-1", 8), ("traceglass.eval.run_id", "[\"run-1\"]", 7),
+                              ("traceglass.eval.run_id", "absent", 0), ("traceglass.eval.run_id", "run-nan", 0),
+                              ("pad", _PAD, 0)]:
+        count, total = conn.execute(_OLD_COST, (since, "$." + json.dumps(key), value)).fetchone()
+        expected = round(float(total), 12) if count else None
+        calls.clear()
+        recording.statements.clear()
+        assert store.attributed_cost(key, value, since_ns=since) == expected, (key, value, since)
+        assert _one_row_each(recording) == [] and calls == []
+    assert store.attributed_cost("traceglass.eval.run_id", "run-1") is not None

@@ -10,11 +10,14 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
+
 from traceglass.store._eval_models import DatasetInfo, EvalResultRecord, EvalRunRecord
 from traceglass.store._models import SpanNode
 from traceglass.store._one_step import fetch_all
 from traceglass.store._packed import unpacked_all
 from traceglass.store._queries import _SPAN_READERS as SPAN_READERS  # the store's one reading of a span row
+from traceglass.store._queries import _extracted
 from traceglass.store._writer import rollback
 
 # The span columns and attributes only: events, links and resource are not read (a dataset needs
@@ -217,12 +220,48 @@ def evaluated(conn: sqlite3.Connection, trace_ids: Sequence[str],
     return {(t, s, n) for t, s, n in fetch_all(conn, sql, (ids, names, ids, names), 3)}
 
 
+# An evaluation run's judge cost. Stored text is matched and summed by SQLite; compressed attributes
+# (BLOBs) are read a chunk at a time, in start order on spans_start, and matched here.
+_COST = '$."traceglass.rollup.cost_usd"'
+_TEXT_COST = ("SELECT count(*), total(json_extract(d.attributes, ?)) FROM spans s JOIN span_data d ON d.id = s.id "
+              "WHERE s.start_ns >= ? AND typeof(d.attributes) = 'text' AND json_valid(d.attributes) "
+              "AND json_extract(d.attributes, ?) = ?")
+_PACKED = ("SELECT s.start_ns, s.id, d.attributes FROM spans s JOIN span_data d ON d.id = s.id "
+           "WHERE s.start_ns >= ? AND (s.start_ns, s.id) > (?, ?) AND typeof(d.attributes) = 'blob' "
+           "ORDER BY s.start_ns, s.id LIMIT ?")
+COST_CHUNK = 1024  # compressed attributes decompressed at once
+
+
+def _json_object(text: str | None) -> dict[str, Any]:
+    """The object ``text`` holds; empty when it is not JSON as json_valid() takes it (strict: no NaN)."""
+    try:
+        value = orjson.loads(text) if text else None
+    except orjson.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def attributed_cost(conn: sqlite3.Connection, key: str, value: str, *, since_ns: int) -> float | None:
     """The summed ``traceglass.rollup.cost_usd`` of the spans started since ``since_ns`` whose
-    attribute ``key`` is ``value``; None when no such span is stored."""
+    attribute ``key`` is ``value``; None when no such span is stored.
+
+    Read without ``tg_json`` (a call back into Python a span: beside a busy application thread each
+    waits for the GIL): a statement a chunk, the values compared as SQLite's json_extract gives them
+    and summed by SQLite's total()."""
     path = "$." + json.dumps(key)
-    row = conn.execute(
-        "SELECT count(*), total(json_extract(d.a, '$.\"traceglass.rollup.cost_usd\"')) "
-        "FROM spans s JOIN (SELECT id, tg_json(attributes) AS a FROM span_data) d ON d.id = s.id "
-        "WHERE s.start_ns >= ? AND json_valid(d.a) AND json_extract(d.a, ?) = ?", (since_ns, path, value)).fetchone()
-    return round(float(row[1]), 12) if row and row[0] else None
+    count, total = conn.execute(_TEXT_COST, (_COST, since_ns, path, value)).fetchone()
+    costs: list[Any] = []
+    after: tuple[Any, Any] = (since_ns, -(2**63))  # below every row id
+    while True:
+        rows = fetch_all(conn, _PACKED, (since_ns, *after, COST_CHUNK), 3)
+        for text in unpacked_all([row[2] for row in rows]):
+            attributes = _json_object(text)
+            if value is not None and _extracted(attributes.get(key)) == value:
+                count += 1
+                costs.append(_extracted(attributes.get("traceglass.rollup.cost_usd")))
+        if len(rows) < COST_CHUNK:
+            break
+        after = (rows[-1][0], rows[-1][1])
+    if costs:  # summed as total() sums the text rows' (a number as itself, text as its numeric prefix)
+        total += conn.execute("SELECT total(value) FROM json_each(?)", (json.dumps(costs),)).fetchone()[0]
+    return round(float(total), 12) if count else None

@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from traceglass.store import _scores
+from traceglass.store._one_step import fetch_all
+from traceglass.store._packed import unpacked_all
 from traceglass.store._queries import _float, _int, _loads, _text
 from traceglass.store._session_models import Session, SessionPage, SessionSummary, SessionTurn, UserPage, UserSummary
 from traceglass.store._time import NS_MAX, NS_MIN
@@ -184,8 +186,8 @@ def _session_users(conn: sqlite3.Connection, ids: list[str], where: list[str],
     users: dict[str, list[str]] = {}
     for marks, chunk in _chunks(ids):
         condition = " AND ".join([f"session_id IN ({marks})", "user_id IS NOT NULL", *where])
-        for session, user in conn.execute(f"SELECT DISTINCT session_id, user_id FROM traces WHERE {condition} "
-                                          "ORDER BY session_id, user_id", [*chunk, *params]):
+        for session, user in fetch_all(conn, f"SELECT DISTINCT session_id, user_id FROM traces WHERE {condition} "
+                                             "ORDER BY session_id, user_id", [*chunk, *params], 2):
             if isinstance(user, (str, int, float, bytes)):
                 users.setdefault(session, []).append(_text(user))  # type: ignore[arg-type]
     return users
@@ -223,7 +225,7 @@ _TURNS = """SELECT t.id, t.trace_id, t.name, t.start_ns, t.end_ns, t.status, t.u
     FROM traces t WHERE t.session_id = ? ORDER BY t.start_ns, t.trace_id LIMIT ?"""
 # The attributes of the turns' root spans and model calls (the root among them when it is one), by
 # start time. The unary + keeps SQLite on the (trace_no, span_id) index.
-_TURN_SPANS = """SELECT s.trace_no, s.span_id, s.span_type, tg_json(d.attributes) FROM spans s JOIN span_data d ON d.id = s.id
+_TURN_SPANS = """SELECT s.trace_no, s.span_id, s.span_type, d.attributes FROM spans s JOIN span_data d ON d.id = s.id
     WHERE s.trace_no IN (SELECT value FROM json_each(?))
         AND (s.span_id IN (SELECT value FROM json_each(?)) OR +s.span_type = 'llm')
     ORDER BY s.trace_no, s.start_ns, s.id"""
@@ -235,13 +237,15 @@ def session(conn: sqlite3.Connection, session_id: str, *, limit: int) -> Session
     head = _grouped(conn, f"SELECT count(*), {_TOTALS} FROM traces WHERE session_id = ?", [session_id])[0]
     if not head[0]:
         return None
-    rows = conn.execute(_TURNS, (session_id, min(limit, NS_MAX - 1))).fetchall()
+    # Each read in one step of SQLite, the stored attributes decompressed here at once (see _one_step).
+    rows = fetch_all(conn, _TURNS, (session_id, min(limit, NS_MAX - 1)), 14)
     roots = {row[0]: row[13] for row in rows}
     found: dict[int, tuple[dict[str, Any] | None, list[dict[str, Any]]]] = {no: (None, []) for no in roots}
     # One statement per turn would be a round trip each; the roots' ids differ per trace, so
     # they are matched here rather than in SQL.
-    for trace_no, span_id, span_type, attributes in conn.execute(
-            _TURN_SPANS, (json.dumps(list(roots)), json.dumps([r for r in roots.values() if isinstance(r, str)]))):
+    spans = fetch_all(conn, _TURN_SPANS,
+                      (json.dumps(list(roots)), json.dumps([r for r in roots.values() if isinstance(r, str)])), 4)
+    for (trace_no, span_id, span_type, _), attributes in zip(spans, unpacked_all([row[3] for row in spans])):
         root, calls = found.get(trace_no, (None, []))
         parsed = _loads(attributes, {})
         if span_id == roots.get(trace_no):

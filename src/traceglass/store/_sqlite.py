@@ -28,6 +28,7 @@ from traceglass.store._eval_models import DatasetInfo, EvalResultRecord, EvalRun
 from traceglass.store._filter import TraceFilter
 from traceglass.store._forksafe import LOCK as FORK_LOCK
 from traceglass.store._models import ScorePage, SpanNode, StatsRow, Trace, TracePage
+from traceglass.store._packed import unpacked_all
 from traceglass.store._rows import SpanRow
 from traceglass.store._session_models import Session, SessionPage, UserPage
 from traceglass.store._time import TimeLike
@@ -40,7 +41,7 @@ logger = logging.getLogger("traceglass")
 STORAGE_ERRORS: tuple[type[BaseException], ...] = (sqlite3.Error, OSError, _schema.SchemaTooNewError)
 
 _SPAN_PARTS = """SELECT s.trace_id, s.span_id, s.parent_id, s.name, s.kind, s.start_ns, s.end_ns, s.status,
-    s.status_message, tg_json(d.attributes), tg_json(d.events), d.links, d.resource
+    s.status_message, d.attributes, d.events, d.links, d.resource
     FROM spans s LEFT JOIN span_data d ON d.id = s.id
     WHERE s.trace_no = (SELECT id FROM traces WHERE trace_id = ?) AND s.span_id = ?"""
 _SPAN_KEY = " WHERE s.trace_no = (SELECT id FROM traces WHERE trace_id = ?) AND s.span_id = ?"
@@ -108,7 +109,9 @@ class SQLiteBackend:
             return None
         parts = dict(zip(("trace_id", "span_id", "parent_id", "name", "kind", "start_ns", "end_ns", "status",
                           "status_message"), row[:9]))
-        for key, text, empty in zip(("attributes", "events", "links", "resource"), row[9:], ({}, [], [], {})):
+        # The stored attributes and events decompressed in one call, without tg_json (see _one_step).
+        texts = [*unpacked_all(row[9:11]), *row[11:]]
+        for key, text, empty in zip(("attributes", "events", "links", "resource"), texts, ({}, [], [], {})):
             parts[key] = json.loads(text) if text else empty
         return parts
 
