@@ -15,7 +15,8 @@ attributes and 2 KB of captured content each. Two parts:
    realistic spans exported while a thread of this process runs Python without pause: each time
    the writer gives up the GIL (a SQLite step, a zstd call) it waits to win it back.
 3. Reads beside a CPU-busy thread: on a database of ``--busy-reads-spans`` spans, a trace, a page,
-   the dashboard's page (with its types, models and previews) and content searches, idle and while
+   the dashboard's page (with its types, models and previews), content searches, statistics, a session
+   of 50 turns and an evaluation run's judge cost over a tenth of the spans, idle and while
    a thread of this process runs Python without pause (every step of SQLite and every call back into
    Python waits to win the GIL back).
 4. A database of ``--spans`` spans (default 1,000,000) written through the exporter, then
@@ -92,8 +93,9 @@ class SpanFactory:
     """Five-span GenAI traces with unique ids, realistic attributes and ~2 KB content per span, their
     attributes held as the SDK holds them (``BoundedAttributes``; plain dicts before 2026-12-04)."""
 
-    def __init__(self, seed: int = 7, traces: int = 200_000) -> None:
+    def __init__(self, seed: int = 7, traces: int = 200_000, sessions: int = 20_000) -> None:
         self.rng = random.Random(seed)
+        self.sessions = sessions  # trace n is a turn of session n % sessions
         self.start_ns = int((time.time() - SPAN_WINDOW_S) * 1e9)
         self.step_ns = SPAN_WINDOW_S * 10**9 // max(1, traces)  # spread the traces over the window
         self.texts = [_text(self.rng, 1800) for _ in range(64)]  # shared pool: building stays cheap
@@ -110,7 +112,7 @@ class SpanFactory:
         start = self.start_ns + n * self.step_ns
         resource = PROJECTS[n % len(PROJECTS)]
         model = MODELS[n % len(MODELS)]
-        session, user = f"session-{n % 20000}", f"user-{n % 500}"
+        session, user = f"session-{n % self.sessions}", f"user-{n % 500}"
         text = self.texts[n % len(self.texts)]
         root_ctx = self._ctx(trace_id, root_id)
         failed = n % 50 == 0
@@ -399,12 +401,15 @@ def bench_busy_reads(workdir: pathlib.Path, spans: int, report: Callable[[str], 
     path = workdir / "busy-reads.db"
     _fresh(path)
     exporter = SQLiteSpanExporter(path)
-    for batch in SpanFactory(seed=4, traces=spans // SPANS_PER_TRACE).batches(spans):
+    traces = spans // SPANS_PER_TRACE
+    for batch in SpanFactory(seed=4, traces=traces, sessions=max(1, traces // 50)).batches(spans):
         exporter.export(batch)
     exporter.shutdown()
     store = TraceStore(path, create=False)
     some = [t.trace_id for t in store.list_traces(limit=50).traces]
-    rare = f"call_{spans // SPANS_PER_TRACE // 3:010d}"
+    rare = f"call_{traces // 3:010d}"
+    # An evaluation run's judge cost: every span since the run began is read (a tenth of the store here).
+    run_began = store.list_traces(limit=max(1, traces // 10)).traces[-1].start_ns
     cases = [
         ("get_trace (5 spans)", lambda: store.get_trace(some[7])),
         ("list_traces page (50)", lambda: store.list_traces(limit=50)),
@@ -414,6 +419,9 @@ def bench_busy_reads(workdir: pathlib.Path, spans: int, report: Callable[[str], 
         (f"search '{rare}' (rare id)", lambda: store.list_traces(search=rare)),
         ("search 'call_00000012' (every span read)", lambda: store.list_traces(search="call_00000012")),
         ('stats(group_by="model")', lambda: store.stats("model")),
+        ("a session (50 turns)", lambda: store.session("session-7")),
+        (f"an evaluation run's judge cost ({spans // 10:,} spans read)",
+         lambda: store.attributed_cost("traceglass.eval.run_id", "run-1", since_ns=run_began)),
     ]
     report(f"reads on {spans:,} spans, idle and while a thread of this process runs Python without pause "
            f"(median ms of 3; one run when it takes over {give_up_after_s:g} s):")
