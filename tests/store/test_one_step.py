@@ -15,6 +15,7 @@ import json
 import sqlite3
 
 import pytest
+import zstandard
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -274,6 +275,13 @@ def test_the_judge_cost_reads_compressed_spans_in_chunks_as_the_sql_did(recorded
         if i % 2:  # every other one long, compressed
             attributes["pad"] = _PAD
         stored.append(json.dumps(attributes))
+    # Escapes json_extract reads through, a list it reads as compact JSON, bad UTF-8 tg_json replaces:
+    # a compressed value without the plain bytes of the value wanted is skipped only when it cannot match.
+    stored += ['{"traceglass.eval.run_id": "\\u0072un-1", "traceglass.rollup.cost_usd": 0.5, "pad": "' + _PAD + '"}',
+               '{"traceglass.eval.run_id": "a\\/b", "traceglass.rollup.cost_usd": 0.5, "pad": "' + _PAD + '"}',
+               '{"traceglass.eval.run_id": [1, 2], "traceglass.rollup.cost_usd": 0.75, "pad": "' + _PAD + '"}',
+               zstandard.ZstdCompressor().compress(b'{"traceglass.eval.run_id": "run-1", "bad": "\xff", '
+                                                   b'"traceglass.rollup.cost_usd": 0.125}')]
     stored += ['{"traceglass.eval.run_id": "run-nan", "traceglass.rollup.cost_usd": NaN, "pad": "' + _PAD + '"}',
                '{"traceglass.eval.run_id": "run-1", "traceglass.rollup.cost_usd": 2, "pad": "' + _PAD + '"', "[1, 2]",
                b"not a zstd frame", "not json"]
@@ -281,6 +289,7 @@ def test_the_judge_cost_reads_compressed_spans_in_chunks_as_the_sql_did(recorded
     assert len(ids) >= len(stored)
     for row_id, text in zip(ids, stored):  # as the writer stores it: long JSON compressed
         value = text if type(text) is bytes else _packed.pack_all([text])[0]
+        assert type(value) is not str or len(value) < _packed.MIN_PACKED  # long ones compressed
         conn.execute("UPDATE span_data SET attributes = ? WHERE id = ?", (value, row_id))
     conn.execute("UPDATE spans SET start_ns = 7 WHERE id % 3 = 0")  # ties the chunks walk through
     conn.commit()
@@ -289,6 +298,7 @@ def test_the_judge_cost_reads_compressed_spans_in_chunks_as_the_sql_did(recorded
     for key, value, since in [("traceglass.eval.run_id", "run-1", 0), ("traceglass.eval.run_id", "5", 0),
                               ("traceglass.eval.run_id", "run-1", 8), ("traceglass.eval.run_id", "[\"run-1\"]", 7),
                               ("traceglass.eval.run_id", "absent", 0), ("traceglass.eval.run_id", "run-nan", 0),
+                              ("traceglass.eval.run_id", "a/b", 0), ("traceglass.eval.run_id", "[1,2]", 0),
                               ("pad", _PAD, 0)]:
         count, total = conn.execute(_OLD_COST, (since, "$." + json.dumps(key), value)).fetchone()
         expected = round(float(total), 12) if count else None
@@ -296,4 +306,12 @@ def test_the_judge_cost_reads_compressed_spans_in_chunks_as_the_sql_did(recorded
         recording.statements.clear()
         assert store.attributed_cost(key, value, since_ns=since) == expected, (key, value, since)
         assert _one_row_each(recording) == [] and calls == []
-    assert store.attributed_cost("traceglass.eval.run_id", "run-1") is not None
+    expected = store.attributed_cost("traceglass.eval.run_id", "run-1")
+    assert expected is not None
+    # A chunk whose values together pass SQLite's limit on one value reads fewer spans at a time.
+    sizes = [n for (n,) in conn.execute("SELECT length(attributes) FROM span_data WHERE typeof(attributes) = 'blob'")]
+    monkeypatch.setattr(_evals_sql, "COST_CHUNK", 1024)
+    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, max(sizes) * 3)
+    recording.statements.clear()
+    assert store.attributed_cost("traceglass.eval.run_id", "run-1") == expected
+    assert len(recording.statements) > 4 and sum(sizes) > max(sizes) * 3

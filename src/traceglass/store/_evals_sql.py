@@ -14,8 +14,8 @@ import orjson
 
 from traceglass.store._eval_models import DatasetInfo, EvalResultRecord, EvalRunRecord
 from traceglass.store._models import SpanNode
-from traceglass.store._one_step import fetch_all
-from traceglass.store._packed import unpacked_all
+from traceglass.store._one_step import fetch_all, too_big
+from traceglass.store._packed import decompressed_each, unpacked_all
 from traceglass.store._queries import _SPAN_READERS as SPAN_READERS  # the store's one reading of a span row
 from traceglass.store._queries import _extracted
 from traceglass.store._writer import rollback
@@ -221,24 +221,41 @@ def evaluated(conn: sqlite3.Connection, trace_ids: Sequence[str],
 
 
 # An evaluation run's judge cost. Stored text is matched and summed by SQLite; compressed attributes
-# (BLOBs) are read a chunk at a time, in start order on spans_start, and matched here.
+# (BLOBs) are read a chunk at a time in start order (spans_start), concatenated in one BLOB with their
+# sizes (no hex in a JSON document), and matched here.
 _COST = '$."traceglass.rollup.cost_usd"'
 _TEXT_COST = ("SELECT count(*), total(json_extract(d.attributes, ?)) FROM spans s JOIN span_data d ON d.id = s.id "
               "WHERE s.start_ns >= ? AND typeof(d.attributes) = 'text' AND json_valid(d.attributes) "
               "AND json_extract(d.attributes, ?) = ?")
-_PACKED = ("SELECT s.start_ns, s.id, d.attributes FROM spans s JOIN span_data d ON d.id = s.id "
-           "WHERE s.start_ns >= ? AND (s.start_ns, s.id) > (?, ?) AND typeof(d.attributes) = 'blob' "
-           "ORDER BY s.start_ns, s.id LIMIT ?")
+_PACKED = """SELECT json_group_array(json_array(start_ns, id, length(a))), CAST(group_concat(a, '') AS BLOB)
+    FROM (SELECT s.start_ns, s.id, d.attributes AS a FROM spans s JOIN span_data d ON d.id = s.id
+        WHERE s.start_ns >= ? AND (s.start_ns, s.id) > (?, ?) AND typeof(d.attributes) = 'blob'
+        ORDER BY s.start_ns, s.id LIMIT ?)"""
 COST_CHUNK = 1024  # compressed attributes decompressed at once
 
 
-def _json_object(text: str | None) -> dict[str, Any]:
-    """The object ``text`` holds; empty when it is not JSON as json_valid() takes it (strict: no NaN)."""
+def _json_object(raw: bytes) -> dict[str, Any]:
+    """The object ``raw`` holds as tg_json and json_valid() read it (bad UTF-8 replaced; strict JSON: no
+    NaN); empty for anything else."""
     try:
-        value = orjson.loads(text) if text else None
+        value = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return {}
+        try:
+            value = orjson.loads(raw.decode("utf-8", "replace"))
+        except orjson.JSONDecodeError:
+            return {}
     return value if isinstance(value, dict) else {}
+
+
+def _plain(value: Any) -> bytes | None:
+    """``value``'s UTF-8 bytes when every JSON text holding it as a string holds those bytes or a ``\\u``
+    escape, and no list or object can read back as it: then a value without either cannot match."""
+    if not isinstance(value, str) or value[:1] in ("[", "{") or any(c in '"\\/' or c < " " for c in value):
+        return None
+    try:
+        return value.encode()
+    except UnicodeEncodeError:  # a lone surrogate: JSON holds it escaped only
+        return None
 
 
 def attributed_cost(conn: sqlite3.Connection, key: str, value: str, *, since_ns: int) -> float | None:
@@ -251,15 +268,29 @@ def attributed_cost(conn: sqlite3.Connection, key: str, value: str, *, since_ns:
     path = "$." + json.dumps(key)
     count, total = conn.execute(_TEXT_COST, (_COST, since_ns, path, value)).fetchone()
     costs: list[Any] = []
+    needle = _plain(value)
     after: tuple[Any, Any] = (since_ns, -(2**63))  # below every row id
+    chunk = COST_CHUNK
     while True:
-        rows = fetch_all(conn, _PACKED, (since_ns, *after, COST_CHUNK), 3)
-        for text in unpacked_all([row[2] for row in rows]):
-            attributes = _json_object(text)
-            if value is not None and _extracted(attributes.get(key)) == value:
+        try:
+            places, blob = conn.execute(_PACKED, (since_ns, *after, chunk)).fetchone()
+        except sqlite3.DataError as exc:  # the chunk's values over SQLite's limit on a value: fewer a chunk
+            if not too_big(exc) or chunk == 1:
+                raise
+            chunk = max(1, chunk // 4)
+            continue
+        rows = orjson.loads(places)
+        for text in decompressed_each(blob, [size for _, _, size in rows]) if rows else ():
+            if text is None or value is None:
+                continue
+            raw = bytes(text)
+            if needle is not None and needle not in raw and b"\\u" not in raw:
+                continue  # cannot hold the value: not parsed
+            attributes = _json_object(raw)
+            if _extracted(attributes.get(key)) == value:
                 count += 1
                 costs.append(_extracted(attributes.get("traceglass.rollup.cost_usd")))
-        if len(rows) < COST_CHUNK:
+        if len(rows) < chunk:
             break
         after = (rows[-1][0], rows[-1][1])
     if costs:  # summed as total() sums the text rows' (a number as itself, text as its numeric prefix)
