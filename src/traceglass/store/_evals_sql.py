@@ -265,6 +265,8 @@ def attributed_cost(conn: sqlite3.Connection, key: str, value: str, *, since_ns:
     Read without ``tg_json`` (a call back into Python a span: beside a busy application thread each
     waits for the GIL): a statement a chunk, the values compared as SQLite's json_extract gives them
     and summed by SQLite's total()."""
+    if value is None:
+        return None  # json_extract(...) = NULL holds for no span
     path = "$." + json.dumps(key)
     count, total = conn.execute(_TEXT_COST, (_COST, since_ns, path, value)).fetchone()
     costs: list[Any] = []
@@ -281,7 +283,7 @@ def attributed_cost(conn: sqlite3.Connection, key: str, value: str, *, since_ns:
             continue
         rows = orjson.loads(places)
         for text in decompressed_each(blob, [size for _, _, size in rows]) if rows else ():
-            if text is None or value is None:
+            if text is None:  # not a frame of ours: tg_json read it as NULL
                 continue
             raw = bytes(text)
             if needle is not None and needle not in raw and b"\\u" not in raw:

@@ -13,9 +13,9 @@ back: one call a value made a 512-span batch take over two seconds there. A trac
 decompressed the same way (:func:`unpacked_all`).
 
 Every SQLite connection the store opens has ``tg_json(value)``: the JSON text of a stored value,
-packed or not, for SQL that must read the text (the word index's backfill and deletions, an
-evaluation run's judge cost). The reads themselves take the stored values out and decompress them
-here, all at once (a call into Python a value would wait for the GIL each time: see ``_one_step``).
+packed or not, for SQL that must read the text (the word index's backfill and deletions). The reads
+themselves take the stored values out and decompress them here, all at once (a call into Python a
+value would wait for the GIL each time: see ``_one_step``).
 PostgreSQL keeps plain text: it compresses large values itself.
 """
 
