@@ -308,6 +308,9 @@ def test_the_judge_cost_reads_compressed_spans_in_chunks_as_the_sql_did(recorded
         assert _one_row_each(recording) == [] and calls == []
     expected = store.attributed_cost("traceglass.eval.run_id", "run-1")
     assert expected is not None
+    # json_extract(...) = NULL holds for no span, a JSON null or a missing key included (both are stored).
+    assert conn.execute(_OLD_COST, (0, '$."traceglass.eval.run_id"', None)).fetchone()[0] == 0
+    assert store.attributed_cost("traceglass.eval.run_id", None) is None
     # A chunk whose values together pass SQLite's limit on one value reads fewer spans at a time.
     sizes = [n for (n,) in conn.execute("SELECT length(attributes) FROM span_data WHERE typeof(attributes) = 'blob'")]
     monkeypatch.setattr(_evals_sql, "COST_CHUNK", 1024)
