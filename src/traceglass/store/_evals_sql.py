@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from traceglass import semconv
 from traceglass.store._eval_models import DatasetInfo, EvalResultRecord, EvalRunRecord
 from traceglass.store._models import SpanNode
 from traceglass.store._one_step import fetch_all, too_big
@@ -223,7 +224,7 @@ def evaluated(conn: sqlite3.Connection, trace_ids: Sequence[str],
 # An evaluation run's judge cost. Stored text is matched and summed by SQLite; compressed attributes
 # (BLOBs) are read a chunk at a time in start order (spans_start), concatenated in one BLOB with their
 # sizes (no hex in a JSON document), and matched here.
-_COST = '$."traceglass.rollup.cost_usd"'
+_COST = "$." + json.dumps(semconv.ROLLUP_COST)
 _TEXT_COST = ("SELECT count(*), total(json_extract(d.attributes, ?)) FROM spans s JOIN span_data d ON d.id = s.id "
               "WHERE s.start_ns >= ? AND typeof(d.attributes) = 'text' AND json_valid(d.attributes) "
               "AND json_extract(d.attributes, ?) = ?")
@@ -291,7 +292,7 @@ def attributed_cost(conn: sqlite3.Connection, key: str, value: str, *, since_ns:
             attributes = _json_object(raw)
             if _extracted(attributes.get(key)) == value:
                 count += 1
-                costs.append(_extracted(attributes.get("traceglass.rollup.cost_usd")))
+                costs.append(_extracted(attributes.get(semconv.ROLLUP_COST)))
         if len(rows) < chunk:
             break
         after = (rows[-1][0], rows[-1][1])
