@@ -470,15 +470,17 @@ _JSON_SPANS = (f"INSERT INTO spans (id, trace_no, {', '.join(SPAN_COLUMNS)}) SEL
 
 class _CpuSplit:
     """The exporting thread's CPU inside SQLite's statements and inside zstd's calls (``time.thread_time``
-    around each: a few calls a batch, so the timing itself costs nothing measurable)."""
+    around each: a few calls a batch, so the timing itself costs nothing measurable). Other threads'
+    statements (the WAL checkpointer's) are not counted: their CPU is the other threads'."""
 
     def __init__(self) -> None:
-        self.sql = self.zstd = 0.0
-        self.statements = 0
+        self.reset()
 
     def reset(self) -> None:
+        """Count from zero, the calling thread's calls only."""
         self.sql = self.zstd = 0.0
         self.statements = 0
+        self.thread = threading.get_ident()
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[None]:
@@ -487,6 +489,8 @@ class _CpuSplit:
 
         class Timed(sqlite3.Connection):
             def execute(self, *args):  # type: ignore[override]
+                if threading.get_ident() != split.thread:
+                    return super().execute(*args)
                 start = time.thread_time()
                 try:
                     return super().execute(*args)
@@ -502,6 +506,8 @@ class _CpuSplit:
                 method = getattr(self.real, name)
 
                 def timed(*args, **kwargs):
+                    if threading.get_ident() != split.thread:
+                        return method(*args, **kwargs)
                     start = time.thread_time()
                     try:
                         return method(*args, **kwargs)
