@@ -1,5 +1,5 @@
-"""A page, a trace and a search are read without a step of SQLite a row or a call back into Python
-(store/_one_step.py, store/_search.py).
+"""A page, a trace, a search, a session, a stored span and an evaluation run's judge cost are read without
+a step of SQLite a row or a call back into Python (store/_one_step.py, store/_search.py, store/_evals_sql.py).
 
 The sqlite3 module gives up the GIL around every step (one a row) and SQLite takes it for each call
 of a Python SQL function (``tg_json``); beside an application thread that runs Python without pause,
