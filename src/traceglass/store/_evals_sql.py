@@ -15,7 +15,7 @@ import orjson
 from traceglass import semconv
 from traceglass.store._eval_models import DatasetInfo, EvalResultRecord, EvalRunRecord
 from traceglass.store._models import SpanNode
-from traceglass.store._one_step import fetch_all, too_big
+from traceglass.store._one_step import fetch_all, fewer
 from traceglass.store._packed import decompressed_each, unpacked_all
 from traceglass.store._queries import _SPAN_READERS as SPAN_READERS  # the store's one reading of a span row
 from traceglass.store._queries import _extracted
@@ -278,9 +278,7 @@ def attributed_cost(conn: sqlite3.Connection, key: str, value: str, *, since_ns:
         try:
             places, blob = conn.execute(_PACKED, (since_ns, *after, chunk)).fetchone()
         except sqlite3.DataError as exc:  # the chunk's values over SQLite's limit on a value: fewer a chunk
-            if not too_big(exc) or chunk == 1:
-                raise
-            chunk = max(1, chunk // 4)
+            chunk = fewer(exc, chunk)
             continue
         rows = orjson.loads(places)
         for text in decompressed_each(blob, [size for _, _, size in rows]) if rows else ():

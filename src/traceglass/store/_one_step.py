@@ -54,6 +54,14 @@ def too_big(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.DataError) and getattr(exc, "sqlite_errorname", "") == "SQLITE_TOOBIG"
 
 
+def fewer(exc: BaseException, chunk: int) -> int:
+    """The chunk to read after ``exc`` refused one of ``chunk`` rows: a quarter as many when it was too
+    big (see :func:`too_big`); ``exc`` itself, raised again, when not, or when one row was already too many."""
+    if not too_big(exc) or chunk == 1:
+        raise exc
+    return max(1, chunk // 4)
+
+
 def fetch_all(conn: sqlite3.Connection, sql: str, params: Sequence[Any], width: int) -> list[list[Any]]:
     """Every row of ``sql`` (``width`` columns), fetched in one step (a step a row when too big)."""
     try:

@@ -20,7 +20,7 @@ from traceglass.store._time import NS_MAX, NS_MIN, TimeLike, to_ns
 from traceglass.store._writer import insert_values, rollback
 
 COLUMNS = ("id", "trace_id", "span_id", "name", "value", "label", "data_type", "comment", "source", "user_id",
-            "created_ns", "metadata")
+           "created_ns", "metadata")
 SELECT = f"SELECT {', '.join(COLUMNS)} FROM scores"
 _INTO = f"INTO scores ({', '.join(COLUMNS)})"
 _ON_CONFLICT = f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in COLUMNS[1:])}"

@@ -33,7 +33,7 @@ from typing import Any
 
 import orjson
 
-from traceglass.store._one_step import document, fetch_all, parsed, too_big
+from traceglass.store._one_step import document, fetch_all, fewer, parsed
 from traceglass.store._packed import decompressed_each
 
 TABLE = "span_words"
@@ -337,9 +337,7 @@ def traces_holding(conn: sqlite3.Connection, columns: str, width: int, clauses: 
                     [*chunk_params, *[pattern] * 3, *span_params]).fetchone()
                 rows = parsed(doc)
         except sqlite3.DataError as exc:  # the chunk's values over SQLite's limit on a value: fewer traces
-            if not too_big(exc) or chunk == 1:
-                raise
-            chunk = max(1, chunk // 4)
+            chunk = fewer(exc, chunk)
             continue
         if not rows:
             break
