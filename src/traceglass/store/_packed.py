@@ -9,8 +9,9 @@ which is which, so nothing else is needed to read either.
 A batch's values are compressed together (:func:`pack_all`): one call into zstd, on up to
 :data:`THREADS` cores. Each call gives up the GIL, and beside an application thread that runs
 Python without pause each give-up costs the writer a wait of up to the switch interval to win it
-back: one call a value made a 512-span batch take over two seconds there. A trace read back is
-decompressed the same way (:func:`unpacked_all`).
+back: one call a value made a 512-span batch take over two seconds there. A writer starts that call
+on a thread of its own (:class:`Packing`) and runs its SQLite statements meanwhile: both give the GIL
+up, so they take the two cores. A trace read back is decompressed the same way (:func:`unpacked_all`).
 
 Every SQLite connection the store opens has ``tg_json(value)``: the JSON text of a stored value,
 packed or not, for SQL that must read the text (the word index's backfill and deletions). The reads
@@ -21,6 +22,7 @@ PostgreSQL keeps plain text: it compresses large values itself.
 
 from __future__ import annotations
 
+import _thread
 import array
 import itertools
 import os
@@ -37,6 +39,7 @@ FUNCTION = "tg_json"
 # zstd's own threads for a batch (the frames are the same), up to the CPUs this process may use.
 THREADS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 _THREADED = 64  # values in a call from which zstd's threads pay for starting
+_BACKGROUND = 64 << 10  # characters of large texts from which a batch is packed on a thread of its own
 _FEATURES = getattr(zstandard, "backend_features", ())  # the batch calls are not in the cffi backend
 _MULTI = "multi_compress_to_buffer" in _FEATURES
 _MULTI_READ = "multi_decompress_to_buffer" in _FEATURES
@@ -68,6 +71,51 @@ def pack_all(texts: Sequence[str]) -> list[str | bytearray]:
         if len(frame) < len(raw):
             out[i] = bytearray(frame)
     return out
+
+
+class Packing:
+    """:func:`pack_all` of ``texts`` begun now, on a thread of its own when they hold at least
+    :data:`_BACKGROUND` characters to compress, so that the caller's statements run meanwhile;
+    :meth:`result` waits for it. Where no thread can start (interpreter shutdown, no resources),
+    :meth:`result` packs them on the caller's thread."""
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        self._texts = texts
+        self._outcome: tuple[bool, Any] | None = None
+        self._done: Any = None
+        if sum(len(text) for text in texts if len(text) >= MIN_PACKED) < _BACKGROUND:
+            return
+        done = _thread.allocate_lock()
+        done.acquire()
+        try:  # a bare thread: threading.Thread.start would wait for it to take the GIL once
+            _thread.start_new_thread(self._run, (done,))
+        except RuntimeError:
+            return
+        self._done = done
+
+    def _run(self, done: Any) -> None:
+        try:
+            self._outcome = (True, pack_all(self._texts))
+        except BaseException as exc:  # noqa: BLE001 - handed to result(), on the caller's thread
+            self._outcome = (False, exc)
+        finally:
+            done.release()
+
+    def wait(self) -> None:
+        """Return once the thread, if any, has finished."""
+        if self._done is not None:
+            with self._done:
+                pass
+
+    def result(self) -> list[str | bytearray]:
+        """What :func:`pack_all` returns for the texts (the same list each call), or its exception."""
+        self.wait()
+        if self._outcome is None:
+            self._outcome = (True, pack_all(self._texts))
+        succeeded, value = self._outcome
+        if not succeeded:
+            raise value
+        return value
 
 
 def register(conn: sqlite3.Connection) -> None:

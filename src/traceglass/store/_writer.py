@@ -23,7 +23,7 @@ import orjson
 
 from traceglass import rollup
 from traceglass.store import _search
-from traceglass.store._packed import pack_all
+from traceglass.store._packed import Packing
 from traceglass.store._rows import DATA_COLUMNS, SPAN_COLUMNS, SpanRow
 
 # One statement: the next free ids and, of the batch's trace ids (a JSON array), the stored ones.
@@ -60,12 +60,17 @@ def write_rows(conn: sqlite3.Connection, rows: Sequence[SpanRow]) -> None:
         return
     # A span given twice is stored once: the last copy wins.
     rows = list({(row.trace_id, row.span[1]): row for row in rows}.values())
+    # Large attributes and events go in compressed, all in one call (see _packed), begun now and
+    # taken after the spans and their words are in; links and resource are short.
+    packing = Packing([text for row in rows for text in row.data[:2]])
     try:
-        _write(conn, rows, replace_all=False)
+        _write(conn, rows, packing, replace_all=False)
     except sqlite3.IntegrityError:
         # A stored row the batch did not expect (a span whose trace has no summary row, which
         # this module never leaves behind): write the batch again, replacing whatever is there.
-        _write(conn, rows, replace_all=True)
+        _write(conn, rows, packing, replace_all=True)
+    finally:
+        packing.wait()  # no thread of ours outlives the write
 
 
 def rollback(conn: sqlite3.Connection) -> None:
@@ -81,7 +86,7 @@ def rollback(conn: sqlite3.Connection) -> None:
             pass
 
 
-def _write(conn: sqlite3.Connection, rows: list[SpanRow], *, replace_all: bool) -> None:
+def _write(conn: sqlite3.Connection, rows: list[SpanRow], packing: Packing, *, replace_all: bool) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
         trace_ids = list(dict.fromkeys(row.trace_id for row in rows))
@@ -106,34 +111,35 @@ def _write(conn: sqlite3.Connection, rows: list[SpanRow], *, replace_all: bool) 
         summaries, flagged, flips = _summaries(rows, numbers, known, stored)
         spans = [(row_id, numbers[row.trace_id], *row.span, int((row.trace_id, row.span[1]) in flagged))
                  for row_id, row in zip(ids, rows)]
-        # Large attributes and events go in compressed, all in one call (see _packed); links and
-        # resource are short.
-        packed = iter(pack_all([text for row in rows for text in row.data[:2]]))
-        data = [(row_id, next(packed), next(packed), row.data[2], row.data[3]) for row_id, row in zip(ids, rows)]
         indexed = first is not None and _search.FTS5 and not replace_all
         if indexed and again:  # the words of the stored spans these replace go first
             _search.forget(conn, first, "s.id IN (SELECT value FROM json_each(?))",
                            [orjson.dumps([ids[i] for i in again]).decode()])
+        replaced = set(again)
         if replace_all:  # whatever is stored under these spans' keys goes first, with its JSON
             keys = orjson.dumps([[span[1], span[3]] for span in spans]).decode()
             conn.execute(f"DELETE FROM span_data WHERE id IN ({_KEYED})", (keys,))
             conn.execute(f"DELETE FROM spans WHERE id IN ({_KEYED})", (keys,))
             insert_values(conn, "INSERT OR REPLACE", _SPAN_HEAD, _SPAN_WIDTH, spans)
-            insert_values(conn, "INSERT OR REPLACE", _DATA_HEAD, _DATA_WIDTH, data)
         else:  # rows that take the place of stored ones (re-exports) replace them; the rest are new
-            replaced = set(again)
             insert_values(conn, "INSERT", _SPAN_HEAD, _SPAN_WIDTH,
                           [s for i, s in enumerate(spans) if i not in replaced])
-            insert_values(conn, "INSERT", _DATA_HEAD, _DATA_WIDTH,
-                          [d for i, d in enumerate(data) if i not in replaced])
             insert_values(conn, "INSERT OR REPLACE", _SPAN_HEAD, _SPAN_WIDTH, [spans[i] for i in again])
-            insert_values(conn, "INSERT OR REPLACE", _DATA_HEAD, _DATA_WIDTH, [data[i] for i in again])
         if indexed:  # the texts the content search reads, before compression
             insert_values(conn, "INSERT", _search.INSERT, 4,
                     [(row_id, row.span[3], row.data[0], row.data[1]) for row_id, row in zip(ids, rows)
                      if row_id >= first])
         elif first is not None:  # rows changed that the index cannot follow: below its watermark now
             _search.abandon(conn)
+        # Then the values, compressed meanwhile (see write_rows).
+        packed = iter(packing.result())
+        data = [(row_id, next(packed), next(packed), row.data[2], row.data[3]) for row_id, row in zip(ids, rows)]
+        if replace_all:
+            insert_values(conn, "INSERT OR REPLACE", _DATA_HEAD, _DATA_WIDTH, data)
+        else:
+            insert_values(conn, "INSERT", _DATA_HEAD, _DATA_WIDTH,
+                          [d for i, d in enumerate(data) if i not in replaced])
+            insert_values(conn, "INSERT OR REPLACE", _DATA_HEAD, _DATA_WIDTH, [data[i] for i in again])
         # A known trace's row is replaced under its own id and trace id: it keeps its place.
         new_summaries = [s for s in summaries if s[1] not in known]
         insert_values(conn, "INSERT OR REPLACE" if replace_all else "INSERT", _TRACE_HEAD, _TRACE_WIDTH, new_summaries)
