@@ -285,7 +285,8 @@ def bench_throughput(workdir: pathlib.Path, total: int, report: Callable[[str], 
     report(f"    where its CPU goes (us a span): Python {python / spans * 1e6:.1f} (the exporting thread's CPU outside "
            f"SQLite and zstd), SQLite's statements {split.sql / spans * 1e6:.1f} ({split.statements / len(batches):.1f} "
            f"a batch; binding included), zstd on the exporting thread {split.zstd / spans * 1e6:.1f}, other threads "
-           f"{(exporter_cpu - exporter_thread) / spans * 1e6:.1f} (zstd's workers, the WAL checkpointer)")
+           f"{(exporter_cpu - exporter_thread) / spans * 1e6:.1f} (the thread a large batch is compressed on, zstd's "
+           "workers, the WAL checkpointer)")
     report(line("  the same, separate process", separate_s, separate_cpu, separate_bytes,
                 f"this process's CPU; the writer process's: {separate_child_cpu / spans * 1e6:.1f} us/span"))
     report(line("  the same, values stored as text", plain_s, plain_cpu, plain_bytes, "(no compression)"))
