@@ -17,7 +17,7 @@ from traceglass import semconv
 from traceglass.evals import _stores
 from traceglass.evals._dataset import EvalDataset
 from traceglass.evals._item import COST_USD, LATENCY_MS, EvalItem
-from traceglass.store import SpanNode, TraceFilter, TraceStore, TraceSummary
+from traceglass.store import SpanNode, TraceFilter, TraceSummary
 
 #: Which span answers for a trace: the last span of ``span_type`` to start (the innermost of
 #: nested calls), the trace's root span, or every span of ``span_type`` (one item each).
