@@ -12,6 +12,12 @@ import time
 from functools import partial
 from unittest.mock import patch
 
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from traceglass.exporters import SQLiteSpanExporter
+from traceglass.store import TraceStore
 from traceglass.store import _schema as schema
 
 from ._helpers import BASE_S, make_sdk, rows
@@ -140,6 +146,62 @@ def test_forking_while_the_parent_keeps_exporting_is_safe(db_path):
         writer.join(60)
     sdk.provider.shutdown()
     assert rows(db_path, "SELECT count(*) AS n FROM traces") == [{"n": 12 + len(written)}]
+
+
+def _large_batch(tag: str, count: int = 30) -> list:
+    """A trace of ``count`` + 1 finished SDK spans holding ~100 KB to compress: over the size from which
+    a batch is compressed on a thread of its own (store/_packed.Packing)."""
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("tests.concurrency")
+    with tracer.start_as_current_span(f"batch {tag}"):
+        for i in range(count):
+            with tracer.start_as_current_span(f"chat {i}", attributes={"prompt": f"{tag} {i} " + "lorem ipsum " * 280}):
+                pass
+    return list(memory.get_finished_spans())
+
+
+def _child_exports(exporter: SQLiteSpanExporter, batch: list) -> None:
+    if exporter.export(batch) is not SpanExportResult.SUCCESS:
+        sys.exit(3)
+    exporter.shutdown()
+
+
+def test_forking_while_batches_are_compressed_on_their_own_thread_is_safe(tmp_path):
+    # Batches compressed on a thread of their own while another thread forks: a fork waits for the write
+    # in progress (the fork lock), and a write for its compression, so no child inherits a compression
+    # (or a lock zstd or we hold for one) midway; each child and then the parent write batches of their own.
+    exporter = SQLiteSpanExporter(tmp_path / "fork.db")
+    parent = [_large_batch(f"parent {i}") for i in range(6)]
+    stop = threading.Event()
+    exported = []
+
+    def keep_exporting():
+        while not stop.is_set():  # the same six traces again and again: each re-export replaces its spans
+            exported.append(exporter.export(parent[len(exported) % len(parent)]))
+
+    writer = threading.Thread(target=keep_exporting)
+    writer.start()
+    try:
+        context = multiprocessing.get_context("fork")
+        for i in range(12):
+            child = context.Process(target=_child_exports, args=(exporter, _large_batch(f"child {i}")))
+            child.start()
+            child.join(60)
+            assert child.exitcode == 0, f"child {i} exit code {child.exitcode}"
+    finally:
+        stop.set()
+        writer.join(60)
+    assert len(exported) >= len(parent) and set(exported) == {SpanExportResult.SUCCESS}
+    assert exporter.export(_large_batch("parent after")) is SpanExportResult.SUCCESS
+    exporter.shutdown()
+    assert rows(tmp_path / "fork.db", "SELECT count(*) AS traces, sum(span_count) AS spans FROM traces") == [
+        {"traces": 6 + 12 + 1, "spans": 31 * (6 + 12 + 1)}]
+    with TraceStore(tmp_path / "fork.db") as store:
+        (found,) = store.list_traces(search="child 11 29 lorem").traces
+        chat = {s.name: s for s in store.get_trace(found.trace_id).spans}["chat 29"]
+    assert chat.attributes == {"prompt": "child 11 29 " + "lorem ipsum " * 280}
 
 
 class _Interleaved(sqlite3.Connection):
