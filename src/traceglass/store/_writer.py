@@ -115,16 +115,11 @@ def _write(conn: sqlite3.Connection, rows: list[SpanRow], packing: Packing, *, r
         if indexed and again:  # the words of the stored spans these replace go first
             _search.forget(conn, first, "s.id IN (SELECT value FROM json_each(?))",
                            [orjson.dumps([ids[i] for i in again]).decode()])
-        replaced = set(again)
         if replace_all:  # whatever is stored under these spans' keys goes first, with its JSON
             keys = orjson.dumps([[span[1], span[3]] for span in spans]).decode()
             conn.execute(f"DELETE FROM span_data WHERE id IN ({_KEYED})", (keys,))
             conn.execute(f"DELETE FROM spans WHERE id IN ({_KEYED})", (keys,))
-            insert_values(conn, "INSERT OR REPLACE", _SPAN_HEAD, _SPAN_WIDTH, spans)
-        else:  # rows that take the place of stored ones (re-exports) replace them; the rest are new
-            insert_values(conn, "INSERT", _SPAN_HEAD, _SPAN_WIDTH,
-                          [s for i, s in enumerate(spans) if i not in replaced])
-            insert_values(conn, "INSERT OR REPLACE", _SPAN_HEAD, _SPAN_WIDTH, [spans[i] for i in again])
+        _put(conn, _SPAN_HEAD, _SPAN_WIDTH, spans, again, replace_all)
         if indexed:  # the texts the content search reads, before compression
             insert_values(conn, "INSERT", _search.INSERT, 4,
                     [(row_id, row.span[3], row.data[0], row.data[1]) for row_id, row in zip(ids, rows)
@@ -134,12 +129,7 @@ def _write(conn: sqlite3.Connection, rows: list[SpanRow], packing: Packing, *, r
         # Then the values, compressed meanwhile (see write_rows).
         packed = iter(packing.result())
         data = [(row_id, next(packed), next(packed), row.data[2], row.data[3]) for row_id, row in zip(ids, rows)]
-        if replace_all:
-            insert_values(conn, "INSERT OR REPLACE", _DATA_HEAD, _DATA_WIDTH, data)
-        else:
-            insert_values(conn, "INSERT", _DATA_HEAD, _DATA_WIDTH,
-                          [d for i, d in enumerate(data) if i not in replaced])
-            insert_values(conn, "INSERT OR REPLACE", _DATA_HEAD, _DATA_WIDTH, [data[i] for i in again])
+        _put(conn, _DATA_HEAD, _DATA_WIDTH, data, again, replace_all)
         # A known trace's row is replaced under its own id and trace id: it keeps its place.
         new_summaries = [s for s in summaries if s[1] not in known]
         insert_values(conn, "INSERT OR REPLACE" if replace_all else "INSERT", _TRACE_HEAD, _TRACE_WIDTH, new_summaries)
@@ -151,6 +141,18 @@ def _write(conn: sqlite3.Connection, rows: list[SpanRow], packing: Packing, *, r
     except BaseException:
         rollback(conn)
         raise
+
+
+def _put(conn: sqlite3.Connection, head: str, width: int, values: list[tuple], again: list[int],
+         replace_all: bool) -> None:
+    """Store a batch's rows of one table: with ``replace_all``, each replacing whatever has its key;
+    else those at the indexes ``again`` (re-exports) replacing their stored rows and the rest new."""
+    if replace_all:
+        insert_values(conn, "INSERT OR REPLACE", head, width, values)
+        return
+    replaced = set(again)
+    insert_values(conn, "INSERT", head, width, [value for i, value in enumerate(values) if i not in replaced])
+    insert_values(conn, "INSERT OR REPLACE", head, width, [values[i] for i in again])
 
 
 def _stored_spans(conn: sqlite3.Connection, numbers: Iterable[int]) -> dict[tuple[int, str], tuple]:
