@@ -9,6 +9,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Callable
 from functools import partial
 from unittest.mock import patch
 
@@ -116,6 +117,24 @@ def test_a_forked_child_opens_its_own_connection(db_path):
     sdk.provider.shutdown()
 
 
+def _fork_while(work: Callable[[threading.Event], None], children: list[tuple[Callable, tuple]]) -> None:
+    """Run each child ``(target, args)`` in a forked process, one after another, while a thread runs
+    ``work(stop)`` until they are done; each child must exit with 0."""
+    stop = threading.Event()
+    thread = threading.Thread(target=work, args=(stop,))
+    thread.start()
+    try:
+        context = multiprocessing.get_context("fork")
+        for i, (target, args) in enumerate(children):
+            child = context.Process(target=target, args=args)
+            child.start()
+            child.join(60)
+            assert child.exitcode == 0, f"child {i} exit code {child.exitcode}"
+    finally:
+        stop.set()
+        thread.join(60)
+
+
 def _child_writes_at(sdk, start_s) -> None:
     sdk.rag_trace(start_s)
     sdk.provider.shutdown()
@@ -125,25 +144,13 @@ def test_forking_while_the_parent_keeps_exporting_is_safe(db_path):
     # Without the fork lock a child inherits SQLite mutexes or lock state held mid-write by the
     # parent's threads and hangs or reads a "malformed" database now and then.
     sdk = make_sdk(db_path)
-    stop = threading.Event()
     written = []
 
-    def keep_writing():
+    def keep_writing(stop: threading.Event) -> None:
         while not stop.is_set():
             written.append(sdk.rag_trace(BASE_S + 10_000 + len(written), question="x" * 3000))
 
-    writer = threading.Thread(target=keep_writing)
-    writer.start()
-    try:
-        context = multiprocessing.get_context("fork")
-        for i in range(12):
-            child = context.Process(target=_child_writes_at, args=(sdk, BASE_S + i))
-            child.start()
-            child.join(60)
-            assert child.exitcode == 0, f"child {i} exit code {child.exitcode}"
-    finally:
-        stop.set()
-        writer.join(60)
+    _fork_while(keep_writing, [(_child_writes_at, (sdk, BASE_S + i)) for i in range(12)])
     sdk.provider.shutdown()
     assert rows(db_path, "SELECT count(*) AS n FROM traces") == [{"n": 12 + len(written)}]
 
@@ -174,25 +181,13 @@ def test_forking_while_batches_are_compressed_on_their_own_thread_is_safe(tmp_pa
     # (or a lock zstd or we hold for one) midway; each child and then the parent write batches of their own.
     exporter = SQLiteSpanExporter(tmp_path / "fork.db")
     parent = [_large_batch(f"parent {i}") for i in range(6)]
-    stop = threading.Event()
     exported = []
 
-    def keep_exporting():
+    def keep_exporting(stop: threading.Event) -> None:
         while not stop.is_set():  # the same six traces again and again: each re-export replaces its spans
             exported.append(exporter.export(parent[len(exported) % len(parent)]))
 
-    writer = threading.Thread(target=keep_exporting)
-    writer.start()
-    try:
-        context = multiprocessing.get_context("fork")
-        for i in range(12):
-            child = context.Process(target=_child_exports, args=(exporter, _large_batch(f"child {i}")))
-            child.start()
-            child.join(60)
-            assert child.exitcode == 0, f"child {i} exit code {child.exitcode}"
-    finally:
-        stop.set()
-        writer.join(60)
+    _fork_while(keep_exporting, [(_child_exports, (exporter, _large_batch(f"child {i}"))) for i in range(12)])
     assert len(exported) >= len(parent) and set(exported) == {SpanExportResult.SUCCESS}
     assert exporter.export(_large_batch("parent after")) is SpanExportResult.SUCCESS
     exporter.shutdown()

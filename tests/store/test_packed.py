@@ -206,7 +206,7 @@ class _Watched:
 
 def test_a_batch_is_compressed_while_its_spans_and_words_go_in(tmp_path, monkeypatch):
     # zstd and SQLite both give the GIL up: compressing on a thread of its own while the writer's
-    # statements run takes the second core (bench_store: 19,200 -> 21,400-22,000 spans/s).
+    # statements run takes the second core (bench_store: 20,000-20,400 -> 22,300-23,100 spans/s).
     spans = _batch(30)  # ~165 KB to compress: over _BACKGROUND
     watched = _Watched(monkeypatch, wait_for_words=True)
     exporter = SQLiteSpanExporter(tmp_path / "overlap.db", _on_connect=watched.on_connect)
