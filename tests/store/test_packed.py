@@ -282,10 +282,11 @@ def test_packing_returns_the_same_list_each_call_and_raises_each_time():
     packing = _packed.Packing(texts)
     first = packing.result()
     assert packing.result() is first and _packed.unpacked(bytes(first[0])) == QUESTION * 30 and first[1] == "short"
-    failing = _packed.Packing([b"not text" * 10_000])  # type: ignore[list-item]
-    for _ in range(2):
-        with pytest.raises(AttributeError, match="encode"):
-            failing.result()
+    for texts in ([b"not text" * 10_000], [b"not text" * 200]):  # on a thread of its own, then here
+        failing = _packed.Packing(texts)  # type: ignore[arg-type]
+        for _ in range(2):
+            with pytest.raises(AttributeError, match="encode"):
+                failing.result()
 
 
 def test_pack_all_packs_each_large_text_as_pack_does():

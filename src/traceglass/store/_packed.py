@@ -95,11 +95,15 @@ class Packing:
 
     def _run(self, done: Any) -> None:
         try:
-            self._outcome = (True, pack_all(self._texts))
-        except BaseException as exc:  # noqa: BLE001 - handed to result(), on the caller's thread
-            self._outcome = (False, exc)
+            self._pack()
         finally:
             done.release()
+
+    def _pack(self) -> None:
+        try:
+            self._outcome = (True, pack_all(self._texts))
+        except BaseException as exc:  # noqa: BLE001 - raised by result(), on the caller's thread
+            self._outcome = (False, exc)
 
     def wait(self) -> None:
         """Return once the thread, if any, has finished."""
@@ -110,8 +114,8 @@ class Packing:
     def result(self) -> list[str | bytearray]:
         """What :func:`pack_all` returns for the texts (the same list each call), or its exception."""
         self.wait()
-        if self._outcome is None:
-            self._outcome = (True, pack_all(self._texts))
+        if self._outcome is None:  # no thread: packed here
+            self._pack()
         succeeded, value = self._outcome
         if not succeeded:
             raise value
