@@ -13,15 +13,14 @@ from collections.abc import Callable
 from functools import partial
 from unittest.mock import patch
 
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.export import SpanExportResult
 
 from traceglass.exporters import SQLiteSpanExporter
 from traceglass.store import TraceStore
 from traceglass.store import _schema as schema
 
 from ._helpers import BASE_S, make_sdk, rows
+from .test_packed import ANSWER, QUESTION, _batch
 
 WRITER = textwrap.dedent("""
     import os, sys, time
@@ -155,20 +154,6 @@ def test_forking_while_the_parent_keeps_exporting_is_safe(db_path):
     assert rows(db_path, "SELECT count(*) AS n FROM traces") == [{"n": 12 + len(written)}]
 
 
-def _large_batch(tag: str, count: int = 30) -> list:
-    """A trace of ``count`` + 1 finished SDK spans holding ~100 KB to compress: over the size from which
-    a batch is compressed on a thread of its own (store/_packed.Packing)."""
-    memory = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(memory))
-    tracer = provider.get_tracer("tests.concurrency")
-    with tracer.start_as_current_span(f"batch {tag}"):
-        for i in range(count):
-            with tracer.start_as_current_span(f"chat {i}", attributes={"prompt": f"{tag} {i} " + "lorem ipsum " * 280}):
-                pass
-    return list(memory.get_finished_spans())
-
-
 def _child_exports(exporter: SQLiteSpanExporter, batch: list) -> None:
     if exporter.export(batch) is not SpanExportResult.SUCCESS:
         sys.exit(3)
@@ -180,23 +165,24 @@ def test_forking_while_batches_are_compressed_on_their_own_thread_is_safe(tmp_pa
     # in progress (the fork lock), and a write for its compression, so no child inherits a compression
     # (or a lock zstd or we hold for one) midway; each child and then the parent write batches of their own.
     exporter = SQLiteSpanExporter(tmp_path / "fork.db")
-    parent = [_large_batch(f"parent {i}") for i in range(6)]
+    parent = [_batch(30) for _ in range(6)]  # ~165 KB each to compress: over Packing's threshold
     exported = []
 
     def keep_exporting(stop: threading.Event) -> None:
         while not stop.is_set():  # the same six traces again and again: each re-export replaces its spans
             exported.append(exporter.export(parent[len(exported) % len(parent)]))
 
-    _fork_while(keep_exporting, [(_child_exports, (exporter, _large_batch(f"child {i}"))) for i in range(12)])
+    _fork_while(keep_exporting, [(_child_exports, (exporter, _batch(30))) for _ in range(12)])
     assert len(exported) >= len(parent) and set(exported) == {SpanExportResult.SUCCESS}
-    assert exporter.export(_large_batch("parent after")) is SpanExportResult.SUCCESS
+    assert exporter.export(_batch(30)) is SpanExportResult.SUCCESS
     exporter.shutdown()
     assert rows(tmp_path / "fork.db", "SELECT count(*) AS traces, sum(span_count) AS spans FROM traces") == [
         {"traces": 6 + 12 + 1, "spans": 31 * (6 + 12 + 1)}]
-    with TraceStore(tmp_path / "fork.db") as store:
-        (found,) = store.list_traces(search="child 11 29 lorem").traces
-        chat = {s.name: s for s in store.get_trace(found.trace_id).spans}["chat 29"]
-    assert chat.attributes == {"prompt": "child 11 29 " + "lorem ipsum " * 280}
+    with TraceStore(tmp_path / "fork.db") as store:  # every trace's values read back exactly
+        chats = [{s.name: s for s in store.get_trace(t.trace_id).spans}["chat 29"]
+                 for t in store.list_traces(limit=100).traces]
+    assert len(chats) == 19 and all(chat.attributes == {"gen_ai.input.messages": f"29 {QUESTION}", "n": 29}
+                                    and chat.events[0]["attributes"] == {"chunk": f"{ANSWER} 29"} for chat in chats)
 
 
 class _Interleaved(sqlite3.Connection):
