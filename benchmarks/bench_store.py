@@ -7,8 +7,10 @@ attributes and 2 KB of captured content each. Two parts:
    default) against, in the same run, the same exporter storing every value as text (no
    compression), a bare ``executemany`` of the very same rows into the same schema, the span rows
    as one JSON document per batch unpacked by SQLite (``json_each``), and the no-index ceiling;
-   CPU microseconds and bytes on disk per span beside each. Span building is outside the
-   timings; row conversion is inside the exporter's.
+   CPU microseconds and bytes on disk per span beside each. Then the exporter, compressing and
+   not, on the same spans with English prose (:func:`prose_corpus`) in place of their texts of 21
+   repeated words, which compress and index better than captured content does. Span building is
+   outside the timings; row conversion is inside the exporter's.
 2. Export beside a CPU-busy application: a thread calls an ``@observe`` function in a tight loop
    for ``--busy-seconds`` through the real ``configure()`` pipeline (BatchSpanProcessor + this
    exporter), in a child process; spans stored per second while it runs. Then batches of the
@@ -36,6 +38,7 @@ import os
 import pathlib
 import platform
 import random
+import re
 import sqlite3
 import statistics
 import subprocess
@@ -89,16 +92,48 @@ def _text(rng: random.Random, size: int) -> str:
     return " ".join(out)[:size]
 
 
+@functools.lru_cache(maxsize=1)
+def prose_corpus() -> str:
+    """English prose with a real vocabulary: the docstrings of the standard library's modules,
+    classes and functions (~1.4 MB, ~6,000 distinct words on 3.11; the same text for a Python
+    version). ``WORDS`` texts repeat 21 words, which compress and index far better than captured
+    prompts and completions do."""
+    import ast
+
+    root = pathlib.Path(os.__file__).parent
+    docs: dict[str, None] = {}
+    for path in sorted(root.glob("*.py")) + sorted(root.glob("*/*.py")):
+        if path.parent.name in ("test", "tests", "idlelib", "site-packages"):
+            continue
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                doc = ast.get_docstring(node)
+                if doc and len(doc) > 80:
+                    docs[doc] = None
+    return "\n\n".join(docs)
+
+
+def _prose(rng: random.Random, size: int) -> str:
+    corpus = prose_corpus()
+    start = rng.randrange(0, len(corpus) - size)
+    return corpus[start:start + size]
+
+
 class SpanFactory:
     """Five-span GenAI traces with unique ids, realistic attributes and ~2 KB content per span, their
     attributes held as the SDK holds them (``BoundedAttributes``; plain dicts before 2026-12-04)."""
 
-    def __init__(self, seed: int = 7, traces: int = 200_000, sessions: int = 20_000) -> None:
+    def __init__(self, seed: int = 7, traces: int = 200_000, sessions: int = 20_000, prose: bool = False) -> None:
         self.rng = random.Random(seed)
         self.sessions = sessions  # trace n is a turn of session n % sessions
         self.start_ns = int((time.time() - SPAN_WINDOW_S) * 1e9)
         self.step_ns = SPAN_WINDOW_S * 10**9 // max(1, traces)  # spread the traces over the window
-        self.texts = [_text(self.rng, 1800) for _ in range(64)]  # shared pool: building stays cheap
+        # A shared pool (building stays cheap): WORDS texts, or with ``prose`` windows of prose_corpus().
+        self.texts = [(_prose if prose else _text)(self.rng, 1800) for _ in range(64)]
         self.count = 0
 
     def _ctx(self, trace_id: int, span_id: int) -> SpanContext:
@@ -235,29 +270,16 @@ def bench_throughput(workdir: pathlib.Path, total: int, report: Callable[[str], 
     separate.shutdown()
     separate_bytes = _size(proc_path) / spans
     # The same exporter storing every value as plain JSON text (what it did before compression).
-    plain_path = workdir / "throughput-plain.db"
-    _fresh(plain_path)
-    plain = SQLiteSpanExporter(plain_path)
-    plain.export(batches[0][:1])
-    saved, _packed.MIN_PACKED = _packed.MIN_PACKED, float("inf")
-    try:
-        plain_s, plain_cpu = _wall_and_cpu(lambda: [plain.export(batch) for batch in batches])
-    finally:
-        _packed.MIN_PACKED = saved
-    plain.shutdown()
-    plain_bytes = _size(plain_path) / spans
+    plain_s, plain_cpu, plain_bytes = _exported(workdir / "throughput-plain.db", batches, packed=False)
     # The same exporter without the content search's word index (as a SQLite without FTS5 runs it).
-    bare_index_path = workdir / "throughput-noindex.db"
-    _fresh(bare_index_path)
-    saved_fts5, _search.FTS5 = _search.FTS5, False
-    try:
-        noindex = SQLiteSpanExporter(bare_index_path)
-        noindex.export(batches[0][:1])
-        noindex_s, noindex_cpu = _wall_and_cpu(lambda: [noindex.export(batch) for batch in batches])
-        noindex.shutdown()
-    finally:
-        _search.FTS5 = saved_fts5
-    noindex_bytes = _size(bare_index_path) / spans
+    noindex_s, noindex_cpu, noindex_bytes = _exported(workdir / "throughput-noindex.db", batches, indexed=False)
+    # The exporter, compressing and not, on captured prose instead of WORDS texts.
+    prose = list(SpanFactory(seed=1, traces=total // SPANS_PER_TRACE, prose=True).batches(total))
+    prose_s, prose_cpu, prose_bytes = _exported(workdir / "throughput-prose.db", prose)
+    prose_plain_s, prose_plain_cpu, prose_plain_bytes = _exported(workdir / "throughput-prose-plain.db", prose,
+                                                                  packed=False)
+    prose_words, prose_json = len(set(_prose_words(prose[0]))), _content_bytes(prose[0])
+    del prose  # 100,000 more live spans would slow every collection of the parts below
 
     # Row conversion alone, then a bare executemany of the same rows into the same schema.
     row_batches: list[list[SpanRow]] = []
@@ -291,6 +313,12 @@ def bench_throughput(workdir: pathlib.Path, total: int, report: Callable[[str], 
                 f"this process's CPU; the writer process's: {separate_child_cpu / spans * 1e6:.1f} us/span"))
     report(line("  the same, values stored as text", plain_s, plain_cpu, plain_bytes, "(no compression)"))
     report(line("  the same, no word index", noindex_s, noindex_cpu, noindex_bytes, "(content search scans)"))
+    report(line("  the same, prose content", prose_s, prose_cpu, prose_bytes,
+                f"(content: stdlib docstrings, {prose_words:,} distinct words in a batch; "
+                f"~{prose_json:.0f} bytes of attributes JSON a span)"))
+    report(line("    prose, values stored as text", prose_plain_s, prose_plain_cpu, prose_plain_bytes,
+                f"(no compression; compressed: {prose_bytes / prose_plain_bytes:.2f} of it, "
+                f"WORDS content {exporter_bytes / plain_bytes:.2f})"))
     report(line("bare executemany of the same rows", bare_s, bare_cpu, bare_bytes, "rows prebuilt, text"))
     report(line("  spans as one JSON doc per batch", json_s, json_cpu, json_bytes, "rows prebuilt, json_each"))
     report(line("ceiling: no index at all", ceiling_s, ceiling_cpu, ceiling_bytes, "rows prebuilt, text"))
@@ -298,9 +326,39 @@ def bench_throughput(workdir: pathlib.Path, total: int, report: Callable[[str], 
     report(f"  exporter / bare executemany+conversion: {(bare_s + convert_s) / exporter_s:.2f}x; "
            f"ceiling with the conversion: {spans / (ceiling_s + convert_s):,.0f} spans/s "
            f"({(ceiling_cpu + convert_cpu) / spans * 1e6:.1f} us CPU/span)")
-    for name in ("throughput-exporter.db", "throughput-process.db", "throughput-plain.db", "throughput-noindex.db", "throughput-bare.db", "throughput-unindexed.db",
+    for name in ("throughput-exporter.db", "throughput-process.db", "throughput-plain.db", "throughput-noindex.db",
+                 "throughput-prose.db", "throughput-prose-plain.db", "throughput-bare.db", "throughput-unindexed.db",
                  "throughput-json.db"):
         _fresh(workdir / name)
+
+
+def _exported(path: pathlib.Path, batches: list[list[ReadableSpan]], *, packed: bool = True,
+              indexed: bool = True) -> tuple[float, float, float]:
+    """``batches`` through a fresh SQLiteSpanExporter at ``path``: wall and CPU seconds, bytes on disk a
+    span; ``packed=False`` stores every value as JSON text, ``indexed=False`` runs without the word index
+    (as a SQLite without FTS5 does)."""
+    _fresh(path)
+    saved_min, saved_fts5 = _packed.MIN_PACKED, _search.FTS5
+    if not packed:
+        _packed.MIN_PACKED = float("inf")
+    if not indexed:
+        _search.FTS5 = False
+    try:
+        exporter = SQLiteSpanExporter(path)
+        exporter.export(batches[0][:1])  # open the file and create the schema outside the timing
+        wall, cpu = _wall_and_cpu(lambda: [exporter.export(batch) for batch in batches])
+        exporter.shutdown()
+    finally:
+        _packed.MIN_PACKED, _search.FTS5 = saved_min, saved_fts5
+    return wall, cpu, _size(path) / sum(len(batch) for batch in batches)
+
+
+def _prose_words(spans: list[ReadableSpan]) -> list[str]:
+    return [word.lower() for span in spans for value in span.attributes.values() if isinstance(value, str)
+            for word in _WORD.findall(value)]
+
+
+_WORD = re.compile(r"[A-Za-z0-9]+")
 
 
 def _size(path: pathlib.Path) -> int:
