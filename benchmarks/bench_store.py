@@ -132,8 +132,10 @@ class SpanFactory:
         self.sessions = sessions  # trace n is a turn of session n % sessions
         self.start_ns = int((time.time() - SPAN_WINDOW_S) * 1e9)
         self.step_ns = SPAN_WINDOW_S * 10**9 // max(1, traces)  # spread the traces over the window
-        # A shared pool (building stays cheap): WORDS texts, or with ``prose`` windows of prose_corpus().
-        self.texts = [(_prose if prose else _text)(self.rng, 1800) for _ in range(64)]
+        # WORDS texts from a shared pool (building stays cheap); with ``prose`` a window of prose_corpus()
+        # of its own for each trace (a slice: cheap too), so that no text repeats across traces.
+        self.prose = prose
+        self.texts = [] if prose else [_text(self.rng, 1800) for _ in range(64)]
         self.count = 0
 
     def _ctx(self, trace_id: int, span_id: int) -> SpanContext:
@@ -148,7 +150,7 @@ class SpanFactory:
         resource = PROJECTS[n % len(PROJECTS)]
         model = MODELS[n % len(MODELS)]
         session, user = f"session-{n % self.sessions}", f"user-{n % 500}"
-        text = self.texts[n % len(self.texts)]
+        text = _prose(rng, 1800) if self.prose else self.texts[n % len(self.texts)]
         root_ctx = self._ctx(trace_id, root_id)
         failed = n % 50 == 0
         common = {"session.id": session, "user.id": user}

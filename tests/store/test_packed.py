@@ -102,7 +102,7 @@ def test_a_schema_8_database_is_upgraded_to_9_and_reads_as_before(sdk, db_path):
     trace_id, _ = _trace(sdk)
     sdk.provider.shutdown()
     conn = sqlite3.connect(db_path, isolation_level=None)
-    for table in ("span_words_vocab", "span_words", "search_index"):  # schema 10's
+    for table in ("zstd_dicts", "span_words_vocab", "span_words", "search_index"):  # schema 12's and 10's
         conn.execute(f"DROP TABLE {table}")
     conn.execute("PRAGMA user_version = 8")  # schema 9 changed no table: a schema 8 file looks like this
     conn.close()
@@ -154,7 +154,7 @@ def test_a_batch_is_compressed_in_one_call_and_stored_as_one_by_one(tmp_path, mo
     # winning it back waits out the switch interval: a call per value made a 512-span batch take seconds.
     spans = _batch(30)
     counting = _CountingCompressor()
-    monkeypatch.setattr(_packed, "_compressor", lambda: counting)
+    monkeypatch.setattr(_packed, "_compressor", lambda dictionary=None: counting)
     exporter = SQLiteSpanExporter(tmp_path / "batch.db")
     exporter.export(spans)
     exporter.shutdown()
@@ -193,13 +193,13 @@ class _Watched:
     def on_connect(self, conn: sqlite3.Connection) -> None:
         conn.set_trace_callback(lambda sql: self.words_in.set() if sql.startswith("INSERT INTO span_words") else None)
 
-    def __call__(self, texts):
+    def __call__(self, texts, dictionary=None):
         self.threads.append(threading.get_ident())
         if self.wait_for_words:  # bounded: the index's insert comes within milliseconds, or never
             self.words_first.append(self.words_in.wait(5.0))
         if self.fail is not None:
             raise self.fail
-        packed = self.real(texts)
+        packed = self.real(texts, dictionary)
         self.finished.append(True)
         return packed
 
@@ -269,7 +269,7 @@ def test_a_batch_whose_statements_fail_returns_once_its_compression_has_finished
 
     watched = _Watched(monkeypatch)
     slow = watched.real
-    monkeypatch.setattr(watched, "real", lambda texts: (time.sleep(0.3), slow(texts))[1])
+    monkeypatch.setattr(watched, "real", lambda texts, dictionary: (time.sleep(0.3), slow(texts, dictionary))[1])
     exporter = SQLiteSpanExporter(tmp_path / "denied.db", _retry_for=0,
                                   _on_connect=lambda conn: conn.set_authorizer(no_words))
     assert exporter.export(_batch(30)) is SpanExportResult.FAILURE
@@ -324,7 +324,7 @@ def counted(tmp_path, monkeypatch):
     exporter.export(_batch(12))
     exporter.shutdown()
     counting = _CountingDecompressor()
-    monkeypatch.setattr(_packed, "_decompressor", lambda: counting)
+    monkeypatch.setattr(_packed, "_decompressor", lambda dict_id=0: counting)
     with TraceStore(tmp_path / "read.db") as store:
         yield store, counting
 

@@ -186,7 +186,7 @@ def test_property_index_search_equals_a_substring_scan(docs, picks, extra):
 
 def _downgrade_to_9(path: Path) -> None:
     conn = sqlite3.connect(path, isolation_level=None)
-    for table in ("span_words_vocab", "span_words", "search_index"):
+    for table in ("zstd_dicts", "span_words_vocab", "span_words", "search_index"):
         conn.execute(f"DROP TABLE {table}")
     conn.execute("PRAGMA user_version = 9")
     conn.close()

@@ -11,7 +11,8 @@ id, joined to a trace by its id text, so a score may arrive before its trace. ``
 Schema 8 widens the user index so a user's totals read the index alone. Schema 9 stores large
 ``span_data`` values as zstd frames (see :mod:`._packed`): no table changes, but an older traceglass
 must not read such a value as JSON. Schema 10 adds the content search's word index
-(``span_words``, ``search_index``; see :mod:`._search`).
+(``span_words``, ``search_index``; see :mod:`._search`). Schema 12 keeps the zstd dictionaries the
+large values are compressed with (``zstd_dicts``), which an older traceglass could not read.
 
 Write speed is mostly a matter of where inserts land: an index keyed by something random (a trace
 id, a duration) dirties a different page for nearly every row, and every dirty page is written to
@@ -34,7 +35,7 @@ from traceglass.store import _packed, _search
 
 logger = logging.getLogger("traceglass")
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 DEFAULT_BUSY_TIMEOUT_MS = 10_000
 # Of a new database (an existing one keeps its own). A span's JSON (~2 KB) fills half of a 4 KiB
 # page; six of them share a 16 KiB page, which halves the bytes written per span.
@@ -382,8 +383,15 @@ def _v11(conn: sqlite3.Connection) -> None:
 
 # Version N is reached by running MIGRATIONS[N] on a database at version N - 1. Append only:
 # a released step never changes, later needs get a new step.
+def _v12(conn: sqlite3.Connection) -> None:
+    # The zstd dictionaries large values are compressed with from now on (store/_packed.py), by the id
+    # each frame names; a store trains its first from a large batch. The version makes an older
+    # traceglass refuse the file instead of reading such values as missing.
+    conn.execute(f"CREATE TABLE {_packed.DICT_TABLE} (dict_id INTEGER PRIMARY KEY, data BLOB NOT NULL)")
+
+
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7,
-                                                                8: _v8, 9: _v9, 10: _v10, 11: _v11}
+                                                                8: _v8, 9: _v9, 10: _v10, 11: _v11, 12: _v12}
 
 
 def connect(

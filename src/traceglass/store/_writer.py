@@ -23,15 +23,17 @@ import orjson
 
 from traceglass import rollup
 from traceglass.store import _search
-from traceglass.store._packed import Packing
+from traceglass.store._packed import DICT_TABLE, Packing, dictionary
 from traceglass.store._rows import DATA_COLUMNS, SPAN_COLUMNS, SpanRow
 
 # One statement: the next free ids and, of the batch's trace ids (a JSON array), the stored ones.
 # New spans never take a row id below the word index's watermark (see _search): they are indexed.
+# Last, the compression dictionary values are compressed with (see _packed; NULL: none yet).
 _LOOKUP = f"""SELECT (SELECT coalesce(max(id), 0) + 1 FROM traces),
     max((SELECT coalesce(max(id), 0) + 1 FROM spans), coalesce({_search.FIRST_ID}, 0)),
     (SELECT json_group_array(json_array(trace_id, id)) FROM traces
-     WHERE trace_id IN (SELECT value FROM json_each(?))), {_search.FIRST_ID}"""
+     WHERE trace_id IN (SELECT value FROM json_each(?))), {_search.FIRST_ID},
+    (SELECT min(dict_id) FROM {DICT_TABLE})"""
 # The stored spans of some traces (their ``traces.id`` as a JSON array), in the shape ``_summarize``
 # reads plus the row id, as one JSON document. The cost goes as 21 digits of text: JSON keeps 15
 # and quote() 15 when SQLite's own parser reads them back alike (Python's may not); with 21, every
@@ -60,17 +62,13 @@ def write_rows(conn: sqlite3.Connection, rows: Sequence[SpanRow]) -> None:
         return
     # A span given twice is stored once: the last copy wins.
     rows = list({(row.trace_id, row.span[1]): row for row in rows}.values())
-    # Large attributes and events go in compressed, all in one call (see _packed), begun now and
-    # taken after the spans and their words are in; links and resource are short.
-    packing = Packing([text for row in rows for text in row.data[:2]])
+    texts = [text for row in rows for text in row.data[:2]]  # links and resource are short
     try:
-        _write(conn, rows, packing, replace_all=False)
+        _write(conn, rows, texts, replace_all=False)
     except sqlite3.IntegrityError:
         # A stored row the batch did not expect (a span whose trace has no summary row, which
         # this module never leaves behind): write the batch again, replacing whatever is there.
-        _write(conn, rows, packing, replace_all=True)
-    finally:
-        packing.wait()  # no thread of ours outlives the write
+        _write(conn, rows, texts, replace_all=True)
 
 
 def rollback(conn: sqlite3.Connection) -> None:
@@ -86,11 +84,16 @@ def rollback(conn: sqlite3.Connection) -> None:
             pass
 
 
-def _write(conn: sqlite3.Connection, rows: list[SpanRow], packing: Packing, *, replace_all: bool) -> None:
+def _write(conn: sqlite3.Connection, rows: list[SpanRow], texts: list[str], *, replace_all: bool) -> None:
     conn.execute("BEGIN IMMEDIATE")
+    packing = None
     try:
         trace_ids = list(dict.fromkeys(row.trace_id for row in rows))
-        next_no, next_id, found, first = conn.execute(_LOOKUP, (orjson.dumps(trace_ids).decode(),)).fetchone()
+        next_no, next_id, found, first, dict_id = conn.execute(
+            _LOOKUP, (orjson.dumps(trace_ids).decode(),)).fetchone()
+        # Large attributes and events go in compressed, all in one call (see _packed), begun now and
+        # taken after the spans and their words are in; a store's first large batch trains its dictionary.
+        packing = Packing(texts, dictionary(dict_id, conn), train=dict_id is None)
         known: dict[str, int] = dict(orjson.loads(found))
         # New traces take the next ids, in the order they came: appended to every index.
         numbers = dict(known)
@@ -126,8 +129,11 @@ def _write(conn: sqlite3.Connection, rows: list[SpanRow], packing: Packing, *, r
                      if row_id >= first])
         elif first is not None:  # rows changed that the index cannot follow: below its watermark now
             _search.abandon(conn)
-        # Then the values, compressed meanwhile (see write_rows).
+        # Then the values, compressed meanwhile, and the dictionary they were compressed with if new.
         packed = iter(packing.result())
+        if packing.trained is not None:
+            conn.execute(f"INSERT INTO {DICT_TABLE} (dict_id, data) VALUES (?, ?)",
+                         (packing.trained.dict_id(), packing.trained.as_bytes()))
         data = [(row_id, next(packed), next(packed), row.data[2], row.data[3]) for row_id, row in zip(ids, rows)]
         _put(conn, _DATA_HEAD, _DATA_WIDTH, data, again, replace_all)
         # A known trace's row is replaced under its own id and trace id: it keeps its place.
@@ -141,6 +147,9 @@ def _write(conn: sqlite3.Connection, rows: list[SpanRow], packing: Packing, *, r
     except BaseException:
         rollback(conn)
         raise
+    finally:
+        if packing is not None:
+            packing.wait()  # no thread of ours outlives the write
 
 
 def _put(conn: sqlite3.Connection, head: str, width: int, values: list[tuple], again: list[int],
