@@ -578,7 +578,7 @@ class _CpuSplit:
 
         connect, compressor = sqlite3.connect, _packed._compressor
         sqlite3.connect = functools.partial(connect, factory=Timed)  # type: ignore[assignment]
-        _packed._compressor = lambda: Compressor(compressor())
+        _packed._compressor = lambda *dictionary: Compressor(compressor(*dictionary))
         try:
             yield
         finally:
