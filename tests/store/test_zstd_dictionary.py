@@ -182,6 +182,11 @@ def test_values_whose_dictionary_is_gone_read_as_missing_with_one_warning(tmp_pa
         read = _read(path, [_trace_id(spans)])
         assert read["agent"] == _expected(spans)["agent"]
         assert read["chat 8-0"] == ({}, [])  # as values that are no frames of ours
+    conn = sqlite3.connect(path)
+    frames = [bytes(f) for (f,) in conn.execute("SELECT attributes FROM span_data WHERE typeof(attributes) = 'blob'")]
+    conn.close()
+    assert _packed.decompressed_all(frames[:3]) == [None] * 3  # as for values that are no frames of ours
+    assert list(_packed.decompressed_each(b"".join(frames[:3]), [len(f) for f in frames[:3]])) == [None] * 3
     assert caplog.text.count(f"zstd dictionary {dict_id} cannot be read") == 1
 
 
@@ -235,26 +240,59 @@ def test_packing_trains_only_when_asked_and_given_enough_values(values):
     assert [_packed.unpacked(bytes(p)) for p in packed] == texts
 
 
+class _Counting:
+    """The real decompressor of a dictionary, recording each call into zstd (each gives the GIL up)."""
+
+    def __init__(self, inner, dict_id: int, calls: list) -> None:
+        self.inner, self.dict_id, self.calls = inner, dict_id, calls
+
+    def multi_decompress_to_buffer(self, frames, threads=0):
+        self.calls.append((self.dict_id, len(frames)))
+        return self.inner.multi_decompress_to_buffer(frames, threads=threads)
+
+    def decompress(self, frame):
+        self.calls.append((self.dict_id, 1))
+        return self.inner.decompress(frame)
+
+
+def _counted(monkeypatch) -> list:
+    calls: list = []
+    real = _packed._decompressor
+    monkeypatch.setattr(_packed, "_decompressor", lambda dict_id=0: _Counting(real(dict_id), dict_id, calls))
+    return calls
+
+
 def test_a_traces_values_of_one_dictionary_are_decompressed_in_one_call(tmp_path, monkeypatch):
     # One call into zstd (one give-up of the GIL) for the values of a trace, as without a dictionary.
     path = tmp_path / "t.db"
     spans = _spans(150, seed=14)
     _export(path, spans)
-    calls = []
-    real = _packed._decompressor
-
-    class Counting:
-        def __init__(self, inner):
-            self.inner = inner
-
-        def multi_decompress_to_buffer(self, frames, threads=0):
-            calls.append(("multi", len(frames)))
-            return self.inner.multi_decompress_to_buffer(frames, threads=threads)
-
-        def decompress(self, frame):
-            calls.append(("one", 1))
-            return self.inner.decompress(frame)
-
-    monkeypatch.setattr(_packed, "_decompressor", lambda dict_id=0: Counting(real(dict_id)))
+    (dict_id,) = _dictionaries(path)
+    calls = _counted(monkeypatch)
     assert _read(path, [_trace_id(spans)]) == _expected(spans)
-    assert calls == [("multi", 300)]
+    assert calls == [(dict_id, 300)]
+
+
+def test_values_of_two_dictionaries_are_decompressed_in_one_call_each(tmp_path, monkeypatch):
+    # A store upgraded, or one whose first batches were small, holds frames of both kinds side by side.
+    path = tmp_path / "t.db"
+    _export(path, _spans(10, seed=15))
+    _export(path, _spans(150, seed=16))
+    (dict_id,) = _dictionaries(path)
+    conn = sqlite3.connect(path)
+    frames = [bytes(f) for (f,) in conn.execute("SELECT attributes FROM span_data WHERE typeof(attributes) = 'blob'")]
+    conn.close()
+    frames = frames[::-1] + [b"not a frame of ours"]
+    expected = [zstandard.ZstdDecompressor(dict_data=_packed.dictionary(zstandard.get_frame_parameters(f).dict_id))
+                .decompress(f) for f in frames[:-1]] + [None]
+    calls = _counted(monkeypatch)
+    assert _packed.decompressed_all(frames) == expected
+    assert sorted(calls) == [(0, 1) for _ in range(11)] + [(0, 11), (dict_id, 150)]  # the spoiled one: one by one
+    calls.clear()
+    each = _packed.decompressed_each(b"".join(frames), [len(f) for f in frames])
+    assert [None if raw is None else bytes(raw) for raw in each] == expected
+    assert sorted(calls) == [(0, 1) for _ in range(11)] + [(0, 11), (dict_id, 150)]
+    calls.clear()
+    alike = frames[:150]  # one dictionary's: one call on the blob itself
+    each = _packed.decompressed_each(b"".join(alike), [len(f) for f in alike])
+    assert [bytes(raw) for raw in each] == expected[:150] and calls == [(dict_id, 150)]

@@ -237,35 +237,61 @@ def unpacked_all(values: Sequence[Any]) -> list[Any]:
 
 def decompressed_all(frames: Sequence[bytes]) -> list[bytes | None]:
     """The bytes each of ``frames`` holds (None for one that is not a frame of ours), decompressed in one
-    call (one give-up of the GIL, against one a frame) when they share a dictionary (or none); else,
-    or if any is not a frame of ours, one by one."""
-    if len(frames) > 1 and _MULTI_READ:
-        decompressor = _shared_decompressor(frames)
-        if decompressor is not None:
-            try:
-                return [bytes(out) for out in decompressor.multi_decompress_to_buffer(
-                    frames, threads=_threads(len(frames)))]
-            except (zstandard.ZstdError, ValueError, MemoryError):  # a frame without its size, or not a frame
-                pass
-    return [_decompressed(frame) for frame in frames]
+    call (one give-up of the GIL, against one a frame) for each dictionary they name (or none); one by
+    one for a dictionary's frames if any of them is not a frame of ours."""
+    if len(frames) < 2 or not _MULTI_READ:
+        return [_decompressed(frame) for frame in frames]
+    out: list[bytes | None] = [None] * len(frames)
+    for dict_id, indexes in _by_dictionary(frames).items():
+        group = [frames[i] for i in indexes]
+        for i, raw in zip(indexes, _decompressed_together(dict_id, group, group)):
+            out[i] = None if raw is None else bytes(raw)
+    return out
 
 
 def decompressed_each(blob: bytes, sizes: Sequence[int]) -> Sequence[Any]:
     """Each of the values stored one after another in ``blob`` (``sizes`` bytes each) decompressed: a
     bytes-like object (``bytes()`` copies it), None for one that is not a frame of ours. One call into
-    zstd on up to :data:`THREADS` cores and no copy a value; one by one if any is not a frame of ours."""
+    zstd on up to :data:`THREADS` cores for each dictionary they name, and no copy a value; one by one
+    for a dictionary's frames if any of them is not a frame of ours."""
     offsets = list(itertools.accumulate(sizes, initial=0))[:-1]
-    if _MULTI_READ and len(sizes) > 1:
-        view = memoryview(blob)
-        decompressor = _shared_decompressor([view[start:start + _HEADER] for start in offsets])
-        if decompressor is not None:
-            segments = array.array("Q", [n for pair in zip(offsets, sizes) for n in pair]).tobytes()
-            try:
-                return decompressor.multi_decompress_to_buffer(zstandard.BufferWithSegments(blob, segments),
-                                                               threads=_threads(len(sizes)))
-            except (zstandard.ZstdError, ValueError, MemoryError):  # a frame without its size, or not a frame
-                pass
-    return [_decompressed(blob[start:start + size]) for start, size in zip(offsets, sizes)]
+    if len(sizes) < 2 or not _MULTI_READ:
+        return [_decompressed(blob[start:start + size]) for start, size in zip(offsets, sizes)]
+    view = memoryview(blob)
+    groups = _by_dictionary([view[start:start + _HEADER] for start in offsets])
+    if len(groups) == 1:  # most chunks: no copy at all
+        segments = array.array("Q", [n for pair in zip(offsets, sizes) for n in pair]).tobytes()
+        (dict_id,) = groups
+        return _decompressed_together(dict_id, zstandard.BufferWithSegments(blob, segments),
+                                      [view[start:start + size] for start, size in zip(offsets, sizes)])
+    out: list[Any] = [None] * len(sizes)
+    for dict_id, indexes in groups.items():
+        group = [view[offsets[i]:offsets[i] + sizes[i]] for i in indexes]
+        for i, raw in zip(indexes, _decompressed_together(dict_id, [bytes(frame) for frame in group], group)):
+            out[i] = raw
+    return out
+
+
+def _by_dictionary(frames: Sequence[Any]) -> dict[int, list[int]]:
+    """The indexes of ``frames`` (their headers will do) by the dictionary each names (0: none)."""
+    groups: dict[int, list[int]] = {}
+    for i, frame in enumerate(frames):
+        groups.setdefault(_dict_id(frame), []).append(i)
+    return groups
+
+
+def _decompressed_together(dict_id: int, batch: Any, frames: Sequence[Any]) -> Sequence[Any]:
+    """``frames``, all of dictionary ``dict_id``, decompressed in one call on ``batch`` (the same frames,
+    as zstd takes them), or one by one if that call fails; all None when the dictionary is nowhere."""
+    decompressor = _decompressor(dict_id)
+    if decompressor is None:  # its dictionary is nowhere (logged once)
+        return [None] * len(frames)
+    if len(frames) > 1:
+        try:
+            return decompressor.multi_decompress_to_buffer(batch, threads=_threads(len(frames)))
+        except (zstandard.ZstdError, ValueError, MemoryError):  # a frame without its size, or not a frame
+            pass
+    return [_decompressed(bytes(frame)) for frame in frames]
 
 
 def _threads(count: int) -> int:
@@ -282,13 +308,6 @@ def _dict_id(frame: Any) -> int:
         return zstandard.get_frame_parameters(frame).dict_id
     except zstandard.ZstdError:
         return 0
-
-
-def _shared_decompressor(frames: Sequence[Any]) -> Any:
-    """The decompressor for all of ``frames`` (their headers will do), or None when they name
-    different dictionaries or one that cannot be found."""
-    ids = {_dict_id(frame) for frame in frames}
-    return _decompressor(ids.pop()) if len(ids) == 1 else None
 
 
 def _decompressor(dict_id: int = 0) -> Any:
