@@ -12,6 +12,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
 
 from traceglass.exporters import SQLiteSpanExporter
@@ -102,3 +103,19 @@ def rows(path: Path | str, sql: str, params: tuple = ()) -> list[dict[str, Any]]
         return [dict(r) for r in conn.execute(sql, params)]
     finally:
         conn.close()
+
+
+def chat_spans(count: int, attributes: Callable[[int], dict[str, Any]], chunk: Callable[[int], str],
+               name: Callable[[int], str] = "chat {}".format) -> list:
+    """One trace as an SDK finishes it: an ``agent`` root and ``count`` children named ``name(i)``, each with
+    ``attributes(i)`` and a ``streamed`` event whose ``chunk`` is ``chunk(i)`` (called in that order)."""
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("tests.store")
+    with tracer.start_as_current_span("agent"):
+        for i in range(count):
+            span = tracer.start_span(name(i), attributes=attributes(i))
+            span.add_event("streamed", {"chunk": chunk(i)})
+            span.end()
+    return list(memory.get_finished_spans())

@@ -13,15 +13,13 @@ import time
 import pytest
 import zstandard
 from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.export import SpanExportResult
 
 from traceglass.exporters import SQLiteSpanExporter
 from traceglass.store import TraceStore, _packed
 from traceglass.store._schema import SCHEMA_VERSION
 
-from ._helpers import BASE_S, rows
+from ._helpers import BASE_S, chat_spans, rows
 
 # Captured content as an application writes it: prose, some of it repeated (a chat history).
 QUESTION = ("Which plan includes priority support for enterprise accounts in Europe, and does it cover "
@@ -128,16 +126,7 @@ class _CountingCompressor:
 
 
 def _batch(count: int) -> list:
-    memory = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(memory))
-    tracer = provider.get_tracer("tests.packed")
-    with tracer.start_as_current_span("agent"):
-        for i in range(count):
-            span = tracer.start_span(f"chat {i}", attributes={"gen_ai.input.messages": f"{i} {QUESTION}", "n": i})
-            span.add_event("streamed", {"chunk": f"{ANSWER} {i}"})
-            span.end()
-    return list(memory.get_finished_spans())
+    return chat_spans(count, lambda i: {"gen_ai.input.messages": f"{i} {QUESTION}", "n": i}, f"{ANSWER} {{}}".format)
 
 
 def _stored(path) -> list[tuple]:

@@ -14,13 +14,13 @@ import textwrap
 
 import pytest
 import zstandard
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.export import SpanExportResult
 
 from traceglass.exporters import SQLiteSpanExporter
 from traceglass.store import TraceStore, _packed
 from traceglass.store._rows import row_from_span
+
+from ._helpers import chat_spans
 
 # Captured content with a real vocabulary: 3,000 made-up words, drawn unevenly (as words are used).
 _rng = random.Random(11)
@@ -35,18 +35,12 @@ def _text(rng: random.Random, words: int) -> str:
 def _spans(count: int, seed: int) -> list:
     """One trace: an agent span and ``count`` chat spans, each with large attributes and a large event."""
     rng = random.Random(seed)
-    memory = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(memory))
-    tracer = provider.get_tracer("tests.dictionary")
-    with tracer.start_as_current_span("agent"):
-        for i in range(count):
-            asked = json.dumps([{"role": "user", "parts": [{"type": "text", "content": _text(rng, 250)}]}])
-            span = tracer.start_span(f"chat {seed}-{i}", attributes={"gen_ai.input.messages": asked,
-                                                                    "gen_ai.output.messages": f"{seed}-{i}-unique"})
-            span.add_event("streamed", {"chunk": _text(rng, 250)})
-            span.end()
-    return list(memory.get_finished_spans())
+
+    def asked(i: int) -> dict:
+        content = json.dumps([{"role": "user", "parts": [{"type": "text", "content": _text(rng, 250)}]}])
+        return {"gen_ai.input.messages": content, "gen_ai.output.messages": f"{seed}-{i}-unique"}
+
+    return chat_spans(count, asked, lambda i: _text(rng, 250), f"chat {seed}-{{}}".format)
 
 
 def _export(path, spans, **options) -> None:
