@@ -381,8 +381,6 @@ def _v11(conn: sqlite3.Connection) -> None:
     since step 2). Nothing to change here."""
 
 
-# Version N is reached by running MIGRATIONS[N] on a database at version N - 1. Append only:
-# a released step never changes, later needs get a new step.
 def _v12(conn: sqlite3.Connection) -> None:
     # The zstd dictionaries large values are compressed with from now on (store/_packed.py), by the id
     # each frame names; a store trains its first from a large batch. The version makes an older
@@ -390,6 +388,8 @@ def _v12(conn: sqlite3.Connection) -> None:
     conn.execute(f"CREATE TABLE {_packed.DICT_TABLE} (dict_id INTEGER PRIMARY KEY, data BLOB NOT NULL)")
 
 
+# Version N is reached by running MIGRATIONS[N] on a database at version N - 1. Append only:
+# a released step never changes, later needs get a new step.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7,
                                                                 8: _v8, 9: _v9, 10: _v10, 11: _v11, 12: _v12}
 
