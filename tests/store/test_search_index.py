@@ -14,8 +14,11 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
-from traceglass.store import TraceStore, _schema, _search
+from traceglass.exporters import SQLiteSpanExporter
+from traceglass.store import TraceStore, _schema, _search, _sqlite
 from traceglass.store._schema import SCHEMA_VERSION
 
 BASE_NS = 1_800_000_000 * 10**9
@@ -373,8 +376,6 @@ def test_a_new_index_merges_its_segments_eight_at_a_time(tmp_path):
 
 
 def test_a_writer_gives_an_index_made_before_the_setting_its_merge_setting(tmp_path):
-    from traceglass.exporters import SQLiteSpanExporter
-
     path = tmp_path / "older.db"
     with TraceStore(path) as store:
         first = _post(store, 0, DOCS[0])
@@ -387,10 +388,6 @@ def test_a_writer_gives_an_index_made_before_the_setting_its_merge_setting(tmp_p
     assert _automerge(path) is None
     exporter = SQLiteSpanExporter(path)
     try:
-        exporter.export([])  # nothing to write: the writer opens on the first batch
-        from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-
         provider = TracerProvider()
         provider.add_span_processor(SimpleSpanProcessor(exporter))
         with provider.get_tracer("t").start_as_current_span("later", attributes={"traceglass.input": "a refund"}):
@@ -407,8 +404,6 @@ def test_a_writer_gives_an_index_made_before_the_setting_its_merge_setting(tmp_p
 
 
 def test_a_writer_opening_a_locked_store_keeps_the_index_as_it_is_until_the_next_open(tmp_path, caplog):
-    from traceglass.store import _sqlite
-
     path = tmp_path / "locked.db"
     with TraceStore(path) as store:
         _post(store, 0, DOCS[0])
