@@ -14,11 +14,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
-from traceglass.exporters import SQLiteSpanExporter
-from traceglass.store import TraceStore, _schema, _search, _sqlite
+from traceglass.store import TraceStore, _search
 from traceglass.store._schema import SCHEMA_VERSION
 
 BASE_NS = 1_800_000_000 * 10**9
@@ -360,63 +357,3 @@ def test_migrate_search_index_from_the_command_line(tmp_path, capsys):
     assert main(["migrate", "--db", str(path), "--search-index"]) == 0
     assert capsys.readouterr().out.splitlines() == [f"{path}: already at schema {SCHEMA_VERSION}",
                                                     "indexed 0 older span(s) for the content search"]
-
-
-def _automerge(path: Path) -> int | None:
-    conn = sqlite3.connect(path)
-    row = conn.execute("SELECT v FROM span_words_config WHERE k = 'automerge'").fetchone()
-    conn.close()
-    return None if row is None else row[0]
-
-
-def test_a_new_index_merges_its_segments_eight_at_a_time(tmp_path):
-    path = tmp_path / "new.db"
-    _schema.connect(path).close()  # created, no writer opened yet
-    assert _automerge(path) == _search.AUTOMERGE == 8
-
-
-def test_a_writer_gives_an_index_made_before_the_setting_its_merge_setting(tmp_path):
-    path = tmp_path / "older.db"
-    with TraceStore(path) as store:
-        first = _post(store, 0, DOCS[0])
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("DELETE FROM span_words_config WHERE k = 'automerge'")  # as schema 10 made it: FTS5's default
-    conn.close()
-    assert _automerge(path) is None
-    with TraceStore(path) as store:  # a reader leaves it as it is
-        assert _search_ids(store, "refunds") == {first}
-    assert _automerge(path) is None
-    exporter = SQLiteSpanExporter(path)
-    try:
-        provider = TracerProvider()
-        provider.add_span_processor(SimpleSpanProcessor(exporter))
-        with provider.get_tracer("t").start_as_current_span("later", attributes={"traceglass.input": "a refund"}):
-            pass
-    finally:
-        exporter.shutdown()
-    assert _automerge(path) == 8
-    with TraceStore(path) as store:
-        later = _search_ids(store, "a refund")
-        assert len(later) == 1 and _search_ids(store, "refund") == later | {first} == _brute(path, "refund")
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("INSERT INTO span_words (span_words) VALUES ('integrity-check')")
-    conn.close()
-
-
-def test_a_writer_opening_a_locked_store_keeps_the_index_as_it_is_until_the_next_open(tmp_path, caplog):
-    path = tmp_path / "locked.db"
-    with TraceStore(path) as store:
-        _post(store, 0, DOCS[0])
-    other = sqlite3.connect(path, isolation_level=None)
-    other.execute("INSERT INTO span_words (span_words, rank) VALUES ('automerge', 4)")  # FTS5's default, set
-    other.execute("BEGIN IMMEDIATE")  # another process is writing
-    caplog.set_level("DEBUG", logger="traceglass")
-    writer = _sqlite.open_writer(path, busy_timeout_ms=50, checkpoint_busy_timeout_ms=50)
-    writer.close()
-    assert "keeps its merge setting for now: database is locked" in caplog.text
-    other.execute("ROLLBACK")
-    other.close()
-    assert _automerge(path) == 4
-    writer = _sqlite.open_writer(path, busy_timeout_ms=1000, checkpoint_busy_timeout_ms=1000)
-    writer.close()
-    assert _automerge(path) == 8

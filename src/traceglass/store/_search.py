@@ -27,7 +27,6 @@ that cannot maintain the index moves ``first_id`` above every row instead (:func
 from __future__ import annotations
 
 import json
-import logging
 import re
 import sqlite3
 from typing import Any
@@ -36,8 +35,6 @@ import orjson
 
 from traceglass.store._one_step import document, fetch_all, fewer, parsed
 from traceglass.store._packed import decompressed_each
-
-logger = logging.getLogger("traceglass")
 
 TABLE = "span_words"
 _VOCAB = "span_words_vocab"
@@ -74,42 +71,18 @@ SCHEMA = [
 ]
 
 
-# FTS5 merges a level's segments once it holds this many (its default: 4). Each merge rewrites
-# every word's list of spans, so merging less often costs less a span: bench_store's spans, 200,000
-# into an index alone, 31.2 -> 24.3 us of CPU a span on prose, 13.8 -> 12.6 on WORDS texts, the same
-# size, each search's lookups as fast (16: 23.5 on prose, 30% larger).
-AUTOMERGE = 8
-_AUTOMERGE = f"INSERT INTO {TABLE} ({TABLE}, rank) VALUES ('automerge', {AUTOMERGE})"
-_CONFIGURED = f"SELECT v FROM {TABLE}_config WHERE k = 'automerge'"
-
-
 def create(conn: sqlite3.Connection) -> None:
     """Schema 10: the index, empty, and its watermark above every stored span (see the module doc)."""
     conn.execute(SCHEMA[0])
     if FTS5:
         for statement in SCHEMA[1:]:
             conn.execute(statement)
-        conn.execute(_AUTOMERGE)
         conn.execute("INSERT INTO search_index (first_id) SELECT coalesce(max(id), 0) + 1 FROM spans")
     else:
         conn.execute("INSERT INTO search_index (first_id) VALUES (NULL)")
 
 
 FIRST_ID = "(SELECT first_id FROM search_index)"
-
-
-def tune(conn: sqlite3.Connection) -> None:
-    """Give an index made before :data:`AUTOMERGE` that setting (one small write, once; a writer's
-    connection, outside a transaction). A failure (the file locked past the busy timeout, read-only)
-    leaves the index as it was, to be tuned at the next open: the setting only saves CPU."""
-    if first_id(conn) is None:
-        return
-    try:
-        row = conn.execute(_CONFIGURED).fetchone()
-        if row is None or row[0] != AUTOMERGE:
-            conn.execute(_AUTOMERGE)
-    except sqlite3.Error as exc:
-        logger.debug("traceglass: the word index keeps its merge setting for now: %s", exc)
 
 
 def first_id(conn: sqlite3.Connection) -> int | None:

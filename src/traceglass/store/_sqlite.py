@@ -67,7 +67,6 @@ def open_writer(path: Path, *, busy_timeout_ms: int, checkpoint_busy_timeout_ms:
                 checkpointer = None
             if checkpointer is not None:
                 hand_over(conn)
-            _search.tune(conn)
             if on_connect is not None:
                 on_connect(conn)
         except BaseException:
