@@ -290,3 +290,37 @@ def test_values_of_two_dictionaries_are_decompressed_in_one_call_each(tmp_path, 
     alike = frames[:150]  # one dictionary's: one call on the blob itself
     each = _packed.decompressed_each(b"".join(alike), [len(f) for f in alike])
     assert [bytes(raw) for raw in each] == expected[:150] and calls == [(dict_id, 150)]
+
+
+def test_a_store_fed_small_batches_trains_its_dictionary_once_its_spans_are_many_enough(tmp_path):
+    # The usual application: a batch every few seconds, far below TRAIN_FROM large values each.
+    path = tmp_path / "t.db"
+    exporter = SQLiteSpanExporter(path)
+    traces = []
+    try:
+        for seed in range(17):  # 31 spans (60 large values) a batch: the 17th passes 512 spans
+            if seed == 16:
+                assert _dictionaries(path) == [] and {d for d, _ in _frames(path).values()} == {0}
+            traces.append(_spans(30, seed=100 + seed))
+            assert exporter.export(traces[-1]) is SpanExportResult.SUCCESS
+    finally:
+        exporter.shutdown()
+    (dict_id,) = _dictionaries(path)
+    assert {name.split("-")[0] for name, (d, _) in _frames(path).items() if d == dict_id} == {"chat 116"}
+    assert _read(path, [_trace_id(spans) for spans in traces]) == _expected([s for t in traces for s in t])
+
+
+def test_a_store_without_large_values_reads_samples_once_every_512_spans(tmp_path):
+    path = tmp_path / "t.db"
+    reads = []
+
+    def traced(conn):
+        conn.set_trace_callback(lambda sql: reads.append(sql) if "ORDER BY id DESC LIMIT" in sql else None)
+
+    exporter = SQLiteSpanExporter(path, _on_connect=traced)
+    try:
+        for _ in range(40):  # 1,240 spans: past 512 and 1,024 once each
+            assert exporter.export(chat_spans(30, lambda i: {"n": i}, "short {}".format)) is SpanExportResult.SUCCESS
+    finally:
+        exporter.shutdown()
+    assert len(reads) == 2 and _dictionaries(path) == []

@@ -14,7 +14,8 @@ on a thread of its own (:class:`Packing`) and runs its SQLite statements meanwhi
 up, so they take the two cores. A trace read back is decompressed the same way (:func:`unpacked_all`).
 
 A store trains one zstd dictionary on its own values (:func:`trained`: the first batch holding
-:data:`TRAIN_FROM` large values, on the compressing thread, ~50 ms once) and compresses every later
+:data:`TRAIN_FROM` large values, with those of its newest :data:`SAMPLE_EVERY` stored spans added when
+the batch passes a multiple of that many; on the compressing thread, ~50 ms once) and compresses every later
 value with it: a dictionary holds what values share (the JSON around the content, the content's
 common words and phrases), so a 2 KB value need not carry them itself. On English prose, trained on
 one half of a corpus and measured on the other: values 0.45 -> 0.33 of their size, and faster to
@@ -60,6 +61,9 @@ logger = logging.getLogger("traceglass")
 
 DICT_TABLE = "zstd_dicts"
 TRAIN_FROM = 128  # large values in a batch from which a store without a dictionary trains one
+# Smaller batches (an application exporting a few spans at a time): each time the store's spans pass a
+# multiple of this many, the writer adds the values of that many stored spans to the batch's to train on.
+SAMPLE_EVERY = 512
 _DICT_SIZE = 16 << 10  # bytes; 16-64 KB measured alike on prose (0.334-0.329 of the values' size)
 _dicts: dict[int, Any] = {}  # every dictionary this process has read or trained, by id (never changes)
 _missing: set[int] = set()  # ids looked for in every store file and not found (see dictionary())
@@ -79,9 +83,10 @@ def _compressor(dictionary: Any = None) -> Any:
 def trained(texts: Sequence[str]) -> Any:
     """A dictionary trained on the large values of ``texts``, or None: fewer than :data:`TRAIN_FROM`,
     zstd could not train one, or its id is taken by another dictionary this process knows."""
-    raws = [text.encode() for text in texts if len(text) >= MIN_PACKED]
-    if len(raws) < TRAIN_FROM:
+    large = [text for text in texts if len(text) >= MIN_PACKED]
+    if len(large) < TRAIN_FROM:
         return None
+    raws = [text.encode() for text in large]
     try:
         made = zstandard.train_dictionary(_DICT_SIZE, raws, level=_LEVEL)
     except zstandard.ZstdError as exc:  # e.g. values too alike or too few bytes to learn from
@@ -167,12 +172,15 @@ class Packing:
     hold at least :data:`_BACKGROUND` characters to compress, so that the caller's statements run
     meanwhile; :meth:`result` waits for it. Where no thread can start (interpreter shutdown, no
     resources), :meth:`result` packs them on the caller's thread. With ``train`` (the store has no
-    dictionary yet), one is first :func:`trained` on the texts and, if it can be, used: ``trained``."""
+    dictionary yet), one is first :func:`trained` on the texts and ``samples`` and, if it can be, used:
+    ``trained``."""
 
-    def __init__(self, texts: Sequence[str], dictionary: Any = None, *, train: bool = False) -> None:
+    def __init__(self, texts: Sequence[str], dictionary: Any = None, *, train: bool = False,
+                 samples: Sequence[str] = ()) -> None:
         self._texts = texts
         self._dictionary = dictionary
         self._train = train and dictionary is None
+        self._samples = samples  # more values to train on (stored ones), not to pack
         self.trained: Any = None  # the dictionary trained for these texts, once result() has returned
         self._outcome: tuple[bool, Any] | None = None
         self._done: Any = None
@@ -196,7 +204,7 @@ class Packing:
         try:
             dictionary = self._dictionary
             if self._train:
-                dictionary = self.trained = trained(self._texts)
+                dictionary = self.trained = trained([*self._texts, *self._samples])
             self._outcome = (True, pack_all(self._texts, dictionary))
         except BaseException as exc:  # noqa: BLE001 - raised by result(), on the caller's thread
             self._outcome = (False, exc)

@@ -23,7 +23,7 @@ import orjson
 
 from traceglass import rollup
 from traceglass.store import _search
-from traceglass.store._packed import DICT_TABLE, Packing, dictionary
+from traceglass.store._packed import DICT_TABLE, SAMPLE_EVERY, Packing, dictionary, unpacked_all
 from traceglass.store._rows import DATA_COLUMNS, SPAN_COLUMNS, SpanRow
 
 # One statement: the next free ids and, of the batch's trace ids (a JSON array), the stored ones.
@@ -42,6 +42,7 @@ _STORED_SPANS = """SELECT json_group_array(json_array(trace_no, span_id, parent_
     end_ns, status, input_tokens, output_tokens,
     CASE WHEN cost_usd IS NULL THEN NULL ELSE printf('%!.20e', cost_usd) END, session_id, user_id, superseded, id))
     FROM spans WHERE trace_no IN (SELECT value FROM json_each(?))"""
+_SAMPLES = "SELECT attributes, events FROM span_data ORDER BY id DESC LIMIT ?"
 _SET_SUPERSEDED = "UPDATE spans SET superseded = ? WHERE id IN (SELECT value FROM json_each(?))"
 # Rows of the batch, as [trace_no, span_id] pairs: whatever is stored under these keys.
 _KEYED = ("SELECT s.id FROM json_each(?) k JOIN spans s "
@@ -92,8 +93,11 @@ def _write(conn: sqlite3.Connection, rows: list[SpanRow], texts: list[str], *, r
         next_no, next_id, found, first, dict_id = conn.execute(
             _LOOKUP, (orjson.dumps(trace_ids).decode(),)).fetchone()
         # Large attributes and events go in compressed, all in one call (see _packed), begun now and
-        # taken after the spans and their words are in; a store's first large batch trains its dictionary.
-        packing = Packing(texts, dictionary(dict_id, conn), train=dict_id is None)
+        # taken after the spans and their words are in; a store's first large batch trains its dictionary,
+        # or a smaller one with the values of the spans stored before it, once they are many enough.
+        samples = _samples(conn) if dict_id is None and (next_id - 1) // SAMPLE_EVERY < (
+            next_id - 1 + len(rows)) // SAMPLE_EVERY else ()
+        packing = Packing(texts, dictionary(dict_id, conn), train=dict_id is None, samples=samples)
         known: dict[str, int] = dict(orjson.loads(found))
         # New traces take the next ids, in the order they came: appended to every index.
         numbers = dict(known)
@@ -150,6 +154,13 @@ def _write(conn: sqlite3.Connection, rows: list[SpanRow], texts: list[str], *, r
     finally:
         if packing is not None:
             packing.wait()  # no thread of ours outlives the write
+
+
+def _samples(conn: sqlite3.Connection) -> list[str]:
+    """The attributes and events texts of the newest :data:`SAMPLE_EVERY` stored spans (one statement, the
+    frames decompressed in one call each; a value that is no frame of ours left out)."""
+    values = [value for row in conn.execute(_SAMPLES, (SAMPLE_EVERY,)) for value in row]
+    return [text for text in unpacked_all(values) if isinstance(text, str)]
 
 
 def _put(conn: sqlite3.Connection, head: str, width: int, values: list[tuple], again: list[int],
