@@ -92,7 +92,7 @@ def trained(texts: Sequence[str]) -> Any:
     except zstandard.ZstdError as exc:  # e.g. values too alike or too few bytes to learn from
         logger.debug("traceglass: no compression dictionary from this batch: %s", exc)
         return None
-    return made if remember(made.as_bytes()) is not None else None
+    return remember(made.as_bytes())
 
 
 def remember(data: bytes) -> Any:

@@ -158,7 +158,7 @@ def _write(conn: sqlite3.Connection, rows: list[SpanRow], texts: list[str], *, r
 
 def _samples(conn: sqlite3.Connection) -> list[str]:
     """The attributes and events texts of the newest :data:`SAMPLE_EVERY` stored spans (one statement, the
-    frames decompressed in one call each; a value that is no frame of ours left out)."""
+    frames decompressed in one call; a value that is no frame of ours left out)."""
     values = [value for row in conn.execute(_SAMPLES, (SAMPLE_EVERY,)) for value in row]
     return [text for text in unpacked_all(values) if isinstance(text, str)]
 
