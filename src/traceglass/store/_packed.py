@@ -260,24 +260,19 @@ def decompressed_all(frames: Sequence[bytes]) -> list[bytes | None]:
 def decompressed_each(blob: bytes, sizes: Sequence[int]) -> Sequence[Any]:
     """Each of the values stored one after another in ``blob`` (``sizes`` bytes each) decompressed: a
     bytes-like object (``bytes()`` copies it), None for one that is not a frame of ours. One call into
-    zstd on up to :data:`THREADS` cores for each dictionary they name, and no copy a value; one by one
-    for a dictionary's frames if any of them is not a frame of ours."""
+    zstd on up to :data:`THREADS` cores and no copy a value when they name one dictionary (or none), as
+    :func:`decompressed_all` else; one by one if any of them is not a frame of ours."""
     offsets = list(itertools.accumulate(sizes, initial=0))[:-1]
     if len(sizes) < 2 or not _MULTI_READ:
         return [_decompressed(blob[start:start + size]) for start, size in zip(offsets, sizes)]
     view = memoryview(blob)
     groups = _by_dictionary([view[start:start + _HEADER] for start in offsets])
-    if len(groups) == 1:  # most chunks: no copy at all
-        segments = array.array("Q", [n for pair in zip(offsets, sizes) for n in pair]).tobytes()
-        (dict_id,) = groups
-        return _decompressed_together(dict_id, zstandard.BufferWithSegments(blob, segments),
-                                      [view[start:start + size] for start, size in zip(offsets, sizes)])
-    out: list[Any] = [None] * len(sizes)
-    for dict_id, indexes in groups.items():
-        group = [view[offsets[i]:offsets[i] + sizes[i]] for i in indexes]
-        for i, raw in zip(indexes, _decompressed_together(dict_id, [bytes(frame) for frame in group], group)):
-            out[i] = raw
-    return out
+    if len(groups) > 1:  # frames of several dictionaries (a store's first ones and later): copied apart
+        return decompressed_all([blob[start:start + size] for start, size in zip(offsets, sizes)])
+    segments = array.array("Q", [n for pair in zip(offsets, sizes) for n in pair]).tobytes()
+    (dict_id,) = groups
+    return _decompressed_together(dict_id, zstandard.BufferWithSegments(blob, segments),
+                                  [view[start:start + size] for start, size in zip(offsets, sizes)])
 
 
 def _by_dictionary(frames: Sequence[Any]) -> dict[int, list[int]]:
