@@ -124,6 +124,39 @@ def test_prune_by_size_deletes_the_oldest_and_shrinks_the_file(sdk, db_path):
         assert db_path.stat().st_size <= limit + 4096 * 4
 
 
+@pytest.mark.sqlite_only("the SQLite word index's deletions: PostgreSQL has no such index")
+def test_prune_by_size_deletes_no_more_traces_than_needed(sdk, db_path, tmp_path):
+    # Random words: the word index is a large share of the file, and its deletions take space until merged.
+    ids = [sdk.rag_trace(BASE_S + i, question=secrets.token_urlsafe(9000)) for i in range(60)]
+    sdk.provider.shutdown()
+
+    def size_without_oldest(count):
+        copy = tmp_path / f"copy{count}.db"
+        with sqlite3.connect(db_path) as source, sqlite3.connect(copy) as target:
+            source.backup(target)
+        with TraceStore(copy) as store:
+            for trace_id in ids[:count]:
+                store.delete_trace(trace_id)
+        with sqlite3.connect(copy) as conn:
+            conn.execute("INSERT INTO span_words (span_words) VALUES ('optimize')")
+            pages, free, size = (conn.execute(f"PRAGMA {p}").fetchone()[0]
+                                 for p in ("page_count", "freelist_count", "page_size"))
+        return (pages - free) * size
+
+    with TraceStore(db_path) as store:
+        limit = store.size_bytes() // 2
+    low, high = 0, 60  # the fewest oldest traces whose deletion fits the limit: in (low, high]
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if size_without_oldest(middle) <= limit else (middle, high)
+    fewest = high
+    with TraceStore(db_path) as store:
+        deleted = store.prune(max_size=limit)
+        assert store.size_bytes() <= limit
+        assert [t.trace_id for t in store.list_traces(limit=100).traces] == list(reversed(ids[deleted:]))
+    assert fewest <= deleted <= fewest + 1, (fewest, deleted)
+
+
 def test_exporter_retention_runs_in_the_background(db_path):
     sdk = make_sdk(db_path, max_age=3600, _retention_interval=0)
     now = time.time()

@@ -102,40 +102,48 @@ def _delete_some(conn: sqlite3.Connection, sql: str, cutoff_ns: int, chunk: int)
 
 def prune_size(conn: sqlite3.Connection, max_bytes: int, *, chunk: int = DELETE_CHUNK, pause: float = 0.0,
                step: AbstractContextManager = _NO_LOCK) -> int:
-    """Delete the oldest traces until the data fits in ``max_bytes``; returns the count."""
-    deleted, merged = 0, False
+    """Delete the oldest traces until the data fits in ``max_bytes``; returns the count.
+
+    Each round estimates from the size and the span count how many of the oldest spans must go,
+    deletes their traces, then merges the word index, whose deletions take space until merged (a
+    size measured before that would ask for more deletions than needed), and measures again."""
+    deleted = 0
     while True:
         with step:
-            before = used_bytes(conn)
-            count = _delete_some_oldest(conn, max_bytes, chunk)
-            # A word index's deletions are entries of their own until its segments merge: when a
-            # step freed nothing, merge them once, or the loop would delete everything.
-            if count and not merged and used_bytes(conn) >= before:
-                merged = _search.compact(conn)
-        if not count:
+            need = _spans_over(conn, max_bytes)
+        if not need:
             return deleted
-        deleted += count
-        if pause:
-            time.sleep(pause)
+        while need > 0:
+            with step:
+                ids, covered = _oldest(conn, need, chunk)
+                if not ids:
+                    return deleted
+                deleted += delete_traces(conn, ids)
+            need -= covered
+            if pause:
+                time.sleep(pause)
+        _search.merge(conn, pause=pause, step=step)
 
 
-def _delete_some_oldest(conn: sqlite3.Connection, max_bytes: int, chunk: int) -> int:
+def _spans_over(conn: sqlite3.Connection, max_bytes: int) -> int:
+    """How many spans, of the average size, hold the bytes above ``max_bytes`` (0: it fits)."""
     used = used_bytes(conn)
     if used <= max_bytes:
         return 0
     spans = conn.execute("SELECT count(*) FROM spans").fetchone()[0]
-    if not spans:
-        return 0
-    # Estimate how many spans must go from the average span size, then take whole traces.
-    need = max(1, int((used - max_bytes) / (used / spans)) + 1)
+    return int((used - max_bytes) / (used / spans)) + 1 if spans else 0
+
+
+def _oldest(conn: sqlite3.Connection, spans: int, chunk: int) -> tuple[list[str], int]:
+    """The oldest traces (at most ``chunk``) holding at least ``spans`` spans, and how many they hold."""
     ids, covered = [], 0
     for trace_id, count in conn.execute("SELECT trace_id, span_count FROM traces ORDER BY start_ns LIMIT ?",
                                         (chunk,)):
         ids.append(trace_id)
         covered += count
-        if covered >= need:
+        if covered >= spans:
             break
-    return delete_traces(conn, ids) if ids else 0
+    return ids, covered
 
 
 def release_space(conn: sqlite3.Connection, *, pause: float = 0.0,

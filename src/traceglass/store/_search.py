@@ -29,6 +29,8 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import time
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import orjson
@@ -100,21 +102,41 @@ def abandon(conn: sqlite3.Connection) -> None:
                  "WHERE first_id IS NOT NULL")
 
 
-def compact(conn: sqlite3.Connection) -> bool:
-    """Merge the index into one segment, dropping deleted entries (its own transaction); whether it ran.
-    A contentless index records a deletion as entries that cancel the span's when the segments
-    holding both are merged, so until then a deletion takes space instead of freeing it."""
-    if first_id(conn) is None:
-        return False
+# Index pages written per merge step: one short write transaction each.
+MERGE_PAGES = 1_000
+_MERGE = f"INSERT INTO {TABLE} ({TABLE}, rank) VALUES ('merge', ?)"
+
+
+def merge(conn: sqlite3.Connection, *, pause: float = 0.0, step: AbstractContextManager = nullcontext()) -> bool:
+    """Merge the whole index into one segment, dropping deleted entries, ``MERGE_PAGES`` at a time (each
+    step its own transaction, inside ``step``); whether there is an index. A contentless index records a
+    deletion as entries that cancel the span's only when the segments holding both are merged, so until
+    then a deletion takes space instead of freeing it."""
+    with step:
+        if first_id(conn) is None:
+            return False
+        _merge_step(conn, -MERGE_PAGES)  # negative: every segment joins one merge
+    while True:
+        with step:
+            if not _merge_step(conn, MERGE_PAGES):
+                return True
+        if pause:
+            time.sleep(pause)
+
+
+def _merge_step(conn: sqlite3.Connection, pages: int) -> bool:
+    """One merge step in its own transaction; whether it did any work (FTS5: two changes or more)."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.execute(f"INSERT INTO {TABLE} ({TABLE}) VALUES ('optimize')")
+        before = conn.total_changes
+        conn.execute(_MERGE, (pages,))
+        worked = conn.total_changes - before >= 2
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
-    return True
+    return worked
 
 
 INSERT = f"INTO {TABLE} (rowid, name, attributes, events)"
