@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 import string
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -23,10 +24,11 @@ FILLER = " ".join(f"word{i} lorem ipsum dolor {i * 7919 % 1000}" for i in range(
 
 
 def _post(store: TraceStore, n: int, text: str, *, name: str = "step", events_text: str | None = None,
-          trace_no: int | None = None, span_no: int = 0) -> str:
+          trace_no: int | None = None, span_no: int = 0, start_ns: int | None = None) -> str:
     trace_id = f"{(trace_no if trace_no is not None else n) + 1:032x}"
+    start_ns = BASE_NS + n * 10**9 if start_ns is None else start_ns
     span = {"trace_id": trace_id, "span_id": f"{span_no + 1:016x}", "name": name,
-            "start_ns": BASE_NS + n * 10**9, "end_ns": BASE_NS + n * 10**9 + 1000,
+            "start_ns": start_ns, "end_ns": start_ns + 1000,
             "attributes": {"traceglass.input": text}}
     if events_text is not None:
         span["events"] = [{"name": "log", "time_unix_nano": BASE_NS, "attributes": {"message": events_text}}]
@@ -229,6 +231,82 @@ def test_retention_deletes_the_words_of_deleted_spans(tmp_path):
     with TraceStore(path) as store:
         assert store.prune(max_size=1) == 3
     assert _words(path) == set()  # every deletion was exact
+
+
+def _index(path: Path) -> tuple[int, int]:
+    """``search_index.forgotten`` and the bytes of the word index's blocks."""
+    conn = sqlite3.connect(path)
+    forgotten = conn.execute("SELECT forgotten FROM search_index").fetchone()[0]
+    size = conn.execute("SELECT sum(length(block)) FROM span_words_data").fetchone()[0]
+    conn.close()
+    return forgotten, size
+
+
+def _long(n: int, words: int = 400) -> str:
+    return " ".join(f"w{n}x{i}" for i in range(words))  # words of this trace's own
+
+
+def test_deleted_and_replaced_spans_are_counted_until_the_index_is_merged(tmp_path):
+    path = tmp_path / "f.db"
+    with TraceStore(path) as store:
+        ids = [_post(store, i, _long(i)) for i in range(6)]
+        _post(store, 0, "one more span", trace_no=0, span_no=1)
+        assert _index(path)[0] == 0
+        assert store.delete_trace(ids[0]) and store.delete_trace(ids[1])
+        assert _index(path)[0] == 3  # trace 0's two spans, trace 1's one
+        _post(store, 2, "replaced text")  # the span's old words are deleted, its new ones added
+        forgotten, size = _index(path)
+        assert forgotten == 4
+        assert store.prune(older_than="3650d") == 0  # 4 of the 4 spans indexed now: a merge is due
+        assert _index(path)[0] == 0 and _index(path)[1] < size / 2
+        assert _search_ids(store, "w3x") == {ids[3]} and _search_ids(store, "replaced") == {ids[2]}
+
+
+def test_age_retention_merges_the_index_once_half_its_spans_are_deleted(tmp_path):
+    path = tmp_path / "a.db"
+    now = time.time_ns()
+    day = 86400 * 10**9
+    with TraceStore(path) as store:
+        ages = [44.5, 43.5, 42.5, 41.5, 38.5, 37.5, 36.5, 35.5, 34.5, 33.5]  # days
+        ids = [_post(store, i, _long(i), start_ns=now - int(age * day)) for i, age in enumerate(ages)]
+        grown = _index(path)[1]
+        assert store.prune(older_than="42d") == 3  # 3 deleted, 7 indexed: no merge, the deletions take space
+        forgotten, size = _index(path)
+        assert forgotten == 3 and size > grown
+        assert store.prune(older_than="37d") == 3  # 6 deleted, 4 indexed: merged
+        forgotten, size = _index(path)
+        assert forgotten == 0 and size < grown * 0.5
+        assert _search_ids(store, "x399") == set(ids[6:])
+
+
+def test_a_merge_keeps_counting_the_deletions_made_while_it_runs(tmp_path, monkeypatch):
+    from traceglass.store import _packed, _retention
+
+    path = tmp_path / "m.db"
+    with TraceStore(path) as store:
+        ids = [_post(store, i, _long(i, 4000)) for i in range(12)]  # the index: dozens of pages
+        for trace_id in ids[:6]:
+            store.delete_trace(trace_id)
+    monkeypatch.setattr(_search, "MERGE_PAGES", 2)  # many steps
+    conn = sqlite3.connect(path, isolation_level=None)
+    _packed.register(conn)
+
+    class DeletingBetweenSteps:
+        entered = 0
+
+        def __enter__(self):
+            self.entered += 1
+            if self.entered == 3:  # the merge has begun: these deletions are not in it
+                _retention.delete_traces(conn, ids[6:8])
+
+        def __exit__(self, *exc):
+            return None
+
+    steps = DeletingBetweenSteps()
+    assert _search.merge(conn, step=steps) is True
+    conn.close()
+    assert steps.entered > 3
+    assert _index(path)[0] == 2
 
 
 def test_a_reposted_span_is_found_by_its_new_text_only(tmp_path):

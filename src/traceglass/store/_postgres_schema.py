@@ -225,6 +225,7 @@ MIGRATIONS: dict[int, Callable[[Any], None]] = {
     10: _nothing,  # SQLite 10 adds its FTS5 word index for the content search; PostgreSQL has pg_trgm's
     11: _steps(_V11),  # SQLite 11 does nothing
     12: _nothing,  # SQLite 12 keeps the zstd dictionaries of its compressed values; PostgreSQL keeps text
+    13: _nothing,  # SQLite 13 counts its word index's deletions since its last merge
 }
 _MISSING = [version for version in range(1, SCHEMA_VERSION + 1) if version not in MIGRATIONS]
 if _MISSING:  # a SQLite schema step without its PostgreSQL twin: every PostgreSQL open would be wrong

@@ -175,6 +175,10 @@ def prune(conn: sqlite3.Connection, *, older_than: float | timedelta | None = No
         deleted += prune_older(conn, as_seconds(older_than), pause=pause, step=step)
     if max_size is not None:
         deleted += prune_size(conn, parse_size(max_size), pause=pause, step=step)
+    with step:
+        due = _search.merge_due(conn)
+    if due:  # the index's deletions take space until merged
+        _search.merge(conn, pause=pause, step=step)
     if deleted:
         release_space(conn, pause=pause, step=step)
     return deleted

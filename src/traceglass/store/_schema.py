@@ -12,7 +12,8 @@ Schema 8 widens the user index so a user's totals read the index alone. Schema 9
 ``span_data`` values as zstd frames (see :mod:`._packed`): no table changes, but an older traceglass
 must not read such a value as JSON. Schema 10 adds the content search's word index
 (``span_words``, ``search_index``; see :mod:`._search`). Schema 12 keeps the zstd dictionaries the
-large values are compressed with (``zstd_dicts``), which an older traceglass could not read.
+large values are compressed with (``zstd_dicts``), which an older traceglass could not read. Schema 13
+counts the spans deleted from the word index since it was last merged (``search_index.forgotten``).
 
 Write speed is mostly a matter of where inserts land: an index keyed by something random (a trace
 id, a duration) dirties a different page for nearly every row, and every dirty page is written to
@@ -35,7 +36,7 @@ from traceglass.store import _packed, _search
 
 logger = logging.getLogger("traceglass")
 
-SCHEMA_VERSION = 12
+SCHEMA_VERSION = 13
 DEFAULT_BUSY_TIMEOUT_MS = 10_000
 # Of a new database (an existing one keeps its own). A span's JSON (~2 KB) fills half of a 4 KiB
 # page; six of them share a 16 KiB page, which halves the bytes written per span.
@@ -388,10 +389,17 @@ def _v12(conn: sqlite3.Connection) -> None:
     conn.execute(f"CREATE TABLE {_packed.DICT_TABLE} (dict_id INTEGER PRIMARY KEY, data BLOB NOT NULL)")
 
 
+def _v13(conn: sqlite3.Connection) -> None:
+    # How many spans' words the index has deleted since it was last merged (retention merges it
+    # when they are many: until then a deletion takes space in a contentless index).
+    _search.add_forgotten(conn)
+
+
 # Version N is reached by running MIGRATIONS[N] on a database at version N - 1. Append only:
 # a released step never changes, later needs get a new step.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7,
-                                                                8: _v8, 9: _v9, 10: _v10, 11: _v11, 12: _v12}
+                                                                8: _v8, 9: _v9, 10: _v10, 11: _v11, 12: _v12,
+                                                                13: _v13}
 
 
 def connect(

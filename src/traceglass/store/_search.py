@@ -102,9 +102,29 @@ def abandon(conn: sqlite3.Connection) -> None:
                  "WHERE first_id IS NOT NULL")
 
 
+def add_forgotten(conn: sqlite3.Connection) -> None:
+    """Schema 13: ``search_index.forgotten`` counts the spans whose words were deleted since the index
+    was last merged whole (see :func:`merge`)."""
+    conn.execute("ALTER TABLE search_index ADD COLUMN forgotten INTEGER NOT NULL DEFAULT 0")
+
+
 # Index pages written per merge step: one short write transaction each.
 MERGE_PAGES = 1_000
+# Retention merges the index once the spans deleted from it since its last merge reach this share of
+# the spans it holds (bench_retention.py: without, ages out of a store turned over twice left its
+# index five times its size).
+MERGE_SHARE = 0.5
 _MERGE = f"INSERT INTO {TABLE} ({TABLE}, rank) VALUES ('merge', ?)"
+
+
+def merge_due(conn: sqlite3.Connection) -> bool:
+    """Whether the spans deleted from the index since its last merge are ``MERGE_SHARE`` of those it holds."""
+    if not FTS5:
+        return False
+    first, forgotten = conn.execute("SELECT first_id, forgotten FROM search_index").fetchone()
+    if first is None or not forgotten:
+        return False
+    return forgotten >= MERGE_SHARE * conn.execute("SELECT count(*) FROM spans WHERE id >= ?", (first,)).fetchone()[0]
 
 
 def merge(conn: sqlite3.Connection, *, pause: float = 0.0, step: AbstractContextManager = nullcontext()) -> bool:
@@ -115,28 +135,32 @@ def merge(conn: sqlite3.Connection, *, pause: float = 0.0, step: AbstractContext
     with step:
         if first_id(conn) is None:
             return False
-        _merge_step(conn, -MERGE_PAGES)  # negative: every segment joins one merge
+        forgotten = _merge_step(conn, -MERGE_PAGES)[1]  # negative: every segment joins one merge
     while True:
         with step:
-            if not _merge_step(conn, MERGE_PAGES):
+            if not _merge_step(conn, MERGE_PAGES, forgotten)[0]:
                 return True
         if pause:
             time.sleep(pause)
 
 
-def _merge_step(conn: sqlite3.Connection, pages: int) -> bool:
-    """One merge step in its own transaction; whether it did any work (FTS5: two changes or more)."""
+def _merge_step(conn: sqlite3.Connection, pages: int, merged: int | None = None) -> tuple[bool, int]:
+    """One merge step in its own transaction: whether it did any work (FTS5: two changes or more), and
+    ``forgotten`` as it was. Once no work is left, the ``merged`` deletions are no longer counted."""
     conn.execute("BEGIN IMMEDIATE")
     try:
+        forgotten = conn.execute("SELECT forgotten FROM search_index").fetchone()[0]
         before = conn.total_changes
         conn.execute(_MERGE, (pages,))
         worked = conn.total_changes - before >= 2
+        if not worked and merged:
+            conn.execute("UPDATE search_index SET forgotten = max(0, forgotten - ?)", (merged,))
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
-    return worked
+    return worked, forgotten
 
 
 INSERT = f"INTO {TABLE} (rowid, name, attributes, events)"
@@ -147,8 +171,11 @@ _FORGET = (f"INSERT INTO {TABLE} ({TABLE}, rowid, name, attributes, events) "
 
 
 def forget(conn: sqlite3.Connection, first: int, condition: str, params: list[Any]) -> None:
-    """Delete the index entries of the stored spans ``s`` that meet ``condition`` (before the rows go)."""
-    conn.execute(_FORGET + condition, [first, *params])
+    """Delete the index entries of the stored spans ``s`` that meet ``condition`` (before the rows go),
+    counted in ``search_index.forgotten``."""
+    count = conn.execute(_FORGET + condition, [first, *params]).rowcount
+    if count > 0:
+        conn.execute("UPDATE search_index SET forgotten = forgotten + ?", (count,))
 
 
 # Spans indexed per backfill step: one short write transaction each (~0.1 s at ~22 us a span).
