@@ -262,7 +262,8 @@ def test_deleted_and_replaced_spans_are_counted_until_the_index_is_merged(tmp_pa
         assert _search_ids(store, "w3x") == {ids[3]} and _search_ids(store, "replaced") == {ids[2]}
 
 
-def test_age_retention_merges_the_index_once_half_its_spans_are_deleted(tmp_path):
+def test_age_retention_merges_the_index_once_its_deletions_reach_the_merge_share(tmp_path, monkeypatch):
+    monkeypatch.setattr(_search, "MERGE_SHARE", 0.5)
     path = tmp_path / "a.db"
     now = time.time_ns()
     day = 86400 * 10**9
