@@ -280,6 +280,29 @@ def test_age_retention_merges_the_index_once_its_deletions_reach_the_merge_share
         assert _search_ids(store, "x399") == set(ids[6:])
 
 
+def test_retention_deletes_words_in_row_id_order(tmp_path):
+    # FTS5 writes its pending entries out as a segment of its own whenever a row id is lower than the
+    # last one; a trace's spans come in span id order, here the reverse of their row ids'.
+    from traceglass.store import _packed, _retention
+
+    path = tmp_path / "o.db"
+    with TraceStore(path) as store:
+        ids = [_post(store, t, f"trace{t}x{k} words", trace_no=t, span_no=k) for t in range(30)
+               for k in (3, 2, 1, 0)][::4]
+        keep = _post(store, 40, "kept words")
+    conn = sqlite3.connect(path, isolation_level=None)
+    _packed.register(conn)
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    assert _retention.delete_traces(conn, ids) == 30
+    conn.close()
+    assert len([s for s in statements if s.startswith("-- ")]) <= 20  # the index's own statements
+    words = _words(path)
+    assert "kept" in words and not [w for w in words if w.startswith("trace") and w[5:6].isdigit()]
+    with TraceStore(path) as store:
+        assert _search_ids(store, "words") == {keep}
+
+
 def test_a_merge_keeps_counting_the_deletions_made_while_it_runs(tmp_path, monkeypatch):
     from traceglass.store import _packed, _retention
 

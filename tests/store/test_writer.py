@@ -142,11 +142,8 @@ def test_a_span_exported_again_in_a_later_batch_keeps_its_row_and_gets_its_new_c
     assert rows(path, "SELECT count(*) AS n FROM span_data") == [{"n": 4}]
 
 
-def _statements_per_batch(tmp_path, traces: int) -> tuple[list[int], int]:
-    """Statements run by each of two exports of ``traces`` traces: the first brings each trace's LLM
-    span, the second its client span (which supersedes the stored one), its root and the LLM span again;
-    and how many of them read stored values to train the store's zstd dictionary on (store/_packed.py:
-    once each time the store's spans pass a multiple of 512 without one), which are not in the counts."""
+def _rag_spans(tmp_path, traces: int) -> dict[str, list[ReadableSpan]]:
+    """The spans of ``traces`` rag traces by the first word of their names, in trace order."""
     memory = InMemorySpanExporter()
     sdk = make_sdk(tmp_path / f"source-{traces}.db")
     sdk.provider.add_span_processor(SimpleSpanProcessor(memory))
@@ -158,6 +155,15 @@ def _statements_per_batch(tmp_path, traces: int) -> tuple[list[int], int]:
         by_name.setdefault(span.name.split()[0], []).append(span)
     assert sorted((name, len(spans)) for name, spans in by_name.items()) == [
         ("chat", traces), ("generate", traces), ("rag", traces), ("retrieve", traces)]
+    return by_name
+
+
+def _statements_per_batch(tmp_path, traces: int) -> tuple[list[int], int]:
+    """Statements run by each of two exports of ``traces`` traces: the first brings each trace's LLM
+    span, the second its client span (which supersedes the stored one), its root and the LLM span again;
+    and how many of them read stored values to train the store's zstd dictionary on (store/_packed.py:
+    once each time the store's spans pass a multiple of 512 without one), which are not in the counts."""
+    by_name = _rag_spans(tmp_path, traces)
     statements: list[str] = []
     exporter = SQLiteSpanExporter(tmp_path / f"counted-{traces}.db",
                                   _on_connect=lambda conn: conn.set_trace_callback(statements.append))
@@ -187,3 +193,20 @@ def test_a_batch_costs_the_same_few_statements_however_many_spans_it_holds(tmp_p
                                                       _statements_per_batch(tmp_path, 150))
     assert small == large and (sampled_small, sampled_large) == (0, 1)  # 8 spans; 600, past 512
     assert max(large) <= 12  # 6 and 9 today; executemany took 755 and 1,206
+
+
+def test_a_batch_replacing_spans_gives_the_word_index_its_rows_in_order(tmp_path):
+    # FTS5 writes its pending entries out as a segment of its own whenever a row id is lower than the
+    # last one: here each trace's replaced span (an old row id) comes between new ones.
+    by_name = _rag_spans(tmp_path, 150)
+    statements: list[str] = []
+    exporter = SQLiteSpanExporter(tmp_path / "ordered.db", _on_connect=lambda conn: conn.set_trace_callback(
+        statements.append))
+    assert exporter.export(by_name["generate"]) is SpanExportResult.SUCCESS
+    statements.clear()
+    interleaved = [span for spans in zip(by_name["chat"], by_name["generate"], by_name["rag"]) for span in spans]
+    assert exporter.export(interleaved) is SpanExportResult.SUCCESS
+    exporter.shutdown()
+    inner = [s for s in statements if s.startswith("-- ")]  # the word index's own statements
+    assert len(inner) <= 30, len(inner)
+    assert rows(tmp_path / "ordered.db", "SELECT count(*) AS n FROM spans") == [{"n": 450}]

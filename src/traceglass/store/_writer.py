@@ -18,6 +18,7 @@ import functools
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import chain
+from operator import itemgetter
 
 import orjson
 
@@ -128,9 +129,11 @@ def _write(conn: sqlite3.Connection, rows: list[SpanRow], texts: list[str], *, r
             conn.execute(f"DELETE FROM spans WHERE id IN ({_KEYED})", (keys,))
         _put(conn, _SPAN_HEAD, _SPAN_WIDTH, spans, again, replace_all)
         if indexed:  # the texts the content search reads, before compression
-            insert_values(conn, "INSERT", _search.INSERT, 4,
-                    [(row_id, row.span[3], row.data[0], row.data[1]) for row_id, row in zip(ids, rows)
-                     if row_id >= first])
+            words = [(row_id, row.span[3], row.data[0], row.data[1]) for row_id, row in zip(ids, rows)
+                     if row_id >= first]
+            if again:  # in row id order (replaced spans keep theirs): see _search.forget
+                words.sort(key=itemgetter(0))
+            insert_values(conn, "INSERT", _search.INSERT, 4, words)
         elif first is not None:  # rows changed that the index cannot follow: below its watermark now
             _search.abandon(conn)
         # Then the values, compressed meanwhile, and the dictionary they were compressed with if new.
