@@ -303,6 +303,30 @@ def test_retention_deletes_words_in_row_id_order(tmp_path):
         assert _search_ids(store, "words") == {keep}
 
 
+def _automerge(path: Path) -> int | None:
+    conn = sqlite3.connect(path)
+    row = conn.execute("SELECT v FROM span_words_config WHERE k = 'automerge'").fetchone()
+    conn.close()
+    return None if row is None else row[0]
+
+
+def test_the_index_merges_eight_segments_at_a_time_when_new_and_when_upgraded(tmp_path):
+    new, old = tmp_path / "new.db", tmp_path / "old.db"
+    TraceStore(new).close()
+    assert _automerge(new) == _search.AUTOMERGE == 8
+    with TraceStore(old) as store:
+        kept = _post(store, 0, "stored under schema 12")
+    conn = sqlite3.connect(old, isolation_level=None)  # what schema 12 made: FTS5's default, no count
+    conn.execute("DELETE FROM span_words_config WHERE k = 'automerge'")
+    conn.execute("ALTER TABLE search_index DROP COLUMN forgotten")
+    conn.execute("PRAGMA user_version = 12")
+    conn.close()
+    with TraceStore(old) as store:
+        assert _search_ids(store, "schema") == {kept}
+        assert store.delete_trace(kept)
+    assert _automerge(old) == 8 and _index(old)[0] == 1
+
+
 def test_a_merge_keeps_counting_the_deletions_made_while_it_runs(tmp_path, monkeypatch):
     from traceglass.store import _packed, _retention
 
