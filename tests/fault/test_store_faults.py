@@ -11,11 +11,13 @@ import sqlite3
 import threading
 import time
 
+import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.trace import SpanContext, TraceFlags
 
 from traceglass.exporters import SQLiteSpanExporter
+from traceglass.store import TraceStore, _packed, _search
 
 from ..store._helpers import rows
 
@@ -235,9 +237,7 @@ def test_unstorable_values_in_events_links_resource_and_times(tmp_path):
 
 # -- retention's word-index merge cut short ---------------------------------------------------------
 
-def test_a_merge_cut_short_by_a_lock_resumes_at_the_next_prune_and_the_search_stays_exact(tmp_path):
-    from traceglass.store import TraceStore, _packed, _search
-
+def test_a_merge_cut_short_by_a_lock_resumes_at_the_next_prune_and_the_search_stays_exact(tmp_path, monkeypatch):
     path, now = tmp_path / "merge.db", time.time_ns()
     with TraceStore(path) as store:
         ids = [store.upsert_span({"trace_id": f"{n + 1:032x}", "span_id": f"{n + 1:016x}", "name": "step",
@@ -245,6 +245,7 @@ def test_a_merge_cut_short_by_a_lock_resumes_at_the_next_prune_and_the_search_st
                                       f"w{n}x{i}" for i in range(3000))}}).trace_id for n in range(12)]
         for trace_id in ids[:8]:
             store.delete_trace(trace_id)
+    monkeypatch.setattr(_search, "MERGE_PAGES", 2)  # many steps
     conn = sqlite3.connect(path, isolation_level=None, timeout=0.05)
     _packed.register(conn)
     other = sqlite3.connect(path, isolation_level=None)
@@ -260,22 +261,16 @@ def test_a_merge_cut_short_by_a_lock_resumes_at_the_next_prune_and_the_search_st
         def __exit__(self, *exc):
             return None
 
-    _search.MERGE_PAGES, saved = 2, _search.MERGE_PAGES
     try:
-        try:
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
             _search.merge(conn, step=LockedAtTheThirdStep())
-        except sqlite3.OperationalError as exc:
-            assert "locked" in str(exc)
-        else:
-            raise AssertionError("the merge went on through a held lock")
         other.execute("ROLLBACK")
         assert conn.execute("SELECT forgotten FROM search_index").fetchone()[0] == 8  # nothing merged is counted
-        with TraceStore(path) as store:
-            assert store.prune(older_than="3650d") == 0  # the merge is due still, and finishes
-            assert {t.trace_id for t in store.list_traces(search="x2999", limit=100).traces} == set(ids[8:])
-            assert store.list_traces(search="w3x").traces == []
     finally:
-        _search.MERGE_PAGES = saved
         conn.close()
         other.close()
+    with TraceStore(path) as store:
+        assert store.prune(older_than="3650d") == 0  # the merge is due still, and finishes
+        assert {t.trace_id for t in store.list_traces(search="x2999", limit=100).traces} == set(ids[8:])
+        assert store.list_traces(search="w3x").traces == []
     assert rows(path, "SELECT forgotten FROM search_index") == [{"forgotten": 0}]

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from traceglass.store import TraceStore, _search
+from traceglass.store import TraceStore, _packed, _retention, _search
 from traceglass.store._schema import SCHEMA_VERSION
 
 BASE_NS = 1_800_000_000 * 10**9
@@ -283,8 +283,6 @@ def test_age_retention_merges_the_index_once_its_deletions_reach_the_merge_share
 def test_retention_deletes_words_in_row_id_order(tmp_path):
     # FTS5 writes its pending entries out as a segment of its own whenever a row id is lower than the
     # last one; a trace's spans come in span id order, here the reverse of their row ids'.
-    from traceglass.store import _packed, _retention
-
     path = tmp_path / "o.db"
     with TraceStore(path) as store:
         ids = [_post(store, t, f"trace{t}x{k} words", trace_no=t, span_no=k) for t in range(30)
@@ -328,8 +326,6 @@ def test_the_index_merges_eight_segments_at_a_time_when_new_and_when_upgraded(tm
 
 
 def test_a_merge_keeps_counting_the_deletions_made_while_it_runs(tmp_path, monkeypatch):
-    from traceglass.store import _packed, _retention
-
     path = tmp_path / "m.db"
     with TraceStore(path) as store:
         ids = [_post(store, i, _long(i, 4000)) for i in range(12)]  # the index: dozens of pages

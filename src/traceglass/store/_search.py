@@ -21,7 +21,9 @@ letters folded, nothing else) after one decompression of a chunk's values (:func
 spans of a store written before the index existed, schema 10, or by a SQLite without FTS5) and are
 scanned. NULL: no index at all. The index holds exactly each indexed span's current texts: a
 replaced or deleted span's words are deleted with its stored texts (FTS5's 'delete'); a writer
-that cannot maintain the index moves ``first_id`` above every row instead (:func:`abandon`).
+that cannot maintain the index moves ``first_id`` above every row instead (:func:`abandon`). Such a
+deletion takes space until the index is merged: ``search_index.forgotten`` counts them, and
+retention merges the index when they are many (:func:`merge_due`, :func:`merge`).
 """
 
 from __future__ import annotations
