@@ -1,4 +1,5 @@
-"""Size-based retention on a large store: how many traces a prune deletes against how many it had to.
+"""Retention on a large store: how many traces a size limit deletes against how many it had to, and
+what ages-out leave behind.
 
 A store of ``--spans`` realistic spans (bench_store's, with their texts of repeated words, then with
 English prose) is written through the SQLite exporter; copies of it are pruned to a fraction of their
@@ -8,8 +9,9 @@ the longest single step (a write transaction: what an export waits at most).
 
 Then the steady state of age-based retention: a store of ``--steady-spans`` spans gets a tenth of that
 again each cycle, and ``prune(older_than=...)`` ages out as many of the oldest; bytes a span (the store's
-and its word index's) every fifth cycle, with the CPU of the exports and of the prunes (which merge the
-index when its deletions reach ``_search.MERGE_SHARE`` of its spans), for each share given.
+and its word index's) after each prune (printed every fifth cycle, then their mean and maximum), with the
+CPU of the exports and of the prunes (which merge the index when its deletions reach
+``_search.MERGE_SHARE`` of its spans), for each share given (one run for a traceglass without it).
 
 Run: python benchmarks/bench_retention.py [--spans 200000] [--fractions 0.9,0.5] [--steady-spans 100000]
      [--cycles 20] [--shares 0.5,0.25,inf]
