@@ -21,7 +21,6 @@ Prints its lines; the results go in benchmarks/results/retention.txt by hand, wi
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import pathlib
 import platform
@@ -52,9 +51,7 @@ class _Steps:
 
 
 def _copy(source: pathlib.Path, target: pathlib.Path) -> None:
-    for suffix in ("", "-wal", "-shm"):
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(f"{target}{suffix}")
+    _fresh(target)
     with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
         src.backup(dst)
 
