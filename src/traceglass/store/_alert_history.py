@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from traceglass.store._alert_models import AlertRecord, AlertState, event_json
-from traceglass.store._writer import rollback
+from traceglass.store._transaction import rollback
 
 _STATE_COLUMNS = "rule, group_key, status, value, since_ns, notified_ns, updated_ns"
 

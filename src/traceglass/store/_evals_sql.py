@@ -19,7 +19,7 @@ from traceglass.store._one_step import fetch_all, fewer
 from traceglass.store._packed import decompressed_each, unpacked_all
 from traceglass.store._queries import _SPAN_READERS as SPAN_READERS  # the store's one reading of a span row
 from traceglass.store._queries import _extracted
-from traceglass.store._writer import rollback
+from traceglass.store._transaction import rollback
 
 # The span columns and attributes only: events, links and resource are not read (a dataset needs
 # none of them, and parsing them was half the time of building one).

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from traceglass._units import as_seconds, parse_size
 from traceglass.store import _alert_history, _search
-from traceglass.store._writer import rollback
+from traceglass.store._transaction import rollback
 
 DELETE_CHUNK = 200  # traces per transaction
 _NO_LOCK = nullcontext()  # reusable: the default per-step context

@@ -17,7 +17,8 @@ from traceglass._scores import DATA_TYPES, NUMERIC, Score, ScoreError, check_dat
 from traceglass.store._models import ScorePage
 from traceglass.store._one_step import fetch_all
 from traceglass.store._time import NS_MAX, NS_MIN, TimeLike, to_ns
-from traceglass.store._writer import insert_values, rollback
+from traceglass.store._transaction import rollback
+from traceglass.store._writer import insert_values
 
 COLUMNS = ("id", "trace_id", "span_id", "name", "value", "label", "data_type", "comment", "source", "user_id",
            "created_ns", "metadata")

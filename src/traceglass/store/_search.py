@@ -39,6 +39,7 @@ import orjson
 
 from traceglass.store._one_step import document, fetch_all, fewer, parsed
 from traceglass.store._packed import decompressed_each
+from traceglass.store._transaction import rollback
 
 TABLE = "span_words"
 _VOCAB = "span_words_vocab"
@@ -170,8 +171,7 @@ def _merge_step(conn: sqlite3.Connection, pages: int, merged: int | None = None)
             conn.execute("UPDATE search_index SET forgotten = max(0, forgotten - ?)", (merged,))
         conn.execute("COMMIT")
     except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
+        rollback(conn)
         raise
     return worked, forgotten
 
@@ -220,8 +220,7 @@ def backfill(conn: sqlite3.Connection, chunk: int = BACKFILL_CHUNK) -> tuple[int
             left = conn.execute("SELECT count(*) FROM spans WHERE id < ?", (low,)).fetchone()[0]
         conn.execute("COMMIT")
     except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
+        rollback(conn)
         raise
     return indexed, left
 

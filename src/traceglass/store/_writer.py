@@ -26,6 +26,7 @@ from traceglass import rollup
 from traceglass.store import _search
 from traceglass.store._packed import DICT_TABLE, SAMPLE_EVERY, Packing, dictionary, unpacked_all
 from traceglass.store._rows import DATA_COLUMNS, SPAN_COLUMNS, SpanRow
+from traceglass.store._transaction import rollback
 
 # One statement: the next free ids and, of the batch's trace ids (a JSON array), the stored ones.
 # New spans never take a row id below the word index's watermark (see _search): they are indexed.
@@ -71,19 +72,6 @@ def write_rows(conn: sqlite3.Connection, rows: Sequence[SpanRow]) -> None:
         # A stored row the batch did not expect (a span whose trace has no summary row, which
         # this module never leaves behind): write the batch again, replacing whatever is there.
         _write(conn, rows, texts, replace_all=True)
-
-
-def rollback(conn: sqlite3.Connection) -> None:
-    """End the open transaction, if any, after a failed statement, keeping that failure the one reported.
-
-    SQLite itself rolls back after some errors (a full disk, an I/O error): a ROLLBACK then
-    fails with "no transaction is active", which must not hide the real cause.
-    """
-    if conn.in_transaction:
-        try:
-            conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass
 
 
 def _write(conn: sqlite3.Connection, rows: list[SpanRow], texts: list[str], *, replace_all: bool) -> None:
