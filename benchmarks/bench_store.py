@@ -601,7 +601,8 @@ def _bare_inserts(path: pathlib.Path, row_batches: list[list[SpanRow]],
                 conn.execute(_JSON_SPANS, (orjson.dumps(spans).decode(),))
             else:
                 conn.executemany(INSERT_SPAN, spans)
-            conn.executemany(INSERT_DATA, [(next_id + i, *r.data) for i, r in enumerate(rows)])
+            # The resource left out, as the exporter stores it: once per store, not per span (schema 14).
+            conn.executemany(INSERT_DATA, [(next_id + i, *r.data[:3], "") for i, r in enumerate(rows)])
             conn.execute("COMMIT")
             next_id += len(rows)
 

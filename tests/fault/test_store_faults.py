@@ -225,7 +225,8 @@ def test_unstorable_values_in_events_links_resource_and_times(tmp_path):
     assert exporter.export([span]) is SpanExportResult.SUCCESS
     exporter.shutdown()
     [row] = rows(path, "SELECT s.project, s.start_ns, s.end_ns, s.duration_ns, d.attributes, d.events, d.links, "
-                       "d.resource FROM spans s JOIN span_data d ON d.id = s.id")
+                       "r.resource FROM spans s JOIN span_data d ON d.id = s.id "
+                       "JOIN resources r ON r.id = d.resource_id")
     assert json.loads(row.pop("attributes")) == {"a": 1, "traceglass.sanitized": [
         "span.events", "span.links", "span.resource.service.name", "span.end_time"]}
     assert json.loads(row.pop("events")) == [{"name": "e", "time_unix_nano": 5, "attributes": {"x": None, "s": "\ufffd"}}]

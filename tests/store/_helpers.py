@@ -88,6 +88,15 @@ def make_sdk(path: Path, service: str = "shop", **exporter_options: Any) -> Sdk:
     return Sdk(path, provider, exporter)
 
 
+def undo_schema_14(conn: sqlite3.Connection) -> None:
+    """Give every span its resource text back and drop ``resources``, as a store before schema 14 has them
+    (the caller sets the version)."""
+    conn.execute("UPDATE span_data SET resource = (SELECT resource FROM resources WHERE id = resource_id) "
+                 "WHERE resource_id IS NOT NULL")
+    conn.execute("ALTER TABLE span_data DROP COLUMN resource_id")
+    conn.execute("DROP TABLE resources")
+
+
 def rows(path: Path | str, sql: str, params: tuple = ()) -> list[dict[str, Any]]:
     """Query the database directly (a SQLite file, or a PostgreSQL URL: ``?`` marks a parameter in
     both), rows as dicts."""

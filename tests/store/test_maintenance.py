@@ -291,7 +291,7 @@ def test_a_version_3_database_keeps_its_spans_and_their_data(tmp_path, caplog):
     assert f"upgrading the trace database from schema 3 to {SCHEMA_VERSION} (once)" in caplog.text
     assert rows(path, "PRAGMA user_version") == [{"user_version": SCHEMA_VERSION}]
     assert [r["name"] for r in rows(path, "PRAGMA table_info(span_data)")] == [
-        "id", "attributes", "events", "links", "resource"]
+        "id", "attributes", "events", "links", "resource", "resource_id"]
     assert rows(path, "SELECT s.span_id, s.trace_no = t.id AS linked FROM spans s, traces t ORDER BY s.id") == [
         {"span_id": CHILD, "linked": 1}, {"span_id": ROOT, "linked": 1}]
     assert rows(path, "SELECT sql FROM sqlite_master WHERE name = 'spans_model'")[0]["sql"].endswith(

@@ -43,7 +43,7 @@ def odd(db_path):
                  "end_ns = 'later', model = X'00ff' WHERE id = ?", (big, spans["retrieve"]))
     conn.execute("UPDATE spans SET total_tokens = 1e30, span_type = 12, model = 42 WHERE id = ?", (spans["rag"],))
     conn.execute("UPDATE span_data SET attributes = 'not json {', events = '{\"a\": 1}', "
-                 "resource = '[1, 2]' WHERE id = ?", (spans["chat gpt-4o-mini"],))
+                 "resource = '[1, 2]', resource_id = NULL WHERE id = ?", (spans["chat gpt-4o-mini"],))
     conn.execute("UPDATE span_data SET attributes = '{\"x\": NaN, \"y\": Infinity}' WHERE id = ?", (spans["rag"],))
     conn.execute("UPDATE traces SET cost_usd = 9e999, input_tokens = 1e300, start_ns = start_ns, "
                  "end_ns = 'soon', user_id = 7 WHERE id = ?", (bad_no,))

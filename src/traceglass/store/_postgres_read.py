@@ -21,7 +21,6 @@ from traceglass.store._filter import GROUPS, TraceFilter
 from traceglass.store._filter_sql import encode_cursor, hex_prefix
 from traceglass.store._models import SpanNode, StatsRow, Trace, TracePage, TraceSummary
 from traceglass.store._queries import (
-    SPAN_SELECT,
     TRACE_COLUMNS,
     _key,
     _time,
@@ -29,11 +28,13 @@ from traceglass.store._queries import (
     models_matching,
     root_values,
     span_node,
+    span_select,
     summary_fields,
 )
 from traceglass.store._search import like
 from traceglass.store._time import NS_MAX, TimeLike
 
+SPAN_SELECT = span_select("d.resource")  # every span keeps its own resource text here
 _SPAN_KEY = " WHERE s.trace_no = (SELECT id FROM traces WHERE trace_id = %s) AND s.span_id = %s"
 _SPAN_PARTS = """SELECT s.trace_id, s.span_id, s.parent_id, s.name, s.kind, s.start_ns, s.end_ns, s.status,
     s.status_message, d.attributes, d.events, d.links, d.resource

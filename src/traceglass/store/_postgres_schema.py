@@ -226,6 +226,7 @@ MIGRATIONS: dict[int, Callable[[Any], None]] = {
     11: _steps(_V11),  # SQLite 11 does nothing
     12: _nothing,  # SQLite 12 keeps the zstd dictionaries of its compressed values; PostgreSQL keeps text
     13: _nothing,  # SQLite 13 counts its word index's deletions since its last merge
+    14: _nothing,  # SQLite 14 stores each distinct resource once; PostgreSQL keeps each span's text
 }
 _MISSING = [version for version in range(1, SCHEMA_VERSION + 1) if version not in MIGRATIONS]
 if _MISSING:  # a SQLite schema step without its PostgreSQL twin: every PostgreSQL open would be wrong

@@ -10,7 +10,7 @@ from typing import Any
 
 from traceglass import semconv
 from traceglass._pricing import model_candidates
-from traceglass.store import _filter_sql, _scores, _search
+from traceglass.store import _filter_sql, _resources, _scores, _search
 from traceglass.store._dialect import SQLITE
 from traceglass.store._filter import GROUPS, TraceFilter
 from traceglass.store._filter_sql import encode_cursor, hex_prefix
@@ -19,11 +19,18 @@ from traceglass.store._one_step import document, fetch_all, parsed, too_big
 from traceglass.store._packed import unpacked, unpacked_all
 from traceglass.store._time import NS_MAX, NS_MIN, TimeLike, to_ns
 
-SPAN_SELECT = """SELECT s.trace_id, s.span_id, s.parent_id, s.name, s.span_type, s.kind, s.project,
+
+def span_select(resource: str) -> str:
+    """The columns :func:`span_node` reads, of ``spans s`` and ``span_data d``; ``resource`` the SQL of
+    the span's resource text."""
+    return f"""SELECT s.trace_id, s.span_id, s.parent_id, s.name, s.span_type, s.kind, s.project,
     s.start_ns, s.end_ns, s.status, s.status_message, s.error_type, s.model, s.provider, s.operation,
     s.input_tokens, s.output_tokens, s.total_tokens, s.cost_usd, s.session_id, s.user_id,
-    d.attributes, d.events, d.links, d.resource, s.superseded
+    d.attributes, d.events, d.links, {resource}, s.superseded
     FROM spans s LEFT JOIN span_data d ON d.id = s.id"""
+
+
+SPAN_SELECT = span_select(_resources.STORED)
 TRACE_COLUMNS = """t.trace_id, t.name, t.project, t.start_ns, t.end_ns, t.status, t.span_count, t.error_count,
     t.input_tokens, t.output_tokens, t.total_tokens, t.cost_usd, t.session_id, t.user_id"""
 # Every value read back is checked, because a row may have been written by hand or by another

@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager, nullcontext
 from datetime import timedelta
 
 from traceglass._units import as_seconds, parse_size
-from traceglass.store import _alert_history, _search
+from traceglass.store import _alert_history, _resources, _search
 from traceglass.store._transaction import rollback
 
 DELETE_CHUNK = 200  # traces per transaction
@@ -40,6 +40,7 @@ def delete_traces(conn: sqlite3.Connection, trace_ids: Sequence[str]) -> int:
             conn.execute(f"DELETE FROM span_data WHERE id IN (SELECT id FROM spans WHERE trace_no IN ({of}))", numbers)
             conn.execute(f"DELETE FROM spans WHERE trace_no IN ({of})", numbers)
             conn.execute(f"DELETE FROM traces WHERE id IN ({of})", numbers)
+            conn.execute(_resources.FORGET)
         conn.execute(f"DELETE FROM scores WHERE trace_id IN ({marks})", trace_ids)
         _alert_history.forget_traces(conn, trace_ids)
         conn.execute("COMMIT")

@@ -20,7 +20,7 @@ from typing import Any
 
 from traceglass._scores import Score, ScoreError
 from traceglass.store import _alert_history, _alert_queries, _evals_sql, _queries, _retention, _schema, _scores
-from traceglass.store import _search, _sessions
+from traceglass.store import _resources, _search, _sessions
 from traceglass.store import _timeseries
 from traceglass.store._alert_models import AlertRecord, AlertState, TraceBreach, TraceQuery, WindowMetrics, WindowQuery
 from traceglass.store._checkpointer import Checkpointer, hand_over
@@ -40,8 +40,8 @@ logger = logging.getLogger("traceglass")
 # The errors a database (not our code) raises: locked, read-only, full, missing, too new.
 STORAGE_ERRORS: tuple[type[BaseException], ...] = (sqlite3.Error, OSError, _schema.SchemaTooNewError)
 
-_SPAN_PARTS = """SELECT s.trace_id, s.span_id, s.parent_id, s.name, s.kind, s.start_ns, s.end_ns, s.status,
-    s.status_message, d.attributes, d.events, d.links, d.resource
+_SPAN_PARTS = f"""SELECT s.trace_id, s.span_id, s.parent_id, s.name, s.kind, s.start_ns, s.end_ns, s.status,
+    s.status_message, d.attributes, d.events, d.links, {_resources.STORED}
     FROM spans s LEFT JOIN span_data d ON d.id = s.id
     WHERE s.trace_no = (SELECT id FROM traces WHERE trace_id = ?) AND s.span_id = ?"""
 _SPAN_KEY = " WHERE s.trace_no = (SELECT id FROM traces WHERE trace_id = ?) AND s.span_id = ?"

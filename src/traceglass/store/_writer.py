@@ -23,19 +23,20 @@ from operator import itemgetter
 import orjson
 
 from traceglass import rollup
-from traceglass.store import _search
+from traceglass.store import _resources, _search
 from traceglass.store._packed import DICT_TABLE, SAMPLE_EVERY, Packing, dictionary, unpacked_all
 from traceglass.store._rows import DATA_COLUMNS, SPAN_COLUMNS, SpanRow
 from traceglass.store._transaction import rollback
 
 # One statement: the next free ids and, of the batch's trace ids (a JSON array), the stored ones.
 # New spans never take a row id below the word index's watermark (see _search): they are indexed.
-# Last, the compression dictionary values are compressed with (see _packed; NULL: none yet).
+# Then the compression dictionary values are compressed with (see _packed; NULL: none yet), and, of
+# the batch's resource texts (a JSON array), the stored ones and the next free id (see _resources).
 _LOOKUP = f"""SELECT (SELECT coalesce(max(id), 0) + 1 FROM traces),
     max((SELECT coalesce(max(id), 0) + 1 FROM spans), coalesce({_search.FIRST_ID}, 0)),
     (SELECT json_group_array(json_array(trace_id, id)) FROM traces
      WHERE trace_id IN (SELECT value FROM json_each(?))), {_search.FIRST_ID},
-    (SELECT min(dict_id) FROM {DICT_TABLE})"""
+    (SELECT min(dict_id) FROM {DICT_TABLE}), {_resources.LOOKUP}"""
 # The stored spans of some traces (their ``traces.id`` as a JSON array), in the shape ``_summarize``
 # reads plus the row id, as one JSON document. The cost goes as 21 digits of text: JSON keeps 15
 # and quote() 15 when SQLite's own parser reads them back alike (Python's may not); with 21, every
@@ -51,10 +52,11 @@ _KEYED = ("SELECT s.id FROM json_each(?) k JOIN spans s "
           "ON s.trace_no = json_extract(k.value, '$[0]') AND s.span_id = json_extract(k.value, '$[1]')")
 
 _SPAN_HEAD = f"INTO spans (id, trace_no, {', '.join(SPAN_COLUMNS)}, superseded)"
-_DATA_HEAD = f"INTO span_data (id, {', '.join(DATA_COLUMNS)})"
+# A span's resource goes in as its id in ``resources`` (its own text left empty): see _resources.
+_DATA_HEAD = f"INTO span_data (id, {', '.join(DATA_COLUMNS)}, resource_id)"
 _TRACE_HEAD = """INTO traces (id, trace_id, root_span_id, name, project, start_ns, end_ns, duration_ns, status,
     span_count, error_count, input_tokens, output_tokens, total_tokens, cost_usd, session_id, user_id)"""
-_SPAN_WIDTH, _DATA_WIDTH, _TRACE_WIDTH = len(SPAN_COLUMNS) + 3, len(DATA_COLUMNS) + 1, 17
+_SPAN_WIDTH, _DATA_WIDTH, _TRACE_WIDTH = len(SPAN_COLUMNS) + 3, len(DATA_COLUMNS) + 2, 17
 # SQLite's default cap on parameters per statement (999 before 3.32); Python >= 3.11 asks the library.
 _DEFAULT_MAX_PARAMS = 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
 
@@ -79,8 +81,9 @@ def _write(conn: sqlite3.Connection, rows: list[SpanRow], texts: list[str], *, r
     packing = None
     try:
         trace_ids = list(dict.fromkeys(row.trace_id for row in rows))
-        next_no, next_id, found, first, dict_id = conn.execute(
-            _LOOKUP, (orjson.dumps(trace_ids).decode(),)).fetchone()
+        resources = [row.data[3] for row in rows]
+        next_no, next_id, found, first, dict_id, found_resources, next_resource = conn.execute(
+            _LOOKUP, (orjson.dumps(trace_ids).decode(), _resources.texts(resources))).fetchone()
         # Large attributes and events go in compressed, all in one call (see _packed), begun now and
         # taken after the spans and their words are in; a store's first large batch trains its dictionary,
         # or a smaller one with the values of the spans stored before it, once they are many enough.
@@ -129,7 +132,11 @@ def _write(conn: sqlite3.Connection, rows: list[SpanRow], texts: list[str], *, r
         if packing.trained is not None:
             conn.execute(f"INSERT INTO {DICT_TABLE} (dict_id, data) VALUES (?, ?)",
                          (packing.trained.dict_id(), packing.trained.as_bytes()))
-        data = [(row_id, next(packed), next(packed), row.data[2], row.data[3]) for row_id, row in zip(ids, rows)]
+        resource_ids, resource_rows = _resources.assign(found_resources, next_resource, resources,
+                                                        [row.span[7] for row in rows])
+        insert_values(conn, "INSERT OR REPLACE", _resources.HEAD, 3, resource_rows)
+        data = [(row_id, next(packed), next(packed), row.data[2], "", resource_id)
+                for row_id, row, resource_id in zip(ids, rows, resource_ids)]
         _put(conn, _DATA_HEAD, _DATA_WIDTH, data, again, replace_all)
         # A known trace's row is replaced under its own id and trace id: it keeps its place.
         new_summaries = [s for s in summaries if s[1] not in known]
