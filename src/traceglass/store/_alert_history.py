@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from traceglass.store._alert_models import AlertRecord, AlertState, event_json
-from traceglass.store._transaction import rollback
+from traceglass.store._transaction import write_transaction
 
 _STATE_COLUMNS = "rule, group_key, status, value, since_ns, notified_ns, updated_ns"
 
@@ -88,27 +88,17 @@ def record(conn: sqlite3.Connection, states: Sequence[AlertState],
     """Upsert ``states`` and append ``events`` ((rule, group, state, created_ns, delivery, event)) in one
     transaction; the new events' ids, in order."""
     ids: list[int] = []
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(conn):
         conn.executemany(upsert_state_sql("?"), state_rows(states))
         for rule, group, state, created_ns, delivery, event in events:
             cursor = conn.execute(insert_event_sql("?"), (rule, group, state, created_ns, delivery, event_json(event)))
             ids.append(int(cursor.lastrowid or 0))
-        conn.execute("COMMIT")
-    except BaseException:
-        rollback(conn)
-        raise
     return ids
 
 
 def set_delivery(conn: sqlite3.Connection, event_id: int, delivery: str, attempts: int) -> None:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(conn):
         conn.execute(set_delivery_sql("?"), (delivery, attempts, event_id))
-        conn.execute("COMMIT")
-    except BaseException:
-        rollback(conn)
-        raise
 
 
 def history(conn: Any, *, rule: str | None, since_ns: int | None, limit: int, mark: str = "?") -> list[AlertRecord]:

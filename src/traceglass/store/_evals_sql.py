@@ -19,7 +19,7 @@ from traceglass.store._one_step import fetch_all, fewer
 from traceglass.store._packed import decompressed_each, unpacked_all
 from traceglass.store._queries import _SPAN_READERS as SPAN_READERS  # the store's one reading of a span row
 from traceglass.store._queries import _extracted
-from traceglass.store._transaction import rollback
+from traceglass.store._transaction import write_transaction
 
 # The span columns and attributes only: events, links and resource are not read (a dataset needs
 # none of them, and parsing them was half the time of building one).
@@ -84,8 +84,7 @@ def _attributes(text: Any) -> dict[str, Any]:
 
 def save_dataset(conn: sqlite3.Connection, name: str, items: Sequence[dict[str, Any]],
                  metadata: dict[str, Any], created_ns: int) -> DatasetInfo:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(conn):
         # Read under the write lock: two savers of one name get consecutive versions.
         latest = conn.execute("SELECT max(version) FROM eval_datasets WHERE name = ?", (name,)).fetchone()[0]
         version = (latest if isinstance(latest, int) else 0) + 1
@@ -95,10 +94,6 @@ def save_dataset(conn: sqlite3.Connection, name: str, items: Sequence[dict[str, 
         number = cursor.lastrowid
         conn.executemany("INSERT INTO eval_dataset_items (dataset_no, position, item) VALUES (?, ?, ?)",
                          [(number, position, _dumps(item)) for position, item in enumerate(items)])
-        conn.execute("COMMIT")
-    except BaseException:
-        rollback(conn)
-        raise
     return DatasetInfo(name, version, len(items), created_ns, dict(metadata))
 
 
@@ -150,8 +145,7 @@ _RESULT_COLUMNS = "position, scorer, trace_id, span_id, value, label, explanatio
 def save_run(conn: sqlite3.Connection, run: EvalRunRecord, items: Sequence[dict[str, Any]],
              results: Sequence[EvalResultRecord]) -> None:
     """Store a run, its items and results in one transaction (a run saved again is replaced)."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(conn):
         old = conn.execute("SELECT no FROM eval_runs WHERE id = ?", (run.id,)).fetchone()
         if old is not None:
             for table in ("eval_results", "eval_run_items"):
@@ -170,10 +164,6 @@ def save_run(conn: sqlite3.Connection, run: EvalRunRecord, items: Sequence[dict[
             f"INSERT OR REPLACE INTO eval_results (run_no, {_RESULT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(number, r.position, r.scorer, r.trace_id, r.span_id, _number(r.value), r.label, r.explanation,
               r.error, r.score_id) for r in results])
-        conn.execute("COMMIT")
-    except BaseException:
-        rollback(conn)
-        raise
 
 
 def _run(row: tuple) -> EvalRunRecord | None:

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from traceglass._units import as_seconds, parse_size
 from traceglass.store import _alert_history, _resources, _search
-from traceglass.store._transaction import rollback
+from traceglass.store._transaction import write_transaction
 
 DELETE_CHUNK = 200  # traces per transaction
 _NO_LOCK = nullcontext()  # reusable: the default per-step context
@@ -27,8 +27,7 @@ def delete_traces(conn: sqlite3.Connection, trace_ids: Sequence[str]) -> int:
     if not trace_ids:
         return 0
     marks = ",".join("?" * len(trace_ids))
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(conn):
         numbers = [row[0] for row in conn.execute(f"SELECT id FROM traces WHERE trace_id IN ({marks})", trace_ids)]
         if numbers:
             of = ",".join("?" * len(numbers))
@@ -43,10 +42,6 @@ def delete_traces(conn: sqlite3.Connection, trace_ids: Sequence[str]) -> int:
             conn.execute(_resources.FORGET)
         conn.execute(f"DELETE FROM scores WHERE trace_id IN ({marks})", trace_ids)
         _alert_history.forget_traces(conn, trace_ids)
-        conn.execute("COMMIT")
-    except BaseException:
-        rollback(conn)  # keeps the real cause (a full disk) the error raised
-        raise
     return len(numbers)
 
 
@@ -91,13 +86,8 @@ _ORPHANS = """DELETE FROM scores WHERE no IN (SELECT c.no FROM scores c WHERE c.
 
 
 def _delete_some(conn: sqlite3.Connection, sql: str, cutoff_ns: int, chunk: int) -> int:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(conn):
         count = conn.execute(sql, (cutoff_ns, chunk)).rowcount
-        conn.execute("COMMIT")
-    except BaseException:
-        rollback(conn)
-        raise
     return count
 
 

@@ -34,6 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from traceglass.store import _packed, _resources, _search
+from traceglass.store._transaction import write_transaction
 
 logger = logging.getLogger("traceglass")
 
@@ -521,8 +522,7 @@ def _migrate(conn: sqlite3.Connection) -> None:
         conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
     if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
         conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(conn):
         # Re-read under the write lock: another process may have migrated meanwhile.
         version = _check_version(conn)
         # An existing database: say why its first open takes a while. (Pages freed by a copying
@@ -533,7 +533,3 @@ def _migrate(conn: sqlite3.Connection) -> None:
         for target in range(version + 1, SCHEMA_VERSION + 1):
             MIGRATIONS[target](conn)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise

@@ -17,7 +17,7 @@ from traceglass._scores import DATA_TYPES, NUMERIC, Score, ScoreError, check_dat
 from traceglass.store._models import ScorePage
 from traceglass.store._one_step import fetch_all
 from traceglass.store._time import NS_MAX, NS_MIN, TimeLike, to_ns
-from traceglass.store._transaction import rollback
+from traceglass.store._transaction import write_transaction
 from traceglass.store._writer import insert_values
 
 COLUMNS = ("id", "trace_id", "span_id", "name", "value", "label", "data_type", "comment", "source", "user_id",
@@ -41,8 +41,7 @@ def write_scores(conn: sqlite3.Connection, scores: Sequence[Score]) -> tuple[lis
     stored: list[Score] = []
     refused: list[tuple[Score, ScoreError]] = []
     rows: list[tuple[Any, ...]] = []
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(conn):
         known: dict[str, str] = {}  # the batch's names: stored data types, then the batch's own
         for score in batch:
             if score.name not in known:
@@ -61,10 +60,6 @@ def write_scores(conn: sqlite3.Connection, scores: Sequence[Score]) -> tuple[lis
         # name's stored type is read before any of its rows is written (a batch's later scores are
         # checked against its earlier ones through ``known``).
         insert_values(conn, "INSERT", _INTO, len(COLUMNS), rows, _ON_CONFLICT)
-        conn.execute("COMMIT")
-    except BaseException:
-        rollback(conn)
-        raise
     return stored, refused
 
 
@@ -75,13 +70,8 @@ def _row(score: Score) -> tuple[Any, ...]:
 
 
 def delete_score(conn: sqlite3.Connection, score_id: str) -> bool:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(conn):
         deleted = conn.execute("DELETE FROM scores WHERE id = ?", (score_id,)).rowcount
-        conn.execute("COMMIT")
-    except BaseException:
-        rollback(conn)
-        raise
     return deleted > 0
 
 

@@ -39,7 +39,7 @@ import orjson
 
 from traceglass.store._one_step import document, fetch_all, fewer, parsed
 from traceglass.store._packed import decompressed_each
-from traceglass.store._transaction import rollback
+from traceglass.store._transaction import write_transaction
 
 TABLE = "span_words"
 _VOCAB = "span_words_vocab"
@@ -161,18 +161,13 @@ def merge(conn: sqlite3.Connection, *, pause: float = 0.0, step: AbstractContext
 def _merge_step(conn: sqlite3.Connection, pages: int, merged: int | None = None) -> tuple[bool, int]:
     """One merge step in its own transaction: whether it did any work (FTS5: two changes or more), and
     ``forgotten`` as it was. Once no work is left, the ``merged`` deletions are no longer counted."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(conn):
         forgotten = conn.execute("SELECT forgotten FROM search_index").fetchone()[0]
         before = conn.total_changes
         conn.execute(_MERGE, (pages,))
         worked = conn.total_changes - before >= 2
         if not worked and merged:
             conn.execute("UPDATE search_index SET forgotten = max(0, forgotten - ?)", (merged,))
-        conn.execute("COMMIT")
-    except BaseException:
-        rollback(conn)
-        raise
     return worked, forgotten
 
 
@@ -208,8 +203,7 @@ def backfill(conn: sqlite3.Connection, chunk: int = BACKFILL_CHUNK) -> tuple[int
     watermark by :func:`abandon`) gets them twice: the index stays a superset, checked by LIKE."""
     if first_id(conn) is None:
         return 0, 0
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(conn):
         first = conn.execute(f"SELECT {FIRST_ID}").fetchone()[0]  # again, under the write lock
         low = None if first is None else conn.execute(
             "SELECT min(id) FROM (SELECT id FROM spans WHERE id < ? ORDER BY id DESC LIMIT ?)", (first, chunk)).fetchone()[0]
@@ -218,10 +212,6 @@ def backfill(conn: sqlite3.Connection, chunk: int = BACKFILL_CHUNK) -> tuple[int
             indexed = conn.execute(_BACKFILL, (low, first)).rowcount
             conn.execute("UPDATE search_index SET first_id = ?", (low,))
             left = conn.execute("SELECT count(*) FROM spans WHERE id < ?", (low,)).fetchone()[0]
-        conn.execute("COMMIT")
-    except BaseException:
-        rollback(conn)
-        raise
     return indexed, left
 
 

@@ -26,7 +26,7 @@ from traceglass import rollup
 from traceglass.store import _resources, _search
 from traceglass.store._packed import DICT_TABLE, SAMPLE_EVERY, Packing, dictionary, unpacked_all
 from traceglass.store._rows import DATA_COLUMNS, SPAN_COLUMNS, SpanRow
-from traceglass.store._transaction import rollback
+from traceglass.store._transaction import write_transaction
 
 # One statement: the next free ids and, of the batch's trace ids (a JSON array), the stored ones.
 # New spans never take a row id below the word index's watermark (see _search): they are indexed.
@@ -77,78 +77,75 @@ def write_rows(conn: sqlite3.Connection, rows: Sequence[SpanRow]) -> None:
 
 
 def _write(conn: sqlite3.Connection, rows: list[SpanRow], texts: list[str], *, replace_all: bool) -> None:
-    conn.execute("BEGIN IMMEDIATE")
     packing = None
     try:
-        trace_ids = list(dict.fromkeys(row.trace_id for row in rows))
-        resources = [row.data[3] for row in rows]
-        next_no, next_id, found, first, dict_id, found_resources, next_resource = conn.execute(
-            _LOOKUP, (orjson.dumps(trace_ids).decode(), _resources.texts(resources))).fetchone()
-        # Large attributes and events go in compressed, all in one call (see _packed), begun now and
-        # taken after the spans and their words are in; a store's first large batch trains its dictionary,
-        # or a smaller one with the values of the spans stored before it, once they are many enough.
-        samples = _samples(conn) if dict_id is None and (next_id - 1) // SAMPLE_EVERY < (
-            next_id - 1 + len(rows)) // SAMPLE_EVERY else ()
-        packing = Packing(texts, dictionary(dict_id, conn), train=dict_id is None, samples=samples)
-        known: dict[str, int] = dict(orjson.loads(found))
-        # New traces take the next ids, in the order they came: appended to every index.
-        numbers = dict(known)
-        numbers.update(zip((t for t in trace_ids if t not in known), range(next_no, next_no + len(trace_ids))))
-        # A trace without a summary row has no stored spans (the two are written and deleted
-        # together), so its summary comes from the batch alone. A known trace's spans are read
-        # back once, before the insert, and merged with the batch here.
-        stored = _stored_spans(conn, known.values()) if known else {}
-        ids, again = [], []
-        for row in rows:
-            old = stored.get((numbers[row.trace_id], row.span[1]))
-            if old is None:
-                ids.append(next_id)
-                next_id += 1
-            else:
-                ids.append(old[14])
-                again.append(len(ids) - 1)
-        summaries, flagged, flips = _summaries(rows, numbers, known, stored)
-        spans = [(row_id, numbers[row.trace_id], *row.span, int((row.trace_id, row.span[1]) in flagged))
-                 for row_id, row in zip(ids, rows)]
-        indexed = first is not None and _search.FTS5 and not replace_all
-        if indexed and again:  # the words of the stored spans these replace go first
-            _search.forget(conn, first, "s.id IN (SELECT value FROM json_each(?))",
-                           [orjson.dumps([ids[i] for i in again]).decode()])
-        if replace_all:  # whatever is stored under these spans' keys goes first, with its JSON
-            keys = orjson.dumps([[span[1], span[3]] for span in spans]).decode()
-            conn.execute(f"DELETE FROM span_data WHERE id IN ({_KEYED})", (keys,))
-            conn.execute(f"DELETE FROM spans WHERE id IN ({_KEYED})", (keys,))
-        _put(conn, _SPAN_HEAD, _SPAN_WIDTH, spans, again, replace_all)
-        if indexed:  # the texts the content search reads, before compression
-            words = [(row_id, row.span[3], row.data[0], row.data[1]) for row_id, row in zip(ids, rows)
-                     if row_id >= first]
-            if again:  # in row id order (replaced spans keep theirs): see _search.forget
-                words.sort(key=itemgetter(0))
-            insert_values(conn, "INSERT", _search.INSERT, 4, words)
-        elif first is not None:  # rows changed that the index cannot follow: below its watermark now
-            _search.abandon(conn)
-        # Then the values, compressed meanwhile, and the dictionary they were compressed with if new.
-        packed = iter(packing.result())
-        if packing.trained is not None:
-            conn.execute(f"INSERT INTO {DICT_TABLE} (dict_id, data) VALUES (?, ?)",
-                         (packing.trained.dict_id(), packing.trained.as_bytes()))
-        resource_ids, resource_rows = _resources.assign(found_resources, next_resource, resources,
-                                                        [row.span[7] for row in rows])
-        insert_values(conn, "INSERT OR REPLACE", _resources.HEAD, 3, resource_rows)
-        data = [(row_id, next(packed), next(packed), row.data[2], "", resource_id)
-                for row_id, row, resource_id in zip(ids, rows, resource_ids)]
-        _put(conn, _DATA_HEAD, _DATA_WIDTH, data, again, replace_all)
-        # A known trace's row is replaced under its own id and trace id: it keeps its place.
-        new_summaries = [s for s in summaries if s[1] not in known]
-        insert_values(conn, "INSERT OR REPLACE" if replace_all else "INSERT", _TRACE_HEAD, _TRACE_WIDTH, new_summaries)
-        insert_values(conn, "INSERT OR REPLACE", _TRACE_HEAD, _TRACE_WIDTH, [s for s in summaries if s[1] in known])
-        for value in (0, 1):
-            if flips[value]:
-                conn.execute(_SET_SUPERSEDED, (value, orjson.dumps(flips[value]).decode()))
-        conn.execute("COMMIT")
-    except BaseException:
-        rollback(conn)
-        raise
+        with write_transaction(conn):
+            trace_ids = list(dict.fromkeys(row.trace_id for row in rows))
+            resources = [row.data[3] for row in rows]
+            next_no, next_id, found, first, dict_id, found_resources, next_resource = conn.execute(
+                _LOOKUP, (orjson.dumps(trace_ids).decode(), _resources.texts(resources))).fetchone()
+            # Large attributes and events go in compressed, all in one call (see _packed), begun now and
+            # taken after the spans and their words are in; a store's first large batch trains its dictionary,
+            # or a smaller one with the values of the spans stored before it, once they are many enough.
+            samples = _samples(conn) if dict_id is None and (next_id - 1) // SAMPLE_EVERY < (
+                next_id - 1 + len(rows)) // SAMPLE_EVERY else ()
+            packing = Packing(texts, dictionary(dict_id, conn), train=dict_id is None, samples=samples)
+            known: dict[str, int] = dict(orjson.loads(found))
+            # New traces take the next ids, in the order they came: appended to every index.
+            numbers = dict(known)
+            numbers.update(zip((t for t in trace_ids if t not in known), range(next_no, next_no + len(trace_ids))))
+            # A trace without a summary row has no stored spans (the two are written and deleted
+            # together), so its summary comes from the batch alone. A known trace's spans are read
+            # back once, before the insert, and merged with the batch here.
+            stored = _stored_spans(conn, known.values()) if known else {}
+            ids, again = [], []
+            for row in rows:
+                old = stored.get((numbers[row.trace_id], row.span[1]))
+                if old is None:
+                    ids.append(next_id)
+                    next_id += 1
+                else:
+                    ids.append(old[14])
+                    again.append(len(ids) - 1)
+            summaries, flagged, flips = _summaries(rows, numbers, known, stored)
+            spans = [(row_id, numbers[row.trace_id], *row.span, int((row.trace_id, row.span[1]) in flagged))
+                     for row_id, row in zip(ids, rows)]
+            indexed = first is not None and _search.FTS5 and not replace_all
+            if indexed and again:  # the words of the stored spans these replace go first
+                _search.forget(conn, first, "s.id IN (SELECT value FROM json_each(?))",
+                               [orjson.dumps([ids[i] for i in again]).decode()])
+            if replace_all:  # whatever is stored under these spans' keys goes first, with its JSON
+                keys = orjson.dumps([[span[1], span[3]] for span in spans]).decode()
+                conn.execute(f"DELETE FROM span_data WHERE id IN ({_KEYED})", (keys,))
+                conn.execute(f"DELETE FROM spans WHERE id IN ({_KEYED})", (keys,))
+            _put(conn, _SPAN_HEAD, _SPAN_WIDTH, spans, again, replace_all)
+            if indexed:  # the texts the content search reads, before compression
+                words = [(row_id, row.span[3], row.data[0], row.data[1]) for row_id, row in zip(ids, rows)
+                         if row_id >= first]
+                if again:  # in row id order (replaced spans keep theirs): see _search.forget
+                    words.sort(key=itemgetter(0))
+                insert_values(conn, "INSERT", _search.INSERT, 4, words)
+            elif first is not None:  # rows changed that the index cannot follow: below its watermark now
+                _search.abandon(conn)
+            # Then the values, compressed meanwhile, and the dictionary they were compressed with if new.
+            packed = iter(packing.result())
+            if packing.trained is not None:
+                conn.execute(f"INSERT INTO {DICT_TABLE} (dict_id, data) VALUES (?, ?)",
+                             (packing.trained.dict_id(), packing.trained.as_bytes()))
+            resource_ids, resource_rows = _resources.assign(found_resources, next_resource, resources,
+                                                            [row.span[7] for row in rows])
+            insert_values(conn, "INSERT OR REPLACE", _resources.HEAD, 3, resource_rows)
+            data = [(row_id, next(packed), next(packed), row.data[2], "", resource_id)
+                    for row_id, row, resource_id in zip(ids, rows, resource_ids)]
+            _put(conn, _DATA_HEAD, _DATA_WIDTH, data, again, replace_all)
+            # A known trace's row is replaced under its own id and trace id: it keeps its place.
+            new_summaries = [s for s in summaries if s[1] not in known]
+            insert_values(conn, "INSERT OR REPLACE" if replace_all else "INSERT", _TRACE_HEAD, _TRACE_WIDTH,
+                          new_summaries)
+            insert_values(conn, "INSERT OR REPLACE", _TRACE_HEAD, _TRACE_WIDTH, [s for s in summaries if s[1] in known])
+            for value in (0, 1):
+                if flips[value]:
+                    conn.execute(_SET_SUPERSEDED, (value, orjson.dumps(flips[value]).decode()))
     finally:
         if packing is not None:
             packing.wait()  # no thread of ours outlives the write
