@@ -11,14 +11,14 @@ A resource goes when no stored span can name it any more. ``last_ns`` bounds fro
 time of every span that names it: the writer raises it to the newest start of a batch plus
 :data:`SLACK_NS` whenever a batch goes past it, so it changes about once an hour, not every batch.
 A trace starts no later than any of its spans, so a resource whose ``last_ns`` is below the oldest
-stored trace's start is named by no stored span: every deletion of traces then deletes such
-resources (:data:`FORGET`), in its own transaction.
+stored trace's start is named by no stored span: every deletion of traces deletes such resources
+in the same transaction (:data:`FORGET`).
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
-from typing import Any
 
 import orjson
 
@@ -41,7 +41,7 @@ HEAD = f"INTO {TABLE} (id, resource, last_ns)"
 FORGET = f"DELETE FROM {TABLE} WHERE last_ns < coalesce((SELECT min(start_ns) FROM traces), {NS_MAX})"
 
 
-def create(conn: Any) -> None:
+def create(conn: sqlite3.Connection) -> None:
     """Schema 14: the ``resources`` table and ``span_data.resource_id`` (NULL on the rows already stored)."""
     conn.execute(f"CREATE TABLE {TABLE} (id INTEGER PRIMARY KEY, resource TEXT NOT NULL UNIQUE, "
                  "last_ns INTEGER NOT NULL)")
