@@ -114,3 +114,17 @@ def test_a_schema_13_store_reads_its_own_resource_texts_and_stores_new_spans_res
         (True, None), (True, None), (False, 1), (False, 2)]
     assert _resources_of(path, 1) == {1: SHOP_READ, 2: SHOP_READ}
     assert _resources_of(path, 2) == {3: SHOP_READ, 4: BILLING_READ}
+
+
+def test_a_batch_of_thousands_of_distinct_resources_stores_each_once_and_reads_each_back(tmp_path):
+    # 12,000 resources: three values a row is more than one statement's parameters hold (32,766).
+    path, now = tmp_path / "t.db", time.time_ns()
+    made = [Resource({"service.name": "svc", "request.id": f"r-{i}", "note": "\u00e9\U0001f600" * (i % 3)})
+            for i in range(12_000)]
+    _export(path, [_span(1 + i // 5, 1 + i, now + i, resource) for i, resource in enumerate(made)])
+    _export(path, [_span(9_999_999, 1, now, made[7])])  # a later batch finds it stored
+    assert rows(path, "SELECT count(*) AS n, count(DISTINCT resource) AS d FROM resources") == [
+        {"n": 12_000, "d": 12_000}]
+    for i in (0, 4, 5, 11_999):
+        assert _resources_of(path, 1 + i // 5)[1 + i] == dict(made[i].attributes)
+    assert _resources_of(path, 9_999_999) == {1: dict(made[7].attributes)}
