@@ -88,9 +88,10 @@ def make_sdk(path: Path, service: str = "shop", **exporter_options: Any) -> Sdk:
     return Sdk(path, provider, exporter)
 
 
-def undo_schema_14(conn: sqlite3.Connection) -> None:
-    """Give every span its resource text back and drop ``resources``, as a store before schema 14 has them
-    (the caller sets the version)."""
+def downgrade_to_13(conn: sqlite3.Connection) -> None:
+    """Undo schemas 15 and 14: drop ``search_index.changes``, give every span its resource text back and
+    drop ``resources``, as a store of schema 13 has them (the caller sets the version)."""
+    conn.execute("ALTER TABLE search_index DROP COLUMN changes")
     conn.execute("UPDATE span_data SET resource = (SELECT resource FROM resources WHERE id = resource_id) "
                  "WHERE resource_id IS NOT NULL")
     conn.execute("ALTER TABLE span_data DROP COLUMN resource_id")

@@ -19,7 +19,7 @@ from traceglass.exporters import SQLiteSpanExporter
 from traceglass.store import TraceStore, _packed
 from traceglass.store._schema import SCHEMA_VERSION
 
-from ._helpers import BASE_S, chat_spans, rows, undo_schema_14
+from ._helpers import BASE_S, chat_spans, downgrade_to_13, rows
 
 # Captured content as an application writes it: prose, some of it repeated (a chat history).
 QUESTION = ("Which plan includes priority support for enterprise accounts in Europe, and does it cover "
@@ -100,7 +100,7 @@ def test_a_schema_8_database_is_upgraded_to_9_and_reads_as_before(sdk, db_path):
     trace_id, _ = _trace(sdk)
     sdk.provider.shutdown()
     conn = sqlite3.connect(db_path, isolation_level=None)
-    undo_schema_14(conn)
+    downgrade_to_13(conn)
     for table in ("zstd_dicts", "span_words_vocab", "span_words", "search_index"):  # schema 12's and 10's
         conn.execute(f"DROP TABLE {table}")
     conn.execute("PRAGMA user_version = 8")  # schema 9 changed no table: a schema 8 file looks like this

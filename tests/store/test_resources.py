@@ -17,7 +17,7 @@ from opentelemetry.trace import SpanContext, TraceFlags
 from traceglass.exporters import SQLiteSpanExporter
 from traceglass.store import TraceStore, _resources
 
-from ._helpers import rows, undo_schema_14
+from ._helpers import downgrade_to_13, rows
 
 HOUR = 3600 * 10**9
 SHOP = Resource({"service.name": "shop", "service.instance.id": "a1", "host.name": "web-1"})
@@ -105,7 +105,7 @@ def test_a_schema_13_store_reads_its_own_resource_texts_and_stores_new_spans_res
     path, now = tmp_path / "t.db", time.time_ns()
     _export(path, [_span(1, 1, now, SHOP), _span(1, 2, now, SHOP)])
     conn = sqlite3.connect(path, isolation_level=None)
-    undo_schema_14(conn)
+    downgrade_to_13(conn)
     conn.execute("PRAGMA user_version = 13")
     conn.close()
     _export(path, [_span(2, 3, now, SHOP), _span(2, 4, now, BILLING)])

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from traceglass.store import TraceStore, _packed, _retention, _search
 from traceglass.store._schema import SCHEMA_VERSION
 
-from ._helpers import undo_schema_14
+from ._helpers import downgrade_to_13
 
 BASE_NS = 1_800_000_000 * 10**9
 FILLER = " ".join(f"word{i} lorem ipsum dolor {i * 7919 % 1000}" for i in range(60))  # > 1 KB: packed
@@ -190,7 +190,7 @@ def test_property_index_search_equals_a_substring_scan(docs, picks, extra):
 
 def _downgrade_to_9(path: Path) -> None:
     conn = sqlite3.connect(path, isolation_level=None)
-    undo_schema_14(conn)
+    downgrade_to_13(conn)
     for table in ("zstd_dicts", "span_words_vocab", "span_words", "search_index"):
         conn.execute(f"DROP TABLE {table}")
     conn.execute("PRAGMA user_version = 9")
@@ -318,7 +318,7 @@ def test_the_index_merges_eight_segments_at_a_time_when_new_and_when_upgraded(tm
     with TraceStore(old) as store:
         kept = _post(store, 0, "stored under schema 12")
     conn = sqlite3.connect(old, isolation_level=None)  # what schema 12 made: FTS5's default, no count
-    undo_schema_14(conn)
+    downgrade_to_13(conn)
     conn.execute("DELETE FROM span_words_config WHERE k = 'automerge'")
     conn.execute("ALTER TABLE search_index DROP COLUMN forgotten")
     conn.execute("PRAGMA user_version = 12")

@@ -20,7 +20,7 @@ from traceglass.exporters import SQLiteSpanExporter
 from traceglass.store import TraceStore, _packed
 from traceglass.store._rows import row_from_span
 
-from ._helpers import chat_spans, undo_schema_14
+from ._helpers import chat_spans, downgrade_to_13
 
 # Captured content with a real vocabulary: 3,000 made-up words, drawn unevenly (as words are used).
 _rng = random.Random(11)
@@ -215,7 +215,7 @@ def test_a_schema_11_store_is_upgraded_and_gets_its_dictionary(tmp_path):
     old = _spans(5, seed=12)
     _export(path, old)
     conn = sqlite3.connect(path, isolation_level=None)
-    undo_schema_14(conn)
+    downgrade_to_13(conn)
     conn.execute("DROP TABLE zstd_dicts")
     conn.execute("ALTER TABLE search_index DROP COLUMN forgotten")  # schema 13's
     conn.execute("PRAGMA user_version = 11")

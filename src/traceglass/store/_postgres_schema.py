@@ -227,6 +227,7 @@ MIGRATIONS: dict[int, Callable[[Any], None]] = {
     12: _nothing,  # SQLite 12 keeps the zstd dictionaries of its compressed values; PostgreSQL keeps text
     13: _nothing,  # SQLite 13 counts its word index's deletions since its last merge
     14: _nothing,  # SQLite 14 stores each distinct resource once; PostgreSQL keeps each span's text
+    15: _nothing,  # SQLite 15 counts its word index's deletions for its vocabulary's copies
 }
 _MISSING = [version for version in range(1, SCHEMA_VERSION + 1) if version not in MIGRATIONS]
 if _MISSING:  # a SQLite schema step without its PostgreSQL twin: every PostgreSQL open would be wrong

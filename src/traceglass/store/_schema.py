@@ -14,7 +14,8 @@ must not read such a value as JSON. Schema 10 adds the content search's word ind
 (``span_words``, ``search_index``; see :mod:`._search`). Schema 12 keeps the zstd dictionaries the
 large values are compressed with (``zstd_dicts``), which an older traceglass could not read. Schema 13
 counts the spans deleted from the word index since it was last merged (``search_index.forgotten``).
-Schema 14 stores each distinct resource once (``resources``; see :mod:`._resources`).
+Schema 14 stores each distinct resource once (``resources``; see :mod:`._resources`). Schema 15 counts the
+word index's deletions in a count that only grows (``search_index.changes``; see :mod:`._vocabulary`).
 
 Write speed is mostly a matter of where inserts land: an index keyed by something random (a trace
 id, a duration) dirties a different page for nearly every row, and every dirty page is written to
@@ -38,7 +39,7 @@ from traceglass.store._transaction import write_transaction
 
 logger = logging.getLogger("traceglass")
 
-SCHEMA_VERSION = 14
+SCHEMA_VERSION = 15
 DEFAULT_BUSY_TIMEOUT_MS = 10_000
 # Of a new database (an existing one keeps its own). A span's JSON (~2 KB) fills half of a 4 KiB
 # page; six of them share a 16 KiB page, which halves the bytes written per span.
@@ -402,11 +403,17 @@ def _v14(conn: sqlite3.Connection) -> None:
     _resources.create(conn)
 
 
+def _v15(conn: sqlite3.Connection) -> None:
+    # A count of the word index's deletions that only grows: a process's copy of its vocabulary
+    # (store/_vocabulary.py) is read again when it changes.
+    _search.add_changes(conn)
+
+
 # Version N is reached by running MIGRATIONS[N] on a database at version N - 1. Append only:
 # a released step never changes, later needs get a new step.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7,
                                                                 8: _v8, 9: _v9, 10: _v10, 11: _v11, 12: _v12,
-                                                                13: _v13, 14: _v14}
+                                                                13: _v13, 14: _v14, 15: _v15}
 
 
 def connect(

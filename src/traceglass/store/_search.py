@@ -37,6 +37,7 @@ from typing import Any
 
 import orjson
 
+from traceglass.store import _vocabulary
 from traceglass.store._one_step import document, fetch_all, fewer, parsed
 from traceglass.store._packed import decompressed_each
 from traceglass.store._transaction import write_transaction
@@ -120,6 +121,12 @@ def add_forgotten(conn: sqlite3.Connection) -> None:
         conn.execute(f"INSERT INTO {TABLE} ({TABLE}, rank) VALUES ('automerge', ?)", (AUTOMERGE,))
 
 
+def add_changes(conn: sqlite3.Connection) -> None:
+    """Schema 15: ``search_index.changes`` counts the deletions from the index, which only ever grow
+    (:mod:`._vocabulary` reads its words again when they change)."""
+    conn.execute("ALTER TABLE search_index ADD COLUMN changes INTEGER NOT NULL DEFAULT 0")
+
+
 # Index pages written per merge step: one short write transaction each.
 MERGE_PAGES = 1_000
 # Retention merges the index once the spans deleted from it since its last merge reach this share of
@@ -180,12 +187,12 @@ _FORGET = (f"INSERT INTO {TABLE} ({TABLE}, rowid, name, attributes, events) "
 
 def forget(conn: sqlite3.Connection, first: int, condition: str, params: list[Any]) -> None:
     """Delete the index entries of the stored spans ``s`` that meet ``condition`` (before the rows go),
-    counted in ``search_index.forgotten``."""
+    counted in ``search_index.forgotten`` and ``search_index.changes``."""
     # In row id order: FTS5 writes its pending entries out as a segment whenever a row id is lower
     # than the last (5x the CPU in trace order: bench_retention's prunes).
     count = conn.execute(f"{_FORGET}{condition} ORDER BY s.id", [first, *params]).rowcount
-    if count > 0:
-        conn.execute("UPDATE search_index SET forgotten = forgotten + ?", (count,))
+    if count > 0:  # ``changes``: the index's words changed under old row ids (see _vocabulary)
+        conn.execute("UPDATE search_index SET forgotten = forgotten + ?, changes = changes + 1", (count,))
 
 
 # Spans indexed per backfill step: one short write transaction each (~0.1 s at ~22 us a span).
@@ -228,9 +235,14 @@ def _runs(needle: str) -> list[tuple[str, str]]:
     return out
 
 
-def _terms(conn: sqlite3.Connection, run: str, kind: str) -> list[tuple[str, int]] | None:
+def _terms(conn: sqlite3.Connection, run: str, kind: str,
+           kept: _vocabulary.Words | None = None) -> list[tuple[str, int | None]] | None:
     """The vocabulary words a run may be part of, with the spans holding each (an upper bound:
-    deleted spans count until the index merges); None for more than MAX_TERMS words."""
+    deleted spans count until the index merges; None: not counted, from ``kept`` words); None for
+    more than MAX_TERMS words."""
+    if kept is not None and kind in ("infix", "suffix"):
+        found = _vocabulary.holding(kept, run, suffix=kind == "suffix", limit=MAX_TERMS)
+        return None if found is None else [(term, None) for term in found]
     if kind == "word":
         sql, params = f"SELECT term, doc FROM {_VOCAB} WHERE term = ?", [run]
     elif kind == "prefix":  # a range of the sorted vocabulary: one seek
@@ -250,11 +262,16 @@ def _common(conn: sqlite3.Connection, word: str) -> bool:
                         (f'"{word}"', MANY_CANDIDATES + 1)).fetchone()[0] > MANY_CANDIDATES
 
 
-def match_expression(conn: sqlite3.Connection, needle: str) -> tuple[str, int] | None:
+def match_expression(conn: sqlite3.Connection, needle: str,
+                     kept: list[_vocabulary.Words] | None = None) -> tuple[str, int] | None:
     """An FTS5 query whose matches include every span holding ``needle``, and at most how many
     spans it matches; None when the needle gives the index nothing selective (the search scans).
     The query names vocabulary words only (FTS5's own prefix queries merge every matching list
-    before the first row: 55 ms for a common prefix over 300,000 spans, against 3 ms for a word)."""
+    before the first row: 55 ms for a common prefix over 300,000 spans, against 3 ms for a word).
+
+    Given ``kept`` (a list), a run that needs the whole vocabulary looks in the words this process
+    keeps (:mod:`._vocabulary`), which are appended to ``kept``: the spans from their ``through`` up
+    are not covered, and the search must check them too."""
     runs = _runs(needle)
     # Words and prefixes are a seek each; one-letter words and short prefixes select little.
     chosen = sorted({(run, kind) for run, kind in runs
@@ -268,13 +285,23 @@ def match_expression(conn: sqlite3.Connection, needle: str) -> tuple[str, int] |
     for run, kind in chosen:
         if kind != "infix" and kind != "suffix" and _common(conn, run):
             continue  # its word alone is in too many spans: looking its words up would cost more than it saves
-        terms = _terms(conn, run, kind)
+        words = None
+        if kept is not None and kind in ("infix", "suffix"):
+            if not kept:
+                words = _vocabulary.words(conn, _VOCAB)
+                if words is not None:
+                    kept.append(words)
+            words = kept[0] if kept else None
+        terms = _terms(conn, run, kind, words)
         if terms is None:
             continue  # too many words: this run selects little
         if not terms:
             return "", 0  # no span has such a word: only unindexed spans can match
-        groups.append("(" + " OR ".join(f'"{term}"' for term, _ in terms) + ")")
-        docs = sum(doc for _, doc in terms)
+        group = "(" + " OR ".join(f'"{term}"' for term, _ in terms) + ")"
+        groups.append(group)
+        docs = (sum(doc for _, doc in terms) if words is None else  # counted up to where it matters
+                conn.execute(f"SELECT count(*) FROM (SELECT rowid FROM {TABLE} WHERE {TABLE} MATCH ? LIMIT ?)",
+                             (group, MANY_CANDIDATES + 1)).fetchone()[0])
         bound = docs if bound is None else min(bound, docs)
     if not groups:
         return None
@@ -315,8 +342,10 @@ class _Plan:
     candidates the traces are not narrowed in SQL (a list of up to 50,000 ids, parsed again by each
     statement, costs more than reading the span ids of each chunk) and the candidates are picked here."""
 
-    def __init__(self, first: int | None = None, ids: str | None = None, count: int = 0) -> None:
+    def __init__(self, first: int | None = None, ids: str | None = None, count: int = 0,
+                 through: int | None = None) -> None:
         self.first, self.ids = first, ids  # first None: every span is read
+        self.through = through  # spans from this row id up are read too (see _vocabulary)
         self.many = count > MAX_CANDIDATES
         self.candidates: set[int] = set(orjson.loads(ids)) if self.many and ids else set()
 
@@ -331,6 +360,9 @@ class _Plan:
         if self.first > 1:  # the spans below the watermark are not indexed (unary +: keep the trace_no index)
             clauses.append("EXISTS (SELECT 1 FROM spans s WHERE s.trace_no = t.id AND +s.id < ?)")
             params.append(self.first)
+        if self.through is not None:  # a few thousand spans at most: their traces listed once
+            clauses.append("t.id IN (SELECT s.trace_no FROM spans s WHERE s.id >= ?)")
+            params.append(self.through)
         return [f"({' OR '.join(clauses)})"], params
 
     def spans(self) -> tuple[str, list[Any]]:
@@ -344,13 +376,16 @@ class _Plan:
             if self.first > 1:
                 clauses.append("+s.id < ?")
                 params.append(self.first)
+            if self.through is not None:
+                clauses.append("+s.id >= ?")
+                params.append(self.through)
         return f"({' OR '.join(clauses)})", params
 
     def picked(self, conn: sqlite3.Connection, trace_nos: list[Any]) -> list[int]:
         """For ``many``: the spans of ``trace_nos`` to check (their ids read in one step)."""
-        first = self.first or 0
+        first, through = self.first or 0, self.through
         return [i for (i,) in fetch_all(conn, _SPAN_IDS, [json.dumps(trace_nos)], 1)
-                if i in self.candidates or i < first]
+                if i in self.candidates or i < first or (through is not None and i >= through)]
 
 
 def traces_holding(conn: sqlite3.Connection, columns: str, width: int, clauses: list[str], params: list[Any],
@@ -409,7 +444,8 @@ def traces_holding(conn: sqlite3.Connection, columns: str, width: int, clauses: 
 def _plan(conn: sqlite3.Connection, needle: str) -> _Plan | None:
     """What the search of ``needle`` reads (see _Plan); None when no span can hold it."""
     first = first_id(conn)
-    plan = match_expression(conn, needle) if first is not None else None
+    kept: list[_vocabulary.Words] = []
+    plan = match_expression(conn, needle, kept) if first is not None else None
     # No selective run, or a common one: every span is checked, newest trace first.
     if first is None or plan is None or plan[1] > MANY_CANDIDATES:
         return _Plan()
@@ -417,9 +453,10 @@ def _plan(conn: sqlite3.Connection, needle: str) -> _Plan | None:
     if plan[0]:
         count, ids = conn.execute(f"SELECT count(*), json_group_array(rowid) FROM {TABLE} WHERE {TABLE} MATCH ?",
                                   (plan[0],)).fetchone()
-    if not count and first <= 1:
+    through = kept[0].through if kept and kept[0].tail else None  # spans the kept words do not cover
+    if not count and first <= 1 and through is None:
         return None
-    return _Plan(first, ids if count else None, count)
+    return _Plan(first, ids if count else None, count, through)
 
 
 def _holding(found: tuple[Any, ...], needle: bytes) -> set[Any]:

@@ -1,0 +1,121 @@
+"""The word index's vocabulary kept per process (store/_vocabulary.py): a needle that may be part of any
+word reads it once, not at every search, and the search still finds what a scan finds while spans are
+added, posted again with other words, deleted (their row ids then taken again) and backfilled."""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from traceglass.store import TraceStore, _search, _vocabulary
+
+from .test_search_index import _brute, _post, _search_ids
+
+
+def _passes(store: TraceStore) -> list[str]:
+    """Records the statements of ``store``'s connection that read the whole vocabulary."""
+    seen: list[str] = []
+    store._db.conn.set_trace_callback(lambda sql: seen.append(sql) if "span_words_vocab" in sql else None)
+    return seen
+
+
+@pytest.mark.parametrize("candidates", ["few", "many"])
+def test_a_lone_word_reads_the_vocabulary_once_and_new_spans_are_checked_until_they_are_many(tmp_path, monkeypatch,
+                                                                                            candidates):
+    monkeypatch.setattr(_vocabulary, "TAIL_MAX", 3)
+    if candidates == "many":  # the candidates and the spans above ``through`` picked in Python, chunk by chunk
+        monkeypatch.setattr(_search, "MAX_CANDIDATES", 0)
+    path = tmp_path / "v.db"
+    with TraceStore(path) as store:
+        refund = _post(store, 0, "a refund for the order")
+        passes = _passes(store)
+        assert _search_ids(store, "efun") == {refund} == _search_ids(store, "efun")
+        assert len(passes) == 1
+        # A new word after the vocabulary was read: its span is above ``through``, checked as an unindexed one.
+        late = [_post(store, n, f"nonrefundable deposit {n}") for n in (1, 2, 3)]
+        assert _search_ids(store, "efun") == {refund, *late} == _brute(path, "efun")
+        assert _search_ids(store, "eposi") == set(late)
+        assert len(passes) == 1
+        _post(store, 4, "nothing here")  # four spans above it: more than TAIL_MAX, so it is read again
+        assert _search_ids(store, "efun") == {refund, *late}
+        assert len(passes) == 2
+
+
+def test_a_span_posted_again_in_place_is_found_by_its_new_words(tmp_path):
+    path = tmp_path / "v.db"
+    with TraceStore(path) as store:
+        trace = _post(store, 0, "about shipping")
+        _post(store, 1, "another span after it")  # the first keeps a row id below the newest
+        assert _search_ids(store, "hippin") == {trace}
+        _post(store, 0, "now about a refund")  # the same span, stored again under its row id
+        assert _search_ids(store, "efun") == {trace} == _brute(path, "efun")
+        assert _search_ids(store, "hippin") == set()
+
+
+def test_row_ids_freed_by_a_deletion_and_taken_again_are_searched(tmp_path):
+    path = tmp_path / "v.db"
+    with TraceStore(path) as store:
+        _post(store, 0, "first words")
+        newest = _post(store, 1, "second words")
+        assert _search_ids(store, "word") == {f"{1:032x}", newest}
+        assert store.delete_trace(newest)  # the newest row id is free again
+        again = _post(store, 2, "a refund under a reused row id")
+        assert _search_ids(store, "efun") == {again} == _brute(path, "efun")
+
+
+def test_a_backfill_moves_the_watermark_and_the_vocabulary_is_read_again(tmp_path):
+    path = tmp_path / "v.db"
+    with TraceStore(path) as store:
+        old = _post(store, 0, "an old refund")
+    conn = sqlite3.connect(path, isolation_level=None)  # the old span below the watermark: not indexed
+    conn.execute("UPDATE search_index SET first_id = 2")
+    conn.execute("INSERT INTO span_words (span_words) VALUES ('delete-all')")
+    conn.close()
+    with TraceStore(path) as store:
+        new = _post(store, 1, "a new refund")
+        passes = _passes(store)
+        assert _search_ids(store, "efun") == {old, new}
+        assert store.backfill_search_index() == 1
+        assert _search_ids(store, "efun") == {old, new} == _brute(path, "efun")
+        assert len(passes) == 2
+
+
+_texts = st.text(alphabet="abcdefgh refundRE.-", min_size=1, max_size=24)
+_ops = st.lists(st.tuples(st.sampled_from(["post", "post", "delete", "search"]), st.integers(0, 5), _texts),
+                min_size=1, max_size=16)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=_ops, tail=st.integers(0, 3))
+def test_property_searches_between_posts_and_deletes_find_what_a_scan_finds(ops, tail):
+    saved = _vocabulary.TAIL_MAX
+    _vocabulary.TAIL_MAX = tail
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "o.db"
+            with TraceStore(path) as store:
+                for op, n, text in ops:
+                    if op == "post":
+                        _post(store, n, text)
+                    elif op == "delete":
+                        store.delete_trace(f"{n + 1:032x}")
+                    else:
+                        for needle in (text, text[1:4], text.strip()[-3:]):
+                            if needle.strip():
+                                assert _search_ids(store, needle) == _brute(path, needle), needle
+    finally:
+        _vocabulary.TAIL_MAX = saved
+
+
+def test_the_words_holding_a_run_come_in_order_up_to_the_limit():
+    words = _vocabulary.Words(1, 0, 1, "\nrefund\nrefunds\nunrefundable\nzebra\n")
+    assert _vocabulary.holding(words, "fund", suffix=False, limit=5) == ["refund", "refunds", "unrefundable"]
+    assert _vocabulary.holding(words, "fund", suffix=True, limit=5) == ["refund"]
+    assert _vocabulary.holding(words, "fund", suffix=False, limit=2) is None
+    assert _vocabulary.holding(words, "ebr", suffix=False, limit=2) == ["zebra"]
+    assert _vocabulary.holding(words, "qq", suffix=False, limit=2) == []
