@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from traceglass.store import TraceStore, _search, _vocabulary
 
-from .test_search_index import _brute, _post, _search_ids
+from .test_search_index import BASE_NS, _brute, _post, _search_ids
 
 
 def _passes(store: TraceStore) -> list[str]:
@@ -83,6 +83,19 @@ def test_a_backfill_moves_the_watermark_and_the_vocabulary_is_read_again(tmp_pat
         assert store.backfill_search_index() == 1
         assert _search_ids(store, "efun") == {old, new} == _brute(path, "efun")
         assert len(passes) == 2
+
+
+def test_another_file_in_the_stores_place_is_not_read_with_the_words_kept_for_the_first(tmp_path, monkeypatch):
+    # As if the second file took the first one's inode number (file systems reuse them): the same key.
+    monkeypatch.setattr(_vocabulary, "_key", lambda file: ("the store", 1, 1))
+    first, second = tmp_path / "a.db", tmp_path / "b.db"
+    with TraceStore(first) as store:
+        for n in range(3):
+            _post(store, n, f"shipping note {n}")
+        assert len(_search_ids(store, "hippin")) == 3
+    with TraceStore(second) as store:  # the same state the words were read at: watermark, changes, row ids
+        refunds = {_post(store, n, f"a refund {n}", start_ns=BASE_NS + 7 + n) for n in range(4)}  # other spans
+        assert _search_ids(store, "efun") == refunds == _brute(second, "efun")
 
 
 _texts = st.text(alphabet="abcdefgh refundRE.-", min_size=1, max_size=24)

@@ -11,7 +11,8 @@ are checked by the search as unindexed ones (the tail), until they are :data:`TA
 read again. A span deleted or written again in place changes the index's words under an old row id (a
 deletion also frees the row ids above the newest span left): each does through ``_search.forget``, which
 counts it in ``search_index.changes`` (schema 15), and a text read at another count is read again. So is
-one read at another watermark (``first_id``: a backfill, or a writer that abandoned the index). Words of
+one read at another watermark (``first_id``: a backfill, or a writer that abandoned the index), and one whose
+newest span is no longer under its row id (another file in the store's place). Words of
 deleted spans stay in the text until then: the words looked up are a superset, as the index's are.
 """
 
@@ -24,8 +25,12 @@ from dataclasses import dataclass
 
 TAIL_MAX = 20_000  # spans above ``through`` checked as unindexed ones before the text is read again
 _KEPT_MAX = 4  # stores whose text a process keeps
-_STATE = ("SELECT first_id, changes, (SELECT coalesce(max(id), 0) + 1 FROM spans), "
-          "(SELECT file FROM pragma_database_list WHERE name = 'main') FROM search_index")
+_FILE = "SELECT file FROM pragma_database_list WHERE name = 'main'"
+# The span under a row id, as a mark that the file holds the spans it held (a file put in another's place
+# may even get its inode number): its span id and start time.
+_MARK = "(SELECT span_id || ':' || start_ns FROM spans WHERE id = {})"
+_STATE = ("SELECT first_id, changes, (SELECT coalesce(max(id), 0) + 1 FROM spans), " + _MARK.format("?")
+          + " FROM search_index")
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,7 @@ class Words:
     changes: int
     through: int
     text: str  # "\n" + the words, each followed by "\n"
+    mark: str | None = None  # the newest span's (row id ``through - 1``) when read: see _MARK
     tail: bool = False  # spans from ``through`` up were stored when this was looked up
 
 
@@ -46,27 +52,37 @@ _lock = threading.Lock()
 def words(conn: sqlite3.Connection, vocabulary_table: str) -> Words | None:
     """The words of the index of ``conn``'s store, read again when stale; None for a store without a
     file of its own (in memory), whose vocabulary is read each time."""
-    first, changes, top, file = conn.execute(_STATE).fetchone()
+    (file,) = conn.execute(_FILE).fetchone()
+    key = _key(file)
+    if key is None:
+        return None
+    kept = _kept.get(key)
+    if kept is not None:
+        first, changes, top, mark = conn.execute(_STATE, (kept.through - 1,)).fetchone()
+    if (kept is None or (kept.first, kept.changes, kept.mark) != (first, changes, mark) or not kept.through <= top
+            or top - kept.through > TAIL_MAX):
+        # One statement: the words and the state they go with, from one snapshot.
+        first, changes, top, mark, text = conn.execute(
+            "SELECT first_id, changes, (SELECT coalesce(max(id), 0) + 1 FROM spans), "
+            + _MARK.format("(SELECT max(id) FROM spans)")
+            + f", (SELECT group_concat(term, char(10)) FROM {vocabulary_table}) FROM search_index").fetchone()
+        kept = Words(first, changes, top, "\n" + text + "\n" if text else "\n", mark)
+        with _lock:
+            if len(_kept) >= _KEPT_MAX and key not in _kept:
+                _kept.pop(next(iter(_kept)))
+            _kept[key] = kept
+    return Words(kept.first, kept.changes, kept.through, kept.text, kept.mark, tail=top > kept.through)
+
+
+def _key(file: str) -> tuple[str, int, int] | None:
+    """Which store file this is: its path, device and inode; None for a store in memory."""
     if not file:
         return None
     try:
         stat = os.stat(file)
     except OSError:
         return None
-    key = (file, stat.st_dev, stat.st_ino)
-    kept = _kept.get(key)
-    if (kept is None or (kept.first, kept.changes) != (first, changes) or not kept.through <= top
-            or top - kept.through > TAIL_MAX):
-        # One statement: the words and the state they go with, from one snapshot.
-        first, changes, top, text = conn.execute(
-            f"SELECT first_id, changes, (SELECT coalesce(max(id), 0) + 1 FROM spans), "
-            f"(SELECT group_concat(term, char(10)) FROM {vocabulary_table}) FROM search_index").fetchone()
-        kept = Words(first, changes, top, "\n" + text + "\n" if text else "\n")
-        with _lock:
-            if len(_kept) >= _KEPT_MAX and key not in _kept:
-                _kept.pop(next(iter(_kept)))
-            _kept[key] = kept
-    return Words(kept.first, kept.changes, kept.through, kept.text, tail=top > kept.through)
+    return file, stat.st_dev, stat.st_ino
 
 
 def holding(kept: Words, run: str, *, suffix: bool, limit: int) -> list[str] | None:
