@@ -255,11 +255,16 @@ def _terms(conn: sqlite3.Connection, run: str, kind: str,
     return None if len(found) > MAX_TERMS else found
 
 
-def _common(conn: sqlite3.Connection, word: str) -> bool:
-    """Whether more than MANY_CANDIDATES spans hold ``word``: counted up to there only (the vocabulary
-    would read the word's whole list: 20 ms for a word in each of 1,000,000 spans)."""
+def _matching(conn: sqlite3.Connection, expression: str) -> int:
+    """How many spans the FTS5 query ``expression`` matches, counted up to MANY_CANDIDATES + 1 only (the
+    vocabulary would read each word's whole list: 20 ms for a word in each of 1,000,000 spans)."""
     return conn.execute(f"SELECT count(*) FROM (SELECT rowid FROM {TABLE} WHERE {TABLE} MATCH ? LIMIT ?)",
-                        (f'"{word}"', MANY_CANDIDATES + 1)).fetchone()[0] > MANY_CANDIDATES
+                        (expression, MANY_CANDIDATES + 1)).fetchone()[0]
+
+
+def _common(conn: sqlite3.Connection, word: str) -> bool:
+    """Whether more than MANY_CANDIDATES spans hold ``word``."""
+    return _matching(conn, f'"{word}"') > MANY_CANDIDATES
 
 
 def match_expression(conn: sqlite3.Connection, needle: str,
@@ -287,10 +292,8 @@ def match_expression(conn: sqlite3.Connection, needle: str,
             continue  # its word alone is in too many spans: looking its words up would cost more than it saves
         words = None
         if kept is not None and kind in ("infix", "suffix"):
-            if not kept:
-                words = _vocabulary.words(conn, _VOCAB)
-                if words is not None:
-                    kept.append(words)
+            if not kept and (read := _vocabulary.words(conn, _VOCAB)) is not None:
+                kept.append(read)
             words = kept[0] if kept else None
         terms = _terms(conn, run, kind, words)
         if terms is None:
@@ -299,9 +302,7 @@ def match_expression(conn: sqlite3.Connection, needle: str,
             return "", 0  # no span has such a word: only unindexed spans can match
         group = "(" + " OR ".join(f'"{term}"' for term, _ in terms) + ")"
         groups.append(group)
-        docs = (sum(doc for _, doc in terms) if words is None else  # counted up to where it matters
-                conn.execute(f"SELECT count(*) FROM (SELECT rowid FROM {TABLE} WHERE {TABLE} MATCH ? LIMIT ?)",
-                             (group, MANY_CANDIDATES + 1)).fetchone()[0])
+        docs = sum(doc for _, doc in terms) if words is None else _matching(conn, group)
         bound = docs if bound is None else min(bound, docs)
     if not groups:
         return None

@@ -21,16 +21,16 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 TAIL_MAX = 20_000  # spans above ``through`` checked as unindexed ones before the text is read again
 _KEPT_MAX = 4  # stores whose text a process keeps
 _FILE = "SELECT file FROM pragma_database_list WHERE name = 'main'"
-# The span under a row id, as a mark that the file holds the spans it held (a file put in another's place
-# may even get its inode number): its span id and start time.
-_MARK = "(SELECT span_id || ':' || start_ns FROM spans WHERE id = {})"
-_STATE = ("SELECT first_id, changes, (SELECT coalesce(max(id), 0) + 1 FROM spans), " + _MARK.format("?")
-          + " FROM search_index")
+# What the words go with: the watermark, the count of changes, ``through`` and the mark, the span under a
+# row id (its span id and start time), that shows the file holds the spans it held (a file put in another's
+# place may even get its inode number).
+_STATE = ("SELECT first_id, changes, (SELECT coalesce(max(id), 0) + 1 FROM spans), "
+          "(SELECT span_id || ':' || start_ns FROM spans WHERE id = {mark}){words} FROM search_index")
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class Words:
     changes: int
     through: int
     text: str  # "\n" + the words, each followed by "\n"
-    mark: str | None = None  # the newest span's (row id ``through - 1``) when read: see _MARK
+    mark: str | None = None  # the newest span's (row id ``through - 1``) when read: see _STATE
     tail: bool = False  # spans from ``through`` up were stored when this was looked up
 
 
@@ -58,20 +58,19 @@ def words(conn: sqlite3.Connection, vocabulary_table: str) -> Words | None:
         return None
     kept = _kept.get(key)
     if kept is not None:
-        first, changes, top, mark = conn.execute(_STATE, (kept.through - 1,)).fetchone()
+        first, changes, top, mark = conn.execute(_STATE.format(mark="?", words=""), (kept.through - 1,)).fetchone()
     if (kept is None or (kept.first, kept.changes, kept.mark) != (first, changes, mark) or not kept.through <= top
             or top - kept.through > TAIL_MAX):
         # One statement: the words and the state they go with, from one snapshot.
-        first, changes, top, mark, text = conn.execute(
-            "SELECT first_id, changes, (SELECT coalesce(max(id), 0) + 1 FROM spans), "
-            + _MARK.format("(SELECT max(id) FROM spans)")
-            + f", (SELECT group_concat(term, char(10)) FROM {vocabulary_table}) FROM search_index").fetchone()
+        first, changes, top, mark, text = conn.execute(_STATE.format(
+            mark="(SELECT max(id) FROM spans)",
+            words=f", (SELECT group_concat(term, char(10)) FROM {vocabulary_table})")).fetchone()
         kept = Words(first, changes, top, "\n" + text + "\n" if text else "\n", mark)
         with _lock:
             if len(_kept) >= _KEPT_MAX and key not in _kept:
                 _kept.pop(next(iter(_kept)))
             _kept[key] = kept
-    return Words(kept.first, kept.changes, kept.through, kept.text, kept.mark, tail=top > kept.through)
+    return replace(kept, tail=top > kept.through)
 
 
 def _key(file: str) -> tuple[str, int, int] | None:
