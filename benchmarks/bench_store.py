@@ -685,6 +685,7 @@ def bench_queries(workdir: pathlib.Path, total: int, report: Callable[[str], Non
     report(_summary("list_traces since=7d min_cost=0.0003",
                     _timed(lambda: store.list_traces(since="7d", min_cost=0.0003), 20), 50))
     _bench_search(store, written // SPANS_PER_TRACE, report)
+    _bench_arriving(path, store, report)
     report(_summary('stats(group_by="model") over everything', _timed(lambda: store.stats("model"), 5), 1000))
     for group in ("type", "project", "user", "day"):
         report(_summary(f'stats(group_by="{group}") over everything', _timed(lambda group=group: store.stats(group), 3)))
@@ -744,6 +745,29 @@ def _bench_search(store: TraceStore, traces: int, report: Callable[[str], None])
             pattern = _search.like(needle)
             report(_summary("  the same, the schema 9 scan (tg_json LIKE)",
                             _timed(lambda pattern=pattern: conn.execute(_OLD_SEARCH, (pattern,) * 3).fetchall(), 1)))
+
+
+def _bench_arriving(path: pathlib.Path, store: TraceStore, report: Callable[[str], None], rounds: int = 40,
+                    seed: int = 11) -> None:
+    """A lone word searched after each of ``rounds`` batches stored by another exporter (spans arriving while
+    a dashboard searches): what each search costs, and how often it read the whole vocabulary again."""
+    exporter = SQLiteSpanExporter(path)
+    passes: list[str] = []
+    store._db.conn.set_trace_callback(lambda sql: passes.append(sql) if "span_words_vocab" in sql else None)
+    store.list_traces(search="zebra")
+    passes.clear()
+    samples, cpu = [], []
+    for batch in SpanFactory(seed=seed, traces=rounds * BATCH // SPANS_PER_TRACE).batches(rounds * BATCH):
+        exporter.export(batch)
+        start, started_cpu = time.perf_counter(), time.process_time()
+        store.list_traces(search="zebra")
+        samples.append((time.perf_counter() - start) * 1000)
+        cpu.append((time.process_time() - started_cpu) * 1000)
+    store._db.conn.set_trace_callback(None)
+    exporter.shutdown()
+    _cpu_ms[:] = cpu
+    report(_summary(f"  the same after each of {rounds} batches stored", samples)
+           + f"  max {max(samples):.1f} ms, sum {sum(samples):,.0f} ms; the vocabulary read whole {len(passes)} times")
 
 
 def main() -> None:

@@ -46,6 +46,67 @@ def test_a_lone_word_reads_the_vocabulary_once_and_new_spans_are_checked_until_t
         assert len(passes) == 2
 
 
+def _kept(path: Path) -> _vocabulary.Words:
+    (words,) = [words for key, words in _vocabulary._kept.items() if key[0] == str(path)]
+    return words
+
+
+@pytest.mark.parametrize("candidates", ["few", "many"])
+def test_the_words_of_spans_stored_since_are_added_without_reading_the_vocabulary_again(tmp_path, monkeypatch,
+                                                                                      candidates):
+    monkeypatch.setattr(_vocabulary, "TAIL_MAX", 2)
+    monkeypatch.setattr(_vocabulary, "CATCH_UP_COST", 1)  # a tail up to the spans below it is added
+    if candidates == "many":
+        monkeypatch.setattr(_search, "MAX_CANDIDATES", 0)
+    path = tmp_path / "v.db"
+    with TraceStore(path) as store:
+        old = {_post(store, n, f"an old note {n}") for n in range(4)}
+        passes = _passes(store)
+        assert _search_ids(store, "ote") == old
+        assert len(passes) == 1 and _kept(path).through == 5
+        # Three spans: their words in a name, in a value stored as text, in a large one stored compressed
+        # (over MIN_PACKED characters) and in an event's: more than TAIL_MAX, so their words are added.
+        named = _post(store, 4, "plain", name="unrefundable")
+        packed = _post(store, 5, "filler " * 300 + "zeppelinfund " + "filler " * 300)
+        event = _post(store, 6, "plain", events_text="x" * 2000 + " fundraiser")
+        assert _search_ids(store, "fund") == {named, packed, event} == _brute(path, "fund")
+        assert len(passes) == 1  # the vocabulary was not read again
+        kept = _kept(path)
+        assert kept.through == 8 and kept.read < len(kept.text)
+        assert {"unrefundable", "zeppelinfund", "fundraiser"} <= set(kept.text.split())
+        assert _search_ids(store, "eppelinf") == {packed}
+        assert _search_ids(store, "ote") == old  # the words read whole are still there
+        assert len(passes) == 1
+
+
+def test_the_vocabulary_is_read_again_when_that_costs_less_or_the_words_added_doubled_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(_vocabulary, "TAIL_MAX", 0)
+    path = tmp_path / "v.db"
+    with TraceStore(path) as store:
+        for n in range(3):
+            _post(store, n, f"shipping {n}")
+        passes = _passes(store)
+        assert len(_search_ids(store, "hippin")) == 3 and len(passes) == 1
+        read = _kept(path).read
+        # CATCH_UP_COST 18: one new span costs 18 spans' share of reading the whole vocabulary; three are below.
+        _post(store, 3, "shipped")
+        assert len(_search_ids(store, "hippe")) == 1 and len(passes) == 2
+        monkeypatch.setattr(_vocabulary, "CATCH_UP_COST", 0)
+        _post(store, 4, "shipments")
+        assert len(_search_ids(store, "hipmen")) == 1 and len(passes) == 2  # added
+        assert _kept(path).read == read + len("shipped\n")  # read whole with span 3
+        _post(store, 5, " ".join(f"longword{n:04d}" for n in range(50)))  # its words double the text
+        assert len(_search_ids(store, "ongword0049")) == 1 and len(passes) == 2
+        _post(store, 6, "shipyard")
+        assert len(_search_ids(store, "hipyar")) == 1 and len(passes) == 3  # the text had doubled: read whole
+        monkeypatch.setattr(_vocabulary, "CATCH_UP_MAX", 1)
+        _post(store, 7, "shipwright")
+        assert len(_search_ids(store, "hipwrigh")) == 1 and len(passes) == 3  # one span: added
+        _post(store, 8, "shipload")
+        _post(store, 9, "shipmate")
+        assert len(_search_ids(store, "hipmat")) == 1 and len(passes) == 4  # two: more than CATCH_UP_MAX
+
+
 def test_a_span_posted_again_in_place_is_found_by_its_new_words(tmp_path):
     path = tmp_path / "v.db"
     with TraceStore(path) as store:
@@ -104,10 +165,10 @@ _ops = st.lists(st.tuples(st.sampled_from(["post", "post", "delete", "search"]),
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(ops=_ops, tail=st.integers(0, 3))
-def test_property_searches_between_posts_and_deletes_find_what_a_scan_finds(ops, tail):
-    saved = _vocabulary.TAIL_MAX
-    _vocabulary.TAIL_MAX = tail
+@given(ops=_ops, tail=st.integers(0, 3), cost=st.sampled_from([0, _vocabulary.CATCH_UP_COST]))
+def test_property_searches_between_posts_and_deletes_find_what_a_scan_finds(ops, tail, cost):
+    saved = _vocabulary.TAIL_MAX, _vocabulary.CATCH_UP_COST
+    _vocabulary.TAIL_MAX, _vocabulary.CATCH_UP_COST = tail, cost  # cost 0: every tail's words are added
     try:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "o.db"
@@ -122,7 +183,7 @@ def test_property_searches_between_posts_and_deletes_find_what_a_scan_finds(ops,
                             if needle.strip():
                                 assert _search_ids(store, needle) == _brute(path, needle), needle
     finally:
-        _vocabulary.TAIL_MAX = saved
+        _vocabulary.TAIL_MAX, _vocabulary.CATCH_UP_COST = saved
 
 
 def test_the_words_holding_a_run_come_in_order_up_to_the_limit():
@@ -132,3 +193,7 @@ def test_the_words_holding_a_run_come_in_order_up_to_the_limit():
     assert _vocabulary.holding(words, "fund", suffix=False, limit=2) is None
     assert _vocabulary.holding(words, "ebr", suffix=False, limit=2) == ["zebra"]
     assert _vocabulary.holding(words, "qq", suffix=False, limit=2) == []
+    added = _vocabulary.Words(1, 0, 1, words.text + "refunds\nzebra\nrefunding\n")  # a tail's words repeat some
+    assert _vocabulary.holding(added, "fund", suffix=False, limit=4) == ["refund", "refunds", "unrefundable",
+                                                                          "refunding"]
+    assert _vocabulary.holding(added, "fund", suffix=False, limit=3) is None

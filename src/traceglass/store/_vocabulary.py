@@ -3,17 +3,21 @@
 A run of the needle with no separator on one side or both (``refund`` alone) may be part of any word, so
 its words come from the whole vocabulary. FTS5's ``fts5vocab`` reads it by decoding every word's list of
 spans for its counts: 1.1 s at 1,000,000 spans, against milliseconds to find the run in the words alone.
-So a process keeps each store's words, read in one such pass, as one text (``"\\n"``-separated, sorted),
+So a process keeps each store's words, read in one such pass, as one text (``"\\n"``-separated),
 with the row id below which every span's words are in it (``through``).
 
 The text stays right while no span below ``through`` gets other words: new spans take higher row ids and
-are checked by the search as unindexed ones (the tail), until they are :data:`TAIL_MAX`, when the text is
-read again. A span deleted or written again in place changes the index's words under an old row id (a
-deletion also frees the row ids above the newest span left): each does through ``_search.forget``, which
-counts it in ``search_index.changes`` (schema 15), and a text read at another count is read again. So is
-one read at another watermark (``first_id``: a backfill, or a writer that abandoned the index), and one whose
-newest span is no longer under its row id (another file in the store's place). Words of
-deleted spans stay in the text until then: the words looked up are a superset, as the index's are.
+are checked by the search as unindexed ones (the tail), until they are more than :data:`TAIL_MAX`. Then the
+tail's own words are added to the text: its texts tokenized as the index does, in a table in memory, ~20 us
+a span, against ~1.1 us a span of the whole store to read the vocabulary again. It is read again instead
+when that costs less, or once the text has doubled since it was read (the words added may repeat some).
+
+A span deleted or written again in place changes the index's words under an old row id (a deletion also
+frees the row ids above the newest span left): each does through ``_search.forget``, which counts it in
+``search_index.changes`` (schema 15), and a text read at another count is read again. So is one read at
+another watermark (``first_id``: a backfill, or a writer that abandoned the index), and one whose newest
+span is no longer under its row id (another file in the store's place). Words of deleted spans stay in the
+text until then: the words looked up are a superset, as the index's are.
 """
 
 from __future__ import annotations
@@ -23,7 +27,14 @@ import sqlite3
 import threading
 from dataclasses import dataclass, replace
 
-TAIL_MAX = 20_000  # spans above ``through`` checked as unindexed ones before the text is read again
+import orjson
+
+from traceglass.store._packed import decompressed_each
+
+TAIL_MAX = 1_000  # spans above ``through`` checked as unindexed ones before their words are added
+CATCH_UP_MAX = 20_000  # spans whose words are added at once at most (~2.4 KB of text each in memory)
+# Adding a span's words costs about this many times reading one span's share of the whole vocabulary.
+CATCH_UP_COST = 18
 _KEPT_MAX = 4  # stores whose text a process keeps
 _FILE = "SELECT file FROM pragma_database_list WHERE name = 'main'"
 # What the words go with: the watermark, the count of changes, ``through`` and the mark, the span under a
@@ -31,6 +42,21 @@ _FILE = "SELECT file FROM pragma_database_list WHERE name = 'main'"
 # place may even get its inode number).
 _STATE = ("SELECT first_id, changes, (SELECT coalesce(max(id), 0) + 1 FROM spans), "
           "(SELECT span_id || ':' || start_ns FROM spans WHERE id = {mark}){words} FROM search_index")
+# The tail's texts, as the writer indexed them, in one step: the names and the values stored as text, and
+# the compressed values one after another in one BLOB (their sizes apart), for Python to decompress in one
+# call (SQL would call back into Python for each); and the mark of its newest span.
+_TAIL = """SELECT (SELECT span_id || ':' || start_ns FROM spans WHERE id = ?2 - 1),
+    group_concat(coalesce(name, '') || char(10) || coalesce(ta, '') || char(10) || coalesce(te, ''), char(10)),
+    json_group_array(json_array(length(a), length(e))) FILTER (WHERE coalesce(a, e) IS NOT NULL),
+    CAST(group_concat(coalesce(a, x'') || coalesce(e, x''), '') AS BLOB)
+    FROM (SELECT s.name, iif(typeof(d.attributes) = 'blob', d.attributes, NULL) AS a,
+        iif(typeof(d.events) = 'blob', d.events, NULL) AS e,
+        iif(typeof(d.attributes) = 'blob', NULL, d.attributes) AS ta,
+        iif(typeof(d.events) = 'blob', NULL, d.events) AS te
+        FROM spans s LEFT JOIN span_data d ON d.id = s.id WHERE s.id >= ?1 AND s.id < ?2 LIMIT -1)"""
+# The index's tokenizer and options (_search.SCHEMA), for a table in memory that tokenizes a tail's texts.
+_TOKENIZED = ("CREATE VIRTUAL TABLE t USING fts5(x, tokenize='unicode61', content='', detail=none, columnsize=0)",
+              "CREATE VIRTUAL TABLE v USING fts5vocab(t, 'row')")
 
 
 @dataclass(frozen=True)
@@ -43,6 +69,7 @@ class Words:
     text: str  # "\n" + the words, each followed by "\n"
     mark: str | None = None  # the newest span's (row id ``through - 1``) when read: see _STATE
     tail: bool = False  # spans from ``through`` up were stored when this was looked up
+    read: int = 0  # the text's length when the vocabulary was last read whole
 
 
 _kept: dict[tuple[str, int, int], Words] = {}
@@ -60,17 +87,48 @@ def words(conn: sqlite3.Connection, vocabulary_table: str) -> Words | None:
     if kept is not None:
         first, changes, top, mark = conn.execute(_STATE.format(mark="?", words=""), (kept.through - 1,)).fetchone()
     if (kept is None or (kept.first, kept.changes, kept.mark) != (first, changes, mark) or not kept.through <= top
-            or top - kept.through > TAIL_MAX):
+            or (top - kept.through > TAIL_MAX and not _catches_up(kept, top))):
         # One statement: the words and the state they go with, from one snapshot.
         first, changes, top, mark, text = conn.execute(_STATE.format(
             mark="(SELECT max(id) FROM spans)",
             words=f", (SELECT group_concat(term, char(10)) FROM {vocabulary_table})")).fetchone()
-        kept = Words(first, changes, top, "\n" + text + "\n" if text else "\n", mark)
-        with _lock:
-            if len(_kept) >= _KEPT_MAX and key not in _kept:
-                _kept.pop(next(iter(_kept)))
-            _kept[key] = kept
+        text = "\n" + text + "\n" if text else "\n"
+        kept = _keep(key, Words(first, changes, top, text, mark, read=len(text)))
+    elif top - kept.through > TAIL_MAX:
+        mark, added = _tail_words(conn, kept.through, top)
+        kept = _keep(key, replace(kept, through=top, text=kept.text + added, mark=mark))
     return replace(kept, tail=top > kept.through)
+
+
+def _catches_up(kept: Words, top: int) -> bool:
+    """Whether the words of the spans from ``kept.through`` to ``top`` are added to the text rather than
+    the vocabulary read again (see the module doc)."""
+    tail = top - kept.through
+    return tail <= CATCH_UP_MAX and tail * CATCH_UP_COST <= kept.through and len(kept.text) <= 2 * kept.read
+
+
+def _tail_words(conn: sqlite3.Connection, low: int, high: int) -> tuple[str | None, str]:
+    """The mark of the span under row id ``high - 1`` and the words of the spans from ``low`` to ``high``
+    (``"\n"``-separated, each followed by ``"\n"``), their texts tokenized as the index does."""
+    mark, plain, places, blob = conn.execute(_TAIL, (low, high)).fetchone()
+    sizes = [size for pair in orjson.loads(places) for size in pair if size is not None] if places else []
+    texts = [plain or ""]
+    texts.extend(bytes(text).decode("utf-8", "replace") for text in decompressed_each(blob, sizes) if text is not None)
+    with sqlite3.connect(":memory:") as tokens:
+        for statement in _TOKENIZED:
+            tokens.execute(statement)
+        tokens.execute("INSERT INTO t (rowid, x) VALUES (1, ?)", ("\n".join(texts),))
+        (found,) = tokens.execute("SELECT group_concat(term, char(10)) FROM v").fetchone()
+    tokens.close()
+    return mark, found + "\n" if found else ""
+
+
+def _keep(key: tuple[str, int, int], kept: Words) -> Words:
+    with _lock:
+        if len(_kept) >= _KEPT_MAX and key not in _kept:
+            _kept.pop(next(iter(_kept)))
+        _kept[key] = kept
+    return kept
 
 
 def _key(file: str) -> tuple[str, int, int] | None:
@@ -85,15 +143,16 @@ def _key(file: str) -> tuple[str, int, int] | None:
 
 
 def holding(kept: Words, run: str, *, suffix: bool, limit: int) -> list[str] | None:
-    """The words holding ``run`` (ending with it when ``suffix``), in order; None for more than ``limit``."""
-    text, found = kept.text, []
+    """The words holding ``run`` (ending with it when ``suffix``), in order, each once (words added with a
+    tail may repeat); None for more than ``limit``."""
+    text, found = kept.text, {}
     needle = run + "\n" if suffix else run
     at = text.find(needle)
     while at >= 0:
         start = text.rfind("\n", 0, at) + 1
         end = text.find("\n", at + len(run))
-        found.append(text[start:end])
+        found[text[start:end]] = None
         if len(found) > limit:
             return None
         at = text.find(needle, end)
-    return found
+    return list(found)
