@@ -766,7 +766,7 @@ def _bench_arriving(path: pathlib.Path, store: TraceStore, report: Callable[[str
     store._db.conn.set_trace_callback(None)
     exporter.shutdown()
     _cpu_ms[:] = cpu
-    report(_summary(f"  the same after each of {rounds} batches stored", samples)
+    report(_summary(f"  'zebra' after each of {rounds} batches stored", samples)
            + f"  max {max(samples):.1f} ms, sum {sum(samples):,.0f} ms; the vocabulary read whole {len(passes)} times")
 
 
