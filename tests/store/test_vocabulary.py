@@ -79,6 +79,22 @@ def test_the_words_of_spans_stored_since_are_added_without_reading_the_vocabular
         assert len(passes) == 1
 
 
+def test_a_tail_over_sqlites_limit_on_a_value_is_read_in_fewer_spans_a_step(tmp_path, monkeypatch):
+    monkeypatch.setattr(_vocabulary, "TAIL_MAX", 0)
+    monkeypatch.setattr(_vocabulary, "CATCH_UP_COST", 0)
+    path = tmp_path / "v.db"
+    with TraceStore(path) as store:
+        _post(store, 0, "first")
+        passes = _passes(store)
+        assert _search_ids(store, "irs") == {f"{1:032x}"} and len(passes) == 1
+        # Six spans of ~900 characters each (stored as text): any three are over the limit, one is not.
+        spans = {_post(store, n, f"word{n}fund " + "padding " * 110) for n in range(1, 7)}
+        store._db.conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 2_500)
+        assert _search_ids(store, "fund") == spans == _brute(path, "fund")
+        assert len(passes) == 1 and _kept(path).through == 8
+        assert {f"word{n}fund" for n in range(1, 7)} <= set(_kept(path).text.split())
+
+
 def test_the_vocabulary_is_read_again_when_that_costs_less_or_the_words_added_doubled_it(tmp_path, monkeypatch):
     monkeypatch.setattr(_vocabulary, "TAIL_MAX", 0)
     path = tmp_path / "v.db"

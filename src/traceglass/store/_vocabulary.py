@@ -25,14 +25,17 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from contextlib import closing
 from dataclasses import dataclass, replace
 
 import orjson
 
+from traceglass.store._one_step import fewer
 from traceglass.store._packed import decompressed_each
 
 TAIL_MAX = 1_000  # spans above ``through`` checked as unindexed ones before their words are added
-CATCH_UP_MAX = 20_000  # spans whose words are added at once at most (~2.4 KB of text each in memory)
+CATCH_UP_MAX = 20_000  # spans whose words are added at once at most
+TAIL_CHUNK = 1_000  # spans whose texts are read in one step (~2.4 MB on bench_store's spans)
 # Adding a span's words costs about this many times reading one span's share of the whole vocabulary.
 CATCH_UP_COST = 18
 _KEPT_MAX = 4  # stores whose text a process keeps
@@ -45,7 +48,7 @@ _STATE = ("SELECT first_id, changes, (SELECT coalesce(max(id), 0) + 1 FROM spans
 # The tail's texts, as the writer indexed them, in one step: the names and the values stored as text, and
 # the compressed values one after another in one BLOB (their sizes apart), for Python to decompress in one
 # call (SQL would call back into Python for each); and the mark of its newest span.
-_TAIL = """SELECT (SELECT span_id || ':' || start_ns FROM spans WHERE id = ?2 - 1),
+_TAIL = """SELECT (SELECT span_id || ':' || start_ns FROM spans WHERE id = ?3 - 1),
     group_concat(coalesce(name, '') || char(10) || coalesce(ta, '') || char(10) || coalesce(te, ''), char(10)),
     json_group_array(json_array(length(a), length(e))) FILTER (WHERE coalesce(a, e) IS NOT NULL),
     CAST(group_concat(coalesce(a, x'') || coalesce(e, x''), '') AS BLOB)
@@ -109,17 +112,25 @@ def _catches_up(kept: Words, top: int) -> bool:
 
 def _tail_words(conn: sqlite3.Connection, low: int, high: int) -> tuple[str | None, str]:
     """The mark of the span under row id ``high - 1`` and the words of the spans from ``low`` to ``high``
-    (``"\n"``-separated, each followed by ``"\n"``), their texts tokenized as the index does."""
-    mark, plain, places, blob = conn.execute(_TAIL, (low, high)).fetchone()
-    sizes = [size for pair in orjson.loads(places) for size in pair if size is not None] if places else []
-    texts = [plain or ""]
-    texts.extend(bytes(text).decode("utf-8", "replace") for text in decompressed_each(blob, sizes) if text is not None)
-    with sqlite3.connect(":memory:") as tokens:
+    (``"\\n"``-separated, each followed by ``"\\n"``), their texts tokenized as the index does, read
+    :data:`TAIL_CHUNK` spans a step (fewer when their texts are over SQLite's limit on a value)."""
+    mark, chunk = None, TAIL_CHUNK
+    with closing(sqlite3.connect(":memory:")) as tokens:
         for statement in _TOKENIZED:
             tokens.execute(statement)
-        tokens.execute("INSERT INTO t (rowid, x) VALUES (1, ?)", ("\n".join(texts),))
+        while low < high:
+            try:
+                mark, plain, places, blob = conn.execute(_TAIL, (low, min(low + chunk, high), high)).fetchone()
+            except sqlite3.DataError as exc:
+                chunk = fewer(exc, chunk)
+                continue
+            sizes = [size for pair in orjson.loads(places) for size in pair if size is not None] if places else []
+            texts = [plain or ""]
+            texts.extend(bytes(text).decode("utf-8", "replace")
+                         for text in decompressed_each(blob, sizes) if text is not None)
+            tokens.execute("INSERT INTO t (rowid, x) VALUES (?, ?)", (low, "\n".join(texts)))  # contentless: a rowid
+            low += chunk
         (found,) = tokens.execute("SELECT group_concat(term, char(10)) FROM v").fetchone()
-    tokens.close()
     return mark, found + "\n" if found else ""
 
 
