@@ -41,7 +41,8 @@ def test_a_lone_word_reads_the_vocabulary_once_and_new_spans_are_checked_until_t
         assert _search_ids(store, "efun") == {refund, *late} == _brute(path, "efun")
         assert _search_ids(store, "eposi") == set(late)
         assert len(passes) == 1
-        _post(store, 4, "nothing here")  # four spans above it: more than TAIL_MAX, so it is read again
+        # Four spans above it: more than TAIL_MAX, and adding their words costs more than reading them all again.
+        _post(store, 4, "nothing here")
         assert _search_ids(store, "efun") == {refund, *late}
         assert len(passes) == 2
 
@@ -64,8 +65,8 @@ def test_the_words_of_spans_stored_since_are_added_without_reading_the_vocabular
         passes = _passes(store)
         assert _search_ids(store, "ote") == old
         assert len(passes) == 1 and _kept(path).through == 5
-        # Three spans: their words in a name, in a value stored as text, in a large one stored compressed
-        # (over MIN_PACKED characters) and in an event's: more than TAIL_MAX, so their words are added.
+        # Three spans, their words in a name, in a large value stored compressed (over MIN_PACKED characters)
+        # and in an event's (values stored as text: the next test): more than TAIL_MAX, so their words are added.
         named = _post(store, 4, "plain", name="unrefundable")
         packed = _post(store, 5, "filler " * 300 + "zeppelinfund " + "filler " * 300)
         event = _post(store, 6, "plain", events_text="x" * 2000 + " fundraiser")

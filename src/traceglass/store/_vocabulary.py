@@ -89,17 +89,21 @@ def words(conn: sqlite3.Connection, vocabulary_table: str) -> Words | None:
     kept = _kept.get(key)
     if kept is not None:
         first, changes, top, mark = conn.execute(_STATE.format(mark="?", words=""), (kept.through - 1,)).fetchone()
-    if (kept is None or (kept.first, kept.changes, kept.mark) != (first, changes, mark) or not kept.through <= top
-            or (top - kept.through > TAIL_MAX and not _catches_up(kept, top))):
+        if (kept.first, kept.changes, kept.mark) != (first, changes, mark) or not kept.through <= top:
+            kept = None
+        elif top - kept.through > TAIL_MAX:
+            if _catches_up(kept, top):
+                mark, added = _tail_words(conn, kept.through, top)
+                kept = _keep(key, replace(kept, through=top, text=kept.text + added, mark=mark))
+            else:
+                kept = None
+    if kept is None:
         # One statement: the words and the state they go with, from one snapshot.
         first, changes, top, mark, text = conn.execute(_STATE.format(
             mark="(SELECT max(id) FROM spans)",
             words=f", (SELECT group_concat(term, char(10)) FROM {vocabulary_table})")).fetchone()
         text = "\n" + text + "\n" if text else "\n"
         kept = _keep(key, Words(first, changes, top, text, mark, read=len(text)))
-    elif top - kept.through > TAIL_MAX:
-        mark, added = _tail_words(conn, kept.through, top)
-        kept = _keep(key, replace(kept, through=top, text=kept.text + added, mark=mark))
     return replace(kept, tail=top > kept.through)
 
 
