@@ -89,7 +89,7 @@ def words(conn: sqlite3.Connection, vocabulary_table: str) -> Words | None:
     kept = _kept.get(key)
     if kept is not None:
         first, changes, top, mark = conn.execute(_STATE.format(mark="?", words=""), (kept.through - 1,)).fetchone()
-        if (kept.first, kept.changes, kept.mark) != (first, changes, mark) or not kept.through <= top:
+        if (kept.first, kept.changes, kept.mark) != (first, changes, mark):  # (a row id above top: no mark)
             kept = None
         elif top - kept.through > TAIL_MAX:
             if _catches_up(kept, top):
