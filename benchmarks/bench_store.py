@@ -686,6 +686,7 @@ def bench_queries(workdir: pathlib.Path, total: int, report: Callable[[str], Non
                     _timed(lambda: store.list_traces(since="7d", min_cost=0.0003), 20), 50))
     _bench_search(store, written // SPANS_PER_TRACE, report)
     _bench_arriving(path, store, report)
+    _bench_pruned(store, written // SPANS_PER_TRACE, report)
     report(_summary('stats(group_by="model") over everything', _timed(lambda: store.stats("model"), 5), 1000))
     for group in ("type", "project", "user", "day"):
         report(_summary(f'stats(group_by="{group}") over everything', _timed(lambda group=group: store.stats(group), 3)))
@@ -768,6 +769,29 @@ def _bench_arriving(path: pathlib.Path, store: TraceStore, report: Callable[[str
     _cpu_ms[:] = cpu
     report(_summary(f"  'zebra' after each of {rounds} batches stored", samples)
            + f"  max {max(samples):.1f} ms, sum {sum(samples):,.0f} ms; the vocabulary read whole {len(passes)} times")
+
+
+def _bench_pruned(store: TraceStore, traces: int, report: Callable[[str], None], rounds: int = 5,
+                  per_round: int = 1_000) -> None:
+    """A lone word searched after each of ``rounds`` prunes by age of the oldest ``per_round`` traces (retention
+    at work): what each search costs, and how often it read the whole vocabulary again."""
+    passes: list[str] = []
+    store._db.conn.set_trace_callback(lambda sql: passes.append(sql) if "span_words_vocab" in sql else None)
+    store.list_traces(search="zebra")
+    passes.clear()
+    samples, cpu, pruned = [], [], 0
+    oldest = time.time() - SPAN_WINDOW_S  # the factory's first trace (see SpanFactory)
+    for n in range(1, rounds + 1):
+        cutoff = oldest + SPAN_WINDOW_S * n * per_round / traces
+        pruned += store.prune(older_than=time.time() - cutoff)
+        start, started_cpu = time.perf_counter(), time.process_time()
+        store.list_traces(search="zebra")
+        samples.append((time.perf_counter() - start) * 1000)
+        cpu.append((time.process_time() - started_cpu) * 1000)
+    store._db.conn.set_trace_callback(None)
+    _cpu_ms[:] = cpu
+    report(_summary(f"  'zebra' after each of {rounds} prunes by age", samples)
+           + f"  {pruned:,} traces pruned; the vocabulary read whole {len(passes)} times")
 
 
 def main() -> None:

@@ -146,6 +146,32 @@ def test_row_ids_freed_by_a_deletion_and_taken_again_are_searched(tmp_path):
         assert _search_ids(store, "efun") == {again} == _brute(path, "efun")
 
 
+def test_deleting_older_traces_keeps_the_words_and_deleting_the_newest_has_them_read_again(tmp_path):
+    path = tmp_path / "v.db"
+    with TraceStore(path) as store:
+        traces = [_post(store, n, f"shipping {n}") for n in range(4)]
+        passes = _passes(store)
+        assert _search_ids(store, "hippin") == set(traces) and len(passes) == 1
+        assert store.delete_trace(traces[0]) and store.delete_trace(traces[2])  # as retention does: not the newest
+        assert _search_ids(store, "hippin") == {traces[1], traces[3]} == _brute(path, "hippin")
+        assert len(passes) == 1
+        assert store.delete_trace(traces[3])  # the newest: new spans may take its row id
+        assert _search_ids(store, "hippin") == {traces[1]} and len(passes) == 2
+
+
+def test_the_newest_span_deleted_and_stored_again_with_other_words_is_found_by_them(tmp_path):
+    path = tmp_path / "v.db"
+    with TraceStore(path) as store:
+        _post(store, 0, "first words")
+        newest = _post(store, 1, "about shipping")
+        assert _search_ids(store, "hippin") == {newest}
+        assert store.delete_trace(newest)
+        # The same span (its id and start: the mark the kept words check) under the same row id, other words.
+        assert _post(store, 1, "now about a refund") == newest
+        assert _search_ids(store, "efun") == {newest} == _brute(path, "efun")
+        assert _search_ids(store, "hippin") == set()
+
+
 def test_a_backfill_moves_the_watermark_and_the_vocabulary_is_read_again(tmp_path):
     path = tmp_path / "v.db"
     with TraceStore(path) as store:

@@ -122,8 +122,9 @@ def add_forgotten(conn: sqlite3.Connection) -> None:
 
 
 def add_changes(conn: sqlite3.Connection) -> None:
-    """Schema 15: ``search_index.changes`` counts the deletions from the index, which only ever grow
-    (:mod:`._vocabulary` reads its words again when they change)."""
+    """Schema 15: ``search_index.changes``, a count that only grows, of the changes to the index's words
+    under row ids a process's kept words may cover (:func:`forget`; :mod:`._vocabulary` reads its words
+    again when it moves)."""
     conn.execute("ALTER TABLE search_index ADD COLUMN changes INTEGER NOT NULL DEFAULT 0")
 
 
@@ -185,14 +186,22 @@ _FORGET = (f"INSERT INTO {TABLE} ({TABLE}, rowid, name, attributes, events) "
            "FROM spans s JOIN span_data d ON d.id = s.id WHERE s.id >= ? AND ")
 
 
-def forget(conn: sqlite3.Connection, first: int, condition: str, params: list[Any]) -> None:
-    """Delete the index entries of the stored spans ``s`` that meet ``condition`` (before the rows go),
-    counted in ``search_index.forgotten`` and ``search_index.changes``."""
+def forget(conn: sqlite3.Connection, first: int, condition: str, params: list[Any], *, in_place: bool = False) -> None:
+    """Delete the index entries of the stored spans ``s`` that meet ``condition`` (before the rows go, or
+    before they are written again under their row ids: ``in_place``), counted in ``search_index.forgotten``;
+    and in ``search_index.changes`` when words change under row ids that words kept by a process
+    (:mod:`._vocabulary`) may cover: spans written again in place, or a deletion that takes the newest
+    span (new spans then get the row ids it frees). Deleting older spans (retention) only drops words:
+    the words kept stay a superset."""
+    if not in_place:
+        in_place = conn.execute(f"SELECT EXISTS (SELECT 1 FROM spans s WHERE s.id = (SELECT max(id) FROM spans) "
+                                f"AND {condition})", params).fetchone()[0]
     # In row id order: FTS5 writes its pending entries out as a segment whenever a row id is lower
     # than the last (5x the CPU in trace order: bench_retention's prunes).
     count = conn.execute(f"{_FORGET}{condition} ORDER BY s.id", [first, *params]).rowcount
-    if count > 0:  # ``changes``: the index's words changed under old row ids (see _vocabulary)
-        conn.execute("UPDATE search_index SET forgotten = forgotten + ?, changes = changes + 1", (count,))
+    if count > 0:
+        conn.execute("UPDATE search_index SET forgotten = forgotten + ?, changes = changes + ?",
+                     (count, int(bool(in_place))))
 
 
 # Spans indexed per backfill step: one short write transaction each (~0.1 s at ~22 us a span).

@@ -12,12 +12,12 @@ tail's own words are added to the text: its texts tokenized as the index does, i
 a span, against ~1.1 us a span of the whole store to read the vocabulary again. It is read again instead
 when that costs less, or once the text has doubled since it was read (the words added may repeat some).
 
-A span deleted or written again in place changes the index's words under an old row id (a deletion also
-frees the row ids above the newest span left): each does through ``_search.forget``, which counts it in
-``search_index.changes`` (schema 15), and a text read at another count is read again. So is one read at
-another watermark (``first_id``: a backfill, or a writer that abandoned the index), and one whose newest
-span is no longer under its row id (another file in the store's place). Words of deleted spans stay in the
-text until then: the words looked up are a superset, as the index's are.
+A span written again in place changes the index's words under its row id, and deleting the newest span
+frees row ids for new spans to take: ``_search.forget`` counts both in ``search_index.changes`` (schema 15),
+and a text read at another count is read again. So is one read at another watermark (``first_id``: a
+backfill, or a writer that abandoned the index), and one whose newest span is no longer under its row id
+(another file in the store's place). Deleting older spans (retention) changes nothing kept: their words
+stay in the text, and the words looked up are a superset, as the index's are.
 """
 
 from __future__ import annotations

@@ -113,7 +113,7 @@ def _write(conn: sqlite3.Connection, rows: list[SpanRow], texts: list[str], *, r
             indexed = first is not None and _search.FTS5 and not replace_all
             if indexed and again:  # the words of the stored spans these replace go first
                 _search.forget(conn, first, "s.id IN (SELECT value FROM json_each(?))",
-                               [orjson.dumps([ids[i] for i in again]).decode()])
+                               [orjson.dumps([ids[i] for i in again]).decode()], in_place=True)
             if replace_all:  # whatever is stored under these spans' keys goes first, with its JSON
                 keys = orjson.dumps([[span[1], span[3]] for span in spans]).decode()
                 conn.execute(f"DELETE FROM span_data WHERE id IN ({_KEYED})", (keys,))
