@@ -790,7 +790,7 @@ def _bench_pruned(store: TraceStore, traces: int, report: Callable[[str], None],
         cpu.append((time.process_time() - started_cpu) * 1000)
     store._db.conn.set_trace_callback(None)
     _cpu_ms[:] = cpu
-    report(_summary(f"  'zebra' after each of {rounds} prunes by age", samples)
+    report(_summary(f"search 'zebra' after each of {rounds} prunes by age", samples)
            + f"  {pruned:,} traces pruned; the vocabulary read whole {len(passes)} times")
 
 
