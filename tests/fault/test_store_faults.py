@@ -275,3 +275,31 @@ def test_a_merge_cut_short_by_a_lock_resumes_at_the_next_prune_and_the_search_st
         assert {t.trace_id for t in store.list_traces(search="x2999", limit=100).traces} == set(ids[8:])
         assert store.list_traces(search="w3x").traces == []
     assert rows(path, "SELECT forgotten FROM search_index") == [{"forgotten": 0}]
+
+
+def test_a_damaged_value_among_spans_stored_since_the_vocabulary_was_kept_costs_only_its_own_words(tmp_path,
+                                                                                                    monkeypatch):
+    from traceglass.store import _vocabulary
+
+    monkeypatch.setattr(_vocabulary, "TAIL_MAX", 0)
+    monkeypatch.setattr(_vocabulary, "CATCH_UP_COST", 0)  # the tail's words are added, not all read again
+    path, now = tmp_path / "damaged.db", time.time_ns()
+
+    def post(store: TraceStore, n: int, word: str) -> str:
+        return store.upsert_span({"trace_id": f"{n + 1:032x}", "span_id": f"{n + 1:016x}", "name": "step",
+                                  "start_ns": now + n, "attributes": {"text": f"{word} {secrets.token_urlsafe(1500)}"}})
+
+    with TraceStore(path) as store:
+        post(store, 0, "first")
+        assert store.list_traces(search="irs").traces  # the vocabulary is kept
+        post(store, 1, "damagedword")
+        whole = post(store, 2, "wholeword").trace_id
+        other = sqlite3.connect(path, isolation_level=None)  # the first tail span's value: not a zstd frame of ours
+        other.execute("UPDATE span_data SET attributes = x'28b52ffd00deadbeef' WHERE id = 2")
+        other.close()
+        assert [t.trace_id for t in store.list_traces(search="oleword").traces] == [whole]
+        assert store.list_traces(search="amagedwor").traces == []  # its value reads as nothing, as a scan finds
+        # The words were added from the tail's values (the index itself still has the damaged span's).
+        (kept,) = [words for key, words in _vocabulary._kept.items() if key[0] == str(path)]
+        words = set(kept.text.split())
+        assert "wholeword" in words and "damagedword" not in words and kept.through == 4
