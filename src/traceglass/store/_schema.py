@@ -14,8 +14,9 @@ must not read such a value as JSON. Schema 10 adds the content search's word ind
 (``span_words``, ``search_index``; see :mod:`._search`). Schema 12 keeps the zstd dictionaries the
 large values are compressed with (``zstd_dicts``), which an older traceglass could not read. Schema 13
 counts the spans deleted from the word index since it was last merged (``search_index.forgotten``).
-Schema 14 stores each distinct resource once (``resources``; see :mod:`._resources`). Schema 15 counts the
-word index's deletions in a count that only grows (``search_index.changes``; see :mod:`._vocabulary`).
+Schema 14 stores each distinct resource once (``resources``; see :mod:`._resources`). Schema 15 counts, in a
+count that only grows, the changes to the word index that a process's copy of its vocabulary cannot follow
+(``search_index.changes``; see :mod:`._vocabulary`).
 
 Write speed is mostly a matter of where inserts land: an index keyed by something random (a trace
 id, a duration) dirties a different page for nearly every row, and every dirty page is written to
@@ -404,8 +405,8 @@ def _v14(conn: sqlite3.Connection) -> None:
 
 
 def _v15(conn: sqlite3.Connection) -> None:
-    # A count of the word index's deletions that only grows: a process's copy of its vocabulary
-    # (store/_vocabulary.py) is read again when it changes.
+    # A count that only grows of the changes to the word index a process's copy of its vocabulary
+    # (store/_vocabulary.py) cannot follow (_search.forget): the copy is read again when it moves.
     _search.add_changes(conn)
 
 
