@@ -748,13 +748,28 @@ def _bench_search(store: TraceStore, traces: int, report: Callable[[str], None])
                             _timed(lambda pattern=pattern: conn.execute(_OLD_SEARCH, (pattern,) * 3).fetchall(), 1)))
 
 
+_READ_WHOLE = _vocabulary._read_whole
+
+
+def _whole_reads() -> list[str]:
+    """The reads of a store's whole vocabulary from now on (the file of each), until ``_vocabulary._read_whole``
+    is set back to ``_READ_WHOLE``."""
+    passes: list[str] = []
+
+    def counted(conn: sqlite3.Connection, file: str, table: str) -> tuple:
+        passes.append(file)
+        return _READ_WHOLE(conn, file, table)
+
+    _vocabulary._read_whole = counted
+    return passes
+
+
 def _bench_arriving(path: pathlib.Path, store: TraceStore, report: Callable[[str], None], rounds: int = 40,
                     seed: int = 11) -> None:
     """A lone word searched after each of ``rounds`` batches stored by another exporter (spans arriving while
     a dashboard searches): what each search costs, and how often it read the whole vocabulary again."""
     exporter = SQLiteSpanExporter(path)
-    passes: list[str] = []
-    store._db.conn.set_trace_callback(lambda sql: passes.append(sql) if "span_words_vocab" in sql else None)
+    passes = _whole_reads()
     store.list_traces(search="zebra")
     passes.clear()
     samples, cpu = [], []
@@ -764,7 +779,7 @@ def _bench_arriving(path: pathlib.Path, store: TraceStore, report: Callable[[str
         store.list_traces(search="zebra")
         samples.append((time.perf_counter() - start) * 1000)
         cpu.append((time.process_time() - started_cpu) * 1000)
-    store._db.conn.set_trace_callback(None)
+    _vocabulary._read_whole = _READ_WHOLE
     exporter.shutdown()
     _cpu_ms[:] = cpu
     report(_summary(f"  'zebra' after each of {rounds} batches stored", samples)
@@ -775,8 +790,7 @@ def _bench_pruned(store: TraceStore, traces: int, report: Callable[[str], None],
                   per_round: int = 1_000) -> None:
     """A lone word searched after each of ``rounds`` prunes by age of the oldest ``per_round`` traces (retention
     at work): what each search costs, and how often it read the whole vocabulary again."""
-    passes: list[str] = []
-    store._db.conn.set_trace_callback(lambda sql: passes.append(sql) if "span_words_vocab" in sql else None)
+    passes = _whole_reads()
     store.list_traces(search="zebra")
     passes.clear()
     samples, cpu, pruned = [], [], 0
@@ -788,7 +802,7 @@ def _bench_pruned(store: TraceStore, traces: int, report: Callable[[str], None],
         store.list_traces(search="zebra")
         samples.append((time.perf_counter() - start) * 1000)
         cpu.append((time.process_time() - started_cpu) * 1000)
-    store._db.conn.set_trace_callback(None)
+    _vocabulary._read_whole = _READ_WHOLE
     _cpu_ms[:] = cpu
     report(_summary(f"search 'zebra' after each of {rounds} prunes by age", samples)
            + f"  {pruned:,} traces pruned; the vocabulary read whole {len(passes)} times")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -16,12 +17,30 @@ from traceglass.store import TraceStore, _search, _vocabulary
 
 from .test_search_index import BASE_NS, _brute, _post, _search_ids
 
+_watching: list[tuple[str, list[str]]] = []  # (a store's file, the list its whole reads go in)
+
+
+@pytest.fixture(autouse=True)
+def _count_whole_reads(monkeypatch):
+    """Every read of a store's whole vocabulary (_vocabulary._read_whole) is listed for the tests watching it."""
+    read_whole = _vocabulary._read_whole
+
+    def counted(conn, file, table):
+        for watched, reads in _watching:
+            if watched == file:
+                reads.append(file)
+        return read_whole(conn, file, table)
+
+    monkeypatch.setattr(_vocabulary, "_read_whole", counted)
+    yield
+    _watching.clear()
+
 
 def _passes(store: TraceStore) -> list[str]:
-    """Records the statements of ``store``'s connection that read the whole vocabulary."""
-    seen: list[str] = []
-    store._db.conn.set_trace_callback(lambda sql: seen.append(sql) if "span_words_vocab" in sql else None)
-    return seen
+    """The reads of ``store``'s whole vocabulary from now on."""
+    reads: list[str] = []
+    _watching.append((str(store.path.absolute()), reads))
+    return reads
 
 
 @pytest.mark.parametrize("candidates", ["few", "many"])
@@ -240,3 +259,66 @@ def test_the_words_holding_a_run_come_in_order_up_to_the_limit():
     assert _vocabulary.holding(added, "fund", suffix=False, limit=4) == ["refund", "refunds", "unrefundable",
                                                                           "refunding"]
     assert _vocabulary.holding(added, "fund", suffix=False, limit=3) is None
+
+
+def _state_and_words(store: TraceStore) -> tuple:
+    conn = store._db.conn
+    (file,) = conn.execute("SELECT file FROM pragma_database_list WHERE name = 'main'").fetchone()
+    return _vocabulary._read_whole(conn, file, "span_words_vocab")
+
+
+def test_the_vocabulary_read_on_threads_a_range_at_a_time_is_the_one_statements_read(tmp_path, monkeypatch):
+    path = tmp_path / "v.db"
+    with TraceStore(path) as store:
+        # Words in every range and on the cuts themselves: numbers, each letter, non-ASCII ones.
+        _post(store, 0, "0 9 12345 a ab c d e f g h i j k l m n o p q r s t u v w x y z zz")
+        _post(store, 1, "élan ωmega 日本語 ÿes Zürich naïve ~tilde_")
+        monkeypatch.setattr(_vocabulary, "READERS", 1)
+        one = _state_and_words(store)
+        monkeypatch.setattr(_vocabulary, "READERS", 2)
+        assert _state_and_words(store) == one
+        assert {"0", "12345", "a", "c", "u", "zz", "elan", "zurich", "ωmega", "日本語"} <= set(one[4].split("\n"))
+        monkeypatch.setattr(_vocabulary, "READERS", 3)
+        assert _state_and_words(store) == one
+
+
+def test_a_span_changed_while_the_ranges_are_read_has_the_words_read_in_one_statement(tmp_path, monkeypatch):
+    monkeypatch.setattr(_vocabulary, "READERS", 2)
+    path = tmp_path / "v.db"
+    with TraceStore(path) as store:
+        trace = _post(store, 0, "about shipping")
+        _post(store, 1, "the newest")
+        range_words, changed, lock = _vocabulary.range_words, [], threading.Lock()
+
+        def changing(conn, table, low, high):
+            with lock:  # once: the first span written again in place, with other words, by another store
+                if not changed:
+                    changed.append(True)
+                    with TraceStore(path) as other:
+                        _post(other, 0, "now a refund")
+            return range_words(conn, table, low, high)
+
+        monkeypatch.setattr(_vocabulary, "range_words", changing)
+        state = _state_and_words(store)
+        now = store._db.conn.execute("SELECT first_id, changes FROM search_index").fetchone()
+        assert changed and state[:2] == now and now[1] == 1  # the words go with the state after the change
+        assert "refund" in state[4].split("\n")
+        assert _search_ids(store, "efun") == {trace} == _brute(path, "efun")
+
+
+def test_a_range_that_fails_has_the_words_read_in_one_statement(tmp_path, monkeypatch):
+    path = tmp_path / "v.db"
+    with TraceStore(path) as store:
+        _post(store, 0, "about shipping and refunds")
+        monkeypatch.setattr(_vocabulary, "READERS", 1)
+        one = _state_and_words(store)
+        monkeypatch.setattr(_vocabulary, "READERS", 2)
+        range_words = _vocabulary.range_words
+
+        def failing(conn, table, low, high):
+            if low == "p":
+                raise sqlite3.OperationalError("disk I/O error")
+            return range_words(conn, table, low, high)
+
+        monkeypatch.setattr(_vocabulary, "range_words", failing)
+        assert _state_and_words(store) == one
