@@ -306,6 +306,53 @@ def test_a_span_changed_while_the_ranges_are_read_has_the_words_read_in_one_stat
         assert _search_ids(store, "efun") == {trace} == _brute(path, "efun")
 
 
+def test_spans_stored_while_the_ranges_are_read_keep_the_words_read(tmp_path, monkeypatch):
+    monkeypatch.setattr(_vocabulary, "READERS", 2)
+    path = tmp_path / "v.db"
+    with TraceStore(path) as store:
+        _post(store, 0, "about shipping")
+        range_words, stored, lock = _vocabulary.range_words, [], threading.Lock()
+
+        def storing(conn, table, low, high):
+            with lock:  # once: a new span, stored by another store (a writer at work)
+                if not stored:
+                    stored.append(True)
+                    with TraceStore(path) as other:
+                        _post(other, 1, "a refund")
+            return range_words(conn, table, low, high)
+
+        monkeypatch.setattr(_vocabulary, "range_words", storing)
+        first, changes, top, mark, text = _state_and_words(store)
+        assert stored and top == 2  # read on the threads: the new span (row id 2) is above ``top``, to check
+        assert "shipping" in text.split("\n")
+
+
+def test_a_backfill_while_the_ranges_are_read_has_the_words_read_in_one_statement(tmp_path, monkeypatch):
+    monkeypatch.setattr(_vocabulary, "READERS", 2)
+    path = tmp_path / "v.db"
+    with TraceStore(path) as store:
+        _post(store, 0, "an old zeppelin")
+    conn = sqlite3.connect(path, isolation_level=None)  # the old span below the watermark: not indexed
+    conn.execute("UPDATE search_index SET first_id = 2")
+    conn.execute("INSERT INTO span_words (span_words) VALUES ('delete-all')")
+    conn.close()
+    with TraceStore(path) as store:
+        _post(store, 1, "a new refund")
+        range_words, done, lock = _vocabulary.range_words, [], threading.Lock()
+
+        def backfilling(conn, table, low, high):
+            with lock:  # once: the old span's words go into the index (another store's backfill)
+                if not done:
+                    done.append(True)
+                    with TraceStore(path) as other:
+                        assert other.backfill_search_index() == 1
+            return range_words(conn, table, low, high)
+
+        monkeypatch.setattr(_vocabulary, "range_words", backfilling)
+        state = _state_and_words(store)
+        assert done and state[0] == 1 and "zeppelin" in state[4].split("\n")  # the words go with the new watermark
+
+
 def test_a_range_that_fails_has_the_words_read_in_one_statement(tmp_path, monkeypatch):
     path = tmp_path / "v.db"
     with TraceStore(path) as store:
