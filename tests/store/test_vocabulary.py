@@ -282,23 +282,30 @@ def test_the_vocabulary_read_on_threads_a_range_at_a_time_is_the_one_statements_
         assert _state_and_words(store) == one
 
 
+def _meanwhile(monkeypatch, path: Path, change) -> list[bool]:
+    """Has ``change(store)`` run once, on another store of ``path``, as the vocabulary's ranges are read."""
+    range_words, done, lock = _vocabulary.range_words, [], threading.Lock()
+
+    def reading(conn, table, low, high):
+        with lock:
+            if not done:
+                done.append(True)
+                with TraceStore(path) as other:
+                    change(other)
+        return range_words(conn, table, low, high)
+
+    monkeypatch.setattr(_vocabulary, "range_words", reading)
+    return done
+
+
 def test_a_span_changed_while_the_ranges_are_read_has_the_words_read_in_one_statement(tmp_path, monkeypatch):
     monkeypatch.setattr(_vocabulary, "READERS", 2)
     path = tmp_path / "v.db"
     with TraceStore(path) as store:
         trace = _post(store, 0, "about shipping")
         _post(store, 1, "the newest")
-        range_words, changed, lock = _vocabulary.range_words, [], threading.Lock()
-
-        def changing(conn, table, low, high):
-            with lock:  # once: the first span written again in place, with other words, by another store
-                if not changed:
-                    changed.append(True)
-                    with TraceStore(path) as other:
-                        _post(other, 0, "now a refund")
-            return range_words(conn, table, low, high)
-
-        monkeypatch.setattr(_vocabulary, "range_words", changing)
+        # The first span written again in place, with other words, by another store.
+        changed = _meanwhile(monkeypatch, path, lambda other: _post(other, 0, "now a refund"))
         state = _state_and_words(store)
         now = store._db.conn.execute("SELECT first_id, changes FROM search_index").fetchone()
         assert changed and state[:2] == now and now[1] == 1  # the words go with the state after the change
@@ -311,17 +318,7 @@ def test_spans_stored_while_the_ranges_are_read_keep_the_words_read(tmp_path, mo
     path = tmp_path / "v.db"
     with TraceStore(path) as store:
         _post(store, 0, "about shipping")
-        range_words, stored, lock = _vocabulary.range_words, [], threading.Lock()
-
-        def storing(conn, table, low, high):
-            with lock:  # once: a new span, stored by another store (a writer at work)
-                if not stored:
-                    stored.append(True)
-                    with TraceStore(path) as other:
-                        _post(other, 1, "a refund")
-            return range_words(conn, table, low, high)
-
-        monkeypatch.setattr(_vocabulary, "range_words", storing)
+        stored = _meanwhile(monkeypatch, path, lambda other: _post(other, 1, "a refund"))  # a writer at work
         first, changes, top, mark, text = _state_and_words(store)
         assert stored and top == 2  # read on the threads: the new span (row id 2) is above ``top``, to check
         assert "shipping" in text.split("\n")
@@ -338,17 +335,8 @@ def test_a_backfill_while_the_ranges_are_read_has_the_words_read_in_one_statemen
     conn.close()
     with TraceStore(path) as store:
         _post(store, 1, "a new refund")
-        range_words, done, lock = _vocabulary.range_words, [], threading.Lock()
-
-        def backfilling(conn, table, low, high):
-            with lock:  # once: the old span's words go into the index (another store's backfill)
-                if not done:
-                    done.append(True)
-                    with TraceStore(path) as other:
-                        assert other.backfill_search_index() == 1
-            return range_words(conn, table, low, high)
-
-        monkeypatch.setattr(_vocabulary, "range_words", backfilling)
+        # The old span's words go into the index: another store's backfill.
+        done = _meanwhile(monkeypatch, path, lambda other: other.backfill_search_index())
         state = _state_and_words(store)
         assert done and state[0] == 1 and "zeppelin" in state[4].split("\n")  # the words go with the new watermark
 
