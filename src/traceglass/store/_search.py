@@ -193,15 +193,14 @@ def forget(conn: sqlite3.Connection, first: int, condition: str, params: list[An
     (:mod:`._vocabulary`) may cover: spans written again in place, or a deletion that takes the newest
     span (new spans then get the row ids it frees). Deleting older spans (retention) only drops words:
     the words kept stay a superset."""
-    if not in_place:
-        in_place = conn.execute(f"SELECT EXISTS (SELECT 1 FROM spans s WHERE s.id = (SELECT max(id) FROM spans) "
-                                f"AND {condition})", params).fetchone()[0]
+    moves = in_place or conn.execute(f"SELECT EXISTS (SELECT 1 FROM spans s WHERE s.id = (SELECT max(id) FROM spans) "
+                                     f"AND {condition})", params).fetchone()[0]
     # In row id order: FTS5 writes its pending entries out as a segment whenever a row id is lower
     # than the last (5x the CPU in trace order: bench_retention's prunes).
     count = conn.execute(f"{_FORGET}{condition} ORDER BY s.id", [first, *params]).rowcount
     if count > 0:
         conn.execute("UPDATE search_index SET forgotten = forgotten + ?, changes = changes + ?",
-                     (count, int(bool(in_place))))
+                     (count, int(bool(moves))))
 
 
 # Spans indexed per backfill step: one short write transaction each (~0.1 s at ~22 us a span).
