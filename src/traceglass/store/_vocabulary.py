@@ -33,7 +33,7 @@ from typing import Any
 import orjson
 
 from traceglass.store._one_step import fewer
-from traceglass.store._packed import decompressed_each
+from traceglass.store._packed import THREADS, decompressed_each
 
 TAIL_MAX = 1_000  # spans above ``through`` checked as unindexed ones before their words are added
 CATCH_UP_MAX = 20_000  # spans whose words are added at once at most
@@ -44,7 +44,7 @@ _KEPT_MAX = 4  # stores whose text a process keeps
 # Threads the whole vocabulary is read on, a range of words at a time (see _read_whole), and where its words
 # are cut into ranges (UTF-8 byte order, as fts5vocab sorts): numbers; letters, in ranges of about equal cost
 # on English text (each word costs as many spans as hold it); the rest.
-READERS = min(4, os.cpu_count() or 1)
+READERS = THREADS  # the cores this process may run on, up to 4 (as zstd's threads)
 CUTS = ("0", "a", "c", "e", "g", "i", "l", "n", "p", "s", "u", "\x80")
 _FILE = "SELECT file FROM pragma_database_list WHERE name = 'main'"
 # What the words go with: the watermark, the count of changes, ``through`` and the mark, the span under a
