@@ -268,6 +268,7 @@ def _state_and_words(store: TraceStore) -> tuple:
 
 
 def test_the_vocabulary_read_on_threads_a_range_at_a_time_is_the_one_statements_read(tmp_path, monkeypatch):
+    monkeypatch.setattr(_vocabulary, "PARALLEL_FROM", 0)  # threads however small the store
     path = tmp_path / "v.db"
     with TraceStore(path) as store:
         # Words in every range and on the cuts themselves: numbers, each letter, non-ASCII ones.
@@ -299,6 +300,7 @@ def _meanwhile(monkeypatch, path: Path, change) -> list[bool]:
 
 
 def test_a_span_changed_while_the_ranges_are_read_has_the_words_read_in_one_statement(tmp_path, monkeypatch):
+    monkeypatch.setattr(_vocabulary, "PARALLEL_FROM", 0)  # threads however small the store
     monkeypatch.setattr(_vocabulary, "READERS", 2)
     path = tmp_path / "v.db"
     with TraceStore(path) as store:
@@ -314,6 +316,7 @@ def test_a_span_changed_while_the_ranges_are_read_has_the_words_read_in_one_stat
 
 
 def test_spans_stored_while_the_ranges_are_read_keep_the_words_read(tmp_path, monkeypatch):
+    monkeypatch.setattr(_vocabulary, "PARALLEL_FROM", 0)  # threads however small the store
     monkeypatch.setattr(_vocabulary, "READERS", 2)
     path = tmp_path / "v.db"
     with TraceStore(path) as store:
@@ -325,6 +328,7 @@ def test_spans_stored_while_the_ranges_are_read_keep_the_words_read(tmp_path, mo
 
 
 def test_a_backfill_while_the_ranges_are_read_has_the_words_read_in_one_statement(tmp_path, monkeypatch):
+    monkeypatch.setattr(_vocabulary, "PARALLEL_FROM", 0)  # threads however small the store
     monkeypatch.setattr(_vocabulary, "READERS", 2)
     path = tmp_path / "v.db"
     with TraceStore(path) as store:
@@ -342,6 +346,7 @@ def test_a_backfill_while_the_ranges_are_read_has_the_words_read_in_one_statemen
 
 
 def test_a_range_that_fails_has_the_words_read_in_one_statement(tmp_path, monkeypatch):
+    monkeypatch.setattr(_vocabulary, "PARALLEL_FROM", 0)  # threads however small the store
     path = tmp_path / "v.db"
     with TraceStore(path) as store:
         _post(store, 0, "about shipping and refunds")
@@ -357,3 +362,19 @@ def test_a_range_that_fails_has_the_words_read_in_one_statement(tmp_path, monkey
 
         monkeypatch.setattr(_vocabulary, "range_words", failing)
         assert _state_and_words(store) == one
+
+
+def test_a_store_under_parallel_from_spans_has_its_vocabulary_read_in_one_statement(tmp_path, monkeypatch):
+    monkeypatch.setattr(_vocabulary, "READERS", 2)
+    monkeypatch.setattr(_vocabulary, "PARALLEL_FROM", 4)  # the newest row id + 1: 3 with two spans, 4 with three
+    ranges: list[str | None] = []
+    range_words = _vocabulary.range_words
+    monkeypatch.setattr(_vocabulary, "range_words", lambda conn, table, low, high: (
+        ranges.append(low), range_words(conn, table, low, high))[1])
+    path = tmp_path / "v.db"
+    with TraceStore(path) as store:
+        for n in range(2):
+            _post(store, n, f"shipping {n}")
+        assert "shipping" in _state_and_words(store)[4].split("\n") and ranges == []
+        _post(store, 2, "shipped")
+        assert "shipped" in _state_and_words(store)[4].split("\n") and len(ranges) == len(_vocabulary.CUTS) + 1

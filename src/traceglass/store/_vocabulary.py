@@ -45,6 +45,10 @@ _KEPT_MAX = 4  # stores whose text a process keeps
 # are cut into ranges (UTF-8 byte order, as fts5vocab sorts): numbers; letters, in ranges of about equal cost
 # on English text (each word costs as many spans as hold it); the rest.
 READERS = THREADS  # the cores this process may run on, up to 4 (as zstd's threads)
+# Row ids from which the vocabulary is read on threads. Each range's statement waits for the GIL beside a busy
+# application thread: 50,000 spans, 96 ms in one statement against 221 on two threads there (58 against 34 idle);
+# 200,000, 258 against 300-330 (234 against 135); 1,000,000, 1,159 against 1,050 (1,154 against 627).
+PARALLEL_FROM = 250_000
 CUTS = ("0", "a", "c", "e", "g", "i", "l", "n", "p", "s", "u", "\x80")
 _FILE = "SELECT file FROM pragma_database_list WHERE name = 'main'"
 # What the words go with: the watermark, the count of changes, ``through`` and the mark, the span under a
@@ -114,16 +118,18 @@ def words(conn: sqlite3.Connection, vocabulary_table: str) -> Words | None:
 def _read_whole(conn: sqlite3.Connection, file: str, vocabulary_table: str) -> tuple[Any, ...]:
     """The state (see _STATE) and the whole vocabulary as one ``"\\n"``-separated text, sorted.
 
-    Read a range of words at a time on :data:`READERS` threads, each with a read-only connection of its own
-    (SQLite reads without the GIL: 0.82 against 1.5 s at 1,000,000 spans on two cores), kept when the state
-    is the same after as before (but for spans stored meanwhile, above ``top``): no span below ``top`` has
-    other words then, and the words read are theirs and maybe more. Else, or on any error, read again in one
-    statement from one snapshot."""
+    From :data:`PARALLEL_FROM` spans, read a range of words at a time on :data:`READERS` threads, each with a
+    read-only connection of its own (SQLite reads without the GIL: 0.63 against 1.15 s at 1,000,000 spans on
+    two cores). The words are kept when the state is the same after as before (but for spans stored
+    meanwhile, above ``top``): no span below ``top`` has other words then, and the words read are theirs and
+    maybe more. Else, or on any error, they are read again in one statement from one snapshot."""
     whole = _STATE.format(mark="(SELECT max(id) FROM spans)", words=f", (SELECT group_concat(term, char(10)) FROM "
                                                                       f"{vocabulary_table})")
     if READERS < 2:
         return conn.execute(whole).fetchone()
     first, changes, top, mark = conn.execute(_STATE.format(mark="(SELECT max(id) FROM spans)", words="")).fetchone()
+    if top < PARALLEL_FROM:
+        return conn.execute(whole).fetchone()
     bounds = [None, *CUTS, None]
     ranges = list(enumerate(zip(bounds[:-1], bounds[1:])))
     texts: list[str | None] = [None] * len(ranges)
