@@ -261,14 +261,21 @@ def test_the_words_holding_a_run_come_in_order_up_to_the_limit():
     assert _vocabulary.holding(added, "fund", suffix=False, limit=3) is None
 
 
+@pytest.fixture
+def on_threads(monkeypatch):
+    """The whole vocabulary read on two threads, however small the store."""
+    monkeypatch.setattr(_vocabulary, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(_vocabulary, "READERS", 2)
+
+
 def _state_and_words(store: TraceStore) -> tuple:
     conn = store._db.conn
     (file,) = conn.execute("SELECT file FROM pragma_database_list WHERE name = 'main'").fetchone()
     return _vocabulary._read_whole(conn, file, "span_words_vocab")
 
 
-def test_the_vocabulary_read_on_threads_a_range_at_a_time_is_the_one_statements_read(tmp_path, monkeypatch):
-    monkeypatch.setattr(_vocabulary, "PARALLEL_FROM", 0)  # threads however small the store
+def test_the_vocabulary_read_on_threads_a_range_at_a_time_is_the_one_statements_read(tmp_path, monkeypatch,
+                                                                                     on_threads):
     path = tmp_path / "v.db"
     with TraceStore(path) as store:
         # Words in every range and on the cuts themselves: numbers, each letter, non-ASCII ones.
@@ -299,9 +306,8 @@ def _meanwhile(monkeypatch, path: Path, change) -> list[bool]:
     return done
 
 
-def test_a_span_changed_while_the_ranges_are_read_has_the_words_read_in_one_statement(tmp_path, monkeypatch):
-    monkeypatch.setattr(_vocabulary, "PARALLEL_FROM", 0)  # threads however small the store
-    monkeypatch.setattr(_vocabulary, "READERS", 2)
+def test_a_span_changed_while_the_ranges_are_read_has_the_words_read_in_one_statement(tmp_path, monkeypatch,
+                                                                                      on_threads):
     path = tmp_path / "v.db"
     with TraceStore(path) as store:
         trace = _post(store, 0, "about shipping")
@@ -315,9 +321,7 @@ def test_a_span_changed_while_the_ranges_are_read_has_the_words_read_in_one_stat
         assert _search_ids(store, "efun") == {trace} == _brute(path, "efun")
 
 
-def test_spans_stored_while_the_ranges_are_read_keep_the_words_read(tmp_path, monkeypatch):
-    monkeypatch.setattr(_vocabulary, "PARALLEL_FROM", 0)  # threads however small the store
-    monkeypatch.setattr(_vocabulary, "READERS", 2)
+def test_spans_stored_while_the_ranges_are_read_keep_the_words_read(tmp_path, monkeypatch, on_threads):
     path = tmp_path / "v.db"
     with TraceStore(path) as store:
         _post(store, 0, "about shipping")
@@ -327,9 +331,8 @@ def test_spans_stored_while_the_ranges_are_read_keep_the_words_read(tmp_path, mo
         assert "shipping" in text.split("\n")
 
 
-def test_a_backfill_while_the_ranges_are_read_has_the_words_read_in_one_statement(tmp_path, monkeypatch):
-    monkeypatch.setattr(_vocabulary, "PARALLEL_FROM", 0)  # threads however small the store
-    monkeypatch.setattr(_vocabulary, "READERS", 2)
+def test_a_backfill_while_the_ranges_are_read_has_the_words_read_in_one_statement(tmp_path, monkeypatch,
+                                                                                  on_threads):
     path = tmp_path / "v.db"
     with TraceStore(path) as store:
         _post(store, 0, "an old zeppelin")
@@ -345,8 +348,7 @@ def test_a_backfill_while_the_ranges_are_read_has_the_words_read_in_one_statemen
         assert done and state[0] == 1 and "zeppelin" in state[4].split("\n")  # the words go with the new watermark
 
 
-def test_a_range_that_fails_has_the_words_read_in_one_statement(tmp_path, monkeypatch):
-    monkeypatch.setattr(_vocabulary, "PARALLEL_FROM", 0)  # threads however small the store
+def test_a_range_that_fails_has_the_words_read_in_one_statement(tmp_path, monkeypatch, on_threads):
     path = tmp_path / "v.db"
     with TraceStore(path) as store:
         _post(store, 0, "about shipping and refunds")
