@@ -47,7 +47,8 @@ _KEPT_MAX = 4  # stores whose text a process keeps
 READERS = THREADS  # the cores this process may run on, up to 4 (as zstd's threads)
 # Row ids from which the vocabulary is read on threads. Each range's statement waits for the GIL beside a busy
 # application thread: 50,000 spans, 96 ms in one statement against 221 on two threads there (58 against 34 idle);
-# 200,000, 258 against 300-330 (234 against 135); 1,000,000, 1,159 against 1,050 (1,154 against 627).
+# 200,000, 251-264 against 296-338 (228-240 against 131-141); 1,000,000, 1,159-1,188 against 1,011-1,077
+# (1,154-1,180 against 625-628).
 PARALLEL_FROM = 250_000
 CUTS = ("0", "a", "c", "e", "g", "i", "l", "n", "p", "s", "u", "\x80")
 _FILE = "SELECT file FROM pragma_database_list WHERE name = 'main'"
