@@ -4,6 +4,7 @@ added, posted again with other words, deleted (their row ids then taken again) a
 
 from __future__ import annotations
 
+import random
 import sqlite3
 import tempfile
 import threading
@@ -380,3 +381,43 @@ def test_a_store_under_parallel_from_spans_has_its_vocabulary_read_in_one_statem
         assert "shipping" in _state_and_words(store)[4].split("\n") and ranges == []
         _post(store, 2, "shipped")
         assert "shipped" in _state_and_words(store)[4].split("\n") and len(ranges) == len(_vocabulary.CUTS) + 1
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_searches_beside_a_writer_leave_words_that_find_what_a_scan_finds(tmp_path, monkeypatch, on_threads, seed):
+    # Tails added, vocabularies read on threads and in one statement, all while another store writes: spans
+    # new, written again in place with other words, deleted (the newest too). Each word is new (a base and the
+    # write's number), so words kept stale miss spans. Once the writer stops, searches must find what a scan finds.
+    monkeypatch.setattr(_vocabulary, "TAIL_MAX", 2)
+    monkeypatch.setattr(_vocabulary, "CATCH_UP_COST", 1)
+    rng = random.Random(seed)
+    bases = ["refund", "shipping", "zeppelin", "invoice"]
+    needles = [base[1:] + str(digit) for base in bases for digit in range(1, 10)]  # "efund3": refund3, refund31...
+    path = tmp_path / "v.db"
+    with TraceStore(path) as store:
+        _post(store, 0, "the first words")
+        done = threading.Event()
+
+        def write() -> None:
+            wrng = random.Random(seed + 100)
+            with TraceStore(path) as other:
+                for n in range(1, 160):
+                    text = " ".join(f"{base}{n}" for base in wrng.sample(bases, 2))
+                    kind = wrng.random()
+                    if kind < 0.15:  # an older span written again in place, with other words
+                        _post(other, wrng.randrange(n), text)
+                    elif kind < 0.25:
+                        other.delete_trace(f"{wrng.randrange(1, n + 1):032x}")
+                    else:
+                        _post(other, n, text)
+            done.set()
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        try:
+            while not done.is_set():
+                store.list_traces(search=rng.choice(needles), limit=10_000)
+        finally:
+            writer.join()
+        for needle in needles:
+            assert _search_ids(store, needle) == _brute(path, needle), needle
