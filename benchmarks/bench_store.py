@@ -47,7 +47,7 @@ import tempfile
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import orjson
 from opentelemetry.attributes import BoundedAttributes
@@ -753,20 +753,29 @@ def _bench_search(store: TraceStore, traces: int, report: Callable[[str], None])
                             _timed(lambda pattern=pattern: conn.execute(_OLD_SEARCH, (pattern,) * 3).fetchall(), 1)))
 
 
-_READ_WHOLE = _vocabulary._read_whole
-
-
-def _whole_reads() -> list[str]:
-    """The reads of a store's whole vocabulary from now on (the file of each), until ``_vocabulary._read_whole``
-    is set back to ``_READ_WHOLE``."""
-    passes: list[str] = []
+def _lone_word_after_each(store: TraceStore, steps: Iterable[Callable[[], object]]) -> tuple[list[float], int]:
+    """'zebra' searched after each of ``steps`` (its words looked up once before): the wall ms of each search
+    (their CPU in ``_cpu_ms``), and how many times the store's whole vocabulary was read meanwhile."""
+    read_whole, passes = _vocabulary._read_whole, []
 
     def counted(conn: sqlite3.Connection, file: str, table: str) -> tuple:
         passes.append(file)
-        return _READ_WHOLE(conn, file, table)
+        return read_whole(conn, file, table)
 
+    store.list_traces(search="zebra")
+    samples, cpu = [], []
     _vocabulary._read_whole = counted
-    return passes
+    try:
+        for step in steps:
+            step()
+            start, started_cpu = time.perf_counter(), time.process_time()
+            store.list_traces(search="zebra")
+            samples.append((time.perf_counter() - start) * 1000)
+            cpu.append((time.process_time() - started_cpu) * 1000)
+    finally:
+        _vocabulary._read_whole = read_whole
+    _cpu_ms[:] = cpu
+    return samples, len(passes)
 
 
 def _bench_arriving(path: pathlib.Path, store: TraceStore, report: Callable[[str], None], rounds: int = 40,
@@ -774,43 +783,27 @@ def _bench_arriving(path: pathlib.Path, store: TraceStore, report: Callable[[str
     """A lone word searched after each of ``rounds`` batches stored by another exporter (spans arriving while
     a dashboard searches): what each search costs, and how often it read the whole vocabulary again."""
     exporter = SQLiteSpanExporter(path)
-    passes = _whole_reads()
-    store.list_traces(search="zebra")
-    passes.clear()
-    samples, cpu = [], []
-    for batch in SpanFactory(seed=seed, traces=rounds * BATCH // SPANS_PER_TRACE).batches(rounds * BATCH):
-        exporter.export(batch)
-        start, started_cpu = time.perf_counter(), time.process_time()
-        store.list_traces(search="zebra")
-        samples.append((time.perf_counter() - start) * 1000)
-        cpu.append((time.process_time() - started_cpu) * 1000)
-    _vocabulary._read_whole = _READ_WHOLE
+    batches = SpanFactory(seed=seed, traces=rounds * BATCH // SPANS_PER_TRACE).batches(rounds * BATCH)
+    samples, passes = _lone_word_after_each(store, (functools.partial(exporter.export, batch) for batch in batches))
     exporter.shutdown()
-    _cpu_ms[:] = cpu
     report(_summary(f"  'zebra' after each of {rounds} batches stored", samples)
-           + f"  max {max(samples):.1f} ms, sum {sum(samples):,.0f} ms; the vocabulary read whole {len(passes)} times")
+           + f"  max {max(samples):.1f} ms, sum {sum(samples):,.0f} ms; the vocabulary read whole {passes} times")
 
 
 def _bench_pruned(store: TraceStore, traces: int, report: Callable[[str], None], rounds: int = 5,
                   per_round: int = 1_000) -> None:
     """A lone word searched after each of ``rounds`` prunes by age of the oldest ``per_round`` traces (retention
     at work): what each search costs, and how often it read the whole vocabulary again."""
-    passes = _whole_reads()
-    store.list_traces(search="zebra")
-    passes.clear()
-    samples, cpu, pruned = [], [], 0
     oldest = time.time() - SPAN_WINDOW_S  # the factory's first trace (see SpanFactory)
-    for n in range(1, rounds + 1):
+    pruned: list[int] = []
+
+    def prune(n: int) -> None:
         cutoff = oldest + SPAN_WINDOW_S * n * per_round / traces
-        pruned += store.prune(older_than=time.time() - cutoff)
-        start, started_cpu = time.perf_counter(), time.process_time()
-        store.list_traces(search="zebra")
-        samples.append((time.perf_counter() - start) * 1000)
-        cpu.append((time.process_time() - started_cpu) * 1000)
-    _vocabulary._read_whole = _READ_WHOLE
-    _cpu_ms[:] = cpu
+        pruned.append(store.prune(older_than=time.time() - cutoff))
+
+    samples, passes = _lone_word_after_each(store, (functools.partial(prune, n) for n in range(1, rounds + 1)))
     report(_summary(f"search 'zebra' after each of {rounds} prunes by age", samples)
-           + f"  {pruned:,} traces pruned; the vocabulary read whole {len(passes)} times")
+           + f"  {sum(pruned):,} traces pruned; the vocabulary read whole {passes} times")
 
 
 def main() -> None:
