@@ -795,6 +795,7 @@ def _bench_pruned(store: TraceStore, traces: int, report: Callable[[str], None],
     """A lone word searched after each of ``rounds`` prunes by age of the oldest ``per_round`` traces (retention
     at work): what each search costs, and how often it read the whole vocabulary again."""
     oldest = time.time() - SPAN_WINDOW_S  # the factory's first trace (see SpanFactory)
+    per_round = max(1, min(per_round, traces // (2 * rounds)))  # a small store keeps half its traces
     pruned: list[int] = []
 
     def prune(n: int) -> None:
