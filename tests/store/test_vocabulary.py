@@ -8,6 +8,7 @@ import random
 import sqlite3
 import tempfile
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,8 @@ def test_the_words_of_spans_stored_since_are_added_without_reading_the_vocabular
         assert _search_ids(store, "eppelinf") == {packed}
         assert _search_ids(store, "ote") == old  # the words read whole are still there
         assert len(passes) == 1
+        # The words added are the index's own for those spans: nothing more, nothing less.
+        assert set(kept.text.split()) == set(_state_and_words(store)[4].split("\n"))
 
 
 def test_a_tail_over_sqlites_limit_on_a_value_is_read_in_fewer_spans_a_step(tmp_path, monkeypatch):
@@ -142,6 +145,37 @@ def test_the_vocabulary_is_read_again_when_that_costs_less_or_the_words_added_do
         _post(store, 8, "shipload")
         _post(store, 9, "shipmate")
         assert len(_search_ids(store, "hipmat")) == 1 and len(passes) == 4  # two: more than CATCH_UP_MAX
+
+
+def test_the_rule_between_adding_a_tails_words_and_reading_the_vocabulary_again_at_its_bounds(monkeypatch):
+    monkeypatch.setattr(_vocabulary, "CATCH_UP_COST", 4)
+    monkeypatch.setattr(_vocabulary, "CATCH_UP_MAX", 100)
+    kept = _vocabulary.Words(1, 0, 400, "\n" + "word\n" * 10, read=51)  # 400 spans below the tail
+    assert _vocabulary._catches_up(kept, 500)  # 100 spans: 4 x 100 = 400, as much as reading again
+    assert not _vocabulary._catches_up(replace(kept, through=399), 499)  # 4 x 100 > 399
+    assert not _vocabulary._catches_up(replace(kept, through=1_000), 1_101)  # over CATCH_UP_MAX
+    assert _vocabulary._catches_up(replace(kept, text="x" * 102), 500)  # the text twice as long as read
+    assert not _vocabulary._catches_up(replace(kept, text="x" * 103), 500)
+
+
+def test_a_process_keeps_the_words_of_its_four_latest_stores(tmp_path):
+    stores = [TraceStore(tmp_path / f"s{n}.db") for n in range(5)]
+    try:
+        passes = []
+        for n, store in enumerate(stores):
+            _post(store, 0, f"shipping {n}")
+            passes.append(_passes(store))
+        for store in stores[:4]:
+            assert len(_search_ids(store, "hippin")) == 1
+        assert [len(p) for p in passes] == [1, 1, 1, 1, 0]
+        assert len(_search_ids(stores[1], "hippin")) == 1  # still kept: not read again
+        assert len(_search_ids(stores[4], "hippin")) == 1  # a fifth: the first one's words go
+        assert [len(p) for p in passes] == [1, 1, 1, 1, 1] and len(_vocabulary._kept) == 4
+        assert {key[0] for key in _vocabulary._kept} == {str((tmp_path / f"s{n}.db").absolute()) for n in (1, 2, 3, 4)}
+        assert len(_search_ids(stores[0], "hippin")) == 1 and len(passes[0]) == 2
+    finally:
+        for store in stores:
+            store.close()
 
 
 def test_a_span_posted_again_in_place_is_found_by_its_new_words(tmp_path):
