@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from datetime import datetime, timezone
+from decimal import Decimal
 
 import pytest
-from genai_prices import Usage, calc_price
+from genai_prices import Usage, calc_price, types
 
 from traceglass._pricing import (
     Price,
@@ -166,6 +169,59 @@ def test_tiered_library_prices_are_priced_by_the_library_per_call():
         assert (cost.input_usd, cost.output_usd, cost.total_usd) == expected
     small, large = compute_cost(price, 1000, 0), compute_cost(price, 300_000, 0)
     assert large.input_usd / 300_000 > small.input_usd / 1000  # the tier really applied
+
+
+def _tier_rate(rate, input_tokens: int) -> float:
+    """The library's cliff model: the highest tier whose start the call's input passes prices every token."""
+    for tier in reversed(rate.tiers):
+        if input_tokens > tier.start:
+            return float(tier.price)
+    return float(rate.base)
+
+
+@pytest.mark.parametrize("input_tokens", [150_000, 200_000, 250_000])  # below, on and above the 200,000-token tier
+def test_tiered_library_prices_with_cached_tokens_price_the_cached_share_at_the_calls_tier(input_tokens):
+    price = PriceBook().lookup("anthropic", "claude-sonnet-4-5")
+    assert price.library is not None
+    tokens = {"input_tokens": input_tokens, "output_tokens": 100, "cache_read_tokens": 100_000,
+              "cache_write_tokens": 10_000}
+    cost = compute_cost(price, input_tokens, 100, 100_000, 10_000)
+    assert (cost.input_usd, cost.output_usd, cost.total_usd) == _library(Usage(**tokens), "claude-sonnet-4-5",
+                                                                         "anthropic")
+    read_rate = price.library[1].prices.cache_read_mtok
+    assert read_rate.tiers and read_rate.tiers[0].start == 200_000
+    assert cost.cached_input_usd == round(_tier_rate(read_rate, input_tokens) * 100_000 / 1_000_000, 12)
+    assert cost.cached_input_usd < cost.input_usd
+
+
+@pytest.mark.parametrize("input_tokens", [32_000, 100_000, 300_000])  # on the first tier's start, past it, past both
+def test_a_cached_share_of_two_tiers_is_priced_at_the_highest_tier_the_input_passes(input_tokens):
+    found = PriceBook().lookup("anthropic", "claude-sonnet-4-5")
+    provider, model = found.library
+    tiered = types.TieredPrices(base=Decimal("0.1"), tiers=[types.Tier(start=32_000, price=Decimal("0.2")),
+                                                            types.Tier(start=256_000, price=Decimal("0.4"))])
+    model = dataclasses.replace(model, prices=types.ModelPrice(input_mtok=tiered, cache_read_mtok=tiered,
+                                                               output_mtok=Decimal("1")))
+    price = dataclasses.replace(found, library=(provider, model))
+    cost = compute_cost(price, input_tokens, 10, cache_read_tokens=20_000)
+    assert cost.cached_input_usd == round(_tier_rate(tiered, input_tokens) * 20_000 / 1_000_000, 12)
+    assert cost.input_usd == round(_tier_rate(tiered, input_tokens) * input_tokens / 1_000_000, 12)
+
+
+def test_dated_library_prices_are_those_of_the_calls_start():
+    price = PriceBook().lookup("anthropic", "claude-sonnet-4-6")  # its long-context tier ended on 2026-03-13
+    assert price.library is not None
+    before = int(datetime(2026, 3, 1, tzinfo=timezone.utc).timestamp() * 1e9)
+    after = int(datetime(2026, 4, 1, tzinfo=timezone.utc).timestamp() * 1e9)
+    usage = Usage(input_tokens=300_000, output_tokens=100)
+    for when_ns in (before, after):
+        calc = calc_price(usage, "claude-sonnet-4-6", provider_id="anthropic",
+                          genai_request_timestamp=datetime.fromtimestamp(when_ns / 1e9, tz=timezone.utc))
+        cost = compute_cost(price, 300_000, 100, when_ns=when_ns)
+        assert (cost.input_usd, cost.total_usd) == (round(float(calc.input_price), 12),
+                                                    round(float(calc.total_price), 12))
+    assert compute_cost(price, 300_000, 100, when_ns=before).input_usd == 2 * compute_cost(
+        price, 300_000, 100, when_ns=after).input_usd  # $6 against $3 a million
 
 
 def test_cached_input_is_part_of_input_and_priced_once_at_the_cached_rate():
