@@ -102,6 +102,13 @@ def _rate(name: str, value: Any) -> float:
     return float(value)
 
 
+def _parsed(name: str, parse: Callable[[str], Any], text: str) -> Any:
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+
+
 @dataclass(frozen=True)
 class Sampling:
     """Which traces are exported, and whose content (prompts, completions, inputs, outputs) is kept.
@@ -135,13 +142,13 @@ class Sampling:
         for name in ("max_buffered_spans", "max_buffered_bytes"):
             value = getattr(self, name)
             if name == "max_buffered_bytes" and isinstance(value, str):
-                value = parse_size(value)
+                value = _parsed(name, parse_size, value)
                 object.__setattr__(self, name, value)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         timeout = self.decision_timeout
         if isinstance(timeout, str):
-            timeout = parse_duration(timeout)
+            timeout = _parsed("decision_timeout", parse_duration, timeout)
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < math.inf:
             raise ValueError(f"decision_timeout must be a positive number of seconds, got {timeout!r}")
         object.__setattr__(self, "decision_timeout", float(timeout))

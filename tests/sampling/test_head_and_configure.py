@@ -190,10 +190,36 @@ def test_sampling_from_the_environment_and_bad_values_warn(caplog):
     ({"keep_content_when": ("costly",)}, "unknown keep_content_when condition"),
     ({"max_buffered_spans": 0}, "max_buffered_spans must be a positive integer"),
     ({"decision_timeout": 0}, "decision_timeout must be a positive number"),
+    ({"max_buffered_spans": True}, "max_buffered_spans must be a positive integer, got True"),
+    ({"max_buffered_spans": 1.5}, "max_buffered_spans must be a positive integer"),
+    ({"max_buffered_spans": "100"}, "max_buffered_spans must be a positive integer, got '100'"),
+    ({"max_buffered_bytes": "0MB"}, "max_buffered_bytes: size must be positive, got '0MB'"),
+    ({"max_buffered_bytes": "lots"}, "max_buffered_bytes: not a size: 'lots'"),
+    ({"decision_timeout": "soon"}, "decision_timeout: not a duration: 'soon'"),
+    ({"decision_timeout": float("inf")}, "decision_timeout must be a positive number of seconds, got inf"),
+    ({"decision_timeout": True}, "decision_timeout must be a positive number"),
+    ({"keep_content_when": ("error", 5)}, "keep_content_when holds strings or callables, got 5"),
 ])
 def test_a_bad_sampling_argument_raises(kwargs, message):
     with pytest.raises(ValueError, match=message):
         Sampling(**kwargs)
+
+
+def test_sampling_arguments_given_as_text_or_one_condition_are_normalized():
+    def slow(trace):
+        return trace.duration_s > 1
+
+    sampling = Sampling(trace_rate=1, content_rate=0, keep_content_when="error", max_buffered_spans=1,
+                        max_buffered_bytes="8MB", decision_timeout="2m")
+    assert (sampling.trace_rate, sampling.content_rate) == (1.0, 0.0)
+    assert type(sampling.trace_rate) is float and type(sampling.decision_timeout) is float
+    assert sampling.keep_content_when == ("error",) and [rule.name for rule in sampling.rules] == ["error"]
+    assert (sampling.max_buffered_spans, sampling.max_buffered_bytes) == (1, 8_000_000)
+    assert sampling.decision_timeout == 120.0
+    one = Sampling(keep_content_when=slow)
+    assert one.keep_content_when == (slow,) and [rule.name for rule in one.rules] == ["slow"]
+    assert Sampling(keep_content_when=["error", "tokens>5"]).keep_content_when == ("error", "tokens>5")
+    assert type(Sampling(decision_timeout=5).decision_timeout) is float
 
 
 def test_bad_configure_arguments_raise_before_anything_is_set_up():
