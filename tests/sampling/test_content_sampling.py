@@ -146,9 +146,13 @@ def _trace(pipeline, *, seconds=1.0, error=False, tokens=(0, 0), cost=None):
     (("error",), {}, False),
     (("latency>5s",), {"seconds": 5.5}, True),
     (("latency>5s",), {"seconds": 4.9}, False),
+    (("latency>5s",), {"seconds": 5.0}, False),  # over, not at
     (("latency>500ms",), {"seconds": 0.6}, True),
+    (("latency>500ms",), {"seconds": 0.4}, False),
     (("cost>0.05",), {"tokens": (1, 1), "cost": 0.06}, True),
     (("cost>0.05",), {"tokens": (1, 1), "cost": 0.04}, False),
+    (("cost>0.05",), {"tokens": (1, 1), "cost": 0.05}, False),
+    (("cost>0",), {"tokens": (1, 1)}, False),  # nothing priced: no cost to compare
     (("tokens>10000",), {"tokens": (9000, 1001)}, True),
     (("tokens>10000",), {"tokens": (9000, 1000)}, False),
     ((), {"error": True}, False),  # no conditions: a failure is sampled like any trace

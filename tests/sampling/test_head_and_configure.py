@@ -188,6 +188,8 @@ def test_sampling_from_the_environment_and_bad_values_warn(caplog):
     ({"content_rate": True}, "content_rate must be a number from 0.0 to 1.0"),
     ({"keep_content_when": ("latency>fast",)}, "not a duration"),
     ({"keep_content_when": ("costly",)}, "unknown keep_content_when condition"),
+    ({"keep_content_when": ("cost>-0.01",)}, "cost bound must be a finite number >= 0, got '-0.01'"),
+    ({"keep_content_when": ("tokens>inf",)}, "tokens bound must be a finite number >= 0, got 'inf'"),
     ({"max_buffered_spans": 0}, "max_buffered_spans must be a positive integer"),
     ({"decision_timeout": 0}, "decision_timeout must be a positive number"),
     ({"max_buffered_spans": True}, "max_buffered_spans must be a positive integer, got True"),
