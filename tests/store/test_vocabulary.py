@@ -68,6 +68,21 @@ def test_a_lone_word_reads_the_vocabulary_once_and_new_spans_are_checked_until_t
         assert len(passes) == 2
 
 
+def test_runs_inside_words_are_looked_up_in_the_kept_words_not_the_vocabulary_table(tmp_path):
+    path = tmp_path / "v.db"
+    with TraceStore(path) as store:
+        refund = _post(store, 0, "a refund for the order")
+        assert _search_ids(store, "efun") == {refund}  # the vocabulary read once, its words kept
+        statements: list[str] = []
+        store._db.conn.set_trace_callback(statements.append)
+        try:
+            assert _search_ids(store, "efun") == {refund}  # a part of a word
+            assert _search_ids(store, "efund ") == {refund}  # the end of one
+        finally:
+            store._db.conn.set_trace_callback(None)
+        assert statements and not [sql for sql in statements if "span_words_vocab" in sql]  # (a word there: a seek)
+
+
 def _kept(path: Path) -> _vocabulary.Words:
     (words,) = [words for key, words in _vocabulary._kept.items() if key[0] == str(path)]
     return words
