@@ -95,6 +95,8 @@ def test_a_broken_file_names_itself(tmp_path):
          ("anthropic.claude-3-opus-20240229-v1:0", "anthropic.claude-3-opus-20240229", "anthropic.claude-3-opus")),
         ("gpt-4-0613", ("gpt-4-0613", "gpt-4")),
         ("claude-3-opus-latest", ("claude-3-opus-latest", "claude-3-opus")),
+        ("openrouter/anthropic/claude-3-opus", ("openrouter/anthropic/claude-3-opus", "claude-3-opus")),  # a router's
+        (" GPT-4o ", ("gpt-4o",)),
     ],
 )
 def test_dated_and_prefixed_names_resolve_to_their_base(model, candidates):
@@ -232,6 +234,18 @@ def test_cached_input_is_part_of_input_and_priced_once_at_the_cached_rate():
     assert cost.input_usd == 0.0051
     assert cost.output_usd == 0.003
     assert cost.total_usd == 0.0081
+
+
+def test_an_input_all_cached_costs_only_the_cached_rate():
+    cost = compute_cost(Price(0.00001, 0.00003, 0.000001), 600, 0, cache_read_tokens=600)
+    assert (cost.input_usd, cost.cached_input_usd) == (0.0006, 0.0006)  # not 600 uncached on top
+
+
+def test_a_free_model_is_priced_at_zero_not_left_unpriced():
+    table = load_price_table({"llama-local": {"input_per_1k": 0, "output_per_1k": 0.0}})
+    assert table["llama-local"] == Price(0.0, 0.0, None, None, "user")
+    cost = compute_cost(table["llama-local"], 1000, 100)
+    assert (cost.input_usd, cost.output_usd, cost.total_usd) == (0.0, 0.0, 0.0)
 
 
 def test_without_a_cached_rate_cached_tokens_cost_the_input_rate():
