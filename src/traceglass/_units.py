@@ -4,6 +4,7 @@ and the CLI parse them here. Standard library only, so the settings can use it w
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from datetime import timedelta
 
@@ -40,9 +41,16 @@ def parse_size(value: int | str) -> int:
     return size
 
 
+# The oldest age that means anything: no 64-bit nanosecond clock reaches further back than now (~146 years).
+MAX_AGE_S = 2.0**62 / 1e9
+
+
 def as_seconds(value: float | timedelta) -> float:
-    """Seconds from a number of seconds or a timedelta."""
+    """Seconds from a number of seconds or a timedelta; an age beyond :data:`MAX_AGE_S` (infinity too)
+    is that age, which keeps everything."""
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, timedelta)):
+        raise ValueError(f"age must be a number of seconds or a timedelta, got {value!r}")
     seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
-    if seconds <= 0:
+    if not seconds > 0:  # NaN too
         raise ValueError(f"age must be positive, got {value!r}")
-    return seconds
+    return min(seconds, MAX_AGE_S)

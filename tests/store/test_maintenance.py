@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import secrets
 import sqlite3
 import time
@@ -107,6 +108,41 @@ def test_prune_by_age(sdk, db_path):
             store.prune()
 
 
+def test_prune_counts_every_trace_it_deletes_by_age_and_by_size(sdk, db_path):
+    now = time.time()
+    for i in range(5):
+        sdk.rag_trace(now - 40 * 86400 + i)
+    for i in range(40):
+        sdk.rag_trace(now - 3600 + i, question=secrets.token_urlsafe(9000))
+    with TraceStore(db_path) as store:
+        # Five by age, then some of the rest by size, in one call: it counts both.
+        deleted = store.prune(older_than="30d", max_size=int(store.size_bytes() * 0.7))
+        left = len(store.list_traces(limit=100).traces)
+        assert 0 < left < 40 and deleted == 45 - left
+
+
+@pytest.mark.sqlite_only("SQLite's retention takes its chunk as an argument")
+def test_prune_by_age_counts_the_traces_of_every_chunk(sdk, db_path):
+    from traceglass.store import _retention
+
+    for i in range(5):
+        sdk.rag_trace(time.time() - 40 * 86400 + i)
+    with TraceStore(db_path) as store:
+        assert _retention.prune_older(store._db.conn, 30 * 86400, chunk=2) == 5  # chunks of 2, 2 and 1
+        assert store.list_traces().traces == []
+
+
+def test_prune_ages_that_are_not_a_positive_number_raise_and_a_huge_one_keeps_everything(sdk, db_path):
+    kept = sdk.rag_trace(time.time() - 86400)
+    with TraceStore(db_path) as store:
+        for age in (True, float("nan"), -1, 0, b"30", [30]):
+            with pytest.raises(ValueError, match="age must be"):
+                store.prune(older_than=age)
+        for age in (float("inf"), 1e300, 10**30):  # beyond what a 64-bit nanosecond clock holds: nothing is older
+            assert store.prune(older_than=age) == 0
+        assert [t.trace_id for t in store.list_traces().traces] == [kept]
+
+
 def test_prune_by_size_deletes_the_oldest_and_shrinks_the_file(sdk, db_path):
     # Questions large enough that the traces, not the empty tables of a new schema, fill the file
     # (random text: large values are stored compressed, and "q" * 12000 would take a few bytes).
@@ -167,6 +203,24 @@ def test_exporter_retention_runs_in_the_background(db_path):
     with TraceStore(db_path) as store:
         assert [t.trace_id for t in store.list_traces().traces] == [fresh]
     sdk.provider.shutdown()
+
+
+def test_exporter_retention_with_an_age_beyond_any_clock_keeps_everything(db_path, caplog):
+    sdk = make_sdk(db_path, max_age=float("inf"), _retention_interval=0)
+    old = sdk.rag_trace(time.time() - 10 * 365 * 86400)
+    sdk.exporter._wait_for_retention()
+    sdk.provider.shutdown()
+    with TraceStore(db_path) as store:
+        assert [t.trace_id for t in store.list_traces().traces] == [old]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+@pytest.mark.parametrize("age", [float("nan"), True, -5.0])
+def test_an_exporter_age_that_is_not_a_positive_number_is_refused(tmp_path, age):
+    from traceglass.exporters import SQLiteSpanExporter
+
+    with pytest.raises(ValueError, match="age"):
+        SQLiteSpanExporter(tmp_path / "x.db", max_age=age)
 
 
 def test_exporter_retention_from_the_environment(tmp_path, monkeypatch):

@@ -374,8 +374,7 @@ class TraceStore:
         if isinstance(older_than, str):
             older_than = parse_duration(older_than)
         if older_than is not None:
-            # Nothing stored is older than the earliest time a 64-bit ns clock holds.
-            older_than = min(as_seconds(older_than), 2.0**62 / 1e9)
+            older_than = as_seconds(older_than)
         with self._lock:
             return self._db.prune(older_than=older_than, max_size=max_size)
 
