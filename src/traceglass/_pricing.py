@@ -66,7 +66,8 @@ class Price:
     cached_input: float | None = None  # None: cached input costs the input price
     cache_write: float | None = None  # None: cache writes cost the input price
     source: str = semconv.COST_SOURCE_USER
-    # A genai-prices model whose price is tiered or time-dependent: priced by the library per call.
+    # A genai-prices model whose price is tiered or time-dependent: priced by the library per call; an
+    # ``input`` or ``output`` beside it is a flat price given on the span, which prices that direction.
     library: tuple[Any, Any] | None = None
     # The four rates in femto-dollars per token, as ints (derived once; see compute_cost).
     scaled: tuple[int | None, int | None, int, int] = field(init=False, repr=False, compare=False)
@@ -311,10 +312,21 @@ def _library_cost(price: Price, uncached: int, output: int, read: int, write: in
         if isinstance(rate, types.TieredPrices):  # the tier the call's whole input passes prices every token
             rate = next((tier.price for tier in reversed(rate.tiers) if usage.input_tokens > tier.start), rate.base)
         cached_usd = float(rate or 0) * read / 1_000_000
-    return Cost(
+    cost = Cost(
         round(float(calc.input_price), _DIGITS),
         round(float(calc.output_price), _DIGITS),
         round(cached_usd, _DIGITS),
         round(float(calc.total_price), _DIGITS),
         price.source,
     )
+    if price.input is None and price.output is None:
+        return cost
+    # A direction priced on the span, at its flat rate (an input price prices the cached tokens too).
+    flat = compute_cost(Price(price.input or 0.0, price.output or 0.0, source=price.source),
+                        usage.input_tokens, output, read, write)
+    if price.input is not None:
+        input_usd, cached = flat.input_usd, flat.cached_input_usd
+    else:
+        input_usd, cached = cost.input_usd, cost.cached_input_usd
+    output_usd = flat.output_usd if price.output is not None else cost.output_usd
+    return Cost(input_usd, output_usd, cached, round(input_usd + output_usd, _DIGITS), price.source)

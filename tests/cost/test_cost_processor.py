@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timezone
 
 import pytest
 from opentelemetry import trace
@@ -110,6 +111,42 @@ def test_genai_prices_is_the_default_source(pipeline):
     assert attributes["gen_ai.usage.cost"] == round(float(expected.total_price), 12)
     assert attributes["traceglass.cost.input_usd"] == round(float(expected.input_price), 12)
     assert attributes["traceglass.cost.source"] == "genai-prices"
+
+
+def test_one_direction_priced_on_the_span_takes_the_other_from_a_library_price_priced_per_call(make_pipeline):
+    from genai_prices import Usage, calc_price
+
+    pipeline = make_pipeline()
+    tracer = pipeline.tracer()
+    call = {"gen_ai.provider.name": "anthropic", "gen_ai.request.model": "claude-sonnet-4-5",  # tiered: per call
+            "gen_ai.usage.input_tokens": 250_000, "gen_ai.usage.output_tokens": 1000,
+            "gen_ai.usage.cache_read.input_tokens": 100_000}
+    tracer.start_span("output priced", attributes={**call, "traceglass.price.output_per_token": 0.00001}).end()
+    tracer.start_span("input priced", attributes={**call, "traceglass.price.input_per_token": 0.000001}).end()
+    library = calc_price(Usage(input_tokens=250_000, output_tokens=1000, cache_read_tokens=100_000),
+                         "claude-sonnet-4-5", provider_id="anthropic")
+    output_priced = pipeline.span("output priced")["attributes"]
+    assert (output_priced["traceglass.cost.input_usd"], output_priced["traceglass.cost.output_usd"],
+            output_priced["traceglass.cost.total_usd"], output_priced["traceglass.cost.source"]) == (
+        round(float(library.input_price), 12), 0.01, round(float(library.input_price) + 0.01, 12), "span")
+    assert output_priced["traceglass.cost.cached_input_usd"] == 0.06  # 100,000 at the passed tier's $0.6 a million
+    input_priced = pipeline.span("input priced")["attributes"]
+    # The input price on the span prices every input token, cached ones too.
+    assert (input_priced["traceglass.cost.input_usd"], input_priced["traceglass.cost.cached_input_usd"],
+            input_priced["traceglass.cost.output_usd"], input_priced["traceglass.cost.total_usd"]) == (
+        0.25, 0.1, round(float(library.output_price), 12), round(0.25 + float(library.output_price), 12))
+
+
+def test_a_dated_library_price_is_the_one_of_the_spans_start(make_pipeline):
+    pipeline = make_pipeline()
+    tracer = pipeline.tracer()
+    call = {"gen_ai.provider.name": "anthropic", "gen_ai.request.model": "claude-sonnet-4-6",
+            "gen_ai.usage.input_tokens": 300_000, "gen_ai.usage.output_tokens": 0}
+    for name, day in (("before", 1), ("after", 20)):  # its long-context tier ended on 2026-03-13
+        start = int(datetime(2026, 3, day, tzinfo=timezone.utc).timestamp() * 1e9)
+        tracer.start_span(name, attributes=call, start_time=start).end(end_time=start + 10**9)
+    assert pipeline.span("before")["attributes"]["traceglass.cost.input_usd"] == 1.8  # $6 a million
+    assert pipeline.span("after")["attributes"]["traceglass.cost.input_usd"] == 0.9  # $3
 
 
 def test_cached_tokens_from_any_reporter_are_priced_once(make_pipeline):

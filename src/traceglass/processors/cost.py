@@ -282,6 +282,7 @@ class CostSpanProcessor(SpanProcessor):
                     None if override_in is not None else price.cached_input,
                     None if override_in is not None else price.cache_write,
                     source=semconv.COST_SOURCE_SPAN,
+                    library=price.library,  # a price the library gives per call: the other direction's
                 )
         elif override_in is not None or override_out is not None:
             price = Price(override_in, override_out, source=semconv.COST_SOURCE_SPAN)
