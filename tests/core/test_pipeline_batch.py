@@ -16,6 +16,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.trace import Link
 
 from traceglass.processors._batch import BatchSpanProcessor, estimate_size
 
@@ -255,3 +256,57 @@ def test_size_estimate_follows_the_payload():
     assert size(kind="tool", payload=BIG) - small == pytest.approx(16384 + 96, abs=64)
     assert size(kind="tool", payload="€" * 16384) - small == pytest.approx(2 * 16384 + 96, abs=128)
     assert size(kind="tool", payload=("ab" * 100, "cd" * 100)) - small == pytest.approx(2 * 249 + 16 + 96, abs=32)
+
+
+def test_size_estimate_follows_the_names_events_and_links():
+    provider = TracerProvider()
+    tracer = provider.get_tracer("test")
+    other = tracer.start_span("other").get_span_context()
+
+    def size(name="s", event=None, link=None, **attributes) -> int:
+        span = tracer.start_span(name, attributes=attributes, links=[Link(other, link)] if link is not None else ())
+        if event is not None:
+            span.add_event(*event)
+        span.end()
+        return estimate_size(span)
+
+    bare = size()
+    assert size(name="n" * 5000) - bare == 4999
+    event = size(event=("e", {}))
+    assert event - bare == 768 + 1  # an event's fixed cost and its name
+    assert size(event=("e" * 1001, {})) - event == 1000
+    assert size(event=("e", {"payload": BIG})) - event == pytest.approx(16384 + 96, abs=64)
+    link = size(link={})
+    assert link - bare == 256
+    assert size(link={"payload": BIG}) - link == pytest.approx(16384 + 96, abs=64)
+    assert size(numbers=tuple(range(100))) - bare == 96 + 100 * (8 + 32)  # a pointer and an int each
+    assert size(texts=("€" * 1000,)) - bare == pytest.approx(96 + 8 + 2 * 1000, abs=128)
+
+
+def test_the_size_estimate_is_within_a_factor_of_what_spans_really_hold():
+    import tracemalloc
+
+    provider = TracerProvider()
+    tracer = provider.get_tracer("test")
+    other = tracer.start_span("other").get_span_context()
+    shapes = [  # each span's own texts (a text shared by all is held once)
+        lambda span, n: span.set_attribute("payload", f"{n}{BIG}"),
+        lambda span, n: span.set_attribute("payload", f"{n}" + "€" * 8000),
+        lambda span, n: span.set_attribute("list", tuple(f"{n}.{i}" + "ab" * 500 for i in range(10))),
+        lambda span, n: span.add_event("log", {"payload": f"{n}{BIG}"}),
+        lambda span, n: [span.add_event(f"e{i}", {"n": i}) for i in range(20)],
+        lambda span, n: span.add_link(other, {"payload": f"{n}{BIG}"}),
+    ]
+    for shape in shapes:
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        spans = []
+        for n in range(200):
+            span = tracer.start_span("span")
+            shape(span, n)
+            span.end()
+            spans.append(span)
+        held = tracemalloc.get_traced_memory()[0] - before
+        tracemalloc.stop()
+        estimated = sum(estimate_size(span) for span in spans)
+        assert 0.5 < estimated / held < 2.0, (shape, estimated, held)
