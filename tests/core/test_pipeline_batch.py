@@ -109,6 +109,28 @@ def test_batches_of_flush_at_in_order_and_flush_delivers_the_rest(pipelines):
     assert pipeline.dropped() == {}
 
 
+def test_spans_recorded_but_not_sampled_are_not_exported(pipelines):
+    from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+
+    class RecordOnly(Sampler):  # as traceglass's head sampling does with the traces it drops
+        def should_sample(self, parent_context, trace_id, name, *args, **kwargs):
+            decision = Decision.RECORD_ONLY if name.startswith("dropped") else Decision.RECORD_AND_SAMPLE
+            return SamplingResult(decision)
+
+        def get_description(self):
+            return "RecordOnly"
+
+    exporter = Recording()
+    pipeline = pipelines(exporter)
+    pipeline.provider = TracerProvider(sampler=RecordOnly())
+    pipeline.provider.add_span_processor(pipeline.processor)
+    tracer = pipeline.provider.get_tracer("test")
+    for name in ("kept", "dropped", "kept too", "dropped too"):
+        tracer.start_span(name).end()
+    assert pipeline.processor.force_flush(5000)
+    assert exporter.batches == [["kept", "kept too"]]
+
+
 def test_flush_is_false_when_the_exporter_failed_then_true_again(pipelines):
     exporter = Recording(SpanExportResult.FAILURE)  # e.g. the collector is down
     pipeline = pipelines(exporter)
