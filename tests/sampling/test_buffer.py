@@ -121,6 +121,15 @@ def test_the_byte_bound_holds_too():
         child.end()
         assert pipeline.processor.pending[2] <= 20_000
     assert len(pipeline.spans()) > 0
+    # Traces of several spans each, decided: the count of spans and bytes goes back to nothing.
+    for n in range(3):
+        other = pipeline.tracer.start_span(f"other{n}")
+        for i in range(3):
+            pipeline.tracer.start_span(f"o{n}.{i}", context=trace.set_span_in_context(other)).end()
+        other.end()
+    root.end()
+    assert pipeline.processor.force_flush() is True
+    assert pipeline.processor.pending == (0, 0, 0)
 
 
 def test_flush_decides_and_delivers_everything_pending():
