@@ -173,8 +173,22 @@ def test_a_callable_condition_sees_the_finished_trace():
     assert _trace(pipeline, seconds=2.0, tokens=(100, 20), cost=0.5) == [True, True]
     assert seen == [FinishedTrace(trace_id=seen[0].trace_id, root_name="root", error=False, duration_s=2.0,
                                   input_tokens=100, output_tokens=20, cost_usd=0.5, span_count=2, complete=True)]
-    assert len(seen[0].trace_id) == 32
+    (root,) = [span for span in pipeline.spans() if span["name"] == "root"]
+    assert seen[0].trace_id == root["trace_id"]  # as OpenTelemetry writes it: lower-case hex
     assert pipeline.counters()[("content_kept", "root_ended", "expensive")] == 1
+
+
+def test_a_span_with_an_error_type_but_no_error_status_makes_a_failed_trace():
+    pipeline = Pipeline(Sampling(content_rate=0.0, keep_content_when=("error",)))
+    root = pipeline.tracer.start_span("root")
+    tool = pipeline.tracer.start_span("tool", context=trace.set_span_in_context(root))
+    tool.set_attribute("gen_ai.input.messages", "[]")
+    tool.set_attribute("error.type", "timeout")  # as instrumentations that leave the status unset write it
+    tool.end()
+    root.end()
+    (kept,) = [span for span in pipeline.spans() if span["name"] == "tool"]
+    assert kept["attributes"].get("gen_ai.input.messages") == "[]"
+    assert pipeline.counters()[("content_kept", "root_ended", "error")] == 1
 
 
 def test_per_destination_policies():
