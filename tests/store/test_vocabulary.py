@@ -173,7 +173,7 @@ def test_the_rule_between_adding_a_tails_words_and_reading_the_vocabulary_again_
     assert not _vocabulary._catches_up(replace(kept, text="x" * 103), 500)
 
 
-def test_a_process_keeps_the_words_of_its_four_latest_stores(tmp_path):
+def test_a_process_keeps_the_words_of_the_four_stores_it_searched_last(tmp_path):
     stores = [TraceStore(tmp_path / f"s{n}.db") for n in range(5)]
     try:
         passes = []
@@ -183,11 +183,16 @@ def test_a_process_keeps_the_words_of_its_four_latest_stores(tmp_path):
         for store in stores[:4]:
             assert len(_search_ids(store, "hippin")) == 1
         assert [len(p) for p in passes] == [1, 1, 1, 1, 0]
-        assert len(_search_ids(stores[1], "hippin")) == 1  # still kept: not read again
-        assert len(_search_ids(stores[4], "hippin")) == 1  # a fifth: the first one's words go
+        assert len(_search_ids(stores[0], "hippin")) == 1  # still kept: not read again, and now used last
+        assert len(_search_ids(stores[4], "hippin")) == 1  # a fifth: the words of the one unused longest go
         assert [len(p) for p in passes] == [1, 1, 1, 1, 1] and len(_vocabulary._kept) == 4
-        assert {key[0] for key in _vocabulary._kept} == {str((tmp_path / f"s{n}.db").absolute()) for n in (1, 2, 3, 4)}
-        assert len(_search_ids(stores[0], "hippin")) == 1 and len(passes[0]) == 2
+        assert {key[0] for key in _vocabulary._kept} == {str((tmp_path / f"s{n}.db").absolute()) for n in (0, 2, 3, 4)}
+        assert len(_search_ids(stores[1], "hippin")) == 1 and len(passes[1]) == 2
+        kept = set(_vocabulary._kept)  # the stores 3, 0, 4 and 1, in the order used
+        _post(stores[4], 1, "shipped")  # a store kept whose words are read again: it takes no other's place
+        stores[4].delete_trace(f"{2:032x}")  # the newest: its words are read again
+        assert len(_search_ids(stores[4], "hippin")) == 1 and len(passes[4]) == 2
+        assert set(_vocabulary._kept) == kept
     finally:
         for store in stores:
             store.close()

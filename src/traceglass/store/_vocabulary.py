@@ -40,7 +40,7 @@ CATCH_UP_MAX = 20_000  # spans whose words are added at once at most
 TAIL_CHUNK = 1_000  # spans whose texts are read in one step (~2.4 MB on bench_store's spans)
 # Adding a span's words costs about this many times reading one span's share of the whole vocabulary.
 CATCH_UP_COST = 18
-_KEPT_MAX = 4  # stores whose text a process keeps
+_KEPT_MAX = 4  # stores whose text a process keeps (the ones searched last)
 # Threads the whole vocabulary is read on, a range of words at a time (see _read_whole), and where its words
 # are cut into ranges (UTF-8 byte order, as fts5vocab sorts): numbers; letters, in ranges of about equal cost
 # on English text (each word costs as many spans as hold it); the rest.
@@ -98,7 +98,10 @@ def words(conn: sqlite3.Connection, vocabulary_table: str) -> Words | None:
     key = _key(file)
     if key is None:
         return None
-    kept = _kept.get(key)
+    with _lock:
+        kept = _kept.pop(key, None)
+        if kept is not None:  # the store used last goes last: the one unused longest goes first
+            _kept[key] = kept
     if kept is not None:
         first, changes, top, mark = conn.execute(_STATE.format(mark="?", words=""), (kept.through - 1,)).fetchone()
         if (kept.first, kept.changes, kept.mark) != (first, changes, mark):  # (a row id above top: no mark)
@@ -209,7 +212,8 @@ def _tail_words(conn: sqlite3.Connection, low: int, high: int) -> tuple[str | No
 
 def _keep(key: tuple[str, int, int], kept: Words) -> Words:
     with _lock:
-        if len(_kept) >= _KEPT_MAX and key not in _kept:
+        _kept.pop(key, None)
+        if len(_kept) >= _KEPT_MAX:
             _kept.pop(next(iter(_kept)))
         _kept[key] = kept
     return kept
