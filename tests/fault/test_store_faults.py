@@ -173,7 +173,7 @@ def test_shutdown_ends_an_export_waiting_for_a_lock(tmp_path):
 def test_one_unstorable_value_costs_only_that_value_never_the_batch(tmp_path, caplog):
     path = tmp_path / "poison.db"
     good = _span(1, "good", {"gen_ai.usage.input_tokens": 3, "traceglass.cost.total_usd": 0.5})
-    surrogate = _span(2, "surrogate", {"note": "bad \udc80 text", "fine": "ok"})
+    surrogate = _span(2, "surrogate", {"note": "bad \udc80 text", "fine": "ok", "ratio": 0.5, "tags": ("a", "b")})
     bad_key = _span(3, "bad key", {"k\ud800": 1})
     huge = _span(4, "huge", {"gen_ai.usage.input_tokens": 2**70, "gen_ai.usage.output_tokens": 5,
                               "count": 2**64 + 1})
@@ -190,7 +190,8 @@ def test_one_unstorable_value_costs_only_that_value_never_the_batch(tmp_path, ca
         {"name": "good", "input_tokens": 3, "output_tokens": None, "total_tokens": 3, "cost_usd": 0.5,
          "attributes": {"gen_ai.usage.input_tokens": 3, "traceglass.cost.total_usd": 0.5}},
         {"name": "surrogate", "input_tokens": None, "output_tokens": None, "total_tokens": None, "cost_usd": None,
-         "attributes": {"note": "bad \ufffd text", "fine": "ok", "traceglass.sanitized": ["note"]}},
+         "attributes": {"note": "bad \ufffd text", "fine": "ok", "ratio": 0.5, "tags": ["a", "b"],
+                        "traceglass.sanitized": ["note"]}},  # only what was cleaned is named
         {"name": "bad key", "input_tokens": None, "output_tokens": None, "total_tokens": None, "cost_usd": None,
          "attributes": {"k\ufffd": 1, "traceglass.sanitized": ["k\ufffd"]}},
         {"name": "huge", "input_tokens": None, "output_tokens": 5, "total_tokens": 5, "cost_usd": None,
