@@ -237,6 +237,48 @@ def test_unstorable_values_in_events_links_resource_and_times(tmp_path):
     assert row == {"project": "svc \ufffd", "start_ns": 10, "end_ns": 2**63 - 1, "duration_ns": 2**63 - 11}
 
 
+@pytest.mark.parametrize(("start", "end", "stored", "sanitized"), [
+    (0, 2**63 - 1, (0, 2**63 - 1), None),  # SQLite's 64 bits, to the last one: as they are
+    (-(2**63), 5, (-(2**63), 5), None),
+    (-(2**63) - 1, 5, (0, 5), ["span.start_time"]),  # beyond them: the nearest time a clock can hold
+    (5, 2**63, (5, 2**63 - 1), ["span.end_time"]),
+])
+def test_times_at_and_beyond_sqlites_64_bits(tmp_path, start, end, stored, sanitized):
+    path = tmp_path / "times.db"
+    context = SpanContext(9, 9, is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED))
+    exporter = SQLiteSpanExporter(path)
+    assert exporter.export([ReadableSpan(name="t", context=context, attributes={"a": 1}, start_time=start,
+                                         end_time=end)]) is SpanExportResult.SUCCESS
+    exporter.shutdown()
+    [row] = rows(path, "SELECT s.start_ns, s.end_ns, d.attributes FROM spans s JOIN span_data d ON d.id = s.id")
+    assert (row["start_ns"], row["end_ns"]) == stored
+    assert json.loads(row["attributes"]).get("traceglass.sanitized") == sanitized
+    duration = stored[1] - stored[0]
+    assert rows(path, "SELECT duration_ns FROM traces") == [  # the trace's, as the span's: none past 64 bits
+        {"duration_ns": duration if duration < 2**63 else None}]
+
+
+def test_token_sums_past_sqlites_64_bits_cost_the_trace_its_exact_totals_not_the_batch(tmp_path):
+    # Each count fits; their sums do not (a span's total, the trace's totals).
+    path = tmp_path / "tokens.db"
+    def span(trace_id: int, span_id: int, name: str, attributes: dict) -> ReadableSpan:
+        context = SpanContext(trace_id, span_id, is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED))
+        return ReadableSpan(name=name, context=context, attributes=attributes, start_time=span_id, end_time=10)
+
+    huge = {"gen_ai.usage.input_tokens": 2**63 - 1, "gen_ai.usage.output_tokens": 5}
+    exporter = SQLiteSpanExporter(path)
+    assert exporter.export([span(7, 1, "call 1", huge), span(7, 2, "call 2", huge),
+                            span(8, 3, "other", {"gen_ai.usage.input_tokens": 7})]) is SpanExportResult.SUCCESS
+    exporter.shutdown()
+    assert rows(path, "SELECT name, input_tokens, output_tokens, total_tokens FROM spans ORDER BY start_ns") == [
+        {"name": "call 1", "input_tokens": 2**63 - 1, "output_tokens": 5, "total_tokens": None},
+        {"name": "call 2", "input_tokens": 2**63 - 1, "output_tokens": 5, "total_tokens": None},
+        {"name": "other", "input_tokens": 7, "output_tokens": None, "total_tokens": 7}]
+    assert rows(path, "SELECT name, input_tokens, output_tokens, total_tokens FROM traces ORDER BY start_ns") == [
+        {"name": "call 1", "input_tokens": 2**63 - 1, "output_tokens": 10, "total_tokens": 2**63 - 1},  # at most
+        {"name": "other", "input_tokens": 7, "output_tokens": 0, "total_tokens": 7}]
+
+
 # -- retention's word-index merge cut short ---------------------------------------------------------
 
 def test_a_merge_cut_short_by_a_lock_resumes_at_the_next_prune_and_the_search_stays_exact(tmp_path, monkeypatch):

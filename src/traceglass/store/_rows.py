@@ -74,7 +74,7 @@ def _fast(value: Any) -> str:
 
 # What SQLite stores: signed 64-bit integers, finite floats (a NaN reads back as NULL, an infinity
 # breaks every sum), text that is valid UTF-8.
-_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # what SQLite's INTEGER holds
 
 
 def _clean(value: Any) -> tuple[Any, bool]:
@@ -163,7 +163,7 @@ def _int(value: Any) -> int | None:
         number = int(value)
     except (TypeError, ValueError, OverflowError):  # OverflowError: an infinite float
         return None
-    return number if _INT_MIN <= number <= _INT_MAX else None
+    return number if INT64_MIN <= number <= INT64_MAX else None
 
 
 def _float(value: Any) -> float | None:
@@ -181,10 +181,10 @@ def _str(value: Any) -> str | None:
 
 
 def _time(value: int | None, what: str, changed: list[str]) -> int | None:
-    if value is None or _INT_MIN <= value <= _INT_MAX:
+    if value is None or INT64_MIN <= value <= INT64_MAX:
         return value
     changed.append(what)
-    return max(0, min(value, _INT_MAX))
+    return max(0, min(value, INT64_MAX))
 
 
 def row_from_parts(
@@ -225,12 +225,12 @@ def row_from_parts(
         changed.append("span.status_message")
     duration = None
     if end_ns is not None:
-        if not _INT_MIN <= start_ns <= _INT_MAX or not _INT_MIN <= end_ns <= _INT_MAX:
+        if not INT64_MIN <= start_ns <= INT64_MAX or not INT64_MIN <= end_ns <= INT64_MAX:
             start_ns, end_ns = _time(start_ns, "span.start_time", changed), _time(end_ns, "span.end_time", changed)
         duration = end_ns - start_ns
-        if not _INT_MIN <= duration <= _INT_MAX:
+        if not INT64_MIN <= duration <= INT64_MAX:
             duration = None
-    elif not _INT_MIN <= start_ns <= _INT_MAX:
+    elif not INT64_MIN <= start_ns <= INT64_MAX:
         start_ns = _time(start_ns, "span.start_time", changed)
     operation = _str(attrs.get(semconv.GEN_AI_OPERATION_NAME))
     span_type = _str(attrs.get(semconv.SPAN_TYPE)) or TYPE_FOR_OPERATION.get(operation or "")
@@ -246,7 +246,7 @@ def row_from_parts(
                 if tokens is None and key is not None and _numeric(attrs[key]) and _int(attrs[key]) is None:
                     changed.append(key)  # beyond SQLite's 64 bits, or not finite
         total = None if input_tokens is None and output_tokens is None else (input_tokens or 0) + (output_tokens or 0)
-        if total is not None and total > _INT_MAX:
+        if total is not None and total > INT64_MAX:
             total = None
     cost = None
     for key in COST_KEYS:
