@@ -309,9 +309,8 @@ def _library_cost(price: Price, uncached: int, output: int, read: int, write: in
     if read:
         if rate is None:
             rate = calc.model_price.input_mtok
-        if isinstance(rate, types.TieredPrices):  # the tier the call's whole input passes prices every token
-            rate = next((tier.price for tier in reversed(rate.tiers) if usage.input_tokens > tier.start), rate.base)
-        cached_usd = float(rate or 0) * read / 1_000_000
+        # Priced as the library prices the call: a tier the call's whole input passes prices every token.
+        cached_usd = float(types.calc_unit_price(rate, read, usage.input_tokens, 1_000_000))
     cost = Cost(
         round(float(calc.input_price), _DIGITS),
         round(float(calc.output_price), _DIGITS),
