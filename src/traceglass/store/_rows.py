@@ -77,6 +77,11 @@ def _fast(value: Any) -> str:
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # what SQLite's INTEGER holds
 
 
+def in_64_bits(value: int | None) -> int | None:
+    """``value`` when SQLite's INTEGER holds it, else None."""
+    return value if value is not None and INT64_MIN <= value <= INT64_MAX else None
+
+
 def _clean(value: Any) -> tuple[Any, bool]:
     """``value`` with lone surrogates replaced by U+FFFD, and whether any was. A non-finite float
     becomes null, as the fast encoder writes it; integers beyond 64 bits stay (JSON text holds them)."""
@@ -163,7 +168,7 @@ def _int(value: Any) -> int | None:
         number = int(value)
     except (TypeError, ValueError, OverflowError):  # OverflowError: an infinite float
         return None
-    return number if INT64_MIN <= number <= INT64_MAX else None
+    return in_64_bits(number)
 
 
 def _float(value: Any) -> float | None:
@@ -227,9 +232,7 @@ def row_from_parts(
     if end_ns is not None:
         if not INT64_MIN <= start_ns <= INT64_MAX or not INT64_MIN <= end_ns <= INT64_MAX:
             start_ns, end_ns = _time(start_ns, "span.start_time", changed), _time(end_ns, "span.end_time", changed)
-        duration = end_ns - start_ns
-        if not INT64_MIN <= duration <= INT64_MAX:
-            duration = None
+        duration = in_64_bits(end_ns - start_ns)
     elif not INT64_MIN <= start_ns <= INT64_MAX:
         start_ns = _time(start_ns, "span.start_time", changed)
     operation = _str(attrs.get(semconv.GEN_AI_OPERATION_NAME))
@@ -245,9 +248,8 @@ def row_from_parts(
             for key, tokens in ((usage.input_key, input_tokens), (usage.output_key, output_tokens)):
                 if tokens is None and key is not None and _numeric(attrs[key]) and _int(attrs[key]) is None:
                     changed.append(key)  # beyond SQLite's 64 bits, or not finite
-        total = None if input_tokens is None and output_tokens is None else (input_tokens or 0) + (output_tokens or 0)
-        if total is not None and total > INT64_MAX:
-            total = None
+        total = None if input_tokens is None and output_tokens is None else in_64_bits(
+            (input_tokens or 0) + (output_tokens or 0))
     cost = None
     for key in COST_KEYS:
         value = attrs.get(key)

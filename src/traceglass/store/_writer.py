@@ -25,7 +25,7 @@ import orjson
 from traceglass import rollup
 from traceglass.store import _resources, _search
 from traceglass.store._packed import DICT_TABLE, SAMPLE_EVERY, Packing, dictionary, unpacked_all
-from traceglass.store._rows import DATA_COLUMNS, INT64_MAX, INT64_MIN, SPAN_COLUMNS, SpanRow
+from traceglass.store._rows import DATA_COLUMNS, INT64_MAX, SPAN_COLUMNS, SpanRow, in_64_bits
 from traceglass.store._transaction import write_transaction
 
 # One statement: the next free ids and, of the batch's trace ids (a JSON array), the stored ones.
@@ -295,10 +295,8 @@ def _summarize(trace_id: str, spans: list[tuple]) -> tuple[tuple, list[tuple]]:
     project = root[4] or next((s[4] for s in ordered if s[4]), None)
     session = root[11] or next((s[11] for s in ordered if s[11]), None)
     user = root[12] or next((s[12] for s in ordered if s[12]), None)
-    duration = None if end is None else end - start
     summary = (
-        trace_id, root[1], root[3], project, start, end,
-        duration if duration is not None and INT64_MIN <= duration <= INT64_MAX else None,  # as a span's
+        trace_id, root[1], root[3], project, start, end, None if end is None else in_64_bits(end - start),
         "ERROR" if errors else "OK", len(spans), errors,
         # Sums of counts that each fit: at most what SQLite holds, rather than the batch refused.
         min(total.input_tokens, INT64_MAX), min(total.output_tokens, INT64_MAX), min(total.total_tokens, INT64_MAX),
