@@ -57,6 +57,9 @@ _FILE = "SELECT file FROM pragma_database_list WHERE name = 'main'"
 # place may even get its inode number).
 _STATE = ("SELECT first_id, changes, (SELECT coalesce(max(id), 0) + 1 FROM spans), "
           "(SELECT span_id || ':' || start_ns FROM spans WHERE id = {mark}){words} FROM search_index")
+_NEWEST = "(SELECT max(id) FROM spans)"
+_STATE_AT = _STATE.format(mark="?", words="")  # the mark of the span under a row id given
+_STATE_NOW = _STATE.format(mark=_NEWEST, words="")  # the newest span's
 # The tail's texts, as the writer indexed them, in one step: the names and the values stored as text, and
 # the compressed values one after another in one BLOB (their sizes apart), for Python to decompress in one
 # call (SQL would call back into Python for each); and the mark of its newest span.
@@ -103,7 +106,7 @@ def words(conn: sqlite3.Connection, vocabulary_table: str) -> Words | None:
         if kept is not None:  # the store used last goes last: the one unused longest goes first
             _kept[key] = kept
     if kept is not None:
-        first, changes, top, mark = conn.execute(_STATE.format(mark="?", words=""), (kept.through - 1,)).fetchone()
+        first, changes, top, mark = conn.execute(_STATE_AT, (kept.through - 1,)).fetchone()
         if (kept.first, kept.changes, kept.mark) != (first, changes, mark):  # (a row id above top: no mark)
             kept = None
         elif top - kept.through > TAIL_MAX:
@@ -127,11 +130,10 @@ def _read_whole(conn: sqlite3.Connection, file: str, vocabulary_table: str) -> t
     two cores). The words are kept when the state is the same after as before (but for spans stored
     meanwhile, above ``top``): no span below ``top`` has other words then, and the words read are theirs and
     maybe more. Else, or on any error, they are read again in one statement from one snapshot."""
-    whole = _STATE.format(mark="(SELECT max(id) FROM spans)", words=f", (SELECT group_concat(term, char(10)) FROM "
-                                                                      f"{vocabulary_table})")
+    whole = _STATE.format(mark=_NEWEST, words=f", (SELECT group_concat(term, char(10)) FROM {vocabulary_table})")
     if READERS < 2:
         return conn.execute(whole).fetchone()
-    first, changes, top, mark = conn.execute(_STATE.format(mark="(SELECT max(id) FROM spans)", words="")).fetchone()
+    first, changes, top, mark = conn.execute(_STATE_NOW).fetchone()
     if top < PARALLEL_FROM:
         return conn.execute(whole).fetchone()
     bounds = [None, *CUTS, None]
@@ -159,7 +161,7 @@ def _read_whole(conn: sqlite3.Connection, file: str, vocabulary_table: str) -> t
         thread.join()
     if failed:
         return conn.execute(whole).fetchone()
-    after = conn.execute(_STATE.format(mark="?", words=""), (top - 1,)).fetchone()
+    after = conn.execute(_STATE_AT, (top - 1,)).fetchone()
     if (after[0], after[1], after[3]) != (first, changes, mark):  # spans stored meanwhile are above ``top``: fine
         return conn.execute(whole).fetchone()
     return first, changes, top, mark, "\n".join(text for text in texts if text)
